@@ -1,0 +1,209 @@
+package dev.tourniquet.rules;
+
+import java.util.List;
+import java.util.Set;
+
+/** A pattern ready to run: RE2/J underneath, and the literals the prefilter may rely on. */
+abstract sealed class CompiledPattern {
+  private final Set<String> requiredLiterals;
+
+  private CompiledPattern(Set<String> requiredLiterals) {
+    this.requiredLiterals = requiredLiterals == null ? null : Set.copyOf(requiredLiterals);
+  }
+
+  /** Literals (folded) one of which occurs in every matched input, or null if none are known. */
+  final Set<String> requiredLiterals() {
+    return requiredLiterals;
+  }
+
+  /** The highest {@code {R:n}} / {@code {C:n}} this pattern can fill. */
+  abstract int groupCount();
+
+  /** Searches the input; returns the captures, or null when it does not match. */
+  abstract Captures match(String input);
+
+  /** Captured texts; group 0 is the matched text. Unmatched groups are empty, as on IIS. */
+  interface Captures {
+    /** Captures that hold only {@code {0}} = the whole input (for ExactMatch-like uses). */
+    static Captures of(String... groups) {
+      return new Captures() {
+        @Override
+        public String group(int n) {
+          return n < groups.length && groups[n] != null ? groups[n] : "";
+        }
+
+        @Override
+        public int count() {
+          return groups.length;
+        }
+      };
+    }
+
+    String group(int n);
+
+    /** The number of groups, counting group 0. */
+    int count();
+  }
+
+  /** An ordinary pattern: one RE2 search. */
+  static final class Regex extends CompiledPattern {
+    private final com.google.re2j.Pattern pattern;
+    private final int groups;
+
+    Regex(com.google.re2j.Pattern pattern, int groups, Set<String> requiredLiterals) {
+      super(requiredLiterals);
+      this.pattern = pattern;
+      this.groups = groups;
+    }
+
+    @Override
+    int groupCount() {
+      return groups;
+    }
+
+    @Override
+    Captures match(String input) {
+      com.google.re2j.Matcher m = pattern.matcher(input);
+      if (!m.find()) {
+        return null;
+      }
+      // re2j computes submatch positions lazily, on the first group(n) with n > 0.
+      return new Captures() {
+        @Override
+        public String group(int n) {
+          if (n > groups) {
+            return "";
+          }
+          String g = m.group(n);
+          return g == null ? "" : g;
+        }
+
+        @Override
+        public int count() {
+          return groups + 1;
+        }
+      };
+    }
+
+    @Override
+    public String toString() {
+      return pattern.pattern();
+    }
+  }
+
+  /** The lookahead conjunction idiom, rewritten as independent searches; see {@link PatternCompiler}. */
+  static final class Conjunction extends CompiledPattern {
+    private final List<com.google.re2j.Pattern> parts;
+    private final boolean hasTrailing;
+    private final boolean anchored;
+
+    Conjunction(List<com.google.re2j.Pattern> parts, boolean hasTrailing, boolean anchored, Set<String> requiredLiterals) {
+      super(requiredLiterals);
+      this.parts = List.copyOf(parts);
+      this.hasTrailing = hasTrailing;
+      this.anchored = anchored;
+    }
+
+    @Override
+    int groupCount() {
+      return 0;
+    }
+
+    @Override
+    Captures match(String input) {
+      if (anchored) {
+        com.google.re2j.Matcher last = null;
+        for (com.google.re2j.Pattern part : parts) {
+          last = part.matcher(input);
+          if (!last.lookingAt()) {
+            return null;
+          }
+        }
+        return Captures.of(hasTrailing ? last.group() : "");
+      }
+      if (input.indexOf('\n') < 0) {
+        // One line: each part need only occur somewhere, since each begins with .*.
+        com.google.re2j.Matcher last = null;
+        for (com.google.re2j.Pattern part : parts) {
+          last = part.matcher(input);
+          if (!last.find()) {
+            return null;
+          }
+        }
+        return Captures.of(hasTrailing ? last.group() : "");
+      }
+      int lineStart = firstCommonLine(input);
+      if (lineStart < 0) {
+        return null;
+      }
+      if (!hasTrailing) {
+        return Captures.of("");
+      }
+      com.google.re2j.Matcher trailing = parts.get(parts.size() - 1).matcher(input);
+      trailing.find(lineStart);
+      return Captures.of(trailing.group());
+    }
+
+    /**
+     * The start offset of the first line in which every part has a match that starts on that line, or -1.
+     * Each part is scanned once from left to right.
+     */
+    private int firstCommonLine(String input) {
+      int[] lineStarts = lineStarts(input);
+      int lines = lineStarts.length;
+      int[] hits = new int[lines];
+      for (com.google.re2j.Pattern part : parts) {
+        com.google.re2j.Matcher m = part.matcher(input);
+        boolean found = false;
+        int lineIndex = 0;
+        // A match of ".*X" found from a line's start starts on the first line at or after it that holds X;
+        // X cannot span lines, so the next search may begin on the following line.
+        while (lineIndex < lines && m.find(lineStarts[lineIndex])) {
+          lineIndex = lineOf(lineStarts, m.start(), lineIndex);
+          hits[lineIndex]++;
+          found = true;
+          lineIndex++;
+        }
+        if (!found) {
+          return -1;
+        }
+      }
+      for (int l = 0; l < lines; l++) {
+        if (hits[l] == parts.size()) {
+          return lineStarts[l];
+        }
+      }
+      return -1;
+    }
+
+    private static int[] lineStarts(String input) {
+      int count = 1;
+      for (int i = 0; i < input.length(); i++) {
+        if (input.charAt(i) == '\n') {
+          count++;
+        }
+      }
+      int[] starts = new int[count];
+      int n = 1;
+      for (int i = 0; i < input.length(); i++) {
+        if (input.charAt(i) == '\n') {
+          starts[n++] = i + 1;
+        }
+      }
+      return starts;
+    }
+
+    private static int lineOf(int[] lineStarts, int offset, int fromLine) {
+      int l = fromLine;
+      while (l + 1 < lineStarts.length && lineStarts[l + 1] <= offset) {
+        l++;
+      }
+      return l;
+    }
+
+    @Override
+    public String toString() {
+      return (anchored ? "anchored " : "") + "conjunction of " + parts.stream().map(com.google.re2j.Pattern::pattern).toList();
+    }
+  }
+}

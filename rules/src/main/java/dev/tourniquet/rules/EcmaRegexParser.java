@@ -1,0 +1,573 @@
+package dev.tourniquet.rules;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Parses the ECMAScript-flavoured regular expressions that IIS URL Rewrite accepts (.NET's regex engine
+ * with {@code RegexOptions.ECMAScript}) into a {@link RegexNode} tree.
+ *
+ * <p>The parser accepts exactly the constructs that can run on RE2 in time linear in the input, plus the
+ * positive lookahead {@code (?=…)}, which {@link PatternCompiler} accepts only in the leading conjunction
+ * idiom. It rejects, naming the construct and its offset: back-references ({@code \1}, {@code \k<n>}),
+ * negative lookahead, lookbehind, atomic groups, conditionals, possessive or nested quantifiers, Unicode
+ * property escapes (which .NET refuses in ECMAScript mode) and the {@code x} and {@code n} options. An
+ * ambiguous {@code ]} at the start of a class is rejected rather than guessed at.
+ */
+final class EcmaRegexParser {
+  /** RE2's own bound on counted repetition. */
+  static final int MAX_REPEAT = 1000;
+
+  private final String pattern;
+  private int pos;
+  private int captures;
+  private boolean ignoreCase;
+  private boolean multiline;
+  private boolean dotAll;
+
+  private EcmaRegexParser(String pattern) {
+    this.pattern = pattern;
+  }
+
+  /** The parse result: the tree and the number of capturing groups. */
+  record Parsed(RegexNode root, int captureCount) {}
+
+  static Parsed parse(String pattern) throws RegexSyntaxException {
+    EcmaRegexParser parser = new EcmaRegexParser(pattern);
+    RegexNode root = parser.parseAlternation();
+    if (parser.pos < pattern.length()) {
+      // Only an unbalanced ')' stops the top-level alternation early.
+      throw parser.error("unbalanced ')' at offset " + parser.pos, "remove it or escape it as \\)");
+    }
+    return new Parsed(root, parser.captures);
+  }
+
+  private RegexNode parseAlternation() throws RegexSyntaxException {
+    List<RegexNode> branches = new ArrayList<>();
+    branches.add(parseConcat());
+    while (more() && peek() == '|') {
+      pos++;
+      branches.add(parseConcat());
+    }
+    return branches.size() == 1 ? branches.get(0) : new RegexNode.Alternation(branches);
+  }
+
+  private RegexNode parseConcat() throws RegexSyntaxException {
+    List<RegexNode> items = new ArrayList<>();
+    while (more() && peek() != '|' && peek() != ')') {
+      int atomStart = pos;
+      RegexNode atom = parseAtom();
+      if (atom instanceof RegexNode.Flags) {
+        items.add(atom);
+        continue;
+      }
+      atom = parseQuantifiers(atom, atomStart);
+      items.add(atom);
+    }
+    if (items.isEmpty()) {
+      return new RegexNode.Empty();
+    }
+    return items.size() == 1 ? items.get(0) : new RegexNode.Concat(items);
+  }
+
+  private RegexNode parseQuantifiers(RegexNode atom, int atomStart) throws RegexSyntaxException {
+    if (!more()) {
+      return atom;
+    }
+    int min;
+    int max;
+    char c = peek();
+    int quantStart = pos;
+    if (c == '*') {
+      min = 0;
+      max = -1;
+      pos++;
+    } else if (c == '+') {
+      min = 1;
+      max = -1;
+      pos++;
+    } else if (c == '?') {
+      min = 0;
+      max = 1;
+      pos++;
+    } else if (c == '{' && isCountedRepeat()) {
+      int[] bounds = parseCountedRepeat();
+      min = bounds[0];
+      max = bounds[1];
+    } else {
+      return atom;
+    }
+    if (isAssertion(atom)) {
+      throw error("quantifier at offset " + quantStart + " follows an assertion, which matches no text",
+          "remove the quantifier");
+    }
+    boolean greedy = true;
+    if (more() && peek() == '?') {
+      greedy = false;
+      pos++;
+    }
+    if (more() && (peek() == '*' || peek() == '+' || peek() == '?' || (peek() == '{' && isCountedRepeat()))) {
+      throw error("nested quantifier '" + pattern.substring(quantStart, pos + 1) + "' at offset " + quantStart,
+          "a single quantifier per atom; group the atom first, as (?:a*)*, if that is really meant");
+    }
+    return new RegexNode.Repeat(atom, min, max, greedy);
+  }
+
+  private static boolean isAssertion(RegexNode node) {
+    return node instanceof RegexNode.LineStart || node instanceof RegexNode.LineEnd
+        || node instanceof RegexNode.TextStart || node instanceof RegexNode.TextEnd
+        || node instanceof RegexNode.WordBoundary || node instanceof RegexNode.Lookahead;
+  }
+
+  /** ECMAScript treats a '{' that does not start {n}, {n,} or {n,m} as a literal. */
+  private boolean isCountedRepeat() {
+    int i = pos + 1;
+    int digits = 0;
+    while (i < pattern.length() && Character.isDigit(pattern.charAt(i))) {
+      i++;
+      digits++;
+    }
+    if (digits == 0 || i >= pattern.length()) {
+      return false;
+    }
+    if (pattern.charAt(i) == '}') {
+      return true;
+    }
+    if (pattern.charAt(i) != ',') {
+      return false;
+    }
+    i++;
+    while (i < pattern.length() && Character.isDigit(pattern.charAt(i))) {
+      i++;
+    }
+    return i < pattern.length() && pattern.charAt(i) == '}';
+  }
+
+  private int[] parseCountedRepeat() throws RegexSyntaxException {
+    int start = pos;
+    pos++; // '{'
+    int min = parseBound(start);
+    int max = min;
+    if (peek() == ',') {
+      pos++;
+      max = peek() == '}' ? -1 : parseBound(start);
+    }
+    pos++; // '}'
+    if (max != -1 && max < min) {
+      throw error("repetition " + pattern.substring(start, pos) + " at offset " + start + " has its maximum below its minimum",
+          "{min,max} with min <= max");
+    }
+    return new int[] {min, max};
+  }
+
+  private int parseBound(int start) throws RegexSyntaxException {
+    int begin = pos;
+    while (Character.isDigit(peek())) {
+      pos++;
+    }
+    String digits = pattern.substring(begin, pos);
+    if (digits.length() > 4 || Integer.parseInt(digits) > MAX_REPEAT) {
+      throw error("repetition count " + digits + " at offset " + start + " is too large",
+          "a count of at most " + MAX_REPEAT);
+    }
+    return Integer.parseInt(digits);
+  }
+
+  private RegexNode parseAtom() throws RegexSyntaxException {
+    int start = pos;
+    char c = next();
+    switch (c) {
+      case '(':
+        return parseGroup(start);
+      case '[':
+        return parseClass(start);
+      case '.':
+        return new RegexNode.AnyChar(dotAll);
+      case '^':
+        return new RegexNode.LineStart(multiline);
+      case '$':
+        return new RegexNode.LineEnd(multiline);
+      case '\\':
+        return parseEscape(start);
+      case '*':
+      case '+':
+      case '?':
+        throw error("quantifier '" + c + "' at offset " + start + " has nothing to repeat",
+            "an atom before it, or escape it as \\" + c);
+      default:
+        if (Character.isHighSurrogate(c) && more() && Character.isLowSurrogate(peek())) {
+          return new RegexNode.Literal(Character.toCodePoint(c, next()));
+        }
+        return new RegexNode.Literal(c);
+    }
+  }
+
+  private RegexNode parseGroup(int start) throws RegexSyntaxException {
+    boolean savedI = ignoreCase;
+    boolean savedM = multiline;
+    boolean savedS = dotAll;
+    RegexNode node = parseGroupBody(start);
+    if (!(node instanceof RegexNode.Flags)) {
+      // Options set inside a group end with it; a bare (?i) holds until its enclosing group ends.
+      ignoreCase = savedI;
+      multiline = savedM;
+      dotAll = savedS;
+    }
+    return node;
+  }
+
+  private RegexNode parseGroupBody(int start) throws RegexSyntaxException {
+    {
+      if (!more()) {
+        throw error("unterminated group at offset " + start, "a closing ')'");
+      }
+      if (peek() != '?') {
+        int index = ++captures;
+        RegexNode body = parseAlternation();
+        expectClose(start);
+        return new RegexNode.Group(body, index, "");
+      }
+      pos++; // '?'
+      if (!more()) {
+        throw error("unterminated group at offset " + start, "a closing ')'");
+      }
+      char kind = next();
+      switch (kind) {
+        case ':': {
+          RegexNode body = parseAlternation();
+          expectClose(start);
+          return new RegexNode.Group(body, 0, "");
+        }
+        case '=': {
+          RegexNode body = parseAlternation();
+          expectClose(start);
+          return new RegexNode.Lookahead(body);
+        }
+        case '!':
+          throw unsupported("negative lookahead (?!", start);
+        case '>':
+          throw unsupported("atomic group (?>", start);
+        case '(':
+          throw unsupported("conditional group (?(", start);
+        case '#': {
+          int close = pattern.indexOf(')', pos);
+          if (close < 0) {
+            throw error("unterminated comment (?# at offset " + start, "a closing ')'");
+          }
+          pos = close + 1;
+          return new RegexNode.Empty();
+        }
+        case '<': {
+          if (more() && (peek() == '=' || peek() == '!')) {
+            throw unsupported("lookbehind (?<" + peek(), start);
+          }
+          return namedGroup(start, '>');
+        }
+        case '\'':
+          return namedGroup(start, '\'');
+        case 'P':
+          if (more() && peek() == '<') {
+            pos++;
+            return namedGroup(start, '>');
+          }
+          throw error("unknown group construct (?P at offset " + start, "(?P<name>…)");
+        default:
+          pos--;
+          return parseFlags(start);
+      }
+    }
+  }
+
+  private RegexNode namedGroup(int start, char terminator) throws RegexSyntaxException {
+    int nameStart = pos;
+    while (more() && (Character.isLetterOrDigit(peek()) || peek() == '_')) {
+      pos++;
+    }
+    if (!more() || peek() != terminator || pos == nameStart) {
+      throw error("malformed group name at offset " + start, "(?<name>…) with a name of letters, digits and _");
+    }
+    pos++;
+    int index = ++captures;
+    RegexNode body = parseAlternation();
+    expectClose(start);
+    return new RegexNode.Group(body, index, "");
+  }
+
+  /** {@code (?imsx-imsx)} or {@code (?imsx-imsx:…)}. */
+  private RegexNode parseFlags(int start) throws RegexSyntaxException {
+    StringBuilder flags = new StringBuilder();
+    boolean negative = false;
+    boolean i = ignoreCase;
+    boolean m = multiline;
+    boolean s = dotAll;
+    while (more()) {
+      char c = next();
+      switch (c) {
+        case 'i':
+          i = !negative;
+          flags.append(c);
+          break;
+        case 'm':
+          m = !negative;
+          flags.append(c);
+          break;
+        case 's':
+          s = !negative;
+          flags.append(c);
+          break;
+        case '-':
+          if (negative) {
+            throw error("malformed inline options at offset " + start, "(?flags-flags) with flags among i, m, s");
+          }
+          negative = true;
+          flags.append(c);
+          break;
+        case ')':
+          if (flags.length() == 0 || flags.charAt(flags.length() - 1) == '-') {
+            throw error("malformed inline options at offset " + start, "(?flags) with flags among i, m, s");
+          }
+          // The flags hold until the end of the enclosing group: the caller restores them there.
+          ignoreCase = i;
+          multiline = m;
+          dotAll = s;
+          return new RegexNode.Flags(flags.toString());
+        case ':': {
+          if (flags.length() == 0 || flags.charAt(flags.length() - 1) == '-') {
+            throw error("malformed inline options at offset " + start, "(?flags:…) with flags among i, m, s");
+          }
+          ignoreCase = i;
+          multiline = m;
+          dotAll = s;
+          RegexNode body = parseAlternation();
+          expectClose(start);
+          return new RegexNode.Group(body, 0, flags.toString());
+        }
+        case 'x':
+        case 'n':
+          throw error("inline option '" + c + "' at offset " + start + " is not supported",
+              "only the options i, m and s");
+        default:
+          throw error("unknown group construct '(?" + c + "' at offset " + start,
+              "(?:…), (?=…), (?<name>…) or inline options among i, m, s");
+      }
+    }
+    throw error("unterminated group at offset " + start, "a closing ')'");
+  }
+
+  private void expectClose(int start) throws RegexSyntaxException {
+    if (!more() || peek() != ')') {
+      throw error("unterminated group at offset " + start, "a closing ')'");
+    }
+    pos++;
+  }
+
+  private RegexNode parseEscape(int start) throws RegexSyntaxException {
+    if (!more()) {
+      throw error("trailing backslash at offset " + start, "an escaped character after '\\'");
+    }
+    char c = next();
+    switch (c) {
+      case 'd':
+      case 'D':
+      case 'w':
+      case 'W':
+      case 's':
+      case 'S':
+        return new RegexNode.CharClass(classEscape(c));
+      case 'b':
+        return new RegexNode.WordBoundary(false);
+      case 'B':
+        return new RegexNode.WordBoundary(true);
+      case 'A':
+        return new RegexNode.TextStart();
+      case 'z':
+        return new RegexNode.TextEnd();
+      case 'Z':
+        // \Z is $ without the multiline option.
+        return new RegexNode.LineEnd(false);
+      case 'G':
+        throw unsupported("\\G anchor", start);
+      case 'k':
+        throw unsupported("named back-reference \\k", start);
+      case 'p':
+      case 'P':
+        throw error("Unicode property escape \\" + c + " at offset " + start
+            + " is not allowed in ECMAScript patterns", "an explicit character class such as [a-z]");
+      default:
+        if (c >= '1' && c <= '9') {
+          throw unsupported("back-reference \\" + c, start);
+        }
+        return new RegexNode.Literal(escapedCodePoint(c, start));
+    }
+  }
+
+  /** The code point of a single-character escape, outside or inside a class. */
+  private int escapedCodePoint(char c, int start) throws RegexSyntaxException {
+    switch (c) {
+      case 'n':
+        return '\n';
+      case 'r':
+        return '\r';
+      case 't':
+        return '\t';
+      case 'f':
+        return '\f';
+      case 'v':
+        return 0x0B;
+      case 'e':
+        return 0x1B;
+      case 'a':
+        return 0x07;
+      case '0':
+        if (more() && peek() >= '0' && peek() <= '7') {
+          throw error("octal escape at offset " + start + " is ambiguous", "\\xHH or \\uHHHH");
+        }
+        return 0;
+      case 'x':
+        return hex(2, start);
+      case 'u':
+        return hex(4, start);
+      case 'c': {
+        if (!more() || !Character.isLetter(peek()) || peek() > 'z') {
+          throw error("malformed control escape at offset " + start, "\\c followed by a letter A-Z");
+        }
+        return Character.toUpperCase(next()) - '@';
+      }
+      default:
+        if (Character.isLetterOrDigit(c)) {
+          throw error("unknown escape \\" + c + " at offset " + start,
+              "a known escape (\\d \\w \\s \\b \\n \\t \\xHH \\uHHHH …) or an escaped punctuation character");
+        }
+        return c;
+    }
+  }
+
+  private int hex(int digits, int start) throws RegexSyntaxException {
+    if (pos + digits > pattern.length()) {
+      throw error("truncated hex escape at offset " + start, digits + " hex digits");
+    }
+    int value = 0;
+    for (int i = 0; i < digits; i++) {
+      int d = Character.digit(pattern.charAt(pos + i), 16);
+      if (d < 0) {
+        throw error("malformed hex escape at offset " + start, digits + " hex digits");
+      }
+      value = value * 16 + d;
+    }
+    pos += digits;
+    return value;
+  }
+
+  private static int[] classEscape(char c) {
+    int[] base;
+    switch (Character.toLowerCase(c)) {
+      case 'd':
+        base = new int[] {'0', '9'};
+        break;
+      case 'w':
+        base = new int[] {'0', '9', 'A', 'Z', '_', '_', 'a', 'z'};
+        break;
+      default:
+        // .NET's ECMAScript \s: [ \f\n\r\t\v].
+        base = new int[] {'\t', '\r', ' ', ' '};
+        break;
+    }
+    return Character.isUpperCase(c) ? CharRanges.negate(base) : base;
+  }
+
+  private RegexNode parseClass(int start) throws RegexSyntaxException {
+    boolean negated = false;
+    if (more() && peek() == '^') {
+      negated = true;
+      pos++;
+    }
+    if (more() && peek() == ']') {
+      throw error("']' right after '[' at offset " + start + " is ambiguous (an empty class in JavaScript, a literal in .NET)",
+          "escape it as \\]");
+    }
+    CharRanges ranges = new CharRanges();
+    while (true) {
+      if (!more()) {
+        throw error("unterminated character class at offset " + start, "a closing ']'");
+      }
+      char c = next();
+      if (c == ']') {
+        break;
+      }
+      int lo;
+      if (c == '\\') {
+        if (!more()) {
+          throw error("unterminated character class at offset " + start, "a closing ']'");
+        }
+        char e = next();
+        if ("dDwWsS".indexOf(e) >= 0) {
+          ranges.addAll(classEscape(e));
+          continue;
+        }
+        if (e == 'b') {
+          lo = '\b';
+        } else if (e == 'p' || e == 'P') {
+          throw error("Unicode property escape \\" + e + " at offset " + (pos - 2)
+              + " is not allowed in ECMAScript patterns", "explicit ranges such as a-z");
+        } else {
+          lo = escapedCodePoint(e, pos - 2);
+        }
+      } else if (c == '[' && more() && peek() == ':') {
+        throw error("POSIX class '[:' at offset " + (pos - 1) + " is not ECMAScript syntax", "explicit ranges, or escape '[' as \\[");
+      } else if (Character.isHighSurrogate(c) && more() && Character.isLowSurrogate(peek())) {
+        lo = Character.toCodePoint(c, next());
+      } else {
+        lo = c;
+      }
+      if (more() && peek() == '-' && pos + 1 < pattern.length() && pattern.charAt(pos + 1) != ']') {
+        pos++; // '-'
+        char h = next();
+        int hi;
+        if (h == '\\') {
+          if (!more()) {
+            throw error("unterminated character class at offset " + start, "a closing ']'");
+          }
+          char e = next();
+          if ("dDwWsS".indexOf(e) >= 0) {
+            throw error("range ending in a class escape \\" + e + " at offset " + (pos - 2), "a single character as the end of a range");
+          }
+          hi = e == 'b' ? '\b' : escapedCodePoint(e, pos - 2);
+        } else if (Character.isHighSurrogate(h) && more() && Character.isLowSurrogate(peek())) {
+          hi = Character.toCodePoint(h, next());
+        } else {
+          hi = h;
+        }
+        if (hi < lo) {
+          throw error("range out of order in character class at offset " + start, "a range lo-hi with lo <= hi");
+        }
+        ranges.add(lo, hi);
+      } else {
+        ranges.add(lo, lo);
+      }
+    }
+    int[] result = ranges.toArray();
+    return new RegexNode.CharClass(negated ? CharRanges.negate(result) : result);
+  }
+
+  private RegexSyntaxException unsupported(String construct, int offset) {
+    return error(construct + " at offset " + offset + " is not supported: it needs backtracking, which is not linear in the input",
+        "a pattern without it (lookahead is accepted only as a leading conjunction (?=…)(?=…))");
+  }
+
+  private RegexSyntaxException error(String what, String expected) {
+    return new RegexSyntaxException(String.format(Locale.ROOT, "%s; expected %s", what, expected));
+  }
+
+  private boolean more() {
+    return pos < pattern.length();
+  }
+
+  private char peek() {
+    return pos < pattern.length() ? pattern.charAt(pos) : '\0';
+  }
+
+  private char next() {
+    return pattern.charAt(pos++);
+  }
+}

@@ -1,0 +1,233 @@
+package dev.tourniquet.rules;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Turns a pattern of any IIS syntax into a {@link CompiledPattern} that runs on RE2/J.
+ *
+ * <p>ECMAScript patterns go through {@link EcmaRegexParser}; Wildcard and ExactMatch patterns are built
+ * as the same tree ({@code *} as a capturing {@code (.*)} under the {@code s} flag, anchored at both
+ * ends), so one emitter and one literal extractor serve all three.
+ *
+ * <h2>The lookahead conjunction</h2>
+ *
+ * <p>RE2 has no lookaround. Microsoft's M1 rule uses {@code (?=.*autodiscover)(?=.*powershell)}, "both
+ * words occur", and that idiom is rewritten exactly into a conjunction of independent searches:
+ *
+ * <ul>
+ *   <li>Anchored, {@code ^(?=A)(?=B)R}: the only position tried is 0, so the pattern matches iff each of
+ *       {@code A}, {@code B} and {@code R} matches anchored at 0. Any parts are accepted.
+ *   <li>Unanchored, {@code (?=.*A)(?=.*B).*R}: every part must begin with {@code .*}, and what follows it
+ *       must not be able to match a newline. Then each part matches at a position p iff it matches at the
+ *       start of p's line, so the pattern matches iff some line holds a match of every part; each part is
+ *       searched once, line by line, in linear time. Any other use of lookahead is rejected.
+ * </ul>
+ *
+ * Groups inside a conjunction do not capture: only {@code {R:0}} (the text of the trailing part) is
+ * available, and the compiler rejects rules that refer to others.
+ */
+final class PatternCompiler {
+  private PatternCompiler() {}
+
+  static CompiledPattern compile(String pattern, PatternSyntax syntax, boolean ignoreCase) throws RegexSyntaxException {
+    switch (syntax) {
+      case WILDCARD:
+        return plain(wildcard(pattern), countStars(pattern), ignoreCase);
+      case EXACT_MATCH:
+        return plain(exact(pattern), 0, ignoreCase);
+      default:
+        EcmaRegexParser.Parsed parsed = EcmaRegexParser.parse(pattern);
+        if (containsLookahead(parsed.root())) {
+          return conjunction(parsed.root(), ignoreCase);
+        }
+        return plain(parsed.root(), parsed.captureCount(), ignoreCase);
+    }
+  }
+
+  private static CompiledPattern plain(RegexNode root, int groups, boolean ignoreCase) throws RegexSyntaxException {
+    com.google.re2j.Pattern re2 = re2(Re2Emitter.emit(root), ignoreCase);
+    return new CompiledPattern.Regex(re2, groups, LiteralExtractor.requiredLiterals(root));
+  }
+
+  private static com.google.re2j.Pattern re2(String emitted, boolean ignoreCase) throws RegexSyntaxException {
+    try {
+      return com.google.re2j.Pattern.compile(emitted, ignoreCase ? com.google.re2j.Pattern.CASE_INSENSITIVE : 0);
+    } catch (com.google.re2j.PatternSyntaxException e) {
+      throw new RegexSyntaxException("RE2 refused the translated pattern: " + e.getMessage()
+          + "; expected a pattern within RE2's limits (for example at most 1000 repetitions)");
+    }
+  }
+
+  private static RegexNode wildcard(String pattern) {
+    List<RegexNode> items = new ArrayList<>();
+    items.add(new RegexNode.TextStart());
+    int group = 0;
+    for (int i = 0; i < pattern.length(); ) {
+      int cp = pattern.codePointAt(i);
+      i += Character.charCount(cp);
+      if (cp == '*') {
+        items.add(new RegexNode.Group(new RegexNode.Repeat(new RegexNode.AnyChar(true), 0, -1, true), ++group, ""));
+      } else {
+        // '?' is documented by IIS as "one character" but was never implemented; it is a literal there too.
+        items.add(new RegexNode.Literal(cp));
+      }
+    }
+    items.add(new RegexNode.TextEnd());
+    return new RegexNode.Concat(items);
+  }
+
+  private static int countStars(String pattern) {
+    return (int) pattern.chars().filter(c -> c == '*').count();
+  }
+
+  private static RegexNode exact(String pattern) {
+    List<RegexNode> items = new ArrayList<>();
+    items.add(new RegexNode.TextStart());
+    pattern.codePoints().forEach(cp -> items.add(new RegexNode.Literal(cp)));
+    items.add(new RegexNode.TextEnd());
+    return new RegexNode.Concat(items);
+  }
+
+  private static CompiledPattern conjunction(RegexNode root, boolean ignoreCase) throws RegexSyntaxException {
+    List<RegexNode> items = root instanceof RegexNode.Concat c ? c.items() : List.of(root);
+    int i = 0;
+    StringBuilder leadingFlags = new StringBuilder();
+    while (i < items.size() && items.get(i) instanceof RegexNode.Flags f) {
+      leadingFlags.append("(?").append(f.flags()).append(')');
+      i++;
+    }
+    boolean anchored = false;
+    if (i < items.size() && (items.get(i) instanceof RegexNode.TextStart
+        || (items.get(i) instanceof RegexNode.LineStart ls && !ls.multiline()))) {
+      anchored = true;
+      i++;
+    }
+    List<RegexNode> parts = new ArrayList<>();
+    while (i < items.size() && items.get(i) instanceof RegexNode.Lookahead la) {
+      parts.add(la.body());
+      i++;
+    }
+    List<RegexNode> rest = new ArrayList<>(items.subList(i, items.size()));
+    if (parts.isEmpty()) {
+      throw misplacedLookahead();
+    }
+    for (RegexNode part : parts) {
+      if (containsLookahead(part)) {
+        throw misplacedLookahead();
+      }
+    }
+    for (RegexNode node : rest) {
+      if (containsLookahead(node)) {
+        throw misplacedLookahead();
+      }
+    }
+    RegexNode trailing = rest.isEmpty() ? null : rest.size() == 1 ? rest.get(0) : new RegexNode.Concat(rest);
+    List<RegexNode> all = new ArrayList<>(parts);
+    if (trailing != null) {
+      all.add(trailing);
+    }
+    if (!anchored) {
+      for (RegexNode part : all) {
+        RegexNode afterDotStar = afterLeadingDotStar(part);
+        if (afterDotStar == null) {
+          throw new RegexSyntaxException("in an unanchored lookahead conjunction every part must begin with .*, but "
+              + "'" + Re2Emitter.emit(part) + "' does not; expected (?=.*A)(?=.*B), or anchor the pattern with ^");
+        }
+        if (canMatchNewline(afterDotStar)) {
+          throw new RegexSyntaxException("a part of the lookahead conjunction can match a newline after its leading .*, "
+              + "so it cannot be evaluated exactly line by line; expected parts whose text after .* stays on one line");
+        }
+      }
+    }
+    List<com.google.re2j.Pattern> compiled = new ArrayList<>();
+    Set<String> bestLiterals = null;
+    for (RegexNode part : all) {
+      compiled.add(re2(leadingFlags + Re2Emitter.emit(part), ignoreCase));
+      Set<String> literals = LiteralExtractor.requiredLiterals(part);
+      if (LiteralExtractor.score(literals) > LiteralExtractor.score(bestLiterals)) {
+        bestLiterals = literals;
+      }
+    }
+    return new CompiledPattern.Conjunction(compiled, trailing != null, anchored, bestLiterals);
+  }
+
+  private static RegexSyntaxException misplacedLookahead() {
+    return new RegexSyntaxException("lookahead (?= is supported only as a leading conjunction such as "
+        + "(?=.*a)(?=.*b), which is rewritten exactly; anywhere else it needs backtracking; "
+        + "expected the lookaheads first, each followed by nothing but another lookahead or the rest of the pattern");
+  }
+
+  /** The part after a leading {@code .*} or {@code .*?} (without the s flag), or null if there is none. */
+  private static RegexNode afterLeadingDotStar(RegexNode part) {
+    RegexNode node = part;
+    while (node instanceof RegexNode.Group g && g.capture() == 0 && g.flags().isEmpty()) {
+      node = g.body();
+    }
+    if (isDotStar(node)) {
+      return new RegexNode.Empty();
+    }
+    if (node instanceof RegexNode.Concat c && !c.items().isEmpty() && isDotStar(c.items().get(0))) {
+      return new RegexNode.Concat(c.items().subList(1, c.items().size()));
+    }
+    return null;
+  }
+
+  private static boolean isDotStar(RegexNode node) {
+    return node instanceof RegexNode.Repeat r && r.min() == 0 && r.max() == -1
+        && r.body() instanceof RegexNode.AnyChar any && !any.dotAll();
+  }
+
+  static boolean canMatchNewline(RegexNode node) {
+    if (node instanceof RegexNode.Literal lit) {
+      return lit.codePoint() == '\n';
+    }
+    if (node instanceof RegexNode.CharClass cls) {
+      return cls.contains('\n');
+    }
+    if (node instanceof RegexNode.AnyChar any) {
+      return any.dotAll();
+    }
+    if (node instanceof RegexNode.Flags f) {
+      // A (?s) switches later dots to match newlines; be conservative.
+      return f.flags().replaceAll("-.*", "").contains("s");
+    }
+    if (node instanceof RegexNode.Group g) {
+      return g.flags().replaceAll("-.*", "").contains("s") || canMatchNewline(g.body());
+    }
+    if (node instanceof RegexNode.Repeat r) {
+      return canMatchNewline(r.body());
+    }
+    if (node instanceof RegexNode.Concat c) {
+      return c.items().stream().anyMatch(PatternCompiler::canMatchNewline);
+    }
+    if (node instanceof RegexNode.Alternation a) {
+      return a.items().stream().anyMatch(PatternCompiler::canMatchNewline);
+    }
+    if (node instanceof RegexNode.Lookahead la) {
+      return canMatchNewline(la.body());
+    }
+    // Assertions match no text; $ consumes only a final newline, at the very end of the input.
+    return false;
+  }
+
+  static boolean containsLookahead(RegexNode node) {
+    if (node instanceof RegexNode.Lookahead) {
+      return true;
+    }
+    if (node instanceof RegexNode.Group g) {
+      return containsLookahead(g.body());
+    }
+    if (node instanceof RegexNode.Repeat r) {
+      return containsLookahead(r.body());
+    }
+    if (node instanceof RegexNode.Concat c) {
+      return c.items().stream().anyMatch(PatternCompiler::containsLookahead);
+    }
+    if (node instanceof RegexNode.Alternation a) {
+      return a.items().stream().anyMatch(PatternCompiler::containsLookahead);
+    }
+    return false;
+  }
+}

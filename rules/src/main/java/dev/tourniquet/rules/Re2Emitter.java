@@ -1,0 +1,127 @@
+package dev.tourniquet.rules;
+
+/**
+ * Writes a {@link RegexNode} tree in RE2 syntax, keeping .NET's ECMAScript meaning where the two
+ * differ: {@code $} also matches before a final newline, {@code \s} is {@code [ \f\n\r\t\v]}, and every
+ * character outside printable ASCII is written as {@code \x{…}}.
+ */
+final class Re2Emitter {
+  private Re2Emitter() {}
+
+  static String emit(RegexNode node) {
+    StringBuilder out = new StringBuilder();
+    emit(node, out);
+    return out.toString();
+  }
+
+  private static void emit(RegexNode node, StringBuilder out) {
+    if (node instanceof RegexNode.Empty) {
+      out.append("(?:)");
+    } else if (node instanceof RegexNode.Literal lit) {
+      literal(lit.codePoint(), out);
+    } else if (node instanceof RegexNode.CharClass cls) {
+      charClass(cls, out);
+    } else if (node instanceof RegexNode.AnyChar any) {
+      out.append(any.dotAll() ? "(?s:.)" : "(?-s:.)");
+    } else if (node instanceof RegexNode.LineStart) {
+      out.append('^');
+    } else if (node instanceof RegexNode.LineEnd end) {
+      // .NET's $ (without m) is (?=\n?\z); RE2 has no lookahead, and consuming the optional final
+      // newline matches the same inputs. With m, RE2's and .NET's $ agree.
+      out.append(end.multiline() ? "(?m:$)" : "(?:\\n?\\z)");
+    } else if (node instanceof RegexNode.TextStart) {
+      out.append("\\A");
+    } else if (node instanceof RegexNode.TextEnd) {
+      out.append("\\z");
+    } else if (node instanceof RegexNode.WordBoundary wb) {
+      out.append(wb.negated() ? "\\B" : "\\b");
+    } else if (node instanceof RegexNode.Group group) {
+      if (group.capture() > 0) {
+        out.append('(');
+      } else if (!group.flags().isEmpty()) {
+        out.append("(?").append(group.flags()).append(':');
+      } else {
+        out.append("(?:");
+      }
+      emit(group.body(), out);
+      out.append(')');
+    } else if (node instanceof RegexNode.Flags flags) {
+      out.append("(?").append(flags.flags()).append(')');
+    } else if (node instanceof RegexNode.Repeat rep) {
+      out.append("(?:");
+      emit(rep.body(), out);
+      out.append(')');
+      if (rep.min() == 0 && rep.max() == -1) {
+        out.append('*');
+      } else if (rep.min() == 1 && rep.max() == -1) {
+        out.append('+');
+      } else if (rep.min() == 0 && rep.max() == 1) {
+        out.append('?');
+      } else if (rep.max() == -1) {
+        out.append('{').append(rep.min()).append(",}");
+      } else if (rep.min() == rep.max()) {
+        out.append('{').append(rep.min()).append('}');
+      } else {
+        out.append('{').append(rep.min()).append(',').append(rep.max()).append('}');
+      }
+      if (!rep.greedy()) {
+        out.append('?');
+      }
+    } else if (node instanceof RegexNode.Concat concat) {
+      for (RegexNode item : concat.items()) {
+        emit(item, out);
+      }
+    } else if (node instanceof RegexNode.Alternation alt) {
+      out.append("(?:");
+      for (int i = 0; i < alt.items().size(); i++) {
+        if (i > 0) {
+          out.append('|');
+        }
+        emit(alt.items().get(i), out);
+      }
+      out.append(')');
+    } else if (node instanceof RegexNode.Lookahead) {
+      throw new IllegalStateException("lookahead reached the emitter; the compiler must rewrite or reject it");
+    } else {
+      throw new IllegalStateException("unknown node " + node);
+    }
+  }
+
+  private static void literal(int cp, StringBuilder out) {
+    if (cp < 0x80 && (Character.isLetterOrDigit(cp) || cp == ' ' || cp == '_' || cp == '-' || cp == '/'
+        || cp == ',' || cp == '=' || cp == ':' || cp == ';' || cp == '@' || cp == '&' || cp == '%'
+        || cp == '\'' || cp == '"' || cp == '~' || cp == '!' || cp == '<' || cp == '>' || cp == '#')) {
+      out.append((char) cp);
+    } else if (cp < 0x80 && cp > 0x20 && cp != 0x7F) {
+      out.append('\\').append((char) cp);
+    } else {
+      out.append("\\x{").append(Integer.toHexString(cp)).append('}');
+    }
+  }
+
+  private static void charClass(RegexNode.CharClass cls, StringBuilder out) {
+    int[] r = cls.ranges();
+    if (r.length == 0) {
+      // An empty class matches nothing; RE2 spells that [^\x{0}-\x{10ffff}].
+      out.append("[^\\x{0}-\\x{10ffff}]");
+      return;
+    }
+    out.append('[');
+    for (int i = 0; i < r.length; i += 2) {
+      classChar(r[i], out);
+      if (r[i + 1] != r[i]) {
+        out.append('-');
+        classChar(r[i + 1], out);
+      }
+    }
+    out.append(']');
+  }
+
+  private static void classChar(int cp, StringBuilder out) {
+    if (cp < 0x80 && Character.isLetterOrDigit(cp)) {
+      out.append((char) cp);
+    } else {
+      out.append("\\x{").append(Integer.toHexString(cp)).append('}');
+    }
+  }
+}
