@@ -1,0 +1,111 @@
+package dev.tourniquet.feed.tuf;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+
+/**
+ * Replaces a file so that a reader, or the same process after a crash, sees either the old bytes or the
+ * new ones, never a mix: write a temporary file in the same directory, fsync it, rename it over the target
+ * with {@code ATOMIC_MOVE}, then fsync the directory so that the rename itself is durable.
+ */
+final class AtomicFiles {
+  static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+
+  private AtomicFiles() {}
+
+  /** Writes durably and atomically, replacing any existing file. */
+  static void write(Path target, byte[] bytes) throws IOException {
+    write(target, bytes, true, false, null);
+  }
+
+  /**
+   * Writes atomically.
+   *
+   * @param durable fsync the file and its directory (trusted state); a cache whose entries are verified
+   *     on every read may skip it
+   * @param exclusive refuse to replace an existing file
+   * @param permissions POSIX permissions for the new file, or null for the default
+   */
+  static void write(Path target, byte[] bytes, boolean durable, boolean exclusive, Set<PosixFilePermission> permissions)
+      throws IOException {
+    Path dir = target.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    boolean posix = Files.getFileStore(dir).supportsFileAttributeView("posix");
+    FileAttribute<?>[] attributes = permissions != null && posix
+        ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(permissions)}
+        : new FileAttribute<?>[0];
+    Path temp = Files.createTempFile(dir, ".tmp-", "-" + target.getFileName(), attributes);
+    try {
+      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        ByteBuffer buffer = ByteBuffer.wrap(bytes);
+        while (buffer.hasRemaining()) {
+          channel.write(buffer);
+        }
+        if (durable) {
+          channel.force(true);
+        }
+      }
+      if (exclusive) {
+        // A hard link fails if the target exists, and is atomic: no window in which a key is replaced.
+        try {
+          Files.createLink(target, temp);
+        } catch (FileAlreadyExistsException e) {
+          throw e;
+        } catch (UnsupportedOperationException | IOException e) {
+          if (Files.exists(target)) {
+            throw new FileAlreadyExistsException(target.toString());
+          }
+          Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+        }
+      } else {
+        try {
+          Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+          throw new IOException("expected a file system with atomic rename but found none at " + dir, e);
+        }
+      }
+      if (durable) {
+        syncDirectory(dir);
+      }
+    } finally {
+      Files.deleteIfExists(temp);
+    }
+  }
+
+  /** Deletes a file durably; a missing file is fine. */
+  static void delete(Path target) throws IOException {
+    if (Files.deleteIfExists(target)) {
+      syncDirectory(target.toAbsolutePath().getParent());
+    }
+  }
+
+  static void syncDirectory(Path dir) throws IOException {
+    try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+      channel.force(true);
+    } catch (IOException | UnsupportedOperationException e) {
+      // Some platforms (Windows) cannot open a directory for syncing; the rename is still atomic there.
+      if (isPosix(dir)) {
+        throw e instanceof IOException io ? io : new IOException(e);
+      }
+    }
+  }
+
+  private static boolean isPosix(Path dir) {
+    try {
+      return Files.getFileStore(dir).supportsFileAttributeView("posix");
+    } catch (IOException e) {
+      return false;
+    }
+  }
+}

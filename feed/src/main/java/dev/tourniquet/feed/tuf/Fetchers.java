@@ -1,0 +1,67 @@
+package dev.tourniquet.feed.tuf;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The built-in {@link Fetcher}s.
+ */
+public final class Fetchers {
+  private Fetchers() {}
+
+  /**
+   * Fetches over HTTP(S) with {@code java.net.http}: GET {@code base + path}, 200 is the file, 404 and
+   * 410 mean not found, 304 answers a conditional request ({@code If-None-Match}) for an unchanged file,
+   * anything else is an {@link IOException}. Redirects are followed; the content is verified anyway.
+   *
+   * @param base the repository base URL; a trailing {@code /} is added if missing
+   * @return the fetcher
+   * @throws IllegalArgumentException if the base is not an absolute http or https URL
+   */
+  public static Fetcher http(URI base) {
+    return http(base, HttpClient.newBuilder()
+        .connectTimeout(Duration.ofSeconds(10))
+        .followRedirects(HttpClient.Redirect.NORMAL)
+        .build(), Duration.ofSeconds(60));
+  }
+
+  /**
+   * Fetches over HTTP(S) with the given client, e.g. one with a proxy or custom TLS.
+   *
+   * @param base the repository base URL; a trailing {@code /} is added if missing
+   * @param client the HTTP client
+   * @param timeout how long to wait for a response's headers
+   * @return the fetcher
+   * @throws IllegalArgumentException if the base is not an absolute http or https URL
+   */
+  public static Fetcher http(URI base, HttpClient client, Duration timeout) {
+    return new HttpFetcher(base, client, timeout);
+  }
+
+  /**
+   * Fetches from a directory laid out like the repository (a publisher's {@code published/} directory or
+   * a mirror's copy). Paths never leave the directory.
+   *
+   * @param root the directory
+   * @return the fetcher
+   */
+  public static Fetcher directory(Path root) {
+    return new DirectoryFetcher(root);
+  }
+
+  /**
+   * Fetches from an offline bundle written by {@code FeedRepository.writeBundle}, so that an
+   * air-gapped agent verifies it exactly as if it were fetched over HTTP. The returned fetcher keeps the
+   * file open until closed.
+   *
+   * @param bundle the bundle file
+   * @return the fetcher
+   * @throws IOException if the file is not a readable bundle
+   */
+  public static BundleFetcher bundle(Path bundle) throws IOException {
+    return BundleFetcher.open(bundle);
+  }
+}

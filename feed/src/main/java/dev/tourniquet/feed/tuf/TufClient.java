@@ -1,0 +1,169 @@
+package dev.tourniquet.feed.tuf;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The agent's TUF client: updates the trusted metadata from a repository following the specification's
+ * detailed client workflow (section 5), and downloads verified target files.
+ *
+ * <pre>{@code
+ * TufClient.bootstrap(store, rootShippedWithTheAgent);
+ * TufClient client = TufClient.open(store, Fetchers.http(feedUrl), Clock.systemUTC());
+ * TrustedFeed feed = client.refresh();
+ * byte[] m1 = client.download("mitigations/M1.json");
+ * }</pre>
+ *
+ * <p>Any {@link FeedVerificationException} leaves the trusted store exactly as it was. An
+ * {@link IOException} means the repository or the store could not be reached; retry later. A client is
+ * not thread-safe; the store is locked against other processes while an update runs.
+ */
+public final class TufClient {
+  private final TrustedStore store;
+  private final Fetcher fetcher;
+  private final Clock clock;
+  private final Limits limits;
+  private Metadata targets;
+  private boolean consistentSnapshot;
+
+  private TufClient(Path storeDir, Fetcher fetcher, Clock clock, Limits limits) {
+    this.store = new TrustedStore(storeDir);
+    this.fetcher = Objects.requireNonNull(fetcher, "fetcher");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.limits = Objects.requireNonNull(limits, "limits");
+  }
+
+  /**
+   * Opens a client over a bootstrapped trusted store with the default {@link Limits}.
+   *
+   * @param storeDir the trusted store directory
+   * @param fetcher where to fetch repository files from
+   * @param clock the clock that fixes each update's start time (TUF 5.1)
+   * @return the client
+   */
+  public static TufClient open(Path storeDir, Fetcher fetcher, Clock clock) {
+    return new TufClient(storeDir, fetcher, clock, Limits.defaults());
+  }
+
+  /**
+   * Opens a client over a bootstrapped trusted store.
+   *
+   * @param storeDir the trusted store directory
+   * @param fetcher where to fetch repository files from
+   * @param clock the clock that fixes each update's start time (TUF 5.1)
+   * @param limits the size caps
+   * @return the client
+   */
+  public static TufClient open(Path storeDir, Fetcher fetcher, Clock clock, Limits limits) {
+    return new TufClient(storeDir, fetcher, clock, limits);
+  }
+
+  /**
+   * Installs the root metadata obtained out of band (shipped with the agent) as the trusted root of an
+   * empty store. A store that already has a trusted root keeps it: it may be newer.
+   *
+   * @param storeDir the trusted store directory, created if missing
+   * @param rootJson the root metadata bytes, which must be signed by a threshold of their own root keys
+   * @return true if installed, false if the store already had a trusted root
+   * @throws FeedVerificationException if the bytes are not root metadata signed by its own threshold
+   * @throws IOException if the store cannot be written
+   */
+  public static boolean bootstrap(Path storeDir, byte[] rootJson) throws FeedVerificationException, IOException {
+    Updater.parseTrustedRoot(rootJson);
+    TrustedStore store = new TrustedStore(storeDir);
+    if (store.read(TrustedStore.ROOT).isPresent()) {
+      return false;
+    }
+    store.commit(java.util.List.of(TrustedStore.Change.write(TrustedStore.ROOT, rootJson)));
+    return true;
+  }
+
+  /**
+   * Updates root, timestamp, snapshot and targets metadata (TUF 5.1 to 5.6) and commits them to the
+   * trusted store.
+   *
+   * @return the trusted feed
+   * @throws FeedVerificationException if any check fails; the trusted store is then unchanged
+   * @throws IOException if the repository or the store cannot be reached
+   */
+  public TrustedFeed refresh() throws FeedVerificationException, IOException {
+    return update(Role.TARGETS).orElseThrow();
+  }
+
+  /**
+   * Runs the workflow only up to and including the step that updates {@code last} (ROOT: 5.1-5.3,
+   * TIMESTAMP: to 5.4, SNAPSHOT: to 5.5, TARGETS: to 5.6), then commits what was verified. For tools and
+   * conformance tests; an agent calls {@link #refresh()}.
+   *
+   * @param last the last role to update
+   * @throws FeedVerificationException if any check fails; the trusted store is then unchanged
+   * @throws IOException if the repository or the store cannot be reached
+   */
+  public void refreshThrough(Role last) throws FeedVerificationException, IOException {
+    update(last);
+  }
+
+  private Optional<TrustedFeed> update(Role last) throws FeedVerificationException, IOException {
+    Files.createDirectories(store.dir());
+    try (FileChannel lockFile = FileChannel.open(store.dir().resolve(".lock"), StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE);
+        FileLock lock = lockFile.lock()) {
+      // TUF 5.1: record the fixed update start time.
+      Updater updater = new Updater(store, fetcher, limits, clock.instant());
+      Optional<TrustedFeed> feed = updater.run(last);
+      if (last == Role.TARGETS) {
+        targets = updater.targets();
+        consistentSnapshot = updater.consistentSnapshot();
+      }
+      return feed;
+    }
+  }
+
+  /**
+   * Downloads a target listed in the targets metadata of this client's last {@link #refresh()} and
+   * verifies its length and hashes (TUF 5.7). Verified copies are cached in the store.
+   *
+   * @param name the target name, e.g. {@code mitigations/M1.json}
+   * @return the verified bytes
+   * @throws IllegalStateException if this client has not refreshed yet
+   * @throws FeedVerificationException if the target is unknown, missing, too long or too short, or its
+   *     hashes differ
+   * @throws IOException if the repository or the store cannot be reached
+   */
+  public byte[] download(String name) throws FeedVerificationException, IOException {
+    if (targets == null) {
+      throw new IllegalStateException("download needs verified targets metadata: call refresh() first");
+    }
+    return Updater.downloadTarget(store, fetcher, limits, targets, consistentSnapshot, name);
+  }
+
+  /**
+   * Reads the versions of the trusted metadata in the store, for status reports.
+   *
+   * @return the version of each role's trusted metadata present in the store
+   * @throws IOException if the store cannot be read
+   */
+  public Map<Role, Long> trustedVersions() throws IOException {
+    Map<Role, Long> versions = new EnumMap<>(Role.class);
+    for (Role role : Role.values()) {
+      Optional<byte[]> bytes = store.read(role.fileName());
+      if (bytes.isPresent()) {
+        try {
+          versions.put(role, Metadata.parse(role.fileName(), bytes.get(), role).version);
+        } catch (MalformedMetadataException e) {
+          // Not trusted metadata, so no trusted version.
+        }
+      }
+    }
+    return versions;
+  }
+}
