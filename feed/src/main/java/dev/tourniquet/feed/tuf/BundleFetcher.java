@@ -13,7 +13,7 @@ import java.util.zip.ZipFile;
 
 /**
  * A {@link Fetcher} that serves the files of an offline feed bundle (see
- * {@code FeedRepository.writeBundle} for the format). The bundle is not trusted: the client
+ * {@link FeedRepository#writeBundle(Path)} for the format). The bundle is not trusted: the client
  * verifies every file it reads from it exactly as if fetched over HTTP, and caps how much it reads.
  *
  * <p>A bundle with two entries of the same name, or an entry whose name is not a safe relative path, is

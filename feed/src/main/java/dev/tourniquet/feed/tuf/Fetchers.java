@@ -53,7 +53,7 @@ public final class Fetchers {
   }
 
   /**
-   * Fetches from an offline bundle written by {@code FeedRepository.writeBundle}, so that an
+   * Fetches from an offline bundle written by {@link FeedRepository#writeBundle(Path)}, so that an
    * air-gapped agent verifies it exactly as if it were fetched over HTTP. The returned fetcher keeps the
    * file open until closed.
    *

@@ -48,7 +48,7 @@ record KeyInfo(String keyId, String keytype, String scheme, String publicValue, 
   }
 
   /**
-   * Reads a key object listed under {@code listedId}.
+   * Reads a key object listed under {@code listedId} (null: not listed, only read).
    *
    * @throws MalformedMetadataException if required fields are missing or of the wrong type
    */
@@ -64,11 +64,11 @@ record KeyInfo(String keyId, String keytype, String scheme, String publicValue, 
     }
     String publicValue = Metadata.requireText(file, path + ".keyval.public", keyval.get("public"));
     String computedId = keyId(node);
-    if (!computedId.equals(listedId)) {
+    if (listedId != null && !computedId.equals(listedId)) {
       return new KeyInfo(listedId, keytype, scheme, publicValue, Optional.empty(),
           "key id expected " + computedId + " (sha256 of the canonical key) but found " + listedId);
     }
-    return withVerifier(listedId, keytype, scheme, publicValue);
+    return withVerifier(computedId, keytype, scheme, publicValue);
   }
 
   /** Computes the TUF key id of a key object: sha256 of the canonical JSON of its defined fields. */

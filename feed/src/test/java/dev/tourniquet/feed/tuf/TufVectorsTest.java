@@ -54,6 +54,10 @@ class TufVectorsTest {
     return arguments.stream();
   }
 
+  static Stream<Arguments> partialScenarios() throws IOException {
+    return scenarios().filter(a -> ((JsonNode) a.get()[2]).has("ifRefresh"));
+  }
+
   @Test
   void manifestHoldsThirtyFiveScenarios() throws IOException {
     assertThat(manifest().get("scenarios")).hasSize(35);
@@ -95,10 +99,9 @@ class TufVectorsTest {
   }
 
   @ParameterizedTest(name = "{0} over {1}")
-  @MethodSource("scenarios")
+  @MethodSource("partialScenarios")
   void partialScenarioRunAsFullRefreshEndsAsTheManifestSaysAndChangesNothing(String name, Transport transport,
       JsonNode scenario, @TempDir Path temp) throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(scenario.has("ifRefresh"), "only partial actions have ifRefresh");
     Path store = temp.resolve("store");
     install(scenario, store);
     StoreSnapshot before = StoreSnapshot.of(store);

@@ -1,0 +1,1023 @@
+package dev.tourniquet.feed.tuf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.feed.tuf.Metadata.RootInfo;
+import dev.tourniquet.feed.tuf.Metadata.Sig;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * A publisher's feed repository: the TUF repository writer. It lives in one directory:
+ *
+ * <pre>
+ *   repository.json          settings: metadata validity periods
+ *   staged/root.json         the next root version, awaiting signatures (after init or a key change)
+ *   staged/targets.json      the next targets version, awaiting signatures (after add, remove, renew)
+ *   staged/targets/NAME      the content of targets added since the last publish
+ *   published/               the feed: serve this directory as it is, from any web server or CDN
+ *     N.root.json            every root version (clients walk the chain), and root.json, the latest
+ *     N.targets.json         targets metadata (consistent snapshots)
+ *     N.snapshot.json        snapshot metadata
+ *     timestamp.json         timestamp metadata
+ *     targets/DIR/HASH.NAME  target files under their consistent-snapshot names (sha256)
+ * </pre>
+ *
+ * <p>The workflow: {@link #init} stages root version 1 and an empty targets version 1; {@link #addTarget}
+ * and {@link #removeTarget} stage a new targets version; {@link #changeKeys} stages a new root version
+ * (rotation); staged files are signed with the offline root and targets keys, here with {@link #sign} or
+ * on other machines with {@link #signFile} and then {@link #merge}d; {@link #publish} checks the
+ * thresholds, signs new snapshot and timestamp metadata with the online keys, verifies the result exactly
+ * as an agent would (the client workflow from root version 1) and only then writes it; {@link
+ * #refreshTimestamp} re-signs the timestamp so agents can tell a live feed from a frozen one.
+ *
+ * <p>Every file is written atomically. An operation that fails leaves the published feed as it was.
+ */
+public final class FeedRepository {
+  private static final String SETTINGS = "repository.json";
+  private static final String SETTINGS_FORMAT = "tourniquet-repository/1";
+  private static final Pattern ROOT_FILE = Pattern.compile("([1-9][0-9]{0,17})\\.root\\.json");
+  private static final Pattern MITIGATION_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+  /**
+   * The keys of one role and how many of them must sign.
+   *
+   * @param keys the role's public keys
+   * @param threshold how many distinct keys must sign, from 1 to the number of keys
+   */
+  public record KeySet(List<VerificationKey> keys, int threshold) {
+    /**
+     * Validates the key set.
+     *
+     * @throws IllegalArgumentException if there are no keys, a key is listed twice, or the threshold is
+     *     out of range
+     */
+    public KeySet {
+      keys = List.copyOf(keys);
+      if (keys.isEmpty()) {
+        throw new IllegalArgumentException("keys: expected at least one key but found none");
+      }
+      if (keys.stream().map(VerificationKey::keyId).distinct().count() != keys.size()) {
+        throw new IllegalArgumentException("keys: expected distinct keys but found one key twice");
+      }
+      if (threshold < 1 || threshold > keys.size()) {
+        throw new IllegalArgumentException("threshold: expected 1 to " + keys.size() + " but found " + threshold);
+      }
+    }
+  }
+
+  /**
+   * How long newly signed metadata of each role stays valid.
+   *
+   * @param root root metadata (offline keys; default 365 days)
+   * @param targets targets metadata (offline keys; default 90 days)
+   * @param snapshot snapshot metadata (online key; default 30 days)
+   * @param timestamp timestamp metadata (online key, re-signed on a schedule; default 1 day)
+   */
+  public record Validity(Duration root, Duration targets, Duration snapshot, Duration timestamp) {
+    /**
+     * Validates the periods.
+     *
+     * @throws IllegalArgumentException if a period is not positive
+     */
+    public Validity {
+      for (Duration d : new Duration[] {root, targets, snapshot, timestamp}) {
+        if (d == null || d.isZero() || d.isNegative()) {
+          throw new IllegalArgumentException("validity: expected a positive duration but found " + d);
+        }
+      }
+    }
+
+    /**
+     * The defaults: root 365 days, targets 90, snapshot 30, timestamp 1.
+     *
+     * @return the default validity
+     */
+    public static Validity defaults() {
+      return new Validity(Duration.ofDays(365), Duration.ofDays(90), Duration.ofDays(30), Duration.ofDays(1));
+    }
+
+    Duration of(Role role) {
+      return switch (role) {
+        case ROOT -> root;
+        case TARGETS -> targets;
+        case SNAPSHOT -> snapshot;
+        case TIMESTAMP -> timestamp;
+      };
+    }
+  }
+
+  /**
+   * How far staged metadata is signed.
+   *
+   * @param role the staged role ({@code ROOT} or {@code TARGETS})
+   * @param version the staged version
+   * @param keysOf which root lists the keys counted, e.g. {@code "the published root (version 1)"}
+   * @param valid valid signatures by distinct keys of that root's role
+   * @param threshold signatures required
+   */
+  public record SigningStatus(Role role, long version, String keysOf, int valid, int threshold) {
+    /**
+     * Tells whether the threshold is met.
+     *
+     * @return true if enough keys signed
+     */
+    public boolean complete() {
+      return valid >= threshold;
+    }
+  }
+
+  private final Path dir;
+  private final Path published;
+  private final Path staged;
+  private final Clock clock;
+  private final Validity validity;
+
+  private FeedRepository(Path dir, Clock clock, Validity validity) {
+    this.dir = dir.toAbsolutePath().normalize();
+    this.published = this.dir.resolve("published");
+    this.staged = this.dir.resolve("staged");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.validity = Objects.requireNonNull(validity, "validity");
+  }
+
+  /**
+   * Creates a repository: stages root version 1 with the given keys and an empty targets version 1.
+   * Sign both ({@link #sign}) with a threshold of the root and targets keys, then {@link #publish}.
+   *
+   * @param dir the repository directory, created if missing; it must not hold a repository yet
+   * @param keys the key set of each of the four roles
+   * @param validity the validity periods, saved with the repository
+   * @param clock the clock for expiry dates
+   * @return the repository
+   * @throws RepositoryStateException if the directory already holds a repository
+   * @throws IllegalArgumentException if a role has no key set
+   * @throws IOException if the directory cannot be written
+   */
+  public static FeedRepository init(Path dir, Map<Role, KeySet> keys, Validity validity, Clock clock)
+      throws PublisherException, IOException {
+    for (Role role : Role.values()) {
+      if (!keys.containsKey(role)) {
+        throw new IllegalArgumentException("keys: expected a key set for every role but found none for "
+            + role.typeName());
+      }
+    }
+    if (Files.exists(dir.resolve(SETTINGS))) {
+      throw new RepositoryStateException(dir.toString(), "expected no repository but found " + SETTINGS);
+    }
+    FeedRepository repo = new FeedRepository(dir, clock, validity);
+    ObjectNode settings = Json.object();
+    settings.put("format", SETTINGS_FORMAT);
+    ObjectNode periods = settings.putObject("validity");
+    for (Role role : Role.values()) {
+      periods.put(role.typeName(), validity.of(role).toString());
+    }
+    Files.createDirectories(repo.published);
+    AtomicFiles.write(repo.dir.resolve(SETTINGS), Json.writePretty(settings));
+    Map<Role, List<VerificationKey>> roleKeys = new EnumMap<>(Role.class);
+    Map<Role, Integer> thresholds = new EnumMap<>(Role.class);
+    keys.forEach((role, set) -> {
+      roleKeys.put(role, set.keys());
+      thresholds.put(role, set.threshold());
+    });
+    Instant now = clock.instant();
+    repo.writeStaged(Role.ROOT,
+        Envelopes.envelope(Envelopes.root(1, now.plus(validity.root()), roleKeys, thresholds)));
+    ObjectNode targets = Envelopes.signedBase(Role.TARGETS, 1, now.plus(validity.targets()));
+    targets.putObject("targets");
+    repo.writeStaged(Role.TARGETS, Envelopes.envelope(targets));
+    return repo;
+  }
+
+  /**
+   * Opens an existing repository with its saved validity periods.
+   *
+   * @param dir the repository directory
+   * @param clock the clock for expiry dates and checks
+   * @return the repository
+   * @throws RepositoryStateException if the directory holds no repository
+   * @throws IOException if it cannot be read
+   */
+  public static FeedRepository open(Path dir, Clock clock) throws PublisherException, IOException {
+    Path settingsFile = dir.resolve(SETTINGS);
+    if (!Files.isRegularFile(settingsFile)) {
+      throw new RepositoryStateException(dir.toString(), "expected a feed repository (" + SETTINGS
+          + ") but found none; create one with init");
+    }
+    try {
+      ObjectNode settings = Json.parseObject(SETTINGS, Files.readAllBytes(settingsFile));
+      if (!SETTINGS_FORMAT.equals(settings.path("format").asText())) {
+        throw new RepositoryStateException(settingsFile.toString(), "expected format " + SETTINGS_FORMAT
+            + " but found " + settings.path("format"));
+      }
+      JsonNode periods = settings.path("validity");
+      Validity validity = new Validity(Duration.parse(periods.path("root").asText()),
+          Duration.parse(periods.path("targets").asText()), Duration.parse(periods.path("snapshot").asText()),
+          Duration.parse(periods.path("timestamp").asText()));
+      return new FeedRepository(dir, clock, validity);
+    } catch (MalformedMetadataException | DateTimeParseException | IllegalArgumentException e) {
+      throw new RepositoryStateException(settingsFile.toString(), "expected repository settings but found "
+          + e.getMessage());
+    }
+  }
+
+  /**
+   * Returns a view of this repository that signs with other validity periods, e.g. a timestamp valid
+   * for a week before carrying a bundle to an air-gapped site.
+   *
+   * @param other the validity periods
+   * @return the view
+   */
+  public FeedRepository withValidity(Validity other) {
+    return new FeedRepository(dir, clock, other);
+  }
+
+  /**
+   * Returns the directory to serve: the published feed.
+   *
+   * @return the published directory
+   */
+  public Path publishedDirectory() {
+    return published;
+  }
+
+  /**
+   * Returns where the staged metadata of a role is, to carry to another machine for signing.
+   *
+   * @param role {@code ROOT} or {@code TARGETS}
+   * @return the staged file (it may not exist)
+   */
+  public Path stagedFile(Role role) {
+    return staged.resolve(role.fileName());
+  }
+
+  /**
+   * Returns the target path of a mitigation: {@code mitigations/<id>.json}.
+   *
+   * @param id the mitigation id, e.g. {@code M1} or {@code TQ-2026-0001}
+   * @return the target path
+   * @throws IllegalArgumentException if the id is not 1 to 64 letters, digits, {@code .}, {@code _} or
+   *     {@code -} starting with a letter or digit
+   */
+  public static String mitigationTarget(String id) {
+    if (!MITIGATION_ID.matcher(id).matches()) {
+      throw new IllegalArgumentException("mitigation id: expected 1 to 64 of [A-Za-z0-9._-] starting with a letter"
+          + " or digit but found \"" + id + "\"");
+    }
+    return "mitigations/" + id + ".json";
+  }
+
+  /**
+   * Adds a target, or revises it if one of that name exists, in a new staged targets version. Any
+   * signatures on the staged targets metadata are dropped: they signed other content.
+   *
+   * @param name the target path, e.g. from {@link #mitigationTarget(String)}
+   * @param content the file's bytes
+   * @throws IllegalArgumentException if the name is not a safe relative path
+   * @throws RepositoryStateException if the repository has no targets metadata to start from
+   * @throws IOException if files cannot be read or written
+   */
+  public void addTarget(String name, byte[] content) throws PublisherException, IOException {
+    requireSafeName(name);
+    ObjectNode envelope = stageTargets();
+    ((ObjectNode) envelope.get("signed")).with("targets").set(name, Envelopes.targetEntry(content));
+    AtomicFiles.write(staged.resolve("targets").resolve(name), content);
+    writeStaged(Role.TARGETS, envelope);
+  }
+
+  /**
+   * Withdraws a target in a new staged targets version.
+   *
+   * @param name the target path
+   * @throws RepositoryStateException if no such target is listed
+   * @throws IOException if files cannot be read or written
+   */
+  public void removeTarget(String name) throws PublisherException, IOException {
+    requireSafeName(name);
+    ObjectNode envelope = stageTargets();
+    ObjectNode targets = ((ObjectNode) envelope.get("signed")).with("targets");
+    if (!targets.has(name)) {
+      throw new RepositoryStateException("targets.json", "expected a target named \"" + name + "\" but found only "
+          + targets.size() + " others");
+    }
+    targets.remove(name);
+    Files.deleteIfExists(staged.resolve("targets").resolve(name));
+    writeStaged(Role.TARGETS, envelope);
+  }
+
+  /**
+   * Lists the targets as they will be after the next publish (staged if staged, else published).
+   *
+   * @return the targets by name
+   * @throws RepositoryStateException if there is no targets metadata
+   * @throws IOException if files cannot be read
+   */
+  public Map<String, TargetFile> targets() throws PublisherException, IOException {
+    Optional<Metadata> stagedTargets = readStaged(Role.TARGETS);
+    if (stagedTargets.isPresent()) {
+      return stagedTargets.get().targets();
+    }
+    return load().targets.orElseThrow(() -> new RepositoryStateException("targets.json",
+        "expected published or staged targets metadata but found none")).targets();
+  }
+
+  /**
+   * Stages a new version of root or targets metadata with the same content and a fresh expiry, to be
+   * signed before the current one expires.
+   *
+   * @param role {@code ROOT} or {@code TARGETS}
+   * @throws IllegalArgumentException for snapshot or timestamp, which {@link #publish} and
+   *     {@link #refreshTimestamp} renew
+   * @throws RepositoryStateException if there is nothing to renew
+   * @throws IOException if files cannot be read or written
+   */
+  public void renew(Role role) throws PublisherException, IOException {
+    requireOffline(role);
+    writeStaged(role, role == Role.ROOT ? stageRoot() : stageTargets());
+  }
+
+  /**
+   * Rotates keys: stages a new root version in which {@code role} lists other keys or another threshold.
+   * The new root must then be signed by a threshold of the published root's root keys <em>and</em> of
+   * its own (TUF 5.3.4). When the targets keys change, stage and sign a targets renewal with the new
+   * keys; when the snapshot or timestamp keys change, publish with the new keys.
+   *
+   * @param role the role whose keys change
+   * @param add keys to add
+   * @param removeKeyIds ids of keys to remove
+   * @param threshold the new threshold, or empty to keep the current one
+   * @throws IllegalArgumentException if a removed key is not listed or the result is not a valid key set
+   * @throws RepositoryStateException if there is no root to start from
+   * @throws IOException if files cannot be read or written
+   */
+  public void changeKeys(Role role, List<VerificationKey> add, Collection<String> removeKeyIds,
+      OptionalInt threshold) throws PublisherException, IOException {
+    ObjectNode envelope = stageRoot();
+    ObjectNode signed = (ObjectNode) envelope.get("signed");
+    ObjectNode roleNode = signed.with("roles").with(role.typeName());
+    List<String> ids = new ArrayList<>();
+    roleNode.withArray("keyids").forEach(id -> ids.add(id.asText()));
+    for (String remove : removeKeyIds) {
+      if (!ids.remove(remove)) {
+        throw new IllegalArgumentException("remove: expected a key id listed for " + role.typeName() + " but found "
+            + remove);
+      }
+    }
+    ObjectNode keys = signed.with("keys");
+    for (VerificationKey key : add) {
+      if (ids.contains(key.keyId())) {
+        throw new IllegalArgumentException("add: expected a key not yet listed for " + role.typeName()
+            + " but found " + key.keyId());
+      }
+      ids.add(key.keyId());
+      keys.set(key.keyId(), key.toJson());
+    }
+    int newThreshold = threshold.orElse(roleNode.path("threshold").asInt());
+    if (ids.isEmpty() || newThreshold < 1 || newThreshold > ids.size()) {
+      throw new IllegalArgumentException(role.typeName() + ": expected 1 to " + ids.size() + " required signatures of "
+          + ids.size() + " keys but found a threshold of " + newThreshold);
+    }
+    ids.sort(Comparator.naturalOrder());
+    ArrayNode idArray = roleNode.putArray("keyids");
+    ids.forEach(idArray::add);
+    roleNode.put("threshold", newThreshold);
+    // Keys no role lists any more leave the root.
+    Set<String> used = new HashSet<>();
+    signed.with("roles").elements().forEachRemaining(r -> r.path("keyids").forEach(id -> used.add(id.asText())));
+    keys.retain(used);
+    writeStaged(Role.ROOT, envelope);
+  }
+
+  /**
+   * Signs staged root or targets metadata with one key, replacing an earlier signature by that key.
+   *
+   * @param role {@code ROOT} or {@code TARGETS}
+   * @param key the key
+   * @throws KeyNotAuthorisedException if no relevant root lists the key for the role
+   * @throws RepositoryStateException if nothing is staged for the role
+   * @throws IOException if files cannot be read or written
+   */
+  public void sign(Role role, SigningKey key) throws PublisherException, IOException {
+    requireOffline(role);
+    Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
+    requireAuthorised(role, key.keyId());
+    Envelopes.putSignature(current.tree, key.keyId(), key.signHex(current.canonicalSigned));
+    writeStaged(role, current.tree);
+  }
+
+  /**
+   * Signs a copy of staged metadata away from the repository (an offline machine holding one root or
+   * targets key). Bring the file back and {@link #merge} it.
+   *
+   * @param metadataFile the copy, rewritten in place with the signature added
+   * @param key the key
+   * @throws RepositoryStateException if the file is not TUF metadata
+   * @throws IOException if the file cannot be read or written
+   */
+  public static void signFile(Path metadataFile, SigningKey key) throws PublisherException, IOException {
+    byte[] bytes = Files.readAllBytes(metadataFile);
+    ObjectNode tree;
+    byte[] canonical;
+    try {
+      tree = Json.parseObject(metadataFile.toString(), bytes);
+      JsonNode signed = tree.get("signed");
+      if (signed == null || !signed.isObject() || !tree.path("signatures").isArray()) {
+        throw new RepositoryStateException(metadataFile.toString(),
+            "expected TUF metadata with signed and signatures but found neither");
+      }
+      canonical = CanonicalJson.encode(signed);
+    } catch (MalformedMetadataException | IllegalArgumentException e) {
+      throw new RepositoryStateException(metadataFile.toString(), "expected TUF metadata but found " + e.getMessage());
+    }
+    Envelopes.putSignature(tree, key.keyId(), key.signHex(canonical));
+    AtomicFiles.write(metadataFile, Json.writePretty(tree));
+  }
+
+  /**
+   * Merges the signatures of another copy of the staged metadata (signed elsewhere) into it. Every
+   * imported signature must be by a key authorised for the role and must verify.
+   *
+   * @param role {@code ROOT} or {@code TARGETS}
+   * @param otherCopy the other copy
+   * @throws SignedContentMismatchException if the copy signs different content
+   * @throws KeyNotAuthorisedException if the copy carries a signature by a key the role does not list
+   * @throws RepositoryStateException if nothing is staged, the copy is not metadata of the role, or one of
+   *     its signatures does not verify
+   * @throws IOException if files cannot be read or written
+   */
+  public void merge(Role role, Path otherCopy) throws PublisherException, IOException {
+    requireOffline(role);
+    Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
+    Metadata other;
+    try {
+      other = Metadata.parse(otherCopy.toString(), Files.readAllBytes(otherCopy), role);
+    } catch (MalformedMetadataException e) {
+      throw new RepositoryStateException(otherCopy.toString(), e.problem());
+    }
+    if (!java.util.Arrays.equals(current.canonicalSigned, other.canonicalSigned)) {
+      throw new SignedContentMismatchException(otherCopy.toString(), Hashes.hex(Hashes.SHA256, current.canonicalSigned),
+          Hashes.hex(Hashes.SHA256, other.canonicalSigned));
+    }
+    Map<String, KeyInfo> keys = authorisedKeys(role);
+    for (Sig sig : other.signatures) {
+      KeyInfo key = keys.get(sig.keyId());
+      if (key == null) {
+        throw new KeyNotAuthorisedException(role, sig.keyId(), describeAuthorisingRoots(role));
+      }
+      if (!key.verifies(sig.sig(), current.canonicalSigned)) {
+        throw new RepositoryStateException(otherCopy.toString(), "signature by key " + sig.keyId()
+            + ": expected a valid signature over the staged content but found one that does not verify");
+      }
+      Envelopes.putSignature(current.tree, sig.keyId(), sig.sig());
+    }
+    writeStaged(role, current.tree);
+  }
+
+  /**
+   * Reports how far the staged metadata is signed.
+   *
+   * @return one entry per threshold to meet (a staged root has two: the published root's and its own)
+   * @throws IOException if files cannot be read
+   * @throws RepositoryStateException if staged metadata is malformed
+   */
+  public List<SigningStatus> status() throws PublisherException, IOException {
+    List<SigningStatus> result = new ArrayList<>();
+    Published current = load();
+    Optional<Metadata> stagedRoot = readStaged(Role.ROOT);
+    if (stagedRoot.isPresent()) {
+      Metadata root = stagedRoot.get();
+      if (current.root.isPresent()) {
+        result.add(status(root, current.root.get(), "the published root", Role.ROOT));
+      }
+      result.add(status(root, root, "the new root", Role.ROOT));
+    }
+    Optional<Metadata> stagedTargets = readStaged(Role.TARGETS);
+    if (stagedTargets.isPresent()) {
+      Metadata root = stagedRoot.or(() -> current.root).orElseThrow(() -> notInitialised());
+      result.add(status(stagedTargets.get(), root, stagedRoot.isPresent() ? "the new root" : "the published root",
+          Role.TARGETS));
+    }
+    return result;
+  }
+
+  private static SigningStatus status(Metadata m, Metadata root, String description, Role role) {
+    return new SigningStatus(role, m.version, description + " (version " + root.version + ")",
+        Signatures.countValid(m, root.root(), role), root.root().roles().get(role).threshold());
+  }
+
+  /**
+   * Publishes: checks that staged root and targets metadata meet their thresholds, signs new snapshot and
+   * timestamp metadata, verifies the complete feed as an agent would, and writes it to the published
+   * directory (timestamp last). With nothing staged it re-signs snapshot and timestamp.
+   *
+   * @param snapshotKeys keys of the snapshot role, at least its threshold
+   * @param timestampKeys keys of the timestamp role, at least its threshold
+   * @return the feed as an agent now sees it
+   * @throws KeyNotAuthorisedException if a snapshot or timestamp key is not listed for its role
+   * @throws RepositoryStateException if staged metadata is out of date, under-signed, or a target's content
+   *     is missing
+   * @throws FeedVerificationException if the feed would not verify (nothing is written then)
+   * @throws IOException if files cannot be read or written
+   */
+  public TrustedFeed publish(List<SigningKey> snapshotKeys, List<SigningKey> timestampKeys)
+      throws PublisherException, FeedVerificationException, IOException {
+    Published current = load();
+    Instant now = clock.instant();
+    Map<String, byte[]> files = new LinkedHashMap<>();
+
+    Optional<Metadata> stagedRoot = readStaged(Role.ROOT);
+    Metadata root;
+    if (stagedRoot.isPresent()) {
+      root = stagedRoot.get();
+      long expected = current.root.map(r -> r.version + 1).orElse(1L);
+      if (root.version != expected) {
+        throw new RepositoryStateException("staged root.json", "expected version " + expected + " but found "
+            + root.version + "; stage the change again");
+      }
+      requireComplete(root, current.root, Role.ROOT);
+      files.put(root.version + ".root.json", Json.write(root.tree));
+    } else {
+      root = current.root.orElseThrow(() -> notInitialised());
+    }
+    if (root.expiredAt(now)) {
+      throw new RepositoryStateException("root.json", "expected an expiry after " + now + " but found "
+          + root.expires + "; renew the root");
+    }
+
+    Optional<Metadata> stagedTargets = readStaged(Role.TARGETS);
+    Metadata targets;
+    if (stagedTargets.isPresent()) {
+      targets = stagedTargets.get();
+      long expected = current.targets.map(t -> t.version + 1).orElse(1L);
+      if (targets.version != expected) {
+        throw new RepositoryStateException("staged targets.json", "expected version " + expected + " but found "
+            + targets.version + "; stage the change again");
+      }
+      requireComplete(targets, Optional.of(root), Role.TARGETS);
+      files.put(targets.version + ".targets.json", Json.write(targets.tree));
+    } else {
+      targets = current.targets.orElseThrow(() -> new RepositoryStateException("targets.json",
+          "expected staged or published targets metadata but found none"));
+      if (Signatures.countValid(targets, root.root(), Role.TARGETS) < root.root().roles().get(Role.TARGETS).threshold()) {
+        throw new RepositoryStateException("targets.json", "expected a signature threshold of the targets keys in root"
+            + " version " + root.version + " but found the published targets signed by other keys; renew targets"
+            + " and sign it with the new keys");
+      }
+    }
+    if (targets.expiredAt(now)) {
+      throw new RepositoryStateException("targets.json", "expected an expiry after " + now + " but found "
+          + targets.expires + "; renew targets and sign it");
+    }
+    for (TargetFile target : targets.targets().values()) {
+      String path = targetPath(target);
+      if (!Files.isRegularFile(published.resolve(path))) {
+        files.put(path, targetContent(target));
+      }
+    }
+
+    byte[] targetsBytes = files.containsKey(targets.version + ".targets.json")
+        ? files.get(targets.version + ".targets.json")
+        : targets.bytes;
+    long snapshotVersion = current.snapshot.map(s -> s.version + 1).orElse(1L);
+    ObjectNode snapshot = Envelopes.signedBase(Role.SNAPSHOT, snapshotVersion, now.plus(validity.snapshot()));
+    snapshot.putObject("meta").set(Role.TARGETS.fileName(), Envelopes.metaEntry(targets.version, targetsBytes));
+    byte[] snapshotBytes = signOnline(Role.SNAPSHOT, snapshot, root, snapshotKeys);
+    files.put(snapshotVersion + ".snapshot.json", snapshotBytes);
+
+    files.put(TrustedStore.TIMESTAMP, timestamp(current, root, snapshotVersion, snapshotBytes, timestampKeys, now));
+    if (stagedRoot.isPresent()) {
+      files.put("root.json", files.get(root.version + ".root.json"));
+    }
+
+    TrustedFeed feed = verify(files);
+    writePublished(files);
+    clearStaged();
+    return feed;
+  }
+
+  /**
+   * Re-signs the timestamp with a new version and expiry, pointing at the same snapshot. Run it on a
+   * schedule well within the timestamp validity; agents reject an expired timestamp as a frozen feed.
+   *
+   * @param timestampKeys keys of the timestamp role, at least its threshold
+   * @return the feed as an agent now sees it
+   * @throws KeyNotAuthorisedException if a key is not listed for the timestamp role
+   * @throws RepositoryStateException if nothing is published yet, or the snapshot expires before the new
+   *     timestamp would (publish again to re-sign the snapshot)
+   * @throws FeedVerificationException if the feed would not verify (nothing is written then)
+   * @throws IOException if files cannot be read or written
+   */
+  public TrustedFeed refreshTimestamp(List<SigningKey> timestampKeys)
+      throws PublisherException, FeedVerificationException, IOException {
+    Published current = load();
+    Metadata snapshot = current.snapshot.orElseThrow(() -> new RepositoryStateException("timestamp.json",
+        "expected a published feed but found none; publish first"));
+    Instant now = clock.instant();
+    Instant expires = now.plus(validity.timestamp());
+    if (snapshot.expires.isBefore(expires)) {
+      throw new RepositoryStateException(snapshot.file, "expected a snapshot valid past the new timestamp's expiry "
+          + expires + " but found one that expires " + snapshot.expires + "; publish to re-sign the snapshot");
+    }
+    Map<String, byte[]> files = new LinkedHashMap<>();
+    files.put(TrustedStore.TIMESTAMP, timestamp(current, current.root.orElseThrow(), snapshot.version, snapshot.bytes,
+        timestampKeys, now));
+    TrustedFeed feed = verify(files);
+    writePublished(files);
+    return feed;
+  }
+
+  /**
+   * Writes an offline bundle: one file holding the whole root chain and the current timestamp, snapshot
+   * and targets metadata and target files, for sites without network access. The bundle is a ZIP archive
+   * whose entries are named exactly as the files on a feed server ({@code 1.root.json},
+   * {@code timestamp.json}, {@code 4.snapshot.json}, {@code targets/mitigations/HASH.M1.json} ...) plus a
+   * descriptor, {@code tourniquet-bundle.json}; {@link Fetchers#bundle(Path)} serves it to the client,
+   * which verifies it exactly as if fetched over HTTP. The bundle is verified that way before it is
+   * written. Mind the timestamp's expiry: refresh it (with a longer validity if needed) just before.
+   *
+   * @param out the bundle file, replaced atomically
+   * @return the feed as an agent importing the bundle sees it
+   * @throws RepositoryStateException if nothing is published yet
+   * @throws FeedVerificationException if the published feed does not verify
+   * @throws IOException if files cannot be read or written
+   */
+  public TrustedFeed writeBundle(Path out) throws PublisherException, FeedVerificationException, IOException {
+    Published current = load();
+    Metadata timestamp = current.timestamp.orElseThrow(() -> new RepositoryStateException("timestamp.json",
+        "expected a published feed but found none; publish first"));
+    Map<String, byte[]> entries = new TreeMap<>();
+    for (long v = 1; v <= current.root.orElseThrow().version; v++) {
+      entries.put(v + ".root.json", Files.readAllBytes(published.resolve(v + ".root.json")));
+    }
+    entries.put(TrustedStore.TIMESTAMP, timestamp.bytes);
+    Metadata snapshot = current.snapshot.orElseThrow();
+    entries.put(snapshot.version + ".snapshot.json", snapshot.bytes);
+    Metadata targets = current.targets.orElseThrow();
+    entries.put(targets.version + ".targets.json", targets.bytes);
+    for (TargetFile target : targets.targets().values()) {
+      entries.put(targetPath(target), Files.readAllBytes(published.resolve(targetPath(target))));
+    }
+    ObjectNode descriptor = Json.object();
+    descriptor.put("format", BundleFetcher.FORMAT);
+    descriptor.put("created", Metadata.formatExpires(clock.instant()));
+    descriptor.put("root_version", current.root.get().version);
+    descriptor.put("timestamp_version", timestamp.version);
+    descriptor.put("timestamp_expires", Metadata.formatExpires(timestamp.expires));
+    ByteArrayOutputStream zipBytes = new ByteArrayOutputStream();
+    try (ZipOutputStream zip = new ZipOutputStream(zipBytes)) {
+      zipEntry(zip, BundleFetcher.DESCRIPTOR, Json.writePretty(descriptor));
+      for (Map.Entry<String, byte[]> entry : entries.entrySet()) {
+        zipEntry(zip, entry.getKey(), entry.getValue());
+      }
+    }
+    Path temp = Files.createTempFile(dir, ".bundle-", ".zip");
+    try {
+      Files.write(temp, zipBytes.toByteArray());
+      TrustedFeed feed;
+      try (BundleFetcher fetcher = Fetchers.bundle(temp)) {
+        feed = verifyWith(fetcher);
+      }
+      AtomicFiles.write(out, zipBytes.toByteArray());
+      return feed;
+    } finally {
+      Files.deleteIfExists(temp);
+    }
+  }
+
+  private static void zipEntry(ZipOutputStream zip, String name, byte[] bytes) throws IOException {
+    ZipEntry entry = new ZipEntry(name);
+    entry.setTime(315_532_800_000L + 86_400_000L); // 1980-01-02: fixed, so equal feeds give equal bundles
+    zip.putNextEntry(entry);
+    zip.write(bytes);
+    zip.closeEntry();
+  }
+
+  private byte[] timestamp(Published current, Metadata root, long snapshotVersion, byte[] snapshotBytes,
+      List<SigningKey> timestampKeys, Instant now) throws PublisherException {
+    long version = current.timestamp.map(t -> t.version + 1).orElse(1L);
+    ObjectNode timestamp = Envelopes.signedBase(Role.TIMESTAMP, version, now.plus(validity.timestamp()));
+    timestamp.putObject("meta").set(Role.SNAPSHOT.fileName(), Envelopes.metaEntry(snapshotVersion, snapshotBytes));
+    return signOnline(Role.TIMESTAMP, timestamp, root, timestampKeys);
+  }
+
+  private static byte[] signOnline(Role role, ObjectNode signed, Metadata root, List<SigningKey> keys)
+      throws PublisherException {
+    RootInfo info = root.root();
+    Set<String> authorised = new HashSet<>(info.roles().get(role).keyIds());
+    ObjectNode envelope = Envelopes.envelope(signed);
+    Set<String> signers = new HashSet<>();
+    for (SigningKey key : keys) {
+      if (!authorised.contains(key.keyId())) {
+        throw new KeyNotAuthorisedException(role, key.keyId(), "root version " + root.version);
+      }
+      Envelopes.sign(envelope, key);
+      signers.add(key.keyId());
+    }
+    int threshold = info.roles().get(role).threshold();
+    if (signers.size() < threshold) {
+      throw new RepositoryStateException(role.fileName(), "expected at least " + threshold + " " + role.typeName()
+          + " key" + (threshold == 1 ? "" : "s") + " to sign but found " + signers.size());
+    }
+    return Json.write(envelope);
+  }
+
+  private void requireComplete(Metadata staged, Optional<Metadata> authorisingRoot, Role role)
+      throws RepositoryStateException {
+    List<Metadata> roots = new ArrayList<>();
+    authorisingRoot.ifPresent(roots::add);
+    if (role == Role.ROOT) {
+      roots.add(staged);
+    }
+    for (Metadata root : roots) {
+      SigningStatus status = status(staged, root, root == staged ? "the new root" : "the published root", role);
+      if (!status.complete()) {
+        throw new RepositoryStateException("staged " + role.fileName(), "expected at least " + status.threshold()
+            + " valid signature" + (status.threshold() == 1 ? "" : "s") + " by " + role.typeName() + " keys of "
+            + status.keysOf() + " but found " + status.valid() + "; sign it with more keys");
+      }
+    }
+  }
+
+  /** Runs the client workflow from root version 1 over the published feed overlaid with new files. */
+  private TrustedFeed verify(Map<String, byte[]> newFiles) throws FeedVerificationException, IOException {
+    Fetcher directory = Fetchers.directory(published);
+    Fetcher overlay = (path, etag) -> newFiles.containsKey(path)
+        ? new Fetcher.Found(new java.io.ByteArrayInputStream(newFiles.get(path)), Optional.empty())
+        : directory.fetch(path, etag);
+    return verifyWith(overlay);
+  }
+
+  private TrustedFeed verifyWith(Fetcher fetcher) throws FeedVerificationException, IOException {
+    Path store = Files.createTempDirectory(dir, ".verify-");
+    try {
+      Fetcher.Response first = fetcher.fetch("1.root.json", Optional.empty());
+      if (!(first instanceof Fetcher.Found found)) {
+        throw new MissingFileException("1.root.json", "5.2");
+      }
+      byte[] rootBytes;
+      try (found) {
+        rootBytes = Bounded.read(found.body(), Limits.defaults().rootBytes());
+      }
+      TufClient.bootstrap(store, rootBytes);
+      TufClient client = TufClient.open(store, fetcher, clock);
+      TrustedFeed feed = client.refresh();
+      for (String name : feed.targets().keySet()) {
+        client.download(name);
+      }
+      return feed;
+    } finally {
+      deleteTree(store);
+    }
+  }
+
+  private void writePublished(Map<String, byte[]> files) throws IOException {
+    // Targets and versioned metadata first, timestamp.json last: a client never sees a timestamp that
+    // points at files not yet written.
+    List<String> order = new ArrayList<>(files.keySet());
+    order.sort(Comparator.comparingInt(FeedRepository::writeRank));
+    for (String path : order) {
+      AtomicFiles.write(published.resolve(path), files.get(path));
+    }
+  }
+
+  private static int writeRank(String path) {
+    if (path.startsWith("targets/")) {
+      return 0;
+    }
+    if (path.endsWith(".targets.json")) {
+      return 1;
+    }
+    if (path.endsWith("root.json")) {
+      return 2;
+    }
+    if (path.endsWith(".snapshot.json")) {
+      return 3;
+    }
+    return 4;
+  }
+
+  private void clearStaged() throws IOException {
+    deleteTree(staged);
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(root)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  private static String targetPath(TargetFile target) {
+    String name = target.name();
+    int slash = name.lastIndexOf('/');
+    return "targets/" + name.substring(0, slash + 1) + target.hashes().get(Hashes.SHA256) + "."
+        + name.substring(slash + 1);
+  }
+
+  private byte[] targetContent(TargetFile target) throws PublisherException, IOException {
+    for (Path candidate : List.of(staged.resolve("targets").resolve(target.name()), published.resolve(targetPath(target)))) {
+      if (Files.isRegularFile(candidate)) {
+        byte[] bytes = Files.readAllBytes(candidate);
+        if (bytes.length == target.length()
+            && Hashes.hex(Hashes.SHA256, bytes).equals(target.hashes().get(Hashes.SHA256))) {
+          return bytes;
+        }
+      }
+    }
+    throw new RepositoryStateException(target.name(), "expected content with sha256 " + target.hashes().get(Hashes.SHA256)
+        + " but found none; add the target again");
+  }
+
+  private ObjectNode stageTargets() throws PublisherException, IOException {
+    Optional<Metadata> existing = readStaged(Role.TARGETS);
+    ObjectNode envelope;
+    if (existing.isPresent()) {
+      envelope = existing.get().tree;
+    } else {
+      Metadata base = load().targets.orElseThrow(() -> new RepositoryStateException("targets.json",
+          "expected published or staged targets metadata but found none; init the repository"));
+      envelope = base.tree.deepCopy();
+      ((ObjectNode) envelope.get("signed")).put("version", base.version + 1);
+    }
+    ((ObjectNode) envelope.get("signed")).put("expires",
+        Metadata.formatExpires(clock.instant().plus(validity.targets())));
+    Envelopes.clearSignatures(envelope);
+    return envelope;
+  }
+
+  private ObjectNode stageRoot() throws PublisherException, IOException {
+    Optional<Metadata> existing = readStaged(Role.ROOT);
+    ObjectNode envelope;
+    if (existing.isPresent()) {
+      envelope = existing.get().tree;
+    } else {
+      Metadata base = load().root.orElseThrow(() -> notInitialised());
+      envelope = base.tree.deepCopy();
+      ((ObjectNode) envelope.get("signed")).put("version", base.version + 1);
+    }
+    ((ObjectNode) envelope.get("signed")).put("expires", Metadata.formatExpires(clock.instant().plus(validity.root())));
+    Envelopes.clearSignatures(envelope);
+    return envelope;
+  }
+
+  private void writeStaged(Role role, ObjectNode envelope) throws IOException {
+    AtomicFiles.write(stagedFile(role), Json.writePretty(envelope));
+  }
+
+  private Optional<Metadata> readStaged(Role role) throws PublisherException, IOException {
+    Path file = stagedFile(role);
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Metadata.parse("staged " + role.fileName(), bytes, role));
+    } catch (MalformedMetadataException e) {
+      throw new RepositoryStateException("staged " + role.fileName(), e.problem());
+    }
+  }
+
+  private void requireAuthorised(Role role, String keyId) throws PublisherException, IOException {
+    if (!authorisedKeys(role).containsKey(keyId)) {
+      throw new KeyNotAuthorisedException(role, keyId, describeAuthorisingRoots(role));
+    }
+  }
+
+  /** Keys whose signatures count for staged metadata of the role, from every root that will check it. */
+  private Map<String, KeyInfo> authorisedKeys(Role role) throws PublisherException, IOException {
+    Map<String, KeyInfo> keys = new TreeMap<>();
+    for (Metadata root : authorisingRoots(role)) {
+      RootInfo info = root.root();
+      for (String id : info.roles().get(role).keyIds()) {
+        KeyInfo key = info.keys().get(id);
+        if (key != null && key.usable()) {
+          keys.put(id, key);
+        }
+      }
+    }
+    return keys;
+  }
+
+  private List<Metadata> authorisingRoots(Role role) throws PublisherException, IOException {
+    Optional<Metadata> stagedRoot = readStaged(Role.ROOT);
+    Optional<Metadata> publishedRoot = load().root;
+    List<Metadata> roots = new ArrayList<>();
+    if (role == Role.ROOT) {
+      publishedRoot.ifPresent(roots::add);
+      stagedRoot.ifPresent(roots::add);
+    } else {
+      stagedRoot.or(() -> publishedRoot).ifPresent(roots::add);
+    }
+    if (roots.isEmpty()) {
+      throw notInitialised();
+    }
+    return roots;
+  }
+
+  private String describeAuthorisingRoots(Role role) throws PublisherException, IOException {
+    return authorisingRoots(role).stream().map(r -> "root version " + r.version)
+        .reduce((a, b) -> a + " or " + b).orElse("no root");
+  }
+
+  private static void requireOffline(Role role) {
+    if (role != Role.ROOT && role != Role.TARGETS) {
+      throw new IllegalArgumentException("role: expected root or targets (staged, offline keys) but found "
+          + role.typeName() + ", which publish signs");
+    }
+  }
+
+  private static void requireSafeName(String name) {
+    String unsafe = Metadata.unsafeTargetPath(name);
+    if (unsafe != null) {
+      throw new IllegalArgumentException("target name: expected a relative path of safe segments but found " + unsafe);
+    }
+  }
+
+  private RepositoryStateException nothingStaged(Role role) {
+    return new RepositoryStateException("staged " + role.fileName(), "expected staged metadata to sign but found none;"
+        + (role == Role.ROOT ? " change keys or renew root first" : " add, remove or renew targets first"));
+  }
+
+  private RepositoryStateException notInitialised() {
+    return new RepositoryStateException(dir.toString(), "expected a published or staged root but found none");
+  }
+
+  /** The published feed's current metadata, read from the published directory. */
+  private record Published(Optional<Metadata> root, Optional<Metadata> timestamp, Optional<Metadata> snapshot,
+      Optional<Metadata> targets) {}
+
+  private Published load() throws PublisherException, IOException {
+    long latest = 0;
+    if (Files.isDirectory(published)) {
+      try (Stream<Path> list = Files.list(published)) {
+        for (Path p : list.toList()) {
+          Matcher m = ROOT_FILE.matcher(p.getFileName().toString());
+          if (m.matches()) {
+            latest = Math.max(latest, Long.parseLong(m.group(1)));
+          }
+        }
+      }
+    }
+    if (latest == 0) {
+      return new Published(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+    }
+    try {
+      Metadata root = Metadata.parse(latest + ".root.json", Files.readAllBytes(published.resolve(latest + ".root.json")),
+          Role.ROOT);
+      Path timestampFile = published.resolve(TrustedStore.TIMESTAMP);
+      if (!Files.isRegularFile(timestampFile)) {
+        return new Published(Optional.of(root), Optional.empty(), Optional.empty(), Optional.empty());
+      }
+      Metadata timestamp = Metadata.parse(TrustedStore.TIMESTAMP, Files.readAllBytes(timestampFile), Role.TIMESTAMP);
+      long snapshotVersion = timestamp.meta().get(Role.SNAPSHOT.fileName()).version();
+      String snapshotFile = snapshotVersion + ".snapshot.json";
+      Metadata snapshot = Metadata.parse(snapshotFile, Files.readAllBytes(published.resolve(snapshotFile)), Role.SNAPSHOT);
+      Metadata.MetaFile targetsMeta = snapshot.meta().get(Role.TARGETS.fileName());
+      String targetsFile = targetsMeta.version() + ".targets.json";
+      Metadata targets = Metadata.parse(targetsFile, Files.readAllBytes(published.resolve(targetsFile)), Role.TARGETS);
+      return new Published(Optional.of(root), Optional.of(timestamp), Optional.of(snapshot), Optional.of(targets));
+    } catch (MalformedMetadataException e) {
+      throw new RepositoryStateException("published " + e.file(), e.problem());
+    } catch (NoSuchFileException e) {
+      throw new RepositoryStateException(published.toString(), "expected a complete feed but found " + e.getFile()
+          + " missing");
+    }
+  }
+
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}
