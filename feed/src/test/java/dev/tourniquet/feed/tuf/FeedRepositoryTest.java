@@ -1,0 +1,304 @@
+package dev.tourniquet.feed.tuf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The publisher's workflows, each checked end to end by an agent's client. */
+class FeedRepositoryTest {
+  @TempDir Path temp;
+  TestRepository repo;
+
+  @BeforeEach
+  void publishAFeed() throws Exception {
+    repo = new TestRepository(temp);
+  }
+
+  private TufClient agent(String name) throws Exception {
+    return repo.client(repo.newStore(temp.resolve(name)));
+  }
+
+  @Test
+  void initialisedSignedAndPublishedFeedVerifiesFromRootVersionOne() throws Exception {
+    TufClient agent = agent("agent");
+    TrustedFeed feed = agent.refresh();
+
+    assertThat(feed.rootVersion()).isEqualTo(1);
+    assertThat(feed.targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M2.json");
+    assertThat(agent.download("mitigations/M1.json")).isEqualTo(TestRepository.mitigation("M1", 1));
+    assertThat(repo.published().resolve("targets/mitigations/"
+        + Hashes.hex(Hashes.SHA256, TestRepository.mitigation("M1", 1)) + ".M1.json")).isRegularFile();
+    assertThat(repo.published().resolve("root.json")).hasSameBinaryContentAs(repo.published().resolve("1.root.json"));
+  }
+
+  @Test
+  void revisedTargetReplacesTheOldContentForAgents() throws Exception {
+    TufClient agent = agent("agent");
+    agent.refresh();
+    repo.publishRevision(2);
+
+    TrustedFeed feed = agent.refresh();
+
+    assertThat(feed.targetsVersion()).isEqualTo(2);
+    assertThat(agent.download("mitigations/M1.json")).isEqualTo(TestRepository.mitigation("M1", 2));
+  }
+
+  @Test
+  void withdrawnTargetDisappearsFromTheFeed() throws Exception {
+    repo.repo.removeTarget("mitigations/M2.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    TufClient agent = agent("agent");
+    assertThat(agent.refresh().targets()).containsOnlyKeys("mitigations/M1.json");
+    assertThatThrownBy(() -> agent.download("mitigations/M2.json")).isInstanceOf(UnknownTargetException.class);
+  }
+
+  @Test
+  void withdrawingAnUnknownTargetIsRefused() {
+    assertThatThrownBy(() -> repo.repo.removeTarget("mitigations/M7.json"))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("expected a target named \"mitigations/M7.json\"");
+  }
+
+  @Test
+  void publishingTargetsSignedBelowTheThresholdIsRefusedAndChangesNothing() throws Exception {
+    repo.repo.addTarget("mitigations/M3.json", TestRepository.mitigation("M3", 1));
+    StoreSnapshot before = StoreSnapshot.of(repo.published());
+
+    assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("staged targets.json: expected at least 1 valid signature by targets keys of the"
+            + " published root (version 1) but found 0");
+    assertThat(StoreSnapshot.of(repo.published())).isEqualTo(before);
+  }
+
+  @Test
+  void signingWithAKeyTheRoleDoesNotListIsRefused() throws Exception {
+    repo.repo.addTarget("mitigations/M3.json", TestRepository.mitigation("M3", 1));
+
+    assertThatThrownBy(() -> repo.repo.sign(Role.TARGETS, repo.snapshotKey))
+        .isInstanceOf(KeyNotAuthorisedException.class)
+        .hasMessageContaining("targets role: expected a key listed for it in root version 1 but found key "
+            + repo.snapshotKey.keyId());
+  }
+
+  @Test
+  void rootSignaturesMadeOnSeparateMachinesAreMergedToMeetTheThreshold() throws Exception {
+    repo.repo.renew(Role.ROOT);
+    Path machineA = temp.resolve("a/root.json");
+    Path machineB = temp.resolve("b/root.json");
+    Files.createDirectories(machineA.getParent());
+    Files.createDirectories(machineB.getParent());
+    Files.copy(repo.repo.stagedFile(Role.ROOT), machineA);
+    Files.copy(repo.repo.stagedFile(Role.ROOT), machineB);
+    FeedRepository.signFile(machineA, repo.rootKeys.get(1));
+    FeedRepository.signFile(machineB, repo.rootKeys.get(2));
+
+    repo.repo.merge(Role.ROOT, machineA);
+    assertThat(repo.repo.status()).allSatisfy(s -> assertThat(s.valid()).isEqualTo(1));
+    repo.repo.merge(Role.ROOT, machineB);
+
+    assertThat(repo.repo.status()).hasSize(2).allSatisfy(s -> assertThat(s.complete()).isTrue());
+    assertThat(repo.publish().rootVersion()).isEqualTo(2);
+    assertThat(agent("agent").refresh().rootVersion()).isEqualTo(2);
+  }
+
+  @Test
+  void mergingACopyThatSignsOtherContentIsRefused() throws Exception {
+    repo.repo.renew(Role.ROOT);
+    Path copy = temp.resolve("copy.json");
+    Files.copy(repo.repo.stagedFile(Role.ROOT), copy);
+    FeedRepository.signFile(copy, repo.rootKeys.get(0));
+    repo.clock.advance(Duration.ofMinutes(1));
+    repo.repo.renew(Role.ROOT);
+
+    assertThatThrownBy(() -> repo.repo.merge(Role.ROOT, copy)).isInstanceOf(SignedContentMismatchException.class)
+        .hasMessageContaining("expected the same signed content");
+  }
+
+  @Test
+  void mergingASignatureByAnUnlistedKeyIsRefused() throws Exception {
+    repo.repo.renew(Role.ROOT);
+    Path copy = temp.resolve("copy.json");
+    Files.copy(repo.repo.stagedFile(Role.ROOT), copy);
+    SigningKey stranger = SigningKey.generate();
+    FeedRepository.signFile(copy, stranger);
+
+    assertThatThrownBy(() -> repo.repo.merge(Role.ROOT, copy)).isInstanceOf(KeyNotAuthorisedException.class)
+        .hasMessageContaining(stranger.keyId());
+  }
+
+  @Test
+  void rotatedRootKeyNeedsThresholdsOfTheOldAndTheNewRootKeys() throws Exception {
+    TufClient agent = agent("agent");
+    agent.refresh();
+    SigningKey newRootKey = SigningKey.generate();
+    repo.repo.changeKeys(Role.ROOT, List.of(newRootKey.verificationKey()), Set.of(repo.rootKeys.get(0).keyId()),
+        OptionalInt.empty());
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(0));
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(1));
+
+    assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("root keys of the new root (version 2) but found 1");
+
+    repo.repo.sign(Role.ROOT, newRootKey);
+    repo.publish();
+    assertThat(agent.refresh().rootVersion()).isEqualTo(2);
+
+    // The removed key and one remaining old key no longer make a threshold for version 3.
+    repo.repo.renew(Role.ROOT);
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(1));
+    assertThatThrownBy(() -> repo.repo.sign(Role.ROOT, repo.rootKeys.get(0)))
+        .isInstanceOf(KeyNotAuthorisedException.class);
+  }
+
+  @Test
+  void rotatedTimestampKeyIsFollowedByAgentsThatTrustedTheOldOne() throws Exception {
+    TufClient agent = agent("agent");
+    agent.refresh();
+    SigningKey newTimestampKey = SigningKey.generate();
+    repo.repo.changeKeys(Role.TIMESTAMP, List.of(newTimestampKey.verificationKey()),
+        Set.of(repo.timestampKey.keyId()), OptionalInt.empty());
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(0));
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(2));
+
+    assertThatThrownBy(() -> repo.repo.publish(List.of(repo.snapshotKey), List.of(repo.timestampKey)))
+        .isInstanceOf(KeyNotAuthorisedException.class).hasMessageContaining("timestamp role");
+    repo.repo.publish(List.of(repo.snapshotKey), List.of(newTimestampKey));
+
+    TrustedFeed feed = agent.refresh();
+    assertThat(feed.rootVersion()).isEqualTo(2);
+    assertThat(feed.timestampVersion()).isEqualTo(2);
+  }
+
+  @Test
+  void rotatedTargetsKeyRequiresTargetsSignedByTheNewKey() throws Exception {
+    SigningKey newTargetsKey = SigningKey.generate();
+    repo.repo.changeKeys(Role.TARGETS, List.of(newTargetsKey.verificationKey()), Set.of(repo.targetsKey.keyId()),
+        OptionalInt.empty());
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(0));
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(1));
+
+    assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("renew targets and sign it with the new keys");
+
+    repo.repo.renew(Role.TARGETS);
+    repo.repo.sign(Role.TARGETS, newTargetsKey);
+    repo.publish();
+    assertThat(agent("agent").refresh().targetsVersion()).isEqualTo(2);
+  }
+
+  @Test
+  void refreshedTimestampKeepsAgentsCurrentPastTheOldExpiry() throws Exception {
+    TufClient agent = agent("agent");
+    agent.refresh();
+    repo.clock.advance(Duration.ofHours(20));
+    repo.repo.refreshTimestamp(List.of(repo.timestampKey));
+    repo.clock.advance(Duration.ofHours(20));
+
+    TrustedFeed feed = agent.refresh();
+
+    assertThat(feed.timestampVersion()).isEqualTo(2);
+    assertThat(feed.snapshotVersion()).isEqualTo(1);
+    assertThat(feed.expires()).isEqualTo(TestRepository.START.plus(Duration.ofHours(44)));
+  }
+
+  @Test
+  void timestampRefreshIsRefusedWhenTheSnapshotWouldExpireFirst() throws Exception {
+    repo.clock.advance(Duration.ofDays(29).plusHours(12));
+
+    assertThatThrownBy(() -> repo.repo.refreshTimestamp(List.of(repo.timestampKey)))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("publish to re-sign the snapshot");
+    assertThat(repo.publish().snapshotVersion()).isEqualTo(2);
+  }
+
+  @Test
+  void initRefusesADirectoryThatAlreadyHoldsARepository() {
+    assertThatThrownBy(() -> FeedRepository.init(temp.resolve("repo"), java.util.Map.of(),
+        FeedRepository.Validity.defaults(), repo.clock)).isInstanceOf(IllegalArgumentException.class);
+    java.util.Map<Role, FeedRepository.KeySet> keys = new java.util.EnumMap<>(Role.class);
+    for (Role role : Role.values()) {
+      keys.put(role, new FeedRepository.KeySet(List.of(SigningKey.generate().verificationKey()), 1));
+    }
+    assertThatThrownBy(() -> FeedRepository.init(temp.resolve("repo"), keys, FeedRepository.Validity.defaults(),
+        repo.clock)).isInstanceOf(RepositoryStateException.class).hasMessageContaining("expected no repository");
+  }
+
+  @Test
+  void unsafeTargetNamesAreRefused() {
+    assertThatThrownBy(() -> repo.repo.addTarget("../escape.json", new byte[1]))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("\"..\" segment");
+    assertThatThrownBy(() -> FeedRepository.mitigationTarget("M1/../x"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mitigation id");
+    assertThat(FeedRepository.mitigationTarget("TQ-2026-0001")).isEqualTo("mitigations/TQ-2026-0001.json");
+  }
+
+  @Test
+  void bundleIsVerifiedByAnAirGappedAgentExactlyAsIfFetched() throws Exception {
+    repo.publishRevision(3);
+    Path bundle = temp.resolve("feed.bundle");
+    repo.repo.writeBundle(bundle);
+
+    Path store = repo.newStore(temp.resolve("air-gapped"));
+    try (BundleFetcher fetcher = Fetchers.bundle(bundle)) {
+      TufClient agent = TufClient.open(store, fetcher, repo.clock);
+      TrustedFeed feed = agent.refresh();
+      assertThat(feed.targetsVersion()).isEqualTo(2);
+      assertThat(agent.download("mitigations/M1.json")).isEqualTo(TestRepository.mitigation("M1", 3));
+    }
+  }
+
+  @Test
+  void tamperedBundleIsRejectedAndChangesNothing() throws Exception {
+    Path bundle = temp.resolve("feed.bundle");
+    repo.repo.writeBundle(bundle);
+    Path tampered = temp.resolve("tampered.bundle");
+    try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(bundle.toFile());
+        java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(Files.newOutputStream(tampered))) {
+      for (java.util.zip.ZipEntry entry : java.util.Collections.list(in.entries())) {
+        byte[] bytes = in.getInputStream(entry).readAllBytes();
+        if (entry.getName().equals("1.targets.json")) {
+          bytes = new String(bytes, StandardCharsets.UTF_8).replace("M2.json", "M3.json").getBytes(StandardCharsets.UTF_8);
+        }
+        out.putNextEntry(new java.util.zip.ZipEntry(entry.getName()));
+        out.write(bytes);
+        out.closeEntry();
+      }
+    }
+    Path store = repo.newStore(temp.resolve("air-gapped"));
+    StoreSnapshot before = StoreSnapshot.of(store);
+
+    try (BundleFetcher fetcher = Fetchers.bundle(tampered)) {
+      assertThatThrownBy(() -> TufClient.open(store, fetcher, repo.clock).refresh())
+          .isInstanceOf(HashMismatchException.class).hasMessageContaining("1.targets.json");
+    }
+    assertThat(StoreSnapshot.of(store)).isEqualTo(before);
+  }
+
+  @Test
+  void bundleWithAnEntryNameThatLeavesTheBundleIsRefused() throws Exception {
+    Path bundle = temp.resolve("escape.bundle");
+    try (java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(Files.newOutputStream(bundle))) {
+      out.putNextEntry(new java.util.zip.ZipEntry(BundleFetcher.DESCRIPTOR));
+      out.closeEntry();
+      out.putNextEntry(new java.util.zip.ZipEntry("timestamp.json"));
+      out.closeEntry();
+      out.putNextEntry(new java.util.zip.ZipEntry("targets/../timestamp.json"));
+      out.closeEntry();
+    }
+
+    assertThatThrownBy(() -> Fetchers.bundle(bundle)).isInstanceOf(java.io.IOException.class)
+        .hasMessageContaining("safe relative names");
+  }
+}

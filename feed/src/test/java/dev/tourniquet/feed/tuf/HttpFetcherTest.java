@@ -1,0 +1,149 @@
+package dev.tourniquet.feed.tuf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The HTTP fetcher against a real server on 127.0.0.1. */
+class HttpFetcherTest {
+  @TempDir Path temp;
+
+  private static Map<String, byte[]> publishedFiles(Path dir) throws IOException {
+    Map<String, byte[]> files = new HashMap<>();
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : walk.filter(Files::isRegularFile).toList()) {
+        files.put(dir.relativize(p).toString().replace('\\', '/'), Files.readAllBytes(p));
+      }
+    }
+    return files;
+  }
+
+  @Test
+  void pollThatFindsNothingNewCostsOneConditionalRequestForTheTimestamp() throws Exception {
+    TestRepository repo = new TestRepository(temp);
+    Path store = repo.newStore(temp.resolve("store"));
+    try (MapHttpServer server = new MapHttpServer(publishedFiles(repo.published()))) {
+      TufClient agent = TufClient.open(store, Fetchers.http(server.base()), repo.clock);
+      assertThat(agent.refresh().updated()).isTrue();
+      int before = server.requests().size();
+
+      TrustedFeed again = agent.refresh();
+
+      assertThat(again.updated()).isFalse();
+      assertThat(server.requests().subList(before, server.requests().size())).containsExactly(
+          "/feed/2.root.json", "/feed/timestamp.json If-None-Match: "
+              + MapHttpServer.etagOf(repo.publishedFile("timestamp.json")));
+    }
+  }
+
+  @Test
+  void notModifiedAnswerCannotKeepAnExpiredTimestampAlive() throws Exception {
+    TestRepository repo = new TestRepository(temp);
+    Path store = repo.newStore(temp.resolve("store"));
+    try (MapHttpServer server = new MapHttpServer(publishedFiles(repo.published()))) {
+      TufClient agent = TufClient.open(store, Fetchers.http(server.base()), repo.clock);
+      agent.refresh();
+      repo.clock.advance(java.time.Duration.ofDays(2));
+
+      assertThatThrownBy(agent::refresh).isInstanceOf(ExpiredException.class)
+          .hasMessageContaining("timestamp metadata expired");
+    }
+  }
+
+  @Test
+  void newTimestampIsFetchedDespiteTheStoredEntityTag() throws Exception {
+    TestRepository repo = new TestRepository(temp);
+    Path store = repo.newStore(temp.resolve("store"));
+    try (MapHttpServer server = new MapHttpServer(publishedFiles(repo.published()))) {
+      TufClient agent = TufClient.open(store, Fetchers.http(server.base()), repo.clock);
+      agent.refresh();
+      repo.publishRevision(2);
+      publishedFiles(repo.published()).forEach(server::put);
+
+      TrustedFeed feed = agent.refresh();
+
+      assertThat(feed.updated()).isTrue();
+      assertThat(feed.targetsVersion()).isEqualTo(2);
+      assertThat(Files.readString(store.resolve("timestamp.etag")))
+          .isEqualTo(MapHttpServer.etagOf(repo.publishedFile("timestamp.json")));
+    }
+  }
+
+  @Test
+  void endlessHttpResponseIsCutAtTheCap() throws Exception {
+    TestRepository repo = new TestRepository(temp);
+    Path store = repo.newStore(temp.resolve("store"));
+    AtomicLong sent = new AtomicLong();
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", exchange -> {
+      try (exchange) {
+        if (!exchange.getRequestURI().getPath().equals("/timestamp.json")) {
+          exchange.sendResponseHeaders(404, -1);
+          return;
+        }
+        exchange.sendResponseHeaders(200, 0);
+        byte[] chunk = new byte[8192];
+        java.util.Arrays.fill(chunk, (byte) ' ');
+        try (OutputStream out = exchange.getResponseBody()) {
+          // Bounded so the test ends even if the client misbehaves; the client stops reading long before.
+          while (sent.get() < 64L * 1024 * 1024) {
+            out.write(chunk);
+            sent.addAndGet(chunk.length);
+          }
+        } catch (IOException clientHungUp) {
+          // expected: the client closed the connection at its cap
+        }
+      }
+    });
+    server.start();
+    try {
+      TufClient agent = TufClient.open(store, Fetchers.http(URI.create("http://127.0.0.1:"
+          + server.getAddress().getPort())), repo.clock);
+      StoreSnapshot before = StoreSnapshot.of(store);
+
+      assertThatThrownBy(agent::refresh).isInstanceOf(OversizedException.class)
+          .hasMessageContaining("timestamp.json").hasMessageContaining("expected at most 16384 bytes but found more");
+      assertThat(StoreSnapshot.of(store)).isEqualTo(before);
+      assertThat(sent.get()).isLessThan(64L * 1024 * 1024);
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  @Test
+  void serverErrorIsAnIoFailureNotAVerdict() throws Exception {
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", exchange -> {
+      try (exchange) {
+        exchange.sendResponseHeaders(503, -1);
+      }
+    });
+    server.start();
+    try {
+      Fetcher fetcher = Fetchers.http(URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/feed"));
+      assertThatThrownBy(() -> fetcher.fetch("timestamp.json", java.util.Optional.empty()))
+          .isInstanceOf(IOException.class).hasMessageContaining("expected HTTP 200 but found 503");
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  @Test
+  void targetNamesArePercentEncodedPerSegment() {
+    assertThat(HttpFetcher.encode("targets/sub dir/abc.M 1?.json")).isEqualTo("targets/sub%20dir/abc.M%201%3F.json");
+  }
+}
