@@ -41,8 +41,7 @@ final class AtomicFiles {
       throws IOException {
     Path dir = target.toAbsolutePath().getParent();
     Files.createDirectories(dir);
-    boolean posix = Files.getFileStore(dir).supportsFileAttributeView("posix");
-    FileAttribute<?>[] attributes = permissions != null && posix
+    FileAttribute<?>[] attributes = permissions != null && Files.getFileStore(dir).supportsFileAttributeView("posix")
         ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(permissions)}
         : new FileAttribute<?>[0];
     Path temp = Files.createTempFile(dir, ".tmp-", "-" + target.getFileName(), attributes);

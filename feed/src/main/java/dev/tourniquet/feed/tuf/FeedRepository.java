@@ -305,10 +305,25 @@ public final class FeedRepository {
    * @throws IOException if files cannot be read or written
    */
   public void addTarget(String name, byte[] content) throws PublisherException, IOException {
-    requireSafeName(name);
+    addTargets(Map.of(name, content));
+  }
+
+  /**
+   * Adds or revises several targets in one new staged targets version.
+   *
+   * @param contents the files' bytes by target path
+   * @throws IllegalArgumentException if a name is not a safe relative path
+   * @throws RepositoryStateException if the repository has no targets metadata to start from
+   * @throws IOException if files cannot be read or written
+   */
+  public void addTargets(Map<String, byte[]> contents) throws PublisherException, IOException {
+    contents.keySet().forEach(FeedRepository::requireSafeName);
     ObjectNode envelope = stageTargets();
-    ((ObjectNode) envelope.get("signed")).with("targets").set(name, Envelopes.targetEntry(content));
-    AtomicFiles.write(staged.resolve("targets").resolve(name), content);
+    ObjectNode targets = ((ObjectNode) envelope.get("signed")).with("targets");
+    for (Map.Entry<String, byte[]> entry : new TreeMap<>(contents).entrySet()) {
+      targets.set(entry.getKey(), Envelopes.targetEntry(entry.getValue()));
+      AtomicFiles.write(staged.resolve("targets").resolve(entry.getKey()), entry.getValue());
+    }
     writeStaged(Role.TARGETS, envelope);
   }
 

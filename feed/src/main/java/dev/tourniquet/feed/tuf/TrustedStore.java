@@ -18,7 +18,7 @@ import java.util.Optional;
  *   timestamp.etag   entity tag of exactly those timestamp bytes, for conditional requests
  *   snapshot.json    trusted snapshot (5.5.7)
  *   targets.json     trusted targets (5.6.6)
- *   targets/NAME     verified target files (5.7.3), a cache: re-verified against targets.json on use
+ *   targets/NAME     verified target files (5.7.3), a cache re-verified against targets.json on every read
  * </pre>
  *
  * <p>Files are the exact bytes received. An update verifies everything in memory and only then

@@ -32,14 +32,16 @@ public final class TufClient {
   private final Fetcher fetcher;
   private final Clock clock;
   private final Limits limits;
+  private final boolean cacheTargets;
   private Metadata targets;
   private boolean consistentSnapshot;
 
-  private TufClient(Path storeDir, Fetcher fetcher, Clock clock, Limits limits) {
+  private TufClient(Path storeDir, Fetcher fetcher, Clock clock, Limits limits, boolean cacheTargets) {
     this.store = new TrustedStore(storeDir);
     this.fetcher = Objects.requireNonNull(fetcher, "fetcher");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.limits = Objects.requireNonNull(limits, "limits");
+    this.cacheTargets = cacheTargets;
   }
 
   /**
@@ -51,7 +53,7 @@ public final class TufClient {
    * @return the client
    */
   public static TufClient open(Path storeDir, Fetcher fetcher, Clock clock) {
-    return new TufClient(storeDir, fetcher, clock, Limits.defaults());
+    return new TufClient(storeDir, fetcher, clock, Limits.defaults(), true);
   }
 
   /**
@@ -64,7 +66,23 @@ public final class TufClient {
    * @return the client
    */
   public static TufClient open(Path storeDir, Fetcher fetcher, Clock clock, Limits limits) {
-    return new TufClient(storeDir, fetcher, clock, limits);
+    return new TufClient(storeDir, fetcher, clock, limits, true);
+  }
+
+  /**
+   * Opens a client over a bootstrapped trusted store, choosing whether verified target files are also
+   * written to the store's target cache (TUF 5.7.3 persists them; a caller that stores what it downloads
+   * itself, or verifies a feed only to check it, may skip the cache).
+   *
+   * @param storeDir the trusted store directory
+   * @param fetcher where to fetch repository files from
+   * @param clock the clock that fixes each update's start time (TUF 5.1)
+   * @param limits the size caps
+   * @param cacheTargets whether to keep verified target files in the store
+   * @return the client
+   */
+  public static TufClient open(Path storeDir, Fetcher fetcher, Clock clock, Limits limits, boolean cacheTargets) {
+    return new TufClient(storeDir, fetcher, clock, limits, cacheTargets);
   }
 
   /**
@@ -130,7 +148,8 @@ public final class TufClient {
 
   /**
    * Downloads a target listed in the targets metadata of this client's last {@link #refresh()} and
-   * verifies its length and hashes (TUF 5.7). Verified copies are cached in the store.
+   * verifies its length and hashes (TUF 5.7). Unless the client was opened without it, verified copies are
+   * kept in the store's target cache and reused while they match the trusted targets metadata.
    *
    * @param name the target name, e.g. {@code mitigations/M1.json}
    * @return the verified bytes
@@ -143,7 +162,7 @@ public final class TufClient {
     if (targets == null) {
       throw new IllegalStateException("download needs verified targets metadata: call refresh() first");
     }
-    return Updater.downloadTarget(store, fetcher, limits, targets, consistentSnapshot, name);
+    return Updater.downloadTarget(store, cacheTargets, fetcher, limits, targets, consistentSnapshot, name);
   }
 
   /**

@@ -344,7 +344,7 @@ final class Updater {
    * TUF 5.7: downloads one target listed in the trusted targets metadata, to exactly its listed length,
    * and checks its hashes. A verified copy in the store's target cache is reused.
    */
-  static byte[] downloadTarget(TrustedStore store, Fetcher fetcher, Limits limits, Metadata targets,
+  static byte[] downloadTarget(TrustedStore store, boolean cache, Fetcher fetcher, Limits limits, Metadata targets,
       boolean consistentSnapshot, String name) throws FeedVerificationException, IOException {
     // TUF 5.7.1-5.7.2: the target must be listed in the trusted targets metadata.
     TargetFile target = targets.targets().get(name);
@@ -363,7 +363,7 @@ final class Updater {
       throw new OversizedException(path, "5.7.3", limits.targetFileBytes());
     }
     java.nio.file.Path cached = store.cachedTarget(name);
-    if (Files.isRegularFile(cached) && Files.size(cached) == target.length()) {
+    if (cache && Files.isRegularFile(cached) && Files.size(cached) == target.length()) {
       byte[] bytes = Files.readAllBytes(cached);
       try {
         Hashes.verify(path, targets.file, "5.7.3", target.hashes(), bytes);
@@ -376,8 +376,12 @@ final class Updater {
         targets.file, "5.7.3", true);
     // TUF 5.7.3: the hashes must match the targets metadata.
     Hashes.verify(path, targets.file, "5.7.3", target.hashes(), bytes);
-    // The cache is verified on every read, so it needs atomicity but not an fsync per file.
-    AtomicFiles.write(cached, bytes, false, false, null);
+    // TUF 5.7.3: write the file as FILENAME. It is a cache that is verified against the trusted targets
+    // metadata on every read, so a torn write only costs a new download: no temporary file, no fsync.
+    if (cache) {
+      Files.createDirectories(cached.getParent());
+      Files.write(cached, bytes);
+    }
     return bytes;
   }
 
