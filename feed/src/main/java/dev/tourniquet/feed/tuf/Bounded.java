@@ -15,9 +15,9 @@ final class Bounded {
     if (limit < 0 || limit >= Integer.MAX_VALUE - 16) {
       throw new IllegalArgumentException("limit: expected 0 to " + (Integer.MAX_VALUE - 17) + " but found " + limit);
     }
-    int max = (int) limit + 1;
-    ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(max, 64 * 1024));
-    byte[] buffer = new byte[(int) Math.min(max, 16 * 1024)];
+    int max = (int) (limit + 1);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(Math.min(max, 64 * 1024));
+    byte[] buffer = new byte[Math.min(max, 16 * 1024)];
     int total = 0;
     while (total < max) {
       int n = in.read(buffer, 0, Math.min(buffer.length, max - total));

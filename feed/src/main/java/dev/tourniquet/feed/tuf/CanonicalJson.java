@@ -35,7 +35,7 @@ final class CanonicalJson {
     switch (node.getNodeType()) {
       case OBJECT -> {
         List<Map.Entry<String, JsonNode>> fields = new ArrayList<>(node.size());
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.properties().iterator(); it.hasNext(); ) {
           fields.add(it.next());
         }
         fields.sort((a, b) -> compareCodePoints(a.getKey(), b.getKey()));

@@ -319,7 +319,7 @@ public final class FeedRepository {
   public void addTargets(Map<String, byte[]> contents) throws PublisherException, IOException {
     contents.keySet().forEach(FeedRepository::requireSafeName);
     ObjectNode envelope = stageTargets();
-    ObjectNode targets = ((ObjectNode) envelope.get("signed")).with("targets");
+    ObjectNode targets = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets");
     for (Map.Entry<String, byte[]> entry : new TreeMap<>(contents).entrySet()) {
       targets.set(entry.getKey(), Envelopes.targetEntry(entry.getValue()));
       AtomicFiles.write(staged.resolve("targets").resolve(entry.getKey()), entry.getValue());
@@ -337,7 +337,7 @@ public final class FeedRepository {
   public void removeTarget(String name) throws PublisherException, IOException {
     requireSafeName(name);
     ObjectNode envelope = stageTargets();
-    ObjectNode targets = ((ObjectNode) envelope.get("signed")).with("targets");
+    ObjectNode targets = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets");
     if (!targets.has(name)) {
       throw new RepositoryStateException("targets.json", "expected a target named \"" + name + "\" but found only "
           + targets.size() + " others");
@@ -396,7 +396,7 @@ public final class FeedRepository {
       OptionalInt threshold) throws PublisherException, IOException {
     ObjectNode envelope = stageRoot();
     ObjectNode signed = (ObjectNode) envelope.get("signed");
-    ObjectNode roleNode = signed.with("roles").with(role.typeName());
+    ObjectNode roleNode = signed.withObjectProperty("roles").withObjectProperty(role.typeName());
     List<String> ids = new ArrayList<>();
     roleNode.withArray("keyids").forEach(id -> ids.add(id.asText()));
     for (String remove : removeKeyIds) {
@@ -405,7 +405,7 @@ public final class FeedRepository {
             + remove);
       }
     }
-    ObjectNode keys = signed.with("keys");
+    ObjectNode keys = signed.withObjectProperty("keys");
     for (VerificationKey key : add) {
       if (ids.contains(key.keyId())) {
         throw new IllegalArgumentException("add: expected a key not yet listed for " + role.typeName()
@@ -425,7 +425,7 @@ public final class FeedRepository {
     roleNode.put("threshold", newThreshold);
     // Keys no role lists any more leave the root.
     Set<String> used = new HashSet<>();
-    signed.with("roles").elements().forEachRemaining(r -> r.path("keyids").forEach(id -> used.add(id.asText())));
+    signed.withObjectProperty("roles").elements().forEachRemaining(r -> r.path("keyids").forEach(id -> used.add(id.asText())));
     keys.retain(used);
     writeStaged(Role.ROOT, envelope);
   }

@@ -198,7 +198,7 @@ final class Metadata {
       throw new MalformedMetadataException(file, "signed.keys: expected an object but found " + Json.kind(keysNode));
     }
     Map<String, KeyInfo> keys = new LinkedHashMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = keysNode.fields(); it.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = keysNode.properties().iterator(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> entry = it.next();
       keys.put(entry.getKey(), KeyInfo.parse(file, "signed.keys." + entry.getKey(), entry.getKey(), entry.getValue()));
     }
@@ -242,7 +242,7 @@ final class Metadata {
       throw new MalformedMetadataException(file, "signed.meta: expected an object but found " + Json.kind(node));
     }
     Map<String, MetaFile> meta = new LinkedHashMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = node.properties().iterator(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> entry = it.next();
       String path = "signed.meta." + entry.getKey();
       JsonNode value = entry.getValue();
@@ -264,7 +264,7 @@ final class Metadata {
       throw new MalformedMetadataException(file, "signed.targets: expected an object but found " + Json.kind(node));
     }
     Map<String, TargetFile> targets = new TreeMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = node.properties().iterator(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> entry = it.next();
       String name = entry.getKey();
       String path = "signed.targets." + name;
@@ -301,7 +301,7 @@ final class Metadata {
       throw new MalformedMetadataException(file, path + ": expected a non-empty object but found " + Json.kind(node));
     }
     Map<String, String> hashes = new TreeMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = node.properties().iterator(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> entry = it.next();
       String digest = requireText(file, path + "." + entry.getKey(), entry.getValue());
       if (Hex.decode(digest).isEmpty()) {

@@ -130,6 +130,7 @@ public final class TufClient {
     update(last);
   }
 
+  @SuppressWarnings("try") // the lock is held for the whole block, never referenced
   private Optional<TrustedFeed> update(Role last) throws FeedVerificationException, IOException {
     Files.createDirectories(store.dir());
     try (FileChannel lockFile = FileChannel.open(store.dir().resolve(".lock"), StandardOpenOption.CREATE,

@@ -41,7 +41,7 @@ class AttackTest {
   private byte[] timestampListing(long version, long snapshotVersion, byte[] snapshot) {
     return TestRepository.forge(repo.publishedFile("timestamp.json"), s -> {
       s.put("version", version);
-      s.with("meta").set("snapshot.json", TestRepository.metaEntry(snapshotVersion, snapshot));
+      s.withObjectProperty("meta").set("snapshot.json", TestRepository.metaEntry(snapshotVersion, snapshot));
     }, repo.timestampKey);
   }
 
@@ -141,7 +141,7 @@ class AttackTest {
     repo.client(store).refresh();
     byte[] snapshot = TestRepository.forge(repo.publishedFile("2.snapshot.json"), s -> {
       s.put("version", 3);
-      s.with("meta").set("targets.json", TestRepository.metaEntry(1, oldTargets));
+      s.withObjectProperty("meta").set("targets.json", TestRepository.metaEntry(1, oldTargets));
     }, repo.snapshotKey);
     repo.overrides.put("3.snapshot.json", snapshot);
     repo.overrides.put("timestamp.json", timestampListing(3, 3, snapshot));
@@ -228,7 +228,7 @@ class AttackTest {
     repo.publishRevision(2);
     byte[] snapshot = TestRepository.forge(repo.publishedFile("2.snapshot.json"), s -> {
       s.put("version", 3);
-      s.with("meta").set("targets.json", TestRepository.metaEntry(2, oldTargets));
+      s.withObjectProperty("meta").set("targets.json", TestRepository.metaEntry(2, oldTargets));
     }, repo.snapshotKey);
     repo.overrides.put("3.snapshot.json", snapshot);
     repo.overrides.put("2.targets.json", oldTargets);
@@ -408,11 +408,11 @@ class AttackTest {
   void targetEntryWithoutHashesIsMalformed() throws Exception {
     byte[] targets = TestRepository.forge(repo.publishedFile("1.targets.json"), s -> {
       s.put("version", 2);
-      ((ObjectNode) s.with("targets").get("mitigations/M1.json")).remove("hashes");
+      ((ObjectNode) s.withObjectProperty("targets").get("mitigations/M1.json")).remove("hashes");
     }, repo.targetsKey);
     byte[] snapshot = TestRepository.forge(repo.publishedFile("1.snapshot.json"), s -> {
       s.put("version", 2);
-      s.with("meta").set("targets.json", TestRepository.metaEntry(2, targets));
+      s.withObjectProperty("meta").set("targets.json", TestRepository.metaEntry(2, targets));
     }, repo.snapshotKey);
     repo.overrides.put("2.targets.json", targets);
     repo.overrides.put("2.snapshot.json", snapshot);

@@ -84,7 +84,7 @@ class TufVectorsTest {
     }
     if (scenario.has("expectTrusted")) {
       Map<Role, Long> expected = new EnumMap<>(Role.class);
-      for (Iterator<Map.Entry<String, JsonNode>> it = scenario.get("expectTrusted").fields(); it.hasNext(); ) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = scenario.get("expectTrusted").properties().iterator(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> e = it.next();
         expected.put(Role.valueOf(e.getKey().toUpperCase(java.util.Locale.ROOT)), e.getValue().asLong());
       }
@@ -119,7 +119,7 @@ class TufVectorsTest {
     Path cases = vectors().resolve("cases");
     assertThat(TufClient.bootstrap(store, Files.readAllBytes(cases.resolve(scenario.get("trustedRoot").asText()))))
         .isTrue();
-    for (Iterator<Map.Entry<String, JsonNode>> it = scenario.get("trustedLocal").fields(); it.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = scenario.get("trustedLocal").properties().iterator(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> local = it.next();
       Files.write(store.resolve(local.getKey()), Files.readAllBytes(cases.resolve(local.getValue().asText())));
     }
@@ -129,7 +129,7 @@ class TufVectorsTest {
       throws Exception {
     Path cases = vectors().resolve("cases");
     Map<String, byte[]> served = new LinkedHashMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = scenario.get("served").fields(); it.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = scenario.get("served").properties().iterator(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       served.put(e.getKey(), Files.readAllBytes(cases.resolve(e.getValue().asText())));
     }
