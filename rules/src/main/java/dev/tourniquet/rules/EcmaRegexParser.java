@@ -26,15 +26,22 @@ final class EcmaRegexParser {
   private boolean multiline;
   private boolean dotAll;
 
-  private EcmaRegexParser(String pattern) {
+  private EcmaRegexParser(String pattern, boolean ignoreCase) {
     this.pattern = pattern;
+    this.ignoreCase = ignoreCase;
   }
 
   /** The parse result: the tree and the number of capturing groups. */
   record Parsed(RegexNode root, int captureCount) {}
 
-  static Parsed parse(String pattern) throws RegexSyntaxException {
-    EcmaRegexParser parser = new EcmaRegexParser(pattern);
+  /**
+   * Parses a pattern.
+   *
+   * @param ignoreCase whether the rule matches case-insensitively; inline {@code (?i)} and {@code (?-i)}
+   *     change it locally, and each literal and class records the state in effect where it stands
+   */
+  static Parsed parse(String pattern, boolean ignoreCase) throws RegexSyntaxException {
+    EcmaRegexParser parser = new EcmaRegexParser(pattern, ignoreCase);
     RegexNode root = parser.parseAlternation();
     if (parser.pos < pattern.length()) {
       // Only an unbalanced ')' stops the top-level alternation early.
@@ -197,9 +204,9 @@ final class EcmaRegexParser {
             "an atom before it, or escape it as \\" + c);
       default:
         if (Character.isHighSurrogate(c) && more() && Character.isLowSurrogate(peek())) {
-          return new RegexNode.Literal(Character.toCodePoint(c, next()));
+          return new RegexNode.Literal(Character.toCodePoint(c, next()), ignoreCase);
         }
-        return new RegexNode.Literal(c);
+        return new RegexNode.Literal(c, ignoreCase);
     }
   }
 
@@ -374,7 +381,8 @@ final class EcmaRegexParser {
       case 'W':
       case 's':
       case 'S':
-        return new RegexNode.CharClass(classEscape(c));
+        // \\d, \\w and \\s hold both cases already; their negations must not be folded.
+        return new RegexNode.CharClass(classEscape(c), false);
       case 'b':
         return new RegexNode.WordBoundary(false);
       case 'B':
@@ -398,7 +406,7 @@ final class EcmaRegexParser {
         if (c >= '1' && c <= '9') {
           throw unsupported("back-reference \\" + c, start);
         }
-        return new RegexNode.Literal(escapedCodePoint(c, start));
+        return new RegexNode.Literal(escapedCodePoint(c, start), ignoreCase);
     }
   }
 
@@ -547,7 +555,12 @@ final class EcmaRegexParser {
       }
     }
     int[] result = ranges.toArray();
-    return new RegexNode.CharClass(negated ? CharRanges.negate(result) : result);
+    if (negated) {
+      // Case-insensitive [^a] excludes a and A: fold the listed characters first, then negate.
+      int[] positive = ignoreCase ? CaseOrbits.fold(new RegexNode.CharClass(result, true)) : result;
+      return new RegexNode.CharClass(CharRanges.negate(positive), false);
+    }
+    return new RegexNode.CharClass(result, ignoreCase);
   }
 
   private RegexSyntaxException unsupported(String construct, int offset) {

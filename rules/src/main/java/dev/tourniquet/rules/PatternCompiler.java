@@ -34,33 +34,34 @@ final class PatternCompiler {
   static CompiledPattern compile(String pattern, PatternSyntax syntax, boolean ignoreCase) throws RegexSyntaxException {
     switch (syntax) {
       case WILDCARD:
-        return plain(wildcard(pattern), countStars(pattern), ignoreCase);
+        return plain(wildcard(pattern, ignoreCase), countStars(pattern));
       case EXACT_MATCH:
-        return plain(exact(pattern), 0, ignoreCase);
+        return plain(exact(pattern, ignoreCase), 0);
       default:
-        EcmaRegexParser.Parsed parsed = EcmaRegexParser.parse(pattern);
+        EcmaRegexParser.Parsed parsed = EcmaRegexParser.parse(pattern, ignoreCase);
         if (containsLookahead(parsed.root())) {
-          return conjunction(parsed.root(), ignoreCase);
+          return conjunction(parsed.root());
         }
-        return plain(parsed.root(), parsed.captureCount(), ignoreCase);
+        return plain(parsed.root(), parsed.captureCount());
     }
   }
 
-  private static CompiledPattern plain(RegexNode root, int groups, boolean ignoreCase) throws RegexSyntaxException {
-    com.google.re2j.Pattern re2 = re2(Re2Emitter.emit(root), ignoreCase);
+  private static CompiledPattern plain(RegexNode root, int groups) throws RegexSyntaxException {
+    com.google.re2j.Pattern re2 = re2(Re2Emitter.emit(root));
     return new CompiledPattern.Regex(re2, groups, LiteralExtractor.requiredLiterals(root));
   }
 
-  private static com.google.re2j.Pattern re2(String emitted, boolean ignoreCase) throws RegexSyntaxException {
+  /** Case-insensitivity is already spelled out by the emitter (see {@link CaseOrbits}); no flag is passed. */
+  private static com.google.re2j.Pattern re2(String emitted) throws RegexSyntaxException {
     try {
-      return com.google.re2j.Pattern.compile(emitted, ignoreCase ? com.google.re2j.Pattern.CASE_INSENSITIVE : 0);
+      return com.google.re2j.Pattern.compile(emitted);
     } catch (com.google.re2j.PatternSyntaxException e) {
       throw new RegexSyntaxException("RE2 refused the translated pattern: " + e.getMessage()
           + "; expected a pattern within RE2's limits (for example at most 1000 repetitions)");
     }
   }
 
-  private static RegexNode wildcard(String pattern) {
+  private static RegexNode wildcard(String pattern, boolean ignoreCase) {
     List<RegexNode> items = new ArrayList<>();
     items.add(new RegexNode.TextStart());
     int group = 0;
@@ -71,7 +72,7 @@ final class PatternCompiler {
         items.add(new RegexNode.Group(new RegexNode.Repeat(new RegexNode.AnyChar(true), 0, -1, true), ++group, ""));
       } else {
         // '?' is documented by IIS as "one character" but was never implemented; it is a literal there too.
-        items.add(new RegexNode.Literal(cp));
+        items.add(new RegexNode.Literal(cp, ignoreCase));
       }
     }
     items.add(new RegexNode.TextEnd());
@@ -82,20 +83,20 @@ final class PatternCompiler {
     return (int) pattern.chars().filter(c -> c == '*').count();
   }
 
-  private static RegexNode exact(String pattern) {
+  private static RegexNode exact(String pattern, boolean ignoreCase) {
     List<RegexNode> items = new ArrayList<>();
     items.add(new RegexNode.TextStart());
-    pattern.codePoints().forEach(cp -> items.add(new RegexNode.Literal(cp)));
+    pattern.codePoints().forEach(cp -> items.add(new RegexNode.Literal(cp, ignoreCase)));
     items.add(new RegexNode.TextEnd());
     return new RegexNode.Concat(items);
   }
 
-  private static CompiledPattern conjunction(RegexNode root, boolean ignoreCase) throws RegexSyntaxException {
+  private static CompiledPattern conjunction(RegexNode root) throws RegexSyntaxException {
     List<RegexNode> items = root instanceof RegexNode.Concat c ? c.items() : List.of(root);
     int i = 0;
     StringBuilder leadingFlags = new StringBuilder();
     while (i < items.size() && items.get(i) instanceof RegexNode.Flags f) {
-      leadingFlags.append("(?").append(f.flags()).append(')');
+      leadingFlags.append(Re2Emitter.emit(f));
       i++;
     }
     boolean anchored = false;
@@ -144,7 +145,7 @@ final class PatternCompiler {
     List<com.google.re2j.Pattern> compiled = new ArrayList<>();
     Set<String> bestLiterals = null;
     for (RegexNode part : all) {
-      compiled.add(re2(leadingFlags + Re2Emitter.emit(part), ignoreCase));
+      compiled.add(re2(leadingFlags + Re2Emitter.emit(part)));
       Set<String> literals = LiteralExtractor.requiredLiterals(part);
       if (LiteralExtractor.score(literals) > LiteralExtractor.score(bestLiterals)) {
         bestLiterals = literals;

@@ -18,9 +18,18 @@ final class Re2Emitter {
     if (node instanceof RegexNode.Empty) {
       out.append("(?:)");
     } else if (node instanceof RegexNode.Literal lit) {
-      literal(lit.codePoint(), out);
+      int[] orbit = lit.foldCase() ? CaseOrbits.orbit(lit.codePoint()) : null;
+      if (orbit == null) {
+        literal(lit.codePoint(), out);
+      } else {
+        CharRanges members = new CharRanges();
+        for (int cp : orbit) {
+          members.add(cp, cp);
+        }
+        charClass(members.toArray(), out);
+      }
     } else if (node instanceof RegexNode.CharClass cls) {
-      charClass(cls, out);
+      charClass(cls.foldCase() ? CaseOrbits.fold(cls) : cls.ranges(), out);
     } else if (node instanceof RegexNode.AnyChar any) {
       out.append(any.dotAll() ? "(?s:.)" : "(?-s:.)");
     } else if (node instanceof RegexNode.LineStart) {
@@ -38,15 +47,17 @@ final class Re2Emitter {
     } else if (node instanceof RegexNode.Group group) {
       if (group.capture() > 0) {
         out.append('(');
-      } else if (!group.flags().isEmpty()) {
-        out.append("(?").append(group.flags()).append(':');
+      } else if (!withoutCase(group.flags()).isEmpty()) {
+        out.append("(?").append(withoutCase(group.flags())).append(':');
       } else {
         out.append("(?:");
       }
       emit(group.body(), out);
       out.append(')');
     } else if (node instanceof RegexNode.Flags flags) {
-      out.append("(?").append(flags.flags()).append(')');
+      if (!withoutCase(flags.flags()).isEmpty()) {
+        out.append("(?").append(withoutCase(flags.flags())).append(')');
+      }
     } else if (node instanceof RegexNode.Repeat rep) {
       out.append("(?:");
       emit(rep.body(), out);
@@ -87,6 +98,15 @@ final class Re2Emitter {
     }
   }
 
+  /**
+   * Inline flags without {@code i}: the parser has already recorded case-insensitivity on each literal
+   * and class. Returns "" when nothing is left ({@code (?i)} or {@code (?-i)}).
+   */
+  private static String withoutCase(String flags) {
+    String f = flags.replace("i", "");
+    return f.endsWith("-") ? f.substring(0, f.length() - 1) : f;
+  }
+
   private static void literal(int cp, StringBuilder out) {
     if (cp < 0x80 && (Character.isLetterOrDigit(cp) || cp == ' ' || cp == '_' || cp == '-' || cp == '/'
         || cp == ',' || cp == '=' || cp == ':' || cp == ';' || cp == '@' || cp == '&' || cp == '%'
@@ -99,14 +119,31 @@ final class Re2Emitter {
     }
   }
 
-  private static void charClass(RegexNode.CharClass cls, StringBuilder out) {
-    int[] r = cls.ranges();
+  private static void charClass(int[] r, StringBuilder out) {
     if (r.length == 0) {
       // An empty class matches nothing; RE2 spells that [^\x{0}-\x{10ffff}].
       out.append("[^\\x{0}-\\x{10ffff}]");
       return;
     }
+    if (r[r.length - 1] == CharRanges.MAX_CODE_POINT) {
+      // A class reaching the top of Unicode is a negation: write it as [^complement], since RE2/J case
+      // folds an explicit range code point by code point, which takes seconds for a range of a million.
+      int[] complement = CharRanges.negate(r);
+      if (complement.length == 0) {
+        out.append("(?s:.)");
+        return;
+      }
+      out.append("[^");
+      ranges(complement, out);
+      out.append(']');
+      return;
+    }
     out.append('[');
+    ranges(r, out);
+    out.append(']');
+  }
+
+  private static void ranges(int[] r, StringBuilder out) {
     for (int i = 0; i < r.length; i += 2) {
       classChar(r[i], out);
       if (r[i + 1] != r[i]) {
@@ -114,7 +151,6 @@ final class Re2Emitter {
         classChar(r[i + 1], out);
       }
     }
-    out.append(']');
   }
 
   private static void classChar(int cp, StringBuilder out) {

@@ -11,14 +11,14 @@ sealed interface RegexNode {
   /** Matches the empty string. */
   record Empty() implements RegexNode {}
 
-  /** One code point. */
-  record Literal(int codePoint) implements RegexNode {}
+  /** One code point; {@code foldCase} when case-insensitive matching is in effect where it stands. */
+  record Literal(int codePoint, boolean foldCase) implements RegexNode {}
 
   /**
    * A character class as sorted, disjoint, inclusive code point ranges {@code [lo0, hi0, lo1, hi1, …]}.
-   * Negation is already applied.
+   * Negation is already applied; {@code foldCase} when case-insensitive matching is in effect.
    */
-  record CharClass(int[] ranges) implements RegexNode {
+  record CharClass(int[] ranges, boolean foldCase) implements RegexNode {
     boolean contains(int cp) {
       for (int i = 0; i < ranges.length; i += 2) {
         if (cp >= ranges[i] && cp <= ranges[i + 1]) {
