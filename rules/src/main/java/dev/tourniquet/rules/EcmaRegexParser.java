@@ -381,7 +381,7 @@ final class EcmaRegexParser {
       case 'W':
       case 's':
       case 'S':
-        // \\d, \\w and \\s hold both cases already; their negations must not be folded.
+        // \d, \w and \s hold both cases already; their negations must not be folded.
         return new RegexNode.CharClass(classEscape(c), false);
       case 'b':
         return new RegexNode.WordBoundary(false);

@@ -139,7 +139,8 @@ public final class RuleXmlReader {
       return root;
     } catch (XMLStreamException e) {
       int line = e.getLocation() == null ? 1 : e.getLocation().getLineNumber();
-      String message = e.getMessage() == null ? "malformed XML" : e.getMessage().replaceAll("(?s)^ParseError at \\[[^]]*\\]\\s*Message:\\s*", "");
+      String message = e.getMessage() == null ? "malformed XML" : e.getMessage().replaceAll("(?s)^ParseError at \\[row,col\\]:\\[\\d+,\\d+\\]\\s*Message:\\s*", "")
+          .replaceAll("\\s+", " ");
       throw single(source, line, "not well-formed XML: " + message.strip() + "; expected a well-formed document");
     } finally {
       if (reader != null) {
@@ -247,7 +248,7 @@ public final class RuleXmlReader {
       if (match == null) {
         problem(e, "rule \"" + name + "\" has no <match>; expected <match url=\"…\"/>");
       }
-      if (action == null) {
+      if (action == null && e.children().stream().noneMatch(c -> c.name().equals("action"))) {
         problem(e, "rule \"" + name + "\" has no <action>; expected <action type=\"…\"/>");
       }
       if (name == null || match == null || action == null) {
