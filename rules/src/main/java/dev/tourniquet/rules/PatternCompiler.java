@@ -130,11 +130,13 @@ final class PatternCompiler {
       all.add(trailing);
     }
     if (!anchored) {
-      for (RegexNode part : all) {
+      for (int p = 0; p < all.size(); p++) {
+        RegexNode part = all.get(p);
         RegexNode afterDotStar = afterLeadingDotStar(part);
         if (afterDotStar == null) {
+          String which = p < parts.size() ? "lookahead " + (p + 1) : "the part after the lookaheads";
           throw new RegexSyntaxException("in an unanchored lookahead conjunction every part must begin with .*, but "
-              + "'" + Re2Emitter.emit(part) + "' does not; expected (?=.*A)(?=.*B), or anchor the pattern with ^");
+              + which + " does not; expected (?=.*A)(?=.*B) optionally followed by .*C, or anchor the pattern with ^");
         }
         if (canMatchNewline(afterDotStar)) {
           throw new RegexSyntaxException("a part of the lookahead conjunction can match a newline after its leading .*, "
@@ -163,7 +165,8 @@ final class PatternCompiler {
   /** The part after a leading {@code .*} or {@code .*?} (without the s flag), or null if there is none. */
   private static RegexNode afterLeadingDotStar(RegexNode part) {
     RegexNode node = part;
-    while (node instanceof RegexNode.Group g && g.capture() == 0 && g.flags().isEmpty()) {
+    // Groups do not capture inside a conjunction, so a capturing (.*) counts as .* too.
+    while (node instanceof RegexNode.Group g && g.flags().isEmpty()) {
       node = g.body();
     }
     if (isDotStar(node)) {
