@@ -210,8 +210,10 @@ public final class RuleJson {
       UrlMatch match = null;
       Map<String, Object> mm = object(require(m, "match", path), path + ".match", Set.of("url", "ignoreCase", "negate"));
       if (mm != null) {
-        match = new UrlMatch(string(mm, "url", path + ".match", null), bool(mm, "ignoreCase", path + ".match", true),
-            bool(mm, "negate", path + ".match", false));
+        String url = string(mm, "url", path + ".match", null);
+        if (url != null) {
+          match = new UrlMatch(url, bool(mm, "ignoreCase", path + ".match", true), bool(mm, "negate", path + ".match", false));
+        }
       }
       Conditions conditions = conditions(m.get("conditions"), path + ".conditions");
       InboundAction action = inboundAction(require(m, "action", path), path + ".action");
@@ -234,8 +236,10 @@ public final class RuleJson {
       switch (type) {
         case "None":
           return new InboundAction.None();
-        case "Rewrite":
-          return new InboundAction.Rewrite(string(m, "url", path, null), bool(m, "appendQueryString", path, true));
+        case "Rewrite": {
+          String url = string(m, "url", path, null);
+          return url == null ? null : new InboundAction.Rewrite(url, bool(m, "appendQueryString", path, true));
+        }
         case "Redirect": {
           String rt = string(m, "redirectType", path, "Permanent");
           RedirectType redirectType = null;

@@ -227,7 +227,10 @@ public final class RuleXmlReader {
         switch (child.name()) {
           case "match": {
             Map<String, String> m = attributes(child, Set.of("url", "ignoreCase", "negate"));
-            match = new UrlMatch(required(child, m, "url"), bool(child, m, "ignoreCase", true), bool(child, m, "negate", false));
+            String url = required(child, m, "url");
+            if (url != null) {
+              match = new UrlMatch(url, bool(child, m, "ignoreCase", true), bool(child, m, "negate", false));
+            }
             break;
           }
           case "conditions":
@@ -245,7 +248,7 @@ public final class RuleXmlReader {
             problem(child, "unknown element <" + child.name() + "> in <rule>; expected <match>, <conditions> or <action>");
         }
       }
-      if (match == null) {
+      if (match == null && e.children().stream().noneMatch(c -> c.name().equals("match"))) {
         problem(e, "rule \"" + name + "\" has no <match>; expected <match url=\"…\"/>");
       }
       if (action == null && e.children().stream().noneMatch(c -> c.name().equals("action"))) {
