@@ -1,0 +1,128 @@
+package dev.tourniquet.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Loading and reloading the file, without a container: {@link TourniquetFilter#refresh()} polls at once. */
+class ReloadTest {
+  @TempDir
+  Path dir;
+
+  TourniquetFilter filter;
+
+  TourniquetFilter started(Path file) throws Exception {
+    filter = new TourniquetFilter(file);
+    filter.init();
+    return filter;
+  }
+
+  @AfterEach
+  void destroy() {
+    if (filter != null) {
+      filter.destroy();
+    }
+  }
+
+  @Test
+  void touchingTheFileWithoutChangingItDoesNotReload() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
+    started(file);
+
+    Files.setLastModifiedTime(file, FileTime.from(Instant.parse("2030-01-01T00:00:00Z")));
+    filter.refresh();
+
+    assertThat(filter.status().loads()).isEqualTo(1);
+  }
+
+  @Test
+  void invalidRulesAreRejectedAndAValidFileClearsTheError() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
+    started(file);
+
+    Files.writeString(file, Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).toJson()
+        .replace("\"status\": 503", "\"status\": 700"), StandardCharsets.UTF_8);
+    filter.refresh();
+
+    assertThat(filter.status().lastError()).hasValueSatisfying(e -> assertThat(e)
+        .contains("mitigations[0].disableEndpoints[0].status: expected an integer from 400 to 599 but found 700"));
+    assertThat(filter.status().mitigations()).containsExactly("M3.1 enforce");
+
+    Fixtures.file(Fixtures.disable("M4", Mode.AUDIT, "/ecp", 503)).write(file);
+    filter.refresh();
+
+    assertThat(filter.status().lastError()).isEmpty();
+    assertThat(filter.status().mitigations()).containsExactly("M4.1 audit");
+    assertThat(filter.status().generated()).contains(Instant.parse("2026-11-28T05:00:00Z"));
+  }
+
+  @Test
+  void deletedFileKeepsTheLastRulesInForce() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
+    started(file);
+
+    Files.delete(file);
+    filter.refresh();
+
+    assertThat(filter.status().mitigations()).containsExactly("M3.1 enforce");
+    assertThat(filter.status().lastError()).hasValue("the file does not exist");
+  }
+
+  @Test
+  void hitsFileIsNotWrittenBeforeAnyHit() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Fixtures.file().write(file);
+    started(file);
+
+    filter.refresh();
+
+    assertThat(filter.hitsFile()).isEqualTo(dir.resolve("enforcement.json.hits.json"));
+    assertThat(filter.hitsFile()).doesNotExist();
+  }
+
+  @Test
+  void filterWithoutTheInitParameterRefusesToStart() {
+    TourniquetFilter unconfigured = new TourniquetFilter();
+
+    assertThatThrownBy(() -> unconfigured.init(new jakarta.servlet.FilterConfig() {
+      @Override
+      public String getFilterName() {
+        return "tourniquet";
+      }
+
+      @Override
+      public jakarta.servlet.ServletContext getServletContext() {
+        return null;
+      }
+
+      @Override
+      public String getInitParameter(String name) {
+        return null;
+      }
+
+      @Override
+      public java.util.Enumeration<String> getInitParameterNames() {
+        return java.util.Collections.emptyEnumeration();
+      }
+    })).isInstanceOf(jakarta.servlet.ServletException.class)
+        .hasMessageContaining("expected the init parameter enforcement-file");
+  }
+
+  @Test
+  void statusBeforeInitIsAnError() {
+    assertThatThrownBy(() -> new TourniquetFilter(dir.resolve("x.json")).status())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("not initialised");
+  }
+}
