@@ -42,8 +42,12 @@ final class Fields {
   private static final Pattern SERVICE = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9@._:$-]{0,255}");
   private static final Pattern APP_POOL = Pattern.compile("[A-Za-z0-9._-]([A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?");
   private static final Pattern EXTENSION_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-  /** RFC 3986 pchar without percent-encoding, plus {@code /}: a decoded path written plainly. */
-  private static final Pattern PATH_CHARS = Pattern.compile("[A-Za-z0-9\\-._~!$&'()*+,;=:@/]*");
+  /**
+   * RFC 3986 pchar, plus {@code /}, without percent-encoding (the prefix is matched against the decoded
+   * path) and without {@code ;} (path parameters such as {@code ;jsessionid} make a path ambiguous, and the
+   * servlet enforcer refuses them).
+   */
+  private static final Pattern PATH_CHARS = Pattern.compile("[A-Za-z0-9\\-._~!$&'()*+,=:@/]*");
 
   private Fields() {}
 
@@ -173,7 +177,7 @@ final class Fields {
 
   static String path(String path) {
     String expected = "expected a path prefix such as /ecp: '/' then segments of letters, digits and "
-        + "-._~!$&'()*+,;=:@ (not percent-encoded), at most " + MAX_PATH + " characters, but found ";
+        + "-._~!$&'()*+,=:@ (not percent-encoded), at most " + MAX_PATH + " characters, but found ";
     if (path.length() > MAX_PATH) {
       return expected + "one of " + path.length() + " characters";
     }
