@@ -9,6 +9,7 @@ import java.util.List;
  * answers such a file by keeping the rules it already enforces.
  */
 public final class EnforcementFileException extends RuntimeException {
+  /** The problems, each naming its source and path. */
   private final List<String> problems;
 
   /**

@@ -178,6 +178,10 @@ final class EnforcementWatcher implements AutoCloseable {
   }
 
   private void reject(String reason) {
+    if (reason.equals(lastError)) {
+      // Logged already: an unreadable file is retried on every poll, but reported once.
+      return;
+    }
     Snapshot kept = current.get();
     String keeping = kept.file() == null ? "enforcing nothing until a valid file appears"
         : "still enforcing the version generated " + kept.generated() + " (" + describe(kept) + ")";

@@ -68,12 +68,13 @@ public class TourniquetFilter extends GenericFilter {
   private static final Duration POLL_INTERVAL = Duration.ofMillis(250);
   private static final Duration HITS_INTERVAL = Duration.ofSeconds(5);
 
-  private final Duration pollInterval;
-  private final Duration hitsInterval;
-  private final Clock clock;
+  // GenericFilter is Serializable, but a running filter is not meaningfully so: nothing is serialised.
+  private final transient Duration pollInterval;
+  private final transient Duration hitsInterval;
+  private final transient Clock clock;
   private transient volatile HitCounter hits;
   private transient volatile EnforcementWatcher watcher;
-  private Path file;
+  private transient Path file;
 
   /** Creates a filter configured by the init parameter {@value #FILE_PARAMETER}. */
   public TourniquetFilter() {

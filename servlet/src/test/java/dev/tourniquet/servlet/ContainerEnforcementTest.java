@@ -67,6 +67,27 @@ abstract class ContainerEnforcementTest {
   }
 
   @Test
+  void abortClosesAKeepAliveConnectionWithoutAnswering() throws Exception {
+    run(Fixtures.file(Fixtures.requestRules("M1", Mode.ENFORCE, Fixtures.m1())));
+
+    // No "Connection: close": the read ends only because the server closes the connection.
+    Http.Response response = Http.send(port(), "GET " + Fixtures.PROXYNOTSHELL + " HTTP/1.1\r\nHost: mail.contoso.com\r\n\r\n");
+
+    assertThat(response.nothing()).as("%s", response).isTrue();
+  }
+
+  @Test
+  void abortedRequestDoesNotAffectTheNextConnection() throws Exception {
+    run(Fixtures.file(Fixtures.requestRules("M1", Mode.ENFORCE, Fixtures.m1())));
+
+    Http.get(port(), Fixtures.PROXYNOTSHELL);
+    Http.Response next = Http.get(port(), "/owa/");
+
+    assertThat(next.status()).isEqualTo(200);
+    assertThat(next.body()).isEqualTo("ok /owa/");
+  }
+
+  @Test
   void percentEncodedProxyNotShellRequestIsClosedToo() throws Exception {
     run(Fixtures.file(Fixtures.requestRules("M1", Mode.ENFORCE, Fixtures.m1())));
 
@@ -207,6 +228,30 @@ abstract class ContainerEnforcementTest {
     assertThat(present.headers("Content-Security-Policy")).containsExactly("default-src 'self'; script-src-attr 'none'");
     assertThat(elsewhere.header("Content-Security-Policy")).isNull();
     assertThat(absent.body()).isEqualTo("ok /owa/");
+  }
+
+  @Test
+  void auditModeOutboundRuleCountsButLeavesTheHeadersAlone() throws Exception {
+    run(Fixtures.file(Fixtures.responseRules("M2", Mode.AUDIT, Fixtures.csp())));
+
+    Http.Response response = Http.get(port(), "/owa/");
+
+    assertThat(response.status()).isEqualTo(200);
+    assertThat(response.header("Content-Security-Policy")).isNull();
+    assertThat(filter.hits()).containsExactly(new RuleHit("M2", 1, Mode.AUDIT, "response-headers", 1));
+  }
+
+  @Test
+  void mitigationsRunInIdOrderAndTheFirstThatStopsTheRequestAnswers() throws Exception {
+    run(Fixtures.file(
+        Fixtures.disable("B", Mode.ENFORCE, "/secret", 404),
+        Fixtures.requestRules("A", Mode.ENFORCE, Fixtures.json(Fixtures.CUSTOM_RESPONSE)),
+        Fixtures.disable("C", Mode.AUDIT, "/secret", 503)));
+
+    Http.Response response = Http.get(port(), "/secret/x");
+
+    assertThat(response.status()).isEqualTo(403);
+    assertThat(filter.hits()).extracting(RuleHit::mitigation).containsExactly("A");
   }
 
   @Test
