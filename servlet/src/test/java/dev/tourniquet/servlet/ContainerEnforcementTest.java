@@ -31,11 +31,15 @@ abstract class ContainerEnforcementTest {
   /** Whether AbortRequest closes the connection without a response on this container. */
 
   void run(EnforcementFile enforcement) throws Exception {
+    run(enforcement, TourniquetFilter::new);
+  }
+
+  void run(EnforcementFile enforcement, java.util.function.Function<Path, TourniquetFilter> filters) throws Exception {
     file = dir.resolve("enforcement.json");
     if (enforcement != null) {
       enforcement.write(file);
     }
-    filter = new TourniquetFilter(file);
+    filter = filters.apply(file);
     app = new TestApp();
     Path work = Files.createDirectories(dir.resolve("container"));
     container = start(filter, app, work);
@@ -217,6 +221,18 @@ abstract class ContainerEnforcementTest {
   }
 
   @Test
+  void watcherThreadWritesTheHitsFileByItself() throws Exception {
+    run(Fixtures.file(Fixtures.disable("M3", Mode.AUDIT, "/ecp", 503)),
+        f -> new TourniquetFilter(f, Duration.ofMillis(250), Duration.ofMillis(100), java.time.Clock.systemUTC()));
+
+    Http.get(port(), "/ecp/");
+    Poll.until(Duration.ofSeconds(2), "the hits file written", () -> Files.exists(filter.hitsFile()));
+
+    assertThat(Files.readString(filter.hitsFile(), StandardCharsets.UTF_8))
+        .contains("\"mitigation\": \"M3\"", "\"rule\": \"disable-endpoint /ecp\"", "\"count\": 1");
+  }
+
+  @Test
   void outboundCspRuleAddsTheDirectiveToOwaHtml() throws Exception {
     run(Fixtures.file(Fixtures.responseRules("M2", Mode.ENFORCE, Fixtures.csp())));
 
@@ -291,6 +307,36 @@ abstract class ContainerEnforcementTest {
     assertThat(inFlight.headers("Content-Security-Policy")).as("the old snapshot's outbound rule").containsExactly("; script-src-attr 'none'");
     assertThat(filter.status().mitigations()).containsExactly("M3.1 enforce");
     assertThat(filter.status().loads()).isEqualTo(2);
+  }
+
+  @Test
+  void concurrentRequestsDuringRepeatedReloadsAllGetAnAnswer() throws Exception {
+    EnforcementFile open = Fixtures.file(Fixtures.responseRules("M2", Mode.ENFORCE, Fixtures.csp()));
+    EnforcementFile closed = Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/owa", 503));
+    run(open);
+    java.util.concurrent.ExecutorService clients = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      List<CompletableFuture<Integer>> statuses = new java.util.ArrayList<>();
+      for (int i = 0; i < 200; i++) {
+        statuses.add(CompletableFuture.supplyAsync(() -> {
+          try {
+            return Http.get(port(), "/owa/").status();
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        }, clients));
+      }
+      for (int round = 0; round < 6; round++) {
+        (round % 2 == 0 ? closed : open).write(file);
+        long expected = round + 2;
+        Poll.until(Duration.ofSeconds(1), "reload " + expected, () -> filter.status().loads() >= expected);
+      }
+
+      assertThat(statuses).allSatisfy(f -> assertThat(f.get(10, TimeUnit.SECONDS)).isIn(200, 503));
+    } finally {
+      clients.shutdownNow();
+    }
+    assertThat(filter.status().lastError()).isEmpty();
   }
 
   @Test
