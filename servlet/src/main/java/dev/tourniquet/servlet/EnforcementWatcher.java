@@ -60,6 +60,7 @@ final class EnforcementWatcher implements AutoCloseable {
   private long hitsWritten = 0;
   private long lastHitsWrite;
   private ScheduledExecutorService executor;
+  private volatile boolean closed;
 
   EnforcementWatcher(Path file, Duration pollInterval, Duration hitsInterval, Clock clock, HitCounter hits) {
     this.file = file.toAbsolutePath();
@@ -97,6 +98,10 @@ final class EnforcementWatcher implements AutoCloseable {
       // A failure here must not cancel the schedule, or reloads would silently stop.
       LOG.log(Level.SEVERE, "tourniquet: unexpected failure while watching " + file, e);
     }
+  }
+
+  boolean closed() {
+    return closed;
   }
 
   Snapshot current() {
@@ -226,6 +231,7 @@ final class EnforcementWatcher implements AutoCloseable {
   /** Stops the thread, waiting a bounded time for a poll in progress, and writes the counters once more. */
   @Override
   public void close() {
+    closed = true;
     ScheduledExecutorService ex;
     synchronized (this) {
       ex = executor;

@@ -118,7 +118,7 @@ public class TourniquetFilter extends GenericFilter {
 
   /** Starts watching if it has not started yet; for use without a container's {@code init}. */
   synchronized void start() {
-    if (watcher == null) {
+    if (watcher == null || watcher.closed()) {
       hits = new HitCounter(clock.instant());
       EnforcementWatcher w = new EnforcementWatcher(file, pollInterval, hitsInterval, clock, hits);
       w.start();
@@ -126,12 +126,14 @@ public class TourniquetFilter extends GenericFilter {
     }
   }
 
-  /** Stops watching and writes the hit counters a last time. */
+  /**
+   * Stops watching and writes the hit counters a last time. A request that still arrives is enforced with
+   * the last snapshot: a filter being taken down never lets a request through unchecked.
+   */
   @Override
   public synchronized void destroy() {
     if (watcher != null) {
       watcher.close();
-      watcher = null;
     }
   }
 
@@ -184,7 +186,7 @@ public class TourniquetFilter extends GenericFilter {
   private EnforcementWatcher requireStarted() {
     EnforcementWatcher w = watcher;
     if (w == null) {
-      throw new IllegalStateException("expected an initialised TourniquetFilter but found one not initialised or destroyed");
+      throw new IllegalStateException("expected an initialised TourniquetFilter but found one not initialised");
     }
     return w;
   }

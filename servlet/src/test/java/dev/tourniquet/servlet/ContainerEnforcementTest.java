@@ -368,6 +368,17 @@ abstract class ContainerEnforcementTest {
   }
 
   @Test
+  void destroyedFilterStillEnforcesItsLastSnapshotAndWritesItsCounts() throws Exception {
+    run(Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)));
+    Http.get(port(), "/ecp/");
+
+    filter.destroy();
+
+    assertThat(filter.hitsFile()).exists();
+    assertThat(Http.get(port(), "/ecp/").status()).isEqualTo(503);
+  }
+
+  @Test
   void emptyFileStopsEnforcement() throws Exception {
     run(Fixtures.file(Fixtures.requestRules("M1", Mode.ENFORCE, Fixtures.m1())));
 
