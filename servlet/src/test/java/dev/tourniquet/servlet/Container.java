@@ -23,14 +23,14 @@ interface Container {
   void stop() throws Exception;
 
   /** Embedded Jetty 12, ee10. */
-  static Container jetty(TourniquetFilter filter, TestApp app) throws Exception {
+  static Container jetty(TourniquetFilter filter, TestApp app, String contextPath) throws Exception {
     Server server = new Server();
     ServerConnector connector = new ServerConnector(server);
     connector.setHost("127.0.0.1");
     connector.setPort(0);
     server.addConnector(connector);
     ServletContextHandler context = new ServletContextHandler();
-    context.setContextPath("/");
+    context.setContextPath(contextPath.isEmpty() ? "/" : contextPath);
     context.addFilter(new FilterHolder(filter), "/*", EnumSet.of(DispatcherType.REQUEST));
     context.addServlet(new ServletHolder(app), "/*");
     server.setHandler(context);
@@ -50,7 +50,7 @@ interface Container {
   }
 
   /** Embedded Tomcat 11. */
-  static Container tomcat(TourniquetFilter filter, TestApp app, Path baseDir) throws Exception {
+  static Container tomcat(TourniquetFilter filter, TestApp app, Path baseDir, String contextPath) throws Exception {
     Tomcat tomcat = new Tomcat();
     tomcat.setBaseDir(baseDir.toString());
     Connector connector = new Connector();
@@ -59,7 +59,7 @@ interface Container {
     // Let the filter, not Tomcat's own limit of 100, see a request with too many header fields.
     connector.setProperty("maxHeaderCount", "-1");
     tomcat.setConnector(connector);
-    Context context = tomcat.addContext("", null);
+    Context context = tomcat.addContext(contextPath, null);
     // The embedded context needs no leak detection on stop, which only warns without --add-opens.
     ((StandardContext) context).setClearReferencesRmiTargets(false);
     ((StandardContext) context).setClearReferencesThreadLocals(false);

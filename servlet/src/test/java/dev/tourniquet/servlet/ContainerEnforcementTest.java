@@ -2,6 +2,7 @@ package dev.tourniquet.servlet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tourniquet.rules.RuleSet;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +27,8 @@ abstract class ContainerEnforcementTest {
   TestApp app;
   Container container;
 
-  abstract Container start(TourniquetFilter filter, TestApp app, Path workDir) throws Exception;
+  /** Starts the container with the application at {@code contextPath} ({@code ""} for the root). */
+  abstract Container start(TourniquetFilter filter, TestApp app, Path workDir, String contextPath) throws Exception;
 
   /** Whether AbortRequest closes the connection without a response on this container. */
 
@@ -35,6 +37,10 @@ abstract class ContainerEnforcementTest {
   }
 
   void run(EnforcementFile enforcement, java.util.function.Function<Path, TourniquetFilter> filters) throws Exception {
+    run(enforcement, filters, "");
+  }
+
+  void run(EnforcementFile enforcement, java.util.function.Function<Path, TourniquetFilter> filters, String contextPath) throws Exception {
     file = dir.resolve("enforcement.json");
     if (enforcement != null) {
       enforcement.write(file);
@@ -42,7 +48,7 @@ abstract class ContainerEnforcementTest {
     filter = filters.apply(file);
     app = new TestApp();
     Path work = Files.createDirectories(dir.resolve("container"));
-    container = start(filter, app, work);
+    container = start(filter, app, work, contextPath);
   }
 
   int port() {
@@ -146,6 +152,23 @@ abstract class ContainerEnforcementTest {
 
     assertThat(response.status()).isEqualTo(200);
     assertThat(response.body()).isEqualTo("ok /new/thing forwarded from /old/thing");
+  }
+
+  @Test
+  void rewriteUnderAContextPathForwardsWithinTheApplication() throws Exception {
+    RuleSet rules = Fixtures.json("""
+        {"rules": [{"name": "in app", "match": {"url": "^app/old/(.*)"}, "action": {"type": "Rewrite", "url": "/app/new/{R:1}"}},
+                   {"name": "out of app", "match": {"url": "^app/away$"}, "action": {"type": "Rewrite", "url": "/elsewhere"}}]}
+        """);
+    run(Fixtures.file(Fixtures.requestRules("T3", Mode.ENFORCE, rules)), TourniquetFilter::new, "/app");
+
+    Http.Response inside = Http.get(port(), "/app/old/thing?q=1");
+    Http.Response outside = Http.get(port(), "/app/away");
+
+    assertThat(inside.status()).isEqualTo(200);
+    assertThat(inside.body()).isEqualTo("ok /app/new/thing forwarded from /app/old/thing");
+    assertThat(outside.status()).isEqualTo(500);
+    assertThat(app.requests).hasValue(1);
   }
 
   @Test
