@@ -294,6 +294,21 @@ abstract class ContainerEnforcementTest {
   }
 
   @Test
+  void outboundRuleWithAnEmptyValueRemovesTheHeader() throws Exception {
+    RuleSet rules = Fixtures.json("""
+        {"outboundRules": [{"name": "hide stack", "match": {"serverVariable": "RESPONSE_X_Powered_By", "pattern": ".+"},
+                            "action": {"type": "Rewrite", "value": ""}}]}
+        """);
+    run(Fixtures.file(Fixtures.responseRules("M5", Mode.ENFORCE, rules)));
+
+    Http.Response response = Http.get(port(), "/owa/");
+
+    assertThat(response.status()).isEqualTo(200);
+    assertThat(response.header("X-Powered-By")).isNull();
+    assertThat(response.body()).isEqualTo("ok /owa/");
+  }
+
+  @Test
   void requestWithTooManyHeaderFieldsIsRefusedWith431() throws Exception {
     run(Fixtures.file(Fixtures.requestRules("M1", Mode.ENFORCE, Fixtures.m1())));
     String[] headers = new String[300];

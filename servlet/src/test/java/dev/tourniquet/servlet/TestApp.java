@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The protected application: answers {@code ok <uri>} as HTML. A request with {@code ?slow} waits for
- * the test to release it; {@code ?csp=V} sets a Content-Security-Policy header of its own.
+ * the test to release it; {@code ?csp=V} sets a Content-Security-Policy header of its own; every answer says {@code X-Powered-By}.
  */
 final class TestApp extends HttpServlet {
   final AtomicInteger requests = new AtomicInteger();
@@ -26,6 +26,7 @@ final class TestApp extends HttpServlet {
     if (csp != null) {
       resp.setHeader("Content-Security-Policy", csp);
     }
+    resp.setHeader("X-Powered-By", "TestApp/1.0");
     if (req.getParameter("slow") != null) {
       slowEntered.countDown();
       try {
