@@ -21,6 +21,11 @@ import java.util.Set;
  */
 final class AtomicFiles {
   static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+  /**
+   * For files meant to be read by others: a published feed (served by a web server running as another
+   * user), a bundle, a public key. A temporary file is created owner-only, so the default would hide them.
+   */
+  static final Set<PosixFilePermission> PUBLIC = PosixFilePermissions.fromString("rw-r--r--");
 
   private AtomicFiles() {}
 

@@ -260,6 +260,15 @@ public final class FeedRepository {
   }
 
   /**
+   * Returns the validity periods this repository signs with.
+   *
+   * @return the validity periods
+   */
+  public Validity validity() {
+    return validity;
+  }
+
+  /**
    * Returns the directory to serve: the published feed.
    *
    * @return the published directory
@@ -361,6 +370,45 @@ public final class FeedRepository {
     }
     return load().targets.orElseThrow(() -> new RepositoryStateException("targets.json",
         "expected published or staged targets metadata but found none")).targets();
+  }
+
+  /**
+   * Reads the content of a target as it will be after the next publish (the staged content if it was
+   * added since, else the published file), checked against the length and sha256 listed for it.
+   *
+   * @param name the target path, e.g. {@code mitigations/M1.json}
+   * @return the content, or empty if no such target is listed
+   * @throws RepositoryStateException if the listed content is missing or differs from its listing
+   * @throws IOException if files cannot be read
+   */
+  public Optional<byte[]> readTarget(String name) throws PublisherException, IOException {
+    TargetFile target = targets().get(name);
+    return target == null ? Optional.empty() : Optional.of(targetContent(target));
+  }
+
+  /**
+   * The version and expiry of one role's published metadata.
+   *
+   * @param role the role
+   * @param version its published version
+   * @param expires when it expires
+   */
+  public record PublishedRole(Role role, long version, Instant expires) {}
+
+  /**
+   * Reports the published metadata of each role, in the order root, timestamp, snapshot, targets.
+   *
+   * @return the published roles; empty before the first publish
+   * @throws RepositoryStateException if the published feed is incomplete or malformed
+   * @throws IOException if files cannot be read
+   */
+  public List<PublishedRole> published() throws PublisherException, IOException {
+    Published current = load();
+    List<PublishedRole> roles = new ArrayList<>();
+    for (Optional<Metadata> m : List.of(current.root, current.timestamp, current.snapshot, current.targets)) {
+      m.ifPresent(meta -> roles.add(new PublishedRole(meta.role, meta.version, meta.expires)));
+    }
+    return roles;
   }
 
   /**
@@ -719,7 +767,7 @@ public final class FeedRepository {
       try (BundleFetcher fetcher = Fetchers.bundle(temp)) {
         feed = verifyWith(fetcher);
       }
-      AtomicFiles.write(out, zipBytes.toByteArray());
+      AtomicFiles.write(out, zipBytes.toByteArray(), true, false, AtomicFiles.PUBLIC);
       return feed;
     } finally {
       Files.deleteIfExists(temp);
@@ -818,7 +866,7 @@ public final class FeedRepository {
     List<String> order = new ArrayList<>(files.keySet());
     order.sort(Comparator.comparingInt(FeedRepository::writeRank));
     for (String path : order) {
-      AtomicFiles.write(published.resolve(path), files.get(path));
+      AtomicFiles.write(published.resolve(path), files.get(path), true, false, AtomicFiles.PUBLIC);
     }
   }
 

@@ -109,6 +109,6 @@ public record VerificationKey(String keytype, String scheme, String publicValue)
    * @throws IOException if the file cannot be written
    */
   public void write(Path file) throws IOException {
-    AtomicFiles.write(file, json().getBytes(StandardCharsets.UTF_8));
+    AtomicFiles.write(file, json().getBytes(StandardCharsets.UTF_8), true, false, AtomicFiles.PUBLIC);
   }
 }

@@ -1,0 +1,539 @@
+package dev.tourniquet.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The publisher's command line, end to end through {@link Main#run}: keys, a feed repository whose root
+ * keys live on separate machines (directories here, staged files carried between them), publishing the
+ * M1 example, and verifying the result as an agent would, from a directory and from a bundle.
+ */
+class FeedCommandTest {
+  private static final Path ROOT = Path.of(System.getProperty("tourniquet.repo.root", "..")).toAbsolutePath().normalize();
+  private static final Path EXAMPLES = ROOT.resolve("examples/mitigations");
+
+  @TempDir
+  Path tmp;
+
+  record Result(int code, String out, String err) {
+    List<String> errLines() {
+      return err.lines().toList();
+    }
+  }
+
+  static Result run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  /** Runs and requires success, so a broken step fails where it breaks. */
+  static Result ok(String... args) {
+    Result r = run(args);
+    assertThat(r.code()).as("tourniquet %s%nout: %s%nerr: %s", String.join(" ", args), r.out(), r.err()).isZero();
+    return r;
+  }
+
+  private Path repo() {
+    return tmp.resolve("publisher/feed");
+  }
+
+  private String repoArg() {
+    return repo().toString();
+  }
+
+  private Path key(String name) {
+    return tmp.resolve("publisher/keys").resolve(name);
+  }
+
+  private Path machine(int n) {
+    return tmp.resolve("machine-" + n);
+  }
+
+  private Path published() {
+    return repo().resolve("published");
+  }
+
+  /**
+   * Keys: root-1 with the publisher, root-2 and root-3 generated on their holders' machines (threshold 2 of
+   * 3); targets, snapshot and timestamp keys with the publisher. Then init.
+   */
+  private void initialise() throws IOException {
+    for (String name : List.of("root-1", "targets", "snapshot", "timestamp")) {
+      ok("keys", "generate", "--out", key(name).toString());
+    }
+    for (int n : List.of(2, 3)) {
+      ok("keys", "generate", "--out", machine(n).resolve("root-" + n).toString());
+    }
+    ok("feed", "init", "--repo", repoArg(),
+        "--root-key", key("root-1.pub.json").toString(),
+        "--root-key", machine(2).resolve("root-2.pub.json").toString(),
+        "--root-key", machine(3).resolve("root-3.pub.json").toString(),
+        "--root-threshold", "2",
+        "--targets-key", key("targets.pub.json").toString(),
+        "--snapshot-key", key("snapshot.pub.json").toString(),
+        "--timestamp-key", key("timestamp.pub.json").toString());
+  }
+
+  /** Carries the staged root to a root key holder's machine, signs it there, and merges it back. */
+  private void signRootOnMachine(int n) throws IOException {
+    Path copy = machine(n).resolve("root.json");
+    Files.copy(repo().resolve("staged/root.json"), copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Result signed = ok("feed", "sign", "--file", copy.toString(), "--key", machine(n).resolve("root-" + n + ".key").toString());
+    assertThat(signed.out()).contains(": root version ").contains("root      threshold 2 of keys");
+    Path back = tmp.resolve("publisher/root-signed-" + n + ".json");
+    Files.copy(copy, back, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    ok("feed", "merge", "--repo", repoArg(), back.toString());
+  }
+
+  private Result publish() {
+    return run("feed", "publish", "--repo", repoArg(), "--snapshot-key", key("snapshot.key").toString(),
+        "--timestamp-key", key("timestamp.key").toString());
+  }
+
+  /** From nothing to a published feed carrying M1. */
+  private void publishM1() throws IOException {
+    initialise();
+    ok("feed", "add", "--repo", repoArg(), EXAMPLES.resolve("M1.json").toString());
+    signRootOnMachine(2);
+    signRootOnMachine(3);
+    ok("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
+    assertThat(publish().code()).isZero();
+  }
+
+  private Result verify(String from) {
+    return run("feed", "verify", "--root", published().resolve("1.root.json").toString(), "--from", from);
+  }
+
+  private Path revisedM1(int revision) throws IOException {
+    Path file = tmp.resolve("M1-r" + revision + ".json");
+    Files.writeString(file, Files.readString(EXAMPLES.resolve("M1.json")).replace("\"revision\": 1,", "\"revision\": " + revision + ","));
+    return file;
+  }
+
+  private void signTargetsAndPublish() {
+    ok("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
+    assertThat(publish().code()).isZero();
+  }
+
+  // ------------------------------------------------------------------------------------------- keys
+
+  @Test
+  void keysGenerateWritesAnOwnerOnlyPrivateKeyAndAPublicKeyWithTheSameId() throws IOException {
+    Result r = ok("keys", "generate", "--out", tmp.resolve("k/root-1").toString());
+
+    String id = r.out().lines().findFirst().orElseThrow().replace("generated ed25519 key ", "");
+    assertThat(id).matches("[0-9a-f]{64}");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("k/root-1.key")))).isEqualTo("rw-------");
+    assertThat(Files.readString(tmp.resolve("k/root-1.key"))).startsWith("-----BEGIN PRIVATE KEY-----");
+    assertThat(ok("keys", "show", tmp.resolve("k/root-1.pub.json").toString(), tmp.resolve("k/root-1.key").toString()).out())
+        .isEqualTo(id + "  ed25519  " + tmp.resolve("k/root-1.pub.json") + "\n" + id + "  ed25519  " + tmp.resolve("k/root-1.key") + "\n");
+  }
+
+  @Test
+  void keysGenerateRefusesToOverwriteAnExistingKey() {
+    ok("keys", "generate", "--out", tmp.resolve("k").toString());
+
+    Result again = run("keys", "generate", "--out", tmp.resolve("k").toString());
+
+    assertThat(again.code()).isEqualTo(1);
+    assertThat(again.err()).contains(tmp.resolve("k.key").toString()).contains("keys are never overwritten");
+  }
+
+  @Test
+  void encryptedKeyIsReadWithThePassphraseFromAFileAndRefusedWithAnotherOne() throws IOException {
+    Path pass = tmp.resolve("pass");
+    Files.writeString(pass, "correct horse battery staple\n");
+    ok("keys", "generate", "--out", tmp.resolve("k").toString(), "--encrypt", "--passphrase-file", pass.toString());
+    assertThat(Files.readString(tmp.resolve("k.key"))).contains("\"format\" : \"tourniquet-encrypted-private-key/1\"")
+        .doesNotContain("correct horse");
+
+    assertThat(ok("keys", "show", tmp.resolve("k.key").toString(), "--passphrase-file", pass.toString()).out())
+        .startsWith(ok("keys", "show", tmp.resolve("k.pub.json").toString()).out().substring(0, 64));
+    Files.writeString(pass, "wrong\n");
+    Result wrong = run("keys", "show", tmp.resolve("k.key").toString(), "--passphrase-file", pass.toString());
+    assertThat(wrong.code()).isEqualTo(1);
+    assertThat(wrong.err()).contains("expected a passphrase that decrypts the key");
+  }
+
+  @Test
+  void encryptedKeyWithNoPassphraseSourceAndNoConsoleIsRefused() {
+    Result r = run("keys", "generate", "--out", tmp.resolve("k").toString(), "--encrypt");
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).isEqualTo("tourniquet: passphrase: expected --passphrase-env, --passphrase-file or a console to type"
+        + " it on but found none\n");
+    assertThat(tmp.resolve("k.key")).doesNotExist();
+  }
+
+  @Test
+  void passphraseIsReadFromTheEnvironmentVariableThatTheOptionNames() throws Exception {
+    // The environment of a running JVM cannot change, so the command runs in its own process.
+    ProcessBuilder process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+        "keys", "generate", "--out", tmp.resolve("k").toString(), "--encrypt", "--passphrase-env", "TQ_TEST_PASSPHRASE")
+        .redirectErrorStream(true)
+        .redirectOutput(tmp.resolve("child.log").toFile());
+    process.environment().put("TQ_TEST_PASSPHRASE", "from the environment");
+    Process child = process.start();
+    assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(child.exitValue()).as(Files.readString(tmp.resolve("child.log"))).isZero();
+
+    Path pass = tmp.resolve("pass");
+    Files.writeString(pass, "from the environment\n");
+    String id = ok("keys", "show", tmp.resolve("k.pub.json").toString()).out().substring(0, 64);
+    assertThat(ok("keys", "show", tmp.resolve("k.key").toString(), "--passphrase-file", pass.toString()).out()).startsWith(id);
+    Result unset = run("keys", "show", tmp.resolve("k.key").toString(), "--passphrase-env", "TQ_TEST_UNSET_VARIABLE");
+    assertThat(unset.code()).isEqualTo(2);
+    assertThat(unset.err()).contains("expected the environment variable TQ_TEST_UNSET_VARIABLE to hold a passphrase but found it unset");
+  }
+
+  // ------------------------------------------------------------------------------- publish and verify
+
+  @Test
+  void publisherTakesTheM1ExampleFromNothingToAVerifiedFeedWithRootKeysOnSeparateMachines() throws IOException {
+    publishM1();
+
+    Result verified = verify(published().toString());
+
+    assertThat(verified.code()).isZero();
+    assertThat(verified.out()).startsWith("verified " + published() + " against trusted root 1.root.json\n")
+        .contains("  root version 1, timestamp version 1, snapshot version 1, targets version 1\n")
+        .containsPattern("\n  M1\\.1 +mitigations/M1\\.json  " + Files.size(EXAMPLES.resolve("M1.json"))
+            + " bytes  sha256 [0-9a-f]{64}\n");
+    assertThat(ok("feed", "status", "--repo", repoArg()).out()).contains("published timestamp version 1, expires ")
+        .endsWith("staged: nothing\n");
+    assertThat(ok("feed", "list", "--repo", repoArg()).out()).startsWith("M1.1 ").contains("high     enforce microsoft-exchange-server");
+  }
+
+  @Test
+  void publishBeforeTheRootThresholdIsMetFailsAndStatusSaysWhatIsMissing() throws IOException {
+    initialise();
+    ok("feed", "add", "--repo", repoArg(), EXAMPLES.resolve("M1.json").toString());
+    signRootOnMachine(2);
+    ok("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
+
+    Result r = publish();
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).isEqualTo("tourniquet: staged root.json: expected at least 2 valid signatures by root keys of the new"
+        + " root (version 1) but found 1; sign it with more keys\n");
+    assertThat(ok("feed", "status", "--repo", repoArg()).out())
+        .contains("staged root version 1: 1 of 2 signatures by root keys of the new root (version 1) (needs more)\n")
+        .endsWith("not ready to publish: sign with more keys\n");
+    assertThat(published().resolve("timestamp.json")).doesNotExist();
+  }
+
+  @Test
+  void bundleVerifiesFromScratchLikeTheDirectoryItWasMadeFrom() throws IOException {
+    publishM1();
+
+    ok("feed", "bundle", "--repo", repoArg(), "--out", tmp.resolve("m1.bundle").toString());
+    Result fromBundle = verify(tmp.resolve("m1.bundle").toString());
+
+    assertThat(fromBundle.code()).isZero();
+    assertThat(fromBundle.out().lines().skip(1).toList()).isEqualTo(verify(published().toString()).out().lines().skip(1).toList());
+  }
+
+  @Test
+  void timestampRefreshRaisesTheTimestampVersionAndTheFeedStillVerifies() throws IOException {
+    publishM1();
+
+    Result refreshed = ok("feed", "timestamp", "--repo", repoArg(), "--timestamp-key", key("timestamp.key").toString(),
+        "--validity", "7d");
+
+    assertThat(refreshed.out()).startsWith("refreshed timestamp: version 2, valid until ");
+    assertThat(verify(published().toString()).out()).contains("timestamp version 2, snapshot version 1");
+  }
+
+  @Test
+  void rotatedRootKeyNeedsTheOldAndTheNewThresholdAndAgentsFollowTheChain() throws IOException {
+    publishM1();
+    ok("keys", "generate", "--out", key("root-4").toString());
+
+    Result rotated = ok("feed", "rotate", "--repo", repoArg(), "--role", "root", "--add", key("root-4.pub.json").toString(),
+        "--remove", machine(3).resolve("root-3.pub.json").toString());
+    ok("feed", "sign", "--repo", repoArg(), "--role", "root", "--key", key("root-1.key").toString(),
+        "--key", key("root-4.key").toString());
+    Result oneOldKeyShort = publish();
+    signRootOnMachine(2);
+    Result published = publish();
+
+    assertThat(rotated.out()).contains("staged root version 2: 0 of 2 signatures by root keys of the published root (version 1)");
+    assertThat(oneOldKeyShort.code()).isEqualTo(1);
+    assertThat(oneOldKeyShort.err()).contains("expected at least 2 valid signatures by root keys of the published root"
+        + " (version 1) but found 1");
+    assertThat(published.code()).isZero();
+    Result verified = verify(published().toString());
+    assertThat(verified.code()).isZero();
+    assertThat(verified.out()).contains("root version 2, timestamp version 2");
+  }
+
+  @Test
+  void tamperedMitigationFailsVerificationWithExitOneNamingTheHashCheck() throws IOException {
+    publishM1();
+    Path target;
+    try (Stream<Path> files = Files.list(published().resolve("targets/mitigations"))) {
+      target = files.filter(p -> p.getFileName().toString().endsWith(".M1.json")).findFirst().orElseThrow();
+    }
+    // Same length, different content: only the hash check can catch it.
+    Files.writeString(target, Files.readString(target).replace("\"severity\": \"high\"", "\"severity\": \"low\" "));
+
+    Result r = verify(published().toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.out()).isEmpty();
+    assertThat(r.err()).startsWith("tourniquet: verification failed: targets/mitigations/" + target.getFileName()
+        + ": sha256 hash differs from the one listed in 1.targets.json (TUF 5.7.3): expected ");
+  }
+
+  @Test
+  void timestampSignedByAnotherKeyFailsVerificationOnTheThresholdCheck() throws IOException {
+    publishM1();
+    StringBuilder timestamp = new StringBuilder(Files.readString(published().resolve("timestamp.json")));
+    int sig = timestamp.indexOf("\"sig\":\"") + "\"sig\":\"".length();
+    timestamp.setCharAt(sig, timestamp.charAt(sig) == '0' ? '1' : '0');
+    Files.writeString(published().resolve("timestamp.json"), timestamp);
+
+    Result r = verify(published().toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).startsWith("tourniquet: verification failed: timestamp.json: signature threshold of the timestamp role");
+  }
+
+  @Test
+  void feedSignedUnderAnotherRootFailsVerification() throws IOException {
+    publishM1();
+    Path otherRoot = tmp.resolve("other-root.json");
+    Files.copy(published().resolve("1.root.json"), otherRoot);
+    FeedCommandTest other = new FeedCommandTest();
+    other.tmp = tmp.resolve("other");
+    other.publishM1();
+
+    Result r = run("feed", "verify", "--root", other.published().resolve("1.root.json").toString(), "--from",
+        published().toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).contains("verification failed: timestamp.json: signature threshold of the timestamp role");
+  }
+
+  // ------------------------------------------------------------------------------ adding and removing
+
+  @Test
+  void addInvalidDocumentExitsTwoWithOneLinePerProblemAndStagesNothing() throws IOException {
+    initialise();
+    Path bad = tmp.resolve("bad.json");
+    Files.writeString(bad, Files.readString(EXAMPLES.resolve("M1.json"))
+        .replace("\"severity\": \"high\"", "\"severity\": \"urgent\"")
+        .replace("{ \"from\": \"15.2.0\", \"fixed\": \"15.2.986.36\" }", "{ \"from\": \"15.2.0\", \"fixed\": \"15.2.986-SU\" }")
+        .replace("(?=.*autodiscover)(?=.*powershell)", "(?&lt;=autodiscover)powershell"));
+
+    Result r = run("feed", "add", "--repo", repoArg(), bad.toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.errLines()).hasSize(3);
+    assertThat(r.errLines().get(0)).isEqualTo("bad.json: severity: expected low, medium, high or critical but found the"
+        + " string \"urgent\"");
+    assertThat(r.errLines().get(1)).startsWith("bad.json: applicability.versions[3].fixed: expected a version")
+        .endsWith("whose part \"986-SU\" is not a number");
+    assertThat(r.errLines().get(2)).startsWith("bad.json: actions[0].rules: rule \"EEMS M1.1 PowerShell - inbound\", condition 1")
+        .contains("lookbehind");
+    assertThat(ok("feed", "list", "--repo", repoArg()).out()).isEqualTo("no mitigations\n");
+  }
+
+  @Test
+  void addRefusesARevisionThatIsNotAboveTheFeedsAndAcceptsAHigherOne() throws IOException {
+    publishM1();
+
+    Result same = run("feed", "add", "--repo", repoArg(), revisedM1(1).toString());
+    Result revised = run("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    Result lower = run("feed", "add", "--repo", repoArg(), revisedM1(2).toString());
+
+    assertThat(same.code()).isEqualTo(2);
+    assertThat(same.err()).isEqualTo("M1-r1.json: revision: expected a revision above 1 (the feed has M1.1) but found 1\n");
+    assertThat(revised.code()).isZero();
+    assertThat(revised.out()).startsWith("staged mitigations/M1.json (M1.3, revises M1.1)\n");
+    assertThat(lower.code()).isEqualTo(2);
+    assertThat(lower.err()).contains("expected a revision above 3 (the feed has M1.3) but found 2");
+    signTargetsAndPublish();
+    assertThat(verify(published().toString()).out()).contains("targets version 2").containsPattern("M1\\.3 +mitigations/M1\\.json");
+  }
+
+  @Test
+  void addRefusesAnIdThatDiffersFromOneInTheFeedOnlyInCase() throws IOException {
+    publishM1();
+    Path lower = tmp.resolve("m1-lower.json");
+    Files.writeString(lower, Files.readString(EXAMPLES.resolve("M1.json")).replace("\"id\": \"M1\"", "\"id\": \"m1\""));
+
+    Result r = run("feed", "add", "--repo", repoArg(), lower.toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).isEqualTo("m1-lower.json: id: expected an id that differs from every other in the feed, ignoring"
+        + " case, but found \"m1\" where the feed has \"M1\"\n");
+  }
+
+  @Test
+  void addRefusesAnExpiredMitigation() throws IOException {
+    initialise();
+    Path expired = tmp.resolve("expired.json");
+    Files.writeString(expired, Files.readString(EXAMPLES.resolve("TQ-2026-0001.json"))
+        .replace("\"expires\": \"2027-06-01T00:00:00Z\"", "\"expires\": \"2020-01-01T00:00:00Z\""));
+
+    Result r = run("feed", "add", "--repo", repoArg(), expired.toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("expired.json: expires: expected an instant after now (").endsWith(") but found 2020-01-01T00:00:00Z\n");
+  }
+
+  @Test
+  void addingEveryExampleAtOnceStagesOneTargetsVersionThatPublishes() throws IOException {
+    publishM1();
+    List<String> args = new ArrayList<>(List.of("feed", "add", "--repo", repoArg()));
+    try (Stream<Path> files = Files.list(EXAMPLES)) {
+      files.filter(p -> !p.getFileName().toString().equals("M1.json")).sorted().forEach(p -> args.add(p.toString()));
+    }
+
+    Result added = ok(args.toArray(String[]::new));
+    signTargetsAndPublish();
+
+    assertThat(added.out().lines().filter(l -> l.startsWith("staged mitigations/"))).hasSize(5);
+    assertThat(verify(published().toString()).out()).contains("6 targets").contains("TQ-2026-0002.1");
+  }
+
+  @Test
+  void removeWithdrawsAMitigationSoThatVerifyNoLongerListsIt() throws IOException {
+    publishM1();
+
+    Result unknown = run("feed", "remove", "--repo", repoArg(), "M2");
+    Result removed = ok("feed", "remove", "--repo", repoArg(), "M1");
+    signTargetsAndPublish();
+
+    assertThat(unknown.code()).isEqualTo(2);
+    assertThat(unknown.err()).isEqualTo("M2: expected a mitigation in the feed but found none; the feed has M1\n");
+    assertThat(removed.out()).startsWith("withdrew mitigations/M1.json\n");
+    assertThat(verify(published().toString()).out()).contains("targets version 2").contains("0 targets").doesNotContain("M1.1");
+  }
+
+  @Test
+  void checkValidatesDocumentsWithoutARepository() throws IOException {
+    List<String> args = new ArrayList<>(List.of("feed", "check"));
+    try (Stream<Path> files = Files.list(EXAMPLES)) {
+      files.sorted().forEach(p -> args.add(p.toString()));
+    }
+    Path bad = tmp.resolve("bad.json");
+    Files.writeString(bad, "{\"schema\": \"tourniquet-mitigation/1\", \"id\": \"../M1\"}");
+
+    Result valid = ok(args.toArray(String[]::new));
+    Result invalid = run("feed", "check", bad.toString());
+
+    assertThat(valid.out()).contains("M1.json: valid: M1.1 high enforce, 1 action (request-rules), microsoft-exchange-server\n")
+        .contains("TQ-2021-0002.json: valid: TQ-2021-0002.1 high enforce, 2 actions (disable-service), microsoft-exchange-server\n");
+    assertThat(invalid.code()).isEqualTo(2);
+    assertThat(invalid.out().lines()).hasSize(7).first().asString().startsWith("bad.json: id: expected 1 to 64 letters");
+  }
+
+  // ---------------------------------------------------------------------------------- other verbs
+
+  @Test
+  void renewedTargetsCarryTheSameMitigationsInANewVersion() throws IOException {
+    publishM1();
+
+    Result renewed = ok("feed", "renew", "--repo", repoArg(), "--role", "targets");
+    signTargetsAndPublish();
+
+    assertThat(renewed.out()).contains("staged targets version 2: 0 of 1 signatures");
+    assertThat(verify(published().toString()).out()).contains("targets version 2").containsPattern("M1\\.1 +mitigations/M1\\.json");
+  }
+
+  @Test
+  void mergeRefusesACopyThatSignsOtherContent() throws IOException {
+    initialise();
+    Path copy = machine(2).resolve("root.json");
+    Files.copy(repo().resolve("staged/root.json"), copy);
+    ok("feed", "sign", "--file", copy.toString(), "--key", machine(2).resolve("root-2.key").toString());
+    Files.writeString(copy, Files.readString(copy).replaceFirst("\"threshold\" : 2", "\"threshold\" : 1"));
+
+    Result r = run("feed", "merge", "--repo", repoArg(), copy.toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).startsWith("tourniquet: " + copy + ": expected the same signed content (sha256 ");
+  }
+
+  @Test
+  void signingWithAKeyTheRoleDoesNotListFailsWithExitOne() throws IOException {
+    initialise();
+
+    Result r = run("feed", "sign", "--repo", repoArg(), "--role", "root", "--key", key("targets.key").toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).startsWith("tourniquet: root role: expected a key listed for it in root version 1 but found key ");
+  }
+
+  @Test
+  void initRefusesAThresholdAboveTheNumberOfKeys() throws IOException {
+    ok("keys", "generate", "--out", key("k").toString());
+    String pub = key("k.pub.json").toString();
+
+    Result r = run("feed", "init", "--repo", repoArg(), "--root-key", pub, "--root-threshold", "2", "--targets-key", pub,
+        "--snapshot-key", pub, "--timestamp-key", pub);
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).isEqualTo("tourniquet: --root-key: threshold: expected 1 to 1 but found 2\n");
+    assertThat(repo()).doesNotExist();
+  }
+
+  @Test
+  void signNeedsExactlyOneOfRoleAndFile() {
+    Result r = run("feed", "sign", "--key", "k.key");
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).isEqualTo("tourniquet: feed sign: expected exactly one of --role and --file but found neither\n");
+  }
+
+  @Test
+  void badDurationIsAnInvalidArgument() {
+    Result r = run("feed", "timestamp", "--timestamp-key", "t.key", "--validity", "1 week");
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("expected a positive duration such as 365d, 12h, 30m or P365D but found '1 week'");
+  }
+
+  @Test
+  void helpListsEveryFeedVerbAndTheKeysVerbs() {
+    String feedHelp = ok("feed", "--help").out();
+    String keysHelp = ok("keys", "--help").out();
+
+    for (String verb : List.of("init", "check", "add", "remove", "list", "status", "sign", "merge", "publish", "timestamp",
+        "renew", "rotate", "bundle", "verify")) {
+      assertThat(feedHelp).containsPattern("\n  " + verb + " ");
+    }
+    assertThat(keysHelp).containsPattern("\n  generate ").containsPattern("\n  show ");
+    assertThat(ok("--help").out()).containsPattern("\n  feed ").containsPattern("\n  keys ");
+  }
+
+  @Test
+  void verifyFromSomethingThatIsNoFeedIsAnInvalidArgument() throws IOException {
+    Path root = tmp.resolve("root.json");
+    Files.writeString(root, "{}", StandardCharsets.UTF_8);
+
+    Result r = run("feed", "verify", "--root", root.toString(), "--from", tmp.resolve("nowhere").toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).isEqualTo("tourniquet: --from: expected a directory, a bundle file or an http(s) URL but found "
+        + tmp.resolve("nowhere") + "\n");
+  }
+}
