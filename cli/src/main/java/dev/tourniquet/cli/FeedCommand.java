@@ -289,22 +289,23 @@ final class FeedCommand {
                 + m.id() + "\" where the feed has \"" + otherId + "\"");
           }
         }
-        Optional<byte[]> current = repository.readTarget(m.targetName());
+        // Agents may have applied the published revision: a new one must go above it. A revision staged but
+        // not yet published was never seen by an agent, so it may be replaced by one of the same number.
+        Optional<Mitigation> published = feedRevision(name, m, repository.readPublishedTarget(m.targetName()));
+        Optional<Mitigation> current = feedRevision(name, m, repository.readTarget(m.targetName()));
         String note = "new";
-        if (current.isPresent()) {
-          Mitigation published;
-          try {
-            published = MitigationParser.parse(current.get());
-          } catch (MitigationException e) {
-            throw new Invalid(name + ": revision: expected to compare with the feed's " + m.targetName()
-                + " but it is not a valid mitigation document (" + e.problems().get(0)
-                + "); withdraw it with feed remove first");
-          }
-          if (m.revision() <= published.revision()) {
-            problems.add(name + ": revision: expected a revision above " + published.revision() + " (the feed has "
-                + published.appliedId() + ") but found " + m.revision());
-          }
-          note = "revises " + published.appliedId();
+        if (published.isPresent() && m.revision() <= published.get().revision()) {
+          problems.add(name + ": revision: expected a revision above " + published.get().revision()
+              + " (the feed publishes " + published.get().appliedId() + ") but found " + m.revision());
+        } else if (current.isPresent() && m.revision() < current.get().revision()) {
+          problems.add(name + ": revision: expected a revision of at least " + current.get().revision()
+              + " (staged as " + current.get().appliedId() + ") but found " + m.revision());
+        }
+        if (published.isPresent()) {
+          note = "revises " + published.get().appliedId();
+        }
+        if (current.isPresent() && !current.equals(published)) {
+          note += ", replaces staged " + current.get().appliedId();
         }
         staged.put(m.targetName(), Files.readAllBytes(file));
         notes.add("staged " + m.targetName() + " (" + m.appliedId() + ", " + note + ")");
@@ -315,6 +316,19 @@ final class FeedCommand {
       repository.addTargets(staged);
       notes.forEach(out()::println);
       out().println("next: sign targets (feed sign --role targets --key KEY), then publish");
+    }
+  }
+
+  /** Parses the feed's copy of a mitigation to compare revisions with. */
+  private static Optional<Mitigation> feedRevision(String name, Mitigation m, Optional<byte[]> content) throws Verb.Invalid {
+    if (content.isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(MitigationParser.parse(content.get()));
+    } catch (MitigationException e) {
+      throw new Verb.Invalid(name + ": revision: expected to compare with the feed's " + m.targetName()
+          + " but it is not a valid mitigation document (" + e.problems().get(0) + "); withdraw it with feed remove first");
     }
   }
 

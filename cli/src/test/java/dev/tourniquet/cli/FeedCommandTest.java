@@ -364,13 +364,28 @@ class FeedCommandTest {
     Result lower = run("feed", "add", "--repo", repoArg(), revisedM1(2).toString());
 
     assertThat(same.code()).isEqualTo(2);
-    assertThat(same.err()).isEqualTo("M1-r1.json: revision: expected a revision above 1 (the feed has M1.1) but found 1\n");
+    assertThat(same.err()).isEqualTo("M1-r1.json: revision: expected a revision above 1 (the feed publishes M1.1) but found 1\n");
     assertThat(revised.code()).isZero();
     assertThat(revised.out()).startsWith("staged mitigations/M1.json (M1.3, revises M1.1)\n");
     assertThat(lower.code()).isEqualTo(2);
-    assertThat(lower.err()).contains("expected a revision above 3 (the feed has M1.3) but found 2");
+    assertThat(lower.err()).isEqualTo("M1-r2.json: revision: expected a revision of at least 3 (staged as M1.3) but found 2\n");
     signTargetsAndPublish();
     assertThat(verify(published().toString()).out()).contains("targets version 2").containsPattern("M1\\.3 +mitigations/M1\\.json");
+  }
+
+  @Test
+  void stagedRevisionMayBeReplacedBeforePublishingButNeverGoBelowThePublishedOne() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+
+    Result sameAsStaged = run("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    Result belowPublishedAfterRemove = run("feed", "add", "--repo", repoArg(), revisedM1(1).toString());
+
+    assertThat(sameAsStaged.code()).isZero();
+    assertThat(sameAsStaged.out()).startsWith("staged mitigations/M1.json (M1.3, revises M1.1, replaces staged M1.3)\n");
+    assertThat(belowPublishedAfterRemove.code()).isEqualTo(2);
+    assertThat(belowPublishedAfterRemove.err()).contains("expected a revision above 1 (the feed publishes M1.1) but found 1");
   }
 
   @Test

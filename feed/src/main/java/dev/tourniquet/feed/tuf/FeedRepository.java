@@ -387,6 +387,30 @@ public final class FeedRepository {
   }
 
   /**
+   * Reads the content of a target as agents see it now: listed in the published targets metadata, read from
+   * the published directory and checked against its length and sha256. Staged changes are ignored.
+   *
+   * @param name the target path, e.g. {@code mitigations/M1.json}
+   * @return the content, or empty if the published feed lists no such target (or nothing is published)
+   * @throws RepositoryStateException if the published file is missing or differs from its listing
+   * @throws IOException if files cannot be read
+   */
+  public Optional<byte[]> readPublishedTarget(String name) throws PublisherException, IOException {
+    Optional<Metadata> targets = load().targets;
+    if (targets.isEmpty() || !targets.get().targets().containsKey(name)) {
+      return Optional.empty();
+    }
+    TargetFile target = targets.get().targets().get(name);
+    Path file = published.resolve(targetPath(target));
+    byte[] bytes = Files.isRegularFile(file) ? Files.readAllBytes(file) : new byte[0];
+    if (bytes.length != target.length() || !Hashes.hex(Hashes.SHA256, bytes).equals(target.hashes().get(Hashes.SHA256))) {
+      throw new RepositoryStateException(targetPath(target), "expected the published content with sha256 "
+          + target.hashes().get(Hashes.SHA256) + " but found " + (Files.isRegularFile(file) ? "other content" : "no file"));
+    }
+    return Optional.of(bytes);
+  }
+
+  /**
    * The version and expiry of one role's published metadata.
    *
    * @param role the role

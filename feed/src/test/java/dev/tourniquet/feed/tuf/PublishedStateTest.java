@@ -23,6 +23,17 @@ class PublishedStateTest {
   }
 
   @Test
+  void readPublishedTargetIgnoresStagedChanges() throws Exception {
+    TestRepository repo = new TestRepository(temp);
+    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 2));
+    repo.repo.removeTarget("mitigations/M2.json");
+
+    assertThat(repo.repo.readPublishedTarget("mitigations/M1.json")).contains(TestRepository.mitigation("M1", 1));
+    assertThat(repo.repo.readPublishedTarget("mitigations/M2.json")).contains(TestRepository.mitigation("M2", 1));
+    assertThat(repo.repo.readTarget("mitigations/M2.json")).isEmpty();
+  }
+
+  @Test
   void readTargetRefusesContentThatNoLongerMatchesItsListing() throws Exception {
     TestRepository repo = new TestRepository(temp);
     try (var files = Files.walk(repo.published().resolve("targets"))) {
