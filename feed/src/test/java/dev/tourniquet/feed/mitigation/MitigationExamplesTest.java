@@ -56,6 +56,22 @@ class MitigationExamplesTest {
   }
 
   @Test
+  void everyExampleAppearsInTheFormatDocumentExactlyAsItsFile() throws Exception {
+    String doc = Files.readString(MitigationVectorsTest.REPO.resolve("docs/mitigation-format.md"));
+    java.util.regex.Matcher block = java.util.regex.Pattern
+        .compile("<!-- example: (\\S+) -->\n```json\n(.*?)```\n", java.util.regex.Pattern.DOTALL).matcher(doc);
+    java.util.Set<String> shown = new java.util.TreeSet<>();
+    while (block.find()) {
+      assertThat(block.group(2)).as(block.group(1))
+          .isEqualTo(Files.readString(MitigationVectorsTest.REPO.resolve(block.group(1))));
+      shown.add(block.group(1));
+    }
+
+    assertThat(shown).containsExactlyElementsOf(examples()
+        .map(p -> "examples/mitigations/" + p.getFileName()).sorted().toList());
+  }
+
+  @Test
   void m1ExampleCarriesExactlyTheRuleOfTheEemsFixture() throws Exception {
     Mitigation m1 = example("M1.json");
     RuleSet fixture = RuleSets.read(Files.readString(FIXTURES.resolve("eems-m1.1-cve-2022-41040.xml")), "fixture");
