@@ -558,7 +558,7 @@ final class FeedCommand {
     void run() throws Exception {
       FeedRepository repository = open();
       TrustedFeed feed = repository.publish(readKeys(snapshotKeys, passphrases), readKeys(timestampKeys, passphrases));
-      out().println("published " + repository.publishedDirectory());
+      out().println("published " + repo.resolve("published"));
       printFeed(feed, out());
     }
   }
