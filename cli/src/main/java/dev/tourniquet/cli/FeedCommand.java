@@ -199,15 +199,18 @@ final class FeedCommand {
 
   // ---------------------------------------------------------------------------------------- documents
 
+  /** A mitigation document as read: the exact bytes validated, so that the same bytes are staged. */
+  record Document(byte[] bytes, Mitigation mitigation) {}
+
   /** Reads and validates a mitigation document; problems become lines {@code FILE: path: message}. */
-  static Mitigation readMitigation(Path file, List<String> problems) throws IOException {
+  static Document readMitigation(Path file, List<String> problems) throws IOException {
     String name = file.getFileName() == null ? file.toString() : file.getFileName().toString();
     byte[] bytes;
     try (InputStream in = Files.newInputStream(file)) {
       bytes = in.readNBytes(MitigationParser.MAX_BYTES + 1);
     }
     try {
-      return MitigationParser.parse(bytes);
+      return new Document(bytes, MitigationParser.parse(bytes));
     } catch (MitigationException e) {
       for (Problem p : e.problems()) {
         problems.add(name + ": " + p);
@@ -235,10 +238,9 @@ final class FeedCommand {
       List<String> problems = new ArrayList<>();
       List<String> valid = new ArrayList<>();
       for (Path file : files) {
-        int before = problems.size();
-        Mitigation m = readMitigation(file, problems);
-        if (m != null && problems.size() == before) {
-          valid.add(file.getFileName() + ": valid: " + summary(m));
+        Document document = readMitigation(file, problems);
+        if (document != null) {
+          valid.add(file.getFileName() + ": valid: " + summary(document.mitigation()));
         }
       }
       valid.forEach(out()::println);
@@ -269,10 +271,11 @@ final class FeedCommand {
       Instant now = Instant.now();
       for (Path file : files) {
         String name = file.getFileName().toString();
-        Mitigation m = readMitigation(file, problems);
-        if (m == null) {
+        Document document = readMitigation(file, problems);
+        if (document == null) {
           continue;
         }
+        Mitigation m = document.mitigation();
         if (m.isExpiredAt(now)) {
           problems.add(name + ": expires: expected an instant after now (" + now + ") but found " + m.expires().get());
         }
@@ -307,7 +310,8 @@ final class FeedCommand {
         if (current.isPresent() && !current.equals(published)) {
           note += ", replaces staged " + current.get().appliedId();
         }
-        staged.put(m.targetName(), Files.readAllBytes(file));
+        // The bytes validated are the bytes signed: the file is not read again.
+        staged.put(m.targetName(), document.bytes());
         notes.add("staged " + m.targetName() + " (" + m.appliedId() + ", " + note + ")");
       }
       if (!problems.isEmpty()) {

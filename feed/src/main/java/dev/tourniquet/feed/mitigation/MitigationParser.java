@@ -11,6 +11,7 @@ import dev.tourniquet.rules.RuleJson;
 import dev.tourniquet.rules.RuleSet;
 import dev.tourniquet.rules.RuleValidationException;
 import dev.tourniquet.rules.RuleXmlReader;
+import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -21,7 +22,9 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -83,7 +86,7 @@ public final class MitigationParser {
       root = JsonText.MAPPER.readTree(parser);
     } catch (JsonProcessingException e) {
       throw syntaxError(e);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("reading a string cannot fail", e);
     }
     if (root == null || root.isMissingNode()) {
@@ -316,7 +319,7 @@ public final class MitigationParser {
       JsonNode value = node.get(key);
       String at = child(path, key);
       List<String> names = Arrays.stream(values).map(name).toList();
-      String expected = "expected " + Fields.oneOf(new java.util.LinkedHashSet<>(names));
+      String expected = "expected " + Fields.oneOf(new LinkedHashSet<>(names));
       if (value == null) {
         if (fallback == null) {
           problem(at, expected + " but found nothing");
@@ -580,7 +583,7 @@ public final class MitigationParser {
     <E extends Enum<E>> Set<E> enumList(ObjectNode node, String path, String key, E[] values,
         Function<E, String> name, String what) {
       String at = child(path, key);
-      String names = Fields.oneOf(new java.util.LinkedHashSet<>(Arrays.stream(values).map(name).toList()));
+      String names = Fields.oneOf(new LinkedHashSet<>(Arrays.stream(values).map(name).toList()));
       JsonNode value = required(node, path, key, "an array of " + what + " (" + names + ")");
       if (value == null) {
         return null;
@@ -637,7 +640,7 @@ public final class MitigationParser {
         return null;
       }
       Map<String, String> result = new LinkedHashMap<>();
-      java.util.Set<String> lower = new java.util.HashSet<>();
+      Set<String> lower = new HashSet<>();
       boolean ok = true;
       for (Map.Entry<String, JsonNode> field : value.properties()) {
         String at = child("extensions", field.getKey());
