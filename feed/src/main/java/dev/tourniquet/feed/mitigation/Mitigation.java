@@ -3,7 +3,6 @@ package dev.tourniquet.feed.mitigation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tourniquet.rules.Problem;
-import dev.tourniquet.rules.RuleValidationException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -63,8 +62,8 @@ public record Mitigation(
   /**
    * Validates every field.
    *
-   * @throws IllegalArgumentException naming the first field that breaks the schema's rules
-   * @throws RuleValidationException if a rule set does not compile (raised by its action)
+   * @throws IllegalArgumentException naming the first field that breaks the schema's rules (the actions
+   *     have validated themselves, rule sets included, when they were built)
    */
   public Mitigation {
     Objects.requireNonNull(id, "id");

@@ -27,7 +27,8 @@ public final class MitigationException extends Exception {
   }
 
   /**
-   * Returns every problem found, in document order.
+   * Returns every problem found, in the order the parser checks the fields (schema, id, revision … actions,
+   * expires, extensions; inside an object, unknown fields first).
    *
    * @return the problems, never empty
    */

@@ -310,7 +310,11 @@ public final class MitigationParser {
         return null;
       }
       BigInteger big = value.bigIntegerValue();
-      long n = big.bitLength() < 63 ? big.longValue() : (big.signum() < 0 ? Long.MIN_VALUE : Long.MAX_VALUE);
+      if (big.bitLength() >= 63) {
+        problem(at, "expected " + what + " but found the number " + big);
+        return null;
+      }
+      long n = big.longValue();
       return check(at, rule.apply(n)) ? (int) n : null;
     }
 
