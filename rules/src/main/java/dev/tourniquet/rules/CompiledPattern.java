@@ -22,6 +22,21 @@ abstract sealed class CompiledPattern {
   /** Searches the input; returns the captures, or null when it does not match. */
   abstract Captures match(String input);
 
+  /**
+   * Whether the pattern matches somewhere in the input: the same answer as {@code match(input) != null},
+   * computed as cheaply as the pattern allows (a {@link MatchShortcut}, or a search that reports no
+   * span). For callers that use no capture.
+   */
+  abstract boolean matches(String input);
+
+  /** How {@link #matches} decides, for tests and diagnostics: a shortcut's shape, or {@code "search"}. */
+  abstract String decisionShape();
+
+  /** True when the pattern is known to match every input. */
+  boolean alwaysMatches() {
+    return false;
+  }
+
   /** Captured texts; group 0 is the matched text. Unmatched groups are empty, as on IIS. */
   interface Captures {
     /** Captures that hold only {@code {0}} = the whole input (for ExactMatch-like uses). */
@@ -45,15 +60,40 @@ abstract sealed class CompiledPattern {
     int count();
   }
 
-  /** An ordinary pattern: one RE2 search. */
+  /** An ordinary pattern: one RE2 search, or a shortcut when only the decision is needed. */
   static final class Regex extends CompiledPattern {
     private final com.google.re2j.Pattern pattern;
+    /** The pattern with lazy quantifiers and no captures (see {@link Re2Emitter#emitForDecision}). */
+    private final com.google.re2j.Pattern decisionPattern;
+    /** Decides without RE2, or null. */
+    private final MatchShortcut shortcut;
     private final int groups;
 
-    Regex(com.google.re2j.Pattern pattern, int groups, Set<String> requiredLiterals) {
+    Regex(com.google.re2j.Pattern pattern, com.google.re2j.Pattern decisionPattern, MatchShortcut shortcut, int groups,
+        Set<String> requiredLiterals) {
       super(requiredLiterals);
       this.pattern = pattern;
+      this.decisionPattern = decisionPattern;
+      this.shortcut = shortcut;
       this.groups = groups;
+    }
+
+    @Override
+    boolean matches(String input) {
+      if (shortcut != null) {
+        return shortcut.matches(input);
+      }
+      return decisionPattern.matcher(input).find();
+    }
+
+    @Override
+    String decisionShape() {
+      return shortcut == null ? "search" : shortcut.shape();
+    }
+
+    @Override
+    boolean alwaysMatches() {
+      return shortcut instanceof MatchShortcut.Always;
     }
 
     @Override
@@ -94,14 +134,45 @@ abstract sealed class CompiledPattern {
   /** The lookahead conjunction idiom, rewritten as independent searches; see {@link PatternCompiler}. */
   static final class Conjunction extends CompiledPattern {
     private final List<com.google.re2j.Pattern> parts;
+    /** The parts with lazy quantifiers and no captures, for the yes/no search. */
+    private final List<com.google.re2j.Pattern> decisionParts;
     private final boolean hasTrailing;
     private final boolean anchored;
 
-    Conjunction(List<com.google.re2j.Pattern> parts, boolean hasTrailing, boolean anchored, Set<String> requiredLiterals) {
+    Conjunction(List<com.google.re2j.Pattern> parts, List<com.google.re2j.Pattern> decisionParts, boolean hasTrailing,
+        boolean anchored, Set<String> requiredLiterals) {
       super(requiredLiterals);
       this.parts = List.copyOf(parts);
+      this.decisionParts = List.copyOf(decisionParts);
       this.hasTrailing = hasTrailing;
       this.anchored = anchored;
+    }
+
+    @Override
+    boolean matches(String input) {
+      if (anchored) {
+        for (com.google.re2j.Pattern part : decisionParts) {
+          if (!part.matcher(input).lookingAt()) {
+            return false;
+          }
+        }
+        return true;
+      }
+      if (input.indexOf('\n') < 0) {
+        for (com.google.re2j.Pattern part : decisionParts) {
+          if (!part.matcher(input).find()) {
+            return false;
+          }
+        }
+        return true;
+      }
+      // Several lines: the parts must match on a common line, which the full search works out.
+      return match(input) != null;
+    }
+
+    @Override
+    String decisionShape() {
+      return "conjunction";
     }
 
     @Override

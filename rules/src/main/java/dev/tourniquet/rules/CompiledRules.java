@@ -5,6 +5,8 @@ import dev.tourniquet.rules.RuleCompiler.InboundStep;
 import dev.tourniquet.rules.RuleCompiler.OutboundStep;
 import dev.tourniquet.rules.RuleCompiler.PreConditionStep;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,33 +20,65 @@ import java.util.Set;
  *
  * <h2>How a request is evaluated</h2>
  *
+ * <p>Immutable in meaning; the one mutable part is a per-guard memo of the last outcome, a cache that
+ * cannot change a decision (see {@code GuardMemo}).
+ *
  * <p>Semantically, exactly as IIS: global rules, then rules, in order; a rule applies when its
  * {@code <match>} and its conditions hold; {@code None} and {@code Rewrite} go on to the next rule unless
  * the rule has {@code stopProcessing}; {@code Redirect}, {@code CustomResponse} and {@code AbortRequest}
  * end processing.
  *
- * <p>Operationally, most rules are never looked at. At compile time each rule gets a trigger: one input
- * (the URL, or a condition's input such as {@code {HTTP_COOKIE}}) and a set of literals, one of which
- * must occur in that input for the rule to match at all (see {@link LiteralExtractor}). Per request, each
- * distinct trigger input is expanded once and scanned once by an Aho-Corasick automaton over all its
- * literals; the hits mark candidate rules in a bit set. The ordered walk then visits only candidates and
- * the few rules without a trigger. So the cost is one pass per distinct input plus the rules that could
- * match, nearly flat in the number of rules. A {@code Rewrite} changes the inputs the triggers were
- * computed from, so after one the walk visits every remaining rule.
+ * <p>Operationally, most rules are never looked at, and the cost of a request is driven by the request,
+ * not by the number of rules. At compile time each rule gets a <em>trigger</em>, a cheap test that must
+ * pass for the rule to apply at all. In order of preference:
+ *
+ * <ol>
+ *   <li><b>literals</b>: one input (the URL, or a condition's input such as {@code {HTTP_COOKIE}}) and a set
+ *       of literals, one of which must occur in it (see {@link LiteralExtractor}). Per request, each
+ *       distinct input is expanded once and scanned once by an Aho-Corasick automaton over all its
+ *       literals ({@link AhoCorasick});
+ *   <li><b>header presence</b>: a condition on <code>{HTTP_X}</code> that cannot hold on an empty value
+ *       needs the header; per request, each header field is looked up once in a table of such headers;
+ *   <li><b>guard</b>: any other condition the rule needs (under MatchAll), typically a negated allow-list
+ *       such as <code>{REQUEST_METHOD}</code> not matching {@code ^(GET|POST)$} behind a {@code .*} match.
+ *       Identical guards of different rules are evaluated once per request;
+ *   <li>otherwise the rule is evaluated on every request (a rule with no necessary condition at all).
+ * </ol>
+ *
+ * The rules whose trigger fired are collected (deduplicated with per-thread stamps, so nothing is
+ * cleared or scanned per rule), sorted, and walked in order; a rule is fully evaluated only then. A
+ * {@code Rewrite} changes the inputs the triggers were computed from, so after one the walk visits every
+ * remaining rule.
+ *
+ * <p>When a rule reads no <code>{R:n}</code> (or no <code>{C:n}</code>), its match (or its conditions) are
+ * decided with {@link CompiledPattern#matches}, which needs no captures and often no search at all.
  */
 public final class CompiledRules {
   /** A literal shorter than this is too common to be worth a trigger. */
   private static final int MIN_TRIGGER_SCORE = 3;
   /** The trigger input key for the {@code <match url>} input. */
   private static final String MATCH_URL = "\0match-url";
+  /** Headers nearly every request carries: their presence selects almost nothing, so a guard is preferred. */
+  private static final Set<String> COMMON_HEADERS = Set.of("HOST", "USER_AGENT", "ACCEPT", "ACCEPT_ENCODING",
+      "ACCEPT_LANGUAGE", "CONNECTION", "COOKIE", "CONTENT_TYPE", "CONTENT_LENGTH", "AUTHORIZATION", "REFERER",
+      "CACHE_CONTROL", "ORIGIN", "PRAGMA");
 
   private final RuleSet ruleSet;
   private final Limits limits;
   private final InboundStep[] inbound;
   private final OutboundStep[] outbound;
-  private final long[] alwaysCandidates;
+  /** Per inbound rule: whether any of its templates reads {R:n}, resp. {C:n}. */
+  private final boolean[] readsRuleCaptures;
+  private final boolean[] readsConditionCaptures;
+  /** Rules without a trigger, in order. */
+  private final int[] alwaysCandidates;
   private final TriggerInput[] triggerInputs;
+  private final HeaderPresence presence;
+  private final Guard[] guards;
   private final int literalCount;
+  private final ThreadLocal<Scratch> scratch;
+  /** Per guard, its last outcome; a cache that never changes a decision (see {@link GuardMemo}). */
+  private final GuardMemo[] guardMemos;
 
   /** One distinct input and the automaton over every literal that rules expect in it. */
   private record TriggerInput(String key, Template template, AhoCorasick automaton, int firstLiteral, int[][] rulesByLiteral) {}
@@ -52,19 +86,58 @@ public final class CompiledRules {
   /** One candidate trigger of a rule: an input key, its template (null for the URL) and its literals. */
   private record Trigger(String key, Template template, Set<String> literals) {}
 
+  /** A condition (or the URL match, when {@code template} is null) that some rules need to hold. */
+  private record Guard(String key, Template template, CompiledPattern pattern, boolean negate, int[] rules) {}
+
+  /**
+   * A guard's last input and outcome. Guards read inputs such as the method or the host, which repeat
+   * from one request to the next, so one remembered answer saves most searches. Each memo is immutable
+   * and replaced whole, so threads racing on the slot see one complete memo or another, never a mix.
+   */
+  private record GuardMemo(String value, boolean holds) {
+    /** Longer values are not remembered: they rarely repeat, and a memo should not pin a large string. */
+    static final int MAX_VALUE_LENGTH = 256;
+  }
+
   CompiledRules(RuleSet ruleSet, Limits limits, InboundStep[] inbound, OutboundStep[] outbound) {
     this.ruleSet = ruleSet;
     this.limits = limits;
     this.inbound = inbound;
     this.outbound = outbound;
-    this.alwaysCandidates = new long[(inbound.length + 63) / 64];
-    // input key -> literal -> rules
+    int n = inbound.length;
+    this.readsRuleCaptures = new boolean[n];
+    this.readsConditionCaptures = new boolean[n];
+    for (int i = 0; i < n; i++) {
+      InboundStep step = inbound[i];
+      List<Template> templates = new ArrayList<>();
+      templates.add(step.url());
+      templates.add(step.reason());
+      templates.add(step.description());
+      for (ConditionStep c : step.conditions()) {
+        templates.add(c.input());
+      }
+      for (Template t : templates) {
+        if (t != null) {
+          readsRuleCaptures[i] |= t.maxBackReference('R') >= 0;
+          readsConditionCaptures[i] |= t.maxBackReference('C') >= 0;
+        }
+      }
+    }
+
+    // First the literal triggers; the rest is decided once every rule's guard options are known.
+    List<Integer> always = new ArrayList<>();
     Map<String, Map<String, List<Integer>>> byInput = new LinkedHashMap<>();
     Map<String, Template> templates = new HashMap<>();
-    for (int i = 0; i < inbound.length; i++) {
+    Map<Integer, List<Guard>> guardOptions = new LinkedHashMap<>();
+    Map<String, Integer> guardUse = new HashMap<>();
+    Map<String, List<Integer>> presenceRules = new LinkedHashMap<>();
+    for (int i = 0; i < n; i++) {
       List<Trigger> triggers = triggers(inbound[i]);
       if (triggers == null) {
-        alwaysCandidates[i >>> 6] |= 1L << i;
+        guardOptions.put(i, guardOptions(inbound[i]));
+        for (Guard g : guardOptions.get(i)) {
+          guardUse.merge(g.key(), 1, Integer::sum);
+        }
         continue;
       }
       for (Trigger t : triggers) {
@@ -78,6 +151,30 @@ public final class CompiledRules {
         }
       }
     }
+    Map<String, Guard> guardsByKey = new LinkedHashMap<>();
+    Map<String, List<Integer>> guardRules = new HashMap<>();
+    for (Map.Entry<Integer, List<Guard>> e : guardOptions.entrySet()) {
+      int i = e.getKey();
+      List<String> headers = presenceKeys(inbound[i]);
+      String rare = headers.stream().filter(h -> !COMMON_HEADERS.contains(h)).findFirst().orElse(null);
+      Guard guard = e.getValue().stream().max(Comparator.comparingInt(g -> guardUse.get(g.key()))).orElse(null);
+      if (rare != null || (guard == null && !headers.isEmpty())) {
+        presenceRules.computeIfAbsent(rare != null ? rare : headers.get(0), h -> new ArrayList<>()).add(i);
+      } else if (guard != null) {
+        guardsByKey.putIfAbsent(guard.key(), guard);
+        guardRules.computeIfAbsent(guard.key(), k -> new ArrayList<>()).add(i);
+      } else {
+        always.add(i);
+      }
+    }
+    this.alwaysCandidates = always.stream().mapToInt(Integer::intValue).toArray();
+    this.guards = guardsByKey.values().stream()
+        .map(g -> new Guard(g.key(), g.template(), g.pattern(), g.negate(),
+            guardRules.get(g.key()).stream().mapToInt(Integer::intValue).toArray()))
+        .toArray(Guard[]::new);
+    this.presence = presenceRules.isEmpty() ? null : new HeaderPresence(presenceRules);
+    this.guardMemos = new GuardMemo[guards.length];
+
     List<TriggerInput> inputs = new ArrayList<>();
     int literalIds = 0;
     for (Map.Entry<String, Map<String, List<Integer>>> e : byInput.entrySet()) {
@@ -91,11 +188,13 @@ public final class CompiledRules {
     }
     this.triggerInputs = inputs.toArray(new TriggerInput[0]);
     this.literalCount = literalIds;
+    int literals = literalIds;
+    this.scratch = ThreadLocal.withInitial(() -> new Scratch(literals, n));
   }
 
   /**
-   * The rule's triggers: it can match only if one of them fires. Null when no useful trigger exists and
-   * the rule must always be evaluated.
+   * The rule's literal triggers: it can match only if one of them fires. Null when no useful literal
+   * trigger exists.
    */
   private static List<Trigger> triggers(InboundStep step) {
     // Factors that must all hold: the match (unless negated) and, under MatchAll, each plain condition.
@@ -151,6 +250,52 @@ public final class CompiledRules {
     return current;
   }
 
+  /** The conditions every application of the rule needs: all of them under MatchAll, a lone one under MatchAny. */
+  private static List<ConditionStep> necessaryConditions(InboundStep step) {
+    ConditionStep[] conditions = step.conditions();
+    if (step.grouping() == LogicalGrouping.MATCH_ALL || conditions.length == 1) {
+      return List.of(conditions);
+    }
+    return List.of();
+  }
+
+  /**
+   * Header keys the rule needs present: a necessary condition on exactly <code>{HTTP_X}</code> that does
+   * not hold on the empty value (an absent header reads as "").
+   */
+  private static List<String> presenceKeys(InboundStep step) {
+    List<String> keys = new ArrayList<>();
+    for (ConditionStep c : necessaryConditions(step)) {
+      List<Template.Part> parts = c.input().parts();
+      if (parts.size() == 1 && parts.get(0) instanceof Template.Variable v && v.name().startsWith("HTTP_")
+          && c.pattern().matches("") == c.negate()) {
+        keys.add(v.name().substring(5));
+      }
+    }
+    return keys;
+  }
+
+  /** The necessary factors of a rule that can be decided on their own, before the rule is evaluated. */
+  private static List<Guard> guardOptions(InboundStep step) {
+    List<Guard> options = new ArrayList<>();
+    for (ConditionStep c : necessaryConditions(step)) {
+      if (!c.input().usesBackReferences() && !(c.pattern().alwaysMatches() && !c.negate())) {
+        options.add(new Guard(c.input().canonical() + "\0" + c.negate() + "\0" + patternKey(c.pattern()), c.input(),
+            c.pattern(), c.negate(), null));
+      }
+    }
+    if (!(step.match().alwaysMatches() && !step.matchNegate())) {
+      options.add(new Guard(MATCH_URL + "\0" + step.matchNegate() + "\0" + patternKey(step.match()), null,
+          step.match(), step.matchNegate(), null));
+    }
+    return options;
+  }
+
+  /** Two patterns with the same key decide every input alike: the key is the translated RE2 text. */
+  private static String patternKey(CompiledPattern pattern) {
+    return pattern.getClass().getSimpleName() + ":" + pattern;
+  }
+
   /**
    * Returns the rule set this was compiled from.
    *
@@ -182,53 +327,94 @@ public final class CompiledRules {
     if (inbound.length == 0) {
       return Decision.ALLOW;
     }
-    long[] candidates = candidates(ctx);
-    return walk(ctx, candidates);
+    Scratch s = scratch.get();
+    collectCandidates(ctx, request, s);
+    return walk(ctx, s.candidates, false);
   }
 
-  /** The same decision, computed without the prefilter: every rule is evaluated in order. For tests. */
+  /**
+   * The same decision, computed the plain way: every rule in order, every pattern searched with RE2 and
+   * its captures taken. The reference the prefilter and the shortcuts are tested against.
+   */
   Decision evaluateSequentially(HttpRequest request) {
     RequestContext ctx = RequestContext.of(request, null, limits);
-    return walk(ctx, null);
+    return walk(ctx, null, true);
   }
 
-  private long[] candidates(RequestContext ctx) {
-    long[] candidates = alwaysCandidates.clone();
-    if (triggerInputs.length == 0) {
-      return candidates;
-    }
-    long[] seen = new long[(literalCount + 63) / 64];
+  /** Fills {@code s.candidates} with the rules whose trigger fires, in ascending order. */
+  private void collectCandidates(RequestContext ctx, HttpRequest request, Scratch s) {
+    s.begin();
+    IntBuffer hits = s.hits;
     for (TriggerInput input : triggerInputs) {
       String value = input.template() == null ? ctx.matchInput() : input.template().expand(ctx);
+      hits.clear();
+      AhoCorasick automaton = input.automaton();
+      automaton.scan(value, hits);
       int base = input.firstLiteral();
       int[][] rulesByLiteral = input.rulesByLiteral();
-      input.automaton().scan(value, literal -> {
-        int id = base + literal;
-        long bit = 1L << id;
-        if ((seen[id >>> 6] & bit) != 0) {
-          return;
+      for (int h = 0; h < hits.size(); h++) {
+        for (int literal : automaton.outputs(hits.get(h))) {
+          if (s.firstSightOfLiteral(base + literal)) {
+            for (int rule : rulesByLiteral[literal]) {
+              s.add(rule);
+            }
+          }
         }
-        seen[id >>> 6] |= bit;
-        for (int rule : rulesByLiteral[literal]) {
-          candidates[rule >>> 6] |= 1L << rule;
-        }
-      });
+      }
     }
-    return candidates;
+    if (presence != null) {
+      List<Header> headers = request.headers();
+      for (int h = 0, n = headers.size(); h < n; h++) {
+        int[] rules = presence.rules(headers.get(h).name(), ctx.headerHash(h));
+        if (rules != null) {
+          for (int rule : rules) {
+            s.add(rule);
+          }
+        }
+      }
+    }
+    for (int g = 0; g < guards.length; g++) {
+      Guard guard = guards[g];
+      String value = guard.template() == null ? ctx.matchInput() : guard.template().expand(ctx);
+      GuardMemo memo = guardMemos[g];
+      boolean holds;
+      if (memo != null && memo.value().equals(value)) {
+        holds = memo.holds();
+      } else {
+        holds = guard.pattern().matches(value) != guard.negate();
+        if (value.length() <= GuardMemo.MAX_VALUE_LENGTH) {
+          guardMemos[g] = new GuardMemo(value, holds);
+        }
+      }
+      if (holds) {
+        for (int rule : guard.rules()) {
+          s.add(rule);
+        }
+      }
+    }
+    for (int rule : alwaysCandidates) {
+      s.add(rule);
+    }
+    s.candidates.sort();
   }
 
-  /** The ordered walk; {@code candidates} null means every rule. */
-  private Decision walk(RequestContext ctx, long[] candidates) {
+  /**
+   * The ordered walk over {@code candidates} (every rule when null); {@code reference} evaluates every
+   * pattern with its captures, ignoring the shortcuts.
+   */
+  private Decision walk(RequestContext ctx, IntBuffer candidates, boolean reference) {
     Decision rewritten = null;
-    int i = candidates == null ? 0 : nextCandidate(candidates, 0);
-    while (i >= 0 && i < inbound.length) {
+    boolean everyRule = candidates == null;
+    int pos = 0;
+    int i = everyRule ? 0 : candidates.size() > 0 ? candidates.get(0) : inbound.length;
+    while (i < inbound.length) {
       InboundStep step = inbound[i];
-      if (applies(step, ctx)) {
+      if (applies(step, ctx, reference || readsRuleCaptures[i], reference || readsConditionCaptures[i])) {
         InboundAction action = step.action();
         if (action instanceof InboundAction.Rewrite rw) {
           rewritten = rewrite(step, rw, ctx);
           // The triggers were computed from the URL before the rewrite: from here on, visit every rule.
-          candidates = null;
+          everyRule = true;
         } else if (action instanceof InboundAction.Redirect rd) {
           return new Decision.Redirect(step.name(), rd.redirectType().status(),
               withQuery(step.url().expand(ctx), rd.appendQueryString() ? ctx.query() : ""));
@@ -242,26 +428,14 @@ public final class CompiledRules {
           break;
         }
       }
-      i = candidates == null ? i + 1 : nextCandidate(candidates, i + 1);
+      if (everyRule) {
+        i++;
+      } else {
+        pos++;
+        i = pos < candidates.size() ? candidates.get(pos) : inbound.length;
+      }
     }
     return rewritten == null ? Decision.ALLOW : rewritten;
-  }
-
-  private static int nextCandidate(long[] bits, int from) {
-    int word = from >>> 6;
-    if (word >= bits.length) {
-      return -1;
-    }
-    long w = bits[word] & (-1L << from);
-    while (true) {
-      if (w != 0) {
-        return (word << 6) + Long.numberOfTrailingZeros(w);
-      }
-      if (++word == bits.length) {
-        return -1;
-      }
-      w = bits[word];
-    }
   }
 
   private static Decision rewrite(InboundStep step, InboundAction.Rewrite rw, RequestContext ctx) {
@@ -289,17 +463,45 @@ public final class CompiledRules {
     return location + (location.indexOf('?') >= 0 ? "&" : "?") + query;
   }
 
-  /** Whether the rule's match and conditions hold; leaves its captures in the context. */
-  private static boolean applies(InboundStep step, RequestContext ctx) {
+  /**
+   * Whether the rule's match and conditions hold; leaves its captures in the context when asked for them
+   * ({@code ruleCaptures}, {@code conditionCaptures}), and otherwise only decides.
+   */
+  private static boolean applies(InboundStep step, RequestContext ctx, boolean ruleCaptures, boolean conditionCaptures) {
     ctx.resetCaptures();
-    CompiledPattern.Captures m = step.match().match(ctx.matchInput());
-    if (step.matchNegate() ? m != null : m == null) {
-      return false;
+    if (!ruleCaptures) {
+      if (step.match().matches(ctx.matchInput()) == step.matchNegate()) {
+        return false;
+      }
+    } else {
+      CompiledPattern.Captures m = step.match().match(ctx.matchInput());
+      if (step.matchNegate() ? m != null : m == null) {
+        return false;
+      }
+      if (m != null && !step.matchNegate()) {
+        ctx.ruleCaptures = m;
+      }
     }
-    if (m != null && !step.matchNegate()) {
-      ctx.ruleCaptures = m;
+    if (!conditionCaptures) {
+      return conditionsDecide(step.grouping(), step.conditions(), ctx);
     }
     return conditionsHold(step.grouping(), step.trackAllCaptures(), step.conditions(), ctx);
+  }
+
+  /** Whether the conditions hold, when no {C:n} is read: no captures are taken. */
+  private static boolean conditionsDecide(LogicalGrouping grouping, ConditionStep[] conditions, RequestContext ctx) {
+    if (conditions.length == 0) {
+      return true;
+    }
+    boolean all = grouping == LogicalGrouping.MATCH_ALL;
+    for (ConditionStep c : conditions) {
+      boolean holds = c.pattern().matches(c.input().expand(ctx)) != c.negate();
+      if (all != holds) {
+        // MatchAll and one fails, or MatchAny and one holds.
+        return holds;
+      }
+    }
+    return all;
   }
 
   private static boolean conditionsHold(LogicalGrouping grouping, boolean trackAll, ConditionStep[] conditions,
@@ -403,16 +605,121 @@ public final class CompiledRules {
 
   /** The number of inbound rules evaluated on every request, having no trigger. For benchmarks and tests. */
   int alwaysEvaluatedCount() {
-    int n = 0;
-    for (long w : alwaysCandidates) {
-      n += Long.bitCount(w);
-    }
-    return n;
+    return alwaysCandidates.length;
+  }
+
+  /** The number of distinct guards evaluated on every request. For tests. */
+  int guardCount() {
+    return guards.length;
+  }
+
+  /** The number of rules triggered by a header's presence. For tests. */
+  int presenceTriggeredCount() {
+    return presence == null ? 0 : presence.ruleCount();
   }
 
   @Override
   public String toString() {
-    return String.format(Locale.ROOT, "CompiledRules[%d inbound, %d outbound, %d always evaluated, %d trigger inputs]",
-        inbound.length, outbound.length, alwaysEvaluatedCount(), triggerInputs.length);
+    return String.format(Locale.ROOT,
+        "CompiledRules[%d inbound, %d outbound, %d trigger inputs, %d rules on header presence, %d guards for %d rules,"
+            + " %d always evaluated]",
+        inbound.length, outbound.length, triggerInputs.length, presenceTriggeredCount(), guards.length,
+        Arrays.stream(guards).mapToInt(g -> g.rules().length).sum(), alwaysEvaluatedCount());
+  }
+
+  /**
+   * Per-thread working memory of {@link #evaluate}: candidates and scan hits, and stamps that mark a
+   * literal or rule as already seen in the current request. A new request takes a new stamp, so nothing
+   * sized by the rule set is cleared per request.
+   */
+  private static final class Scratch {
+    private int stamp;
+    private final int[] literalStamps;
+    private final int[] ruleStamps;
+    final IntBuffer candidates = new IntBuffer(32);
+    final IntBuffer hits = new IntBuffer(32);
+
+    Scratch(int literals, int rules) {
+      literalStamps = new int[literals];
+      ruleStamps = new int[rules];
+    }
+
+    void begin() {
+      if (++stamp == Integer.MAX_VALUE) {
+        Arrays.fill(literalStamps, 0);
+        Arrays.fill(ruleStamps, 0);
+        stamp = 1;
+      }
+      candidates.clear();
+    }
+
+    boolean firstSightOfLiteral(int literal) {
+      if (literalStamps[literal] == stamp) {
+        return false;
+      }
+      literalStamps[literal] = stamp;
+      return true;
+    }
+
+    void add(int rule) {
+      if (ruleStamps[rule] != stamp) {
+        ruleStamps[rule] = stamp;
+        candidates.add(rule);
+      }
+    }
+  }
+
+  /**
+   * Rules keyed by the request header whose presence they need, looked up by the header field's name as
+   * sent (any case, '-' or '_') and its suffix hash from {@link RequestContext#headerHash}: an
+   * open-addressing table over the variable suffix.
+   */
+  private static final class HeaderPresence {
+    private final String[] keys;
+    private final int[][] rules;
+    private final int mask;
+    private final int ruleCount;
+
+    HeaderPresence(Map<String, List<Integer>> byKey) {
+      int size = Integer.highestOneBit(Math.max(4, byKey.size() * 2)) * 2;
+      keys = new String[size];
+      rules = new int[size][];
+      mask = size - 1;
+      int count = 0;
+      for (Map.Entry<String, List<Integer>> e : byKey.entrySet()) {
+        String key = e.getKey();
+        int slot = hash(key) & mask;
+        while (keys[slot] != null) {
+          slot = (slot + 1) & mask;
+        }
+        keys[slot] = key;
+        rules[slot] = e.getValue().stream().mapToInt(Integer::intValue).toArray();
+        count += rules[slot].length;
+      }
+      ruleCount = count;
+    }
+
+    /** The rules that need a header of this name (whose suffix hashes to {@code hash}), or null. */
+    int[] rules(String headerName, int hash) {
+      for (int slot = hash & mask; keys[slot] != null; slot = (slot + 1) & mask) {
+        if (RequestContext.hasSuffix(headerName, keys[slot])) {
+          return rules[slot];
+        }
+      }
+      return null;
+    }
+
+    /** The hash of a variable suffix; equal to the hash computed from any header name with that suffix. */
+    private static int hash(String key) {
+      int h = 0;
+      for (int i = 0; i < key.length(); i++) {
+        h = 31 * h + key.charAt(i);
+      }
+      return h;
+    }
+
+    int ruleCount() {
+      return ruleCount;
+    }
   }
 }

@@ -48,7 +48,8 @@ final class PatternCompiler {
 
   private static CompiledPattern plain(RegexNode root, int groups) throws RegexSyntaxException {
     com.google.re2j.Pattern re2 = re2(Re2Emitter.emit(root));
-    return new CompiledPattern.Regex(re2, groups, LiteralExtractor.requiredLiterals(root));
+    com.google.re2j.Pattern decision = re2(Re2Emitter.emitForDecision(root));
+    return new CompiledPattern.Regex(re2, decision, MatchShortcut.of(root), groups, LiteralExtractor.requiredLiterals(root));
   }
 
   /** Case-insensitivity is already spelled out by the emitter (see {@link CaseOrbits}); no flag is passed. */
@@ -145,15 +146,17 @@ final class PatternCompiler {
       }
     }
     List<com.google.re2j.Pattern> compiled = new ArrayList<>();
+    List<com.google.re2j.Pattern> decisions = new ArrayList<>();
     Set<String> bestLiterals = null;
     for (RegexNode part : all) {
       compiled.add(re2(leadingFlags + Re2Emitter.emit(part)));
+      decisions.add(re2(leadingFlags + Re2Emitter.emitForDecision(part)));
       Set<String> literals = LiteralExtractor.requiredLiterals(part);
       if (LiteralExtractor.score(literals) > LiteralExtractor.score(bestLiterals)) {
         bestLiterals = literals;
       }
     }
-    return new CompiledPattern.Conjunction(compiled, trailing != null, anchored, bestLiterals);
+    return new CompiledPattern.Conjunction(compiled, decisions, trailing != null, anchored, bestLiterals);
   }
 
   private static RegexSyntaxException misplacedLookahead() {

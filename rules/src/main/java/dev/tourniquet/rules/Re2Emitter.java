@@ -10,11 +10,23 @@ final class Re2Emitter {
 
   static String emit(RegexNode node) {
     StringBuilder out = new StringBuilder();
-    emit(node, out);
+    emit(node, out, false);
     return out.toString();
   }
 
-  private static void emit(RegexNode node, StringBuilder out) {
+  /**
+   * The same pattern for a yes/no search: groups do not capture and every quantifier is lazy. Both
+   * change which match is reported, never whether one exists (the set of spans that can match is the
+   * same); but RE2/J stops at the first match found instead of extending a greedy {@code .*} to the
+   * end of the line to report the leftmost-first span.
+   */
+  static String emitForDecision(RegexNode node) {
+    StringBuilder out = new StringBuilder();
+    emit(node, out, true);
+    return out.toString();
+  }
+
+  private static void emit(RegexNode node, StringBuilder out, boolean decision) {
     if (node instanceof RegexNode.Empty) {
       out.append("(?:)");
     } else if (node instanceof RegexNode.Literal lit) {
@@ -45,14 +57,14 @@ final class Re2Emitter {
     } else if (node instanceof RegexNode.WordBoundary wb) {
       out.append(wb.negated() ? "\\B" : "\\b");
     } else if (node instanceof RegexNode.Group group) {
-      if (group.capture() > 0) {
+      if (group.capture() > 0 && !decision) {
         out.append('(');
       } else if (!withoutCase(group.flags()).isEmpty()) {
         out.append("(?").append(withoutCase(group.flags())).append(':');
       } else {
         out.append("(?:");
       }
-      emit(group.body(), out);
+      emit(group.body(), out, decision);
       out.append(')');
     } else if (node instanceof RegexNode.Flags flags) {
       if (!withoutCase(flags.flags()).isEmpty()) {
@@ -60,7 +72,7 @@ final class Re2Emitter {
       }
     } else if (node instanceof RegexNode.Repeat rep) {
       out.append("(?:");
-      emit(rep.body(), out);
+      emit(rep.body(), out, decision);
       out.append(')');
       if (rep.min() == 0 && rep.max() == -1) {
         out.append('*');
@@ -75,12 +87,12 @@ final class Re2Emitter {
       } else {
         out.append('{').append(rep.min()).append(',').append(rep.max()).append('}');
       }
-      if (!rep.greedy()) {
+      if (!rep.greedy() || decision) {
         out.append('?');
       }
     } else if (node instanceof RegexNode.Concat concat) {
       for (RegexNode item : concat.items()) {
-        emit(item, out);
+        emit(item, out, decision);
       }
     } else if (node instanceof RegexNode.Alternation alt) {
       out.append("(?:");
@@ -88,7 +100,7 @@ final class Re2Emitter {
         if (i > 0) {
           out.append('|');
         }
-        emit(alt.items().get(i), out);
+        emit(alt.items().get(i), out, decision);
       }
       out.append(')');
     } else if (node instanceof RegexNode.Lookahead) {

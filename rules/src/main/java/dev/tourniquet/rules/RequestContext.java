@@ -22,8 +22,12 @@ final class RequestContext implements Template.Environment {
   private final HttpResponse response;
   private String path;
   private String query;
-  private Map<String, String> requestHeaders;
+  /** {@link #matchInput()}, computed on first use; null after a rewrite until used again. */
+  private String matchInput;
   private Map<String, String> responseHeaders;
+  /** Request headers by the hash of their variable suffix: open addressing, header index + 1; null until used. */
+  private int[] headerSlots;
+  private int[] headerHashes;
 
   CompiledPattern.Captures ruleCaptures = NONE;
   CompiledPattern.Captures conditionCaptures = NONE;
@@ -92,7 +96,12 @@ final class RequestContext implements Template.Environment {
 
   /** What {@code <match url>} sees: the decoded path without its leading slash. */
   String matchInput() {
-    return path.isEmpty() ? path : path.substring(1);
+    String m = matchInput;
+    if (m == null) {
+      m = path.isEmpty() ? path : path.substring(1);
+      matchInput = m;
+    }
+    return m;
   }
 
   String query() {
@@ -103,6 +112,7 @@ final class RequestContext implements Template.Environment {
   void rewrite(String newPath, String newQuery) {
     this.path = UrlCodec.decodeLenient(newPath);
     this.query = newQuery;
+    this.matchInput = null;
   }
 
   void resetCaptures() {
@@ -134,10 +144,7 @@ final class RequestContext implements Template.Environment {
         break;
     }
     if (name.startsWith("HTTP_")) {
-      if (requestHeaders == null) {
-        requestHeaders = index(request.headers());
-      }
-      return requestHeaders.getOrDefault(name.substring(5), "");
+      return requestHeader(name, 5);
     }
     if (name.startsWith("RESPONSE_") && response != null) {
       if (responseHeaders == null) {
@@ -157,6 +164,123 @@ final class RequestContext implements Template.Environment {
       byName.merge(key, h.value(), (a, b) -> a + separator + b);
     }
     return byName;
+  }
+
+  /**
+   * The value of the request header whose variable suffix is {@code name} from {@code offset} on (for
+   * {@code HTTP_USER_AGENT} and 5, the {@code User-Agent} fields), repeated fields joined as {@link #index}
+   * does, or "" when absent. The first call hashes every header name once (no upper-cased copies); each
+   * lookup is then one probe.
+   */
+  String requestHeader(String name, int offset) {
+    if (headerSlots == null) {
+      indexHeaders();
+    }
+    int h = 0;
+    for (int i = offset; i < name.length(); i++) {
+      h = 31 * h + name.charAt(i);
+    }
+    List<Header> headers = request.headers();
+    String value = null;
+    StringBuilder joined = null;
+    int mask = headerSlots.length - 1;
+    for (int slot = h & mask; headerSlots[slot] != 0; slot = (slot + 1) & mask) {
+      int index = headerSlots[slot] - 1;
+      if (headerHashes[index] != h || !hasSuffix(headers.get(index).name(), name, offset)) {
+        continue;
+      }
+      // Linear probing keeps fields of one name in their order on the wire.
+      String v = headers.get(index).value();
+      if (value == null) {
+        value = v;
+      } else {
+        if (joined == null) {
+          joined = new StringBuilder(value);
+        }
+        joined.append(name.regionMatches(offset, "COOKIE", 0, 6) && name.length() - offset == 6 ? "; " : ", ").append(v);
+      }
+    }
+    return joined != null ? joined.toString() : value == null ? "" : value;
+  }
+
+  /**
+   * The hash of header {@code i}'s variable suffix, as {@link String#hashCode} of the suffix would give
+   * (so a variable name's cached hash finds it).
+   */
+  int headerHash(int i) {
+    if (headerSlots == null) {
+      indexHeaders();
+    }
+    return headerHashes[i];
+  }
+
+  private void indexHeaders() {
+    List<Header> headers = request.headers();
+    int n = headers.size();
+    int[] slots = new int[Integer.highestOneBit(Math.max(8, n * 2)) * 2];
+    int[] hashes = new int[n];
+    int mask = slots.length - 1;
+    for (int i = 0; i < n; i++) {
+      int h = suffixHash(headers.get(i).name());
+      hashes[i] = h;
+      int slot = h & mask;
+      while (slots[slot] != 0) {
+        slot = (slot + 1) & mask;
+      }
+      slots[slot] = i + 1;
+    }
+    headerHashes = hashes;
+    headerSlots = slots;
+  }
+
+  /** {@code variableSuffix(headerName).hashCode()}, without the copy for ASCII names. */
+  static int suffixHash(String headerName) {
+    int h = 0;
+    for (int i = 0, n = headerName.length(); i < n; i++) {
+      char c = headerName.charAt(i);
+      if (c >= 0x80) {
+        return variableSuffix(headerName).hashCode();
+      }
+      h = 31 * h + suffixChar(c);
+    }
+    return h;
+  }
+
+  /** Whether {@code variableSuffix(headerName).equals(key)}, without allocating for ASCII names. */
+  static boolean hasSuffix(String headerName, String key) {
+    return hasSuffix(headerName, key, 0);
+  }
+
+  /** Whether {@code variableSuffix(headerName).equals(key.substring(offset))}, without allocating for ASCII names. */
+  static boolean hasSuffix(String headerName, String key, int offset) {
+    int n = headerName.length();
+    if (n != key.length() - offset) {
+      for (int i = 0; i < n; i++) {
+        if (headerName.charAt(i) >= 0x80) {
+          // Upper-casing outside ASCII can change the length (ß is SS) or map onto ASCII (ı is I).
+          return variableSuffix(headerName).equals(key.substring(offset));
+        }
+      }
+      return false;
+    }
+    for (int i = 0; i < n; i++) {
+      char c = headerName.charAt(i);
+      if (c >= 0x80) {
+        return variableSuffix(headerName).equals(key.substring(offset));
+      }
+      if (suffixChar(c) != key.charAt(offset + i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** An ASCII header-name character as it appears in the variable: upper case, '-' as '_'. */
+  static char suffixChar(char c) {
+    if (c >= 'a' && c <= 'z') {
+      return (char) (c - 32);
+    }
+    return c == '-' ? '_' : c;
   }
 
   static String variableSuffix(String headerName) {
