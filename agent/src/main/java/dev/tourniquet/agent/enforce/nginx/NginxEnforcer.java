@@ -1,0 +1,384 @@
+package dev.tourniquet.agent.enforce.nginx;
+
+import dev.tourniquet.agent.enforce.ActiveMitigation;
+import dev.tourniquet.agent.enforce.EnforcementException;
+import dev.tourniquet.agent.enforce.Enforcer;
+import dev.tourniquet.feed.mitigation.Action;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Enforces mitigations at an nginx: renders the active set into an include file ({@link NginxRenderer}),
+ * checks the whole configuration with {@code nginx -T}, reloads, and verifies that the reload took effect;
+ * any failure puts the previous file back (and reloads again if a reload had been asked for).
+ *
+ * <p>The steps of {@link #converge}:
+ *
+ * <ol>
+ *   <li>Render; a mitigation nginx cannot enforce exactly fails the call before anything is touched.
+ *   <li>If the rendered text equals the file's (and the njs script is current), stop: no write, no reload.
+ *   <li>Keep the previous bytes; write the new text to a temporary file beside the include, fsync, rename
+ *       it over the include atomically, fsync the directory. The include is never half written.
+ *   <li>{@code nginx -T}: on failure restore and throw with nginx's message.
+ *   <li>Read the master's pid (from the {@code pid} directive of the dumped configuration, else nginx's
+ *       compiled default) and its current worker pids; {@code nginx -s reload}.
+ *   <li>A reload is asynchronous: the master starts new workers only once it has applied the new
+ *       configuration, and keeps the old ones if it cannot. So the enforcer polls, until the timeout, for
+ *       a child of the master that was not there before. None means the reload did not take: restore,
+ *       reload again, throw.
+ * </ol>
+ *
+ * If nginx is not running (no pid file, or no such process), the checked file stays and takes effect when
+ * nginx starts.
+ */
+public final class NginxEnforcer implements Enforcer {
+  private static final int MAX_MESSAGE = 2000;
+  private static final Pattern VERSION = Pattern.compile("nginx/(\\d+)\\.(\\d+)\\.(\\d+)");
+  private static final Pattern PID_DIRECTIVE = Pattern.compile("(?m)^\\s*pid\\s+\"?([^\";\\s]+)\"?\\s*;");
+  private static final Set<String> KINDS = Set.of("request-rules", "response-rules", "disable-endpoint", "auth-policy");
+
+  private final String target;
+  private final NginxSettings settings;
+  private Boolean joinsRepeatedHeaders;
+
+  /**
+   * Creates the enforcer; nothing is run or written until {@link #converge}.
+   *
+   * @param target the target's name from the agent's configuration
+   * @param settings where the include, the binary and the state are
+   * @throws NullPointerException if an argument is null
+   */
+  public NginxEnforcer(String target, NginxSettings settings) {
+    this.target = Objects.requireNonNull(target, "target");
+    this.settings = Objects.requireNonNull(settings, "settings");
+  }
+
+  @Override
+  public String target() {
+    return target;
+  }
+
+  /** Handles request-rules, disable-endpoint and auth-policy, and refuses response-rules; not disable-service. */
+  @Override
+  public boolean handles(String kind) {
+    return KINDS.contains(kind);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Before the first {@link #converge} the nginx version is not known yet, and header inputs are judged
+   * as on nginx before 1.23 (the stricter answer).
+   */
+  @Override
+  public Optional<String> refusal(ActiveMitigation mitigation) {
+    return NginxRenderer.refusal(mitigation, options(joinsRepeatedHeaders != null && joinsRepeatedHeaders))
+        .map(reason -> target + ": " + reason);
+  }
+
+  @Override
+  public void converge(List<ActiveMitigation> active) throws EnforcementException {
+    List<ActiveMitigation> handled = new ArrayList<>();
+    for (ActiveMitigation m : active) {
+      if (m.mitigation().actions().stream().map(Action::kind).anyMatch(KINDS::contains)) {
+        handled.add(m);
+      }
+    }
+    if (joinsRepeatedHeaders == null) {
+      joinsRepeatedHeaders = detectJoinsRepeatedHeaders();
+    }
+    String text;
+    try {
+      text = NginxRenderer.render(handled, options(joinsRepeatedHeaders));
+    } catch (NginxRenderer.Refusal e) {
+      throw new EnforcementException(target + ": " + e.getMessage());
+    }
+    boolean scriptChanged = settings.njs() && writeScriptIfChanged();
+    byte[] wanted = text.getBytes(StandardCharsets.UTF_8);
+    Optional<byte[]> previous = read(settings.includeFile());
+    if (previous.isPresent() && Arrays.equals(previous.get(), wanted) && !scriptChanged) {
+      return;
+    }
+    try {
+      writeAtomically(settings.includeFile(), wanted);
+    } catch (IOException e) {
+      throw new EnforcementException(target + ": cannot write " + settings.includeFile() + ": " + e.getMessage(), true, e);
+    }
+    Result test = run(List.of("-T"));
+    if (!test.ok()) {
+      boolean restored = restore(previous);
+      throw new EnforcementException(target + ": nginx -T failed, the previous include was "
+          + (restored ? "restored" : "NOT restored") + ": " + test.message(), restored, null);
+    }
+    Optional<Long> master = masterPid(test.stdout());
+    if (master.isEmpty()) {
+      return;
+    }
+    Set<Long> before = children(master.get());
+    Result reload = run(List.of("-s", "reload"));
+    if (!reload.ok() || !awaitNewWorker(master.get(), before)) {
+      String why = reload.ok()
+          ? "the master (pid " + master.get() + ") started no new worker within " + settings.commandTimeout()
+              + ", so it did not apply the new configuration (see nginx's error log)"
+          : "nginx -s reload failed: " + reload.message();
+      boolean restored = restore(previous);
+      if (restored) {
+        Set<Long> again = children(master.get());
+        Result back = run(List.of("-s", "reload"));
+        restored = back.ok() && awaitNewWorker(master.get(), again);
+      }
+      throw new EnforcementException(target + ": " + why + "; the previous include was "
+          + (restored ? "restored and reloaded" : "NOT restored and reloaded: an operator must look"), restored, null);
+    }
+  }
+
+  private NginxRenderer.Options options(boolean joins) {
+    Optional<Path> script = settings.njs() ? Optional.of(settings.stateDir().resolve(NjsScript.FILE_NAME)) : Optional.empty();
+    return new NginxRenderer.Options(script, joins);
+  }
+
+  /** nginx 1.23.0 and later join repeated header fields in {@code $http_…} with ", ". */
+  private boolean detectJoinsRepeatedHeaders() throws EnforcementException {
+    Result version = run(List.of("-v"));
+    if (!version.ok()) {
+      throw new EnforcementException(target + ": nginx -v failed: " + version.message());
+    }
+    Matcher m = VERSION.matcher(version.stderr() + version.stdout());
+    if (!m.find()) {
+      throw new EnforcementException(target + ": expected nginx -v to print nginx/X.Y.Z but found: " + version.message());
+    }
+    int major = Integer.parseInt(m.group(1));
+    int minor = Integer.parseInt(m.group(2));
+    return major > 1 || (major == 1 && minor >= 23);
+  }
+
+  private boolean writeScriptIfChanged() throws EnforcementException {
+    Path script = settings.stateDir().resolve(NjsScript.FILE_NAME);
+    byte[] wanted = NjsScript.TEXT.getBytes(StandardCharsets.UTF_8);
+    Optional<byte[]> current = read(script);
+    if (current.isPresent() && Arrays.equals(current.get(), wanted)) {
+      return false;
+    }
+    try {
+      Files.createDirectories(settings.stateDir());
+      writeAtomically(script, wanted);
+      return true;
+    } catch (IOException e) {
+      throw new EnforcementException(target + ": cannot write the njs script " + script + ": " + e.getMessage(), true, e);
+    }
+  }
+
+  private Optional<byte[]> read(Path file) throws EnforcementException {
+    try {
+      return Optional.of(Files.readAllBytes(file));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      throw new EnforcementException(target + ": cannot read " + file + ": " + e.getMessage(), true, e);
+    }
+  }
+
+  /** Puts the previous bytes back, or removes the file if there was none; false if that failed. */
+  private boolean restore(Optional<byte[]> previous) {
+    try {
+      if (previous.isPresent()) {
+        writeAtomically(settings.includeFile(), previous.get());
+      } else {
+        Files.deleteIfExists(settings.includeFile());
+      }
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** Temp file in the same directory, fsync, atomic rename, fsync the directory. */
+  static void writeAtomically(Path file, byte[] bytes) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+    try {
+      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        channel.write(java.nio.ByteBuffer.wrap(bytes));
+        channel.force(true);
+      }
+      try {
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        throw new IOException("the file system of " + dir + " cannot rename atomically", e);
+      }
+      try (FileChannel dirChannel = FileChannel.open(dir, StandardOpenOption.READ)) {
+        dirChannel.force(true);
+      }
+    } finally {
+      Files.deleteIfExists(temp);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // The nginx process
+
+  /** One command's outcome. */
+  private record Result(boolean ok, String stdout, String stderr, String message) {}
+
+  private Result run(List<String> arguments) throws EnforcementException {
+    List<String> command = new ArrayList<>();
+    command.add(settings.nginxBinary().toString());
+    command.addAll(arguments);
+    settings.configFile().ifPresent(c -> {
+      command.add("-c");
+      command.add(c.toString());
+    });
+    String shown = "nginx " + String.join(" ", arguments);
+    Path out = null;
+    Path err = null;
+    try {
+      Files.createDirectories(settings.stateDir());
+      out = Files.createTempFile(settings.stateDir(), "nginx-out.", ".txt");
+      err = Files.createTempFile(settings.stateDir(), "nginx-err.", ".txt");
+      Process process;
+      try {
+        process = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      } catch (IOException e) {
+        throw new EnforcementException(target + ": cannot run the nginx binary " + settings.nginxBinary() + ": "
+            + e.getMessage() + "; expected an nginx executable (nginxBinary in the target's settings)", true, e);
+      }
+      boolean finished;
+      try {
+        finished = process.waitFor(settings.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        process.destroyForcibly();
+        Thread.currentThread().interrupt();
+        return new Result(false, "", "", shown + " was interrupted");
+      }
+      if (!finished) {
+        process.destroyForcibly();
+        return new Result(false, "", "", shown + " did not finish within " + settings.commandTimeout());
+      }
+      String stdout = Files.readString(out, StandardCharsets.UTF_8);
+      String stderr = Files.readString(err, StandardCharsets.UTF_8);
+      int code = process.exitValue();
+      String message = cap(stderr.strip().isEmpty() ? stdout.strip() : stderr.strip());
+      return new Result(code == 0, stdout, stderr,
+          code == 0 ? message : String.format(Locale.ROOT, "exit %d: %s", code, message));
+    } catch (IOException e) {
+      throw new EnforcementException(target + ": cannot run " + shown + ": " + e.getMessage(), true, e);
+    } finally {
+      deleteQuietly(out);
+      deleteQuietly(err);
+    }
+  }
+
+  private static void deleteQuietly(Path file) {
+    if (file != null) {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException e) {
+        // A leftover temporary file in the state directory is harmless.
+      }
+    }
+  }
+
+  private static String cap(String message) {
+    return message.length() <= MAX_MESSAGE ? message : message.substring(0, MAX_MESSAGE) + " […]";
+  }
+
+  /** The running master's pid, or empty if nginx is not running. */
+  private Optional<Long> masterPid(String dump) throws EnforcementException {
+    Path pidFile = pidFile(dump);
+    String text;
+    try {
+      text = Files.readString(pidFile, StandardCharsets.US_ASCII).strip();
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      throw new EnforcementException(target + ": cannot read nginx's pid file " + pidFile + ": " + e.getMessage(), true, e);
+    }
+    long pid;
+    try {
+      pid = Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+    return Files.isDirectory(Path.of("/proc", Long.toString(pid))) ? Optional.of(pid) : Optional.empty();
+  }
+
+  private Path pidFile(String dump) throws EnforcementException {
+    Matcher m = PID_DIRECTIVE.matcher(dump);
+    String configured = m.find() ? m.group(1) : null;
+    Result v = null;
+    if (configured == null || !configured.startsWith("/")) {
+      v = run(List.of("-V"));
+    }
+    String build = v == null ? "" : v.stderr() + v.stdout();
+    if (configured == null) {
+      Matcher d = Pattern.compile("--pid-path=(\\S+)").matcher(build);
+      configured = d.find() ? d.group(1) : "logs/nginx.pid";
+    }
+    Path path = Path.of(configured);
+    if (!path.isAbsolute()) {
+      Matcher p = Pattern.compile("--prefix=(\\S+)").matcher(build);
+      path = Path.of(p.find() ? p.group(1) : "/usr/local/nginx").resolve(path);
+    }
+    return path;
+  }
+
+  /** The pids whose parent is {@code parent}, from {@code /proc/<pid>/stat}. */
+  static Set<Long> children(long parent) {
+    Set<Long> out = new HashSet<>();
+    try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
+      for (Path proc : procs) {
+        try {
+          String stat = Files.readString(proc.resolve("stat"), StandardCharsets.US_ASCII);
+          // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+          String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          if (Long.parseLong(fields[1]) == parent) {
+            out.add(Long.parseLong(proc.getFileName().toString()));
+          }
+        } catch (IOException | RuntimeException e) {
+          // The process ended while we looked: it is no one's child any more.
+        }
+      }
+    } catch (IOException e) {
+      return out;
+    }
+    return out;
+  }
+
+  /** Polls, until the timeout, for a child of the master that was not among {@code before}. */
+  private boolean awaitNewWorker(long master, Set<Long> before) {
+    long deadline = System.nanoTime() + settings.commandTimeout().toNanos();
+    while (System.nanoTime() < deadline) {
+      for (long child : children(master)) {
+        if (!before.contains(child)) {
+          return true;
+        }
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,480 @@
+package dev.tourniquet.agent.enforce.nginx;
+
+import dev.tourniquet.agent.enforce.ActiveMitigation;
+import dev.tourniquet.feed.mitigation.Action;
+import dev.tourniquet.rules.Condition;
+import dev.tourniquet.rules.InboundAction;
+import dev.tourniquet.rules.InboundRule;
+import dev.tourniquet.rules.LogicalGrouping;
+import dev.tourniquet.rules.PatternSyntax;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Renders the active mitigations into the text of the nginx include file, or refuses a mitigation that
+ * nginx cannot enforce exactly. Pure: values in, text out.
+ *
+ * <h2>How a rule set becomes nginx directives</h2>
+ *
+ * <p>The include holds only directives of nginx's rewrite module ({@code set}, {@code if}, {@code return})
+ * plus, in njs mode, {@code js_import}/{@code js_set}; included in a {@code server} block they run in the
+ * server rewrite phase, in file order, before any location is chosen. nginx's {@code if} takes one test
+ * and has no AND or OR, so each rule gets an accumulator variable: every test that holds appends
+ * {@code 1}, and the action runs only if the accumulator holds as many as there were tests. MatchAny
+ * conditions set a second variable that counts as one test. {@code return} ends processing, as
+ * AbortRequest, CustomResponse and Redirect do on IIS; a matching {@code None} rule with
+ * {@code stopProcessing} sets the rule set's stop variable, which every later rule of that set tests
+ * first. Each mitigation's rules keep their own stop variable, as each is its own rule set.
+ *
+ * <p>Audit mode: nginx offers no exact way to count matches without changing the server's logging (an
+ * {@code access_log} in a server block stops it inheriting the http block's), so, as the Enforcer
+ * contract allows, a mitigation in audit mode applies nothing here and counts nothing.
+ */
+final class NginxRenderer {
+  /** The njs module's name in the generated {@code js_import}. */
+  private static final String NJS_MODULE = "tq_njs";
+
+  private static final Pattern FUNCTION = Pattern.compile("\\{\\s*([A-Za-z]+)\\s*:\\s*(.*?)\\s*\\}", Pattern.DOTALL);
+  private static final Pattern VARIABLE = Pattern.compile("\\{([A-Za-z0-9_]+)\\}");
+  private static final Set<Integer> REDIRECT_CODES = Set.of(301, 302, 303, 307, 308);
+
+  /**
+   * nginx's own reason phrases (ngx_http_header_filter_module.c, 1.22 and later); a status not listed is
+   * sent with an empty reason.
+   */
+  private static final Map<Integer, String> NGINX_REASONS = Map.ofEntries(
+      Map.entry(200, "OK"), Map.entry(201, "Created"), Map.entry(202, "Accepted"), Map.entry(204, "No Content"),
+      Map.entry(206, "Partial Content"), Map.entry(400, "Bad Request"), Map.entry(401, "Unauthorized"),
+      Map.entry(402, "Payment Required"), Map.entry(403, "Forbidden"), Map.entry(404, "Not Found"),
+      Map.entry(405, "Not Allowed"), Map.entry(406, "Not Acceptable"), Map.entry(408, "Request Time-out"),
+      Map.entry(409, "Conflict"), Map.entry(410, "Gone"), Map.entry(411, "Length Required"),
+      Map.entry(412, "Precondition Failed"), Map.entry(413, "Request Entity Too Large"),
+      Map.entry(414, "Request-URI Too Large"), Map.entry(415, "Unsupported Media Type"),
+      Map.entry(416, "Requested Range Not Satisfiable"), Map.entry(421, "Misdirected Request"),
+      Map.entry(429, "Too Many Requests"), Map.entry(500, "Internal Server Error"), Map.entry(501, "Not Implemented"),
+      Map.entry(502, "Bad Gateway"), Map.entry(503, "Service Temporarily Unavailable"),
+      Map.entry(504, "Gateway Time-out"), Map.entry(505, "HTTP Version Not Supported"),
+      Map.entry(507, "Insufficient Storage"));
+
+  /**
+   * What the renderer may use.
+   *
+   * @param njsScript where the njs script is (njs mode), or empty for core nginx only
+   * @param joinsRepeatedHeaders whether nginx's {@code $http_*} variables join a header sent several times
+   *     with {@code ", "} (nginx 1.23.0 and later); before, they hold only the first field
+   */
+  record Options(Optional<Path> njsScript, boolean joinsRepeatedHeaders) {
+    Options {
+      Objects.requireNonNull(njsScript, "njsScript");
+    }
+  }
+
+  /** A mitigation nginx cannot enforce exactly; the message names the mitigation, where and why. */
+  static final class Refusal extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    Refusal(String message) {
+      super(message);
+    }
+  }
+
+  private final Options options;
+  private final StringBuilder body = new StringBuilder();
+  private final Set<String> njsVariables = new LinkedHashSet<>();
+  private boolean needsHttps;
+  private boolean hasRequestRules;
+  private int nextRule;
+  private int nextStop;
+
+  private NginxRenderer(Options options) {
+    this.options = options;
+  }
+
+  /**
+   * Renders the include for a set of mitigations.
+   *
+   * @param active the mitigations, in the order they should run (the agent sorts them by id)
+   * @param options what nginx offers
+   * @return the include's text
+   * @throws Refusal naming the first mitigation that cannot be enforced exactly
+   */
+  static String render(List<ActiveMitigation> active, Options options) throws Refusal {
+    NginxRenderer renderer = new NginxRenderer(options);
+    for (ActiveMitigation m : active) {
+      renderer.mitigation(m);
+    }
+    return renderer.assemble(active);
+  }
+
+  /**
+   * Tells why one mitigation cannot be enforced exactly, whatever its mode.
+   *
+   * @return the reason, or empty
+   */
+  static Optional<String> refusal(ActiveMitigation mitigation, Options options) {
+    try {
+      render(List.of(new ActiveMitigation(mitigation.mitigation(), false)), options);
+      return Optional.empty();
+    } catch (Refusal e) {
+      return Optional.of(e.getMessage());
+    }
+  }
+
+  private String assemble(List<ActiveMitigation> active) {
+    StringBuilder out = new StringBuilder();
+    out.append("# Tourniquet nginx enforcement: generated by the agent, do not edit; see docs/nginx.md.\n");
+    out.append("# Include this file once in every server {} block to protect.\n");
+    out.append("# Active: ");
+    out.append(active.isEmpty() ? "none" : String.join(", ", active.stream()
+        .map(m -> comment(m.mitigation().appliedId() + (m.audit() ? " (audit: nothing applied)" : ""))).toList()));
+    out.append('\n');
+    if (!njsVariables.isEmpty() || (hasRequestRules && options.njsScript().isPresent())) {
+      Path script = options.njsScript().orElseThrow();
+      out.append("js_import ").append(NJS_MODULE).append(" from ").append(quote(script.toString())).append(";\n");
+      njsVariables.add("pathOk");
+      for (String function : njsVariables) {
+        out.append("js_set $tq_njs_").append(function).append(' ').append(NJS_MODULE).append('.').append(function).append(";\n");
+      }
+      // The rules module refuses to evaluate a request whose target is not in origin form or whose path
+      // does not decode (malformed %, invalid UTF-8), and an enforcer answers it 400, never lets it through.
+      out.append("if ($tq_njs_pathOk = \"\") { return 400; }\n");
+    }
+    if (needsHttps) {
+      out.append("set $tq_https off;\nif ($https = on) { set $tq_https on; }\n");
+    }
+    return out.append(body).toString();
+  }
+
+  private void mitigation(ActiveMitigation active) throws Refusal {
+    String id = active.mitigation().appliedId();
+    List<Action> actions = active.mitigation().actions();
+    int start = body.length();
+    Set<String> njsBefore = new LinkedHashSet<>(njsVariables);
+    boolean httpsBefore = needsHttps;
+    boolean requestRulesBefore = hasRequestRules;
+    for (int i = 0; i < actions.size(); i++) {
+      Action action = actions.get(i);
+      String where = "mitigation " + id + ", action " + (i + 1) + " (" + action.kind() + ")";
+      body.append("\n# ").append(comment(where)).append('\n');
+      if (action instanceof Action.RequestRules rr) {
+        requestRules(rr, where);
+      } else if (action instanceof Action.ResponseRules) {
+        throw new Refusal(where + ": refused: core nginx cannot rewrite or remove the response headers of the "
+            + "application exactly (add_header only adds, and not on every status); expected no response-rules "
+            + "action for an nginx target");
+      } else if (action instanceof Action.DisableEndpoint de) {
+        checkReturnStatus(de.status(), where);
+        String test = "$uri ~ " + quote(prefixPattern(de.path()));
+        body.append("if (").append(test).append(") { return ").append(de.status()).append("; }\n");
+      } else if (action instanceof Action.AuthPolicy ap) {
+        authPolicy(ap);
+      } else {
+        body.append("# not handled by an nginx target\n");
+      }
+    }
+    if (active.audit()) {
+      // Rendered above to refuse what cannot be enforced; audit mode applies nothing on nginx.
+      body.setLength(start);
+      njsVariables.retainAll(njsBefore);
+      needsHttps = httpsBefore;
+      hasRequestRules = requestRulesBefore;
+      body.append("\n# ").append(comment(id)).append(": audit mode; nginx cannot count matches exactly, nothing applied\n");
+    }
+  }
+
+  private void authPolicy(Action.AuthPolicy ap) {
+    String acc = "$tq_r" + (++nextRule);
+    String any = acc + "_any";
+    body.append("set ").append(acc).append(" \"\";\n");
+    body.append("set ").append(any).append(" \"\";\n");
+    if (ap.refuse().contains(Action.AuthPolicy.Refusal.BASIC)) {
+      // As the servlet filter: the scheme Basic, any case, then a space, a tab or the end.
+      String basic = "(*UTF)\\A[\\x{9}\\x{20}]*" + fold("basic") + "(?:[\\x{9}\\x{20}]|\\z)";
+      body.append("if ($http_authorization ~ ").append(quote(basic)).append(") { set ").append(any).append(" 1; }\n");
+    }
+    if (ap.refuse().contains(Action.AuthPolicy.Refusal.ANONYMOUS)) {
+      body.append("if ($http_authorization = \"\") { set ").append(any).append(" 1; }\n");
+    }
+    body.append("if ($uri ~ ").append(quote(prefixPattern(ap.path()))).append(") { set ").append(acc)
+        .append(" \"${").append(acc.substring(1)).append("}1\"; }\n");
+    body.append("if (").append(any).append(" = 1) { set ").append(acc).append(" \"${").append(acc.substring(1)).append("}1\"; }\n");
+    body.append("if (").append(acc).append(" = 11) { return 401; }\n");
+  }
+
+  /** A path prefix covering whole segments, ignoring case: {@code /ecp} covers {@code /ECP/x}, not {@code /ecpx}. */
+  private static String prefixPattern(String path) {
+    if (path.equals("/")) {
+      return "(*UTF)\\A/";
+    }
+    return "(*UTF)\\A" + fold(path) + "(?:/|\\z)";
+  }
+
+  private static String fold(String text) {
+    try {
+      return PcreTranslator.translate(text, PatternSyntax.EXACT_MATCH, true).replaceFirst("^\\(\\*UTF\\)\\\\A", "")
+          .replaceFirst("\\\\z$", "");
+    } catch (PcreTranslator.Untranslatable e) {
+      // Prefixes are ASCII (the mitigation schema allows nothing else), which always translates.
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void checkReturnStatus(int status, String where) throws Refusal {
+    if (status == 444 || status < 200 || status > 599 || REDIRECT_CODES.contains(status)) {
+      throw new Refusal(where + ": refused: nginx's return cannot answer status " + status
+          + " as a plain response; expected 200-599 other than 301, 302, 303, 307, 308 and 444");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Request rules
+
+  private void requestRules(Action.RequestRules rr, String where) throws Refusal {
+    hasRequestRules = true;
+    String stop = null;
+    List<InboundRule> rules = new ArrayList<>(rr.rules().globalRules());
+    rules.addAll(rr.rules().rules());
+    for (InboundRule rule : rules) {
+      String ruleWhere = where + ", rule \"" + rule.name() + "\"";
+      if (!rule.enabled()) {
+        continue;
+      }
+      if (rule.action() instanceof InboundAction.None && !rule.stopProcessing()) {
+        // Changes nothing and stops nothing: nothing to render.
+        continue;
+      }
+      boolean gated = stop != null;
+      String action = action(rule, ruleWhere);
+      if (rule.action() instanceof InboundAction.None) {
+        if (stop == null) {
+          stop = "$tq_s" + (++nextStop);
+          body.append("set ").append(stop).append(" \"\";\n");
+        }
+        action = "set " + stop + " 1;";
+      }
+      body.append("# rule ").append(comment(rule.name())).append('\n');
+      List<String> tests = new ArrayList<>();
+      if (gated) {
+        // An earlier None rule with stopProcessing may have ended this rule set.
+        tests.add(stop + " = \"\"");
+      }
+      if (!PcreTranslator.matchesEverything(rule.match().url(), rule.patternSyntax(), rule.match().ignoreCase())) {
+        String input = njs("path", ruleWhere, "match url (the decoded path without its leading slash; nginx's $uri "
+            + "merges slashes and resolves dot segments)");
+        tests.add(input + (rule.match().negate() ? " !~ " : " ~ ")
+            + quote(pattern(rule.match().url(), rule.patternSyntax(), rule.match().ignoreCase(), ruleWhere + ", match url")));
+      } else if (rule.match().negate()) {
+        body.append("# never matches: the negated match url matches every path\n");
+        continue;
+      }
+      List<String> conditionTests = new ArrayList<>();
+      List<Condition> items = rule.conditions().items();
+      for (int c = 0; c < items.size(); c++) {
+        Condition condition = items.get(c);
+        String condWhere = ruleWhere + ", condition " + (c + 1);
+        String input = input(condition.input(), condWhere);
+        conditionTests.add(input + (condition.negate() ? " !~ " : " ~ ")
+            + quote(pattern(condition.pattern(), rule.patternSyntax(), condition.ignoreCase(), condWhere)));
+      }
+      String acc = "$tq_r" + (++nextRule);
+      boolean matchAny = rule.conditions().logicalGrouping() == LogicalGrouping.MATCH_ANY && !conditionTests.isEmpty();
+      if (!matchAny) {
+        tests.addAll(conditionTests);
+      }
+      if (tests.isEmpty() && !matchAny) {
+        body.append(action).append('\n');
+        continue;
+      }
+      body.append("set ").append(acc).append(" \"\";\n");
+      for (String test : tests) {
+        append(acc, test);
+      }
+      int expected = tests.size();
+      if (matchAny) {
+        String any = acc + "_any";
+        body.append("set ").append(any).append(" \"\";\n");
+        for (String test : conditionTests) {
+          body.append("if (").append(test).append(") { set ").append(any).append(" 1; }\n");
+        }
+        append(acc, any + " = 1");
+        expected++;
+      }
+      body.append("if (").append(acc).append(" = ").append("1".repeat(expected)).append(") { ").append(action).append(" }\n");
+    }
+  }
+
+  private void append(String acc, String test) {
+    body.append("if (").append(test).append(") { set ").append(acc).append(" \"${").append(acc.substring(1))
+        .append("}1\"; }\n");
+  }
+
+  private String action(InboundRule rule, String where) throws Refusal {
+    InboundAction action = rule.action();
+    if (action instanceof InboundAction.AbortRequest) {
+      return "return 444;";
+    }
+    if (action instanceof InboundAction.None) {
+      return "";
+    }
+    if (action instanceof InboundAction.CustomResponse cr) {
+      checkReturnStatus(cr.statusCode(), where);
+      String nginxReason = NGINX_REASONS.getOrDefault(cr.statusCode(), "");
+      if (!cr.statusReason().isEmpty() && !cr.statusReason().equals(nginxReason)) {
+        throw new Refusal(where + ": refused: nginx sends its own reason phrase for status " + cr.statusCode() + " ("
+            + (nginxReason.isEmpty() ? "none" : "\"" + nginxReason + "\"") + ") and cannot send \""
+            + cr.statusReason() + "\"; expected statusReason=\"" + nginxReason + "\" or empty");
+      }
+      if (cr.statusDescription().isEmpty()) {
+        return "return " + cr.statusCode() + ";";
+      }
+      if (cr.statusCode() == 204 || cr.statusCode() == 304) {
+        throw new Refusal(where + ": refused: status " + cr.statusCode() + " has no body, but statusDescription is set");
+      }
+      checkText(cr.statusDescription(), where, "statusDescription");
+      return "return " + cr.statusCode() + " " + quote(cr.statusDescription()) + ";";
+    }
+    if (action instanceof InboundAction.Redirect redirect) {
+      checkText(redirect.url(), where, "redirect url");
+      if (!redirect.url().startsWith("http://") && !redirect.url().startsWith("https://")) {
+        throw new Refusal(where + ": refused: nginx makes a relative redirect location absolute (absolute_redirect), "
+            + "so " + redirect.url() + " would not be sent as written; expected an absolute http:// or https:// url");
+      }
+      if (redirect.appendQueryString() && redirect.url().contains("?")) {
+        throw new Refusal(where + ": refused: appending the query string to a url that has one (with &) is not "
+            + "rendered for nginx; expected appendQueryString=\"false\" or a url without '?'");
+      }
+      // $is_args is "?" exactly when the request has a query, which IIS appends with "?".
+      String suffix = redirect.appendQueryString() ? "$is_args$args" : "";
+      return "return " + redirect.redirectType().status() + " " + quote(redirect.url()).replaceFirst("\"$", "")
+          + suffix + "\";";
+    }
+    throw new Refusal(where + ": refused: a " + action.typeName() + " action changes the URL that later rules and the "
+        + "application see; it is not rendered for nginx (expected AbortRequest, CustomResponse, Redirect or None)");
+  }
+
+  /** Text nginx sends as written: no template and no '$', which nginx would read as a variable. */
+  private static void checkText(String text, String where, String what) throws Refusal {
+    if (text.contains("{") || text.contains("$")) {
+      throw new Refusal(where + ": refused: the " + what + " \"" + text + "\" has a template or a '$', which nginx "
+          + "cannot send as written; expected literal text without '{' or '$'");
+    }
+  }
+
+  private String pattern(String pattern, PatternSyntax syntax, boolean ignoreCase, String where) throws Refusal {
+    try {
+      return PcreTranslator.translate(pattern, syntax, ignoreCase);
+    } catch (PcreTranslator.Untranslatable e) {
+      throw new Refusal(where + ": refused: the pattern \"" + pattern + "\": " + e.getMessage());
+    }
+  }
+
+  /** The nginx variable holding a condition's input, or a refusal. */
+  private String input(String template, String where) throws Refusal {
+    String t = template.strip();
+    Matcher fn = FUNCTION.matcher(t);
+    if (fn.matches() && !fn.group(1).equalsIgnoreCase("HTTP") && !fn.group(1).matches("(?i)[RC]")) {
+      String function = fn.group(1);
+      String argument = fn.group(2).toUpperCase(Locale.ROOT);
+      if (function.equalsIgnoreCase("UrlDecode")) {
+        if (argument.equals("{REQUEST_URI}") || argument.equals("{UNENCODED_URL}")) {
+          return njs("decodedRequestUri", where, "the input " + template);
+        }
+        if (argument.equals("{QUERY_STRING}")) {
+          return njs("decodedArgs", where, "the input " + template);
+        }
+      }
+      throw new Refusal(where + ": refused: the input " + template + " has no exact nginx equivalent; expected one "
+          + "variable ({REQUEST_URI}, {QUERY_STRING}, {HTTP_COOKIE}, …) or, in njs mode, {URL}, "
+          + "{UrlDecode:{REQUEST_URI}} or {UrlDecode:{QUERY_STRING}}");
+    }
+    Matcher var = VARIABLE.matcher(t);
+    if (!var.matches()) {
+      throw new Refusal(where + ": refused: the input " + template + " is not a single variable; nginx's if tests "
+          + "one variable, expected for example {REQUEST_URI}");
+    }
+    String name = var.group(1).toUpperCase(Locale.ROOT);
+    switch (name) {
+      case "REQUEST_URI":
+      case "UNENCODED_URL":
+        return "$request_uri";
+      case "QUERY_STRING":
+        return "$args";
+      case "REQUEST_METHOD":
+        return "$request_method";
+      case "SERVER_PORT":
+        return "$server_port";
+      case "REMOTE_ADDR":
+        return "$remote_addr";
+      case "HTTPS":
+        needsHttps = true;
+        return "$tq_https";
+      case "URL":
+        return njs("url", where, "the input {URL} (the decoded path; nginx's $uri merges slashes and resolves dot segments)");
+      case "HTTP_COOKIE":
+        // nginx joins Cookie fields with "; ", as the rules module does.
+        return "$http_cookie";
+      case "HTTP_HOST":
+        // nginx refuses a request with two Host fields (400), so the one field is the value.
+        return "$http_host";
+      default:
+        if (name.startsWith("HTTP_") && name.length() > 5) {
+          if (!options.joinsRepeatedHeaders()) {
+            throw new Refusal(where + ": refused: the input " + template + ": this nginx (before 1.23.0) gives only the "
+                + "first of repeated header fields in $http_…, whereas the rule sees them joined with \", \"; expected "
+                + "nginx 1.23.0 or later, or only {HTTP_COOKIE} and {HTTP_HOST}");
+          }
+          return "$http_" + name.substring(5).toLowerCase(Locale.ROOT);
+        }
+        throw new Refusal(where + ": refused: the input " + template + " has no exact nginx equivalent; expected "
+            + "REQUEST_URI, UNENCODED_URL, QUERY_STRING, REQUEST_METHOD, SERVER_PORT, REMOTE_ADDR, HTTPS, HTTP_COOKIE, "
+            + "HTTP_HOST, HTTP_* (nginx 1.23+) or, in njs mode, URL");
+    }
+  }
+
+  private String njs(String function, String where, String what) throws Refusal {
+    if (options.njsScript().isEmpty()) {
+      throw new Refusal(where + ": refused: " + what + " needs njs, which is off for this target; expected njs mode "
+          + "(libnginx-mod-http-js, see docs/nginx.md)");
+    }
+    njsVariables.add(function);
+    return "$tq_njs_" + function;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // nginx syntax
+
+  /**
+   * Quotes a string for nginx's configuration parser: inside double quotes only {@code \} and {@code "}
+   * are special ({@code \t \r \n} would become control characters, so every backslash is doubled).
+   */
+  static String quote(String text) {
+    StringBuilder out = new StringBuilder(text.length() + 2).append('"');
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '\\' || c == '"') {
+        out.append('\\');
+      }
+      out.append(c);
+    }
+    return out.append('"').toString();
+  }
+
+  /** Text safe in a {@code #} comment: one line, printable ASCII. */
+  private static String comment(String text) {
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < text.length() && out.length() < 200; i++) {
+      char c = text.charAt(i);
+      out.append(c >= 0x20 && c < 0x7F ? c : '?');
+    }
+    return out.toString();
+  }
+}

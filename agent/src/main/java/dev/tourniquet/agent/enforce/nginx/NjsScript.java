@@ -1,0 +1,119 @@
+package dev.tourniquet.agent.enforce.nginx;
+
+/**
+ * The njs module the include imports in njs mode: it computes, from the raw request line, the inputs core
+ * nginx has no exact equivalent for, exactly as the rules module's {@code UrlCodec} and
+ * {@code RequestContext} do.
+ *
+ * <ul>
+ *   <li>{@code path}: the request path percent-decoded strictly (UTF-8; a malformed {@code %} or invalid
+ *       UTF-8 fails) without its leading slash: IIS's {@code <match url>} input. nginx's {@code $uri} is not
+ *       it: nginx merges slashes and resolves dot segments.
+ *   <li>{@code url}: the same with the leading slash: {@code {URL}}.
+ *   <li>{@code pathOk}: {@code 1} if the target is in origin form and its path decodes, else empty; the
+ *       include answers 400 otherwise, as the rules module refuses to evaluate such a request.
+ *   <li>{@code decodedRequestUri}, {@code decodedArgs}: {@code {UrlDecode:{REQUEST_URI}}} and
+ *       {@code {UrlDecode:{QUERY_STRING}}}: lenient decoding, where a {@code %} not followed by two hex
+ *       digits stays and invalid UTF-8 becomes U+FFFD; {@code +} stays.
+ * </ul>
+ */
+final class NjsScript {
+  private NjsScript() {}
+
+  /** The file name the enforcer writes the script under, in its state directory. */
+  static final String FILE_NAME = "tourniquet.js";
+
+  /** The script text (njs 0.7 or later). */
+  static final String TEXT = """
+      // Tourniquet: exact request inputs for the generated nginx include. Written by the agent; do not edit.
+      function hex(c) {
+          if (c >= 48 && c <= 57) { return c - 48; }
+          if (c >= 97 && c <= 102) { return c - 87; }
+          if (c >= 65 && c <= 70) { return c - 55; }
+          return -1;
+      }
+
+      function rawPath(r) {
+          var target = r.variables.request_uri || '';
+          var q = target.indexOf('?');
+          return q < 0 ? target : target.substring(0, q);
+      }
+
+      // UrlCodec.decodePathStrict: null when malformed.
+      function decodeStrict(s) {
+          if (s.indexOf('%') < 0) { return s; }
+          var raw = Buffer.from(s);
+          var bytes = [];
+          for (var i = 0; i < raw.length; i++) {
+              if (raw[i] === 37) {
+                  if (i + 2 >= raw.length) { return null; }
+                  var hi = hex(raw[i + 1]);
+                  var lo = hex(raw[i + 2]);
+                  if (hi < 0 || lo < 0) { return null; }
+                  bytes.push(hi * 16 + lo);
+                  i += 2;
+              } else {
+                  bytes.push(raw[i]);
+              }
+          }
+          try {
+              return new TextDecoder('utf-8', {fatal: true}).decode(Buffer.from(bytes));
+          } catch (e) {
+              return null;
+          }
+      }
+
+      // UrlCodec.decodeLenient: runs of %XX become UTF-8 text, anything else stays as it is.
+      function decodeLenient(s) {
+          if (s.indexOf('%') < 0) { return s; }
+          var out = '';
+          var pending = [];
+          var decoder = new TextDecoder('utf-8');
+          for (var i = 0; i < s.length; i++) {
+              var c = s.charCodeAt(i);
+              if (c === 37 && i + 2 < s.length && hex(s.charCodeAt(i + 1)) >= 0 && hex(s.charCodeAt(i + 2)) >= 0) {
+                  pending.push(hex(s.charCodeAt(i + 1)) * 16 + hex(s.charCodeAt(i + 2)));
+                  i += 2;
+                  continue;
+              }
+              if (pending.length > 0) {
+                  out += decoder.decode(Buffer.from(pending));
+                  pending = [];
+              }
+              out += s.charAt(i);
+          }
+          if (pending.length > 0) {
+              out += decoder.decode(Buffer.from(pending));
+          }
+          return out;
+      }
+
+      function originForm(r) {
+          var target = r.variables.request_uri || '';
+          return target.charAt(0) === '/';
+      }
+
+      function pathOk(r) {
+          return originForm(r) && decodeStrict(rawPath(r)) !== null ? '1' : '';
+      }
+
+      function url(r) {
+          var decoded = originForm(r) ? decodeStrict(rawPath(r)) : null;
+          return decoded === null ? '' : decoded;
+      }
+
+      function path(r) {
+          return url(r).substring(1);
+      }
+
+      function decodedRequestUri(r) {
+          return decodeLenient(r.variables.request_uri || '');
+      }
+
+      function decodedArgs(r) {
+          return decodeLenient(r.variables.args || '');
+      }
+
+      export default {pathOk, url, path, decodedRequestUri, decodedArgs};
+      """;
+}
