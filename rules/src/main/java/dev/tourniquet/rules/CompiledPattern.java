@@ -139,11 +139,15 @@ abstract sealed class CompiledPattern {
     private final boolean hasTrailing;
     private final boolean anchored;
 
-    Conjunction(List<com.google.re2j.Pattern> parts, List<com.google.re2j.Pattern> decisionParts, boolean hasTrailing,
-        boolean anchored, Set<String> requiredLiterals) {
+    /** Per part, for the one-line case, a shortcut deciding whether the part after its leading .* occurs; null entries search. */
+    private final MatchShortcut[] shortcuts;
+
+    Conjunction(List<com.google.re2j.Pattern> parts, List<com.google.re2j.Pattern> decisionParts, List<MatchShortcut> shortcuts,
+        boolean hasTrailing, boolean anchored, Set<String> requiredLiterals) {
       super(requiredLiterals);
       this.parts = List.copyOf(parts);
       this.decisionParts = List.copyOf(decisionParts);
+      this.shortcuts = shortcuts.isEmpty() ? new MatchShortcut[parts.size()] : shortcuts.toArray(new MatchShortcut[0]);
       this.hasTrailing = hasTrailing;
       this.anchored = anchored;
     }
@@ -159,8 +163,9 @@ abstract sealed class CompiledPattern {
         return true;
       }
       if (input.indexOf('\n') < 0) {
-        for (com.google.re2j.Pattern part : decisionParts) {
-          if (!part.matcher(input).find()) {
+        for (int p = 0; p < shortcuts.length; p++) {
+          boolean found = shortcuts[p] != null ? shortcuts[p].matches(input) : decisionParts.get(p).matcher(input).find();
+          if (!found) {
             return false;
           }
         }
@@ -172,7 +177,8 @@ abstract sealed class CompiledPattern {
 
     @Override
     String decisionShape() {
-      return "conjunction";
+      long shortcut = java.util.Arrays.stream(shortcuts).filter(java.util.Objects::nonNull).count();
+      return shortcut == 0 ? "conjunction" : "conjunction, " + shortcut + " of " + shortcuts.length + " parts by shortcut";
     }
 
     @Override

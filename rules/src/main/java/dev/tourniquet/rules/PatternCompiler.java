@@ -130,10 +130,13 @@ final class PatternCompiler {
     if (trailing != null) {
       all.add(trailing);
     }
+    // On one line, ".*X" occurs iff X does; when X has a shortcut shape, the part needs no search.
+    List<MatchShortcut> shortcuts = new ArrayList<>();
     if (!anchored) {
       for (int p = 0; p < all.size(); p++) {
         RegexNode part = all.get(p);
         RegexNode afterDotStar = afterLeadingDotStar(part);
+        shortcuts.add(afterDotStar == null || leadingFlags.length() > 0 ? null : MatchShortcut.of(afterDotStar));
         if (afterDotStar == null) {
           String which = p < parts.size() ? "lookahead " + (p + 1) : "the part after the lookaheads";
           throw new RegexSyntaxException("in an unanchored lookahead conjunction every part must begin with .*, but "
@@ -156,7 +159,7 @@ final class PatternCompiler {
         bestLiterals = literals;
       }
     }
-    return new CompiledPattern.Conjunction(compiled, decisions, trailing != null, anchored, bestLiterals);
+    return new CompiledPattern.Conjunction(compiled, decisions, shortcuts, trailing != null, anchored, bestLiterals);
   }
 
   private static RegexSyntaxException misplacedLookahead() {

@@ -18,9 +18,11 @@ class DecisionShortcutTest {
   /** Pieces that build the shortcut shapes, and pieces that defeat them. */
   private static final String[] FRAGMENTS = {
     ".*", ".+", "(.*)", "(.+)", "^", "$", "\\z", "\\A", "admin", "ADMIN", "k", "s", "i", "GET", "(GET|HEAD|POST)",
-    "(a|ab|)", "x?", "[a-z]+", "\\d*", "(?i)", "(?s)", "(?m)", "(?i:Ab)", "\\n", "\\b", "a{0,3}", ".", "(?:.*)", "é",
+    "(a|ab|)", "^$", "x?", "[a-z]+", "\\d*", "(?i)", "(?s)", "(?m)", "(?i:Ab)", "\\n", "\\b", "a{0,3}", ".", "(?:.*)", "é",
     "\u212A", "ſ", "İ", "^.*$", "(?=.*admin)", "(?=.*(GET|x))",
   };
+  /** Lookahead conjunctions, which must come first. */
+  private static final String[] CONJUNCTIONS = {"(?=.*admin)(?=.*k)", "^(?=.*GET)(?=.*s)", "(?=.*(a|b))(?=.*x$)", "(?=.*[a-z]+)"};
   /** Input pieces: newlines where they matter, case orbits (Kelvin sign, long s, dotted and dotless i). */
   private static final String[] INPUT_PIECES = {
     "", "admin", "Admin", "ADMİN", "admın", "\n", "x", "GET", "get", "Head", "post", "k", "K", "\u212A", "s", "S", "ſ",
@@ -34,6 +36,9 @@ class DecisionShortcutTest {
     int compared = 0;
     for (int round = 0; round < 3000; round++) {
       StringBuilder source = new StringBuilder();
+      if (random.nextInt(8) == 0) {
+        source.append(CONJUNCTIONS[random.nextInt(CONJUNCTIONS.length)]).append(random.nextBoolean() ? ".*" : "");
+      }
       for (int k = 1 + random.nextInt(4); k > 0; k--) {
         source.append(FRAGMENTS[random.nextInt(FRAGMENTS.length)]);
       }
@@ -60,6 +65,7 @@ class DecisionShortcutTest {
     // Every shortcut shape was drawn many times, and so was the plain search.
     assertThat(shapes).containsKeys("always", "one line, final newline allowed", "empty or a newline",
         "some character but a newline", "search", "conjunction");
+    assertThat(shapes.keySet()).anyMatch(s -> s.startsWith("conjunction, "));
     assertThat(shapes.keySet()).anyMatch(s -> s.startsWith("contains"));
     assertThat(shapes.keySet()).anyMatch(s -> s.startsWith("starts with"));
     assertThat(shapes.keySet()).anyMatch(s -> s.startsWith("ends with"));
@@ -87,7 +93,9 @@ class DecisionShortcutTest {
     "^(GET|HEAD|POST)$ => equals one of 3 literals",
     "(?m)^$ => search",
     "^admin/[a-z]+ => search",
-    "(?=.*a)(?=.*b) => conjunction",
+    "(?=.*a)(?=.*b) => conjunction, 2 of 2 parts by shortcut",
+    "(?=.*a)(?=.*b[a-z]) => conjunction, 1 of 2 parts by shortcut",
+    "^(?=.*a)(?=.*b) => conjunction",
   })
   void knownShapesThenTheirShortcut(String pattern, String shape) throws RegexSyntaxException {
     assertThat(PatternCompiler.compile(pattern, PatternSyntax.ECMA_SCRIPT, true).decisionShape()).isEqualTo(shape);
