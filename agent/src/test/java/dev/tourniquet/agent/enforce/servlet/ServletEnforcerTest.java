@@ -1,0 +1,212 @@
+package dev.tourniquet.agent.enforce.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tourniquet.agent.enforce.ActiveMitigation;
+import dev.tourniquet.agent.enforce.EnforcementException;
+import dev.tourniquet.feed.mitigation.Action;
+import dev.tourniquet.feed.mitigation.Applicability;
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.mitigation.Version;
+import dev.tourniquet.feed.mitigation.VersionRange;
+import dev.tourniquet.servlet.EnforcementFile;
+import dev.tourniquet.servlet.Mode;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ServletEnforcerTest {
+  static final Instant T0 = Instant.parse("2026-11-28T12:00:00Z");
+  static final String RULES = "<rewrite><rules><rule name=\"block attack\" stopProcessing=\"true\">"
+      + "<match url=\"attack\" /><action type=\"CustomResponse\" statusCode=\"403\" /></rule></rules></rewrite>";
+  static final String OUTBOUND = "<rewrite><outboundRules><rule name=\"csp\">"
+      + "<match serverVariable=\"RESPONSE_Content_Security_Policy\" pattern=\".*\" />"
+      + "<action type=\"Rewrite\" value=\"default-src 'self'\" /></rule></outboundRules></rewrite>";
+
+  @TempDir Path dir;
+
+  static Mitigation mitigation(String id, int revision, List<Action> actions) {
+    return new Mitigation(id, revision, "test " + id, "a test mitigation", List.of(), Mitigation.Severity.HIGH, List.of(),
+        new Applicability("acme", List.of(VersionRange.fixedIn(Version.parse("1.0"), Version.parse("2.0")))),
+        actions, Mitigation.Mode.ENFORCE, Optional.empty(), Map.of());
+  }
+
+  static Mitigation everyServletKind(String id) {
+    return mitigation(id, 2, List.of(
+        Action.RequestRules.ofXml(RULES),
+        Action.ResponseRules.ofXml(OUTBOUND),
+        new Action.DisableEndpoint("/ecp", 503, Optional.empty()),
+        new Action.AuthPolicy("/ews", EnumSet.of(Action.AuthPolicy.Refusal.BASIC))));
+  }
+
+  ServletEnforcer enforcer(Clock clock) {
+    return new ServletEnforcer("app", dir.resolve("enforcement/app.json"), clock);
+  }
+
+  @Test
+  void convergeWritesAFileThatReadsBackAsTheSameMitigations() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    Mitigation m = everyServletKind("TQ-1");
+
+    enforcer.converge(List.of(new ActiveMitigation(m, false), new ActiveMitigation(mitigation("M1", 1,
+        List.of(Action.RequestRules.ofXml(RULES))), true)));
+
+    EnforcementFile read = EnforcementFile.read(enforcer.file());
+    assertThat(read.generated()).isEqualTo(T0);
+    assertThat(read.mitigations()).extracting(dev.tourniquet.servlet.ActiveMitigation::appliedId)
+        .containsExactly("M1.1", "TQ-1.2");
+    dev.tourniquet.servlet.ActiveMitigation tq = read.mitigations().get(1);
+    assertThat(tq.mode()).isEqualTo(Mode.ENFORCE);
+    assertThat(tq.requestRules().rules()).hasSize(1);
+    assertThat(tq.responseRules().outboundRules()).hasSize(1);
+    assertThat(tq.disableEndpoints()).singleElement()
+        .satisfies(d -> assertThat(d.pathPrefix().value()).isEqualTo("/ecp"))
+        .satisfies(d -> assertThat(d.status()).isEqualTo(503));
+    assertThat(tq.authPolicies()).singleElement()
+        .satisfies(p -> assertThat(p.refuseBasic()).isTrue())
+        .satisfies(p -> assertThat(p.refuseAnonymous()).isFalse());
+    assertThat(read.mitigations().get(0).mode()).isEqualTo(Mode.AUDIT);
+    assertThat(read.toJson()).isEqualTo(new EnforcementFile(T0, List.of(
+        ServletEnforcer.convert(new ActiveMitigation(m, false)),
+        ServletEnforcer.convert(new ActiveMitigation(mitigation("M1", 1, List.of(Action.RequestRules.ofXml(RULES))), true))))
+        .toJson());
+  }
+
+  @Test
+  void convergingTwiceOnTheSameSetDoesNotRewriteTheFile() throws Exception {
+    MutableTime clock = new MutableTime(T0);
+    ServletEnforcer enforcer = enforcer(clock);
+    List<ActiveMitigation> set = List.of(new ActiveMitigation(everyServletKind("TQ-1"), false));
+    enforcer.converge(set);
+    FileTime old = FileTime.from(T0.minus(Duration.ofDays(1)));
+    Files.setLastModifiedTime(enforcer.file(), old);
+    clock.now = T0.plus(Duration.ofHours(1));
+
+    enforcer.converge(set);
+
+    assertThat(Files.getLastModifiedTime(enforcer.file())).isEqualTo(old);
+    assertThat(EnforcementFile.read(enforcer.file()).generated()).isEqualTo(T0);
+  }
+
+  @Test
+  void convergingOnADifferentSetRewritesWithANewGeneratedTime() throws Exception {
+    MutableTime clock = new MutableTime(T0);
+    ServletEnforcer enforcer = enforcer(clock);
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+    clock.now = T0.plus(Duration.ofHours(1));
+
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), true)));
+
+    EnforcementFile read = EnforcementFile.read(enforcer.file());
+    assertThat(read.generated()).isEqualTo(clock.now);
+    assertThat(read.mitigations().get(0).mode()).isEqualTo(Mode.AUDIT);
+  }
+
+  @Test
+  void convergingOnNothingLeavesAnEmptyFile() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+
+    enforcer.converge(List.of());
+
+    assertThat(EnforcementFile.read(enforcer.file()).mitigations()).isEmpty();
+  }
+
+  @Test
+  void mitigationsWithoutAServletActionAreIgnored() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    Mitigation service = mitigation("TQ-S", 1, List.of(new Action.DisableService("MSExchangeUM",
+        EnumSet.of(Action.DisableService.Manager.WINDOWS))));
+
+    enforcer.converge(List.of(new ActiveMitigation(service, false)));
+
+    assertThat(enforcer.handles("disable-service")).isFalse();
+    assertThat(enforcer.handles("request-rules")).isTrue();
+    assertThat(enforcer.handles("response-rules")).isTrue();
+    assertThat(enforcer.handles("disable-endpoint")).isTrue();
+    assertThat(enforcer.handles("auth-policy")).isTrue();
+    assertThat(enforcer.refusal(new ActiveMitigation(everyServletKind("TQ-1"), false))).isEmpty();
+    assertThat(EnforcementFile.read(enforcer.file()).mitigations()).isEmpty();
+  }
+
+  @Test
+  void aFileThatCannotBeWrittenIsAnEnforcementExceptionAndTheOldFileStays() throws Exception {
+    Path blocker = dir.resolve("not-a-dir");
+    Files.writeString(blocker, "x");
+    ServletEnforcer enforcer = new ServletEnforcer("app", blocker.resolve("app.json"), Clock.fixed(T0, ZoneOffset.UTC));
+
+    assertThatThrownBy(() -> enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false))))
+        .isInstanceOf(EnforcementException.class)
+        .hasMessageContaining(blocker.resolve("app.json").toString())
+        .hasMessageContaining("could not write the enforcement file")
+        .satisfies(e -> assertThat(((EnforcementException) e).restored()).isTrue());
+    assertThat(Files.readString(blocker)).isEqualTo("x");
+  }
+
+  @Test
+  void auditHitsAreReadFromTheFiltersHitsFile() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    Files.createDirectories(enforcer.file().getParent());
+    Files.writeString(enforcer.file().resolveSibling("app.json.hits.json"), """
+        {"format": "tourniquet-hits/1", "since": "2026-11-28T05:00:00Z", "written": "2026-11-28T05:10:00Z",
+         "hits": [{"mitigation": "M1", "revision": 1, "mode": "audit", "rule": "EEMS M1.1 PowerShell - inbound", "count": 2},
+                  {"mitigation": "M1", "revision": 1, "mode": "audit", "rule": "disable-endpoint /ecp", "count": 5}]}
+        """, StandardCharsets.UTF_8);
+
+    assertThat(enforcer.auditHits()).isEqualTo(Map.of("M1",
+        Map.of("EEMS M1.1 PowerShell - inbound", 2L, "disable-endpoint /ecp", 5L)));
+  }
+
+  @Test
+  void noHitsFileMeansNoCounts() {
+    assertThat(enforcer(Clock.systemUTC()).auditHits()).isEmpty();
+  }
+
+  @Test
+  void aDisableEndpointActionIsEnforcedEvenWhenItNamesAnIisAppPool() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    Mitigation m = mitigation("TQ-E", 1, List.of(new Action.DisableEndpoint("/ecp", 503, Optional.of("MSExchangeECPAppPool"))));
+
+    enforcer.converge(List.of(new ActiveMitigation(m, false)));
+
+    assertThat(EnforcementFile.read(enforcer.file()).mitigations().get(0).disableEndpoints()).hasSize(1);
+    assertThat(Set.of(enforcer.target())).containsExactly("app");
+  }
+
+  /** A clock a test moves by hand. */
+  static final class MutableTime extends Clock {
+    Instant now;
+
+    MutableTime(Instant now) {
+      this.now = now;
+    }
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+}
