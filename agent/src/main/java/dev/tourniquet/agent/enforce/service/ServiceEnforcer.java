@@ -1,0 +1,288 @@
+package dev.tourniquet.agent.enforce.service;
+
+import dev.tourniquet.agent.enforce.ActiveMitigation;
+import dev.tourniquet.agent.enforce.EnforcementException;
+import dev.tourniquet.agent.enforce.Enforcer;
+import dev.tourniquet.feed.mitigation.Action;
+import dev.tourniquet.feed.mitigation.Action.DisableService;
+import dev.tourniquet.feed.mitigation.Action.DisableService.Manager;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Enforces {@code disable-service} actions through one service manager: stops each named service and keeps
+ * it from starting, and on removal puts back exactly the state it found.
+ *
+ * <p><b>Which actions.</b> A disable-service action lists the managers its service name is meant for; this
+ * target takes the actions that list its manager's {@linkplain ServiceManager#kind kind} and leaves the
+ * others alone. {@link #refusal} refuses a mitigation whose disable-service actions all name other
+ * managers, or name a service this manager does not know: both mean the mitigation was not written for
+ * this host, and saying so beats reporting it applied.
+ *
+ * <p><b>Records, before anything changes.</b> For every service it disables, the enforcer records the
+ * state it found and which mitigations want it disabled, in {@code <stateDir>/services/<target>.json}
+ * (see {@link ServiceRecords}), written atomically <em>before</em> the service is touched. So an agent
+ * killed between recording and disabling finds the record on restart and finishes the job, and one killed
+ * after disabling still knows what to restore. A record outlives every mitigation but the last: two
+ * mitigations disabling the same service restore it only when both are gone. The previous state is the
+ * one found by the first mitigation, never overwritten by a later one (which would find it disabled).
+ *
+ * <p><b>Converge re-checks reality.</b> Every converge queries every wanted service, even those its
+ * records say are disabled, and disables again whatever someone (or a supervisord restart) started. With
+ * nothing to change, a converge issues queries only.
+ *
+ * <p><b>Failure.</b> The steps of one converge are undone in reverse order if a later one fails: services
+ * disabled by this call are restored, services restored by this call are disabled again, and the records
+ * are put back as they were; the {@link EnforcementException} says whether that worked.
+ *
+ * <p><b>Audit mode.</b> Disabling a service has nothing to count, so a mitigation in audit mode changes
+ * nothing here; the enforcer logs that it would have disabled the service, and the agent reports the
+ * mitigation in audit mode. Switching a mitigation from enforce to audit restores its services like a
+ * removal.
+ */
+public final class ServiceEnforcer implements Enforcer {
+  private static final Logger LOG = LoggerFactory.getLogger(ServiceEnforcer.class);
+  /** Target names become file names: letters, digits, '.', '_' and '-', starting with a letter or digit. */
+  private static final Pattern TARGET = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  private static final String KIND = "disable-service";
+
+  private final String target;
+  private final ServiceManager manager;
+  private final ServiceRecords records;
+
+  /**
+   * Creates the enforcer for one target.
+   *
+   * @param target the target's name from the agent's configuration, e.g. {@code exchange-services}
+   * @param manager the service manager it drives
+   * @param stateDir the agent's state directory; the records go in its {@code services} subdirectory
+   * @throws IllegalArgumentException if the target name is not 1 to 64 of {@code [A-Za-z0-9._-]} starting
+   *     with a letter or digit (it names the record file)
+   */
+  public ServiceEnforcer(String target, ServiceManager manager, Path stateDir) {
+    Objects.requireNonNull(target, "target");
+    Objects.requireNonNull(stateDir, "stateDir");
+    if (!TARGET.matcher(target).matches() || target.contains("..")) {
+      throw new IllegalArgumentException("target: expected 1 to 64 letters, digits, '.', '_' or '-', starting with a"
+          + " letter or digit and without '..', but found \"" + target + "\"");
+    }
+    this.target = target;
+    this.manager = Objects.requireNonNull(manager, "manager");
+    this.records = new ServiceRecords(stateDir.resolve("services").resolve(target + ".json"), target, manager.kind());
+  }
+
+  @Override
+  public String target() {
+    return target;
+  }
+
+  @Override
+  public boolean handles(String kind) {
+    return KIND.equals(kind);
+  }
+
+  @Override
+  public Optional<String> refusal(ActiveMitigation mitigation) {
+    List<DisableService> all = disableServices(mitigation);
+    if (all.isEmpty()) {
+      return Optional.empty();
+    }
+    List<DisableService> mine = all.stream().filter(a -> a.managers().contains(manager.kind())).toList();
+    if (mine.isEmpty()) {
+      return Optional.of(String.format(Locale.ROOT,
+          "disable-service: every action names other service managers (%s), and target %s runs %s",
+          all.stream().map(a -> a.service() + " for " + a.managers().stream().map(Manager::jsonName)
+              .collect(Collectors.joining(", "))).collect(Collectors.joining("; ")),
+          target, manager.kind().jsonName()));
+    }
+    for (DisableService action : mine) {
+      String address;
+      try {
+        address = manager.address(action.service());
+      } catch (IllegalArgumentException e) {
+        return Optional.of("disable-service " + action.service() + ": " + e.getMessage());
+      }
+      try {
+        if (manager.query(address).isEmpty()) {
+          return Optional.of(String.format(Locale.ROOT, "disable-service %s: expected a service %s on %s but found none",
+              action.service(), address, manager));
+        }
+      } catch (ServiceManagerException e) {
+        return Optional.of("disable-service " + action.service() + ": could not query " + manager + ": " + e.getMessage());
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public void converge(List<ActiveMitigation> active) throws EnforcementException {
+    Map<String, SortedSet<String>> wanted = wanted(active);
+    Map<String, ServiceRecords.Entry> before;
+    try {
+      before = records.read();
+    } catch (IOException e) {
+      throw new EnforcementException(target + ": " + e.getMessage(), true, e);
+    }
+    Map<String, ServiceRecords.Entry> current = new TreeMap<>(before);
+    Deque<Undo> undo = new ArrayDeque<>();
+    try {
+      release(wanted, current, undo);
+      hold(wanted, current, undo);
+    } catch (ServiceManagerException | IOException e) {
+      throw rollBack(e, before, current, undo);
+    }
+  }
+
+  /** Restores every recorded service that no active mitigation wants disabled any more. */
+  private void release(Map<String, SortedSet<String>> wanted, Map<String, ServiceRecords.Entry> current,
+      Deque<Undo> undo) throws ServiceManagerException, IOException {
+    for (Map.Entry<String, ServiceRecords.Entry> record : new TreeMap<>(current).entrySet()) {
+      if (wanted.containsKey(record.getKey())) {
+        continue;
+      }
+      String address = record.getKey();
+      ServiceState previous = record.getValue().previous();
+      // Pushed first: a restore that fails halfway is taken back too (redisable does only what is needed).
+      undo.push(() -> redisable(address));
+      manager.restore(address, previous);
+      LOG.info("{}: restored {} to {} (no mitigation disables it any more; last: {})", target, address, previous,
+          record.getValue().mitigations());
+      current.remove(address);
+      records.write(current);
+    }
+  }
+
+  /** Records, then disables, every wanted service; re-disables any that runs again. */
+  private void hold(Map<String, SortedSet<String>> wanted, Map<String, ServiceRecords.Entry> current,
+      Deque<Undo> undo) throws ServiceManagerException, IOException {
+    for (Map.Entry<String, SortedSet<String>> want : wanted.entrySet()) {
+      String address = want.getKey();
+      Optional<ServiceState> state = manager.query(address);
+      ServiceRecords.Entry record = current.get(address);
+      if (record == null) {
+        if (state.isEmpty()) {
+          throw new ServiceManagerException(String.format(Locale.ROOT,
+              "disable-service %s (for %s): expected a service on %s but found none", address, want.getValue(), manager));
+        }
+        // Record before touching the service: a crash from here on converges on restart.
+        current.put(address, new ServiceRecords.Entry(state.get(), want.getValue()));
+        records.write(current);
+      } else if (!record.mitigations().equals(want.getValue())) {
+        current.put(address, new ServiceRecords.Entry(record.previous(), want.getValue()));
+        records.write(current);
+      }
+      if (state.isEmpty()) {
+        LOG.warn("{}: {} is recorded as disabled for {} but {} no longer knows it; nothing to do", target, address,
+            want.getValue(), manager);
+        continue;
+      }
+      if (!manager.isDisabled(state.get())) {
+        // The state this call found, not the recorded one: undo puts back what was there before the call.
+        ServiceState found = state.get();
+        undo.push(() -> manager.restore(address, found));
+        manager.disable(address, found);
+        LOG.info("{}: disabled {} for {} (found {}; recorded before: {})", target, address, want.getValue(), found,
+            current.get(address).previous());
+      }
+    }
+  }
+
+  private void redisable(String address) throws ServiceManagerException {
+    Optional<ServiceState> state = manager.query(address);
+    if (state.isPresent() && !manager.isDisabled(state.get())) {
+      manager.disable(address, state.get());
+    }
+  }
+
+  /** Undoes this call's steps in reverse and puts the records back; returns the exception to throw. */
+  private EnforcementException rollBack(Exception failure, Map<String, ServiceRecords.Entry> before,
+      Map<String, ServiceRecords.Entry> current, Deque<Undo> undo) {
+    List<String> problems = new ArrayList<>();
+    while (!undo.isEmpty()) {
+      try {
+        undo.pop().run();
+      } catch (ServiceManagerException e) {
+        problems.add(e.getMessage());
+      }
+    }
+    // Restored: the records are as they were. Not restored: keep every record this call added as well,
+    // so that whatever stayed disabled is still restored when its mitigations go.
+    Map<String, ServiceRecords.Entry> keep = new TreeMap<>(before);
+    if (!problems.isEmpty()) {
+      current.forEach(keep::putIfAbsent);
+    }
+    try {
+      records.write(keep);
+    } catch (IOException e) {
+      problems.add("could not write back the records: " + e.getMessage());
+    }
+    String message = target + ": " + failure.getMessage();
+    if (problems.isEmpty()) {
+      return new EnforcementException(message + "; restored the services as they were", true, failure);
+    }
+    LOG.error("{}: rolling back after \"{}\" failed too: {}", target, failure.getMessage(), problems);
+    return new EnforcementException(message + "; restoring failed too, an operator must look: "
+        + String.join("; ", problems), false, failure);
+  }
+
+  /** Service address to the ids of the enforce-mode mitigations that want it disabled. */
+  private Map<String, SortedSet<String>> wanted(List<ActiveMitigation> active) throws EnforcementException {
+    Map<String, SortedSet<String>> wanted = new TreeMap<>();
+    for (ActiveMitigation mitigation : active) {
+      for (DisableService action : disableServices(mitigation)) {
+        if (!action.managers().contains(manager.kind())) {
+          continue;
+        }
+        if (mitigation.audit()) {
+          LOG.info("{}: {} is in audit mode: would disable {}, but disabling a service has nothing to count, so"
+              + " nothing is changed", target, mitigation.id(), action.service());
+          continue;
+        }
+        String address;
+        try {
+          address = manager.address(action.service());
+        } catch (IllegalArgumentException e) {
+          throw new EnforcementException(target + ": " + mitigation.id() + ": disable-service " + action.service() + ": "
+              + e.getMessage(), true, e);
+        }
+        wanted.computeIfAbsent(address, a -> new TreeSet<>()).add(mitigation.id());
+      }
+    }
+    return wanted;
+  }
+
+  private static List<DisableService> disableServices(ActiveMitigation mitigation) {
+    List<DisableService> actions = new ArrayList<>();
+    for (Action action : mitigation.mitigation().actions()) {
+      if (action instanceof DisableService disable) {
+        actions.add(disable);
+      }
+    }
+    return actions;
+  }
+
+  /** One step to take back. */
+  private interface Undo {
+    void run() throws ServiceManagerException;
+  }
+
+  @Override
+  public String toString() {
+    return "service enforcer " + target + " on " + manager;
+  }
+}

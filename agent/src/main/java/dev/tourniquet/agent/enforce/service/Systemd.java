@@ -1,0 +1,152 @@
+package dev.tourniquet.agent.enforce.service;
+
+import dev.tourniquet.feed.mitigation.Action.DisableService.Manager;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * systemd through {@code systemctl}. A service is disabled by masking it with {@code systemctl mask --now}:
+ * a masked unit is linked to {@code /dev/null}, so nothing can start it (not a dependency, a socket, D-Bus
+ * activation nor an operator), which is what Windows' start type Disabled means; {@code --now} stops it too.
+ * Masking leaves the unit's enablement links alone, so {@code systemctl unmask} gives back exactly the
+ * {@code UnitFileState} it had ({@code enabled}, {@code disabled}, {@code static}, …) without this code
+ * re-deriving enablement from the unit's {@code [Install]} section. docs/services.md explains the choice.
+ *
+ * <p>Commands, every unit name after {@code --} so that no name can read as an option:
+ *
+ * <pre>
+ * systemctl show --property=LoadState,UnitFileState,ActiveState -- UNIT    query
+ * systemctl mask --now -- UNIT                                            disable (and stop)
+ * systemctl stop -- UNIT                                                  stop a unit already masked
+ * systemctl unmask -- UNIT                                                restore the startup
+ * systemctl start -- UNIT                                                 restore a running unit
+ * </pre>
+ */
+final class Systemd implements ServiceManager {
+  static final String PROPERTIES = "--property=LoadState,UnitFileState,ActiveState";
+
+  /** Unit types a mitigation may name directly; any other name is a service: {@code nginx} → {@code nginx.service}. */
+  private static final List<String> UNIT_SUFFIXES = List.of(".service", ".socket", ".timer", ".path");
+  private static final Set<String> MASKED = Set.of("masked", "masked-runtime");
+  /** ActiveState values of a unit that is up or on its way up; restore starts such a unit again. */
+  private static final Set<String> RUNNING = Set.of("active", "activating", "reloading", "refreshing");
+  /** ActiveState values of a unit that is down. */
+  private static final Set<String> DOWN = Set.of("inactive", "failed");
+
+  private final String systemctl;
+  private final Commands commands;
+
+  Systemd(String systemctl, Commands commands) {
+    this.systemctl = Objects.requireNonNull(systemctl, "systemctl");
+    this.commands = Objects.requireNonNull(commands, "commands");
+  }
+
+  @Override
+  public Manager kind() {
+    return Manager.SYSTEMD;
+  }
+
+  @Override
+  public String address(String service) {
+    Objects.requireNonNull(service, "service");
+    if (service.isEmpty() || service.startsWith("-")) {
+      throw new IllegalArgumentException("expected a systemd unit name but found \"" + service + "\"");
+    }
+    for (String suffix : UNIT_SUFFIXES) {
+      if (service.endsWith(suffix) && service.length() > suffix.length()) {
+        return service;
+      }
+    }
+    return service + ".service";
+  }
+
+  @Override
+  public Optional<ServiceState> query(String unit) throws ServiceManagerException {
+    List<String> argv = List.of(systemctl, "show", PROPERTIES, "--", unit);
+    CommandRunner.Result result = commands.runExpecting(argv);
+    Map<String, String> properties = parseShow(result.stdout());
+    String load = properties.get("LoadState");
+    String active = properties.get("ActiveState");
+    String unitFile = properties.get("UnitFileState");
+    if (load == null || load.isEmpty() || active == null || active.isEmpty() || unitFile == null) {
+      throw Commands.failed(argv, result, "LoadState, UnitFileState and ActiveState lines");
+    }
+    // A unit whose file was deleted while it ran is not-found but still active: it exists, and runs.
+    if (load.equals("not-found") && DOWN.contains(active)) {
+      return Optional.empty();
+    }
+    // UnitFileState is empty for units without a unit file (transient, generated without one).
+    return Optional.of(new ServiceState(unitFile.isEmpty() ? "none" : unitFile, active));
+  }
+
+  /**
+   * Reads {@code systemctl show} output: one {@code Key=Value} line per property, the value being
+   * everything after the first {@code =} (it may be empty, or contain {@code =}).
+   *
+   * @param stdout the output
+   * @return property to value, in output order
+   * @throws ServiceManagerException if a non-empty line is not {@code Key=Value}
+   */
+  static Map<String, String> parseShow(String stdout) throws ServiceManagerException {
+    Map<String, String> properties = new LinkedHashMap<>();
+    for (String line : stdout.split("\\R")) {
+      if (line.isBlank()) {
+        continue;
+      }
+      int eq = line.indexOf('=');
+      if (eq <= 0) {
+        throw new ServiceManagerException("systemctl show: expected Key=Value lines but found \"" + line.strip() + "\"");
+      }
+      properties.put(line.substring(0, eq), line.substring(eq + 1).strip());
+    }
+    return properties;
+  }
+
+  @Override
+  public boolean isDisabled(ServiceState state) {
+    return MASKED.contains(state.startup()) && DOWN.contains(state.activity());
+  }
+
+  @Override
+  public void disable(String unit, ServiceState current) throws ServiceManagerException {
+    if (!MASKED.contains(current.startup())) {
+      commands.runExpecting(List.of(systemctl, "mask", "--now", "--", unit));
+    } else if (!DOWN.contains(current.activity())) {
+      commands.runExpecting(List.of(systemctl, "stop", "--", unit));
+    }
+    commands.await(() -> query(unit), this::isDisabled, unit + " to be masked and stopped",
+        "UnitFileState masked and ActiveState inactive or failed");
+  }
+
+  @Override
+  public void restore(String unit, ServiceState previous) throws ServiceManagerException {
+    Optional<ServiceState> found = query(unit);
+    if (found.isEmpty()) {
+      return;
+    }
+    ServiceState current = found.get();
+    boolean wasMasked = MASKED.contains(previous.startup());
+    boolean wasRunning = RUNNING.contains(previous.activity());
+    if (!wasMasked && MASKED.contains(current.startup())) {
+      commands.runExpecting(List.of(systemctl, "unmask", "--", unit));
+    }
+    if (wasRunning && !RUNNING.contains(current.activity())) {
+      commands.runExpecting(List.of(systemctl, "start", "--", unit));
+    }
+    commands.await(() -> query(unit),
+        s -> MASKED.contains(s.startup()) == wasMasked && (!wasRunning || s.activity().equals("active")),
+        unit + " to be restored",
+        String.format(Locale.ROOT, "UnitFileState %s%s", wasMasked ? "masked" : "not masked (" + previous.startup() + " before)",
+            wasRunning ? " and ActiveState active" : ""));
+  }
+
+  @Override
+  public String toString() {
+    return "systemd (" + systemctl + ")";
+  }
+}

@@ -1,0 +1,205 @@
+package dev.tourniquet.agent.enforce.service;
+
+import dev.tourniquet.feed.mitigation.Action.DisableService.Manager;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The Windows service control manager through {@code sc.exe}, doing what Microsoft's 2021 Exchange
+ * mitigation did to {@code MSExchangeUM}: start type Disabled, then stop; on removal, the start type back
+ * and started again if it ran.
+ *
+ * <pre>
+ * sc.exe qc NAME                       start type:  START_TYPE : 2   AUTO_START  (DELAYED)
+ * sc.exe query NAME                    state:       STATE      : 4  RUNNING
+ * sc.exe config NAME start= disabled   ("start=" and its value are two arguments, as sc.exe wants)
+ * sc.exe stop NAME                     then query until STOPPED, with a deadline
+ * sc.exe config NAME start= auto|delayed-auto|demand|boot|system
+ * sc.exe start NAME                    then query until RUNNING, with a deadline
+ * </pre>
+ *
+ * <p>sc.exe translates its labels on localized Windows ({@code TIPO_AVVIO} for {@code START_TYPE} in
+ * Italian) but never the numbers nor the English value names after them, so the parsers find the value by
+ * its shape ({@code : 2   AUTO_START}), not by its label, and check that number and name agree. A missing
+ * service is recognized by sc.exe's exit code, the Win32 error 1060, which is not translated either.
+ * Service names are case-insensitive on Windows; addresses are lower case, so two spellings are one service.
+ */
+final class WindowsScm implements ServiceManager {
+  /** ERROR_SERVICE_DOES_NOT_EXIST. */
+  static final int NO_SUCH_SERVICE = 1060;
+  /** ERROR_SERVICE_NOT_ACTIVE: stop on a service that is not running. */
+  static final int NOT_ACTIVE = 1062;
+  /** ERROR_SERVICE_ALREADY_RUNNING: start on a service that runs. */
+  static final int ALREADY_RUNNING = 1056;
+
+  /** START_TYPE number to its name in sc.exe output and its value for {@code sc.exe config start=}. */
+  private static final Map<Integer, List<String>> START_TYPES = Map.of(
+      0, List.of("BOOT_START", "boot"),
+      1, List.of("SYSTEM_START", "system"),
+      2, List.of("AUTO_START", "auto"),
+      3, List.of("DEMAND_START", "demand"),
+      4, List.of("DISABLED", "disabled"));
+  private static final List<String> STATES = List.of("", "STOPPED", "START_PENDING", "STOP_PENDING", "RUNNING",
+      "CONTINUE_PENDING", "PAUSE_PENDING", "PAUSED");
+  private static final Pattern START_TYPE = Pattern.compile(
+      ":\\s+(\\d+)\\s+(BOOT_START|SYSTEM_START|AUTO_START|DEMAND_START|DISABLED)(\\s+\\(DELAYED\\))?\\s*$");
+  private static final Pattern STATE = Pattern.compile(
+      ":\\s+(\\d+)\\s+(STOPPED|START_PENDING|STOP_PENDING|RUNNING|CONTINUE_PENDING|PAUSE_PENDING|PAUSED)\\s*$");
+  /** States in which the service's process is up: restore starts such a service again. */
+  private static final Set<String> RUNNING = Set.of("RUNNING", "START_PENDING", "CONTINUE_PENDING", "PAUSE_PENDING", "PAUSED");
+
+  private final String sc;
+  private final Commands commands;
+
+  WindowsScm(String sc, Commands commands) {
+    this.sc = Objects.requireNonNull(sc, "sc");
+    this.commands = Objects.requireNonNull(commands, "commands");
+  }
+
+  @Override
+  public Manager kind() {
+    return Manager.WINDOWS;
+  }
+
+  @Override
+  public String address(String service) {
+    Objects.requireNonNull(service, "service");
+    if (service.isEmpty() || service.contains("/") || service.contains("\\")) {
+      throw new IllegalArgumentException("expected a Windows service name but found \"" + service + "\"");
+    }
+    return service.toLowerCase(Locale.ROOT);
+  }
+
+  @Override
+  public Optional<ServiceState> query(String name) throws ServiceManagerException {
+    List<String> qc = List.of(sc, "qc", name);
+    CommandRunner.Result config = commands.runExpecting(qc, NO_SUCH_SERVICE);
+    if (config.exitCode() == NO_SUCH_SERVICE) {
+      return Optional.empty();
+    }
+    String startType = parseStartType(config.stdout())
+        .orElseThrow(() -> Commands.failed(qc, config, "a line such as `START_TYPE : 2   AUTO_START`"));
+    List<String> query = List.of(sc, "query", name);
+    CommandRunner.Result status = commands.runExpecting(query, NO_SUCH_SERVICE);
+    if (status.exitCode() == NO_SUCH_SERVICE) {
+      return Optional.empty();
+    }
+    String state = parseState(status.stdout())
+        .orElseThrow(() -> Commands.failed(query, status, "a line such as `STATE : 4  RUNNING`"));
+    return Optional.of(new ServiceState(startType, state));
+  }
+
+  /**
+   * Reads the start type from {@code sc.exe qc} output.
+   *
+   * @param stdout the output
+   * @return the start type as {@code sc.exe config start=} takes it: {@code auto}, {@code delayed-auto},
+   *     {@code demand}, {@code disabled}, {@code boot} or {@code system}; empty if no line has one, or the
+   *     number and the name disagree
+   */
+  static Optional<String> parseStartType(String stdout) {
+    for (String line : stdout.split("\\R")) {
+      Matcher m = START_TYPE.matcher(line);
+      if (m.find()) {
+        List<String> known = START_TYPES.get(Integer.parseInt(m.group(1)));
+        if (known == null || !known.get(0).equals(m.group(2))) {
+          return Optional.empty();
+        }
+        boolean delayed = m.group(3) != null;
+        if (delayed && !m.group(2).equals("AUTO_START")) {
+          return Optional.empty();
+        }
+        return Optional.of(delayed ? "delayed-auto" : known.get(1));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Reads the state from {@code sc.exe query}, {@code stop} or {@code start} output.
+   *
+   * @param stdout the output
+   * @return the state's name, e.g. {@code RUNNING}; empty if no line has one, or number and name disagree
+   */
+  static Optional<String> parseState(String stdout) {
+    for (String line : stdout.split("\\R")) {
+      Matcher m = STATE.matcher(line);
+      if (m.find()) {
+        int number = Integer.parseInt(m.group(1));
+        if (number >= STATES.size() || !STATES.get(number).equals(m.group(2))) {
+          return Optional.empty();
+        }
+        return Optional.of(m.group(2));
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public boolean isDisabled(ServiceState state) {
+    return state.startup().equals("disabled") && state.activity().equals("STOPPED");
+  }
+
+  @Override
+  public void disable(String name, ServiceState current) throws ServiceManagerException {
+    if (!current.startup().equals("disabled")) {
+      setStartType(name, "disabled");
+    }
+    if (!current.activity().equals("STOPPED")) {
+      if (!current.activity().equals("STOP_PENDING")) {
+        commands.runExpecting(List.of(sc, "stop", name), NOT_ACTIVE);
+      }
+      commands.await(() -> query(name), s -> s.activity().equals("STOPPED"), name + " to stop", "STATE STOPPED");
+    }
+  }
+
+  @Override
+  public void restore(String name, ServiceState previous) throws ServiceManagerException {
+    Optional<ServiceState> found = query(name);
+    if (found.isEmpty()) {
+      return;
+    }
+    String startup = found.get().startup();
+    boolean start = RUNNING.contains(previous.activity()) && !RUNNING.contains(found.get().activity());
+    if (!startup.equals(previous.startup()) && !previous.startup().equals("disabled")) {
+      setStartType(name, previous.startup());
+      startup = previous.startup();
+    }
+    if (start) {
+      if (startup.equals("disabled")) {
+        // It was Disabled yet running: a Disabled service cannot be started (error 1058), so allow a manual
+        // start for the moment and put Disabled back below.
+        setStartType(name, "demand");
+        startup = "demand";
+      }
+      commands.runExpecting(List.of(sc, "start", name), ALREADY_RUNNING);
+      commands.await(() -> query(name), s -> s.activity().equals("RUNNING"), name + " to start", "STATE RUNNING");
+    }
+    if (!startup.equals(previous.startup())) {
+      setStartType(name, previous.startup());
+    }
+  }
+
+  /** Sets the start type and verifies it with {@code sc.exe qc}. */
+  private void setStartType(String name, String startType) throws ServiceManagerException {
+    commands.runExpecting(List.of(sc, "config", name, "start=", startType));
+    List<String> qc = List.of(sc, "qc", name);
+    CommandRunner.Result check = commands.runExpecting(qc);
+    Optional<String> now = parseStartType(check.stdout());
+    if (!now.equals(Optional.of(startType))) {
+      throw Commands.failed(qc, check, "start type " + startType + " after `sc.exe config " + name + " start= "
+          + startType + "`");
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Windows service control manager (" + sc + ")";
+  }
+}
