@@ -363,22 +363,30 @@ public final class NginxEnforcer implements Enforcer {
     return out;
   }
 
-  /** Polls, until the timeout, for a child of the master that was not among {@code before}. */
+  /**
+   * Polls, until the timeout, for a child of the master that was not among {@code before}: the master
+   * starts new workers only once it has applied the new configuration. Then waits, within the same
+   * deadline, for the old workers to leave: until they have, they may still accept connections under the
+   * old configuration. An old worker still finishing long requests at the deadline does not fail the
+   * call (the master has told it to stop accepting), so the call returns true as soon as a new worker
+   * exists and either every old worker is gone or the deadline has passed.
+   */
   private boolean awaitNewWorker(long master, Set<Long> before) {
     long deadline = System.nanoTime() + settings.commandTimeout().toNanos();
+    boolean started = false;
     while (System.nanoTime() < deadline) {
-      for (long child : children(master)) {
-        if (!before.contains(child)) {
-          return true;
-        }
+      Set<Long> now = children(master);
+      started |= now.stream().anyMatch(pid -> !before.contains(pid));
+      if (started && now.stream().noneMatch(before::contains)) {
+        return true;
       }
       try {
         Thread.sleep(20);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        return false;
+        return started;
       }
     }
-    return false;
+    return started;
   }
 }
