@@ -613,6 +613,25 @@ public final class CompiledRules {
     return guards.length;
   }
 
+  /**
+   * How the evaluator decides each inbound pattern it decides without captures ({@link
+   * CompiledPattern#decisionShape}), one entry per pattern. For tests.
+   */
+  List<String> decisionShapes() {
+    List<String> shapes = new ArrayList<>();
+    for (int i = 0; i < inbound.length; i++) {
+      if (!readsRuleCaptures[i]) {
+        shapes.add(inbound[i].match().decisionShape());
+      }
+      if (!readsConditionCaptures[i]) {
+        for (ConditionStep c : inbound[i].conditions()) {
+          shapes.add(c.pattern().decisionShape());
+        }
+      }
+    }
+    return shapes;
+  }
+
   /** The number of rules triggered by a header's presence. For tests. */
   int presenceTriggeredCount() {
     return presence == null ? 0 : presence.ruleCount();

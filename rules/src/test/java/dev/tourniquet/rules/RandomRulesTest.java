@@ -36,6 +36,10 @@ class RandomRulesTest {
     Random random = new Random(1128L);
     int compiled = 0;
     int evaluated = 0;
+    // The fast paths the plain evaluator does not take: guards, header presence, decision shortcuts.
+    int guards = 0;
+    int presence = 0;
+    int shortcuts = 0;
     for (int round = 0; round < 600; round++) {
       RuleSet set = randomRuleSet(random);
       CompiledRules rules;
@@ -46,6 +50,9 @@ class RandomRulesTest {
         continue;
       }
       compiled++;
+      guards += rules.guardCount();
+      presence += rules.presenceTriggeredCount();
+      shortcuts += (int) rules.decisionShapes().stream().filter(shape -> !shape.equals("search")).count();
       for (int i = 0; i < 40; i++) {
         HttpRequest request = randomRequest(random);
         Decision fast;
@@ -66,6 +73,9 @@ class RandomRulesTest {
     }
     assertThat(compiled).isGreaterThan(100);
     assertThat(evaluated).isGreaterThan(4000);
+    assertThat(guards).isGreaterThan(10);
+    assertThat(presence).isGreaterThan(10);
+    assertThat(shortcuts).isGreaterThan(500);
   }
 
   private static RuleSet randomRuleSet(Random random) {

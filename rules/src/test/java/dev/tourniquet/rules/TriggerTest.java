@@ -1,0 +1,124 @@
+package dev.tourniquet.rules;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The triggers that replace "evaluate on every request" for rules without a literal: header presence and
+ * shared guards. Each must only skip rules that cannot apply, so the prefiltered evaluator must agree with
+ * the plain ordered one (every rule, every pattern searched by RE2 with captures).
+ */
+class TriggerTest {
+  private static final InboundAction ABORT = new InboundAction.AbortRequest();
+
+  @Test
+  void identicalNegatedConditionsThenOneSharedGuardAndNoRuleEvaluatedAlways() {
+    List<InboundRule> rules = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      rules.add(rule("method allow-list " + i, ".*", LogicalGrouping.MATCH_ALL,
+          new Condition("{REQUEST_METHOD}", "^(GET|HEAD|POST)$", true, true)));
+    }
+    CompiledRules compiled = RuleCompiler.compile(new RuleSet(List.of(), rules, List.of(), List.of()));
+
+    assertThat(compiled.guardCount()).isEqualTo(1);
+    assertThat(compiled.alwaysEvaluatedCount()).isZero();
+    assertThat(compiled.evaluate(request("get", "/owa/"))).isEqualTo(Decision.ALLOW);
+    assertThat(compiled.evaluate(request("DEBUG", "/owa/")).rule()).isEqualTo("method allow-list 0");
+  }
+
+  @Test
+  void headerPresenceConditionThenTriggeredByTheHeaderInAnyCase() {
+    CompiledRules compiled = RuleCompiler.compile(new RuleSet(List.of(), List.of(
+        rule("debug token", ".*", LogicalGrouping.MATCH_ALL, new Condition("{HTTP_X_DEBUG_TOKEN}", ".+", true, false))),
+        List.of(), List.of()));
+
+    assertThat(compiled.presenceTriggeredCount()).isEqualTo(1);
+    assertThat(compiled.alwaysEvaluatedCount()).isZero();
+    assertThat(compiled.evaluate(request("GET", "/", new Header("x-debug-token", "1"))).rule()).isEqualTo("debug token");
+    assertThat(compiled.evaluate(request("GET", "/", new Header("X-Debug-Token", "1"))).rule()).isEqualTo("debug token");
+    assertThat(compiled.evaluate(request("GET", "/", new Header("X-Debug-Token", "")))).isEqualTo(Decision.ALLOW);
+    assertThat(compiled.evaluate(request("GET", "/", new Header("X-Debug", "1")))).isEqualTo(Decision.ALLOW);
+  }
+
+  @Test
+  void conditionThatHoldsOnAnEmptyValueThenNotAPresenceTrigger() {
+    CompiledRules compiled = RuleCompiler.compile(new RuleSet(List.of(), List.of(
+        rule("no referer", ".*", LogicalGrouping.MATCH_ALL, new Condition("{HTTP_REFERER}", "^$", true, false))),
+        List.of(), List.of()));
+
+    assertThat(compiled.presenceTriggeredCount()).isZero();
+    assertThat(compiled.evaluate(request("GET", "/")).rule()).isEqualTo("no referer");
+    assertThat(compiled.evaluate(request("GET", "/", new Header("Referer", "https://a.example/")))).isEqualTo(Decision.ALLOW);
+  }
+
+  @Test
+  void randomGuardAndPresenceRuleSetsThenPrefilterAgreesWithSequentialOrder() {
+    Random random = new Random(4242L);
+    String[] inputs = {"{REQUEST_METHOD}", "{HTTP_HOST}", "{HTTP_X_A}", "{HTTP_X_B}", "{HTTP_COOKIE}", "{URL}", "{QUERY_STRING}"};
+    String[] patterns = {".+", ".*", "^$", "^(GET|HEAD)$", "^a", "b$", "^[a-z]+\\.example$", "(.+)", "x", "^.*$", "ab|ba"};
+    String[] urls = {".*", "^owa/", "(.*)", ".+", "^$", "admin"};
+    int guards = 0;
+    int presence = 0;
+    int always = 0;
+    int compared = 0;
+    for (int round = 0; round < 400; round++) {
+      List<InboundRule> rules = new ArrayList<>();
+      for (int i = 1 + random.nextInt(12); i > 0; i--) {
+        List<Condition> conditions = new ArrayList<>();
+        for (int c = random.nextInt(3); c > 0; c--) {
+          conditions.add(new Condition(pick(random, inputs), pick(random, patterns), random.nextBoolean(), random.nextInt(3) == 0));
+        }
+        InboundAction action = random.nextInt(4) == 0 ? new InboundAction.Rewrite("/r/{R:0}", false)
+            : random.nextBoolean() ? ABORT : new InboundAction.CustomResponse(403, 0, "Forbidden", "{C:0}");
+        rules.add(new InboundRule("r" + rules.size(), random.nextBoolean(), PatternSyntax.ECMA_SCRIPT, random.nextBoolean(),
+            new UrlMatch(pick(random, urls), true, random.nextInt(6) == 0),
+            new Conditions(random.nextInt(3) == 0 ? LogicalGrouping.MATCH_ANY : LogicalGrouping.MATCH_ALL, random.nextInt(4) == 0,
+                conditions),
+            action));
+      }
+      CompiledRules compiled = RuleCompiler.compile(new RuleSet(List.of(), rules, List.of(), List.of()));
+      guards += compiled.guardCount();
+      presence += compiled.presenceTriggeredCount();
+      always += compiled.alwaysEvaluatedCount();
+      for (int r = 0; r < 30; r++) {
+        HttpRequest request = randomRequest(random);
+        assertThat(compiled.evaluate(request)).as("rules %s%nrequest %s", RuleJson.write(compiled.ruleSet()), request)
+            .isEqualTo(compiled.evaluateSequentially(request));
+        compared++;
+      }
+    }
+    assertThat(compared).isEqualTo(12_000);
+    assertThat(guards).isGreaterThan(100);
+    assertThat(presence).isGreaterThan(50);
+    assertThat(always).isGreaterThan(20);
+  }
+
+  private static HttpRequest randomRequest(Random random) {
+    List<Header> headers = new ArrayList<>();
+    String[] names = {"Host", "host", "X-A", "x-a", "X_A", "X-B", "x-B", "Cookie", "X-\u0131", "Referer"};
+    String[] values = {"", "a", "ab", "mail.example", "GET", "x", "ba\n", "\u212A"};
+    for (int h = random.nextInt(5); h > 0; h--) {
+      headers.add(new Header(pick(random, names), pick(random, values)));
+    }
+    String[] methods = {"GET", "get", "HEAD", "POST", "DEBUG"};
+    String[] targets = {"/", "/owa/", "/owa/x?a=1", "/admin", "/ab?ba", "/OWA/%41dmin"};
+    return new HttpRequest(pick(random, methods), pick(random, targets), headers, "192.0.2.1", false, 80);
+  }
+
+  private static InboundRule rule(String name, String url, LogicalGrouping grouping, Condition... conditions) {
+    return new InboundRule(name, true, PatternSyntax.ECMA_SCRIPT, true, new UrlMatch(url, true, false),
+        new Conditions(grouping, false, List.of(conditions)), ABORT);
+  }
+
+  private static HttpRequest request(String method, String target, Header... headers) {
+    return new HttpRequest(method, target, List.of(headers), "192.0.2.1", false, 80);
+  }
+
+  private static String pick(Random random, String[] from) {
+    return from[random.nextInt(from.length)];
+  }
+}
