@@ -98,14 +98,17 @@ final class Commands {
    * Queries until the state satisfies {@code expected}, at most until the settle deadline; the first query
    * happens at once. A service that disappears while we wait is a failure.
    *
+   * @param known a state just queried, tested before querying again; null to query first
    * @param what what the wait is for, e.g. {@code "msexchangeum to stop"}
    * @param want the expected state in words, for the message
    */
-  ServiceState await(Query query, Predicate<ServiceState> expected, String what, String want)
+  ServiceState await(ServiceState known, Query query, Predicate<ServiceState> expected, String what, String want)
       throws ServiceManagerException {
     long deadline = System.nanoTime() + settle.toNanos();
+    Optional<ServiceState> first = Optional.ofNullable(known);
     while (true) {
-      Optional<ServiceState> state = query.get();
+      Optional<ServiceState> state = first.isPresent() ? first : query.get();
+      first = Optional.empty();
       if (state.isEmpty()) {
         throw new ServiceManagerException("waiting for " + what + ": expected " + want
             + " but the service no longer exists");

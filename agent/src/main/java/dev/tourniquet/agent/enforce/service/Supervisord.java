@@ -206,7 +206,7 @@ final class Supervisord implements ServiceManager {
     if (!isDisabled(current)) {
       runAnswering(argv("stop", name));
     }
-    commands.await(() -> query(name), this::isDisabled, name + " to stop", "every process STOPPED, EXITED or FATAL");
+    commands.await(null, () -> query(name), this::isDisabled, name + " to stop", "every process STOPPED, EXITED or FATAL");
   }
 
   @Override
@@ -227,7 +227,7 @@ final class Supervisord implements ServiceManager {
     for (String namespec : toStart) {
       runAnswering(argv("start", namespec));
     }
-    commands.await(() -> query(name), s -> {
+    commands.await(toStart.isEmpty() ? found.get() : null, () -> query(name), s -> {
       try {
         Map<String, String> after = processes(name, s);
         return before.entrySet().stream().filter(p -> RUNNING.contains(p.getValue()))

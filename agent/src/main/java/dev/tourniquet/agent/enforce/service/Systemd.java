@@ -119,7 +119,7 @@ final class Systemd implements ServiceManager {
     } else if (!DOWN.contains(current.activity())) {
       commands.runExpecting(List.of(systemctl, "stop", "--", unit));
     }
-    commands.await(() -> query(unit), this::isDisabled, unit + " to be masked and stopped",
+    commands.await(null, () -> query(unit), this::isDisabled, unit + " to be masked and stopped",
         "UnitFileState masked and ActiveState inactive or failed");
   }
 
@@ -132,13 +132,16 @@ final class Systemd implements ServiceManager {
     ServiceState current = found.get();
     boolean wasMasked = MASKED.contains(previous.startup());
     boolean wasRunning = RUNNING.contains(previous.activity());
+    boolean acted = false;
     if (!wasMasked && MASKED.contains(current.startup())) {
       commands.runExpecting(List.of(systemctl, "unmask", "--", unit));
+      acted = true;
     }
     if (wasRunning && !RUNNING.contains(current.activity())) {
       commands.runExpecting(List.of(systemctl, "start", "--", unit));
+      acted = true;
     }
-    commands.await(() -> query(unit),
+    commands.await(acted ? null : current, () -> query(unit),
         s -> MASKED.contains(s.startup()) == wasMasked && (!wasRunning || s.activity().equals("active")),
         unit + " to be restored",
         String.format(Locale.ROOT, "UnitFileState %s%s", wasMasked ? "masked" : "not masked (" + previous.startup() + " before)",

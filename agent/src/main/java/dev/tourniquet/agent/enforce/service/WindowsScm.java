@@ -155,7 +155,7 @@ final class WindowsScm implements ServiceManager {
       if (!current.activity().equals("STOP_PENDING")) {
         commands.runExpecting(List.of(sc, "stop", name), NOT_ACTIVE);
       }
-      commands.await(() -> query(name), s -> s.activity().equals("STOPPED"), name + " to stop", "STATE STOPPED");
+      commands.await(null, () -> query(name), s -> s.activity().equals("STOPPED"), name + " to stop", "STATE STOPPED");
     }
   }
 
@@ -179,7 +179,7 @@ final class WindowsScm implements ServiceManager {
         startup = "demand";
       }
       commands.runExpecting(List.of(sc, "start", name), ALREADY_RUNNING);
-      commands.await(() -> query(name), s -> s.activity().equals("RUNNING"), name + " to start", "STATE RUNNING");
+      commands.await(null, () -> query(name), s -> s.activity().equals("RUNNING"), name + " to start", "STATE RUNNING");
     }
     if (!startup.equals(previous.startup())) {
       setStartType(name, previous.startup());

@@ -1,0 +1,374 @@
+package dev.tourniquet.agent.enforce.service;
+
+import static dev.tourniquet.agent.enforce.service.ServiceMitigations.audit;
+import static dev.tourniquet.agent.enforce.service.ServiceMitigations.disable;
+import static dev.tourniquet.agent.enforce.service.ServiceMitigations.endpointOnly;
+import static dev.tourniquet.agent.enforce.service.ServiceMitigations.enforce;
+import static dev.tourniquet.agent.enforce.service.ScriptedRunner.sample;
+import static dev.tourniquet.feed.mitigation.Action.DisableService.Manager.SUPERVISORD;
+import static dev.tourniquet.feed.mitigation.Action.DisableService.Manager.SYSTEMD;
+import static dev.tourniquet.feed.mitigation.Action.DisableService.Manager.WINDOWS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tourniquet.agent.enforce.ActiveMitigation;
+import dev.tourniquet.agent.enforce.EnforcementException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The systemd manager: parsing {@code systemctl show}, and the exact commands the enforcer issues. */
+class SystemdTest {
+  static final List<String> SHOW = List.of("systemctl", "show", "--property=LoadState,UnitFileState,ActiveState", "--",
+      "nginx.service");
+  static final List<String> MASK = List.of("systemctl", "mask", "--now", "--", "nginx.service");
+  static final List<String> UNMASK = List.of("systemctl", "unmask", "--", "nginx.service");
+  static final List<String> START = List.of("systemctl", "start", "--", "nginx.service");
+  static final List<String> STOP = List.of("systemctl", "stop", "--", "nginx.service");
+  static final ActiveMitigation M1 = enforce("M1", disable("nginx", SYSTEMD));
+
+  @TempDir Path state;
+  ScriptedRunner runner;
+  ServiceManager systemd;
+  ServiceEnforcer enforcer;
+
+  @BeforeEach
+  void setUp() {
+    runner = new ScriptedRunner();
+    systemd = ServiceManagers.create("systemd", Map.of("systemctl", "systemctl"), runner, Duration.ZERO);
+    enforcer = new ServiceEnforcer("web-systemd", systemd, state);
+  }
+
+  Path recordFile() {
+    return state.resolve("services/web-systemd.json");
+  }
+
+  Map<String, ServiceRecords.Entry> records() throws Exception {
+    return new ServiceRecords(recordFile(), "web-systemd", SYSTEMD).read();
+  }
+
+  @Test
+  void parseShowReadsKeyValueLinesWhateverTheirOrder() throws Exception {
+    assertThat(Systemd.parseShow(sample("systemd/show-enabled-active.out"))).containsExactly(
+        Map.entry("LoadState", "loaded"), Map.entry("ActiveState", "active"), Map.entry("UnitFileState", "enabled"));
+    assertThat(Systemd.parseShow("UnitFileState=static\nLoadState=loaded\n\nActiveState=inactive\n"))
+        .containsEntry("UnitFileState", "static").containsEntry("ActiveState", "inactive").hasSize(3);
+  }
+
+  @Test
+  void parseShowKeepsAnEmptyValueAndEverythingAfterTheFirstEquals() throws Exception {
+    assertThat(Systemd.parseShow(sample("systemd/show-not-found.out"))).containsEntry("UnitFileState", "");
+    assertThat(Systemd.parseShow("Description=a=b\n")).containsEntry("Description", "a=b");
+  }
+
+  @Test
+  void parseShowRejectsALineWithoutEquals() {
+    assertThatThrownBy(() -> Systemd.parseShow("LoadState=loaded\nSystem has not been booted with systemd\n"))
+        .isInstanceOf(ServiceManagerException.class)
+        .hasMessageContaining("expected Key=Value lines but found \"System has not been booted with systemd\"");
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+      "show-enabled-active.out, enabled, active",
+      "show-disabled-inactive.out, disabled, inactive",
+      "show-static-active.out, static, active",
+      "show-enabled-failed.out, enabled, failed",
+      "show-masked-inactive.out, masked, inactive",
+      "show-not-found-active.out, none, active"})
+  void queryReadsUnitFileStateAndActiveState(String sampleFile, String startup, String activity) throws Exception {
+    runner.expect(SHOW, "systemd/" + sampleFile);
+    assertThat(systemd.query("nginx.service")).contains(new ServiceState(startup, activity));
+  }
+
+  @Test
+  void queryOfAnUnknownUnitIsEmpty() throws Exception {
+    runner.expect(SHOW, "systemd/show-not-found.out");
+    assertThat(systemd.query("nginx.service")).isEmpty();
+  }
+
+  @Test
+  void queryWithoutABusFailsQuotingSystemctl() {
+    runner.expect(SHOW, 1, null, "systemd/no-bus.err");
+    assertThatThrownBy(() -> systemd.query("nginx.service"))
+        .isInstanceOf(ServiceManagerException.class)
+        .hasMessageContaining("`systemctl show --property=LoadState,UnitFileState,ActiveState -- nginx.service` exited"
+            + " with 1: System has not been booted with systemd")
+        .hasMessageContaining("(expected exit code 0)");
+  }
+
+  @ParameterizedTest
+  @CsvSource({"nginx, nginx.service", "nginx.service, nginx.service", "cups.socket, cups.socket",
+      "getty@tty1, getty@tty1.service", "app.v2, app.v2.service"})
+  void addressNamesAUnitAndAddsServiceWhenNoUnitTypeIsGiven(String name, String unit) {
+    assertThat(systemd.address(name)).isEqualTo(unit);
+  }
+
+  @Test
+  void convergeRecordsThenMasksAndStopsAndVerifies() throws Exception {
+    runner.expect(SHOW, "systemd/show-enabled-active.out")
+        .expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+
+    enforcer.converge(List.of(M1));
+
+    runner.assertPlayedOut();
+    assertThat(records()).containsExactly(Map.entry("nginx.service",
+        new ServiceRecords.Entry(new ServiceState("enabled", "active"), new TreeSet<>(Set.of("M1")))));
+  }
+
+  @Test
+  void convergeAgainIssuesOnlyTheQuery() throws Exception {
+    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1));
+    runner.reset().expect(SHOW, "systemd/show-masked-inactive.out");
+
+    enforcer.converge(List.of(M1));
+
+    assertThat(runner.issued()).containsExactly(SHOW);
+    runner.assertPlayedOut();
+  }
+
+  @Test
+  void removalUnmasksAndStartsWhatWasEnabledAndActiveThenDeletesTheRecord() throws Exception {
+    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1));
+    runner.reset()
+        .expect(SHOW, "systemd/show-masked-inactive.out")
+        .expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
+        .expect(START, 0, null, null)
+        .expect(SHOW, "systemd/show-enabled-active.out");
+
+    enforcer.converge(List.of());
+
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void removalOfAUnitThatWasDisabledAndInactiveUnmasksItAndDoesNotStartIt() throws Exception {
+    runner.expect(SHOW, "systemd/show-disabled-inactive.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1));
+    runner.reset()
+        .expect(SHOW, "systemd/show-masked-inactive.out")
+        .expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
+        .expect(SHOW, "systemd/show-disabled-inactive.out");
+
+    enforcer.converge(List.of());
+
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void aUnitMaskedBeforeIsLeftMaskedOnRemoval() throws Exception {
+    runner.expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1));
+    assertThat(records().get("nginx.service").previous()).isEqualTo(new ServiceState("masked", "inactive"));
+    runner.reset().expect(SHOW, "systemd/show-masked-inactive.out");
+
+    enforcer.converge(List.of());
+
+    assertThat(runner.issued()).containsExactly(SHOW);
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void aMaskedUnitThatRunsIsStoppedNotMaskedAgain() throws Exception {
+    runner.expect(SHOW, "systemd/show-masked-active.out")
+        .expect(STOP, 0, null, null)
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+
+    enforcer.converge(List.of(M1));
+
+    runner.assertPlayedOut();
+  }
+
+  @Test
+  void aFailedMaskLeavesTheUnitAndTheRecordsAsTheyWere() throws Exception {
+    runner.expect(SHOW, "systemd/show-enabled-active.out")
+        .expect(MASK, 1, null, "systemd/mask-file-exists.err")
+        .expect(SHOW, "systemd/show-enabled-active.out");
+
+    assertThatThrownBy(() -> enforcer.converge(List.of(M1)))
+        .isInstanceOf(EnforcementException.class)
+        .hasMessageContaining("web-systemd: `systemctl mask --now -- nginx.service` exited with 1: Failed to mask unit:"
+            + " File /etc/systemd/system/nginx.service already exists.")
+        .hasMessageContaining("restored the services as they were")
+        .satisfies(e -> assertThat(((EnforcementException) e).restored()).isTrue());
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void aStartThatFailsOnRemovalMasksTheUnitAgainAndKeepsTheRecord() throws Exception {
+    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1));
+    Map<String, ServiceRecords.Entry> recorded = records();
+    runner.reset()
+        .expect(SHOW, "systemd/show-masked-inactive.out")
+        .expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
+        .expect(START, 1, null, "systemd/start-nginx-failed.err")
+        // roll back: disable again what the failed restore left half restored
+        .expect(SHOW, "systemd/show-enabled-inactive.out")
+        .expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+
+    assertThatThrownBy(() -> enforcer.converge(List.of()))
+        .isInstanceOf(EnforcementException.class)
+        .hasMessageContaining("`systemctl start -- nginx.service` exited with 1: Job for nginx.service failed")
+        .satisfies(e -> assertThat(((EnforcementException) e).restored()).isTrue());
+    runner.assertPlayedOut();
+    assertThat(records()).isEqualTo(recorded);
+  }
+
+  @Test
+  void aRecordWrittenBeforeACrashIsFinishedOnTheNextConverge() throws Exception {
+    // The agent recorded nginx as enabled and active, then died before masking it.
+    new ServiceRecords(recordFile(), "web-systemd", SYSTEMD).write(Map.of("nginx.service",
+        new ServiceRecords.Entry(new ServiceState("enabled", "active"), new TreeSet<>(Set.of("M1")))));
+    runner.expect(SHOW, "systemd/show-enabled-active.out")
+        .expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+
+    enforcer.converge(List.of(M1));
+
+    runner.assertPlayedOut();
+    assertThat(records().get("nginx.service").previous()).isEqualTo(new ServiceState("enabled", "active"));
+  }
+
+  @Test
+  void twoMitigationsOnOneUnitRestoreItOnlyWhenTheLastGoes() throws Exception {
+    ActiveMitigation m2 = enforce("M2", disable("nginx.service", SYSTEMD, WINDOWS));
+    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1, m2));
+    assertThat(records().get("nginx.service").mitigations()).containsExactly("M1", "M2");
+
+    runner.reset().expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(m2));
+    assertThat(runner.issued()).containsExactly(SHOW);
+    assertThat(records().get("nginx.service"))
+        .isEqualTo(new ServiceRecords.Entry(new ServiceState("enabled", "active"), new TreeSet<>(Set.of("M2"))));
+
+    runner.reset().expect(SHOW, "systemd/show-masked-inactive.out").expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
+        .expect(START, 0, null, null).expect(SHOW, "systemd/show-enabled-active.out");
+    enforcer.converge(List.of());
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void auditModeChangesNothingAndRecordsNothing() throws Exception {
+    enforcer.converge(List.of(audit("M1", disable("nginx", SYSTEMD))));
+
+    assertThat(runner.issued()).isEmpty();
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void switchingToAuditModeRestoresTheUnit() throws Exception {
+    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1));
+    runner.reset().expect(SHOW, "systemd/show-masked-inactive.out").expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
+        .expect(START, 0, null, null).expect(SHOW, "systemd/show-enabled-active.out");
+
+    enforcer.converge(List.of(audit("M1", disable("nginx", SYSTEMD))));
+
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void refusalNamesAnUnknownUnit() {
+    runner.expect(SHOW, "systemd/show-not-found.out");
+
+    assertThat(enforcer.refusal(M1)).hasValue(
+        "disable-service nginx: expected a service nginx.service on systemd (systemctl) but found none");
+  }
+
+  @Test
+  void refusalExplainsActionsForOtherManagersOnly() {
+    ActiveMitigation windowsOnly = enforce("M3", disable("MSExchangeUM", WINDOWS), disable("um", SUPERVISORD, WINDOWS));
+
+    assertThat(enforcer.refusal(windowsOnly)).hasValue("disable-service: every action names other service managers"
+        + " (MSExchangeUM for windows; um for windows, supervisord), and target web-systemd runs systemd");
+    assertThat(runner.issued()).isEmpty();
+  }
+
+  @Test
+  void noRefusalForAKnownUnitNorForAMitigationWithoutDisableService() {
+    runner.expect(SHOW, "systemd/show-enabled-active.out");
+
+    assertThat(enforcer.refusal(M1)).isEmpty();
+    assertThat(enforcer.refusal(endpointOnly("M4"))).isEmpty();
+    assertThat(enforcer.handles("disable-service")).isTrue();
+    assertThat(enforcer.handles("request-rules")).isFalse();
+  }
+
+  @Test
+  void refusalSaysWhenSystemctlCannotBeAsked() {
+    runner.expect(SHOW, 1, null, "systemd/no-bus.err");
+
+    assertThat(enforcer.refusal(M1)).hasValueSatisfying(r -> assertThat(r)
+        .startsWith("disable-service nginx: could not query systemd (systemctl): `systemctl show")
+        .contains("Failed to connect to bus: Host is down"));
+  }
+
+  @Test
+  void convergeOnAnUnknownUnitFailsWithoutChangingAnything() {
+    runner.expect(SHOW, "systemd/show-not-found.out");
+
+    assertThatThrownBy(() -> enforcer.converge(List.of(M1)))
+        .isInstanceOf(EnforcementException.class)
+        .hasMessageContaining("disable-service nginx.service (for [M1]): expected a service on systemd (systemctl) but"
+            + " found none");
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void aCorruptRecordFileStopsConvergeBeforeAnyCommand() throws Exception {
+    Files.createDirectories(recordFile().getParent());
+    Files.writeString(recordFile(), "{\"format\":\"tourniquet-service-records/1\",\"target\":\"other\","
+        + "\"manager\":\"systemd\",\"services\":{}}");
+
+    assertThatThrownBy(() -> enforcer.converge(List.of(M1)))
+        .isInstanceOf(EnforcementException.class)
+        .hasMessageContaining("not a valid service record file: target: expected \"web-systemd\" but found \"other\"");
+    assertThat(runner.issued()).isEmpty();
+  }
+
+  @Test
+  void aUnitThatNeverStopsFailsAfterTheSettleTimeoutAndIsRestored() throws Exception {
+    ServiceManager slow = ServiceManagers.create("systemd", Map.of("systemctl", "systemctl", "settleTimeout", "PT0.05S"),
+        runner, Duration.ofMillis(5));
+    ServiceEnforcer withSlow = new ServiceEnforcer("web-systemd", slow, state);
+    runner.expect(SHOW, "systemd/show-enabled-active.out")
+        .expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expectRepeatedly(SHOW, "systemd/show-masked-active.out")
+        // roll back: unmask; it still runs, so nothing to start
+        .expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
+        .expect(SHOW, "systemd/show-enabled-active.out");
+
+    assertThatThrownBy(() -> withSlow.converge(List.of(M1)))
+        .isInstanceOf(EnforcementException.class)
+        .hasMessageContaining("waiting for nginx.service to be masked and stopped: expected UnitFileState masked and"
+            + " ActiveState inactive or failed within PT0.05S but found startup masked, active");
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
+  }
+}
