@@ -18,12 +18,14 @@ import java.util.Optional;
  * @param lastCheck when the last check finished, if any
  * @param nextCheck when the next check is due
  * @param feedHealth {@code ok}, or what is wrong with the feed (the last verified feed is still used)
+ * @param policyHealth {@code ok}, or why the organisation's policy could not be obtained (the last one
+ *     obtained is still used)
  * @param feedVersion the trusted targets metadata version in use, 0 if none yet
  * @param mitigations one row per mitigation known to this server, sorted by id
  * @param auditHits audit counters by target, mitigation id and rule name
  */
 public record AgentStatus(String server, Map<String, String> labels, String product, Optional<String> version,
-    boolean enabled, Optional<Instant> lastCheck, Instant nextCheck, String feedHealth, long feedVersion,
+    boolean enabled, Optional<Instant> lastCheck, Instant nextCheck, String feedHealth, String policyHealth, long feedVersion,
     List<MitigationStatus> mitigations, Map<String, Map<String, Map<String, Long>>> auditHits) {
 
   /**
@@ -33,13 +35,20 @@ public record AgentStatus(String server, Map<String, String> labels, String prod
    */
   public AgentStatus {
     Objects.requireNonNull(server, "server");
-    labels = Map.copyOf(labels);
+    labels = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(labels));
     Objects.requireNonNull(product, "product");
     Objects.requireNonNull(version, "version");
     Objects.requireNonNull(lastCheck, "lastCheck");
     Objects.requireNonNull(nextCheck, "nextCheck");
     Objects.requireNonNull(feedHealth, "feedHealth");
+    Objects.requireNonNull(policyHealth, "policyHealth");
     mitigations = List.copyOf(mitigations);
-    auditHits = Map.copyOf(auditHits);
+    Map<String, Map<String, Map<String, Long>>> hits = new java.util.TreeMap<>();
+    auditHits.forEach((target, byId) -> {
+      Map<String, Map<String, Long>> copy = new java.util.TreeMap<>();
+      byId.forEach((id, byRule) -> copy.put(id, java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(byRule))));
+      hits.put(target, java.util.Collections.unmodifiableMap(copy));
+    });
+    auditHits = java.util.Collections.unmodifiableMap(hits);
   }
 }

@@ -1,0 +1,680 @@
+package dev.tourniquet.agent;
+
+import dev.tourniquet.agent.AgentState.AppliedRef;
+import dev.tourniquet.agent.AgentState.TargetFailure;
+import dev.tourniquet.agent.Plan.Decision;
+import dev.tourniquet.agent.Plan.Step;
+import dev.tourniquet.agent.enforce.Enforcer;
+import dev.tourniquet.feed.mitigation.Action;
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.tuf.FeedVerificationException;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.DoubleSupplier;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent: polls the signed feed, plans, enforces, records and reports.
+ *
+ * <p>One check runs these steps, all under one lock so that enforcers are never called concurrently:
+ *
+ * <ol>
+ *   <li>Update the feed through the TUF client and download every {@code mitigations/<id>.json} target;
+ *       re-validate each document and check that its id matches its target name. If the feed cannot be
+ *       reached or fails verification (tampered, expired, rolled back), the last verified feed is kept and
+ *       the failure is reported: a broken feed never removes protection. A signed document that fails
+ *       validation is reported for its id only and never removes an applied revision of it.
+ *   <li>Ask the {@link PolicySource} for the organisation's policy (the last one obtained is kept on
+ *       failure); read the server's policy from the state directory; learn the product version.
+ *   <li>Plan with the pure {@link Planner}, then converge the targets one mitigation at a time with the
+ *       {@link Converger}, which records intent before each change and completion after it.
+ *   <li>Build the status, hand it to the {@link Reporter} when data collection is on, and schedule the next
+ *       check: the interval ±10% after a success, exponential backoff with full jitter (never sooner than a
+ *       minute) after a failure.
+ * </ol>
+ *
+ * <p>{@link #start()} re-converges every target on the recorded state (so an agent killed in the middle of
+ * a change converges), starts the worker thread, which checks at once, and the local admin API.
+ * {@link #hint()} asks for a check now; hints coalesce.
+ */
+public final class Agent implements AgentControl, Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+  private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+  private final AgentConfig config;
+  private final Clock clock;
+  private final DoubleSupplier random;
+  private final Optional<PolicySource> policySource;
+  private final Optional<Reporter> reporter;
+  private final StateStore store;
+  private final AuditLog audit;
+  private final Converger converger;
+  private final FeedReader feedReader;
+  private final boolean adminApi;
+
+  private final ReentrantLock work = new ReentrantLock();
+  private final Object wake = new Object();
+  private boolean hinted;
+  private long dueNanos;
+  private boolean closed;
+  private Thread worker;
+  private AdminServer admin;
+  private FileChannel lockChannel;
+  private FileLock stateLock;
+
+  // Guarded by work.
+  private AgentState state;
+  private FeedView feed;
+  private OrgPolicy orgPolicy = OrgPolicy.DEFAULT;
+  private String feedHealth = "not checked yet";
+  private String policyHealth = "ok";
+  private int failures;
+  private Optional<Instant> lastCheck = Optional.empty();
+  private Instant nextCheck;
+  private AgentStatus status;
+
+  private Agent(Builder b, List<Target> targets) {
+    this.config = b.config;
+    this.clock = b.clock;
+    this.random = b.random;
+    this.policySource = Optional.ofNullable(b.policySource);
+    this.reporter = Optional.ofNullable(b.reporter);
+    this.store = new StateStore(config.stateDir());
+    this.audit = new AuditLog(config.stateDir().resolve("audit.jsonl"));
+    this.converger = new Converger(targets, store, audit, clock, b.hook);
+    this.feedReader = new FeedReader(config.feed(), config.proxy(), config.stateDir().resolve("tuf"), clock);
+    this.adminApi = b.adminApi;
+    this.nextCheck = clock.instant();
+  }
+
+  /**
+   * Starts building an agent for a configuration.
+   *
+   * @param config the configuration
+   * @return a builder
+   */
+  public static Builder builder(AgentConfig config) {
+    return new Builder(config);
+  }
+
+  /** Builds an {@link Agent}; everything but the configuration is optional. */
+  public static final class Builder {
+    private final AgentConfig config;
+    private Clock clock = Clock.systemUTC();
+    private DoubleSupplier random = new SecureRandom()::nextDouble;
+    private PolicySource policySource;
+    private Reporter reporter;
+    private Map<String, TargetFactory> factories = TargetFactories.builtIn();
+    private Converger.Hook hook = Converger.Hook.NONE;
+    private boolean adminApi = true;
+
+    private Builder(AgentConfig config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /**
+     * Sets the clock (tests inject one).
+     *
+     * @param value the clock
+     * @return this builder
+     */
+    public Builder clock(Clock value) {
+      this.clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /**
+     * Sets the source of random numbers in [0, 1) used for jitter.
+     *
+     * @param value the source
+     * @return this builder
+     */
+    public Builder random(DoubleSupplier value) {
+      this.random = Objects.requireNonNull(value, "random");
+      return this;
+    }
+
+    /**
+     * Sets where the organisation's policy comes from (the fleet client). Without one the organisation's
+     * policy is {@link OrgPolicy#DEFAULT}.
+     *
+     * @param value the policy source
+     * @return this builder
+     */
+    public Builder policySource(PolicySource value) {
+      this.policySource = Objects.requireNonNull(value, "policySource");
+      return this;
+    }
+
+    /**
+     * Sets who receives the status after every check; used only when the configuration's
+     * {@code dataCollection} is true.
+     *
+     * @param value the reporter
+     * @return this builder
+     */
+    public Builder reporter(Reporter value) {
+      this.reporter = Objects.requireNonNull(value, "reporter");
+      return this;
+    }
+
+    /**
+     * Sets the target types the configuration may use (default {@link TargetFactories#builtIn()}).
+     *
+     * @param value factories by type name
+     * @return this builder
+     */
+    public Builder targetFactories(Map<String, TargetFactory> value) {
+      this.factories = Map.copyOf(value);
+      return this;
+    }
+
+    /**
+     * Chooses whether {@link #start()} opens the local admin API (default true).
+     *
+     * @param value false to run without it
+     * @return this builder
+     */
+    public Builder adminApi(boolean value) {
+      this.adminApi = value;
+      return this;
+    }
+
+    Builder hook(Converger.Hook value) {
+      this.hook = Objects.requireNonNull(value, "hook");
+      return this;
+    }
+
+    /**
+     * Creates the enforcers of every configured target.
+     *
+     * @return the agent, not started
+     * @throws ConfigException if a target's type is unknown or its options are invalid
+     */
+    public Agent build() throws ConfigException {
+      List<Target> targets = new ArrayList<>();
+      for (AgentConfig.TargetConfig t : config.targets()) {
+        TargetFactory factory = factories.get(t.type());
+        if (factory == null) {
+          throw new ConfigException(config.source() + ": targets." + t.name() + ".type: expected one of "
+              + new java.util.TreeSet<>(factories.keySet()) + " but found \"" + t.type() + "\"");
+        }
+        Enforcer enforcer = factory.create(t, config.stateDir().resolve("targets").resolve(t.name()), clock);
+        if (!enforcer.target().equals(t.name())) {
+          throw new IllegalStateException("the " + t.type() + " factory named its target \"" + enforcer.target()
+              + "\" but expected \"" + t.name() + "\"");
+        }
+        targets.add(new Target(enforcer, t.probe().map(p -> new HealthProbe(p.url(), p.status(), p.timeout()))));
+      }
+      return new Agent(this, targets);
+    }
+  }
+
+  /**
+   * Opens the state directory (locked against a second agent), installs the trusted root on first start,
+   * re-converges every target on the recorded state, then starts the worker thread (which checks at once)
+   * and the admin API.
+   *
+   * @throws IOException if the state directory cannot be used, the trusted root is unreadable or invalid,
+   *     or the admin API cannot listen
+   */
+  public void start() throws IOException {
+    open();
+    if (adminApi) {
+      admin = AdminServer.start(this, config.stateDir(), config.adminPort());
+    }
+    synchronized (wake) {
+      dueNanos = System.nanoTime();
+      worker = new Thread(this::runLoop, "tourniquet-agent");
+      worker.setDaemon(false);
+      worker.start();
+    }
+    LOG.info("agent started for server {} with {} target(s); state in {}", config.serverName(),
+        converger.targets().size(), config.stateDir());
+  }
+
+  /**
+   * Opens the state and recovers without starting the worker thread or the admin API, for tests that
+   * drive checks themselves.
+   */
+  void open() throws IOException {
+    Path dir = config.stateDir();
+    Files.createDirectories(dir);
+    restrictToOwner(dir, true);
+    lockChannel = FileChannel.open(dir.resolve("agent.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    stateLock = lockChannel.tryLock();
+    if (stateLock == null) {
+      lockChannel.close();
+      throw new IOException(dir + ": another agent is running on this state directory (agent.lock is held)");
+    }
+    Path root = config.trustedRoot();
+    if (!Files.isReadable(root)) {
+      throw new IOException("feed.trustedRoot " + root + ": expected a readable root metadata file but cannot read it");
+    }
+    try {
+      feedReader.bootstrap(root);
+    } catch (FeedVerificationException e) {
+      throw new IOException("feed.trustedRoot " + config.trustedRoot() + ": expected root metadata signed by its own keys but "
+          + e.getMessage(), e);
+    }
+    work.lock();
+    try {
+      state = store.load();
+      feed = store.loadFeed();
+      state = converger.recover(state);
+      status = buildStatus(Planner.plan(feed, policy(), facts(), applied(state), clock.instant()), state);
+    } finally {
+      work.unlock();
+    }
+  }
+
+  @Override
+  public void hint() {
+    synchronized (wake) {
+      hinted = true;
+      wake.notifyAll();
+    }
+  }
+
+  /**
+   * Checks now on the caller's thread and waits for the result.
+   *
+   * @return the status after the check
+   * @throws IOException if the state cannot be written (the check is then incomplete; nothing that was
+   *     applied is removed by that)
+   */
+  public AgentStatus check() throws IOException {
+    work.lock();
+    try {
+      boolean feedOk = refreshFeed();
+      boolean policyOk = refreshPolicy();
+      AgentStatus s = reconcile();
+      lastCheck = Optional.of(clock.instant());
+      Duration delay;
+      if (feedOk && policyOk) {
+        failures = 0;
+        delay = Schedule.afterSuccess(config.interval(), random.getAsDouble());
+      } else {
+        failures++;
+        delay = Schedule.afterFailure(config.interval(), failures, random.getAsDouble());
+      }
+      nextCheck = lastCheck.get().plus(delay);
+      synchronized (wake) {
+        dueNanos = System.nanoTime() + delay.toNanos();
+      }
+      status = withTimes(s);
+      report(status);
+      return status;
+    } finally {
+      work.unlock();
+    }
+  }
+
+  /**
+   * Returns the status after the last check or operator command.
+   *
+   * @return the status
+   */
+  public AgentStatus status() {
+    work.lock();
+    try {
+      return withTimes(status);
+    } finally {
+      work.unlock();
+    }
+  }
+
+  /**
+   * Blocks a mitigation on this server: never applied; removed now if applied.
+   *
+   * @param id the mitigation id
+   * @return the status after removing it
+   * @throws IllegalArgumentException if the id is not a mitigation id
+   * @throws IOException if the state cannot be written
+   */
+  public AgentStatus block(String id) throws IOException {
+    return change(requireId(id), s -> s.withLocal(s.local().withBlocked(id)), "block");
+  }
+
+  /**
+   * Lifts a block or an operator's removal, and forgets the failures of the id so that it is retried.
+   *
+   * @param id the mitigation id
+   * @return the status after applying it again where it applies
+   * @throws IllegalArgumentException if the id is not a mitigation id
+   * @throws IOException if the state cannot be written
+   */
+  public AgentStatus unblock(String id) throws IOException {
+    return change(requireId(id), s -> s.withLocal(s.local().withUnblocked(id)).withoutFailures(id), "unblock");
+  }
+
+  /**
+   * Rolls a mitigation back now and keeps it off until unblocked or until a higher revision is published.
+   *
+   * @param id the mitigation id
+   * @return the status after removing it
+   * @throws IllegalArgumentException if the id is unknown to this agent
+   * @throws IOException if the state cannot be written
+   */
+  public AgentStatus remove(String id) throws IOException {
+    requireId(id);
+    work.lock();
+    try {
+      int revision = Math.max(state.appliedRevision(id).orElse(0),
+          Optional.ofNullable(feed.mitigations().get(id)).map(Mitigation::revision).orElse(0));
+      if (revision == 0) {
+        throw new IllegalArgumentException("mitigation " + id + ": expected an id in the feed or applied on this server but found neither");
+      }
+      return change(id, s -> s.withLocal(s.local().withRemoved(id, revision)), "remove");
+    } finally {
+      work.unlock();
+    }
+  }
+
+  /**
+   * Enables mitigations on this server (the server-level setting) and applies what the feed holds now.
+   *
+   * @return the status
+   * @throws IOException if the state cannot be written
+   */
+  public AgentStatus enable() throws IOException {
+    return change("-", s -> s.withLocal(s.local().withEnabled(true)), "enable");
+  }
+
+  /**
+   * Disables mitigations on this server: the agent keeps checking and reports what it would apply
+   * (Detected) but applies nothing new. As in Exchange, mitigations already applied stay applied; remove
+   * one with {@link #remove} or {@link #block}.
+   *
+   * @return the status
+   * @throws IOException if the state cannot be written
+   */
+  public AgentStatus disable() throws IOException {
+    return change("-", s -> s.withLocal(s.local().withEnabled(false)), "disable");
+  }
+
+  /**
+   * Returns the admin API's port, once started.
+   *
+   * @return the port on 127.0.0.1
+   * @throws IllegalStateException if the admin API is not running
+   */
+  public int adminPort() {
+    if (admin == null) {
+      throw new IllegalStateException("the admin API is not running");
+    }
+    return admin.port();
+  }
+
+  /** Stops the worker (after the check in progress, if any), the admin API, and releases the state. */
+  @Override
+  public void close() throws IOException {
+    Thread w;
+    synchronized (wake) {
+      closed = true;
+      wake.notifyAll();
+      w = worker;
+    }
+    if (admin != null) {
+      admin.stop();
+    }
+    if (w != null && w != Thread.currentThread()) {
+      try {
+        w.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (stateLock != null) {
+      stateLock.release();
+      lockChannel.close();
+    }
+  }
+
+  private void runLoop() {
+    while (true) {
+      synchronized (wake) {
+        while (!closed && !hinted && System.nanoTime() - dueNanos < 0) {
+          long waitMillis = Math.max(1, (dueNanos - System.nanoTime()) / 1_000_000);
+          try {
+            wake.wait(Math.min(waitMillis, 60_000));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
+        if (closed) {
+          return;
+        }
+        hinted = false;
+      }
+      try {
+        check();
+      } catch (IOException | RuntimeException e) {
+        LOG.error("check failed: {}", e.toString(), e);
+        synchronized (wake) {
+          dueNanos = System.nanoTime() + Schedule.MIN_RETRY.toNanos();
+        }
+      }
+    }
+  }
+
+  @FunctionalInterface
+  private interface StateChange {
+    AgentState apply(AgentState s);
+  }
+
+  private AgentStatus change(String id, StateChange change, String verb) throws IOException {
+    work.lock();
+    try {
+      state = change.apply(state);
+      store.save(state);
+      audit.append(clock.instant(), id, verb, "-", "done", "operator command " + verb + ("-".equals(id) ? "" : " " + id));
+      status = withTimes(reconcile());
+      return status;
+    } finally {
+      work.unlock();
+    }
+  }
+
+  /** Plans on the last verified feed and policy and converges the targets. */
+  private AgentStatus reconcile() throws IOException {
+    Plan plan = Planner.plan(feed, policy(), facts(), applied(state), clock.instant());
+    state = converger.execute(plan, state);
+    return buildStatus(plan, state);
+  }
+
+  private boolean refreshFeed() {
+    try {
+      FeedReader.Result result = feedReader.read();
+      store.saveFeed(result.view(), result.raw());
+      feed = result.view();
+      feedHealth = feed.rejected().isEmpty() ? "ok"
+          : "ok; invalid documents skipped: " + String.join(", ", feed.rejected().keySet());
+      feed.rejected().forEach((id, why) -> LOG.warn("feed: {} skipped: {}", id, why));
+      return true;
+    } catch (FeedVerificationException e) {
+      feedHealth = "feed rejected, keeping the last verified feed (targets version " + feed.targetsVersion() + "): "
+          + e.getMessage();
+    } catch (IOException | RuntimeException e) {
+      feedHealth = "feed unreachable, keeping the last verified feed (targets version " + feed.targetsVersion() + "): " + e;
+    }
+    LOG.warn("{}", feedHealth);
+    return false;
+  }
+
+  private boolean refreshPolicy() {
+    if (policySource.isEmpty()) {
+      return true;
+    }
+    try {
+      orgPolicy = Objects.requireNonNull(policySource.get().orgPolicy(), "the policy source returned null");
+      policyHealth = "ok";
+      return true;
+    } catch (IOException | RuntimeException e) {
+      policyHealth = "organisation policy unavailable, keeping the last one obtained: " + e.getMessage();
+      LOG.warn("{}", policyHealth);
+      return false;
+    }
+  }
+
+  private void report(AgentStatus s) {
+    if (!config.dataCollection() || reporter.isEmpty()) {
+      return;
+    }
+    try {
+      reporter.get().report(s);
+    } catch (Exception e) {
+      LOG.warn("reporting the status failed: {}", e.toString());
+    }
+  }
+
+  private Planner.Policy policy() {
+    return new Planner.Policy(orgPolicy, state.local());
+  }
+
+  private HostFacts facts() {
+    return VersionProbe.facts(config.product(), config.version());
+  }
+
+  /** The applied state as the planner sees it: the highest revision of each id, and failed revisions. */
+  static Planner.Applied applied(AgentState state) throws IOException {
+    Map<String, Mitigation> docs = StateStore.parseDocuments(state);
+    Map<String, Planner.AppliedMitigation> applied = new TreeMap<>();
+    for (Map<String, AppliedRef> onTarget : state.targets().values()) {
+      for (Map.Entry<String, AppliedRef> e : onTarget.entrySet()) {
+        Planner.AppliedMitigation current = applied.get(e.getKey());
+        if (current == null || current.mitigation().revision() < e.getValue().revision()) {
+          Mitigation m = docs.get(e.getKey() + "." + e.getValue().revision());
+          if (m == null) {
+            throw new IOException("state.json: " + e.getKey() + "." + e.getValue().revision() + " is applied but its document is missing");
+          }
+          applied.put(e.getKey(), new Planner.AppliedMitigation(m, e.getValue().audit()));
+        }
+      }
+    }
+    Map<String, List<TargetFailure>> byId = new TreeMap<>();
+    for (TargetFailure f : state.failures()) {
+      boolean appliedSomewhere = state.targets().values().stream()
+          .anyMatch(m -> m.containsKey(f.id()) && m.get(f.id()).revision() == f.revision());
+      if (!appliedSomewhere) {
+        byId.computeIfAbsent(f.id(), k -> new ArrayList<>()).add(f);
+      }
+    }
+    Map<String, Planner.Failure> failed = new TreeMap<>();
+    byId.forEach((id, list) -> {
+      int revision = list.stream().mapToInt(TargetFailure::revision).max().orElseThrow();
+      List<TargetFailure> latest = list.stream().filter(f -> f.revision() == revision).toList();
+      String reason = String.join("; ", latest.stream().map(TargetFailure::reason).toList());
+      failed.put(id, new Planner.Failure(revision, reason, latest.stream().allMatch(TargetFailure::refused)));
+    });
+    return new Planner.Applied(applied, failed);
+  }
+
+  private AgentStatus buildStatus(Plan plan, AgentState st) {
+    List<MitigationStatus> rows = new ArrayList<>();
+    for (Step step : plan.steps()) {
+      rows.add(row(step, st));
+    }
+    Map<String, Map<String, Map<String, Long>>> hits = new TreeMap<>();
+    for (Target t : converger.targets()) {
+      Map<String, Map<String, Long>> h = t.enforcer().auditHits();
+      if (!h.isEmpty()) {
+        hits.put(t.name(), h);
+      }
+    }
+    HostFacts host = facts();
+    return new AgentStatus(config.serverName(), config.labels(), config.product(), host.version().map(Object::toString),
+        st.local().enabled(), lastCheck, nextCheck, feedHealth, policyHealth, feed.targetsVersion(), rows, hits);
+  }
+
+  private AgentStatus withTimes(AgentStatus s) {
+    return new AgentStatus(s.server(), s.labels(), s.product(), s.version(), state.local().enabled(), lastCheck,
+        nextCheck, feedHealth, policyHealth, feed.targetsVersion(), s.mitigations(), s.auditHits());
+  }
+
+  private MitigationStatus row(Step step, AgentState st) {
+    Optional<Mitigation> doc = step.desired().or(step::feed);
+    String id = step.id();
+    int revision = doc.map(Mitigation::revision).orElse(st.appliedRevision(id).orElse(0));
+    String kinds = doc.map(m -> String.join(",", new LinkedHashSet<>(m.actions().stream().map(Action::kind).toList())))
+        .orElse("");
+    String title = doc.map(Mitigation::title).orElse("");
+    Optional<Integer> appliedRevision = st.appliedRevision(id);
+    Status status = step.status();
+    String reason = step.reason();
+    if (step.desired().isPresent()) {
+      Mitigation m = step.desired().get();
+      List<Target> handling = converger.targets().stream().filter(t -> Converger.handles(t, m)).toList();
+      if (handling.isEmpty()) {
+        status = Status.NOT_APPLICABLE;
+        reason = "no configured target handles " + kinds;
+      } else {
+        List<String> failed = new ArrayList<>();
+        List<String> refused = new ArrayList<>();
+        int appliedOn = 0;
+        for (Target t : handling) {
+          AppliedRef ref = st.on(t.name()).get(id);
+          if (ref != null && ref.revision() == m.revision()) {
+            appliedOn++;
+          }
+          st.failure(t.name(), id, m.revision()).ifPresent(f -> (f.refused() ? refused : failed).add(t.name() + ": " + f.reason()));
+        }
+        if (!failed.isEmpty()) {
+          status = Status.FAILED;
+          reason = "failed: " + String.join("; ", failed) + (appliedOn > 0 ? "; applied on " + appliedOn + " other target(s)" : "");
+        } else if (appliedOn == 0 && !refused.isEmpty()) {
+          status = Status.NOT_APPLICABLE;
+          reason = "not applicable: " + String.join("; ", refused);
+        } else if (!refused.isEmpty()) {
+          reason = reason + "; refused by " + String.join("; ", refused);
+        }
+      }
+    } else if (step.decision() == Decision.REMOVE) {
+      List<String> problems = converger.removalProblems().get(id);
+      if (problems != null && !problems.isEmpty()) {
+        status = Status.FAILED;
+        reason = "removing failed (" + reason + "): " + String.join("; ", problems);
+      }
+    }
+    return new MitigationStatus(id, revision, kinds, title, status, reason, appliedRevision);
+  }
+
+  private static String requireId(String id) {
+    if (id == null || !ID.matcher(id).matches()) {
+      throw new IllegalArgumentException("expected a mitigation id (1 to 64 letters, digits, '.', '_' or '-') but found "
+          + (id == null ? "nothing" : "\"" + id + "\""));
+    }
+    return id;
+  }
+
+  /** Makes a file or directory readable and writable by its owner only, where the file system allows it. */
+  static void restrictToOwner(Path path, boolean directory) throws IOException {
+    if (!path.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      return; // Windows: the state directory inherits the ACL of its parent (ProgramData\Tourniquet)
+    }
+    Set<java.nio.file.attribute.PosixFilePermission> perms = java.nio.file.attribute.PosixFilePermissions.fromString(
+        directory ? "rwx------" : "rw-------");
+    Files.setPosixFilePermissions(path, perms);
+  }
+}

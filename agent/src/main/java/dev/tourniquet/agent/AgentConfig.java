@@ -1,0 +1,450 @@
+package dev.tourniquet.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.tourniquet.feed.mitigation.Version;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The agent's configuration, read from one YAML file (every key is documented in
+ * {@code docs/operating.md}).
+ *
+ * <pre>
+ * server: {name: mail01, labels: {site: paris}}
+ * product: {name: Exchange Server, version: 15.2.1118.20}     # or versionFile / versionCommand
+ * feed: {url: https://feed.example.org/, trustedRoot: /etc/tourniquet/root.json}
+ * stateDir: /var/lib/tourniquet
+ * interval: 1h
+ * targets:
+ *   - {name: app, type: servlet, enforcementFile: /var/lib/tourniquet/enforcement/app.json,
+ *      healthProbe: {url: http://127.0.0.1:8080/health, status: 200}}
+ * </pre>
+ *
+ * @param source the file the configuration was read from (for messages)
+ * @param serverName the server's name
+ * @param labels the server's labels
+ * @param product the product name, compared case-insensitively with a mitigation's product
+ * @param version how to learn the installed version
+ * @param feed where the feed is
+ * @param trustedRoot the root metadata file trusted at first start
+ * @param proxy an HTTP proxy for the feed, if any
+ * @param stateDir the state directory
+ * @param interval the check interval (jittered ±10%)
+ * @param dataCollection whether status is reported to the fleet server
+ * @param adminPort the admin API's port on 127.0.0.1 (0: any free port, written to {@code admin.port})
+ * @param targets the enforcement targets
+ */
+public record AgentConfig(Path source, String serverName, Map<String, String> labels, String product,
+    VersionSource version, FeedLocation feed, Path trustedRoot, Optional<URI> proxy, Path stateDir,
+    Duration interval, boolean dataCollection, int adminPort, List<TargetConfig> targets) {
+
+  /** The default interval, like Exchange's hourly check. */
+  public static final Duration DEFAULT_INTERVAL = Duration.ofHours(1);
+  /** The default admin API port. */
+  public static final int DEFAULT_ADMIN_PORT = 7341;
+  private static final long MAX_BYTES = 1 << 20;
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+  /**
+   * Copies the collections.
+   *
+   * @throws NullPointerException if a field is null
+   */
+  public AgentConfig {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(serverName, "serverName");
+    labels = Map.copyOf(labels);
+    Objects.requireNonNull(product, "product");
+    Objects.requireNonNull(version, "version");
+    Objects.requireNonNull(feed, "feed");
+    Objects.requireNonNull(trustedRoot, "trustedRoot");
+    Objects.requireNonNull(proxy, "proxy");
+    Objects.requireNonNull(stateDir, "stateDir");
+    Objects.requireNonNull(interval, "interval");
+    targets = List.copyOf(targets);
+  }
+
+  /** Where the feed is: exactly one of an HTTP(S) URL, a directory, or an offline bundle file. */
+  public sealed interface FeedLocation {
+    /**
+     * A feed served over HTTP(S).
+     *
+     * @param url the repository base URL
+     */
+    record Http(URI url) implements FeedLocation {}
+
+    /**
+     * A feed in a local directory (a publisher's {@code published/} directory or a mirror).
+     *
+     * @param dir the directory
+     */
+    record Directory(Path dir) implements FeedLocation {}
+
+    /**
+     * An offline bundle carried in by hand (air-gapped sites); re-read at every check.
+     *
+     * @param file the bundle file
+     */
+    record Bundle(Path file) implements FeedLocation {}
+  }
+
+  /** How the agent learns the installed product version. */
+  public sealed interface VersionSource {
+    /**
+     * A fixed version written in the configuration.
+     *
+     * @param version the version
+     */
+    record Fixed(Version version) implements VersionSource {}
+
+    /**
+     * A file whose first line is the version (read at every check).
+     *
+     * @param file the file
+     */
+    record FromFile(Path file) implements VersionSource {}
+
+    /**
+     * A command whose first line of output is the version (run at every check, 30 s at most).
+     *
+     * @param command the program and its arguments
+     */
+    record FromCommand(List<String> command) implements VersionSource {}
+  }
+
+  /**
+   * One enforcement target.
+   *
+   * @param name the target's name, unique
+   * @param type the enforcer type: {@code servlet}, {@code nginx}, {@code systemd}, {@code windows},
+   *     {@code supervisord}
+   * @param options the other keys of the target, as text
+   * @param probe the health probe, if configured
+   */
+  public record TargetConfig(String name, String type, Map<String, String> options, Optional<ProbeConfig> probe) {
+    /**
+     * Copies the options.
+     *
+     * @throws NullPointerException if a field is null
+     */
+    public TargetConfig {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(type, "type");
+      options = Map.copyOf(options);
+      Objects.requireNonNull(probe, "probe");
+    }
+  }
+
+  /**
+   * A health probe.
+   *
+   * @param url the URL to GET after applying a mitigation
+   * @param status the status it must answer
+   * @param timeout how long to wait
+   */
+  public record ProbeConfig(URI url, int status, Duration timeout) {}
+
+  /**
+   * Reads and validates a configuration file.
+   *
+   * @param file the YAML file
+   * @return the configuration
+   * @throws ConfigException if the file is invalid, naming the key
+   * @throws IOException if it cannot be read
+   */
+  public static AgentConfig load(Path file) throws ConfigException, IOException {
+    byte[] bytes;
+    try (InputStream in = Files.newInputStream(file)) {
+      bytes = in.readNBytes((int) MAX_BYTES + 1);
+    }
+    if (bytes.length > MAX_BYTES) {
+      throw new ConfigException(file + ": expected at most " + MAX_BYTES + " bytes but found more");
+    }
+    JsonNode root;
+    try {
+      root = new ObjectMapper(new YAMLFactory()).readTree(bytes);
+    } catch (IOException e) {
+      throw new ConfigException(file + ": expected YAML but it does not parse: " + e.getMessage(), e);
+    }
+    if (root == null || !root.isObject()) {
+      throw new ConfigException(file + ": expected a YAML mapping at the top level");
+    }
+    return new Reader(file).read(root);
+  }
+
+  /** Reads the tree, resolving relative paths against the file's directory. */
+  private static final class Reader {
+    private final Path file;
+    private final Path base;
+
+    Reader(Path file) {
+      this.file = file;
+      Path parent = file.toAbsolutePath().getParent();
+      this.base = parent == null ? Path.of(".") : parent;
+    }
+
+    AgentConfig read(JsonNode root) throws ConfigException {
+      known(root, "", Set.of("server", "product", "feed", "stateDir", "interval", "dataCollection", "admin", "targets"));
+      JsonNode server = object(root, "server", true);
+      known(server, "server.", Set.of("name", "labels"));
+      String serverName = text(server, "server.name", true);
+      Map<String, String> labels = new TreeMap<>();
+      JsonNode labelNode = object(server, "labels", false);
+      labelNode.fields().forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
+
+      JsonNode product = object(root, "product", true);
+      known(product, "product.", Set.of("name", "version", "versionFile", "versionCommand"));
+      String productName = text(product, "product.name", true);
+      VersionSource version = versionSource(product);
+
+      JsonNode feed = object(root, "feed", true);
+      known(feed, "feed.", Set.of("url", "directory", "bundle", "trustedRoot", "proxy"));
+      FeedLocation location = feedLocation(feed);
+      Path trustedRoot = path(text(feed, "feed.trustedRoot", true));
+      Optional<URI> proxy = Optional.empty();
+      if (feed.has("proxy")) {
+        proxy = Optional.of(uri(text(feed, "feed.proxy", true), "feed.proxy", Set.of("http")));
+      }
+
+      Path stateDir = path(text(root, "stateDir", true));
+      Duration interval = root.has("interval") ? duration(text(root, "interval", true), "interval") : DEFAULT_INTERVAL;
+      if (interval.compareTo(Schedule.MIN_RETRY) < 0) {
+        throw new ConfigException(file + ": interval: expected at least 1m but found " + root.get("interval").asText());
+      }
+      boolean dataCollection = bool(root, "dataCollection", true);
+      int adminPort = DEFAULT_ADMIN_PORT;
+      if (root.has("admin")) {
+        JsonNode admin = object(root, "admin", true);
+        known(admin, "admin.", Set.of("port"));
+        adminPort = integer(admin, "admin.port", DEFAULT_ADMIN_PORT, 0, 65535);
+      }
+
+      List<TargetConfig> targets = new ArrayList<>();
+      JsonNode list = root.path("targets");
+      if (!list.isMissingNode() && !list.isArray()) {
+        throw new ConfigException(file + ": targets: expected a list but found " + list.getNodeType());
+      }
+      Set<String> names = new HashSet<>();
+      for (int i = 0; i < list.size(); i++) {
+        TargetConfig t = target(list.get(i), "targets[" + i + "]");
+        if (!names.add(t.name())) {
+          throw new ConfigException(file + ": targets[" + i + "].name: expected a unique name but found \"" + t.name() + "\" again");
+        }
+        targets.add(t);
+      }
+      return new AgentConfig(file, serverName, labels, productName, version, location, trustedRoot, proxy,
+          stateDir, interval, dataCollection, adminPort, targets);
+    }
+
+    private TargetConfig target(JsonNode node, String where) throws ConfigException {
+      if (!node.isObject()) {
+        throw new ConfigException(file + ": " + where + ": expected a mapping but found " + node.getNodeType());
+      }
+      String name = text(node, where + ".name", true);
+      if (!NAME.matcher(name).matches()) {
+        throw new ConfigException(file + ": " + where + ".name: expected 1 to 64 letters, digits, '.', '_' or '-' but found \"" + name + "\"");
+      }
+      String type = text(node, where + ".type", true);
+      Map<String, String> options = new TreeMap<>();
+      Optional<ProbeConfig> probe = Optional.empty();
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        String key = e.getKey();
+        if (key.equals("name") || key.equals("type")) {
+          continue;
+        }
+        if (key.equals("healthProbe")) {
+          probe = Optional.of(probe(e.getValue(), where + ".healthProbe"));
+        } else if (e.getValue().isValueNode()) {
+          options.put(key, e.getValue().asText());
+        } else {
+          throw new ConfigException(file + ": " + where + "." + key + ": expected a single value but found a " + e.getValue().getNodeType());
+        }
+      }
+      return new TargetConfig(name, type, options, probe);
+    }
+
+    private ProbeConfig probe(JsonNode node, String where) throws ConfigException {
+      if (!node.isObject()) {
+        throw new ConfigException(file + ": " + where + ": expected a mapping with url and status");
+      }
+      known(node, where + ".", Set.of("url", "status", "timeout"));
+      URI url = uri(text(node, where + ".url", true), where + ".url", Set.of("http", "https"));
+      int status = integer(node, where + ".status", 200, 100, 599);
+      Duration timeout = node.has("timeout") ? duration(text(node, where + ".timeout", true), where + ".timeout")
+          : Duration.ofSeconds(10);
+      return new ProbeConfig(url, status, timeout);
+    }
+
+    private VersionSource versionSource(JsonNode product) throws ConfigException {
+      int count = (product.has("version") ? 1 : 0) + (product.has("versionFile") ? 1 : 0)
+          + (product.has("versionCommand") ? 1 : 0);
+      if (count != 1) {
+        throw new ConfigException(file + ": product: expected exactly one of version, versionFile, versionCommand but found " + count);
+      }
+      if (product.has("version")) {
+        try {
+          return new VersionSource.Fixed(Version.parse(product.get("version").asText()));
+        } catch (IllegalArgumentException e) {
+          throw new ConfigException(file + ": product.version: " + e.getMessage());
+        }
+      }
+      if (product.has("versionFile")) {
+        return new VersionSource.FromFile(path(text(product, "product.versionFile", true)));
+      }
+      JsonNode cmd = product.get("versionCommand");
+      List<String> command = new ArrayList<>();
+      if (cmd.isArray()) {
+        cmd.forEach(n -> command.add(n.asText()));
+      } else if (cmd.isTextual()) {
+        command.add(cmd.asText());
+      }
+      if (command.isEmpty() || command.get(0).isBlank()) {
+        throw new ConfigException(file + ": product.versionCommand: expected a program and its arguments as a list but found " + cmd);
+      }
+      return new VersionSource.FromCommand(command);
+    }
+
+    private FeedLocation feedLocation(JsonNode feed) throws ConfigException {
+      int count = (feed.has("url") ? 1 : 0) + (feed.has("directory") ? 1 : 0) + (feed.has("bundle") ? 1 : 0);
+      if (count != 1) {
+        throw new ConfigException(file + ": feed: expected exactly one of url, directory, bundle but found " + count);
+      }
+      if (feed.has("url")) {
+        return new FeedLocation.Http(uri(text(feed, "feed.url", true), "feed.url", Set.of("http", "https")));
+      }
+      if (feed.has("directory")) {
+        return new FeedLocation.Directory(path(text(feed, "feed.directory", true)));
+      }
+      return new FeedLocation.Bundle(path(text(feed, "feed.bundle", true)));
+    }
+
+    private void known(JsonNode node, String prefix, Set<String> keys) throws ConfigException {
+      for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+        String key = it.next();
+        if (!keys.contains(key)) {
+          throw new ConfigException(file + ": " + prefix + key + ": unknown key; expected one of " + new java.util.TreeSet<>(keys));
+        }
+      }
+    }
+
+    private JsonNode object(JsonNode parent, String key, boolean required) throws ConfigException {
+      JsonNode node = parent.get(key);
+      if (node == null || node.isNull()) {
+        if (required) {
+          throw new ConfigException(file + ": " + key + ": expected a mapping but it is missing");
+        }
+        return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+      }
+      if (!node.isObject()) {
+        throw new ConfigException(file + ": " + key + ": expected a mapping but found " + node.getNodeType());
+      }
+      return node;
+    }
+
+    private String text(JsonNode parent, String where, boolean required) throws ConfigException {
+      String key = where.substring(where.lastIndexOf('.') + 1);
+      JsonNode node = parent.get(key);
+      if (node == null || node.isNull() || !node.isValueNode() || node.asText().isBlank()) {
+        throw new ConfigException(file + ": " + where + ": expected a value but "
+            + (node == null || node.isNull() ? "it is missing" : "found " + (node.isValueNode() ? "an empty one" : node.getNodeType())));
+      }
+      return node.asText();
+    }
+
+    private boolean bool(JsonNode parent, String key, boolean def) throws ConfigException {
+      JsonNode node = parent.get(key);
+      if (node == null) {
+        return def;
+      }
+      if (!node.isBoolean()) {
+        throw new ConfigException(file + ": " + key + ": expected true or false but found " + node);
+      }
+      return node.asBoolean();
+    }
+
+    private int integer(JsonNode parent, String where, int def, int min, int max) throws ConfigException {
+      String key = where.substring(where.lastIndexOf('.') + 1);
+      JsonNode node = parent.get(key);
+      if (node == null) {
+        return def;
+      }
+      if (!node.canConvertToInt() || !node.isIntegralNumber() || node.asInt() < min || node.asInt() > max) {
+        throw new ConfigException(file + ": " + where + ": expected a whole number from " + min + " to " + max + " but found " + node);
+      }
+      return node.asInt();
+    }
+
+    private Path path(String text) {
+      return base.resolve(text).normalize();
+    }
+
+    private URI uri(String text, String where, Set<String> schemes) throws ConfigException {
+      try {
+        URI uri = new URI(text);
+        if (uri.getScheme() == null || !schemes.contains(uri.getScheme().toLowerCase(Locale.ROOT)) || uri.getHost() == null) {
+          throw new ConfigException(file + ": " + where + ": expected an absolute " + String.join(" or ", new java.util.TreeSet<>(schemes))
+              + " URL but found \"" + text + "\"");
+        }
+        return uri;
+      } catch (java.net.URISyntaxException e) {
+        throw new ConfigException(file + ": " + where + ": expected a URL but found \"" + text + "\": " + e.getReason());
+      }
+    }
+  }
+
+  private static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h|d)");
+
+  /**
+   * Parses a duration: {@code 90s}, {@code 30m}, {@code 1h}, {@code 1d}, {@code 500ms}, or ISO-8601
+   * ({@code PT1H}).
+   *
+   * @param text the text
+   * @param where the key, for the message
+   * @return the duration
+   * @throws ConfigException if it is not a positive duration
+   */
+  static Duration duration(String text, String where) throws ConfigException {
+    Matcher m = SIMPLE_DURATION.matcher(text.trim());
+    Duration d;
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      d = switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        default -> Duration.ofDays(n);
+      };
+    } else {
+      try {
+        d = Duration.parse(text.trim());
+      } catch (DateTimeParseException e) {
+        throw new ConfigException(where + ": expected a duration such as 90s, 30m, 1h or PT1H but found \"" + text + "\"");
+      }
+    }
+    if (d.isNegative() || d.isZero()) {
+      throw new ConfigException(where + ": expected a positive duration but found \"" + text + "\"");
+    }
+    return d;
+  }
+}

@@ -1,0 +1,133 @@
+package dev.tourniquet.agent;
+
+import dev.tourniquet.feed.mitigation.Mitigation;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The agent's durable state: the server's local policy, what is applied on each target (with the
+ * verified document of every applied revision, so protection survives a feed outage and a restart), the
+ * revisions that failed on a target, and the change in progress (intent recorded before a target is
+ * converged, cleared after).
+ *
+ * @param local the server-level policy
+ * @param targets per target, the applied mitigations by id
+ * @param documents the verified document of every applied revision, by applied id ({@code M1.2})
+ * @param failures revisions that failed or were refused on a target
+ * @param pending the change in progress, if the agent stopped in the middle of one
+ */
+record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> targets, Map<String, byte[]> documents,
+    List<TargetFailure> failures, Optional<Intent> pending) {
+
+  static final AgentState EMPTY = new AgentState(LocalPolicy.DEFAULT, Map.of(), Map.of(), List.of(), Optional.empty());
+
+  AgentState {
+    Objects.requireNonNull(local, "local");
+    Map<String, Map<String, AppliedRef>> t = new TreeMap<>();
+    targets.forEach((k, v) -> t.put(k, Collections.unmodifiableMap(new TreeMap<>(v))));
+    targets = Collections.unmodifiableMap(t);
+    documents = Collections.unmodifiableMap(new TreeMap<>(documents));
+    failures = List.copyOf(failures);
+    Objects.requireNonNull(pending, "pending");
+  }
+
+  /**
+   * One mitigation applied on a target.
+   *
+   * @param revision the applied revision
+   * @param audit whether it runs in audit mode
+   */
+  record AppliedRef(int revision, boolean audit) {}
+
+  /**
+   * A revision that failed (or was refused) on a target; not retried until unblocked or revised.
+   *
+   * @param target the target
+   * @param id the mitigation id
+   * @param revision the revision
+   * @param reason the message
+   * @param refused whether the target refused it rather than failed
+   */
+  record TargetFailure(String target, String id, int revision, String reason, boolean refused) {}
+
+  /**
+   * A change being made to a target.
+   *
+   * @param target the target
+   * @param id the mitigation id
+   * @param revision the revision being applied, or the one being removed
+   * @param action {@code apply}, {@code update} or {@code remove}
+   */
+  record Intent(String target, String id, int revision, String action) {}
+
+  Map<String, AppliedRef> on(String target) {
+    return targets.getOrDefault(target, Map.of());
+  }
+
+  AgentState withLocal(LocalPolicy value) {
+    return new AgentState(value, targets, documents, failures, pending);
+  }
+
+  AgentState withPending(Optional<Intent> value) {
+    return new AgentState(local, targets, documents, failures, value);
+  }
+
+  /** Records what a target now runs, keeping the documents of every revision still applied somewhere. */
+  AgentState withTarget(String target, Map<String, AppliedRef> applied, Map<String, byte[]> newDocuments) {
+    Map<String, Map<String, AppliedRef>> t = new TreeMap<>(targets);
+    t.put(target, applied);
+    Map<String, byte[]> docs = new TreeMap<>(documents);
+    docs.putAll(newDocuments);
+    docs.keySet().retainAll(t.values().stream()
+        .flatMap(m -> m.entrySet().stream().map(e -> e.getKey() + "." + e.getValue().revision())).toList());
+    return new AgentState(local, t, docs, failures, pending);
+  }
+
+  AgentState withFailure(TargetFailure failure) {
+    List<TargetFailure> f = new ArrayList<>(failures);
+    f.removeIf(x -> x.target().equals(failure.target()) && x.id().equals(failure.id()));
+    f.add(failure);
+    return new AgentState(local, targets, documents, f, pending);
+  }
+
+  /** Forgets the failures of an id, so that the operator's unblock retries it. */
+  AgentState withoutFailures(String id) {
+    List<TargetFailure> f = new ArrayList<>(failures);
+    f.removeIf(x -> x.id().equals(id));
+    return new AgentState(local, targets, documents, f, pending);
+  }
+
+  /** Forgets the failure of an id on one target, once a revision of it applied there. */
+  AgentState withoutFailure(String target, String id) {
+    List<TargetFailure> f = new ArrayList<>(failures);
+    f.removeIf(x -> x.target().equals(target) && x.id().equals(id));
+    return new AgentState(local, targets, documents, f, pending);
+  }
+
+  Optional<TargetFailure> failure(String target, String id, int revision) {
+    return failures.stream()
+        .filter(f -> f.target().equals(target) && f.id().equals(id) && f.revision() == revision)
+        .findFirst();
+  }
+
+  /** The highest revision of an id applied on any target. */
+  Optional<Integer> appliedRevision(String id) {
+    return targets.values().stream().map(m -> m.get(id)).filter(Objects::nonNull)
+        .map(AppliedRef::revision).max(Integer::compare);
+  }
+
+  /** Whether the id at that revision runs in audit mode on the targets that have it. */
+  boolean appliedAudit(String id, int revision) {
+    return targets.values().stream().map(m -> m.get(id))
+        .anyMatch(r -> r != null && r.revision() == revision && r.audit());
+  }
+
+  static String appliedId(Mitigation m) {
+    return m.appliedId();
+  }
+}

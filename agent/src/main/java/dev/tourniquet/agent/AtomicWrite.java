@@ -1,0 +1,52 @@
+package dev.tourniquet.agent;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Writes trusted state atomically: a temporary file in the same directory, fsync, atomic rename, fsync of
+ * the directory (so the rename itself survives a power cut). A reader sees the old file or the new one.
+ */
+final class AtomicWrite {
+  private AtomicWrite() {}
+
+  static void write(Path file, byte[] bytes) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+    try {
+      try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        ByteBuffer buffer = ByteBuffer.wrap(bytes);
+        while (buffer.hasRemaining()) {
+          ch.write(buffer);
+        }
+        ch.force(true);
+      }
+      try {
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        throw new IOException(file + ": the file system cannot rename atomically, so state cannot be written safely", e);
+      }
+    } finally {
+      Files.deleteIfExists(temp);
+    }
+    fsyncDirectory(dir);
+  }
+
+  static void fsyncDirectory(Path dir) throws IOException {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException e) {
+      // Windows cannot open a directory for fsync; its rename is durable once MoveFileEx returns.
+      if (!System.getProperty("os.name", "").startsWith("Windows")) {
+        throw e;
+      }
+    }
+  }
+}

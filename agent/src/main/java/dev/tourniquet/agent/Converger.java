@@ -1,0 +1,234 @@
+package dev.tourniquet.agent;
+
+import dev.tourniquet.agent.AgentState.AppliedRef;
+import dev.tourniquet.agent.AgentState.Intent;
+import dev.tourniquet.agent.AgentState.TargetFailure;
+import dev.tourniquet.agent.Plan.Step;
+import dev.tourniquet.agent.enforce.ActiveMitigation;
+import dev.tourniquet.agent.enforce.EnforcementException;
+import dev.tourniquet.feed.mitigation.Action;
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.mitigation.MitigationWriter;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Carries a {@link Plan} out on the targets, one mitigation at a time per target, recording intent before
+ * every change and completion after it (in {@code state.json}) and every outcome in the audit log.
+ *
+ * <p>Crash safety: {@link #recover} converges every target on the recorded state, so a change that was
+ * interrupted between intent and completion is undone (enforcers are idempotent, so targets that were not
+ * touched stay as they are); the next plan then makes it again, once.
+ */
+final class Converger {
+  private static final Logger LOG = LoggerFactory.getLogger(Converger.class);
+
+  private final List<Target> targets;
+  private final StateStore store;
+  private final AuditLog audit;
+  private final Clock clock;
+  private final Hook hook;
+  /** Removal failures of the last run, by id: "target: message". */
+  private final Map<String, List<String>> removalProblems = new TreeMap<>();
+
+  Converger(List<Target> targets, StateStore store, AuditLog audit, Clock clock, Hook hook) {
+    this.targets = List.copyOf(targets);
+    this.store = store;
+    this.audit = audit;
+    this.clock = clock;
+    this.hook = hook;
+  }
+
+  /**
+   * Named points between the steps of a change, for the crash tests: {@code intent} (intent recorded, the
+   * target not yet touched) and {@code converged} (the target changed, completion not yet recorded).
+   */
+  @FunctionalInterface
+  interface Hook {
+    Hook NONE = (point, target, appliedId) -> {};
+
+    void at(String point, String target, String appliedId);
+  }
+
+  List<Target> targets() {
+    return targets;
+  }
+
+  Map<String, List<String>> removalProblems() {
+    return removalProblems;
+  }
+
+  /** Converges every target on the recorded state; clears an interrupted intent. */
+  AgentState recover(AgentState state) throws IOException {
+    Map<String, Mitigation> docs = StateStore.parseDocuments(state);
+    if (state.pending().isPresent()) {
+      Intent i = state.pending().get();
+      audit.append(clock.instant(), i.id() + "." + i.revision(), i.action(), i.target(), "interrupted",
+          "the agent stopped between intent and completion; the target is converged on the recorded state");
+    }
+    for (Target t : targets) {
+      try {
+        t.enforcer().converge(active(state.on(t.name()), docs));
+      } catch (EnforcementException e) {
+        LOG.error("target {}: could not converge on the recorded state at start: {}", t.name(), e.getMessage());
+        audit.append(clock.instant(), "-", "recover", t.name(), "failed", e.getMessage());
+      }
+    }
+    if (state.pending().isPresent()) {
+      state = state.withPending(Optional.empty());
+      store.save(state);
+    }
+    return state;
+  }
+
+  /** Carries out the plan on every target; returns the new state (saved after every change). */
+  AgentState execute(Plan plan, AgentState state) throws IOException {
+    removalProblems.clear();
+    Map<String, Mitigation> docs = new HashMap<>(StateStore.parseDocuments(state));
+    Map<String, Step> desired = new TreeMap<>();
+    for (Step s : plan.steps()) {
+      if (s.desired().isPresent()) {
+        desired.put(s.id(), s);
+        docs.put(s.desired().get().appliedId(), s.desired().get());
+      }
+    }
+    for (Target t : targets) {
+      state = convergeTarget(t, desired, plan, state, docs);
+    }
+    return state;
+  }
+
+  private AgentState convergeTarget(Target t, Map<String, Step> desired, Plan plan, AgentState state,
+      Map<String, Mitigation> docs) throws IOException {
+    String name = t.name();
+    Map<String, String> reasons = new HashMap<>();
+    plan.steps().forEach(s -> reasons.put(s.id(), s.reason()));
+    // Removals first: an id applied here that should no longer be, or no longer here.
+    for (String id : new ArrayList<>(state.on(name).keySet())) {
+      Step want = desired.get(id);
+      if (want != null && handles(t, want.desired().get())) {
+        continue;
+      }
+      AppliedRef ref = state.on(name).get(id);
+      Map<String, AppliedRef> next = new TreeMap<>(state.on(name));
+      next.remove(id);
+      String appliedId = id + "." + ref.revision();
+      String reason = reasons.getOrDefault(id, "no target handles it any more");
+      state = intent(state, new Intent(name, id, ref.revision(), "remove"), reason);
+      hook.at("intent", name, appliedId);
+      try {
+        t.enforcer().converge(active(next, docs));
+        hook.at("converged", name, appliedId);
+        state = state.withTarget(name, next, Map.of()).withPending(Optional.empty());
+        store.save(state);
+        audit.append(clock.instant(), appliedId, "remove", name, "removed", reason);
+      } catch (EnforcementException e) {
+        state = state.withPending(Optional.empty());
+        store.save(state);
+        audit.append(clock.instant(), appliedId, "remove", name, "failed", e.getMessage());
+        removalProblems.computeIfAbsent(id, k -> new ArrayList<>()).add(name + ": " + e.getMessage());
+        LOG.error("target {}: removing {} failed: {}", name, appliedId, e.getMessage());
+      }
+    }
+    // Then applies and updates, one at a time.
+    for (Step step : desired.values()) {
+      Mitigation m = step.desired().get();
+      if (!handles(t, m)) {
+        continue;
+      }
+      AppliedRef current = state.on(name).get(step.id());
+      AppliedRef wanted = new AppliedRef(m.revision(), step.audit());
+      if (wanted.equals(current)) {
+        continue;
+      }
+      if (state.failure(name, step.id(), m.revision()).isPresent()) {
+        continue; // not retried until an operator unblocks it or a new revision comes
+      }
+      ActiveMitigation candidate = new ActiveMitigation(m, step.audit());
+      Optional<String> refusal = t.enforcer().refusal(candidate);
+      if (refusal.isPresent()) {
+        state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), "refused by " + name + ": " + refusal.get(), true));
+        store.save(state);
+        audit.append(clock.instant(), m.appliedId(), "apply", name, "refused", refusal.get());
+        continue;
+      }
+      String action = current == null ? "apply" : "update";
+      Map<String, AppliedRef> before = state.on(name);
+      Map<String, AppliedRef> next = new TreeMap<>(before);
+      next.put(step.id(), wanted);
+      state = intent(state, new Intent(name, step.id(), m.revision(), action), step.reason());
+      hook.at("intent", name, m.appliedId());
+      Optional<String> problem;
+      try {
+        t.enforcer().converge(active(next, docs));
+        problem = t.probe().flatMap(HealthProbe::check);
+        if (problem.isPresent()) {
+          problem = Optional.of(rollBack(t, before, docs, problem.get()));
+        }
+        hook.at("converged", name, m.appliedId());
+      } catch (EnforcementException e) {
+        problem = Optional.of(e.restored() ? e.getMessage() : e.getMessage() + " (the target could not be restored: check it)");
+      }
+      if (problem.isEmpty()) {
+        state = state.withTarget(name, next, Map.of(m.appliedId(), MitigationWriter.write(m)))
+            .withoutFailure(name, step.id()).withPending(Optional.empty());
+        store.save(state);
+        audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied", step.reason());
+      } else {
+        state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false))
+            .withPending(Optional.empty());
+        store.save(state);
+        audit.append(clock.instant(), m.appliedId(), action, name, "failed", problem.get());
+        LOG.error("target {}: {} {} failed: {}", name, action, m.appliedId(), problem.get());
+      }
+    }
+    return state;
+  }
+
+  private String rollBack(Target t, Map<String, AppliedRef> before, Map<String, Mitigation> docs, String problem)
+      throws IOException {
+    try {
+      t.enforcer().converge(active(before, docs));
+      return problem + "; rolled back";
+    } catch (EnforcementException e) {
+      return problem + "; rolling back failed too: " + e.getMessage();
+    }
+  }
+
+  private AgentState intent(AgentState state, Intent intent, String reason) throws IOException {
+    AgentState next = state.withPending(Optional.of(intent));
+    store.save(next);
+    audit.append(clock.instant(), intent.id() + "." + intent.revision(), intent.action(), intent.target(), "intent", reason);
+    return next;
+  }
+
+  static boolean handles(Target t, Mitigation m) {
+    for (Action a : m.actions()) {
+      if (t.enforcer().handles(a.kind())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static List<ActiveMitigation> active(Map<String, AppliedRef> applied, Map<String, Mitigation> docs) throws IOException {
+    List<ActiveMitigation> list = new ArrayList<>();
+    for (Map.Entry<String, AppliedRef> e : new TreeMap<>(applied).entrySet()) {
+      Mitigation m = docs.get(e.getKey() + "." + e.getValue().revision());
+      if (m == null) {
+        throw new IOException("state.json: " + e.getKey() + "." + e.getValue().revision()
+            + " is applied but its document is missing");
+      }
+      list.add(new ActiveMitigation(m, e.getValue().audit()));
+    }
+    return list;
+  }
+}

@@ -1,0 +1,102 @@
+package dev.tourniquet.agent;
+
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.mitigation.MitigationException;
+import dev.tourniquet.feed.mitigation.MitigationParser;
+import dev.tourniquet.feed.tuf.BundleFetcher;
+import dev.tourniquet.feed.tuf.FeedVerificationException;
+import dev.tourniquet.feed.tuf.Fetcher;
+import dev.tourniquet.feed.tuf.Fetchers;
+import dev.tourniquet.feed.tuf.TrustedFeed;
+import dev.tourniquet.feed.tuf.TufClient;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+
+/**
+ * Fetches and verifies the feed with the TUF client, then downloads and re-validates every mitigation
+ * target. Any verification failure of the metadata or of a target's bytes fails the whole read (the last
+ * verified view stays in use); a target that verifies but is not a valid mitigation document, or whose id
+ * does not match its name, is only rejected.
+ */
+final class FeedReader {
+  private static final String PREFIX = "mitigations/";
+  private static final String SUFFIX = ".json";
+
+  private final AgentConfig.FeedLocation location;
+  private final Path tufDir;
+  private final Clock clock;
+  private final HttpClient http;
+
+  FeedReader(AgentConfig.FeedLocation location, java.util.Optional<URI> proxy, Path tufDir, Clock clock) {
+    this.location = location;
+    this.tufDir = tufDir;
+    this.clock = clock;
+    HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+        .followRedirects(HttpClient.Redirect.NORMAL);
+    proxy.ifPresent(p -> builder.proxy(ProxySelector.of(new InetSocketAddress(p.getHost(), p.getPort() < 0 ? 80 : p.getPort()))));
+    this.http = builder.build();
+  }
+
+  /** Installs the trusted root at first start (a store that has one keeps it: it may be newer). */
+  void bootstrap(Path trustedRoot) throws IOException, FeedVerificationException {
+    TufClient.bootstrap(tufDir, Files.readAllBytes(trustedRoot));
+  }
+
+  /**
+   * The result of a read.
+   *
+   * @param view the mitigations
+   * @param raw the verified bytes of each valid mitigation, by id
+   */
+  record Result(FeedView view, Map<String, byte[]> raw) {}
+
+  Result read() throws IOException, FeedVerificationException {
+    if (location instanceof AgentConfig.FeedLocation.Bundle b) {
+      try (BundleFetcher fetcher = Fetchers.bundle(b.file())) {
+        return read(fetcher);
+      }
+    }
+    Fetcher fetcher = location instanceof AgentConfig.FeedLocation.Http h
+        ? Fetchers.http(h.url(), http, Duration.ofSeconds(60))
+        : Fetchers.directory(((AgentConfig.FeedLocation.Directory) location).dir());
+    return read(fetcher);
+  }
+
+  private Result read(Fetcher fetcher) throws IOException, FeedVerificationException {
+    TufClient client = TufClient.open(tufDir, fetcher, clock);
+    TrustedFeed feed = client.refresh();
+    Map<String, Mitigation> valid = new TreeMap<>();
+    Map<String, byte[]> raw = new TreeMap<>();
+    Map<String, String> rejected = new TreeMap<>();
+    for (String name : feed.targets().keySet()) {
+      if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX) || name.indexOf('/', PREFIX.length()) >= 0) {
+        continue; // not a mitigation document
+      }
+      String id = name.substring(PREFIX.length(), name.length() - SUFFIX.length());
+      byte[] bytes = client.download(name); // length and hashes verified (TUF 5.7)
+      try {
+        Mitigation m = MitigationParser.parse(bytes);
+        if (!m.id().equals(id)) {
+          rejected.put(id, "target " + name + ": expected the document of " + id + " but found the document of " + m.id());
+          continue;
+        }
+        valid.put(id, m);
+        raw.put(id, bytes);
+      } catch (MitigationException e) {
+        rejected.put(id, "target " + name + ": " + e.problems().stream().map(Object::toString)
+            .collect(Collectors.joining("; ")));
+      }
+    }
+    return new Result(new FeedView(feed.targetsVersion(), clock.instant(), valid, rejected), raw);
+  }
+}

@@ -1,0 +1,180 @@
+package dev.tourniquet.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.agent.AgentState.AppliedRef;
+import dev.tourniquet.agent.AgentState.Intent;
+import dev.tourniquet.agent.AgentState.TargetFailure;
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.mitigation.MitigationException;
+import dev.tourniquet.feed.mitigation.MitigationParser;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Reads and writes the agent's state directory: {@code state.json} (policy, applied, failures, intent)
+ * and {@code feed.json} (the last verified feed's mitigations). Every write is atomic ({@link AtomicWrite}).
+ */
+final class StateStore {
+  static final String STATE_FORMAT = "tourniquet-agent-state/1";
+  static final String FEED_FORMAT = "tourniquet-agent-feed/1";
+  private static final long MAX_BYTES = 64L << 20;
+
+  private final ObjectMapper json = new ObjectMapper();
+  private final Path stateFile;
+  private final Path feedFile;
+
+  StateStore(Path stateDir) {
+    this.stateFile = stateDir.resolve("state.json");
+    this.feedFile = stateDir.resolve("feed.json");
+  }
+
+  Path stateFile() {
+    return stateFile;
+  }
+
+  AgentState load() throws IOException {
+    if (!Files.exists(stateFile)) {
+      return AgentState.EMPTY;
+    }
+    JsonNode root = read(stateFile, STATE_FORMAT);
+    JsonNode localNode = root.path("local");
+    Set<String> blocked = new TreeSet<>();
+    localNode.path("blocked").forEach(n -> blocked.add(n.asText()));
+    Map<String, Mitigation.Mode> modes = new TreeMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = localNode.path("modes").fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      modes.put(e.getKey(), Mitigation.Mode.valueOf(e.getValue().asText().toUpperCase(java.util.Locale.ROOT)));
+    }
+    Map<String, Integer> removed = new TreeMap<>();
+    localNode.path("removed").fields().forEachRemaining(e -> removed.put(e.getKey(), e.getValue().asInt()));
+    LocalPolicy local = new LocalPolicy(localNode.path("enabled").asBoolean(true), blocked, modes, removed);
+
+    Map<String, Map<String, AppliedRef>> targets = new TreeMap<>();
+    root.path("targets").fields().forEachRemaining(t -> {
+      Map<String, AppliedRef> applied = new TreeMap<>();
+      t.getValue().fields().forEachRemaining(e -> applied.put(e.getKey(),
+          new AppliedRef(e.getValue().path("revision").asInt(), e.getValue().path("audit").asBoolean())));
+      targets.put(t.getKey(), applied);
+    });
+    Map<String, byte[]> documents = new TreeMap<>();
+    root.path("documents").fields().forEachRemaining(e ->
+        documents.put(e.getKey(), e.getValue().asText().getBytes(StandardCharsets.UTF_8)));
+    List<TargetFailure> failures = new ArrayList<>();
+    root.path("failures").forEach(f -> failures.add(new TargetFailure(f.path("target").asText(), f.path("id").asText(),
+        f.path("revision").asInt(), f.path("reason").asText(), f.path("refused").asBoolean())));
+    JsonNode p = root.path("pending");
+    Optional<Intent> pending = p.isObject()
+        ? Optional.of(new Intent(p.path("target").asText(), p.path("id").asText(), p.path("revision").asInt(),
+            p.path("action").asText()))
+        : Optional.empty();
+    return new AgentState(local, targets, documents, failures, pending);
+  }
+
+  void save(AgentState state) throws IOException {
+    ObjectNode root = json.createObjectNode();
+    root.put("format", STATE_FORMAT);
+    ObjectNode local = root.putObject("local");
+    local.put("enabled", state.local().enabled());
+    ArrayNode blocked = local.putArray("blocked");
+    state.local().blocked().forEach(blocked::add);
+    ObjectNode modes = local.putObject("modes");
+    state.local().modes().forEach((k, v) -> modes.put(k, v.jsonName()));
+    ObjectNode removed = local.putObject("removed");
+    state.local().removed().forEach(removed::put);
+    ObjectNode targets = root.putObject("targets");
+    state.targets().forEach((t, applied) -> {
+      ObjectNode node = targets.putObject(t);
+      applied.forEach((id, ref) -> node.putObject(id).put("revision", ref.revision()).put("audit", ref.audit()));
+    });
+    ObjectNode documents = root.putObject("documents");
+    state.documents().forEach((k, v) -> documents.put(k, new String(v, StandardCharsets.UTF_8)));
+    ArrayNode failures = root.putArray("failures");
+    for (TargetFailure f : state.failures()) {
+      failures.addObject().put("target", f.target()).put("id", f.id()).put("revision", f.revision())
+          .put("reason", f.reason()).put("refused", f.refused());
+    }
+    if (state.pending().isPresent()) {
+      Intent i = state.pending().get();
+      root.putObject("pending").put("target", i.target()).put("id", i.id()).put("revision", i.revision())
+          .put("action", i.action());
+    } else {
+      root.putNull("pending");
+    }
+    AtomicWrite.write(stateFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+  }
+
+  /** Parses the documents of the applied revisions, by applied id. */
+  static Map<String, Mitigation> parseDocuments(AgentState state) throws IOException {
+    Map<String, Mitigation> out = new HashMap<>();
+    for (Map.Entry<String, byte[]> e : state.documents().entrySet()) {
+      try {
+        out.put(e.getKey(), MitigationParser.parse(e.getValue()));
+      } catch (MitigationException ex) {
+        throw new IOException("state.json: documents." + e.getKey() + ": expected a valid mitigation document but found: "
+            + ex.getMessage(), ex);
+      }
+    }
+    return out;
+  }
+
+  FeedView loadFeed() throws IOException {
+    if (!Files.exists(feedFile)) {
+      return FeedView.EMPTY;
+    }
+    JsonNode root = read(feedFile, FEED_FORMAT);
+    Map<String, Mitigation> mitigations = new TreeMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = root.path("mitigations").fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      try {
+        mitigations.put(e.getKey(), MitigationParser.parse(e.getValue().asText().getBytes(StandardCharsets.UTF_8)));
+      } catch (MitigationException ex) {
+        throw new IOException(feedFile + ": mitigations." + e.getKey() + ": expected a valid document but found: "
+            + ex.getMessage(), ex);
+      }
+    }
+    Map<String, String> rejected = new TreeMap<>();
+    root.path("rejected").fields().forEachRemaining(e -> rejected.put(e.getKey(), e.getValue().asText()));
+    return new FeedView(root.path("targetsVersion").asLong(), Instant.parse(root.path("verifiedAt").asText()),
+        mitigations, rejected);
+  }
+
+  void saveFeed(FeedView feed, Map<String, byte[]> rawDocuments) throws IOException {
+    ObjectNode root = json.createObjectNode();
+    root.put("format", FEED_FORMAT);
+    root.put("targetsVersion", feed.targetsVersion());
+    root.put("verifiedAt", feed.verifiedAt().toString());
+    ObjectNode m = root.putObject("mitigations");
+    rawDocuments.forEach((id, bytes) -> m.put(id, new String(bytes, StandardCharsets.UTF_8)));
+    ObjectNode r = root.putObject("rejected");
+    feed.rejected().forEach(r::put);
+    AtomicWrite.write(feedFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+  }
+
+  private JsonNode read(Path file, String format) throws IOException {
+    long size = Files.size(file);
+    if (size > MAX_BYTES) {
+      throw new IOException(file + ": expected at most " + MAX_BYTES + " bytes but found " + size);
+    }
+    JsonNode root = json.readTree(Files.readAllBytes(file));
+    if (root == null || !format.equals(root.path("format").asText())) {
+      throw new IOException(file + ": expected format \"" + format + "\" but found "
+          + (root == null ? "an empty file" : root.path("format")));
+    }
+    return root;
+  }
+}

@@ -1,0 +1,119 @@
+package dev.tourniquet.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tourniquet.servlet.EnforcementFile;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One protected server in a temporary directory: a signed feed, a version file, a servlet target's
+ * enforcement file, a state directory and the agent's YAML configuration.
+ */
+final class AgentFixture {
+  static final Instant START = Instant.parse("2026-11-28T05:00:00Z");
+
+  final Path dir;
+  final MutableClock clock = new MutableClock(START);
+  final TestFeed feed;
+  final Path versionFile;
+  final Path enforcementFile;
+  final Path stateDir;
+  final Path configFile;
+
+  AgentFixture(Path dir) throws Exception {
+    this.dir = dir;
+    this.feed = new TestFeed(dir.resolve("repo"), clock);
+    this.versionFile = dir.resolve("version.txt");
+    this.enforcementFile = dir.resolve("enforcement/app.json");
+    this.stateDir = dir.resolve("state");
+    this.configFile = dir.resolve("agent.yaml");
+    version(Mitigations.VULNERABLE);
+    config("directory: " + feed.published(), "");
+  }
+
+  /** Rewrites the configuration with a feed location line and extra target keys (e.g. a health probe). */
+  AgentFixture config(String feedLine, String targetExtra) throws IOException {
+    Files.writeString(configFile, String.join("\n",
+        "server: {name: mail01, labels: {site: paris}}",
+        "product: {name: Microsoft-Exchange-Server, versionFile: " + versionFile + "}",
+        "feed: {" + feedLine + ", trustedRoot: " + feed.trustedRoot() + "}",
+        "stateDir: " + stateDir,
+        "interval: 1h",
+        "admin: {port: 0}",
+        "targets:",
+        "  - {name: app, type: servlet, enforcementFile: " + enforcementFile + targetExtra + "}",
+        ""));
+    return this;
+  }
+
+  void version(String v) throws IOException {
+    Files.writeString(versionFile, v + "\n");
+  }
+
+  AgentConfig load() throws Exception {
+    return AgentConfig.load(configFile);
+  }
+
+  /** An agent over this fixture, opened (state loaded, targets recovered) but without its worker thread. */
+  Agent open() throws Exception {
+    return open(Agent.builder(load()));
+  }
+
+  Agent open(Agent.Builder builder) throws Exception {
+    Agent agent = builder.clock(clock).random(() -> 0.5).adminApi(false).build();
+    agent.open();
+    return agent;
+  }
+
+  /** The mitigations in the servlet target's enforcement file, as {@code id.revision}. */
+  List<String> enforced() throws IOException {
+    if (!Files.exists(enforcementFile)) {
+      return List.of();
+    }
+    return EnforcementFile.read(enforcementFile).mitigations().stream()
+        .map(dev.tourniquet.servlet.ActiveMitigation::appliedId).toList();
+  }
+
+  /** Every line of the audit log. */
+  List<JsonNode> audit() throws IOException {
+    Path file = stateDir.resolve("audit.jsonl");
+    List<JsonNode> lines = new ArrayList<>();
+    if (Files.exists(file)) {
+      ObjectMapper json = new ObjectMapper();
+      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        lines.add(json.readTree(line));
+      }
+    }
+    return lines;
+  }
+
+  /** Audit lines with this mitigation and outcome, as "action target". */
+  List<String> audit(String appliedId, String outcome) throws IOException {
+    return audit().stream()
+        .filter(l -> l.path("mitigation").asText().equals(appliedId) && l.path("outcome").asText().equals(outcome))
+        .map(l -> l.path("action").asText() + " " + l.path("target").asText()).toList();
+  }
+
+  static MitigationStatus row(AgentStatus status, String id) {
+    return status.mitigations().stream().filter(m -> m.id().equals(id)).findFirst()
+        .orElseThrow(() -> new AssertionError("no status row for " + id + " in " + status.mitigations()));
+  }
+
+  static Optional<MitigationStatus> find(AgentStatus status, String id) {
+    return status.mitigations().stream().filter(m -> m.id().equals(id)).findFirst();
+  }
+
+  static Map<String, String> statusById(AgentStatus status) {
+    Map<String, String> out = new java.util.TreeMap<>();
+    status.mitigations().forEach(m -> out.put(m.id(), m.status().label()));
+    return out;
+  }
+}

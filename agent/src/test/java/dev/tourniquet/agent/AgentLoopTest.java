@@ -1,0 +1,444 @@
+package dev.tourniquet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.tourniquet.feed.mitigation.Mitigation;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent's loop against a real signed feed published into a temporary directory, with the servlet
+ * target's enforcement file as the thing enforced and an injected clock.
+ */
+class AgentLoopTest {
+  @TempDir
+  Path dir;
+
+  AgentFixture fx;
+  Agent agent;
+  HttpServer http;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    fx = new AgentFixture(dir);
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (agent != null) {
+      agent.close();
+    }
+    if (http != null) {
+      http.stop(0);
+    }
+  }
+
+  private AgentStatus publishM1AndCheck() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    agent = fx.open();
+    return agent.check();
+  }
+
+  @Test
+  void checkAppliesM1FromADirectoryFeedAndRecordsIt() throws Exception {
+    AgentStatus status = publishM1AndCheck();
+
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(m1.status()).isEqualTo(Status.APPLIED);
+    assertThat(m1.appliedId()).isEqualTo("M1.1");
+    assertThat(m1.kinds()).isEqualTo("request-rules");
+    assertThat(m1.reason()).isEqualTo("applies to version " + Mitigations.VULNERABLE);
+    assertThat(status.feedHealth()).isEqualTo("ok");
+    assertThat(status.version()).contains(Mitigations.VULNERABLE);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M1.1", "intent")).containsExactly("apply app");
+    assertThat(fx.audit("M1.1", "applied")).containsExactly("apply app");
+  }
+
+  @Test
+  void checkAppliesM1FromAnHttpFeed() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    http = serve(fx.feed.published());
+    fx.config("url: http://127.0.0.1:" + http.getAddress().getPort() + "/", "");
+    agent = fx.open();
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.feedHealth()).isEqualTo("ok");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void feedFromAnOfflineBundleIsVerifiedAndApplied() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    Path bundle = dir.resolve("feed.bundle");
+    dev.tourniquet.feed.tuf.FeedRepository.open(dir.resolve("repo"), fx.clock).writeBundle(bundle);
+    fx.config("bundle: " + bundle, "");
+    agent = fx.open();
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.feedHealth()).isEqualTo("ok");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void tamperedTargetChangesNothingAndReportsTheFeedError() throws Exception {
+    publishM1AndCheck();
+    fx.feed.put(Mitigations.m1(2)).publish();
+    TestFeed.flipByte(fx.feed.publishedTarget("M1"));
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.feedHealth()).startsWith("feed rejected, keeping the last verified feed");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(AgentFixture.row(status, "M1").appliedId()).isEqualTo("M1.1");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M1.2", "applied")).isEmpty();
+  }
+
+  @Test
+  void tamperedMetadataChangesNothingAndReportsTheFeedError() throws Exception {
+    publishM1AndCheck();
+    fx.feed.withdraw("M1").publish();
+    TestFeed.flipByte(fx.feed.published().resolve("timestamp.json"));
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.feedHealth()).startsWith("feed rejected").contains("timestamp.json");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+  }
+
+  @Test
+  void expiredTimestampKeepsWhatIsApplied() throws Exception {
+    publishM1AndCheck();
+    fx.clock.advance(Duration.ofDays(2)); // the timestamp is valid for one day
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.feedHealth()).startsWith("feed rejected").contains("expired");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void unreachableFeedAfterARestartKeepsWhatIsApplied() throws Exception {
+    publishM1AndCheck();
+    agent.close();
+    fx.config("directory: " + dir.resolve("no-such-feed"), "");
+    agent = fx.open();
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.feedHealth()).startsWith("feed");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void withdrawalRemoves() throws Exception {
+    publishM1AndCheck();
+    fx.feed.withdraw("M1").publish();
+
+    AgentStatus status = agent.check();
+
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(m1.status()).isEqualTo(Status.REMOVED);
+    assertThat(m1.reason()).isEqualTo("withdrawn from the feed");
+    assertThat(fx.enforced()).isEmpty();
+    assertThat(fx.audit("M1.1", "removed")).containsExactly("remove app");
+  }
+
+  @Test
+  void installingTheFixedVersionRemovesAutomatically() throws Exception {
+    publishM1AndCheck();
+    fx.version(Mitigations.FIXED);
+
+    AgentStatus status = agent.check();
+
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(m1.status()).isEqualTo(Status.REMOVED);
+    assertThat(m1.reason()).isEqualTo("no longer applicable: version " + Mitigations.FIXED + " is fixed");
+    assertThat(fx.enforced()).isEmpty();
+  }
+
+  @Test
+  void blockRemovesAndUnblockAppliesAgain() throws Exception {
+    publishM1AndCheck();
+
+    AgentStatus blocked = agent.block("M1");
+
+    assertThat(AgentFixture.row(blocked, "M1").status()).isEqualTo(Status.BLOCKED);
+    assertThat(AgentFixture.row(blocked, "M1").reason()).isEqualTo("blocked by admin");
+    assertThat(fx.enforced()).isEmpty();
+    assertThat(AgentFixture.row(agent.check(), "M1").status()).isEqualTo(Status.BLOCKED);
+
+    AgentStatus unblocked = agent.unblock("M1");
+
+    assertThat(AgentFixture.row(unblocked, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void newRevisionUpdates() throws Exception {
+    publishM1AndCheck();
+    fx.feed.put(Mitigations.m1(2)).publish();
+
+    AgentStatus status = agent.check();
+
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(m1.appliedId()).isEqualTo("M1.2");
+    assertThat(m1.status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.2");
+    assertThat(fx.audit("M1.2", "applied")).containsExactly("update app");
+  }
+
+  @Test
+  void signedButInvalidRevisionIsReportedAndKeepsTheAppliedOne() throws Exception {
+    publishM1AndCheck();
+    fx.feed.putRaw("mitigations/M1.json", "{\"id\":\"M1\",\"revision\":2}".getBytes(StandardCharsets.UTF_8)).publish();
+
+    AgentStatus status = agent.check();
+
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(m1.status()).isEqualTo(Status.APPLIED);
+    assertThat(m1.reason()).startsWith("kept revision M1.1: the feed's document is invalid: target mitigations/M1.json:");
+    assertThat(status.feedHealth()).isEqualTo("ok; invalid documents skipped: M1");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void documentUnderAnotherIdsNameIsRejected() throws Exception {
+    fx.feed.putRaw("mitigations/M9.json", dev.tourniquet.feed.mitigation.MitigationWriter.write(Mitigations.m1(1))).publish();
+    agent = fx.open();
+
+    AgentStatus status = agent.check();
+
+    MitigationStatus m9 = AgentFixture.row(status, "M9");
+    assertThat(m9.status()).isEqualTo(Status.FAILED);
+    assertThat(m9.reason()).contains("expected the document of M9 but found the document of M1");
+    assertThat(fx.enforced()).isEmpty();
+  }
+
+  @Test
+  void disablingDetectsNewMitigationsAndKeepsAppliedOnes() throws Exception {
+    publishM1AndCheck();
+    agent.disable();
+    fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.enabled()).isFalse();
+    MitigationStatus m2 = AgentFixture.row(status, "M2");
+    assertThat(m2.status()).isEqualTo(Status.DETECTED);
+    assertThat(m2.reason()).isEqualTo("mitigations disabled on this server: detected only");
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(m1.status()).isEqualTo(Status.APPLIED);
+    assertThat(m1.reason()).contains("mitigations disabled on this server");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+
+    AgentStatus enabled = agent.enable();
+
+    assertThat(AgentFixture.statusById(enabled)).containsEntry("M1", "Applied").containsEntry("M2", "Applied");
+    assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
+  }
+
+  @Test
+  void removeRollsBackAndKeepsItOffUntilANewRevision() throws Exception {
+    publishM1AndCheck();
+
+    AgentStatus removed = agent.remove("M1");
+
+    assertThat(AgentFixture.row(removed, "M1").status()).isEqualTo(Status.REMOVED);
+    assertThat(AgentFixture.row(removed, "M1").reason()).startsWith("removed by admin");
+    assertThat(fx.enforced()).isEmpty();
+    assertThat(AgentFixture.row(agent.check(), "M1").status()).isEqualTo(Status.REMOVED);
+    assertThat(fx.enforced()).isEmpty();
+
+    fx.feed.put(Mitigations.m1(2)).publish();
+    AgentStatus revised = agent.check();
+
+    assertThat(AgentFixture.row(revised, "M1").appliedId()).isEqualTo("M1.2");
+    assertThat(fx.enforced()).containsExactly("M1.2");
+  }
+
+  @Test
+  void organisationBlockRemovesAndOrganisationDisableOnlyDetects() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).put(Mitigations.proxyLogon("M2", 1)).publish();
+    AtomicReference<OrgPolicy> org = new AtomicReference<>(OrgPolicy.DEFAULT);
+    agent = fx.open(Agent.builder(fx.load()).policySource(org::get));
+    agent.check();
+    assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
+
+    org.set(new OrgPolicy(true, true, Set.of("M2"), Map.of(), Set.of(), Optional.empty()));
+    AgentStatus blocked = agent.check();
+
+    assertThat(AgentFixture.row(blocked, "M2").reason()).isEqualTo("blocked by admin in the organisation");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+
+    fx.feed.put(Mitigations.proxyLogon("M3", 1)).publish();
+    org.set(new OrgPolicy(false, true, Set.of(), Map.of(), Set.of(), Optional.empty()));
+    AgentStatus disabled = agent.check();
+
+    assertThat(AgentFixture.row(disabled, "M3").status()).isEqualTo(Status.DETECTED);
+    assertThat(AgentFixture.row(disabled, "M3").reason()).isEqualTo("mitigations disabled in the organisation: detected only");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void organisationModeOverrideRunsAMitigationInAudit() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    OrgPolicy audit = new OrgPolicy(true, true, Set.of(), Map.of("M1", Mitigation.Mode.AUDIT), Set.of(), Optional.empty());
+    agent = fx.open(Agent.builder(fx.load()).policySource(() -> audit));
+
+    AgentStatus status = agent.check();
+
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.AUDIT);
+    assertThat(dev.tourniquet.servlet.EnforcementFile.read(fx.enforcementFile).mitigations().get(0).mode())
+        .isEqualTo(dev.tourniquet.servlet.Mode.AUDIT);
+  }
+
+  @Test
+  void failingPolicySourceKeepsTheLastPolicyAndSaysSo() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    AtomicReference<OrgPolicy> org = new AtomicReference<>(
+        new OrgPolicy(true, true, Set.of("M1"), Map.of(), Set.of(), Optional.empty()));
+    agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
+      OrgPolicy p = org.get();
+      if (p == null) {
+        throw new IOException("fleet server unreachable");
+      }
+      return p;
+    }));
+    agent.check();
+    org.set(null);
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.policyHealth()).contains("fleet server unreachable");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.BLOCKED);
+    assertThat(fx.enforced()).isEmpty();
+  }
+
+  @Test
+  void reporterReceivesTheStatusAfterEveryCheckOnlyWithDataCollectionOn() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    List<AgentStatus> reports = new ArrayList<>();
+    agent = fx.open(Agent.builder(fx.load()).reporter(reports::add));
+    agent.check();
+    agent.check();
+    assertThat(reports).hasSize(2);
+    assertThat(AgentFixture.row(reports.get(1), "M1").status()).isEqualTo(Status.APPLIED);
+    agent.close();
+
+    Files.writeString(fx.configFile, Files.readString(fx.configFile) + "dataCollection: false\n");
+    List<AgentStatus> none = new ArrayList<>();
+    agent = fx.open(Agent.builder(fx.load()).reporter(none::add));
+    agent.check();
+
+    assertThat(none).isEmpty();
+  }
+
+  @Test
+  void mitigationNoTargetHandlesIsNotApplicable() throws Exception {
+    fx.feed.put(Mitigations.disableService("M5")).publish();
+    agent = fx.open();
+
+    AgentStatus status = agent.check();
+
+    assertThat(AgentFixture.row(status, "M5").status()).isEqualTo(Status.NOT_APPLICABLE);
+    assertThat(AgentFixture.row(status, "M5").reason()).isEqualTo("no configured target handles disable-service");
+  }
+
+  @Test
+  void unknownVersionKeepsAppliedAndAppliesNothingNew() throws Exception {
+    publishM1AndCheck();
+    Files.delete(fx.versionFile);
+    fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.version()).isEmpty();
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(AgentFixture.row(status, "M2").status()).isEqualTo(Status.NOT_APPLICABLE);
+    assertThat(AgentFixture.row(status, "M2").reason()).startsWith("not applicable: product version unknown: ");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void nextCheckIsTheIntervalAfterASuccessAndAMinuteAfterAFirstFailure() throws Exception {
+    AgentStatus ok = publishM1AndCheck();
+    assertThat(Duration.between(ok.lastCheck().orElseThrow(), ok.nextCheck())).isEqualTo(Duration.ofHours(1));
+
+    TestFeed.flipByte(fx.feed.published().resolve("timestamp.json"));
+    AgentStatus failed = agent.check();
+
+    assertThat(Duration.between(failed.lastCheck().orElseThrow(), failed.nextCheck())).isEqualTo(Duration.ofMinutes(1));
+  }
+
+  @Test
+  void hintMakesTheRunningAgentCheckAtOnce() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    agent = Agent.builder(fx.load()).clock(fx.clock).adminApi(false).build();
+    agent.start();
+    awaitEnforced(List.of("M1.1")); // the check at start
+
+    fx.feed.put(Mitigations.m1(2)).publish();
+    agent.hint();
+    agent.hint(); // coalesced with the first
+
+    awaitEnforced(List.of("M1.2"));
+    assertThat(fx.audit("M1.2", "applied")).containsExactly("update app");
+  }
+
+  private void awaitEnforced(List<String> expected) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!fx.enforced().equals(expected)) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError("expected " + expected + " to be enforced within 30 s but found " + fx.enforced()
+            + "; status " + agent.status());
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  /** Serves a directory over HTTP on 127.0.0.1, as a static web server or CDN would serve a feed. */
+  static HttpServer serve(Path root) throws IOException {
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", exchange -> {
+      try (exchange) {
+        Path file = root.resolve(exchange.getRequestURI().getPath().substring(1)).normalize();
+        if (!file.startsWith(root) || !Files.isRegularFile(file)) {
+          exchange.sendResponseHeaders(404, -1);
+          return;
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        exchange.sendResponseHeaders(200, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+          out.write(bytes);
+        }
+      }
+    });
+    server.start();
+    return server;
+  }
+}

@@ -1,0 +1,87 @@
+package dev.tourniquet.agent;
+
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.mitigation.MitigationWriter;
+import dev.tourniquet.feed.tuf.FeedRepository;
+import dev.tourniquet.feed.tuf.Role;
+import dev.tourniquet.feed.tuf.SigningKey;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A signed feed published into a temporary directory with the publisher's {@link FeedRepository}, as
+ * {@code tourniquet feed …} would: one in-memory key per role, the default validity periods (timestamp:
+ * one day).
+ */
+final class TestFeed {
+  private final SigningKey root = SigningKey.generate();
+  private final SigningKey targets = SigningKey.generate();
+  private final SigningKey snapshot = SigningKey.generate();
+  private final SigningKey timestamp = SigningKey.generate();
+  private final FeedRepository repo;
+
+  TestFeed(Path dir, Clock clock) throws Exception {
+    Map<Role, FeedRepository.KeySet> keys = new EnumMap<>(Role.class);
+    keys.put(Role.ROOT, new FeedRepository.KeySet(List.of(root.verificationKey()), 1));
+    keys.put(Role.TARGETS, new FeedRepository.KeySet(List.of(targets.verificationKey()), 1));
+    keys.put(Role.SNAPSHOT, new FeedRepository.KeySet(List.of(snapshot.verificationKey()), 1));
+    keys.put(Role.TIMESTAMP, new FeedRepository.KeySet(List.of(timestamp.verificationKey()), 1));
+    repo = FeedRepository.init(dir, keys, FeedRepository.Validity.defaults(), clock);
+    repo.sign(Role.ROOT, root);
+    publish();
+  }
+
+  /** Stages a mitigation (or a new revision of it). */
+  TestFeed put(Mitigation m) throws Exception {
+    return putRaw(FeedRepository.mitigationTarget(m.id()), MitigationWriter.write(m));
+  }
+
+  /** Stages any bytes under a target name: the publisher signs what it is given. */
+  TestFeed putRaw(String name, byte[] bytes) throws Exception {
+    repo.addTarget(name, bytes);
+    return this;
+  }
+
+  TestFeed withdraw(String id) throws Exception {
+    repo.removeTarget(FeedRepository.mitigationTarget(id));
+    return this;
+  }
+
+  /** Signs the staged targets and publishes snapshot and timestamp. */
+  TestFeed publish() throws Exception {
+    repo.sign(Role.TARGETS, targets);
+    repo.publish(List.of(snapshot), List.of(timestamp));
+    return this;
+  }
+
+  Path published() {
+    return repo.publishedDirectory();
+  }
+
+  Path trustedRoot() {
+    return published().resolve("1.root.json");
+  }
+
+  /** The published file of a mitigation's current revision ({@code targets/mitigations/<sha256>.<id>.json}). */
+  Path publishedTarget(String id) throws Exception {
+    String name = FeedRepository.mitigationTarget(id);
+    String sha256 = repo.targets().get(name).hashes().get("sha256");
+    Path file = published().resolve("targets/mitigations/" + sha256 + "." + id + ".json");
+    if (!Files.isRegularFile(file)) {
+      throw new IOException("expected the published target " + file + " but it is missing");
+    }
+    return file;
+  }
+
+  /** Flips one byte in the middle of a published file, as a corrupt or malicious mirror would. */
+  static void flipByte(Path file) throws IOException {
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[bytes.length / 2] ^= 0x01;
+    Files.write(file, bytes);
+  }
+}
