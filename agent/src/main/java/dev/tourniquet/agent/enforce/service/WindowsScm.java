@@ -85,6 +85,11 @@ final class WindowsScm implements ServiceManager {
     }
     String startType = parseStartType(config.stdout())
         .orElseThrow(() -> Commands.failed(qc, config, "a line such as `START_TYPE : 2   AUTO_START`"));
+    return queryState(name, startType);
+  }
+
+  /** Queries the state only ({@code sc.exe query}), with a start type already known: how waits poll. */
+  private Optional<ServiceState> queryState(String name, String startType) throws ServiceManagerException {
     List<String> query = List.of(sc, "query", name);
     CommandRunner.Result status = commands.runExpecting(query, NO_SUCH_SERVICE);
     if (status.exitCode() == NO_SUCH_SERVICE) {
@@ -155,7 +160,7 @@ final class WindowsScm implements ServiceManager {
       if (!current.activity().equals("STOP_PENDING")) {
         commands.runExpecting(List.of(sc, "stop", name), NOT_ACTIVE);
       }
-      commands.await(null, () -> query(name), s -> s.activity().equals("STOPPED"), name + " to stop", "STATE STOPPED");
+      commands.await(null, () -> queryState(name, "disabled"), s -> s.activity().equals("STOPPED"), name + " to stop", "STATE STOPPED");
     }
   }
 
@@ -179,7 +184,8 @@ final class WindowsScm implements ServiceManager {
         startup = "demand";
       }
       commands.runExpecting(List.of(sc, "start", name), ALREADY_RUNNING);
-      commands.await(null, () -> query(name), s -> s.activity().equals("RUNNING"), name + " to start", "STATE RUNNING");
+      String known = startup;
+      commands.await(null, () -> queryState(name, known), s -> s.activity().equals("RUNNING"), name + " to start", "STATE RUNNING");
     }
     if (!startup.equals(previous.startup())) {
       setStartType(name, previous.startup());
