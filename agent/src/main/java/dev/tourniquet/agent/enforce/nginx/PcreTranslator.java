@@ -35,8 +35,7 @@ import java.util.Locale;
  *       leftmost, inside an atomic group ({@code (?>[^\n]*?A)}). The earliest end of a fixed-width part is
  *       never worse for what follows, since a {@code .*} gap accepts any later start on the line, so
  *       committing to it decides exactly the same question;
- *   <li>Microsoft's lookahead conjunction {@code (?=.*A)(?=.*B)}, tried only at line starts
- *       ({@code (?m:^)}), which is exactly the rules module's line-by-line meaning, with each part's
+ *   <li>Microsoft's lookahead conjunction {@code (?=.*A)(?=.*B)}, tried only at line starts, which is exactly the rules module's line-by-line meaning, with each part's
  *       remainder free of unbounded quantifiers; anchored, each part may hold one.
  * </ul>
  *
@@ -45,6 +44,11 @@ import java.util.Locale;
 final class PcreTranslator {
   private static final String NOT_NEWLINE = "[^\\x{a}]";
   private static final String ANY = "[\\x{0}-\\x{10ffff}]";
+  /**
+   * The start of a line: the start of the input or just after a newline. Not {@code (?m:^)}, which PCRE
+   * (like Perl) does not let match after a newline that ends the input.
+   */
+  private static final String LINE_START = "(?:\\A|(?<=\\x{a}))";
   private static final int KELVIN = 0x212A;
   private static final int LONG_S = 0x17F;
 
@@ -223,7 +227,7 @@ final class PcreTranslator {
     }
     parts.add(current);
     String gapPcre = dotAllGaps ? ANY + "*?" : NOT_NEWLINE + "*?";
-    StringBuilder out = new StringBuilder(anchored ? "" : "(?m:^)");
+    StringBuilder out = new StringBuilder(anchored ? "" : LINE_START);
     for (int i = 0; i < parts.size(); i++) {
       Seq part = new Seq(parts.get(i));
       boolean last = i == parts.size() - 1;
@@ -301,7 +305,7 @@ final class PcreTranslator {
     if (!rest.isEmpty()) {
       all.add(trailing);
     }
-    out.append("(?m:^)");
+    out.append(LINE_START);
     for (Node part : all) {
       List<Node> body = flatten(part);
       if (body.isEmpty() || gap(body.get(0)) != 0) {
