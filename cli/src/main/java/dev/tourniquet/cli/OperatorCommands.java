@@ -1,0 +1,146 @@
+package dev.tourniquet.cli;
+
+import dev.tourniquet.agent.AdminClient;
+import dev.tourniquet.agent.AgentStatus;
+import dev.tourniquet.agent.MitigationStatus;
+import dev.tourniquet.agent.StatusJson;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * The operator's verbs. Each talks to the running agent over its authenticated local admin API
+ * (docs/operating.md): 0 when the agent did it, 1 when the agent cannot be reached or refused, 2 for a
+ * malformed argument.
+ */
+final class OperatorCommands {
+  private OperatorCommands() {}
+
+  /** Runs a verb and prints what the agent now says about the mitigation concerned. */
+  abstract static class AdminVerb extends Verb {
+    @Mixin
+    AdminTarget target;
+
+    AgentStatus call(String verb, String id) throws Failed, Invalid {
+      AdminClient client = target.client();
+      try {
+        return id == null && verb.equals("status") ? client.status() : client.post(verb, id);
+      } catch (IOException e) {
+        throw new Failed(e.getMessage());
+      }
+    }
+
+    void printRow(AgentStatus status, String id) {
+      for (MitigationStatus m : status.mitigations()) {
+        if (m.id().equals(id)) {
+          out().println(m.appliedId() + "  " + m.status().label() + "  " + m.reason());
+          return;
+        }
+      }
+      out().println(id + ": not in the feed and not applied on this server");
+    }
+  }
+
+  @Command(name = "status", mixinStandardHelpOptions = true,
+      description = {"Show what the agent did with every mitigation: id.revision, kind, description, status",
+          "(Applied, Audit, Detected, Blocked, Failed, NotApplicable, Removed) and why; last check, feed health, next check."})
+  static final class Status extends AdminVerb {
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
+    Format format;
+
+    static final class Format {
+      @Option(names = "--json", description = "Print the status as JSON (format tourniquet-agent-status/1).")
+      boolean json;
+
+      @Option(names = "--csv", description = "Print one CSV row per mitigation (RFC 4180, with a header row).")
+      boolean csv;
+    }
+
+    @Override
+    void run() throws Exception {
+      AgentStatus status = call("status", null);
+      if (format != null && format.json) {
+        out().println(new String(StatusJson.write(status), StandardCharsets.UTF_8).strip());
+      } else if (format != null && format.csv) {
+        StatusTable.printCsv(status, out());
+      } else {
+        StatusTable.printText(status, out());
+      }
+    }
+  }
+
+  @Command(name = "check", mixinStandardHelpOptions = true,
+      description = "Make the agent check the feed and the policy now, and print the status after it.")
+  static final class Check extends AdminVerb {
+    @Override
+    void run() throws Exception {
+      StatusTable.printText(call("check", null), out());
+    }
+  }
+
+  @Command(name = "block", mixinStandardHelpOptions = true,
+      description = {"Block a mitigation on this server: it is never applied, and removed now if it is applied.",
+          "Undo with 'tourniquet unblock ID'."})
+  static final class Block extends AdminVerb {
+    @Parameters(paramLabel = "ID", description = "The mitigation id, e.g. M1.")
+    String id;
+
+    @Override
+    void run() throws Exception {
+      printRow(call("block", id), id);
+    }
+  }
+
+  @Command(name = "unblock", mixinStandardHelpOptions = true,
+      description = {"Unblock a mitigation on this server, and allow a revision that failed or was removed to be",
+          "applied again; the agent checks at once."})
+  static final class Unblock extends AdminVerb {
+    @Parameters(paramLabel = "ID", description = "The mitigation id, e.g. M1.")
+    String id;
+
+    @Override
+    void run() throws Exception {
+      printRow(call("unblock", id), id);
+    }
+  }
+
+  @Command(name = "remove", mixinStandardHelpOptions = true,
+      description = {"Roll a mitigation back now and keep it off until 'tourniquet unblock ID' or a new revision.",
+          "Use it when a mitigation breaks something; fleet-wide, block it on the fleet server."})
+  static final class Remove extends AdminVerb {
+    @Parameters(paramLabel = "ID", description = "The mitigation id, e.g. M1.")
+    String id;
+
+    @Override
+    void run() throws Exception {
+      printRow(call("remove", id), id);
+    }
+  }
+
+  @Command(name = "enable", mixinStandardHelpOptions = true,
+      description = "Enable mitigations on this server (the default): the agent applies what the feed and policy say.")
+  static final class Enable extends AdminVerb {
+    @Override
+    void run() throws Exception {
+      AgentStatus status = call("enable", null);
+      out().println("mitigations " + (status.enabled() ? "enabled" : "still disabled") + " on " + status.server());
+    }
+  }
+
+  @Command(name = "disable", mixinStandardHelpOptions = true,
+      description = {"Disable mitigations on this server: the agent still checks and reports what it would apply",
+          "(Detected) but applies nothing new. Mitigations already applied stay, as in Exchange; remove one with",
+          "'tourniquet remove ID' or 'tourniquet block ID'."})
+  static final class Disable extends AdminVerb {
+    @Override
+    void run() throws Exception {
+      AgentStatus status = call("disable", null);
+      out().println("mitigations " + (status.enabled() ? "still enabled" : "disabled") + " on " + status.server()
+          + "; applied mitigations stay until removed or blocked");
+    }
+  }
+}
