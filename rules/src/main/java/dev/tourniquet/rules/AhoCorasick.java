@@ -22,8 +22,12 @@ import java.util.TreeMap;
  * The states nearest the root, where a scan of ordinary text spends nearly all its time, get a dense row
  * of complete transitions ({@code delta[state * classes + class]}, failure links already followed); the
  * deep states, reached only while a long prefix of some literal matches, keep sorted child lists and
- * their failure link, which bounds the table's size for large rule sets. A transition into a state at
- * which some literal ends is stored as the complement of the state, so the loop tests one sign.
+ * their failure link, which bounds the table's size for large rule sets.
+ *
+ * <p>The loop is bound by its carried dependency (state, then the load of the next state), so table
+ * entries are not state numbers but <em>codes</em>: a dense state's row offset ({@code state * classes}),
+ * ready to add the class to, or, for a sparse state, a number past the last row. A transition into a
+ * state at which some literal ends is stored as the complement of its code, so the loop tests one sign.
  */
 final class AhoCorasick {
   /** Most states with a dense row; about 0.2 MB per 1,000 states at 50 classes. */
@@ -33,8 +37,10 @@ final class AhoCorasick {
   private final byte[] classOf = new byte[128];
   private final int classes;
   private final int denseStates;
-  /** Dense rows: for state s below {@code denseStates}, the next state per class (complemented if it has outputs). */
+  /** Dense rows: for state s below {@code denseStates}, the next state's code per class (complemented if it has outputs). */
   private final int[] delta;
+  /** The first code past the dense rows: codes from here on are sparse states. */
+  private final int sparseBase;
   /** Sparse states: sorted child classes and targets (complemented if they have outputs), and the failure link. */
   private final byte[][] childClasses;
   private final int[][] childTargets;
@@ -141,6 +147,7 @@ final class AhoCorasick {
       outputs[rank[old]] = out[old];
       fail[rank[old]] = rank[failOld[old]];
     }
+    int dense = Math.min(n, MAX_DENSE_STATES);
     for (int old = 0; old < n; old++) {
       int s = rank[old];
       TreeMap<Integer, Integer> sorted = new TreeMap<>(children.get(old));
@@ -149,11 +156,12 @@ final class AhoCorasick {
       int k = 0;
       for (Map.Entry<Integer, Integer> e : sorted.entrySet()) {
         childClasses[s][k] = (byte) (int) e.getKey();
-        childTargets[s][k] = encode(rank[e.getValue()]);
+        childTargets[s][k] = encode(rank[e.getValue()], dense, classes);
         k++;
       }
     }
     denseStates = Math.min(n, MAX_DENSE_STATES);
+    sparseBase = denseStates * classes;
     delta = new int[denseStates * classes];
     // Rows in breadth-first order: a state's fail link is shallower, so its row is already complete.
     for (int s = 0; s < denseStates; s++) {
@@ -174,9 +182,15 @@ final class AhoCorasick {
     return all;
   }
 
-  /** A transition target, complemented when literals end there. */
-  private int encode(int state) {
-    return outputs[state].length > 0 ? ~state : state;
+  /** A transition target's code, complemented when literals end there. */
+  private int encode(int state, int dense, int classes) {
+    int code = state < dense ? state * classes : dense * classes + (state - dense);
+    return outputs[state].length > 0 ? ~code : code;
+  }
+
+  /** The state a (non-complemented) code stands for. */
+  private int state(int code) {
+    return code < sparseBase ? code / classes : denseStates + (code - sparseBase);
   }
 
   /** The encoded child of a state on a class, or {@link Integer#MIN_VALUE} when there is none. */
@@ -197,9 +211,9 @@ final class AhoCorasick {
     return Integer.MIN_VALUE;
   }
 
-  /** The encoded next state from a state without a dense row. */
-  private int sparseStep(int state, int cls) {
-    int s = state;
+  /** The encoded next code from a sparse state's code. */
+  private int sparseStep(int code, int cls) {
+    int s = state(code);
     while (s >= denseStates) {
       int t = child(s, cls);
       if (t != Integer.MIN_VALUE) {
@@ -215,27 +229,27 @@ final class AhoCorasick {
    * once per occurrence; {@link #outputs(int)} names the literals.
    */
   void scan(String input, IntBuffer hits) {
-    final byte[] classOf = this.classOf;
-    final int[] delta = this.delta;
-    final int classes = this.classes;
-    final int dense = this.denseStates;
-    int state = 0;
+    int code = 0;
     for (int i = 0, n = input.length(); i < n; i++) {
-      char c = input.charAt(i);
-      int cls;
-      if (c < 128) {
-        cls = classOf[c];
-      } else {
-        char f = Folding.fold(c);
-        cls = f < 128 ? classOf[f] : 0;
-      }
-      int next = state < dense ? delta[state * classes + cls] : sparseStep(state, cls);
-      if (next < 0) {
-        next = ~next;
-        hits.add(next);
-      }
-      state = next;
+      code = step(code, input.charAt(i), hits);
     }
+  }
+
+  /** One character: the next code, with a hit recorded when literals end there. */
+  private int step(int code, char c, IntBuffer hits) {
+    int cls;
+    if (c < 128) {
+      cls = classOf[c];
+    } else {
+      char f = Folding.fold(c);
+      cls = f < 128 ? classOf[f] : 0;
+    }
+    int next = code < sparseBase ? delta[code + cls] : sparseStep(code, cls);
+    if (next < 0) {
+      next = ~next;
+      hits.add(state(next));
+    }
+    return next;
   }
 
   /** The literals that end at a state reported by {@link #scan}. */
