@@ -1,0 +1,208 @@
+package dev.tourniquet.server;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Enrolled agents: one-time enrolment tokens, the exchange of a token for the agent's own credential,
+ * authentication of agents by credential, and the reports they send. An agent is known by its server
+ * name, unique in the fleet; its credential is the only thing that identifies it on the wire, so one
+ * agent can never read or write another's rows.
+ */
+final class Agents {
+  /** The statuses an agent may report for a mitigation (the agent's {@code Status} labels). */
+  static final List<String> STATUSES = List.of("Applied", "Audit", "Detected", "Blocked", "Failed", "NotApplicable",
+      "Removed");
+
+  /** An enrolled agent and what it last reported. */
+  record Agent(String agentId, String server, Map<String, String> labels, Optional<String> ring,
+      boolean mitigationsEnabled, Instant enrolledAt, Optional<Instant> lastSeen, Optional<Boolean> dataCollection,
+      Optional<Instant> reportedAt, Optional<String> agentVersion, Optional<String> productVersion,
+      Optional<Instant> lastCheck, Optional<Instant> nextCheck, Optional<String> feedHealth) {}
+
+  /** One mitigation as one agent last reported it. */
+  record MitigationReport(String id, int revision, String kind, String status, String reason,
+      Map<String, Long> auditHits) {}
+
+  /** A full report (data collection on). */
+  record Report(String agentVersion, String productVersion, Optional<Instant> lastCheck, Optional<Instant> nextCheck,
+      String feedHealth, List<MitigationReport> mitigations) {}
+
+  /** An enrolment token as listed (never the token itself). */
+  record EnrolmentToken(String id, String createdBy, Instant createdAt, Instant expiresAt, String note,
+      Optional<Instant> usedAt, Optional<String> usedBy) {}
+
+  /** The answer to a successful enrolment: shown to the agent once. */
+  record Enrolled(String agentId, String credential) {}
+
+  private static final String AGENT_COLUMNS = "agent_id, server_name, labels, ring, mitigations_enabled, enrolled_at,"
+      + " last_seen, data_collection, reported_at, agent_version, product_version, last_check, next_check, feed_health";
+
+  private Agents() {}
+
+  static String issueEnrolmentToken(Connection c, String createdBy, Instant now, Duration ttl, String note)
+      throws SQLException {
+    String token = Secrets.newSecret(Secrets.ENROLMENT);
+    Database.update(c, "INSERT INTO enrolment_tokens (token_hash, created_by, created_at, expires_at, note)"
+        + " VALUES (?, ?, ?, ?, ?)", Secrets.hash(token), createdBy, now, now.plus(ttl), note);
+    return token;
+  }
+
+  static List<EnrolmentToken> enrolmentTokens(Connection c) throws SQLException {
+    return Database.query(c, "SELECT t.token_hash, t.created_by, t.created_at, t.expires_at, t.note, t.used_at,"
+            + " a.server_name FROM enrolment_tokens t LEFT JOIN agents a ON a.agent_id = t.used_by_agent"
+            + " ORDER BY t.created_at DESC",
+        rs -> new EnrolmentToken(rs.getString("token_hash").substring(0, 12), rs.getString("created_by"),
+            Database.instant(rs, "created_at"), Database.instant(rs, "expires_at"), rs.getString("note"),
+            Optional.ofNullable(Database.instant(rs, "used_at")), Optional.ofNullable(rs.getString("server_name"))));
+  }
+
+  /**
+   * Exchanges a one-time token for a new agent credential. The token is consumed in the same transaction
+   * as the agent is created: a refused enrolment (a server name already enrolled) leaves it usable.
+   */
+  static Enrolled enrol(Connection c, String token, String server, Map<String, String> labels, Instant now)
+      throws SQLException, HttpException {
+    String invalid = "enrolment token: expected a valid, unused, unexpired token from an administrator"
+        + " (tourniquet server enrolment-token, or POST /api/v1/admin/enrolment-tokens)";
+    if (!Secrets.looksLike(Secrets.ENROLMENT, token)) {
+      throw HttpException.unauthorized(invalid);
+    }
+    String agentId = Secrets.newId();
+    int consumed = Database.update(c, "UPDATE enrolment_tokens SET used_at = ?, used_by_agent = ?"
+        + " WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?", now, agentId, Secrets.hash(token), now);
+    if (consumed != 1) {
+      throw HttpException.unauthorized(invalid);
+    }
+    if (byServer(c, server).isPresent()) {
+      throw HttpException.conflict("server %s is already enrolled; an admin must remove it first"
+          + " (DELETE /api/v1/admin/servers/%s) before it can enrol again", server, server);
+    }
+    String credential = Secrets.newSecret(Secrets.AGENT);
+    Database.update(c, "INSERT INTO agents (agent_id, server_name, credential_hash, labels, ring, mitigations_enabled,"
+            + " enrolled_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        agentId, server, Secrets.hash(credential), labelsJson(labels), Database.nullable(labels.get("ring")), true, now,
+        now);
+    return new Enrolled(agentId, credential);
+  }
+
+  static Optional<Agent> byCredential(Connection c, String credential) throws SQLException {
+    if (!Secrets.looksLike(Secrets.AGENT, credential)) {
+      return Optional.empty();
+    }
+    return Database.queryOne(c, "SELECT " + AGENT_COLUMNS + " FROM agents WHERE credential_hash = ?", Agents::agent,
+        Secrets.hash(credential));
+  }
+
+  static Optional<Agent> byServer(Connection c, String server) throws SQLException {
+    return Database.queryOne(c, "SELECT " + AGENT_COLUMNS + " FROM agents WHERE server_name = ?", Agents::agent, server);
+  }
+
+  static Agent requireServer(Connection c, String server) throws SQLException, HttpException {
+    return byServer(c, server).orElseThrow(() -> HttpException.notFound("no enrolled server named %s", server));
+  }
+
+  static Optional<Agent> byId(Connection c, String agentId) throws SQLException {
+    return Database.queryOne(c, "SELECT " + AGENT_COLUMNS + " FROM agents WHERE agent_id = ?", Agents::agent, agentId);
+  }
+
+  static List<Agent> list(Connection c) throws SQLException {
+    return Database.query(c, "SELECT " + AGENT_COLUMNS + " FROM agents ORDER BY server_name", Agents::agent);
+  }
+
+  /** Every reported mitigation row, by agent id. */
+  static Map<String, List<MitigationReport>> mitigations(Connection c) throws SQLException {
+    Map<String, List<MitigationReport>> out = new TreeMap<>();
+    for (var row : Database.query(c, "SELECT agent_id, mitigation_id, revision, kind, status, reason, audit_hits"
+        + " FROM agent_mitigations ORDER BY agent_id, mitigation_id", rs -> Map.entry(rs.getString("agent_id"),
+            mitigation(rs)))) {
+      out.computeIfAbsent(row.getKey(), k -> new java.util.ArrayList<>()).add(row.getValue());
+    }
+    return out;
+  }
+
+  static List<MitigationReport> mitigations(Connection c, String agentId) throws SQLException {
+    return Database.query(c, "SELECT mitigation_id, revision, kind, status, reason, audit_hits FROM agent_mitigations"
+        + " WHERE agent_id = ? ORDER BY mitigation_id", Agents::mitigation, agentId);
+  }
+
+  /** Data collection is off: the agent was seen, and the server keeps nothing else about it. */
+  static void heartbeat(Connection c, String agentId, Instant now) throws SQLException {
+    Database.update(c, "UPDATE agents SET last_seen = ?, data_collection = ?, reported_at = NULL, agent_version = NULL,"
+        + " product_version = NULL, last_check = NULL, next_check = NULL, feed_health = NULL WHERE agent_id = ?",
+        now, false, agentId);
+    Database.update(c, "DELETE FROM agent_mitigations WHERE agent_id = ?", agentId);
+  }
+
+  /** Replaces what the agent reported before with this report. */
+  static void report(Connection c, String agentId, Report report, Instant now) throws SQLException {
+    Database.update(c, "UPDATE agents SET last_seen = ?, data_collection = ?, reported_at = ?, agent_version = ?,"
+            + " product_version = ?, last_check = ?, next_check = ?, feed_health = ? WHERE agent_id = ?",
+        now, true, now, report.agentVersion(), report.productVersion(),
+        Database.nullable(report.lastCheck().orElse(null)), Database.nullable(report.nextCheck().orElse(null)),
+        report.feedHealth(), agentId);
+    Database.update(c, "DELETE FROM agent_mitigations WHERE agent_id = ?", agentId);
+    for (MitigationReport m : report.mitigations()) {
+      Database.update(c, "INSERT INTO agent_mitigations (agent_id, mitigation_id, revision, kind, status, reason,"
+              + " audit_hits) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          agentId, m.id(), m.revision(), m.kind(), m.status(), m.reason(),
+          new String(JsonBodies.write(m.auditHits()), java.nio.charset.StandardCharsets.UTF_8));
+    }
+  }
+
+  static void setEnabled(Connection c, String agentId, boolean enabled) throws SQLException {
+    Database.update(c, "UPDATE agents SET mitigations_enabled = ? WHERE agent_id = ?", enabled, agentId);
+  }
+
+  static void setLabels(Connection c, String agentId, Map<String, String> labels) throws SQLException {
+    Database.update(c, "UPDATE agents SET labels = ?, ring = ? WHERE agent_id = ?", labelsJson(labels),
+        Database.nullable(labels.get("ring")), agentId);
+  }
+
+  static void delete(Connection c, String agentId) throws SQLException {
+    Database.update(c, "DELETE FROM agents WHERE agent_id = ?", agentId);
+  }
+
+  private static String labelsJson(Map<String, String> labels) {
+    return new String(JsonBodies.write(new TreeMap<>(labels)), java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  private static Agent agent(ResultSet rs) throws SQLException {
+    Map<String, String> labels;
+    try {
+      labels = JsonBodies.MAPPER.readValue(rs.getString("labels"), new TypeReference<LinkedHashMap<String, String>>() {});
+    } catch (IOException e) {
+      throw new SQLException("agents.labels of " + rs.getString("server_name") + ": expected a JSON object: "
+          + e.getMessage(), e);
+    }
+    Object dc = rs.getObject("data_collection");
+    return new Agent(rs.getString("agent_id"), rs.getString("server_name"), labels,
+        Optional.ofNullable(rs.getString("ring")), rs.getBoolean("mitigations_enabled"),
+        Database.instant(rs, "enrolled_at"), Optional.ofNullable(Database.instant(rs, "last_seen")),
+        Optional.ofNullable(dc == null ? null : (Boolean) dc), Optional.ofNullable(Database.instant(rs, "reported_at")),
+        Optional.ofNullable(rs.getString("agent_version")), Optional.ofNullable(rs.getString("product_version")),
+        Optional.ofNullable(Database.instant(rs, "last_check")), Optional.ofNullable(Database.instant(rs, "next_check")),
+        Optional.ofNullable(rs.getString("feed_health")));
+  }
+
+  private static MitigationReport mitigation(ResultSet rs) throws SQLException {
+    Map<String, Long> hits;
+    try {
+      hits = JsonBodies.MAPPER.readValue(rs.getString("audit_hits"), new TypeReference<LinkedHashMap<String, Long>>() {});
+    } catch (IOException e) {
+      throw new SQLException("agent_mitigations.audit_hits: expected a JSON object: " + e.getMessage(), e);
+    }
+    return new MitigationReport(rs.getString("mitigation_id"), rs.getInt("revision"), rs.getString("kind"),
+        rs.getString("status"), rs.getString("reason"), hits);
+  }
+}

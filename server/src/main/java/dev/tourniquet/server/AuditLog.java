@@ -1,0 +1,46 @@
+package dev.tourniquet.server;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The append-only record of every change to the fleet: who (a user, {@code agent:<server>} or
+ * {@code system}), what (an action and its target), when, and the details. Entries are written in the
+ * same transaction as the change they describe, so there is never a change without its entry.
+ */
+final class AuditLog {
+  /** One entry. */
+  record Entry(long id, Instant at, String actor, String action, String target, String detail) {}
+
+  private AuditLog() {}
+
+  static void append(Connection c, Instant at, String actor, String action, String target, String detail)
+      throws SQLException {
+    Database.update(c, "INSERT INTO audit_log (occurred_at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+        at, clip(actor, 300), clip(action, 64), clip(target, 300), clip(detail, 4000));
+  }
+
+  /** The newest entries first, at most {@code limit}, older than {@code beforeId} when it is positive. */
+  static List<Entry> newest(Connection c, int limit, long beforeId) throws SQLException {
+    String sql = "SELECT id, occurred_at, actor, action, target, detail FROM audit_log"
+        + (beforeId > 0 ? " WHERE id < ?" : "") + " ORDER BY id DESC";
+    Database.Row<Entry> row = rs -> new Entry(rs.getLong("id"), Database.instant(rs, "occurred_at"),
+        rs.getString("actor"), rs.getString("action"), rs.getString("target"), rs.getString("detail"));
+    try (var ps = beforeId > 0 ? Database.prepare(c, sql, beforeId) : Database.prepare(c, sql)) {
+      ps.setMaxRows(limit);
+      try (var rs = ps.executeQuery()) {
+        List<Entry> out = new java.util.ArrayList<>();
+        while (rs.next()) {
+          out.add(row.map(rs));
+        }
+        return out;
+      }
+    }
+  }
+
+  private static String clip(String s, int max) {
+    return s.length() <= max ? s : s.substring(0, max - 3) + "...";
+  }
+}

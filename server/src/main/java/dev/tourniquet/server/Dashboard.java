@@ -1,0 +1,424 @@
+package dev.tourniquet.server;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import org.eclipse.jetty.http.HttpCookie;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+
+/**
+ * The dashboard: server-rendered HTML with a little JavaScript. Log in with a user token (form → an
+ * HttpOnly, SameSite=Strict session cookie that holds a separate random secret); every action is a POST
+ * form carrying the session's CSRF token. Operators see action buttons (block, unblock, enable, disable,
+ * approve a rollout); viewers see the same page without them. Every value shown is HTML-escaped, and the
+ * Content-Security-Policy allows only this server's own script and style sheet.
+ */
+final class Dashboard {
+  static final String COOKIE = "tq_session";
+  private static final int MAX_FORM_BYTES = 8 * 1024;
+  private static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+      + " form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+  private final Fleet fleet;
+  private final boolean secureCookie;
+  private final Duration sessionTtl;
+
+  Dashboard(Fleet fleet, boolean secureCookie, Duration sessionTtl) {
+    this.fleet = fleet;
+    this.secureCookie = secureCookie;
+    this.sessionTtl = sessionTtl;
+  }
+
+  Reply handle(String method, List<String> path, Request request, FleetHandler handler)
+      throws HttpException, SQLException, IOException {
+    String p = String.join("/", path);
+    switch (p) {
+      case "" -> {
+        return Reply.redirect("/dashboard");
+      }
+      case "static/dashboard.css" -> {
+        return resource("dashboard.css", "text/css; charset=utf-8");
+      }
+      case "static/dashboard.js" -> {
+        return resource("dashboard.js", "text/javascript; charset=utf-8");
+      }
+      case "login" -> {
+        if (method.equals("GET")) {
+          return page(200, loginPage(""));
+        }
+        requireMethod(method, "POST");
+        Map<String, String> form = form(request);
+        String token = form.getOrDefault("token", "").trim();
+        Optional<Users.Principal> user = fleet.db().read(c -> Users.byToken(c, token));
+        if (user.isEmpty()) {
+          return page(401, loginPage("That token is not the token of a user of this server."));
+        }
+        String session = fleet.db().transaction(c -> Users.openSession(c, user.get(), fleet.now(), sessionTtl));
+        return Reply.redirect("/dashboard").with("Set-Cookie", cookie(session, sessionTtl.toSeconds()));
+      }
+      case "logout" -> {
+        requireMethod(method, "POST");
+        Optional<String> cookie = sessionCookie(request);
+        Optional<Users.Session> session = session(request);
+        if (session.isPresent() && Secrets.same(form(request).get("csrf"), session.get().csrfToken())) {
+          fleet.db().transaction(c -> {
+            Users.closeSession(c, cookie.orElse(""));
+            return null;
+          });
+        }
+        return Reply.redirect("/login").with("Set-Cookie", cookie("", 0));
+      }
+      case "dashboard" -> {
+        requireMethod(method, "GET");
+        Optional<Users.Session> session = session(request);
+        if (session.isEmpty()) {
+          return Reply.redirect("/login");
+        }
+        return page(200, dashboardPage(session.get()));
+      }
+      case "dashboard/action" -> {
+        requireMethod(method, "POST");
+        Optional<Users.Session> session = session(request);
+        if (session.isEmpty()) {
+          throw HttpException.unauthorized("dashboard: expected a session; log in again");
+        }
+        Map<String, String> form = form(request);
+        if (!Secrets.same(form.get("csrf"), session.get().csrfToken())) {
+          throw HttpException.forbidden("dashboard: expected the form's CSRF token of this session; reload the page");
+        }
+        act(session.get().principal(), form);
+        return Reply.redirect("/dashboard");
+      }
+      default -> throw HttpException.notFound("no page %s", JsonBodies.quote("/" + p));
+    }
+  }
+
+  private void act(Users.Principal user, Map<String, String> form) throws HttpException, SQLException {
+    AdminApi.need(user, Role.OPERATOR);
+    String action = form.getOrDefault("action", "");
+    Optional<String> server = Optional.ofNullable(form.get("server")).filter(s -> !s.isEmpty());
+    if (server.isPresent() && !JsonBodies.SERVER_NAME.matcher(server.get()).matches()) {
+      throw HttpException.badRequest("dashboard: field \"server\": expected a server name but found %s",
+          JsonBodies.quote(server.get()));
+    }
+    switch (action) {
+      case "block", "unblock", "approve" -> {
+        String id = form.getOrDefault("id", "");
+        if (!JsonBodies.MITIGATION_ID.matcher(id).matches()) {
+          throw HttpException.badRequest("dashboard: field \"id\": expected a mitigation id but found %s",
+              JsonBodies.quote(id));
+        }
+        if (action.equals("block")) {
+          fleet.block(user, server, id);
+        } else if (action.equals("unblock")) {
+          fleet.unblock(user, server, id);
+        } else {
+          String rev = form.getOrDefault("revision", "");
+          if (!rev.matches("[1-9][0-9]{0,8}")) {
+            throw HttpException.badRequest("dashboard: field \"revision\": expected a revision number but found %s",
+                JsonBodies.quote(rev));
+          }
+          fleet.approve(user, id, Optional.of(Integer.parseInt(rev)));
+        }
+      }
+      case "enable", "disable" -> fleet.setEnabled(user, server, action.equals("enable"));
+      default -> throw HttpException.badRequest("dashboard: field \"action\": expected block, unblock, approve, enable"
+          + " or disable but found %s", JsonBodies.quote(action));
+    }
+  }
+
+  private Optional<String> sessionCookie(Request request) {
+    for (HttpCookie c : Request.getCookies(request)) {
+      if (c.getName().equals(COOKIE)) {
+        return Optional.of(c.getValue());
+      }
+    }
+    return Optional.empty();
+  }
+
+  private Optional<Users.Session> session(Request request) throws SQLException, HttpException {
+    Optional<String> cookie = sessionCookie(request);
+    if (cookie.isEmpty()) {
+      return Optional.empty();
+    }
+    return fleet.db().read(c -> Users.session(c, cookie.get(), fleet.now()));
+  }
+
+  private String cookie(String value, long maxAge) {
+    return COOKIE + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + maxAge
+        + (secureCookie ? "; Secure" : "");
+  }
+
+  private static Map<String, String> form(Request request) throws HttpException, IOException {
+    String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+    if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("application/x-www-form-urlencoded")) {
+      throw new HttpException(415, "dashboard forms: expected application/x-www-form-urlencoded but found "
+          + (type == null ? "no Content-Type" : type));
+    }
+    String body = new String(FleetHandler.body(request, MAX_FORM_BYTES, "form"), StandardCharsets.UTF_8);
+    Map<String, String> out = new HashMap<>();
+    if (body.isEmpty()) {
+      return out;
+    }
+    for (String pair : body.split("&")) {
+      int eq = pair.indexOf('=');
+      String k = eq < 0 ? pair : pair.substring(0, eq);
+      String v = eq < 0 ? "" : pair.substring(eq + 1);
+      try {
+        k = URLDecoder.decode(k, StandardCharsets.UTF_8);
+        v = URLDecoder.decode(v, StandardCharsets.UTF_8);
+      } catch (IllegalArgumentException e) {
+        throw HttpException.badRequest("form: malformed percent-encoding in %s", JsonBodies.quote(pair));
+      }
+      if (out.put(k, v) != null) {
+        throw HttpException.badRequest("form: field \"%s\" given twice", k);
+      }
+    }
+    return out;
+  }
+
+  private static void requireMethod(String method, String allowed) throws HttpException {
+    if (!method.equals(allowed)) {
+      throw new HttpException(405, "method " + method + " is not allowed here; expected " + allowed);
+    }
+  }
+
+  private static Reply resource(String name, String type) throws IOException {
+    try (InputStream in = Dashboard.class.getResourceAsStream("static/" + name)) {
+      if (in == null) {
+        throw new IOException("missing resource static/" + name);
+      }
+      return new Reply(200, type, in.readAllBytes(), Map.of("Cache-Control", "no-cache"));
+    }
+  }
+
+  private static Reply page(int status, String html) {
+    return Reply.html(status, html).with("Content-Security-Policy", CSP).with("Referrer-Policy", "no-referrer")
+        .with("X-Frame-Options", "DENY");
+  }
+
+  // Rendering.
+
+  static String esc(String s) {
+    if (s == null) {
+      return "";
+    }
+    StringBuilder b = new StringBuilder(s.length() + 16);
+    for (int i = 0; i < s.length(); i++) {
+      char ch = s.charAt(i);
+      switch (ch) {
+        case '&' -> b.append("&amp;");
+        case '<' -> b.append("&lt;");
+        case '>' -> b.append("&gt;");
+        case '"' -> b.append("&quot;");
+        case '\'' -> b.append("&#39;");
+        default -> b.append(ch);
+      }
+    }
+    return b.toString();
+  }
+
+  private static String head(String title) {
+    return "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + esc(title) + "</title>"
+        + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        + "<link rel=\"stylesheet\" href=\"/static/dashboard.css\"><script src=\"/static/dashboard.js\" defer></script>"
+        + "</head>";
+  }
+
+  private static String loginPage(String error) {
+    return head("Tourniquet fleet: log in") + "<body class=\"login\"><main><h1>Tourniquet fleet</h1>"
+        + (error.isEmpty() ? "" : "<p class=\"error\" id=\"login-error\">" + esc(error) + "</p>")
+        + "<form method=\"post\" action=\"/login\"><label for=\"token\">User token</label>"
+        + "<input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\" required>"
+        + "<button type=\"submit\" id=\"login\">Log in</button></form>"
+        + "<p class=\"hint\">The first admin token is in <code>&lt;dataDir&gt;/admin.token</code>.</p>"
+        + "</main></body></html>";
+  }
+
+  private String form(Users.Session s, String action, String label, String css, Map<String, String> fields,
+      String confirm) {
+    StringBuilder b = new StringBuilder("<form method=\"post\" action=\"/dashboard/action\" class=\"inline\"");
+    if (!confirm.isEmpty()) {
+      b.append(" data-confirm=\"").append(esc(confirm)).append('"');
+    }
+    b.append("><input type=\"hidden\" name=\"csrf\" value=\"").append(esc(s.csrfToken())).append("\">")
+        .append("<input type=\"hidden\" name=\"action\" value=\"").append(esc(action)).append("\">");
+    fields.forEach((k, v) -> b.append("<input type=\"hidden\" name=\"").append(esc(k)).append("\" value=\"")
+        .append(esc(v)).append("\">"));
+    return b.append("<button type=\"submit\" class=\"").append(css).append("\">").append(esc(label))
+        .append("</button></form>").toString();
+  }
+
+  private String dashboardPage(Users.Session s) throws SQLException, HttpException {
+    Fleet.Overview o = fleet.overview(50);
+    boolean operator = s.principal().role().allows(Role.OPERATOR);
+    List<String> ids = Fleet.sortedIds(o);
+    StringBuilder b = new StringBuilder(head("Tourniquet fleet"));
+    b.append("<body><header><h1>Tourniquet fleet</h1><span class=\"who\" id=\"who\">")
+        .append(esc(s.principal().name())).append(" (").append(s.principal().role().label()).append(")</span>")
+        .append("<form method=\"post\" action=\"/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"")
+        .append(esc(s.csrfToken())).append("\"><button type=\"submit\" id=\"logout\">Log out</button></form></header><main>");
+
+    // Organisation.
+    b.append("<section id=\"org\"><h2>Organisation</h2><p>Mitigations are <strong id=\"org-state\" class=\"")
+        .append(o.org().mitigationsEnabled() ? "on\">enabled" : "off\">disabled: servers only detect").append("</strong>");
+    if (operator) {
+      b.append(' ').append(o.org().mitigationsEnabled()
+          ? form(s, "disable", "Disable everywhere", "danger", Map.of(), "Disable mitigations in the whole organisation?"
+              + " Servers then only detect; applied mitigations stay.")
+          : form(s, "enable", "Enable everywhere", "", Map.of(), ""));
+    }
+    b.append("</p><p>Blocked: <span id=\"org-blocked\">").append(o.orgBlocks().isEmpty() ? "none"
+        : esc(String.join(", ", o.orgBlocks()))).append("</span>. Rollout rings: ")
+        .append(o.org().rolloutEnabled() ? "on (canary first" + o.org().autoReleaseAfter().map(
+            d -> ", automatic release after " + d + " with no failure").orElse(", then approval") + ")" : "off")
+        .append(".</p></section>");
+
+    // Attention: failures first, then servers not seen recently.
+    List<Agents.Agent> agents = new ArrayList<>(o.agents());
+    Map<String, List<Agents.MitigationReport>> reports = o.reports();
+    agents.sort(Comparator.comparingInt((Agents.Agent a) -> Fleet.severity(a, reports.getOrDefault(a.agentId(),
+        List.of()), fleet.stale(a))).thenComparing(Agents.Agent::server));
+    b.append("<section id=\"attention\"><h2>Needs attention</h2><ul>");
+    int attention = 0;
+    for (Agents.Agent a : agents) {
+      List<Agents.MitigationReport> rows = reports.getOrDefault(a.agentId(), List.of());
+      for (Agents.MitigationReport m : rows) {
+        if (m.status().equals("Failed")) {
+          attention++;
+          b.append("<li class=\"failed\">").append(esc(a.server())).append(": ").append(esc(m.id())).append('.')
+              .append(m.revision()).append(" Failed: ").append(esc(m.reason())).append("</li>");
+        }
+      }
+      if (a.feedHealth().isPresent() && !a.feedHealth().get().equals("ok")) {
+        attention++;
+        b.append("<li class=\"failed\">").append(esc(a.server())).append(": feed: ").append(esc(a.feedHealth().get()))
+            .append("</li>");
+      }
+      if (fleet.stale(a)) {
+        attention++;
+        b.append("<li class=\"stale\">").append(esc(a.server())).append(": not seen since ")
+            .append(a.lastSeen().map(Object::toString).orElse("enrolment")).append("</li>");
+      }
+    }
+    if (attention == 0) {
+      b.append("<li class=\"ok\">Nothing: no failure, every server seen in the last ").append(fleet.staleAfter())
+          .append(".</li>");
+    }
+    b.append("</ul></section>");
+
+    // Matrix.
+    b.append("<section id=\"matrix-section\"><h2>Servers × mitigations</h2>")
+        .append("<input type=\"search\" id=\"filter\" placeholder=\"Filter servers\" aria-label=\"Filter servers\">")
+        .append("<table id=\"matrix\"><thead><tr><th>Server</th><th>Ring</th><th>Last seen</th><th>Product</th>");
+    for (String id : ids) {
+      boolean blocked = o.orgBlocks().contains(id);
+      b.append("<th class=\"mitigation\" data-id=\"").append(esc(id)).append("\">").append(esc(id));
+      if (blocked) {
+        b.append(" <span class=\"tag blocked\">blocked</span>");
+      }
+      if (operator) {
+        b.append(blocked ? form(s, "unblock", "Unblock", "small", Map.of("id", id), "")
+            : form(s, "block", "Block", "small danger", Map.of("id", id), "Block " + id + " in the whole organisation?"
+                + " Servers that applied it remove it."));
+      }
+      b.append("</th>");
+    }
+    b.append("<th>Server policy</th></tr></thead><tbody>");
+    for (Agents.Agent a : agents) {
+      List<Agents.MitigationReport> rows = reports.getOrDefault(a.agentId(), List.of());
+      boolean stale = fleet.stale(a);
+      int severity = Fleet.severity(a, rows, stale);
+      b.append("<tr class=\"server").append(severity == 0 ? " has-failure" : stale ? " stale" : "")
+          .append("\" data-server=\"").append(esc(a.server())).append("\"><th>").append(esc(a.server())).append("</th><td>")
+          .append(esc(a.ring().orElse(""))).append("</td><td>").append(a.lastSeen().map(Object::toString).orElse("never"))
+          .append(stale ? " <span class=\"tag stale\">stale</span>" : "").append("</td><td>")
+          .append(esc(a.productVersion().orElse(a.dataCollection().orElse(true) ? "" : "data collection off")))
+          .append("</td>");
+      for (String id : ids) {
+        Optional<Agents.MitigationReport> m = rows.stream().filter(r -> r.id().equals(id)).findFirst();
+        if (m.isEmpty()) {
+          b.append("<td class=\"cell none\"></td>");
+        } else {
+          long hits = m.get().auditHits().values().stream().mapToLong(Long::longValue).sum();
+          b.append("<td class=\"cell st-").append(esc(m.get().status())).append("\" title=\"").append(esc(m.get().reason()))
+              .append("\">").append(esc(m.get().status())).append(" <small>").append(esc(m.get().id())).append('.')
+              .append(m.get().revision()).append("</small>").append(hits > 0 ? " <small>" + hits + " hits</small>" : "")
+              .append("</td>");
+        }
+      }
+      b.append("<td>").append(a.mitigationsEnabled() ? "enabled" : "<span class=\"tag off\">disabled</span>");
+      if (operator) {
+        b.append(' ').append(a.mitigationsEnabled()
+            ? form(s, "disable", "Disable", "small danger", Map.of("server", a.server()),
+                "Disable mitigations on " + a.server() + "? It then only detects.")
+            : form(s, "enable", "Enable", "small", Map.of("server", a.server()), ""));
+      }
+      b.append("</td></tr>");
+    }
+    if (agents.isEmpty()) {
+      b.append("<tr><td colspan=\"").append(5 + ids.size()).append("\">No server has enrolled yet.</td></tr>");
+    }
+    b.append("</tbody></table><p class=\"legend\">");
+    for (String st : Agents.STATUSES) {
+      b.append("<span class=\"cell st-").append(st).append("\">").append(st).append("</span> ");
+    }
+    b.append("</p></section>");
+
+    // Rollouts.
+    b.append("<section id=\"rollouts\"><h2>Rollouts</h2><table><thead><tr><th>Mitigation</th><th>Feed</th><th>State</th>"
+        + "<th>Canary ring</th><th>Other rings</th><th></th></tr></thead><tbody>");
+    for (Policies.Rollout r : o.rollouts()) {
+      Map<String, Map<String, Integer>> progress = Fleet.progress(r, o.agents(), o.reports());
+      String key = r.id() + "." + r.revision();
+      b.append("<tr class=\"rollout ").append(r.released() ? "released" : "canary").append("\" data-rollout=\"")
+          .append(esc(key)).append("\"><td>").append(esc(key)).append("</td><td>").append(esc(r.feed())).append("</td><td>")
+          .append(r.released() ? "released " + r.releasedAt().map(Object::toString).orElse("") + " by "
+              + esc(r.releasedBy().orElse("")) : "<span class=\"tag canary\">canary only</span> "
+              + esc(o.heldReasons().getOrDefault(key, "")))
+          .append("</td><td>").append(progressText(progress.get("canary"))).append("</td><td>")
+          .append(progressText(progress.get("other"))).append("</td><td>");
+      if (operator && !r.released()) {
+        b.append(form(s, "approve", "Approve for every ring", "small", Map.of("id", r.id(), "revision",
+            String.valueOf(r.revision())), "Release " + key + " to every ring?"));
+      }
+      b.append("</td></tr>");
+    }
+    if (o.rollouts().isEmpty()) {
+      b.append("<tr><td colspan=\"6\">No mitigation found in the hosted feeds yet.</td></tr>");
+    }
+    b.append("</tbody></table></section>");
+
+    // Audit log.
+    b.append("<section id=\"audit\"><h2>Audit log</h2><table><thead><tr><th>When</th><th>Who</th><th>What</th>"
+        + "<th>Target</th><th>Details</th></tr></thead><tbody>");
+    for (AuditLog.Entry e : o.audit()) {
+      b.append("<tr><td>").append(e.at()).append("</td><td>").append(esc(e.actor())).append("</td><td>")
+          .append(esc(e.action())).append("</td><td>").append(esc(e.target())).append("</td><td>").append(esc(e.detail()))
+          .append("</td></tr>");
+    }
+    b.append("</tbody></table></section></main></body></html>");
+    return b.toString();
+  }
+
+  private static String progressText(Map<String, Integer> counts) {
+    if (counts.isEmpty()) {
+      return "no report yet";
+    }
+    StringBuilder b = new StringBuilder();
+    counts.forEach((status, n) -> b.append("<span class=\"cell st-").append(esc(status)).append("\">").append(n)
+        .append(' ').append(esc(status)).append("</span> "));
+    return b.toString().trim();
+  }
+}

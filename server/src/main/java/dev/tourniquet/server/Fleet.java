@@ -1,0 +1,379 @@
+package dev.tourniquet.server;
+
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Every operation on the fleet that the admin API and the dashboard share, each one a transaction that
+ * also writes its audit entry, followed by a notice on the bus so that connected agents learn of it. The
+ * HTTP layers only authenticate, parse and render.
+ */
+final class Fleet {
+  private final Database db;
+  private final Clock clock;
+  private final Bus bus;
+  private final Map<String, HostedFeed> feeds;
+  private final Duration staleAfter;
+
+  Fleet(Database db, Clock clock, Bus bus, Map<String, HostedFeed> feeds, Duration staleAfter) {
+    this.db = db;
+    this.clock = clock;
+    this.bus = bus;
+    this.feeds = feeds;
+    this.staleAfter = staleAfter;
+  }
+
+  Database db() {
+    return db;
+  }
+
+  Instant now() {
+    return clock.instant();
+  }
+
+  Map<String, HostedFeed> feeds() {
+    return feeds;
+  }
+
+  Duration staleAfter() {
+    return staleAfter;
+  }
+
+  private void policyChanged(Optional<String> agentId) {
+    bus.publish(Bus.Notice.policy(agentId));
+  }
+
+  private Optional<String> agentOf(java.sql.Connection c, Optional<String> server) throws SQLException, HttpException {
+    return server.isEmpty() ? Optional.empty() : Optional.of(Agents.requireServer(c, server.get()).agentId());
+  }
+
+  private static String scope(Optional<String> server) {
+    return server.map(s -> "server " + s).orElse("organisation");
+  }
+
+  // Policy changes (operator).
+
+  String block(Users.Principal actor, Optional<String> server, String id) throws SQLException, HttpException {
+    Instant now = now();
+    var result = db.transaction(c -> {
+      Optional<String> agent = agentOf(c, server);
+      boolean changed = Policies.block(c, agent, id);
+      if (changed) {
+        AuditLog.append(c, now, actor.name(), "block", scope(server) + ": " + id, "blocked " + id);
+      }
+      return Map.entry(agent, changed);
+    });
+    if (result.getValue()) {
+      policyChanged(result.getKey());
+    }
+    return result.getValue() ? "blocked " + id + " (" + scope(server) + ")" : id + " was already blocked (" + scope(server) + ")";
+  }
+
+  String unblock(Users.Principal actor, Optional<String> server, String id) throws SQLException, HttpException {
+    Instant now = now();
+    var result = db.transaction(c -> {
+      Optional<String> agent = agentOf(c, server);
+      boolean changed = Policies.unblock(c, agent, id);
+      if (changed) {
+        AuditLog.append(c, now, actor.name(), "unblock", scope(server) + ": " + id, "unblocked " + id);
+      }
+      return Map.entry(agent, changed);
+    });
+    if (result.getValue()) {
+      policyChanged(result.getKey());
+    }
+    return result.getValue() ? "unblocked " + id + " (" + scope(server) + ")" : id + " was not blocked (" + scope(server) + ")";
+  }
+
+  String setEnabled(Users.Principal actor, Optional<String> server, boolean enabled) throws SQLException, HttpException {
+    Instant now = now();
+    Optional<String> agent = db.transaction(c -> {
+      Optional<String> a = agentOf(c, server);
+      if (a.isEmpty()) {
+        Policies.setOrgEnabled(c, enabled);
+      } else {
+        Agents.setEnabled(c, a.get(), enabled);
+      }
+      AuditLog.append(c, now, actor.name(), enabled ? "enable" : "disable", scope(server),
+          "mitigationsEnabled = " + enabled);
+      return a;
+    });
+    policyChanged(agent);
+    return "mitigations " + (enabled ? "enabled" : "disabled: detected only") + " (" + scope(server) + ")";
+  }
+
+  String setMode(Users.Principal actor, Optional<String> server, String id, Optional<String> mode)
+      throws SQLException, HttpException {
+    Instant now = now();
+    Optional<String> agent = db.transaction(c -> {
+      Optional<String> a = agentOf(c, server);
+      Policies.setMode(c, a, id, mode);
+      AuditLog.append(c, now, actor.name(), "mode", scope(server) + ": " + id,
+          mode.map(m -> "mode of " + id + " = " + m).orElse("mode override of " + id + " cleared"));
+      return a;
+    });
+    policyChanged(agent);
+    return mode.map(m -> id + " in " + m + " mode").orElse(id + ": publisher's mode") + " (" + scope(server) + ")";
+  }
+
+  String setLabels(Users.Principal actor, String server, Map<String, String> labels) throws SQLException, HttpException {
+    Instant now = now();
+    String agent = db.transaction(c -> {
+      Agents.Agent a = Agents.requireServer(c, server);
+      Agents.setLabels(c, a.agentId(), labels);
+      AuditLog.append(c, now, actor.name(), "labels", "server " + server, "labels " + a.labels() + " -> "
+          + new TreeMap<>(labels));
+      return a.agentId();
+    });
+    policyChanged(Optional.of(agent));
+    return "labels of " + server + " set";
+  }
+
+  String setRollout(Users.Principal actor, boolean enabled, Optional<Duration> autoReleaseAfter)
+      throws SQLException, HttpException {
+    Instant now = now();
+    db.transaction(c -> {
+      Policies.setRollout(c, enabled, autoReleaseAfter);
+      AuditLog.append(c, now, actor.name(), "rollout", "organisation", "rollout rings " + (enabled ? "on" : "off")
+          + autoReleaseAfter.map(d -> ", automatic release after " + d + " with no failure").orElse(
+              enabled ? ", release by approval only" : ""));
+      return null;
+    });
+    policyChanged(Optional.empty());
+    return "rollout " + (enabled ? "on" : "off");
+  }
+
+  /** Approves a canary revision for every ring; the newest canary revision of the id when none is given. */
+  String approve(Users.Principal actor, String id, Optional<Integer> revision) throws SQLException, HttpException {
+    Instant now = now();
+    int rev = db.transaction(c -> {
+      Optional<Policies.Rollout> pending = Policies.rollouts(c).stream()
+          .filter(r -> r.id().equals(id) && !r.released() && revision.map(v -> v == r.revision()).orElse(true))
+          .max(Comparator.comparingInt(Policies.Rollout::revision));
+      if (pending.isEmpty()) {
+        throw HttpException.notFound("no revision of %s%s is waiting in ring canary", id,
+            revision.map(r -> " with revision " + r).orElse(""));
+      }
+      Policies.Rollout r = pending.get();
+      Policies.release(c, r.id(), r.revision(), actor.name(), now);
+      List<String> failed = Policies.failures(c, r.id(), r.revision());
+      AuditLog.append(c, now, actor.name(), "rollout.approve", r.id() + "." + r.revision(),
+          "released to every ring" + (failed.isEmpty() ? "" : " despite failures on " + String.join(", ", failed)));
+      return r.revision();
+    });
+    policyChanged(Optional.empty());
+    return "released " + id + "." + rev + " to every ring";
+  }
+
+  /** Releases canary revisions whose delay passed with no failure; run on a schedule. */
+  void autoRelease() throws SQLException, HttpException {
+    Instant now = now();
+    List<Policies.Rollout> released = db.transaction(c -> Policies.autoRelease(c, now));
+    if (!released.isEmpty()) {
+      policyChanged(Optional.empty());
+    }
+  }
+
+  /** Records the revisions a hosted feed lists; returns whether any was new. */
+  boolean discover(HostedFeed feed, List<HostedFeed.Listed> listed) throws SQLException, HttpException {
+    Instant now = now();
+    boolean any = db.transaction(c -> {
+      boolean added = false;
+      for (HostedFeed.Listed m : listed) {
+        if (Policies.discover(c, feed.name(), m.id(), m.revision(), now)) {
+          added = true;
+          boolean rollout = Policies.org(c).rolloutEnabled();
+          AuditLog.append(c, now, "system", "rollout.discover", m.id() + "." + m.revision(),
+              "found in feed " + feed.name() + (rollout ? "; released to ring canary only" : "; rollout off: released"));
+        }
+      }
+      return added;
+    });
+    if (any) {
+      policyChanged(Optional.empty());
+    }
+    return any;
+  }
+
+  // Servers, users and tokens (admin).
+
+  String removeServer(Users.Principal actor, String server) throws SQLException, HttpException {
+    Instant now = now();
+    String agent = db.transaction(c -> {
+      Agents.Agent a = Agents.requireServer(c, server);
+      Agents.delete(c, a.agentId());
+      AuditLog.append(c, now, actor.name(), "server.remove", "server " + server,
+          "removed; its credential no longer works, it may enrol again with a new token");
+      return a.agentId();
+    });
+    policyChanged(Optional.of(agent));
+    return "removed " + server;
+  }
+
+  String issueEnrolmentToken(Users.Principal actor, Duration ttl, String note) throws SQLException, HttpException {
+    Instant now = now();
+    return db.transaction(c -> {
+      String token = Agents.issueEnrolmentToken(c, actor.name(), now, ttl, note);
+      AuditLog.append(c, now, actor.name(), "enrolment-token.issue", "token " + Secrets.hash(token).substring(0, 12),
+          "valid until " + now.plus(ttl) + (note.isEmpty() ? "" : "; note: " + note));
+      return token;
+    });
+  }
+
+  String createUser(Users.Principal actor, String name, Role role) throws SQLException, HttpException {
+    Instant now = now();
+    return db.transaction(c -> {
+      String token = Users.create(c, name, role, actor.name(), now);
+      AuditLog.append(c, now, actor.name(), "user.create", "user " + name, "role " + role.label());
+      return token;
+    });
+  }
+
+  String newUserToken(Users.Principal actor, String name) throws SQLException, HttpException {
+    Instant now = now();
+    return db.transaction(c -> {
+      String token = Users.newToken(c, name);
+      AuditLog.append(c, now, actor.name(), "user.token", "user " + name, "new token issued; the old one is revoked");
+      return token;
+    });
+  }
+
+  void deleteUser(Users.Principal actor, String name) throws SQLException, HttpException {
+    Instant now = now();
+    db.transaction(c -> {
+      List<Users.User> users = Users.list(c);
+      Optional<Users.User> user = users.stream().filter(u -> u.name().equals(name)).findFirst();
+      if (user.isEmpty()) {
+        throw HttpException.notFound("no user named %s", name);
+      }
+      if (user.get().role() == Role.ADMIN && Users.admins(c) == 1) {
+        throw HttpException.conflict("user %s is the last admin; create another admin first", name);
+      }
+      Users.delete(c, name);
+      AuditLog.append(c, now, actor.name(), "user.delete", "user " + name, "deleted with its sessions");
+      return null;
+    });
+  }
+
+  // Agents.
+
+  Agents.Enrolled enrol(String token, String server, Map<String, String> labels) throws SQLException, HttpException {
+    Instant now = now();
+    return db.transaction(c -> {
+      Agents.Enrolled e = Agents.enrol(c, token, server, labels, now);
+      AuditLog.append(c, now, "agent:" + server, "enrol", "server " + server, "enrolled with labels "
+          + new TreeMap<>(labels));
+      return e;
+    });
+  }
+
+  Optional<Agents.Agent> agentByCredential(String credential) throws SQLException, HttpException {
+    return db.read(c -> Agents.byCredential(c, credential));
+  }
+
+  Policies.Effective effectivePolicy(Agents.Agent agent) throws SQLException, HttpException {
+    return db.read(c -> Policies.effective(c, agent));
+  }
+
+  /** The policy fingerprint of an agent by id, or empty if it no longer exists. */
+  Optional<String> policyFingerprint(String agentId) {
+    try {
+      return db.read(c -> {
+        Optional<Agents.Agent> a = Agents.byId(c, agentId);
+        if (a.isEmpty()) {
+          return Optional.<String>empty();
+        }
+        return Optional.of(new String(JsonBodies.write(Policies.effective(c, a.get()).json()),
+            java.nio.charset.StandardCharsets.UTF_8));
+      });
+    } catch (SQLException | HttpException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  void report(Agents.Agent agent, Optional<Agents.Report> report) throws SQLException, HttpException {
+    Instant now = now();
+    boolean failuresMayHaveChanged = db.transaction(c -> {
+      if (report.isEmpty()) {
+        Agents.heartbeat(c, agent.agentId(), now);
+        return false;
+      }
+      boolean before = Agents.mitigations(c, agent.agentId()).stream().anyMatch(m -> m.status().equals("Failed"));
+      Agents.report(c, agent.agentId(), report.get(), now);
+      return before || report.get().mitigations().stream().anyMatch(m -> m.status().equals("Failed"));
+    });
+    if (failuresMayHaveChanged) {
+      // A failure halts a rollout: the held reasons other servers see change.
+      policyChanged(Optional.empty());
+    }
+  }
+
+  // Reads for the admin API and the dashboard.
+
+  /** Everything the dashboard and the server list show, read in one go. */
+  record Overview(Policies.OrgSettings org, java.util.Set<String> orgBlocks, Map<String, String> orgModes,
+      List<Agents.Agent> agents, Map<String, List<Agents.MitigationReport>> reports, List<Policies.Rollout> rollouts,
+      Map<String, String> heldReasons, List<AuditLog.Entry> audit) {}
+
+  Overview overview(int auditEntries) throws SQLException, HttpException {
+    return db.read(c -> {
+      Policies.OrgSettings org = Policies.org(c);
+      List<Policies.Rollout> rollouts = Policies.rollouts(c);
+      Map<String, String> held = new LinkedHashMap<>();
+      for (Policies.Rollout r : rollouts) {
+        if (!r.released()) {
+          held.put(r.id() + "." + r.revision(), Policies.heldReason(c, org, r));
+        }
+      }
+      return new Overview(org, Policies.orgBlocks(c), Policies.orgModes(c), Agents.list(c), Agents.mitigations(c),
+          rollouts, held, AuditLog.newest(c, auditEntries, 0));
+    });
+  }
+
+  boolean stale(Agents.Agent agent) {
+    return agent.lastSeen().map(t -> t.plus(staleAfter).isBefore(now())).orElse(true);
+  }
+
+  /** The status of one server row for sorting: failures first, then stale, then the rest. */
+  static int severity(Agents.Agent agent, List<Agents.MitigationReport> rows, boolean stale) {
+    if (rows.stream().anyMatch(m -> m.status().equals("Failed")) || agent.feedHealth().map(h -> !h.equals("ok"))
+        .orElse(false)) {
+      return 0;
+    }
+    return stale ? 1 : 2;
+  }
+
+  /** Rollout progress of one revision: count of servers per status, split by canary and other rings. */
+  static Map<String, Map<String, Integer>> progress(Policies.Rollout r, List<Agents.Agent> agents,
+      Map<String, List<Agents.MitigationReport>> reports) {
+    Map<String, Map<String, Integer>> out = new LinkedHashMap<>();
+    out.put("canary", new TreeMap<>());
+    out.put("other", new TreeMap<>());
+    for (Agents.Agent a : agents) {
+      String ring = a.ring().map(Policies.CANARY::equals).orElse(false) ? "canary" : "other";
+      for (Agents.MitigationReport m : reports.getOrDefault(a.agentId(), List.of())) {
+        if (m.id().equals(r.id()) && m.revision() == r.revision()) {
+          out.get(ring).merge(m.status(), 1, Integer::sum);
+        }
+      }
+    }
+    return out;
+  }
+
+  static List<String> sortedIds(Overview o) {
+    java.util.TreeSet<String> ids = new java.util.TreeSet<>();
+    o.reports().values().forEach(rows -> rows.forEach(m -> ids.add(m.id())));
+    o.rollouts().forEach(r -> ids.add(r.id()));
+    ids.addAll(o.orgBlocks());
+    return new ArrayList<>(ids);
+  }
+}

@@ -1,0 +1,373 @@
+package dev.tourniquet.server;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Fields;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Routes every request: feed files, the agent API, the admin API and the dashboard. Authentication and
+ * input checks happen here before anything is read from or written to the database; every refusal is a
+ * 4xx with {@code {"error": "..."}} and changes nothing.
+ */
+final class FleetHandler extends Handler.Abstract {
+  private static final Logger LOG = LoggerFactory.getLogger(FleetHandler.class);
+  static final int MAX_ENROL_BYTES = 16 * 1024;
+  static final int MAX_REPORT_BYTES = 1024 * 1024;
+  static final int MAX_ADMIN_BYTES = 64 * 1024;
+  private static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
+  private static final Set<String> REPORT_FIELDS = Set.of("server", "agentVersion", "productVersion", "lastCheck",
+      "nextCheck", "feedHealth", "dataCollection", "mitigations");
+  private static final Set<String> MITIGATION_FIELDS = Set.of("id", "revision", "kind", "status", "reason", "auditHits");
+
+  private final Fleet fleet;
+  private final Map<String, HostedFeed> feeds;
+  private final EventStreams streams;
+  private final AdminApi admin;
+  private final Dashboard dashboard;
+
+  FleetHandler(Fleet fleet, EventStreams streams, Dashboard dashboard) {
+    this.fleet = fleet;
+    this.feeds = fleet.feeds();
+    this.streams = streams;
+    this.admin = new AdminApi(fleet);
+    this.dashboard = dashboard;
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) {
+    String method = request.getMethod();
+    Reply reply;
+    try {
+      String raw = request.getHttpURI().getPath();
+      if (raw == null || !raw.startsWith("/")) {
+        throw HttpException.badRequest("expected an absolute path");
+      }
+      if (raw.startsWith("/feeds/")) {
+        serveFeedFile(request, response, callback, raw.substring("/feeds/".length()));
+        return true;
+      }
+      List<String> path = decodedSegments(raw);
+      if (path.equals(List.of("api", "v1", "agent", "events"))) {
+        requireMethod(method, "GET");
+        Agents.Agent agent = authenticateAgent(request);
+        String fingerprint = fleet.policyFingerprint(agent.agentId()).orElseThrow(
+            () -> HttpException.unauthorized("agent credential: expected the credential of an enrolled agent"));
+        streams.open(agent.agentId(), agent.server(), fingerprint, request, response, callback);
+        return true;
+      }
+      reply = route(method, path, request);
+    } catch (HttpException e) {
+      reply = Reply.error(e.status(), e.getMessage());
+      if (e.status() == 401) {
+        reply = reply.with("WWW-Authenticate", "Bearer realm=\"tourniquet\"");
+      }
+    } catch (AdminApi.BadDuration e) {
+      reply = Reply.error(400, e.httpException().getMessage());
+    } catch (SQLException e) {
+      if (Database.isUniqueViolation(e)) {
+        reply = Reply.error(409, "a concurrent change to the same record won; retry");
+      } else {
+        LOG.error("database error on {} {}", method, request.getHttpURI().getPath(), e);
+        reply = Reply.error(503, "the fleet database failed; the change was not made (see the server log)");
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.error("internal error on {} {}", method, request.getHttpURI().getPath(), e);
+      reply = Reply.error(500, "internal error; the change was not made (see the server log)");
+    }
+    send(request, response, callback, reply);
+    return true;
+  }
+
+  private Reply route(String method, List<String> path, Request request)
+      throws HttpException, SQLException, IOException {
+    if (path.size() >= 2 && path.get(0).equals("api") && path.get(1).equals("v1")) {
+      List<String> rest = path.subList(2, path.size());
+      if (rest.equals(List.of("enrol"))) {
+        requireMethod(method, "POST");
+        return enrol(request);
+      }
+      if (rest.equals(List.of("agent", "policy"))) {
+        requireMethod(method, "GET");
+        Agents.Agent agent = authenticateAgent(request);
+        return Reply.json(200, fleet.effectivePolicy(agent).json());
+      }
+      if (rest.equals(List.of("agent", "report"))) {
+        requireMethod(method, "POST");
+        return report(request);
+      }
+      if (rest.size() >= 1 && rest.get(0).equals("admin")) {
+        Users.Principal user = authenticateUser(request);
+        return admin.handle(method, rest.subList(1, rest.size()), user, bodies(request));
+      }
+      throw HttpException.notFound("no API resource %s", request.getHttpURI().getPath());
+    }
+    if (path.equals(List.of("healthz"))) {
+      requireMethod(method, "GET");
+      return Reply.json(200, Map.of("status", "ok"));
+    }
+    return dashboard.handle(method, path, request, this);
+  }
+
+  // Agent API.
+
+  private Reply enrol(Request request) throws HttpException, SQLException, IOException {
+    JsonBodies.Obj o = JsonBodies.parse("enrolment", body(request, MAX_ENROL_BYTES, "enrolment"))
+        .only(Set.of("token", "server", "labels"));
+    String token = o.text("token", 100);
+    String server = o.string("server", JsonBodies.SERVER_NAME,
+        "a server name (letters, digits, '.', '_', '-'; at most 253)");
+    Map<String, String> labels = AdminApi.labels(o);
+    Agents.Enrolled enrolled = fleet.enrol(token, server, labels);
+    LOG.info("server {} enrolled as agent {}", server, enrolled.agentId());
+    return Reply.json(201, Views.obj("agentId", enrolled.agentId(), "credential", enrolled.credential()));
+  }
+
+  private Reply report(Request request) throws HttpException, SQLException, IOException {
+    Agents.Agent agent = authenticateAgent(request);
+    JsonBodies.Obj o = JsonBodies.parse("report", body(request, MAX_REPORT_BYTES, "report")).only(REPORT_FIELDS);
+    if (!o.bool("dataCollection")) {
+      // Data collection is off: a heartbeat, and nothing else may be sent or stored.
+      for (String f : REPORT_FIELDS) {
+        if (!f.equals("dataCollection") && o.present(f)) {
+          throw HttpException.badRequest("report: field \"%s\": expected no field but dataCollection when data"
+              + " collection is off", f);
+        }
+      }
+      fleet.report(agent, Optional.empty());
+      return Reply.noContent();
+    }
+    String server = o.string("server", JsonBodies.SERVER_NAME, "this server's name");
+    if (!server.equals(agent.server())) {
+      throw HttpException.forbidden("report: field \"server\": this credential belongs to server %s, not %s",
+          agent.server(), server);
+    }
+    String agentVersion = o.text("agentVersion", 128);
+    String productVersion = o.optText("productVersion", 128).orElse(null);
+    String feedHealth = o.optMessage("feedHealth", 2000).orElseThrow(
+        () -> o.error("feedHealth", "\"ok\" or the feed's error", null));
+    List<Agents.MitigationReport> rows = new ArrayList<>();
+    Set<String> ids = new HashSet<>();
+    for (JsonBodies.Obj m : o.objects("mitigations", 2000)) {
+      m.only(MITIGATION_FIELDS);
+      String id = m.string("id", JsonBodies.MITIGATION_ID, "a mitigation id");
+      if (!ids.add(id)) {
+        throw HttpException.badRequest("report: mitigation %s is listed twice; expected one row per id", id);
+      }
+      int revision = (int) m.integer("revision", 0, Integer.MAX_VALUE);
+      String kind = m.optText("kind", 200).orElse("");
+      String status = m.text("status", 16);
+      if (!Agents.STATUSES.contains(status)) {
+        throw m.error("status", "one of " + String.join(", ", Agents.STATUSES),
+            JsonBodies.MAPPER.getNodeFactory().textNode(status));
+      }
+      String reason = m.optMessage("reason", 2000).orElse("");
+      Map<String, Long> hits = m.counters("auditHits", 100, 100);
+      rows.add(new Agents.MitigationReport(id, revision, kind, status, reason, hits));
+    }
+    fleet.report(agent, Optional.of(new Agents.Report(agentVersion, productVersion, o.optInstant("lastCheck"),
+        o.optInstant("nextCheck"), feedHealth, rows)));
+    return Reply.noContent();
+  }
+
+  private Agents.Agent authenticateAgent(Request request) throws HttpException, SQLException {
+    String credential = bearer(request, "agent credential");
+    return fleet.agentByCredential(credential).orElseThrow(() -> HttpException.unauthorized(
+        "agent credential: expected the credential of an enrolled agent (it may have been removed; enrol again)"));
+  }
+
+  private Users.Principal authenticateUser(Request request) throws HttpException, SQLException {
+    String token = bearer(request, "admin token");
+    return fleet.db().read(c -> Users.byToken(c, token)).orElseThrow(() -> HttpException.unauthorized(
+        "admin token: expected the token of a user of this server (see <dataDir>/admin.token for the first one)"));
+  }
+
+  private static String bearer(Request request, String what) throws HttpException {
+    List<String> values = request.getHeaders().getValuesList(HttpHeader.AUTHORIZATION);
+    if (values.isEmpty()) {
+      throw HttpException.unauthorized(what + ": expected an Authorization: Bearer header but found none");
+    }
+    if (values.size() > 1) {
+      throw HttpException.unauthorized(what + ": expected one Authorization header but found " + values.size());
+    }
+    String v = values.get(0);
+    if (!v.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      throw HttpException.unauthorized(what + ": expected the Bearer scheme");
+    }
+    return v.substring(7).trim();
+  }
+
+  // Feed files.
+
+  private void serveFeedFile(Request request, Response response, Callback callback, String rest)
+      throws HttpException, IOException {
+    String method = request.getMethod();
+    if (!method.equals("GET") && !method.equals("HEAD")) {
+      throw new HttpException(405, "feeds are read-only: expected GET or HEAD but found " + method);
+    }
+    int slash = rest.indexOf('/');
+    String name = slash < 0 ? rest : rest.substring(0, slash);
+    HostedFeed feed = feeds.get(name);
+    if (feed == null) {
+      throw HttpException.notFound("no hosted feed named %s", JsonBodies.quote(name));
+    }
+    if (slash < 0) {
+      throw HttpException.notFound("feeds have no listing; expected /feeds/%s/<file>", name);
+    }
+    if (request.getHttpURI().getQuery() != null) {
+      throw HttpException.badRequest("feed files take no query string");
+    }
+    HostedFeed.File file = feed.read(rest.substring(slash + 1));
+    HttpFields.Mutable h = response.getHeaders();
+    h.put(HttpHeader.ETAG, file.etag());
+    h.put(HttpHeader.LAST_MODIFIED, HTTP_DATE.format(file.lastModified()));
+    h.put(HttpHeader.CACHE_CONTROL, file.immutable() ? "public, max-age=31536000, immutable" : "no-cache");
+    h.put("X-Content-Type-Options", "nosniff");
+    if (notModified(request, file)) {
+      response.setStatus(304);
+      response.write(true, null, callback);
+      return;
+    }
+    response.setStatus(200);
+    h.put(HttpHeader.CONTENT_TYPE, file.contentType());
+    h.put(HttpHeader.CONTENT_LENGTH, file.content().length);
+    response.write(true, method.equals("HEAD") ? null : ByteBuffer.wrap(file.content()), callback);
+  }
+
+  /** RFC 9110 13.2.2: If-None-Match is evaluated first; If-Modified-Since only when it is absent. */
+  static boolean notModified(Request request, HostedFeed.File file) {
+    List<String> inm = request.getHeaders().getCSV(HttpHeader.IF_NONE_MATCH, true);
+    if (!inm.isEmpty()) {
+      for (String tag : inm) {
+        String t = tag.trim();
+        if (t.equals("*") || t.equals(file.etag()) || t.equals("W/" + file.etag())) {
+          return true;
+        }
+      }
+      return false;
+    }
+    String ims = request.getHeaders().get(HttpHeader.IF_MODIFIED_SINCE);
+    if (ims != null) {
+      try {
+        Instant since = java.time.ZonedDateTime.parse(ims, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+        return !file.lastModified().isAfter(since);
+      } catch (DateTimeParseException e) {
+        return false; // RFC 9110: an invalid date is ignored
+      }
+    }
+    return false;
+  }
+
+  // Plumbing.
+
+  static List<String> decodedSegments(String raw) throws HttpException {
+    List<String> out = new ArrayList<>();
+    for (String s : raw.substring(1).split("/", -1)) {
+      String d = HostedFeed.percentDecode(s);
+      if (d.equals(".") || d.equals("..") || d.indexOf('/') >= 0 || d.indexOf('\\') >= 0 || JsonBodies.hasControl(d)) {
+        throw HttpException.badRequest("path %s: expected plain segments but found %s", JsonBodies.quote(raw),
+            JsonBodies.quote(d));
+      }
+      out.add(d);
+    }
+    if (out.size() > 1 && out.get(out.size() - 1).isEmpty()) {
+      out.remove(out.size() - 1);
+    }
+    return out;
+  }
+
+  private static void requireMethod(String method, String allowed) throws HttpException {
+    if (!method.equals(allowed)) {
+      throw new HttpException(405, "method " + method + " is not allowed here; expected " + allowed);
+    }
+  }
+
+  /** Reads a request body of at most {@code max} bytes. */
+  static byte[] body(Request request, int max, String what) throws HttpException, IOException {
+    long declared = request.getLength();
+    if (declared > max) {
+      throw new HttpException(413, what + ": expected a body of at most " + max + " bytes but found " + declared);
+    }
+    try (InputStream in = Content.Source.asInputStream(request)) {
+      byte[] bytes = in.readNBytes(max + 1);
+      if (bytes.length > max) {
+        throw new HttpException(413, what + ": expected a body of at most " + max + " bytes but found more");
+      }
+      return bytes;
+    }
+  }
+
+  private AdminApi.BodySupplier bodies(Request request) {
+    return new AdminApi.BodySupplier() {
+      private byte[] cached;
+
+      private byte[] bytes(String what) throws HttpException {
+        if (cached == null) {
+          try {
+            cached = body(request, MAX_ADMIN_BYTES, what);
+          } catch (IOException e) {
+            throw HttpException.badRequest("%s: the body could not be read: %s", what, e.getMessage());
+          }
+        }
+        return cached;
+      }
+
+      @Override
+      public JsonBodies.Obj json(String what) throws HttpException {
+        return JsonBodies.parse(what, bytes(what));
+      }
+
+      @Override
+      public JsonBodies.Obj jsonOrEmpty(String what) throws HttpException {
+        byte[] b = bytes(what);
+        return JsonBodies.parse(what, b.length == 0 ? "{}".getBytes(java.nio.charset.StandardCharsets.UTF_8) : b);
+      }
+
+      @Override
+      public Optional<String> query(String name) {
+        Fields fields = Request.extractQueryParameters(request);
+        Fields.Field f = fields.get(name);
+        return f == null ? Optional.empty() : Optional.ofNullable(f.getValue());
+      }
+    };
+  }
+
+  static void send(Request request, Response response, Callback callback, Reply reply) {
+    response.setStatus(reply.status());
+    HttpFields.Mutable h = response.getHeaders();
+    if (reply.contentType() != null) {
+      h.put(HttpHeader.CONTENT_TYPE, reply.contentType());
+    }
+    reply.headers().forEach(h::put);
+    h.put("X-Content-Type-Options", "nosniff");
+    if (!h.contains(HttpHeader.CACHE_CONTROL)) {
+      h.put(HttpHeader.CACHE_CONTROL, "no-store");
+    }
+    boolean noBody = reply.status() == 204 || reply.status() == 304 || request.getMethod().equals("HEAD");
+    if (!noBody) {
+      h.put(new HttpField(HttpHeader.CONTENT_LENGTH, String.valueOf(reply.body().length)));
+    }
+    response.write(true, noBody ? null : ByteBuffer.wrap(reply.body()), callback);
+  }
+}

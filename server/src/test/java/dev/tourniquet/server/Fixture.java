@@ -1,0 +1,131 @@
+package dev.tourniquet.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+
+/**
+ * A running fleet server for one test: a temp data directory, a published feed named {@code default},
+ * the given backend, and a clock the test moves. Small HTTP helpers speak to it as agents and admins do.
+ */
+final class Fixture implements AutoCloseable {
+  static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+  final Path dir;
+  final Backend backend;
+  final MutableClock clock = new MutableClock(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
+  final TestFeed feed;
+  final FleetServer server;
+  final String adminToken;
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
+
+  Fixture(Path dir, Backend backend) throws Exception {
+    this(dir, backend, b -> b);
+  }
+
+  Fixture(Path dir, Backend backend, UnaryOperator<FleetServer.Settings.Builder> settings) throws Exception {
+    this.dir = dir;
+    this.backend = backend;
+    this.feed = new TestFeed(dir.resolve("repo")).publish(Map.of("M1", 1, "M2", 1));
+    FleetServer.Settings.Builder b = FleetServer.Settings.builder(dir.resolve("data"))
+        .listen("127.0.0.1", 0)
+        .feed("default", feed.published())
+        .clock(clock)
+        .timings(Duration.ofSeconds(15), Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofHours(3));
+    backend.jdbcUrl().ifPresent(b::database);
+    this.server = FleetServer.start(settings.apply(b).build());
+    this.adminToken = Files.readString(server.adminTokenFile()).trim();
+  }
+
+  URI uri(String path) {
+    return server.uri().resolve(path);
+  }
+
+  HttpResponse<String> get(String path, String bearer) throws IOException, InterruptedException {
+    HttpRequest.Builder r = HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT).GET();
+    if (bearer != null) {
+      r.header("Authorization", "Bearer " + bearer);
+    }
+    return http.send(r.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> post(String path, String bearer, String json) throws IOException, InterruptedException {
+    HttpRequest.Builder r = HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json, StandardCharsets.UTF_8));
+    if (bearer != null) {
+      r.header("Authorization", "Bearer " + bearer);
+    }
+    return http.send(r.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> delete(String path, String bearer) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT).header("Authorization", "Bearer " + bearer)
+        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  static JsonNode json(HttpResponse<String> response) throws IOException {
+    return JsonBodies.MAPPER.readTree(response.body());
+  }
+
+  /** Issues an enrolment token as the first admin. */
+  String enrolmentToken() throws Exception {
+    HttpResponse<String> r = post("/api/v1/admin/enrolment-tokens", adminToken, "{\"ttl\":\"PT1H\"}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+    return json(r).get("token").asText();
+  }
+
+  /** Enrols a server and returns its credential. */
+  String enrol(String server, String labelsJson) throws Exception {
+    HttpResponse<String> r = post("/api/v1/enrol", null, "{\"token\":\"" + enrolmentToken() + "\",\"server\":\""
+        + server + "\",\"labels\":" + labelsJson + "}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+    return json(r).get("credential").asText();
+  }
+
+  /** Creates a user with a role and returns its token. */
+  String user(String name, String role) throws Exception {
+    HttpResponse<String> r = post("/api/v1/admin/users", adminToken, "{\"name\":\"" + name + "\",\"role\":\"" + role
+        + "\"}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+    return json(r).get("token").asText();
+  }
+
+  JsonNode policy(String credential) throws Exception {
+    HttpResponse<String> r = get("/api/v1/agent/policy", credential);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return json(r);
+  }
+
+  JsonNode adminGet(String path) throws Exception {
+    HttpResponse<String> r = get(path, adminToken);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return json(r);
+  }
+
+  void adminPost(String path, String body) throws Exception {
+    HttpResponse<String> r = post(path, adminToken, body);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+  }
+
+  @Override
+  public void close() {
+    try {
+      server.close();
+    } finally {
+      backend.close();
+    }
+  }
+}
