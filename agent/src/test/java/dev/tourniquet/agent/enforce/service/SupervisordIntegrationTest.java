@@ -1,0 +1,283 @@
+package dev.tourniquet.agent.enforce.service;
+
+import static dev.tourniquet.agent.enforce.service.ServiceMitigations.disable;
+import static dev.tourniquet.agent.enforce.service.ServiceMitigations.enforce;
+import static dev.tourniquet.feed.mitigation.Action.DisableService.Manager.SUPERVISORD;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import dev.tourniquet.agent.enforce.ActiveMitigation;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The service enforcer against a real supervisord: a private one per test, run in the foreground as a
+ * child of the test, its socket and logs in a temporary directory, with three programs ({@code sleep}
+ * processes): {@code web} (autostart), {@code idle} (not started), and the group {@code pool} of two.
+ * Every command goes through the real {@code supervisorctl}; a recording wrapper keeps the argv so the
+ * tests can tell which commands a converge issued. Each test shuts supervisord down with a bounded wait
+ * and checks that no process it started is left.
+ */
+class SupervisordIntegrationTest {
+  private static final Path SUPERVISORD_BIN = Path.of("/usr/bin/supervisord");
+  private static final Path SUPERVISORCTL_BIN = Path.of("/usr/bin/supervisorctl");
+  private static final Duration DEADLINE = Duration.ofSeconds(30);
+  private static final Pattern PID = Pattern.compile("^(\\S+)\\s+RUNNING\\s+pid (\\d+),", Pattern.MULTILINE);
+  /** The socket's password; '%' checks the escaping in the private file written for serverUrl. */
+  private static final String PASSWORD = "s3cret%42";
+
+  @TempDir Path dir;
+  Path config;
+  Process supervisord;
+  final Set<Long> pidsSeen = new HashSet<>();
+  final List<List<String>> issued = new ArrayList<>();
+  ServiceEnforcer enforcer;
+
+  @BeforeEach
+  void startSupervisord() throws Exception {
+    assumeThat(Files.isExecutable(SUPERVISORD_BIN) && Files.isExecutable(SUPERVISORCTL_BIN))
+        .as("supervisor is installed (apt-get install supervisor)").isTrue();
+    config = dir.resolve("supervisord.conf");
+    Files.writeString(config, """
+        [unix_http_server]
+        file=%(here)s/supervisor.sock
+        username=agent
+        password=s3cret%%42
+
+        [supervisord]
+        nodaemon=true
+        logfile=%(here)s/supervisord.log
+        pidfile=%(here)s/supervisord.pid
+        childlogdir=%(here)s
+
+        [rpcinterface:supervisor]
+        supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+        [supervisorctl]
+        serverurl=unix://%(here)s/supervisor.sock
+        username=agent
+        password=s3cret%%42
+
+        [program:web]
+        command=/bin/sleep 1000
+        startsecs=0
+        stopwaitsecs=5
+
+        [program:idle]
+        command=/bin/sleep 1000
+        autostart=false
+        startsecs=0
+
+        [program:pool]
+        command=/bin/sleep 1000
+        process_name=%(program_name)s_%(process_num)02d
+        numprocs=2
+        startsecs=0
+        """);
+    supervisord = new ProcessBuilder(SUPERVISORD_BIN.toString(), "-c", config.toString())
+        .redirectErrorStream(true).redirectOutput(dir.resolve("supervisord.out").toFile()).start();
+    String status = awaitStatus(s -> s.contains("web") && countRunning(s) == 3);
+    assertThat(countRunning(status)).isEqualTo(3);
+    enforcer = new ServiceEnforcer("programs", manager(Map.of("configFile", config.toString())), dir.resolve("state"));
+  }
+
+  @AfterEach
+  void stopSupervisord() throws Exception {
+    if (supervisord == null) {
+      return;
+    }
+    try {
+      ctl("shutdown");
+      if (!supervisord.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS)) {
+        supervisord.descendants().forEach(ProcessHandle::destroyForcibly);
+        supervisord.destroyForcibly().waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+      }
+    } finally {
+      // Nothing this test started may outlive it.
+      for (long pid : pidsSeen) {
+        ProcessHandle.of(pid).ifPresent(p -> {
+          p.destroyForcibly();
+          p.onExit().orTimeout(DEADLINE.toSeconds(), TimeUnit.SECONDS).join();
+        });
+      }
+    }
+    assertThat(supervisord.isAlive()).isFalse();
+  }
+
+  ServiceManager manager(Map<String, String> options) {
+    ProcessCommandRunner real = new ProcessCommandRunner();
+    CommandRunner recording = (argv, timeout) -> {
+      issued.add(List.copyOf(argv));
+      return real.run(argv, timeout);
+    };
+    return ServiceManagers.create("supervisord", options, recording, Duration.ofMillis(100));
+  }
+
+  /** Runs supervisorctl behind the agent's back (not recorded) and returns its output. */
+  String ctl(String... args) throws IOException {
+    List<String> argv = new ArrayList<>(List.of(SUPERVISORCTL_BIN.toString(), "-c", config.toString()));
+    argv.addAll(List.of(args));
+    String out = new ProcessCommandRunner().run(argv, DEADLINE).stdout();
+    Matcher m = PID.matcher(out);
+    while (m.find()) {
+      pidsSeen.add(Long.parseLong(m.group(2)));
+    }
+    return out;
+  }
+
+  String awaitStatus(java.util.function.Predicate<String> ready) throws Exception {
+    long deadline = System.nanoTime() + DEADLINE.toNanos();
+    String status = "";
+    while (System.nanoTime() - deadline < 0) {
+      assertThat(supervisord.isAlive()).as("supervisord is running (see %s)", dir.resolve("supervisord.out")).isTrue();
+      status = ctl("status");
+      if (ready.test(status)) {
+        return status;
+      }
+      Thread.sleep(50);
+    }
+    return status;
+  }
+
+  static long countRunning(String status) {
+    return status.lines().filter(l -> l.contains(" RUNNING ")).count();
+  }
+
+  String state(String name) throws IOException {
+    String line = ctl("status", name).strip();
+    return line.split("\\s+")[1];
+  }
+
+  Optional<Long> pid(String name) throws IOException {
+    Matcher m = PID.matcher(ctl("status", name));
+    return m.find() ? Optional.of(Long.parseLong(m.group(2))) : Optional.empty();
+  }
+
+  List<String> status(String name) {
+    return List.of(SUPERVISORCTL_BIN.toString(), "-c", config.toString(), "status", name);
+  }
+
+  static final ActiveMitigation M5 = enforce("M5", disable("web", SUPERVISORD));
+
+  @Test
+  void convergeStopsTheProgramAndAgainIssuesOnlyStatus() throws Exception {
+    long before = pid("web").orElseThrow();
+
+    enforcer.converge(List.of(M5));
+
+    assertThat(state("web")).isEqualTo("STOPPED");
+    assertThat(ProcessHandle.of(before).map(ProcessHandle::isAlive)).isNotEqualTo(Optional.of(true));
+    assertThat(issued).contains(List.of(SUPERVISORCTL_BIN.toString(), "-c", config.toString(), "stop", "web"));
+    issued.clear();
+
+    enforcer.converge(List.of(M5));
+
+    assertThat(issued).containsExactly(status("web"));
+    assertThat(state("web")).isEqualTo("STOPPED");
+  }
+
+  @Test
+  void aProgramStartedBehindTheAgentsBackIsStoppedAgainByTheNextConverge() throws Exception {
+    enforcer.converge(List.of(M5));
+    assertThat(ctl("start", "web")).contains("web: started");
+    assertThat(state("web")).isEqualTo("RUNNING");
+
+    enforcer.converge(List.of(M5));
+
+    assertThat(state("web")).isEqualTo("STOPPED");
+  }
+
+  @Test
+  void removalStartsTheProgramAgain() throws Exception {
+    enforcer.converge(List.of(M5));
+    assertThat(state("web")).isEqualTo("STOPPED");
+
+    enforcer.converge(List.of());
+
+    assertThat(state("web")).isEqualTo("RUNNING");
+    long pid = pid("web").orElseThrow();
+    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).contains(true);
+    assertThat(dir.resolve("state/services/programs.json")).doesNotExist();
+  }
+
+  @Test
+  void aProgramThatWasNotRunningIsLeftStoppedOnRemoval() throws Exception {
+    ActiveMitigation idle = enforce("M6", disable("idle", SUPERVISORD));
+    assertThat(state("idle")).isEqualTo("STOPPED");
+
+    enforcer.converge(List.of(idle));
+    enforcer.converge(List.of());
+
+    assertThat(state("idle")).isEqualTo("STOPPED");
+    assertThat(issued).allSatisfy(argv -> assertThat(argv.get(3)).isEqualTo("status"));
+  }
+
+  @Test
+  void aRecordWrittenBeforeACrashIsFinishedOnTheNextConverge() throws Exception {
+    // The agent recorded web as RUNNING and died before stopping it.
+    new ServiceRecords(dir.resolve("state/services/programs.json"), "programs", SUPERVISORD).write(Map.of("web",
+        new ServiceRecords.Entry(new ServiceState("config", "RUNNING"), new TreeSet<>(Set.of("M5")))));
+    assertThat(state("web")).isEqualTo("RUNNING");
+
+    enforcer.converge(List.of(M5));
+    assertThat(state("web")).isEqualTo("STOPPED");
+
+    enforcer.converge(List.of());
+    assertThat(state("web")).isEqualTo("RUNNING");
+  }
+
+  @Test
+  void aGroupIsStoppedWholeAndOnlyTheProcessesThatRanAreStartedAgain() throws Exception {
+    assertThat(ctl("stop", "pool:pool_01")).contains("pool:pool_01: stopped");
+    ActiveMitigation pool = enforce("M7", disable("pool:", SUPERVISORD));
+
+    enforcer.converge(List.of(pool));
+    assertThat(state("pool:pool_00")).isEqualTo("STOPPED");
+    assertThat(state("pool:pool_01")).isEqualTo("STOPPED");
+
+    enforcer.converge(List.of());
+    assertThat(state("pool:pool_00")).isEqualTo("RUNNING");
+    assertThat(state("pool:pool_01")).isEqualTo("STOPPED");
+  }
+
+  @Test
+  void aServerUrlWithCredentialsWorksAndAWrongPasswordIsReportedWithoutIt() throws Exception {
+    String socket = "unix://" + dir.resolve("supervisor.sock");
+    ServiceEnforcer byUrl = new ServiceEnforcer("programs",
+        manager(Map.of("serverUrl", socket, "username", "agent", "password", PASSWORD)), dir.resolve("state"));
+    byUrl.converge(List.of(M5));
+    assertThat(state("web")).isEqualTo("STOPPED");
+    assertThat(issued).allSatisfy(argv -> assertThat(String.join(" ", argv)).doesNotContain("s3cret"));
+
+    ServiceEnforcer wrong = new ServiceEnforcer("other",
+        manager(Map.of("serverUrl", socket, "username", "agent", "password", "wrong-password")), dir.resolve("state"));
+    assertThat(wrong.refusal(M5)).hasValueSatisfying(reason -> assertThat(reason)
+        .contains("could not query supervisord")
+        .contains("Server requires authentication")
+        .doesNotContain("wrong-password"));
+  }
+
+  @Test
+  void refusalNamesAProgramSupervisordDoesNotKnow() {
+    assertThat(enforcer.refusal(enforce("M8", disable("nosuch", SUPERVISORD))))
+        .hasValueSatisfying(reason -> assertThat(reason)
+            .startsWith("disable-service nosuch: expected a service nosuch on supervisord (/usr/bin/supervisorctl -c ")
+            .endsWith("but found none"));
+  }
+}
