@@ -1,0 +1,414 @@
+package dev.tourniquet.agent.enforce.nginx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tourniquet.agent.enforce.ActiveMitigation;
+import dev.tourniquet.feed.mitigation.Action;
+import dev.tourniquet.rules.PatternSyntax;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The renderer and the pattern translator as plain values: what each supported construct becomes, what
+ * is refused and with which reason, and that nothing a mitigation carries can add a directive to the
+ * include (the text is read back with a tokenizer that follows nginx's own quoting rules).
+ */
+class NginxRendererTest {
+  private static final NginxRenderer.Options CORE = new NginxRenderer.Options(Optional.empty(), false);
+  private static final NginxRenderer.Options NJS =
+      new NginxRenderer.Options(Optional.of(Path.of("/var/lib/tourniquet/nginx/tourniquet.js")), false);
+  private static final NginxRenderer.Options NGINX_1_23 = new NginxRenderer.Options(Optional.empty(), true);
+
+  private static ActiveMitigation rules(String rulesXml) {
+    return TestMitigations.rulesXml("TQ-1", "<rewrite><rules>" + rulesXml + "</rules></rewrite>");
+  }
+
+  private static String rule(String name, String attributes, String match, String conditions, String action) {
+    return "<rule name=\"" + name + "\" " + attributes + "><match url=\"" + match + "\" />"
+        + (conditions.isEmpty() ? "" : "<conditions" + conditions + "</conditions>") + action + "</rule>";
+  }
+
+  private static String render(NginxRenderer.Options options, ActiveMitigation... active) throws Exception {
+    return NginxRenderer.render(List.of(active), options);
+  }
+
+  private static String refusal(NginxRenderer.Options options, ActiveMitigation active) {
+    return NginxRenderer.refusal(active, options).orElseThrow(() -> new AssertionError("expected a refusal"));
+  }
+
+  // ------------------------------------------------------------------------------------------- constructs
+
+  @Test
+  void renderAbortRequestOnACookieConditionThenReturns444WhenTheConditionHolds() throws Exception {
+    String text = render(CORE, rules(rule("cookie", "", ".*",
+        "><add input=\"{HTTP_COOKIE}\" pattern=\"X-BEResource=\" />", "<action type=\"AbortRequest\" />")));
+
+    assertThat(text)
+        .contains("set $tq_r1 \"\";")
+        .contains("if ($http_cookie ~ \"(*UTF)")
+        .contains("if ($tq_r1 = 1) { return 444; }")
+        .doesNotContain("js_import");
+  }
+
+  @Test
+  void renderMatchAllThenTheActionNeedsOneMarkPerTest() throws Exception {
+    String text = render(CORE, rules(rule("two", "", ".*",
+        "><add input=\"{REQUEST_METHOD}\" pattern=\"^POST$\" /><add input=\"{QUERY_STRING}\" pattern=\"a=1\" negate=\"true\" />",
+        "<action type=\"AbortRequest\" />")));
+
+    assertThat(text)
+        .contains("if ($request_method ~ ")
+        .contains("if ($args !~ ")
+        .contains("if ($tq_r1 = 11) { return 444; }");
+  }
+
+  @Test
+  void renderMatchAnyThenOneHoldingConditionCountsAsOneTest() throws Exception {
+    String text = render(CORE, rules(rule("any", "", ".*",
+        " logicalGrouping=\"MatchAny\"><add input=\"{HTTP_COOKIE}\" pattern=\"a\" /><add input=\"{QUERY_STRING}\" pattern=\"b\" />",
+        "<action type=\"AbortRequest\" />")));
+
+    assertThat(text)
+        .contains("set $tq_r1_any \"\";")
+        .contains("if ($http_cookie ~ \"(*UTF)[Aa]\") { set $tq_r1_any 1; }")
+        .contains("if ($args ~ \"(*UTF)[Bb]\") { set $tq_r1_any 1; }")
+        .contains("if ($tq_r1_any = 1) { set $tq_r1 \"${tq_r1}1\"; }")
+        .contains("if ($tq_r1 = 1) { return 444; }");
+  }
+
+  @Test
+  void renderNoneWithStopProcessingThenLaterRulesOfTheSameSetTestTheStopFlag() throws Exception {
+    String text = render(CORE, rules(
+        rule("stop", "stopProcessing=\"true\"", ".*", "><add input=\"{REQUEST_METHOD}\" pattern=\"^OPTIONS$\" />",
+            "<action type=\"None\" />")
+        + rule("later", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"evil\" />", "<action type=\"AbortRequest\" />")));
+
+    assertThat(text)
+        .contains("set $tq_s1 \"\";")
+        .contains("if ($tq_r1 = 1) { set $tq_s1 1; }")
+        .contains("if ($tq_s1 = \"\") { set $tq_r2 \"${tq_r2}1\"; }")
+        .contains("if ($tq_r2 = 11) { return 444; }");
+  }
+
+  @Test
+  void renderNoneWithoutStopProcessingAndADisabledRuleThenNothingIsRenderedForThem() throws Exception {
+    String text = render(CORE, rules(
+        rule("note", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"a\" />", "<action type=\"None\" />")
+        + rule("off", "enabled=\"false\"", ".*", "", "<action type=\"AbortRequest\" />")));
+
+    assertThat(text).doesNotContain("# rule note").doesNotContain("# rule off").doesNotContain("return");
+  }
+
+  @Test
+  void renderANegatedMatchUrlThatMatchesEverythingThenTheRuleNeverApplies() throws Exception {
+    String text = render(CORE, rules("<rule name=\"never\"><match url=\".*\" negate=\"true\" />"
+        + "<action type=\"AbortRequest\" /></rule>"));
+
+    assertThat(text).contains("never matches").doesNotContain("return 444");
+  }
+
+  @Test
+  void renderCustomResponseThenReturnsTheStatusWithTheDescriptionAsBody() throws Exception {
+    String text = render(CORE, rules(rule("r", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"CustomResponse\" statusCode=\"403\" statusReason=\"Forbidden\" statusDescription=\"Scanner blocked\" />")));
+
+    assertThat(text).contains("return 403 \"Scanner blocked\";");
+  }
+
+  @Test
+  void renderCustomResponseWithAReasonNginxDoesNotSendThenRefusesNamingBoth() {
+    String reason = refusal(CORE, rules(rule("teapot", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"CustomResponse\" statusCode=\"405\" statusReason=\"Method Not Allowed\" statusDescription=\"\" />")));
+
+    assertThat(reason).contains("rule \"teapot\"", "405", "\"Not Allowed\"", "\"Method Not Allowed\"");
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {301, 302, 444, 101})
+  void renderCustomResponseWithAStatusReturnCannotAnswerPlainlyThenRefuses(int status) {
+    String reason = refusal(CORE, rules(rule("s", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"CustomResponse\" statusCode=\"" + status + "\" statusReason=\"\" statusDescription=\"\" />")));
+
+    assertThat(reason).contains("status " + status);
+  }
+
+  @Test
+  void renderRedirectToAnAbsoluteUrlThenAppendsTheQueryStringAsIisDoes() throws Exception {
+    String text = render(CORE, rules(rule("moved", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"Redirect\" url=\"https://example.com/new\" redirectType=\"Found\" />")));
+
+    assertThat(text).contains("return 302 \"https://example.com/new$is_args$args\";");
+  }
+
+  @Test
+  void renderRedirectToARelativeUrlThenRefusesBecauseNginxMakesItAbsolute() {
+    String reason = refusal(CORE, rules(rule("rel", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"Redirect\" url=\"/down\" />")));
+
+    assertThat(reason).contains("rule \"rel\"", "absolute_redirect", "/down");
+  }
+
+  @Test
+  void renderRedirectWithATemplateThenRefuses() {
+    String reason = refusal(CORE, rules(rule("tpl", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"Redirect\" url=\"https://{HTTP_HOST}/x\" />")));
+
+    assertThat(reason).contains("rule \"tpl\"", "https://{HTTP_HOST}/x", "template");
+  }
+
+  @Test
+  void renderRewriteThenRefuses() {
+    String reason = refusal(CORE, rules(rule("rw", "", "^a$", "", "<action type=\"Rewrite\" url=\"/b\" />")));
+
+    assertThat(reason).contains("mitigation TQ-1.1", "rule \"rw\"", "Rewrite");
+  }
+
+  @Test
+  void renderDisableEndpointThenReturnsItsStatusOnThePrefixIgnoringCaseOnSegmentBoundaries() throws Exception {
+    String text = render(CORE, TestMitigations.enforce("TQ-2", new Action.DisableEndpoint("/ecp", 503, Optional.empty())));
+
+    assertThat(text).contains("if ($uri ~ \"(*UTF)\\\\A\\\\x{2f}[Ee][Cc][Pp](?:/|\\\\z)\") { return 503; }");
+  }
+
+  @Test
+  void renderAuthPolicyThenRefusesBasicAndAnonymousOnThePrefixWith401() throws Exception {
+    String text = render(CORE, TestMitigations.enforce("TQ-3",
+        new Action.AuthPolicy("/owa", Set.of(Action.AuthPolicy.Refusal.BASIC, Action.AuthPolicy.Refusal.ANONYMOUS))));
+
+    assertThat(text)
+        .contains("if ($http_authorization ~ ")
+        .contains("[Bb][Aa][Ss\\\\x{17f}][Ii][Cc]")
+        .contains("if ($http_authorization = \"\") { set $tq_r1_any 1; }")
+        .contains("return 401;");
+  }
+
+  @Test
+  void renderResponseRulesThenRefusesBecauseCoreNginxCannotRewriteResponseHeaders() {
+    ActiveMitigation csp = TestMitigations.enforce("M2", Action.ResponseRules.ofXml(
+        "<rewrite><outboundRules><rule name=\"csp\"><match serverVariable=\"RESPONSE_Content_Security_Policy\""
+        + " pattern=\"(.*)\" /><action type=\"Rewrite\" value=\"{R:1}; script-src-attr 'none'\" /></rule>"
+        + "</outboundRules></rewrite>"));
+
+    assertThat(refusal(CORE, csp)).contains("mitigation M2.1", "response-rules", "response headers");
+  }
+
+  @Test
+  void renderDisableServiceOnlyThenTheIncludeAppliesNothing() throws Exception {
+    String text = render(CORE, TestMitigations.enforce("TQ-4",
+        new Action.DisableService("MSExchangeFoo", Set.of(Action.DisableService.Manager.SYSTEMD))));
+
+    assertThat(text).doesNotContain("if (").doesNotContain("return");
+  }
+
+  @Test
+  void renderAMitigationInAuditModeThenNothingIsApplied() throws Exception {
+    ActiveMitigation audit = TestMitigations.audit("TQ-5", new Action.DisableEndpoint("/ecp", 503, Optional.empty()));
+
+    String text = render(CORE, audit);
+
+    assertThat(text).contains("audit").doesNotContain("return 503");
+  }
+
+  @Test
+  void renderMitigationsThenEachKeepsItsOwnStopFlagInTheGivenOrder() throws Exception {
+    ActiveMitigation a = TestMitigations.rulesXml("A", "<rewrite><rules>" + rule("stop-a", "stopProcessing=\"true\"", ".*",
+        "><add input=\"{REQUEST_METHOD}\" pattern=\"^GET$\" />", "<action type=\"None\" />")
+        + rule("after-a", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"a\" />", "<action type=\"AbortRequest\" />")
+        + "</rules></rewrite>");
+    ActiveMitigation b = TestMitigations.rulesXml("B", "<rewrite><rules>" + rule("in-b", "", ".*",
+        "><add input=\"{HTTP_COOKIE}\" pattern=\"b\" />", "<action type=\"AbortRequest\" />") + "</rules></rewrite>");
+
+    String text = render(CORE, a, b);
+
+    assertThat(text.indexOf("mitigation A.1")).isLessThan(text.indexOf("mitigation B.1"));
+    String partB = text.substring(text.indexOf("mitigation B.1"));
+    assertThat(partB).as("B's rules are not gated by A's stop flag").doesNotContain("$tq_s1");
+  }
+
+  // ---------------------------------------------------------------------------------------------- inputs
+
+  @Test
+  void renderInputsWithAnExactNginxVariableThenUsesIt() throws Exception {
+    String[][] inputs = {
+        {"{REQUEST_URI}", "$request_uri"}, {"{UNENCODED_URL}", "$request_uri"}, {"{QUERY_STRING}", "$args"},
+        {"{REQUEST_METHOD}", "$request_method"}, {"{SERVER_PORT}", "$server_port"}, {"{REMOTE_ADDR}", "$remote_addr"},
+        {"{HTTP_COOKIE}", "$http_cookie"}, {"{HTTP_HOST}", "$http_host"}, {"{HTTPS}", "$tq_https"}};
+    for (String[] io : inputs) {
+      String text = render(CORE, rules(rule("in", "", ".*", "><add input=\"" + io[0] + "\" pattern=\"x\" />",
+          "<action type=\"AbortRequest\" />")));
+      assertThat(text).as(io[0]).contains("if (" + io[1] + " ~ ");
+    }
+  }
+
+  @Test
+  void renderHttpsThenMapsNginxsOnOrEmptyToOnOrOff() throws Exception {
+    String text = render(CORE, rules(rule("tls", "", ".*", "><add input=\"{HTTPS}\" pattern=\"^off$\" />",
+        "<action type=\"AbortRequest\" />")));
+
+    assertThat(text).contains("set $tq_https off;").contains("if ($https = on) { set $tq_https on; }");
+  }
+
+  @Test
+  void renderAnotherHeaderOnNginxBefore123ThenRefusesBecauseRepeatedFieldsAreNotJoined() throws Exception {
+    ActiveMitigation ua = rules(rule("ua", "", ".*", "><add input=\"{HTTP_USER_AGENT}\" pattern=\"sqlmap\" />",
+        "<action type=\"AbortRequest\" />"));
+
+    assertThat(refusal(CORE, ua)).contains("{HTTP_USER_AGENT}", "1.23.0", "first of repeated header fields");
+    assertThat(render(NGINX_1_23, ua)).contains("if ($http_user_agent ~ ");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"{ToLower:{REQUEST_URI}}", "{UrlEncode:{QUERY_STRING}}", "{SERVER_PROTOCOL}",
+      "{HTTP_HOST}{REQUEST_URI}", "{R:0}", "{C:1}", "{UrlDecode:{HTTP_COOKIE}}"})
+  void renderAnInputWithoutAnExactNginxEquivalentThenRefusesNamingIt(String input) {
+    String reason = refusal(NJS, rules(rule("in", "", ".*", "><add input=\"" + input + "\" pattern=\"x\" />",
+        "<action type=\"AbortRequest\" />")));
+
+    assertThat(reason).contains("rule \"in\"", "condition 1", input);
+  }
+
+  @Test
+  void renderUrlDecodeOfTheRequestUriWithoutNjsThenRefusesAndWithNjsImportsTheScript() throws Exception {
+    ActiveMitigation m1 = TestMitigations.rules("M1", TestMitigations.read(
+        TestMitigations.sharedFixture("eems-m1.1-cve-2022-41040.xml")));
+
+    assertThat(refusal(CORE, m1)).contains("EEMS M1.1 PowerShell - inbound", "{UrlDecode:{REQUEST_URI}}", "njs");
+    String text = render(NJS, m1);
+    assertThat(text)
+        .contains("js_import tq_njs from \"/var/lib/tourniquet/nginx/tourniquet.js\";")
+        .contains("js_set $tq_njs_decodedRequestUri tq_njs.decodedRequestUri;")
+        .contains("if ($tq_njs_pathOk = \"\") { return 400; }")
+        .contains("if ($tq_njs_decodedRequestUri ~ ")
+        .contains("return 444;");
+  }
+
+  @Test
+  void renderAMatchUrlPatternWithoutNjsThenRefusesBecauseUriIsNormalised() throws Exception {
+    ActiveMitigation path = rules(rule("path", "", "^admin/", "", "<action type=\"AbortRequest\" />"));
+
+    assertThat(refusal(CORE, path)).contains("rule \"path\"", "match url", "njs");
+    assertThat(render(NJS, path)).contains("if ($tq_njs_path ~ ");
+  }
+
+  // -------------------------------------------------------------------------------------------- patterns
+
+  @Test
+  void translateIgnoringCaseThenSpellsOutTheSameOrbitsAsTheRuleEngine() throws Exception {
+    assertThat(PcreTranslator.translate("k", PatternSyntax.ECMA_SCRIPT, true)).contains("[Kk\\x{212a}]");
+    assertThat(PcreTranslator.translate("s", PatternSyntax.ECMA_SCRIPT, true)).contains("[Ss\\x{17f}]");
+    assertThat(PcreTranslator.translate("k", PatternSyntax.ECMA_SCRIPT, false)).isEqualTo("(*UTF)k");
+  }
+
+  @Test
+  void translateDollarThenKeepsNetsMeaningOfEndOrBeforeAFinalNewline() throws Exception {
+    assertThat(PcreTranslator.translate("\\.cmd$", PatternSyntax.ECMA_SCRIPT, false)).endsWith("(?=\\x{a}?\\z)");
+  }
+
+  @Test
+  void translateWildcardAndExactMatchThenAnchorsBothEnds() throws Exception {
+    assertThat(PcreTranslator.translate("exact/Path.aspx", PatternSyntax.EXACT_MATCH, false))
+        .startsWith("(*UTF)\\A").endsWith("\\z");
+    assertThat(PcreTranslator.translate("files/*.php", PatternSyntax.WILDCARD, false))
+        .startsWith("(*UTF)\\A").endsWith("\\z");
+  }
+
+  @Test
+  void translateMicrosoftsPatternsThenAcceptsThem() throws Exception {
+    for (String pattern : List.of("(?=.*autodiscover)(?=.*powershell)", ".*autodiscover\\.json.*\\@.*Powershell.*",
+        "(.*)X-BEResource=(.+)/(.+)~(.+)", "(.*)X-AnonResource-Backend(.*)", ".*")) {
+      assertThat(PcreTranslator.translate(pattern, PatternSyntax.ECMA_SCRIPT, true)).as(pattern).startsWith("(*UTF)");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"(a+)+b", "(a|ab)*c", "(?:x*y*)+z", "(\\w+\\s?)*$"})
+  void translateAPatternThatCouldBacktrackExponentiallyThenRefuses(String pattern) {
+    assertThatThrownBy(() -> PcreTranslator.translate(pattern, PatternSyntax.ECMA_SCRIPT, true))
+        .isInstanceOf(PcreTranslator.Untranslatable.class)
+        .hasMessageContaining("quantifier");
+  }
+
+  @Test
+  void renderAPatternThatCouldBacktrackThenTheRefusalNamesRuleAndPattern() {
+    String reason = refusal(CORE, rules(rule("redos", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"(a+)+b\" />",
+        "<action type=\"AbortRequest\" />")));
+
+    assertThat(reason).contains("rule \"redos\"", "condition 1", "(a+)+b");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"(?i)abc", "a(?=b)c", "(?<=a)b"})
+  void translateAConstructOutsideTheTranslatedSubsetThenRefuses(String pattern) {
+    assertThatThrownBy(() -> PcreTranslator.translate(pattern, PatternSyntax.ECMA_SCRIPT, false))
+        .isInstanceOf(PcreTranslator.Untranslatable.class);
+  }
+
+  @Test
+  void translateAnyPatternThenTheOutputHoldsNothingNginxQuotingTreatsSpecially() throws Exception {
+    for (String pattern : List.of("\"; return 200 pwned; #", "a\\\\b\\$c", "x{2}\\{\\};", "[\"';{}$\\\\]", "\\n\\t\\r")) {
+      String pcre = PcreTranslator.translate(pattern, PatternSyntax.ECMA_SCRIPT, false);
+      assertThat(pcre).as(pattern).doesNotContain("\"", ";", "'", " ", "$", "#", "\n", "\t");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- quoting, injection
+
+  @Test
+  void quoteThenNginxReadsBackExactlyTheText() {
+    for (String text : List.of("plain", "a\"b", "back\\slash", "\\n is not a newline", "semi; colon } brace {",
+        "trailing backslash \\", "multi\nline")) {
+      List<String> tokens = NginxTokens.read("return 200 " + NginxRenderer.quote(text) + ";");
+      assertThat(tokens).as(text).containsExactly("return", "200", text, ";");
+    }
+  }
+
+  @Test
+  void renderHostileTextInEveryFieldThenTheIncludeHoldsOnlyTheExpectedDirectives() throws Exception {
+    String hostile = "x\"; return 200 \"pwned\"; } server { listen 1; # } if (1) { \\";
+    String xmlHostile = hostile.replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;").replace("\n", "&#10;");
+    ActiveMitigation m = TestMitigations.rulesXml("TQ-6", "<rewrite><rules>"
+        + "<rule name=\"" + xmlHostile + "\"><match url=\".*\" /><conditions>"
+        + "<add input=\"{HTTP_COOKIE}\" pattern=\"" + xmlHostile.replace("\\", "\\\\").replace("{", "\\{").replace("}", "\\}")
+            .replace("(", "\\(").replace(")", "\\)") + "\" /></conditions>"
+        + "<action type=\"CustomResponse\" statusCode=\"403\" statusReason=\"\" statusDescription=\""
+            + xmlHostile.replace("{", "(").replace("}", ")") + "\" /></rule></rules></rewrite>");
+
+    String text = render(CORE, m);
+
+    List<NginxTokens.Statement> statements = NginxTokens.statements(text);
+    assertThat(statements).as("top-level directives of %s", text)
+        .filteredOn(st -> st.depth() == 0).extracting(NginxTokens.Statement::name).containsOnly("set", "if");
+    assertThat(statements).as("directives inside if blocks")
+        .filteredOn(st -> st.depth() == 1).extracting(NginxTokens.Statement::name).containsOnly("set", "return");
+    assertThat(statements).allMatch(st -> st.depth() <= 1);
+    assertThat(statements).filteredOn(st -> st.name().equals("return")).extracting(NginxTokens.Statement::tokens)
+        .containsExactly(List.of("return", "403", hostile.replace("{", "(").replace("}", ")")));
+  }
+
+  @Test
+  void renderARuleNameWithNginxSyntaxThenItStaysInsideItsComment() throws Exception {
+    // The rules module refuses control characters in names, so a name cannot end the comment's line.
+    ActiveMitigation m = rules("<rule name=\"a } return 200; { b\"><match url=\".*\" /><conditions>"
+        + "<add input=\"{HTTP_COOKIE}\" pattern=\"x\" /></conditions><action type=\"AbortRequest\" /></rule>");
+
+    String text = render(CORE, m);
+
+    assertThat(text).contains("# rule a } return 200; { b\n");
+    assertThat(NginxTokens.statements(text)).filteredOn(st -> st.name().equals("return"))
+        .extracting(NginxTokens.Statement::tokens).containsExactly(List.of("return", "444"));
+  }
+
+  @Test
+  void renderADescriptionWithADollarThenRefusesBecauseNginxWouldReadAVariable() {
+    String reason = refusal(CORE, rules(rule("d", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"CustomResponse\" statusCode=\"403\" statusReason=\"\" statusDescription=\"costs $5\" />")));
+
+    assertThat(reason).contains("rule \"d\"", "costs $5", "'$'");
+  }
+}
