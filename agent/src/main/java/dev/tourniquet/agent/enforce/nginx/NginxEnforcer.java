@@ -17,8 +17,14 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.io.UncheckedIOException;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -59,6 +65,8 @@ public final class NginxEnforcer implements Enforcer {
   private final String target;
   private final NginxSettings settings;
   private Boolean joinsRepeatedHeaders;
+  /** The mitigations of the last successful converge, to name audit keys. */
+  private List<ActiveMitigation> converged = List.of();
 
   /**
    * Creates the enforcer; nothing is run or written until {@link #converge}.
@@ -113,9 +121,13 @@ public final class NginxEnforcer implements Enforcer {
       throw new EnforcementException(target + ": " + e.getMessage());
     }
     boolean scriptChanged = settings.njs() && writeScriptIfChanged();
+    if (settings.njs() && handled.stream().anyMatch(ActiveMitigation::audit)) {
+      prepareAuditLog();
+    }
     byte[] wanted = text.getBytes(StandardCharsets.UTF_8);
     Optional<byte[]> previous = read(settings.includeFile());
     if (previous.isPresent() && Arrays.equals(previous.get(), wanted) && !scriptChanged) {
+      converged = List.copyOf(handled);
       return;
     }
     try {
@@ -131,6 +143,7 @@ public final class NginxEnforcer implements Enforcer {
     }
     Optional<Long> master = masterPid(test.stdout());
     if (master.isEmpty()) {
+      converged = List.copyOf(handled);
       return;
     }
     Set<Long> before = children(master.get());
@@ -148,6 +161,56 @@ public final class NginxEnforcer implements Enforcer {
       }
       throw new EnforcementException(target + ": " + why + "; the previous include was "
           + (restored ? "restored and reloaded" : "NOT restored and reloaded: an operator must look"), restored, null);
+    }
+    converged = List.copyOf(handled);
+  }
+
+  /**
+   * Counts the audit log's lines per key and names them after the mitigations of the last converge; keys
+   * of mitigations no longer active are left out. Empty without njs (audit mode then applies nothing).
+   */
+  @Override
+  public Map<String, Map<String, Long>> auditHits() {
+    if (!settings.njs()) {
+      return Map.of();
+    }
+    Path log = NginxRenderer.auditLog(settings.stateDir().resolve(NjsScript.FILE_NAME));
+    Map<String, Long> perKey = new HashMap<>();
+    try (Stream<String> lines = Files.lines(log, StandardCharsets.UTF_8)) {
+      lines.filter(l -> !l.isBlank()).forEach(l -> perKey.merge(l.strip(), 1L, Long::sum));
+    } catch (IOException | UncheckedIOException e) {
+      return Map.of();
+    }
+    Map<String, Map<String, Long>> out = new TreeMap<>();
+    for (ActiveMitigation m : converged) {
+      if (!m.audit()) {
+        continue;
+      }
+      perKey.forEach((key, count) -> NginxRenderer.auditName(m.mitigation(), key)
+          .ifPresent(name -> out.computeIfAbsent(m.id(), k -> new TreeMap<>()).merge(name, count, Long::sum)));
+    }
+    return out;
+  }
+
+  /**
+   * Creates the audit log the nginx workers append to. They run as nginx's unprivileged user, so the file
+   * is writable by others but readable only by its owner (mode 0622): a local user could add lines, not
+   * read them. An operator who prefers can chown it to nginx's user and tighten the mode; it is only
+   * created here, never changed once it exists.
+   */
+  private void prepareAuditLog() throws EnforcementException {
+    Path log = NginxRenderer.auditLog(settings.stateDir().resolve(NjsScript.FILE_NAME));
+    try {
+      if (!Files.exists(log)) {
+        Files.createFile(log);
+        try {
+          Files.setPosixFilePermissions(log, PosixFilePermissions.fromString("rw--w--w-"));
+        } catch (UnsupportedOperationException e) {
+          // Not a POSIX file system: the default permissions stay.
+        }
+      }
+    } catch (IOException e) {
+      throw new EnforcementException(target + ": cannot create the audit log " + log + ": " + e.getMessage(), true, e);
     }
   }
 

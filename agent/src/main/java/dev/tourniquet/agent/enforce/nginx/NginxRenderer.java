@@ -35,9 +35,12 @@ import java.util.regex.Pattern;
  * {@code stopProcessing} sets the rule set's stop variable, which every later rule of that set tests
  * first. Each mitigation's rules keep their own stop variable, as each is its own rule set.
  *
- * <p>Audit mode: nginx offers no exact way to count matches without changing the server's logging (an
- * {@code access_log} in a server block stops it inheriting the http block's), so, as the Enforcer
- * contract allows, a mitigation in audit mode applies nothing here and counts nothing.
+ * <p>Audit mode needs njs. Where a mitigation would answer (return), it instead records a hit: the njs
+ * function {@code hit} appends the key {@code <id>/<action>/<rule>} (1-based) as one line to
+ * {@code nginx-audit.log} beside the script, and the rule set's stop variable is set, as the answer would
+ * have ended it. Nothing is blocked. {@code access_log … if=} is not used: an {@code access_log} in a
+ * server block stops it inheriting the http block's, which would change the operator's logging. Without
+ * njs, as the Enforcer contract allows, a mitigation in audit mode applies nothing and counts nothing.
  */
 final class NginxRenderer {
   /** The njs module's name in the generated {@code js_import}. */
@@ -92,6 +95,11 @@ final class NginxRenderer {
   private final Set<String> njsVariables = new LinkedHashSet<>();
   private boolean needsHttps;
   private boolean hasRequestRules;
+  private int hits;
+  /** The mitigation being rendered records hits instead of answering. */
+  private boolean auditing;
+  /** The audit key prefix of the action being rendered: {@code <id>/<action>}. */
+  private String keyPrefix;
   private int nextRule;
   private int nextStop;
 
@@ -135,18 +143,31 @@ final class NginxRenderer {
     out.append("# Include this file once in every server {} block to protect.\n");
     out.append("# Active: ");
     out.append(active.isEmpty() ? "none" : String.join(", ", active.stream()
-        .map(m -> comment(m.mitigation().appliedId() + (m.audit() ? " (audit: nothing applied)" : ""))).toList()));
+        .map(m -> comment(m.mitigation().appliedId() + (m.audit() ? " (audit" + (options.njsScript().isPresent()
+            ? ": counted, never blocked)" : ": no njs, nothing applied)") : ""))).toList()));
     out.append('\n');
-    if (!njsVariables.isEmpty() || (hasRequestRules && options.njsScript().isPresent())) {
+    boolean guard = hasRequestRules && options.njsScript().isPresent();
+    if (!njsVariables.isEmpty() || guard || hits > 0) {
       Path script = options.njsScript().orElseThrow();
       out.append("js_import ").append(NJS_MODULE).append(" from ").append(quote(script.toString())).append(";\n");
-      njsVariables.add("pathOk");
+      if (guard) {
+        njsVariables.add("pathOk");
+      }
       for (String function : njsVariables) {
         out.append("js_set $tq_njs_").append(function).append(' ').append(NJS_MODULE).append('.').append(function).append(";\n");
       }
-      // The rules module refuses to evaluate a request whose target is not in origin form or whose path
-      // does not decode (malformed %, invalid UTF-8), and an enforcer answers it 400, never lets it through.
-      out.append("if ($tq_njs_pathOk = \"\") { return 400; }\n");
+      for (int i = 1; i <= hits; i++) {
+        // One variable per place a hit is recorded: nginx evaluates each js_set variable once per request.
+        out.append("js_set $tq_njs_hit_").append(i).append(' ').append(NJS_MODULE).append(".hit;\n");
+      }
+      if (hits > 0) {
+        out.append("set $tq_audit_log ").append(quote(auditLog(script).toString())).append(";\n");
+      }
+      if (guard) {
+        // The rules module refuses to evaluate a request whose target is not in origin form or whose path
+        // does not decode (malformed %, invalid UTF-8); an enforcer answers it 400, never lets it through.
+        out.append("if ($tq_njs_pathOk = \"\") { return 400; }\n");
+      }
     }
     if (needsHttps) {
       out.append("set $tq_https off;\nif ($https = on) { set $tq_https on; }\n");
@@ -161,9 +182,12 @@ final class NginxRenderer {
     Set<String> njsBefore = new LinkedHashSet<>(njsVariables);
     boolean httpsBefore = needsHttps;
     boolean requestRulesBefore = hasRequestRules;
+    int hitsBefore = hits;
+    auditing = active.audit() && options.njsScript().isPresent();
     for (int i = 0; i < actions.size(); i++) {
       Action action = actions.get(i);
       String where = "mitigation " + id + ", action " + (i + 1) + " (" + action.kind() + ")";
+      keyPrefix = active.id() + "/" + (i + 1);
       body.append("\n# ").append(comment(where)).append('\n');
       if (action instanceof Action.RequestRules rr) {
         requestRules(rr, where);
@@ -174,7 +198,7 @@ final class NginxRenderer {
       } else if (action instanceof Action.DisableEndpoint de) {
         checkReturnStatus(de.status(), where);
         String test = "$uri ~ " + quote(prefixPattern(de.path()));
-        body.append("if (").append(test).append(") { return ").append(de.status()).append("; }\n");
+        body.append("if (").append(test).append(") { ").append(answer("return " + de.status() + ";", 1, null)).append(" }\n");
       } else if (action instanceof Action.AuthPolicy ap) {
         authPolicy(ap);
       } else {
@@ -182,13 +206,68 @@ final class NginxRenderer {
       }
     }
     if (active.audit()) {
-      // Rendered above to refuse what cannot be enforced; audit mode applies nothing on nginx.
+      // The path guard answers 400, which audit mode must never do.
+      hasRequestRules = requestRulesBefore;
+    }
+    if (active.audit() && !auditing) {
+      // Rendered above to refuse what cannot be enforced; without njs, audit mode applies nothing.
       body.setLength(start);
       njsVariables.retainAll(njsBefore);
       needsHttps = httpsBefore;
-      hasRequestRules = requestRulesBefore;
-      body.append("\n# ").append(comment(id)).append(": audit mode; nginx cannot count matches exactly, nothing applied\n");
+      hits = hitsBefore;
+      body.append("\n# ").append(comment(id)).append(": audit mode needs njs to count; nothing applied\n");
     }
+    auditing = false;
+  }
+
+  /**
+   * What a matching rule does: the answer itself, or, in audit mode, record a hit under
+   * {@code <keyPrefix>/<rule>} and end the rule set as the answer would have.
+   */
+  private String answer(String directive, int rule, String stop) {
+    if (!auditing) {
+      return directive;
+    }
+    hits++;
+    return "set $tq_hit_key \"" + keyPrefix + "/" + rule + "\"; set $tq_hit $tq_njs_hit_" + hits + ";"
+        + (stop == null ? "" : " set " + stop + " 1;");
+  }
+
+  /** The audit log the njs {@code hit} function appends to: beside the script. */
+  static Path auditLog(Path script) {
+    return script.resolveSibling(NjsScript.AUDIT_LOG);
+  }
+
+  /**
+   * Names what an audit key counts: the rule's name for request rules, the action for the others.
+   *
+   * @param mitigation the mitigation the key's id names
+   * @param key {@code <id>/<action>/<rule>}, 1-based
+   * @return the name, or empty if the key does not fit the mitigation
+   */
+  static Optional<String> auditName(dev.tourniquet.feed.mitigation.Mitigation mitigation, String key) {
+    String[] parts = key.split("/");
+    if (parts.length != 3 || !parts[0].equals(mitigation.id()) || !parts[1].matches("\\d{1,3}") || !parts[2].matches("\\d{1,5}")) {
+      return Optional.empty();
+    }
+    int action = Integer.parseInt(parts[1]) - 1;
+    int rule = Integer.parseInt(parts[2]) - 1;
+    if (action < 0 || action >= mitigation.actions().size()) {
+      return Optional.empty();
+    }
+    Action a = mitigation.actions().get(action);
+    if (a instanceof Action.RequestRules rr) {
+      List<InboundRule> rules = new ArrayList<>(rr.rules().globalRules());
+      rules.addAll(rr.rules().rules());
+      return rule >= 0 && rule < rules.size() ? Optional.of(rules.get(rule).name()) : Optional.empty();
+    }
+    if (a instanceof Action.DisableEndpoint de && rule == 0) {
+      return Optional.of("disable-endpoint " + de.path());
+    }
+    if (a instanceof Action.AuthPolicy ap && rule == 0) {
+      return Optional.of("auth-policy " + ap.path());
+    }
+    return Optional.empty();
   }
 
   private void authPolicy(Action.AuthPolicy ap) {
@@ -198,7 +277,7 @@ final class NginxRenderer {
     body.append("set ").append(any).append(" \"\";\n");
     if (ap.refuse().contains(Action.AuthPolicy.Refusal.BASIC)) {
       // As the servlet filter: the scheme Basic, any case, then a space, a tab or the end.
-      String basic = "(*UTF)\\A[\\x{9}\\x{20}]*" + fold("basic") + "(?:[\\x{9}\\x{20}]|\\z)";
+      String basic = "\\A[\\x{9}\\x{20}]*" + foldBytes("basic") + "(?:[\\x{9}\\x{20}]|\\z)";
       body.append("if ($http_authorization ~ ").append(quote(basic)).append(") { set ").append(any).append(" 1; }\n");
     }
     if (ap.refuse().contains(Action.AuthPolicy.Refusal.ANONYMOUS)) {
@@ -207,25 +286,48 @@ final class NginxRenderer {
     body.append("if ($uri ~ ").append(quote(prefixPattern(ap.path()))).append(") { set ").append(acc)
         .append(" \"${").append(acc.substring(1)).append("}1\"; }\n");
     body.append("if (").append(any).append(" = 1) { set ").append(acc).append(" \"${").append(acc.substring(1)).append("}1\"; }\n");
-    body.append("if (").append(acc).append(" = 11) { return 401; }\n");
+    body.append("if (").append(acc).append(" = 11) { ").append(answer("return 401;", 1, null)).append(" }\n");
   }
 
-  /** A path prefix covering whole segments, ignoring case: {@code /ecp} covers {@code /ECP/x}, not {@code /ecpx}. */
+  /**
+   * A path prefix covering whole segments, ignoring case: {@code /ecp} covers {@code /ECP/x}, not
+   * {@code /ecpx}. Matched on bytes, not in PCRE's UTF mode, so that a path that is not valid UTF-8 is
+   * simply not under the prefix instead of failing the match (nginx answers 500 to a failed match).
+   */
   private static String prefixPattern(String path) {
     if (path.equals("/")) {
-      return "(*UTF)\\A/";
+      return "\\A/";
     }
-    return "(*UTF)\\A" + fold(path) + "(?:/|\\z)";
+    return "\\A" + foldBytes(path) + "(?:/|\\z)";
   }
 
-  private static String fold(String text) {
-    try {
-      return PcreTranslator.translate(text, PatternSyntax.EXACT_MATCH, true).replaceFirst("^\\(\\*UTF\\)\\\\A", "")
-          .replaceFirst("\\\\z$", "");
-    } catch (PcreTranslator.Untranslatable e) {
-      // Prefixes are ASCII (the mitigation schema allows nothing else), which always translates.
-      throw new IllegalStateException(e);
+  /**
+   * ASCII text matched ignoring case as Java's {@code String.regionMatches(true, …)} does (the servlet
+   * filter's prefix test), spelled out on UTF-8 bytes: besides the other ASCII case, {@code i} also
+   * matches U+0130 and U+0131, {@code k} U+212A and {@code s} U+017F, the only non-ASCII characters
+   * whose upper or lower case is an ASCII letter.
+   */
+  static String foldBytes(String ascii) {
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < ascii.length(); i++) {
+      char c = ascii.charAt(i);
+      char lower = Character.toLowerCase(c);
+      if (c >= 0x80) {
+        throw new IllegalArgumentException("expected ASCII text but found U+" + Integer.toHexString(c));
+      }
+      if (lower < 'a' || lower > 'z') {
+        out.append(c >= '0' && c <= '9' ? String.valueOf(c) : String.format(Locale.ROOT, "\\x{%x}", (int) c));
+        continue;
+      }
+      String pair = "[" + Character.toUpperCase(lower) + lower + "]";
+      switch (lower) {
+        case 'i' -> out.append("(?:").append(pair).append("|\\x{c4}[\\x{b0}\\x{b1}])");
+        case 'k' -> out.append("(?:").append(pair).append("|\\x{e2}\\x{84}\\x{aa})");
+        case 's' -> out.append("(?:").append(pair).append("|\\x{c5}\\x{bf})");
+        default -> out.append(pair);
+      }
     }
+    return out.toString();
   }
 
   private static void checkReturnStatus(int status, String where) throws Refusal {
@@ -243,7 +345,14 @@ final class NginxRenderer {
     String stop = null;
     List<InboundRule> rules = new ArrayList<>(rr.rules().globalRules());
     rules.addAll(rr.rules().rules());
+    if (auditing) {
+      // A recorded hit ends the rule set as the answer would have.
+      stop = "$tq_s" + (++nextStop);
+      body.append("set ").append(stop).append(" \"\";\n");
+    }
+    int index = 0;
     for (InboundRule rule : rules) {
+      index++;
       String ruleWhere = where + ", rule \"" + rule.name() + "\"";
       if (!rule.enabled()) {
         continue;
@@ -254,6 +363,9 @@ final class NginxRenderer {
       }
       boolean gated = stop != null;
       String action = action(rule, ruleWhere);
+      if (!(rule.action() instanceof InboundAction.None)) {
+        action = answer(action, index, stop);
+      }
       if (rule.action() instanceof InboundAction.None) {
         if (stop == null) {
           stop = "$tq_s" + (++nextStop);

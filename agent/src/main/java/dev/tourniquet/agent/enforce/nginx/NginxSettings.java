@@ -40,6 +40,10 @@ public record NginxSettings(
     requireAbsolute("includeFile", includeFile);
     requireAbsolute("stateDir", stateDir);
     configFile.ifPresent(p -> requireAbsolute("configFile", p));
+    if (stateDir.toString().indexOf('$') >= 0) {
+      // The include names files under it in nginx strings, where '$' starts a variable and cannot be escaped.
+      throw new IllegalArgumentException("stateDir: expected a path without '$' but found " + stateDir);
+    }
   }
 
   /**

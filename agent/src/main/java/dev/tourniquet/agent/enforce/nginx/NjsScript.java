@@ -15,10 +15,15 @@ package dev.tourniquet.agent.enforce.nginx;
  *   <li>{@code decodedRequestUri}, {@code decodedArgs}: {@code {UrlDecode:{REQUEST_URI}}} and
  *       {@code {UrlDecode:{QUERY_STRING}}}: lenient decoding, where a {@code %} not followed by two hex
  *       digits stays and invalid UTF-8 becomes U+FFFD; {@code +} stays.
+ *   <li>{@code hit}: audit mode; appends {@code $tq_hit_key} as a line to {@code $tq_audit_log} and returns
+ *       the empty string. A failure to write is logged to nginx's error log and never fails the request.
  * </ul>
  */
 final class NjsScript {
   private NjsScript() {}
+
+  /** The file the {@code hit} function appends audit keys to, in the same directory as the script. */
+  static final String AUDIT_LOG = "nginx-audit.log";
 
   /** The file name the enforcer writes the script under, in its state directory. */
   static final String FILE_NAME = "tourniquet.js";
@@ -26,6 +31,8 @@ final class NjsScript {
   /** The script text (njs 0.7 or later). */
   static final String TEXT = """
       // Tourniquet: exact request inputs for the generated nginx include. Written by the agent; do not edit.
+      import fs from 'fs';
+
       function hex(c) {
           if (c >= 48 && c <= 57) { return c - 48; }
           if (c >= 97 && c <= 102) { return c - 87; }
@@ -114,6 +121,16 @@ final class NjsScript {
           return decodeLenient(r.variables.args || '');
       }
 
-      export default {pathOk, url, path, decodedRequestUri, decodedArgs};
+      // Audit mode: one line per hit; a small append with O_APPEND is not interleaved between workers.
+      function hit(r) {
+          try {
+              fs.appendFileSync(r.variables.tq_audit_log, r.variables.tq_hit_key + '\\n');
+          } catch (e) {
+              r.error('tourniquet: cannot record an audit hit: ' + e);
+          }
+          return '';
+      }
+
+      export default {pathOk, url, path, decodedRequestUri, decodedArgs, hit};
       """;
 }

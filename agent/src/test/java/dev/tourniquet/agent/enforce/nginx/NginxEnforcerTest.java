@@ -105,6 +105,25 @@ class NginxEnforcerTest {
   }
 
   @Test
+  void convergeWithM1InAuditModeCountsTheProxyNotShellRequestAndLetsItThrough() throws Exception {
+    NginxEnforcer enforcer = new NginxEnforcer("web-nginx", nginx.settings(true));
+    ActiveMitigation audited = new ActiveMitigation(TestMitigations.mitigation("AUDIT-M1",
+        new Action.RequestRules(TestMitigations.read(TestMitigations.ruleFile(M1)), Optional.empty()),
+        new Action.DisableEndpoint("/ecp", 503, Optional.empty())), true);
+    enforcer.converge(List.of(audited));
+
+    assertThat(nginx.get(PROXY_NOT_SHELL).fromBackend()).as("audit mode never blocks").isTrue();
+    assertThat(nginx.get(PROXY_NOT_SHELL).fromBackend()).isTrue();
+    assertThat(nginx.get("/ecp/x").fromBackend()).isTrue();
+    assertThat(nginx.get("/owa/").fromBackend()).isTrue();
+    assertThat(nginx.get("/bad%C3%28").fromBackend()).as("no 400 guard in audit mode").isTrue();
+
+    assertThat(enforcer.auditHits()).containsEntry("AUDIT-M1",
+        java.util.Map.of("EEMS M1.1 PowerShell - inbound", 2L, "disable-endpoint /ecp", 1L));
+    enforcer.converge(List.of());
+  }
+
+  @Test
   void convergeWhenTheBinaryIsMissingFailsClearlyAndWritesNothing() throws Exception {
     NginxSettings base = nginx.settings(true);
     Path missing = dir.resolve("no-such-nginx");
