@@ -6,10 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tourniquet.agent.enforce.ActiveMitigation;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.rules.PatternSyntax;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -42,6 +44,34 @@ class NginxRendererTest {
     return NginxRenderer.refusal(active, options).orElseThrow(() -> new AssertionError("expected a refusal"));
   }
 
+  /** The regexes the include tests against an nginx variable, as nginx reads them: {@code if ($var ~ "re")}. */
+  private static List<String> regexesOn(String text, String variable) {
+    return NginxTokens.statements(text).stream()
+        .filter(st -> st.name().equals("if") && st.tokens().size() >= 4 && st.tokens().get(1).equals("(" + variable)
+            && st.tokens().get(2).endsWith("~"))
+        .map(st -> st.tokens().get(3))
+        .toList();
+  }
+
+  private static String onlyRegexOn(String text, String variable) {
+    List<String> regexes = regexesOn(text, variable);
+    assertThat(regexes).as("regexes tested on %s in %s", variable, text).hasSize(1);
+    return regexes.get(0);
+  }
+
+  /**
+   * Whether a PCRE pattern of the translated subset finds a match, decided with java.util.regex, whose syntax
+   * and meaning agree with PCRE's for that subset. With {@code (*UTF)} PCRE matches characters; without, it
+   * matches the UTF-8 bytes, which are given to Java as one ISO-8859-1 character per byte.
+   */
+  static boolean pcreFinds(String pcre, String subject) {
+    if (pcre.startsWith("(*UTF)")) {
+      return Pattern.compile(pcre.substring("(*UTF)".length())).matcher(subject).find();
+    }
+    String bytes = new String(subject.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
+    return Pattern.compile(pcre).matcher(bytes).find();
+  }
+
   // ------------------------------------------------------------------------------------------- constructs
 
   @Test
@@ -51,9 +81,11 @@ class NginxRendererTest {
 
     assertThat(text)
         .contains("set $tq_r1 \"\";")
-        .contains("if ($http_cookie ~ \"(*UTF)")
         .contains("if ($tq_r1 = 1) { return 444; }")
         .doesNotContain("js_import");
+    String cookie = onlyRegexOn(text, "$http_cookie");
+    assertThat(pcreFinds(cookie, "a=1; x-beresource=evil")).isTrue();
+    assertThat(pcreFinds(cookie, "a=1; X-BEResource")).isFalse();
   }
 
   @Test
@@ -76,8 +108,8 @@ class NginxRendererTest {
 
     assertThat(text)
         .contains("set $tq_r1_any \"\";")
-        .contains("if ($http_cookie ~ \"(*UTF)[Aa]\") { set $tq_r1_any 1; }")
-        .contains("if ($args ~ \"(*UTF)[Bb]\") { set $tq_r1_any 1; }")
+        .containsPattern("if \\(\\$http_cookie ~ \"[^\"]+\"\\) \\{ set \\$tq_r1_any 1; \\}")
+        .containsPattern("if \\(\\$args ~ \"[^\"]+\"\\) \\{ set \\$tq_r1_any 1; \\}")
         .contains("if ($tq_r1_any = 1) { set $tq_r1 \"${tq_r1}1\"; }")
         .contains("if ($tq_r1 = 1) { return 444; }");
   }
@@ -173,7 +205,14 @@ class NginxRendererTest {
   void renderDisableEndpointThenReturnsItsStatusOnThePrefixIgnoringCaseOnSegmentBoundaries() throws Exception {
     String text = render(CORE, TestMitigations.enforce("TQ-2", new Action.DisableEndpoint("/ecp", 503, Optional.empty())));
 
-    assertThat(text).contains("if ($uri ~ \"(*UTF)\\\\A\\\\x{2f}[Ee][Cc][Pp](?:/|\\\\z)\") { return 503; }");
+    assertThat(text).containsPattern("if \\(\\$uri ~ \"[^\"]+\"\\) \\{ return 503; \\}");
+    String prefix = onlyRegexOn(text, "$uri");
+    for (String path : List.of("/ecp", "/ECP/", "/eCp/default.aspx")) {
+      assertThat(pcreFinds(prefix, path)).as(path).isTrue();
+    }
+    for (String path : List.of("/ecpx", "/owa/ecp", "/", "/ec")) {
+      assertThat(pcreFinds(prefix, path)).as(path).isFalse();
+    }
   }
 
   @Test
@@ -182,10 +221,18 @@ class NginxRendererTest {
         new Action.AuthPolicy("/owa", Set.of(Action.AuthPolicy.Refusal.BASIC, Action.AuthPolicy.Refusal.ANONYMOUS))));
 
     assertThat(text)
-        .contains("if ($http_authorization ~ ")
-        .contains("[Bb][Aa][Ss\\\\x{17f}][Ii][Cc]")
         .contains("if ($http_authorization = \"\") { set $tq_r1_any 1; }")
         .contains("return 401;");
+    String basic = onlyRegexOn(text, "$http_authorization");
+    for (String value : List.of("Basic dTpw", "basic dTpw", "BASIC\tdTpw", "  Basic x", "Basic")) {
+      assertThat(pcreFinds(basic, value)).as(value).isTrue();
+    }
+    for (String value : List.of("Bearer abc", "Basicx", "Negotiate Basic", "")) {
+      assertThat(pcreFinds(basic, value)).as(value).isFalse();
+    }
+    String prefix = onlyRegexOn(text, "$uri");
+    assertThat(pcreFinds(prefix, "/OWA/auth")).isTrue();
+    assertThat(pcreFinds(prefix, "/owa2")).isFalse();
   }
 
   @Test
@@ -300,30 +347,52 @@ class NginxRendererTest {
 
   @Test
   void translateIgnoringCaseThenSpellsOutTheSameOrbitsAsTheRuleEngine() throws Exception {
-    assertThat(PcreTranslator.translate("k", PatternSyntax.ECMA_SCRIPT, true)).contains("[Kk\\x{212a}]");
-    assertThat(PcreTranslator.translate("s", PatternSyntax.ECMA_SCRIPT, true)).contains("[Ss\\x{17f}]");
-    assertThat(PcreTranslator.translate("k", PatternSyntax.ECMA_SCRIPT, false)).isEqualTo("(*UTF)k");
+    String k = PcreTranslator.translate("^k$", PatternSyntax.ECMA_SCRIPT, true);
+    assertThat(List.of("k", "K", "\u212A")).allMatch(v -> pcreFinds(k, v));
+    String s = PcreTranslator.translate("^s$", PatternSyntax.ECMA_SCRIPT, true);
+    assertThat(List.of("s", "S", "\u017F")).allMatch(v -> pcreFinds(s, v));
+    String exact = PcreTranslator.translate("^k$", PatternSyntax.ECMA_SCRIPT, false);
+    assertThat(pcreFinds(exact, "k")).isTrue();
+    assertThat(pcreFinds(exact, "K")).isFalse();
   }
 
   @Test
   void translateDollarThenKeepsNetsMeaningOfEndOrBeforeAFinalNewline() throws Exception {
-    assertThat(PcreTranslator.translate("\\.cmd$", PatternSyntax.ECMA_SCRIPT, false)).endsWith("(?=\\x{a}?\\z)");
+    String cmd = PcreTranslator.translate("\\.cmd$", PatternSyntax.ECMA_SCRIPT, false);
+    assertThat(pcreFinds(cmd, "x/run.cmd")).isTrue();
+    assertThat(pcreFinds(cmd, "x/run.cmd\n")).as("before a final newline").isTrue();
+    assertThat(pcreFinds(cmd, "x/run.cmd\nx")).isFalse();
+    assertThat(pcreFinds(cmd, "x/runxcmd")).isFalse();
   }
 
   @Test
   void translateWildcardAndExactMatchThenAnchorsBothEnds() throws Exception {
-    assertThat(PcreTranslator.translate("exact/Path.aspx", PatternSyntax.EXACT_MATCH, false))
-        .startsWith("(*UTF)\\A").endsWith("\\z");
-    assertThat(PcreTranslator.translate("files/*.php", PatternSyntax.WILDCARD, false))
-        .startsWith("(*UTF)\\A").endsWith("\\z");
+    String exact = PcreTranslator.translate("exact/Path.aspx", PatternSyntax.EXACT_MATCH, false);
+    assertThat(pcreFinds(exact, "exact/Path.aspx")).isTrue();
+    assertThat(pcreFinds(exact, "exact/Path.aspx/x")).isFalse();
+    assertThat(pcreFinds(exact, "exact/PathXaspx")).as("the dot is literal").isFalse();
+    String wildcard = PcreTranslator.translate("files/*.php", PatternSyntax.WILDCARD, false);
+    assertThat(pcreFinds(wildcard, "files/a/b.php")).as("* spans slashes").isTrue();
+    assertThat(pcreFinds(wildcard, "files/a\nb.php")).as("* spans newlines").isTrue();
+    assertThat(pcreFinds(wildcard, "xfiles/a.php")).isFalse();
+    assertThat(pcreFinds(wildcard, "files/a.php5")).isFalse();
   }
 
   @Test
   void translateMicrosoftsPatternsThenAcceptsThem() throws Exception {
-    for (String pattern : List.of("(?=.*autodiscover)(?=.*powershell)", ".*autodiscover\\.json.*\\@.*Powershell.*",
-        "(.*)X-BEResource=(.+)/(.+)~(.+)", "(.*)X-AnonResource-Backend(.*)", ".*")) {
-      assertThat(PcreTranslator.translate(pattern, PatternSyntax.ECMA_SCRIPT, true)).as(pattern).startsWith("(*UTF)");
-    }
+    String m1 = PcreTranslator.translate("(?=.*autodiscover)(?=.*powershell)", PatternSyntax.ECMA_SCRIPT, true);
+    assertThat(pcreFinds(m1, "/autodiscover/autodiscover.json?@evil.com/PowerShell/")).isTrue();
+    assertThat(pcreFinds(m1, "/powershell?x=AutoDiscover")).as("either order").isTrue();
+    assertThat(pcreFinds(m1, "/a\n/autodiscover/powershell")).as("on a later line").isTrue();
+    assertThat(pcreFinds(m1, "/autodiscover\n/powershell")).as("a newline between the words, as .NET's dot").isFalse();
+    assertThat(pcreFinds(m1, "/autodiscover/autodiscover.xml")).isFalse();
+    String r1 = PcreTranslator.translate(".*autodiscover\\.json.*\\@.*Powershell.*", PatternSyntax.ECMA_SCRIPT, true);
+    assertThat(pcreFinds(r1, "/autodiscover/autodiscover.json?@evil.com/powershell")).isTrue();
+    assertThat(pcreFinds(r1, "/autodiscover/autodiscover.json?evil.com/powershell")).isFalse();
+    String beresource = PcreTranslator.translate("(.*)X-BEResource=(.+)/(.+)~(.+)", PatternSyntax.ECMA_SCRIPT, true);
+    assertThat(pcreFinds(beresource, "a=b; X-BEResource=srv/ews/x~1942062522")).isTrue();
+    assertThat(pcreFinds(beresource, "a=b; X-BEResource=srv~1942062522")).isFalse();
+    assertThat(PcreTranslator.translate("(.*)X-AnonResource-Backend(.*)", PatternSyntax.ECMA_SCRIPT, true)).isNotEmpty();
   }
 
   @ParameterizedTest
