@@ -57,8 +57,8 @@ final class Policies {
     return Database.queryOne(c, "SELECT mitigations_enabled, rollout_enabled, auto_release_seconds FROM org_settings"
         + " WHERE id = 1", rs -> {
           long seconds = rs.getLong("auto_release_seconds");
-          return new OrgSettings(rs.getBoolean("mitigations_enabled"), rs.getBoolean("rollout_enabled"),
-              rs.wasNull() ? Optional.empty() : Optional.of(Duration.ofSeconds(seconds)));
+          Optional<Duration> autoRelease = rs.wasNull() ? Optional.empty() : Optional.of(Duration.ofSeconds(seconds));
+          return new OrgSettings(rs.getBoolean("mitigations_enabled"), rs.getBoolean("rollout_enabled"), autoRelease);
         }).orElseThrow(() -> new SQLException("org_settings: expected the row with id 1 (created by migration V1)"));
   }
 
