@@ -50,6 +50,27 @@ final class NginxRenderer {
   private static final Pattern VARIABLE = Pattern.compile("\\{([A-Za-z0-9_]+)\\}");
   private static final Set<Integer> REDIRECT_CODES = Set.of(301, 302, 303, 307, 308);
 
+  /** A request line whose target is in origin form: the method, one space, then '/'. */
+  private static final String ORIGIN_FORM = "\\A[^\\x{20}]+\\x{20}/";
+
+  /**
+   * A raw path (up to '?' or the end) whose percent-encoding is well formed and encodes valid UTF-8
+   * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), as the rules module's strict
+   * decoding demands. Matched on bytes; each step of the loop is decided by the next few bytes, and the
+   * atomic group keeps PCRE from backtracking into it.
+   */
+  private static final String VALID_PATH;
+
+  static {
+    String h = "[0-9A-Fa-f]";
+    String c = "%[89ABab]" + h;
+    String one = "%[0-7]" + h;
+    String two = "%(?:[Cc][2-9A-Fa-f]|[Dd]" + h + ")" + c;
+    String three = "%(?:[Ee]0%[ABab]" + h + "|[Ee][1-9A-Ca-cEeFf]" + c + "|[Ee][Dd]%[89]" + h + ")" + c;
+    String four = "%(?:[Ff]0%[9ABab]" + h + "|[Ff][1-3]" + c + "|[Ff]4%8" + h + ")" + c + c;
+    VALID_PATH = "\\A(?>(?:[^%?]|" + one + "|" + two + "|" + three + "|" + four + ")*)(?:\\?|\\z)";
+  }
+
   /**
    * nginx's own reason phrases (ngx_http_header_filter_module.c, 1.22 and later); a status not listed is
    * sent with an empty reason.
@@ -146,13 +167,9 @@ final class NginxRenderer {
         .map(m -> comment(m.mitigation().appliedId() + (m.audit() ? " (audit" + (options.njsScript().isPresent()
             ? ": counted, never blocked)" : ": no njs, nothing applied)") : ""))).toList()));
     out.append('\n');
-    boolean guard = hasRequestRules && options.njsScript().isPresent();
-    if (!njsVariables.isEmpty() || guard || hits > 0) {
+    if (!njsVariables.isEmpty() || hits > 0) {
       Path script = options.njsScript().orElseThrow();
       out.append("js_import ").append(NJS_MODULE).append(" from ").append(quote(script.toString())).append(";\n");
-      if (guard) {
-        njsVariables.add("pathOk");
-      }
       for (String function : njsVariables) {
         out.append("js_set $tq_njs_").append(function).append(' ').append(NJS_MODULE).append('.').append(function).append(";\n");
       }
@@ -163,11 +180,14 @@ final class NginxRenderer {
       if (hits > 0) {
         out.append("set $tq_audit_log ").append(quote(auditLog(script).toString())).append(";\n");
       }
-      if (guard) {
-        // The rules module refuses to evaluate a request whose target is not in origin form or whose path
-        // does not decode (malformed %, invalid UTF-8); an enforcer answers it 400, never lets it through.
-        out.append("if ($tq_njs_pathOk = \"\") { return 400; }\n");
-      }
+    }
+    if (hasRequestRules) {
+      // The rules module refuses to evaluate a request whose target is not in origin form, or whose path has
+      // malformed percent-encoding or encodes invalid UTF-8, and an enforcer answers it 400 rather than let
+      // it through unchecked. nginx's $request_uri is only the path for an absolute-form target, so the
+      // form is read from the request line.
+      out.append("if ($request !~ ").append(quote(ORIGIN_FORM)).append(") { return 400; }\n");
+      out.append("if ($request_uri !~ ").append(quote(VALID_PATH)).append(") { return 400; }\n");
     }
     if (needsHttps) {
       out.append("set $tq_https off;\nif ($https = on) { set $tq_https on; }\n");

@@ -7,11 +7,10 @@ package dev.tourniquet.agent.enforce.nginx;
  *
  * <ul>
  *   <li>{@code path}: the request path percent-decoded strictly (UTF-8; a malformed {@code %} or invalid
- *       UTF-8 fails) without its leading slash: IIS's {@code <match url>} input. nginx's {@code $uri} is not
+ *       UTF-8 gives the empty string, but the include has already answered such a request 400) without
+ *       its leading slash: IIS's {@code <match url>} input. nginx's {@code $uri} is not
  *       it: nginx merges slashes and resolves dot segments.
  *   <li>{@code url}: the same with the leading slash: {@code {URL}}.
- *   <li>{@code pathOk}: {@code 1} if the target is in origin form and its path decodes, else empty; the
- *       include answers 400 otherwise, as the rules module refuses to evaluate such a request.
  *   <li>{@code decodedRequestUri}, {@code decodedArgs}: {@code {UrlDecode:{REQUEST_URI}}} and
  *       {@code {UrlDecode:{QUERY_STRING}}}: lenient decoding, where a {@code %} not followed by two hex
  *       digits stays and invalid UTF-8 becomes U+FFFD; {@code +} stays.
@@ -100,10 +99,6 @@ final class NjsScript {
           return target.charAt(0) === '/';
       }
 
-      function pathOk(r) {
-          return originForm(r) && decodeStrict(rawPath(r)) !== null ? '1' : '';
-      }
-
       function url(r) {
           var decoded = originForm(r) ? decodeStrict(rawPath(r)) : null;
           return decoded === null ? '' : decoded;
@@ -131,6 +126,6 @@ final class NjsScript {
           return '';
       }
 
-      export default {pathOk, url, path, decodedRequestUri, decodedArgs, hit};
+      export default {url, path, decodedRequestUri, decodedArgs, hit};
       """;
 }
