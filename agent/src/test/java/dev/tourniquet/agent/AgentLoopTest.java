@@ -407,6 +407,8 @@ class AgentLoopTest {
     agent.hint(); // coalesced with the first
 
     awaitEnforced(List.of("M1.2"));
+    // status() waits for the check in progress, which wrote the file, to finish and record it.
+    assertThat(AgentFixture.row(agent.status(), "M1").appliedId()).isEqualTo("M1.2");
     assertThat(fx.audit("M1.2", "applied")).containsExactly("update app");
   }
 

@@ -1,0 +1,142 @@
+package dev.tourniquet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tourniquet.agent.enforce.nginx.NginxEnforcer;
+import dev.tourniquet.agent.enforce.service.ServiceEnforcer;
+import dev.tourniquet.agent.enforce.servlet.ServletEnforcer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The agent's YAML configuration and the built-in target types. */
+class AgentConfigTest {
+  @TempDir
+  Path dir;
+
+  private static final String BASE = String.join("\n",
+      "server: {name: mail01, labels: {site: paris, ring: '2'}}",
+      "product: {name: microsoft-exchange-server, version: 15.2.1118.7}",
+      "feed: {url: 'https://feed.example.org/tourniquet/', trustedRoot: root.json, proxy: 'http://proxy.example.org:3128'}",
+      "stateDir: state",
+      "");
+
+  private AgentConfig load(String yaml) throws Exception {
+    Path file = dir.resolve("agent.yaml");
+    Files.writeString(file, yaml);
+    return AgentConfig.load(file);
+  }
+
+  @Test
+  void readsEveryKeyAndResolvesRelativePathsAgainstTheFile() throws Exception {
+    AgentConfig c = load(BASE + String.join("\n",
+        "interval: 30m",
+        "dataCollection: false",
+        "admin: {port: 7400}",
+        "targets:",
+        "  - {name: app, type: servlet, enforcementFile: /var/lib/tourniquet/app.json,",
+        "     healthProbe: {url: 'http://127.0.0.1:8080/health', status: 204, timeout: 3s}}",
+        ""));
+
+    assertThat(c.serverName()).isEqualTo("mail01");
+    assertThat(c.labels()).containsEntry("site", "paris").containsEntry("ring", "2");
+    assertThat(c.version()).isEqualTo(new AgentConfig.VersionSource.Fixed(dev.tourniquet.feed.mitigation.Version.parse("15.2.1118.7")));
+    assertThat(c.feed()).isEqualTo(new AgentConfig.FeedLocation.Http(java.net.URI.create("https://feed.example.org/tourniquet/")));
+    assertThat(c.proxy()).contains(java.net.URI.create("http://proxy.example.org:3128"));
+    assertThat(c.trustedRoot()).isEqualTo(dir.resolve("root.json").toAbsolutePath());
+    assertThat(c.stateDir()).isEqualTo(dir.resolve("state").toAbsolutePath());
+    assertThat(c.interval()).isEqualTo(Duration.ofMinutes(30));
+    assertThat(c.dataCollection()).isFalse();
+    assertThat(c.adminPort()).isEqualTo(7400);
+    assertThat(c.targets()).hasSize(1);
+    assertThat(c.targets().get(0).probe()).contains(
+        new AgentConfig.ProbeConfig(java.net.URI.create("http://127.0.0.1:8080/health"), 204, Duration.ofSeconds(3)));
+  }
+
+  @Test
+  void defaultsAreHourlyWithDataCollectionAndThePort7341() throws Exception {
+    AgentConfig c = load(BASE);
+
+    assertThat(c.interval()).isEqualTo(Duration.ofHours(1));
+    assertThat(c.dataCollection()).isTrue();
+    assertThat(c.adminPort()).isEqualTo(7341);
+    assertThat(c.targets()).isEmpty();
+  }
+
+  @Test
+  void versionFromACommandIsAList() throws Exception {
+    AgentConfig c = load(BASE.replace("version: 15.2.1118.7", "versionCommand: [/usr/bin/cat, /etc/product-version]"));
+
+    assertThat(c.version()).isEqualTo(new AgentConfig.VersionSource.FromCommand(List.of("/usr/bin/cat", "/etc/product-version")));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "unknown top-level key | colour: red | colour: unknown key",
+      "interval under a minute | interval: 30s | interval: expected at least 1m",
+      "bad interval | interval: soon | interval: expected a duration such as 90s, 30m, 1h or PT1H but found \"soon\"",
+      "admin port out of range | admin: {port: 70000} | admin.port: expected a whole number from 0 to 65535",
+      "data collection not boolean | dataCollection: yes please | dataCollection: expected true or false",
+      "duplicate target | targets: [{name: a, type: servlet}, {name: a, type: servlet}] | targets[1].name: expected a unique name but found \"a\" again",
+      "bad target name | targets: [{name: '../x', type: servlet}] | targets[0].name: expected 1 to 64 letters",
+      "probe without url | targets: [{name: a, type: servlet, healthProbe: {status: 200}}] | targets[0].healthProbe.url: expected a value but it is missing",
+  })
+  void invalidConfigurationNamesTheKeyAndWhatWasExpected(String name, String line, String message) throws Exception {
+    assertThatThrownBy(() -> load(BASE + line + "\n")).isInstanceOf(ConfigException.class).hasMessageContaining(message);
+  }
+
+  @Test
+  void feedNeedsExactlyOneLocation() {
+    assertThatThrownBy(() -> load(BASE.replace("url: 'https://feed.example.org/tourniquet/'", "directory: feed, bundle: f.bundle")))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("feed: expected exactly one of url, directory, bundle but found 2");
+  }
+
+  @Test
+  void productNeedsExactlyOneVersionSource() {
+    assertThatThrownBy(() -> load(BASE.replace("version: 15.2.1118.7", "versionFile: v.txt, version: 1.0")))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("product: expected exactly one of version, versionFile, versionCommand but found 2");
+  }
+
+  private Agent.Builder builder(String targets) throws Exception {
+    return Agent.builder(load(BASE + "targets:\n" + targets + "\n")).clock(Clock.systemUTC());
+  }
+
+  @Test
+  void everyBuiltInTypeMakesItsEnforcer() throws Exception {
+    var factories = TargetFactories.builtIn();
+    AgentConfig c = load(BASE + String.join("\n", "targets:",
+        "  - {name: app, type: servlet, enforcementFile: /srv/app/enforcement.json}",
+        "  - {name: web, type: nginx, includeFile: /etc/nginx/tourniquet/enforce.conf, njs: true, commandTimeout: 20s}",
+        "  - {name: units, type: systemd}",
+        "  - {name: programs, type: supervisord, serverUrl: 'unix:///run/supervisor.sock'}",
+        "  - {name: scm, type: windows}", ""));
+
+    List<Class<?>> types = new java.util.ArrayList<>();
+    for (AgentConfig.TargetConfig t : c.targets()) {
+      types.add(factories.get(t.type()).create(t, dir.resolve("state/targets").resolve(t.name()), Clock.systemUTC()).getClass());
+    }
+
+    assertThat(types).containsExactly(ServletEnforcer.class, NginxEnforcer.class, ServiceEnforcer.class,
+        ServiceEnforcer.class, ServiceEnforcer.class);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "unknown type | - {name: a, type: iis} | targets.a.type: expected one of [nginx, servlet, supervisord, systemd, windows] but found \"iis\"",
+      "servlet without file | - {name: a, type: servlet} | targets.a.enforcementFile: expected a value for a servlet target but it is missing",
+      "unknown servlet key | - {name: a, type: servlet, enforcementFile: /x.json, colour: red} | targets.a: unknown keys [colour] for type servlet",
+      "nginx relative include | - {name: a, type: nginx, includeFile: enforce.conf} | targets.a: includeFile: expected an absolute path",
+      "nginx njs not boolean | - {name: a, type: nginx, includeFile: /e.conf, njs: maybe} | targets.a.njs: expected true or false but found \"maybe\"",
+      "unknown systemd option | - {name: a, type: systemd, colour: red} | targets.a: ",
+  })
+  void invalidTargetNamesItAndTheKey(String name, String target, String message) {
+    assertThatThrownBy(() -> builder("  " + target).build()).isInstanceOf(ConfigException.class).hasMessageContaining(message);
+  }
+}
