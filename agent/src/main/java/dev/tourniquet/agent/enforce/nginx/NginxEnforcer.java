@@ -274,11 +274,20 @@ public final class NginxEnforcer implements Enforcer {
     }
   }
 
-  /** Temp file in the same directory, fsync, atomic rename, fsync the directory. */
+  /**
+   * Temp file in the same directory, fsync, atomic rename, fsync the directory. The file keeps the
+   * permissions it had, or gets {@code rw-r--r--}: nginx reads it as whatever user runs {@code nginx -t}.
+   */
   static void writeAtomically(Path file, byte[] bytes) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
     Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
     try {
+      try {
+        Files.setPosixFilePermissions(temp, Files.exists(file)
+            ? Files.getPosixFilePermissions(file) : PosixFilePermissions.fromString("rw-r--r--"));
+      } catch (UnsupportedOperationException e) {
+        // Not a POSIX file system: the default permissions stay.
+      }
       try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
         channel.write(java.nio.ByteBuffer.wrap(bytes));
         channel.force(true);

@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -71,23 +70,6 @@ final class NginxRenderer {
     VALID_PATH = "\\A(?>(?:[^%?]|" + one + "|" + two + "|" + three + "|" + four + ")*)(?:\\?|\\z)";
   }
 
-  /**
-   * nginx's own reason phrases (ngx_http_header_filter_module.c, 1.22 and later); a status not listed is
-   * sent with an empty reason.
-   */
-  private static final Map<Integer, String> NGINX_REASONS = Map.ofEntries(
-      Map.entry(200, "OK"), Map.entry(201, "Created"), Map.entry(202, "Accepted"), Map.entry(204, "No Content"),
-      Map.entry(206, "Partial Content"), Map.entry(400, "Bad Request"), Map.entry(401, "Unauthorized"),
-      Map.entry(402, "Payment Required"), Map.entry(403, "Forbidden"), Map.entry(404, "Not Found"),
-      Map.entry(405, "Not Allowed"), Map.entry(406, "Not Acceptable"), Map.entry(408, "Request Time-out"),
-      Map.entry(409, "Conflict"), Map.entry(410, "Gone"), Map.entry(411, "Length Required"),
-      Map.entry(412, "Precondition Failed"), Map.entry(413, "Request Entity Too Large"),
-      Map.entry(414, "Request-URI Too Large"), Map.entry(415, "Unsupported Media Type"),
-      Map.entry(416, "Requested Range Not Satisfiable"), Map.entry(421, "Misdirected Request"),
-      Map.entry(429, "Too Many Requests"), Map.entry(500, "Internal Server Error"), Map.entry(501, "Not Implemented"),
-      Map.entry(502, "Bad Gateway"), Map.entry(503, "Service Temporarily Unavailable"),
-      Map.entry(504, "Gateway Time-out"), Map.entry(505, "HTTP Version Not Supported"),
-      Map.entry(507, "Insufficient Storage"));
 
   /**
    * What the renderer may use.
@@ -117,6 +99,7 @@ final class NginxRenderer {
   private boolean needsHttps;
   private boolean hasRequestRules;
   private int hits;
+  private int headers;
   /** The mitigation being rendered records hits instead of answering. */
   private boolean auditing;
   /** The audit key prefix of the action being rendered: {@code <id>/<action>}. */
@@ -167,11 +150,14 @@ final class NginxRenderer {
         .map(m -> comment(m.mitigation().appliedId() + (m.audit() ? " (audit" + (options.njsScript().isPresent()
             ? ": counted, never blocked)" : ": no njs, nothing applied)") : ""))).toList()));
     out.append('\n');
-    if (!njsVariables.isEmpty() || hits > 0) {
+    if (!njsVariables.isEmpty() || hits > 0 || headers > 0) {
       Path script = options.njsScript().orElseThrow();
       out.append("js_import ").append(NJS_MODULE).append(" from ").append(quote(script.toString())).append(";\n");
       for (String function : njsVariables) {
         out.append("js_set $tq_njs_").append(function).append(' ').append(NJS_MODULE).append('.').append(function).append(";\n");
+      }
+      for (int i = 1; i <= headers; i++) {
+        out.append("js_set $tq_njs_header_").append(i).append(' ').append(NJS_MODULE).append(".header;\n");
       }
       for (int i = 1; i <= hits; i++) {
         // One variable per place a hit is recorded: nginx evaluates each js_set variable once per request.
@@ -459,12 +445,10 @@ final class NginxRenderer {
     }
     if (action instanceof InboundAction.CustomResponse cr) {
       checkReturnStatus(cr.statusCode(), where);
-      String nginxReason = NGINX_REASONS.getOrDefault(cr.statusCode(), "");
-      if (!cr.statusReason().isEmpty() && !cr.statusReason().equals(nginxReason)) {
-        throw new Refusal(where + ": refused: nginx sends its own reason phrase for status " + cr.statusCode() + " ("
-            + (nginxReason.isEmpty() ? "none" : "\"" + nginxReason + "\"") + ") and cannot send \""
-            + cr.statusReason() + "\"; expected statusReason=\"" + nginxReason + "\" or empty");
-      }
+      // nginx sends its own reason phrase (or none) and cannot be given another. The reason phrase carries
+      // no meaning (RFC 9112 section 4: a client SHOULD ignore it; HTTP/2 and HTTP/3 have none), so the
+      // status and the body are enforced exactly and the phrase is nginx's, as docs/nginx.md says.
+      checkText(cr.statusReason(), where, "statusReason");
       if (cr.statusDescription().isEmpty()) {
         return "return " + cr.statusCode() + ";";
       }
@@ -559,12 +543,20 @@ final class NginxRenderer {
         return "$http_host";
       default:
         if (name.startsWith("HTTP_") && name.length() > 5) {
-          if (!options.joinsRepeatedHeaders()) {
-            throw new Refusal(where + ": refused: the input " + template + ": this nginx (before 1.23.0) gives only the "
-                + "first of repeated header fields in $http_…, whereas the rule sees them joined with \", \"; expected "
-                + "nginx 1.23.0 or later, or only {HTTP_COOKIE} and {HTTP_HOST}");
+          String header = name.substring(5).toLowerCase(Locale.ROOT);
+          if (options.joinsRepeatedHeaders()) {
+            return "$http_" + header;
           }
-          return "$http_" + name.substring(5).toLowerCase(Locale.ROOT);
+          if (options.njsScript().isPresent()) {
+            // njs joins the fields itself; the header's name goes in through a variable set just before.
+            headers++;
+            body.append("set $tq_header_name ").append(quote(header.replace('_', '-'))).append("; set $tq_h")
+                .append(headers).append(" $tq_njs_header_").append(headers).append(";\n");
+            return "$tq_h" + headers;
+          }
+          throw new Refusal(where + ": refused: the input " + template + ": this nginx (before 1.23.0) gives only the "
+              + "first of repeated header fields in $http_…, whereas the rule sees them joined with \", \"; expected "
+              + "njs mode, nginx 1.23.0 or later, or only {HTTP_COOKIE} and {HTTP_HOST}");
         }
         throw new Refusal(where + ": refused: the input " + template + " has no exact nginx equivalent; expected "
             + "REQUEST_URI, UNENCODED_URL, QUERY_STRING, REQUEST_METHOD, SERVER_PORT, REMOTE_ADDR, HTTPS, HTTP_COOKIE, "

@@ -14,6 +14,9 @@ package dev.tourniquet.agent.enforce.nginx;
  *   <li>{@code decodedRequestUri}, {@code decodedArgs}: {@code {UrlDecode:{REQUEST_URI}}} and
  *       {@code {UrlDecode:{QUERY_STRING}}}: lenient decoding, where a {@code %} not followed by two hex
  *       digits stays and invalid UTF-8 becomes U+FFFD; {@code +} stays.
+ *   <li>{@code header}: the request header named by {@code $tq_header_name} (lower case), its fields
+ *       joined with {@code ", "} ({@code "; "} for Cookie) as the rules module joins them; nginx before
+ *       1.23 keeps only the first field in {@code $http_…}.
  *   <li>{@code hit}: audit mode; appends {@code $tq_hit_key} as a line to {@code $tq_audit_log} and returns
  *       the empty string. A failure to write is logged to nginx's error log and never fails the request.
  * </ul>
@@ -116,6 +119,17 @@ final class NjsScript {
           return decodeLenient(r.variables.args || '');
       }
 
+      function header(r) {
+          var name = (r.variables.tq_header_name || '').toLowerCase();
+          var values = [];
+          r.rawHeadersIn.forEach(function (field) {
+              if (field[0].toLowerCase() === name) {
+                  values.push(field[1]);
+              }
+          });
+          return values.join(name === 'cookie' ? '; ' : ', ');
+      }
+
       // Audit mode: one line per hit; a small append with O_APPEND is not interleaved between workers.
       function hit(r) {
           try {
@@ -126,6 +140,6 @@ final class NjsScript {
           return '';
       }
 
-      export default {url, path, decodedRequestUri, decodedArgs, hit};
+      export default {url, path, decodedRequestUri, decodedArgs, header, hit};
       """;
 }
