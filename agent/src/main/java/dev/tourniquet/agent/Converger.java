@@ -155,7 +155,7 @@ final class Converger {
       ActiveMitigation candidate = new ActiveMitigation(m, step.audit());
       Optional<String> refusal = t.enforcer().refusal(candidate);
       if (refusal.isPresent()) {
-        state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), "refused by " + name + ": " + refusal.get(), true));
+        state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), refusal.get(), true));
         store.save(state);
         audit.append(clock.instant(), m.appliedId(), "apply", name, "refused", refusal.get());
         continue;

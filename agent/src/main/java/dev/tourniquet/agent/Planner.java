@@ -93,6 +93,10 @@ final class Planner {
           ? keep(id, applied, "kept revision " + revision(applied) + ": the feed's document is invalid: " + invalid, inFeed)
           : skip(id, Status.FAILED, "failed: invalid document in the feed: " + invalid, inFeed);
     }
+    if (m == null && feed.targetsVersion() == 0) {
+      // No feed has ever verified here (or feed.json was lost): absence proves nothing, keep protection.
+      return keep(id, applied, "kept revision " + revision(applied) + ": no verified feed yet", inFeed);
+    }
     if (m == null) {
       return remove(id, Status.REMOVED, "withdrawn from the feed", inFeed);
     }

@@ -155,6 +155,21 @@ class AgentLoopTest {
   }
 
   @Test
+  void lostFeedCopyAndUnreachableFeedKeepWhatIsApplied() throws Exception {
+    publishM1AndCheck();
+    agent.close();
+    Files.delete(fx.stateDir.resolve("feed.json"));
+    fx.config("directory: " + dir.resolve("no-such-feed"), "");
+    agent = fx.open();
+
+    AgentStatus status = agent.check();
+
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(AgentFixture.row(status, "M1").reason()).isEqualTo("kept revision M1.1: no verified feed yet");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
   void withdrawalRemoves() throws Exception {
     publishM1AndCheck();
     fx.feed.withdraw("M1").publish();
