@@ -14,8 +14,17 @@ import picocli.CommandLine.Option;
  * through its state directory, where the agent keeps the admin API's port and token.
  */
 final class AdminTarget {
-  /** The default configuration file of a packaged install. */
-  static final Path DEFAULT_CONFIG = Path.of("/etc/tourniquet/agent.yaml");
+  /**
+   * Returns the configuration file of a packaged install: {@code /etc/tourniquet/agent.yaml}, or
+   * {@code %ProgramData%\Tourniquet\agent.yaml} on Windows (see dist/).
+   */
+  static Path defaultConfig() {
+    if (System.getProperty("os.name", "").startsWith("Windows")) {
+      String programData = System.getenv("ProgramData");
+      return Path.of(programData == null ? "C:\\ProgramData" : programData, "Tourniquet", "agent.yaml");
+    }
+    return Path.of("/etc/tourniquet/agent.yaml");
+  }
 
   @ArgGroup(exclusive = true, multiplicity = "0..1")
   Where where;
@@ -26,7 +35,8 @@ final class AdminTarget {
 
   static final class Where {
     @Option(names = "--config", paramLabel = "FILE",
-        description = "The agent's configuration file (default /etc/tourniquet/agent.yaml); its stateDir is used.")
+        description = "The agent's configuration file (default /etc/tourniquet/agent.yaml, on Windows"
+            + " %%ProgramData%%\\Tourniquet\\agent.yaml); its stateDir is used.")
     Path config;
 
     @Option(names = "--state-dir", paramLabel = "DIR", description = "The agent's state directory.")
@@ -38,7 +48,7 @@ final class AdminTarget {
     if (where != null && where.stateDir != null) {
       return where.stateDir;
     }
-    Path config = where != null && where.config != null ? where.config : DEFAULT_CONFIG;
+    Path config = where != null && where.config != null ? where.config : defaultConfig();
     try {
       return AgentConfig.load(config).stateDir();
     } catch (ConfigException e) {

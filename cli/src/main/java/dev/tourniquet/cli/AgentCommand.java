@@ -16,8 +16,8 @@ import picocli.CommandLine.Option;
     description = {"Run the agent: poll the signed feed, verify, plan, enforce, record and report, until stopped.",
         "Configuration keys: docs/operating.md."})
 final class AgentCommand extends Verb {
-  @Option(names = "--config", paramLabel = "FILE", defaultValue = "/etc/tourniquet/agent.yaml",
-      description = "The configuration file, default ${DEFAULT-VALUE}.")
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "The configuration file, default /etc/tourniquet/agent.yaml (on Windows %%ProgramData%%\\Tourniquet\\agent.yaml).")
   Path config;
 
   @Option(names = "--check-config", description = "Only read and validate the configuration, then exit.")
@@ -25,6 +25,9 @@ final class AgentCommand extends Verb {
 
   @Override
   void run() throws Exception {
+    if (config == null) {
+      config = AdminTarget.defaultConfig();
+    }
     AgentConfig cfg;
     try {
       cfg = AgentConfig.load(config);

@@ -46,8 +46,9 @@ final class OperatorCommands {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = {"Show what the agent did with every mitigation: id.revision, kind, description, status",
-          "(Applied, Audit, Detected, Blocked, Failed, NotApplicable, Removed) and why; last check, feed health, next check."})
+      description = {"Show what the agent did with every mitigation: id.revision, kind, description, status and why.",
+          "Statuses: Applied, Audit, Detected, Blocked, Failed, NotApplicable, Removed (see docs/operating.md).",
+          "Also the last check, the feed's health and the next check."})
   static final class Status extends AdminVerb {
     @ArgGroup(exclusive = true, multiplicity = "0..1")
     Format format;
