@@ -60,6 +60,7 @@ public final class NginxEnforcer implements Enforcer {
   private static final int MAX_MESSAGE = 2000;
   private static final Pattern VERSION = Pattern.compile("nginx/(\\d+)\\.(\\d+)\\.(\\d+)");
   private static final Pattern PID_DIRECTIVE = Pattern.compile("(?m)^\\s*pid\\s+\"?([^\";\\s]+)\"?\\s*;");
+  private static final Pattern USER_DIRECTIVE = Pattern.compile("(?m)^\\s*user\\s+\"?([^\";\\s]+)");
   private static final Set<String> KINDS = Set.of("request-rules", "response-rules", "disable-endpoint", "auth-policy");
 
   private final String target;
@@ -120,10 +121,10 @@ public final class NginxEnforcer implements Enforcer {
     } catch (NginxRenderer.Refusal e) {
       throw new EnforcementException(target + ": " + e.getMessage());
     }
-    boolean scriptChanged = settings.njs() && writeScriptIfChanged();
     if (settings.njs() && handled.stream().anyMatch(ActiveMitigation::audit)) {
       prepareAuditLog();
     }
+    boolean scriptChanged = settings.njs() && writeScriptIfChanged();
     byte[] wanted = text.getBytes(StandardCharsets.UTF_8);
     Optional<byte[]> previous = read(settings.includeFile());
     if (previous.isPresent() && Arrays.equals(previous.get(), wanted) && !scriptChanged) {
@@ -200,7 +201,18 @@ public final class NginxEnforcer implements Enforcer {
    */
   private void prepareAuditLog() throws EnforcementException {
     Path log = NginxRenderer.auditLog(settings.stateDir().resolve(NjsScript.FILE_NAME));
+    Result dump = run(List.of("-T"));
+    if (!dump.ok()) {
+      throw new EnforcementException(target + ": nginx -T failed before anything was changed: " + dump.message());
+    }
+    Matcher user = USER_DIRECTIVE.matcher(dump.stdout());
+    String worker = user.find() ? user.group(1) : "nobody";
+    Optional<String> problem = unreachableBy(worker, log);
+    if (problem.isPresent()) {
+      throw new EnforcementException(target + ": audit mode cannot count on this nginx: " + problem.get());
+    }
     try {
+      Files.createDirectories(settings.stateDir());
       if (!Files.exists(log)) {
         Files.createFile(log);
         try {
@@ -303,6 +315,32 @@ public final class NginxEnforcer implements Enforcer {
     } finally {
       Files.deleteIfExists(temp);
     }
+  }
+
+  /**
+   * Tells why nginx's worker user could not append to the audit log: every directory above it must be
+   * searchable by others (the agent's state directory is usually owner-only), unless the workers run as
+   * root. A conservative test: group membership is not considered.
+   *
+   * @param workerUser the {@code user} directive's user, {@code nobody} when absent
+   * @return the problem, or empty
+   */
+  static Optional<String> unreachableBy(String workerUser, Path log) {
+    if (workerUser.equals("root")) {
+      return Optional.empty();
+    }
+    for (Path dir = log.toAbsolutePath().getParent(); dir != null; dir = dir.getParent()) {
+      try {
+        if (Files.exists(dir) && !Files.getPosixFilePermissions(dir).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
+          return Optional.of("nginx's workers run as " + workerUser + " and cannot reach " + log + ", since " + dir
+              + " is not searchable by others (mode " + PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))
+              + "); expected a stateDir for this target whose every parent directory has o+x");
+        }
+      } catch (IOException | UnsupportedOperationException e) {
+        return Optional.of("cannot read the permissions of " + dir + ": " + e.getMessage());
+      }
+    }
+    return Optional.empty();
   }
 
   // ---------------------------------------------------------------------------------------------------

@@ -70,7 +70,6 @@ final class NginxRenderer {
     VALID_PATH = "\\A(?>(?:[^%?]|" + one + "|" + two + "|" + three + "|" + four + ")*)(?:\\?|\\z)";
   }
 
-
   /**
    * What the renderer may use.
    *

@@ -9,6 +9,7 @@ import dev.tourniquet.feed.mitigation.Action;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -121,6 +122,22 @@ class NginxEnforcerTest {
     assertThat(enforcer.auditHits()).containsEntry("AUDIT-M1",
         java.util.Map.of("EEMS M1.1 PowerShell - inbound", 2L, "disable-endpoint /ecp", 1L));
     enforcer.converge(List.of());
+  }
+
+  @Test
+  void unreachableByTellsWhenTheWorkerUserCannotReachTheAuditLog() throws Exception {
+    Path base = Files.createDirectories(dir.resolve("perm"));
+    Path state = Files.createDirectories(base.resolve("state"));
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+    Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx--x--x"));
+    Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwx------"));
+    Path log = state.resolve("nginx-audit.log");
+
+    assertThat(NginxEnforcer.unreachableBy("www-data", log)).hasValueSatisfying(problem -> assertThat(problem)
+        .contains("www-data", state.toString(), "rwx------", "o+x"));
+    assertThat(NginxEnforcer.unreachableBy("root", log)).isEmpty();
+    Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwx--x--x"));
+    assertThat(NginxEnforcer.unreachableBy("www-data", log)).isEmpty();
   }
 
   @Test
