@@ -8,6 +8,7 @@ import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.rules.PatternSyntax;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -50,6 +51,14 @@ class NginxRendererTest {
         .filter(st -> st.name().equals("if") && st.tokens().size() >= 4 && st.tokens().get(1).equals("(" + variable)
             && st.tokens().get(2).endsWith("~"))
         .map(st -> st.tokens().get(3))
+        .toList();
+  }
+
+  /** The answers the include can give, besides the 400 for requests the rule engine cannot evaluate. */
+  private static List<List<String>> answers(String text) {
+    return NginxTokens.statements(text).stream()
+        .filter(st -> st.name().equals("return") && !st.tokens().equals(List.of("return", "400")))
+        .map(NginxTokens.Statement::tokens)
         .toList();
   }
 
@@ -134,7 +143,8 @@ class NginxRendererTest {
         rule("note", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"a\" />", "<action type=\"None\" />")
         + rule("off", "enabled=\"false\"", ".*", "", "<action type=\"AbortRequest\" />")));
 
-    assertThat(text).doesNotContain("# rule note").doesNotContain("# rule off").doesNotContain("return");
+    assertThat(text).doesNotContain("# rule note").doesNotContain("# rule off");
+    assertThat(answers(text)).isEmpty();
   }
 
   @Test
@@ -154,11 +164,19 @@ class NginxRendererTest {
   }
 
   @Test
-  void renderCustomResponseWithAReasonNginxDoesNotSendThenRefusesNamingBoth() {
-    String reason = refusal(CORE, rules(rule("teapot", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+  void renderCustomResponseWithAnyReasonThenStatusAndBodyAreEnforcedAndThePhraseIsNginxs() throws Exception {
+    String text = render(CORE, rules(rule("m", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
         "<action type=\"CustomResponse\" statusCode=\"405\" statusReason=\"Method Not Allowed\" statusDescription=\"\" />")));
 
-    assertThat(reason).contains("rule \"teapot\"", "405", "\"Not Allowed\"", "\"Method Not Allowed\"");
+    assertThat(answers(text)).containsExactly(List.of("return", "405"));
+  }
+
+  @Test
+  void renderCustomResponseWithATemplateInTheReasonThenRefuses() {
+    String reason = refusal(CORE, rules(rule("tr", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"CustomResponse\" statusCode=\"403\" statusReason=\"No {R:0}\" statusDescription=\"\" />")));
+
+    assertThat(reason).contains("rule \"tr\"", "statusReason", "No {R:0}");
   }
 
   @ParameterizedTest
@@ -254,12 +272,34 @@ class NginxRendererTest {
   }
 
   @Test
-  void renderAMitigationInAuditModeThenNothingIsApplied() throws Exception {
+  void renderAMitigationInAuditModeWithoutNjsThenNothingIsApplied() throws Exception {
     ActiveMitigation audit = TestMitigations.audit("TQ-5", new Action.DisableEndpoint("/ecp", 503, Optional.empty()));
 
     String text = render(CORE, audit);
 
     assertThat(text).contains("audit").doesNotContain("return 503");
+  }
+
+  @Test
+  void renderAMitigationInAuditModeWithNjsThenMatchesRecordAHitAndNothingAnswers() throws Exception {
+    ActiveMitigation audit = TestMitigations.audit("TQ-5", new Action.DisableEndpoint("/ecp", 503, Optional.empty()),
+        Action.RequestRules.ofXml("<rewrite><rules>" + rule("first", "", ".*",
+            "><add input=\"{HTTP_COOKIE}\" pattern=\"a\" />", "<action type=\"AbortRequest\" />")
+            + rule("second", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"b\" />", "<action type=\"AbortRequest\" />")
+            + "</rules></rewrite>"));
+
+    String text = render(NJS, audit);
+
+    assertThat(NginxTokens.statements(text)).noneMatch(st -> st.name().equals("return"));
+    assertThat(text)
+        .contains("set $tq_hit_key \"TQ-5/1/1\";")
+        .contains("set $tq_hit_key \"TQ-5/2/1\";")
+        .contains("set $tq_hit_key \"TQ-5/2/2\";");
+    assertThat(NginxRenderer.auditName(audit.mitigation(), "TQ-5/1/1")).hasValue("disable-endpoint /ecp");
+    assertThat(NginxRenderer.auditName(audit.mitigation(), "TQ-5/2/2")).hasValue("second");
+    assertThat(NginxRenderer.auditName(audit.mitigation(), "TQ-5/2/3")).isEmpty();
+    assertThat(NginxRenderer.auditName(audit.mitigation(), "OTHER/1/1")).isEmpty();
+    assertThat(NginxRenderer.auditName(audit.mitigation(), "TQ-5/x/1")).isEmpty();
   }
 
   @Test
@@ -276,6 +316,45 @@ class NginxRendererTest {
     assertThat(text.indexOf("mitigation A.1")).isLessThan(text.indexOf("mitigation B.1"));
     String partB = text.substring(text.indexOf("mitigation B.1"));
     assertThat(partB).as("B's rules are not gated by A's stop flag").doesNotContain("$tq_s1");
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void renderRequestRulesThenRequestsTheRuleEngineCannotEvaluateAreAnswered400First(boolean njs) throws Exception {
+    String text = render(njs ? NJS : CORE, rules(rule("c", "", ".*",
+        "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />", "<action type=\"AbortRequest\" />")));
+
+    // Every test that answers 400 must come before the first rule.
+    List<NginxTokens.Statement> statements = NginxTokens.statements(text);
+    int firstRule = text.indexOf("# rule c");
+    assertThat(text.lastIndexOf("return 400;")).isLessThan(firstRule);
+    List<String> guards = new ArrayList<>();
+    for (int i = 0; i + 1 < statements.size(); i++) {
+      if (statements.get(i).name().equals("if") && statements.get(i + 1).tokens().equals(List.of("return", "400"))) {
+        guards.add(String.join(" ", statements.get(i).tokens()));
+      }
+    }
+    assertThat(guards).as("400 guards in %s", text).isNotEmpty();
+    // What the guards refuse, decided with the regexes themselves where they are regexes on core variables.
+    List<String> onRequest = regexesOn(text, "$request");
+    List<String> onUri = regexesOn(text, "$request_uri");
+    if (!njs) {
+      assertThat(onRequest).as("core mode checks the request line").hasSize(1);
+      assertThat(onUri).as("core mode checks the path's encoding").hasSize(1);
+    }
+    if (!onRequest.isEmpty()) {
+      assertThat(pcreFinds(onRequest.get(0), "GET /x?y HTTP/1.1")).isTrue();
+      assertThat(pcreFinds(onRequest.get(0), "GET http://example.com/ HTTP/1.1")).isFalse();
+    }
+    if (!onUri.isEmpty()) {
+      assertThat(pcreFinds(onUri.get(0), "/caf%C3%A9/x?q=%FF")).isTrue();
+      assertThat(pcreFinds(onUri.get(0), "/a%F0%9F%98%80")).isTrue();
+      assertThat(pcreFinds(onUri.get(0), "/bad%C3%28")).isFalse();
+      assertThat(pcreFinds(onUri.get(0), "/bad%C3")).isFalse();
+      assertThat(pcreFinds(onUri.get(0), "/surrogate%ED%A0%80")).isFalse();
+      assertThat(pcreFinds(onUri.get(0), "/overlong%C0%AF")).isFalse();
+      assertThat(pcreFinds(onUri.get(0), "/toolarge%F4%90%80%80")).isFalse();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------- inputs
@@ -308,6 +387,7 @@ class NginxRendererTest {
 
     assertThat(refusal(CORE, ua)).contains("{HTTP_USER_AGENT}", "1.23.0", "first of repeated header fields");
     assertThat(render(NGINX_1_23, ua)).contains("if ($http_user_agent ~ ");
+    assertThat(render(NJS, ua)).as("njs joins the fields itself").contains("js_set $tq_njs_header_1 tq_njs.header;");
   }
 
   @ParameterizedTest
@@ -330,9 +410,8 @@ class NginxRendererTest {
     assertThat(text)
         .contains("js_import tq_njs from \"/var/lib/tourniquet/nginx/tourniquet.js\";")
         .contains("js_set $tq_njs_decodedRequestUri tq_njs.decodedRequestUri;")
-        .contains("if ($tq_njs_pathOk = \"\") { return 400; }")
-        .contains("if ($tq_njs_decodedRequestUri ~ ")
-        .contains("return 444;");
+        .contains("if ($tq_njs_decodedRequestUri ~ ");
+    assertThat(answers(text)).containsExactly(List.of("return", "444"));
   }
 
   @Test
@@ -456,8 +535,7 @@ class NginxRendererTest {
     assertThat(statements).as("directives inside if blocks")
         .filteredOn(st -> st.depth() == 1).extracting(NginxTokens.Statement::name).containsOnly("set", "return");
     assertThat(statements).allMatch(st -> st.depth() <= 1);
-    assertThat(statements).filteredOn(st -> st.name().equals("return")).extracting(NginxTokens.Statement::tokens)
-        .containsExactly(List.of("return", "403", hostile.replace("{", "(").replace("}", ")")));
+    assertThat(answers(text)).containsExactly(List.of("return", "403", hostile.replace("{", "(").replace("}", ")")));
   }
 
   @Test
@@ -469,8 +547,7 @@ class NginxRendererTest {
     String text = render(CORE, m);
 
     assertThat(text).contains("# rule a } return 200; { b\n");
-    assertThat(NginxTokens.statements(text)).filteredOn(st -> st.name().equals("return"))
-        .extracting(NginxTokens.Statement::tokens).containsExactly(List.of("return", "444"));
+    assertThat(answers(text)).containsExactly(List.of("return", "444"));
   }
 
   @Test
