@@ -141,7 +141,8 @@ public final class FleetServer implements AutoCloseable {
       jetty.addConnector(connector);
       Dashboard dashboard = new Dashboard(fleet, settings.tlsKeystore.isPresent(), settings.sessionTtl);
       jetty.setHandler(new FleetHandler(fleet, streams, dashboard));
-      jetty.setStopTimeout(2000);
+      jetty.setErrorHandler(new JsonErrorHandler());
+      jetty.setStopTimeout(500);
       jetty.start();
 
       scheduler = Executors.newSingleThreadScheduledExecutor(daemon("tourniquet-scheduler"));

@@ -132,12 +132,12 @@ final class PostgresBus implements Bus {
   @Override
   public void close() {
     closed = true;
+    closeQuietly();
     listener.interrupt();
     try {
       listener.join(2000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    closeQuietly();
   }
 }

@@ -1,0 +1,157 @@
+package dev.tourniquet.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpResponse;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The admin API: roles, the audit log, users and tokens, and refusals of bad input. */
+abstract class AdminContract extends ContractBase {
+
+  @Test
+  void viewerReadsButCannotChangePolicy() throws Exception {
+    String viewer = fleet.user("vera", "viewer");
+
+    HttpResponse<String> read = fleet.get("/api/v1/admin/servers", viewer);
+    HttpResponse<String> block = fleet.post("/api/v1/admin/org/block", viewer, "{\"id\":\"M1\"}");
+
+    assertThat(read.statusCode()).isEqualTo(200);
+    assertThat(block.statusCode()).isEqualTo(403);
+    assertThat(Fixture.json(block).get("error").asText())
+        .isEqualTo("user vera has role viewer; this operation needs role operator");
+    assertThat(fleet.adminGet("/api/v1/admin/policy").get("blocked")).isEmpty();
+  }
+
+  @Test
+  void operatorChangesPolicyButCannotManageUsersOrTokens() throws Exception {
+    String operator = fleet.user("olga", "operator");
+
+    assertThat(fleet.post("/api/v1/admin/org/block", operator, "{\"id\":\"M1\"}").statusCode()).isEqualTo(200);
+    assertThat(fleet.post("/api/v1/admin/users", operator, "{\"name\":\"eve\",\"role\":\"admin\"}").statusCode())
+        .isEqualTo(403);
+    assertThat(fleet.post("/api/v1/admin/enrolment-tokens", operator, "{}").statusCode()).isEqualTo(403);
+    assertThat(fleet.get("/api/v1/admin/users", operator).statusCode()).isEqualTo(403);
+    assertThat(fleet.adminGet("/api/v1/admin/users")).hasSize(2);
+  }
+
+  @Test
+  void everyChangeIsInTheAuditLogWithWhoWhatAndWhen() throws Exception {
+    String operator = fleet.user("olga", "operator");
+    fleet.enrol("web-01", "{}");
+    fleet.post("/api/v1/admin/servers/web-01/block", operator, "{\"id\":\"M2\"}");
+    fleet.post("/api/v1/admin/org/disable", operator, "");
+
+    JsonNode audit = fleet.adminGet("/api/v1/admin/audit?limit=4");
+
+    assertThat(audit).hasSize(4);
+    assertThat(audit.get(0).get("actor").asText()).isEqualTo("olga");
+    assertThat(audit.get(0).get("action").asText()).isEqualTo("disable");
+    assertThat(audit.get(0).get("target").asText()).isEqualTo("organisation");
+    assertThat(audit.get(0).get("at").asText()).isEqualTo(fleet.clock.instant().toString());
+    assertThat(audit.get(1).get("action").asText()).isEqualTo("block");
+    assertThat(audit.get(1).get("target").asText()).isEqualTo("server web-01: M2");
+    assertThat(audit.get(2).get("actor").asText()).isEqualTo("agent:web-01");
+    assertThat(audit.get(2).get("action").asText()).isEqualTo("enrol");
+    long newest = audit.get(0).get("id").asLong();
+    JsonNode older = fleet.adminGet("/api/v1/admin/audit?limit=1&before=" + newest);
+    assertThat(older.get(0).get("id").asLong()).isLessThan(newest);
+  }
+
+  @Test
+  void newUserTokenRevokesTheOldOne() throws Exception {
+    String old = fleet.user("olga", "operator");
+
+    HttpResponse<String> r = fleet.post("/api/v1/admin/users/olga/token", fleet.adminToken, "");
+
+    assertThat(r.statusCode()).isEqualTo(200);
+    String fresh = Fixture.json(r).get("token").asText();
+    assertThat(fleet.get("/api/v1/admin/whoami", old).statusCode()).isEqualTo(401);
+    assertThat(fleet.get("/api/v1/admin/whoami", fresh).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void lastAdminCannotBeDeleted() throws Exception {
+    HttpResponse<String> r = fleet.delete("/api/v1/admin/users/admin", fleet.adminToken);
+    assertThat(r.statusCode()).isEqualTo(409);
+    assertThat(fleet.get("/api/v1/admin/whoami", fleet.adminToken).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void enrolmentTokensAreListedWithoutTheirValue() throws Exception {
+    String token = fleet.enrolmentToken();
+    HttpResponse<String> list = fleet.get("/api/v1/admin/enrolment-tokens", fleet.adminToken);
+    assertThat(list.statusCode()).isEqualTo(200);
+    assertThat(list.body()).doesNotContain(token).doesNotContain(token.substring(4));
+    assertThat(Fixture.json(list)).hasSize(1);
+  }
+
+  @Test
+  void hostedFeedsAreListedWithTheirMitigations() throws Exception {
+    JsonNode feeds = fleet.adminGet("/api/v1/admin/feeds");
+    assertThat(feeds.get(0).get("name").asText()).isEqualTo("default");
+    assertThat(feeds.get(0).get("mitigations").toString())
+        .contains("{\"id\":\"M1\",\"revision\":1}").contains("{\"id\":\"M2\",\"revision\":1}");
+  }
+
+  static Stream<Arguments> badAdminRequests() {
+    return Stream.of(
+        Arguments.of("POST", "/api/v1/admin/org/block", "{\"id\":\"M1\"", 400, "malformed JSON"),
+        Arguments.of("POST", "/api/v1/admin/org/block", "{\"id\":\"M1\",\"scope\":\"all\"}", 400, "unknown field"),
+        Arguments.of("POST", "/api/v1/admin/org/block", "{\"id\":\"../M1\"}", 400, "field \"id\""),
+        Arguments.of("POST", "/api/v1/admin/org/block", "{}", 400, "field \"id\": expected a mitigation id"),
+        Arguments.of("POST", "/api/v1/admin/org/mode", "{\"id\":\"M1\",\"mode\":\"off\"}", 400, "\"enforce\", \"audit\""),
+        Arguments.of("POST", "/api/v1/admin/org/mode", "{\"id\":\"M1\"}", 400, "field \"mode\""),
+        Arguments.of("POST", "/api/v1/admin/org/rollout", "{\"enabled\":true,\"autoReleaseAfter\":\"4 hours\"}", 400,
+            "ISO-8601 duration"),
+        Arguments.of("POST", "/api/v1/admin/org/explode", "{}", 404, "no operation \"explode\""),
+        Arguments.of("POST", "/api/v1/admin/org/block", "{\"id\":\"M1\",\"pad\":\"" + "x".repeat(70_000) + "\"}", 413,
+            "at most 65536 bytes"),
+        Arguments.of("POST", "/api/v1/admin/servers/web-99/block", "{\"id\":\"M1\"}", 404, "no enrolled server named web-99"),
+        Arguments.of("POST", "/api/v1/admin/servers/%2e%2e/block", "{\"id\":\"M1\"}", 400, "request refused"),
+        Arguments.of("POST", "/api/v1/admin/servers/web%2f01/block", "{\"id\":\"M1\"}", 400, "request refused"),
+        Arguments.of("POST", "/api/v1/admin/servers/web%5c01/block", "{\"id\":\"M1\"}", 400, "Suspicious Path Character"),
+        Arguments.of("POST", "/api/v1/admin/rollouts/M9/approve", "{}", 404, "no revision of M9"),
+        Arguments.of("POST", "/api/v1/admin/users", "{\"name\":\"Eve!\",\"role\":\"admin\"}", 400, "field \"name\""),
+        Arguments.of("POST", "/api/v1/admin/users", "{\"name\":\"eve\",\"role\":\"root\"}", 400,
+            "expected viewer, operator or admin"),
+        Arguments.of("POST", "/api/v1/admin/enrolment-tokens", "{\"ttl\":\"P365D\"}", 400, "from PT1S to P30D"),
+        Arguments.of("GET", "/api/v1/admin/audit?limit=0", null, 400, "query parameter limit"),
+        Arguments.of("GET", "/api/v1/admin/nothing", null, 404, "no admin resource"),
+        Arguments.of("DELETE", "/api/v1/admin/policy", null, 405, "expected GET"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("badAdminRequests")
+  void badAdminRequestIsRefusedWithAClearErrorAndChangesNothing(String method, String path, String body, int status,
+      String message) throws Exception {
+    fleet.enrol("web-01", "{}");
+    JsonNode policyBefore = fleet.adminGet("/api/v1/admin/policy");
+    int auditBefore = fleet.adminGet("/api/v1/admin/audit?limit=1000").size();
+
+    HttpResponse<String> r = switch (method) {
+      case "POST" -> fleet.post(path, fleet.adminToken, body);
+      case "DELETE" -> fleet.delete(path, fleet.adminToken);
+      default -> fleet.get(path, fleet.adminToken);
+    };
+
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
+    assertThat(Fixture.json(r).get("error").asText()).contains(message);
+    assertThat(fleet.adminGet("/api/v1/admin/policy")).isEqualTo(policyBefore);
+    assertThat(fleet.adminGet("/api/v1/admin/audit?limit=1000")).hasSize(auditBefore);
+    assertThat(fleet.adminGet("/api/v1/admin/users")).hasSize(1);
+  }
+
+  @Test
+  void adminApiRefusesAMissingOrWrongToken() throws Exception {
+    assertThat(fleet.get("/api/v1/admin/whoami", null).statusCode()).isEqualTo(401);
+    assertThat(fleet.get("/api/v1/admin/whoami", "tqu_" + "A".repeat(43)).statusCode()).isEqualTo(401);
+    HttpResponse<String> r = fleet.post("/api/v1/admin/org/disable", "tqu_" + "B".repeat(43), "");
+    assertThat(r.statusCode()).isEqualTo(401);
+    assertThat(fleet.adminGet("/api/v1/admin/policy").get("mitigationsEnabled").asBoolean()).isTrue();
+  }
+}

@@ -1,0 +1,64 @@
+package dev.tourniquet.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.InputStream;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** HTTPS from a PKCS#12 keystore made by the JDK's keytool; clients trust only that certificate. */
+class TlsTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void serverServesHttpsFromAPkcs12KeystoreAndSetsSecureCookies() throws Exception {
+    Path keystore = dir.resolve("server.p12");
+    Process keytool = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+        "-genkeypair", "-alias", "fleet", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=localhost",
+        "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-storetype", "PKCS12", "-keystore",
+        keystore.toString(), "-storepass", "changeit").redirectErrorStream(true).start();
+    assertThat(keytool.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(keytool.exitValue()).as(new String(keytool.getInputStream().readAllBytes())).isZero();
+
+    try (Fixture fleet = new Fixture(dir, Backend.h2(), b -> b.tls(keystore, "changeit".toCharArray()))) {
+      assertThat(fleet.server.uri().getScheme()).isEqualTo("https");
+      KeyStore trust = KeyStore.getInstance("PKCS12");
+      try (InputStream in = Files.newInputStream(keystore)) {
+        trust.load(in, "changeit".toCharArray());
+      }
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(trust);
+      SSLContext ssl = SSLContext.getInstance("TLS");
+      ssl.init(null, tmf.getTrustManagers(), null);
+      HttpClient trusting = HttpClient.newBuilder().sslContext(ssl).build();
+
+      HttpResponse<String> policy = trusting.send(HttpRequest.newBuilder(fleet.uri("/api/v1/admin/whoami"))
+          .header("Authorization", "Bearer " + fleet.adminToken).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> login = trusting.send(HttpRequest.newBuilder(fleet.uri("/login"))
+          .header("Content-Type", "application/x-www-form-urlencoded")
+          .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
+          HttpResponse.BodyHandlers.ofString());
+
+      assertThat(policy.statusCode()).isEqualTo(200);
+      assertThat(login.headers().firstValue("Set-Cookie")).hasValueSatisfying(c -> assertThat(c)
+          .contains("HttpOnly").contains("SameSite=Strict").contains("Secure"));
+      try {
+        fleet.http.send(HttpRequest.newBuilder(fleet.uri("/healthz")).build(), HttpResponse.BodyHandlers.ofString());
+        throw new AssertionError("a client that does not trust the certificate must fail the handshake");
+      } catch (SSLHandshakeException expected) {
+        assertThat(expected).hasMessageContaining("PKIX");
+      }
+    }
+  }
+}
