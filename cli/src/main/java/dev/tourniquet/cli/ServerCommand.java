@@ -1,0 +1,373 @@
+package dev.tourniquet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.server.FleetServer;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code tourniquet server …}: run the fleet server, or, with a verb, operate a running one through its
+ * admin API ({@code --server URL}); see docs/server.md.
+ */
+@Command(
+    name = "server",
+    mixinStandardHelpOptions = true,
+    description = {"Run the fleet server: host feeds, push hints to agents, keep the organisation's policy, enrol agents,",
+        "receive their reports, serve the admin API and the dashboard (see docs/server.md). Runs until stopped.",
+        "With a verb (status, block, …) it operates a running server through its admin API instead."},
+    subcommands = {ServerCommand.Status.class, ServerCommand.Block.class, ServerCommand.Unblock.class,
+        ServerCommand.Enable.class, ServerCommand.Disable.class, ServerCommand.Mode.class, ServerCommand.Approve.class,
+        ServerCommand.EnrolmentToken.class, ServerCommand.Audit.class})
+final class ServerCommand extends Verb {
+  @Option(names = "--data", paramLabel = "DIR",
+      description = "Data directory: the embedded database (unless --db) and the first admin token (admin.token).")
+  Path data;
+
+  @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8420",
+      description = "Address to listen on, default ${DEFAULT-VALUE}. Anything but loopback needs --tls-keystore.")
+  String listen;
+
+  @Option(names = "--feed", paramLabel = "NAME=DIR",
+      description = "Host a feed: NAME in URLs (/feeds/NAME/), DIR the repository's published directory. Repeatable.")
+  List<String> feeds = new ArrayList<>();
+
+  @Option(names = "--db", paramLabel = "JDBC_URL",
+      description = "PostgreSQL instead of the embedded H2, e.g. jdbc:postgresql://db/fleet?user=tourniquet."
+          + " Put a password in ~/.pgpass or the PGPASSWORD environment, not in the URL.")
+  String db;
+
+  @Option(names = "--tls-keystore", paramLabel = "FILE", description = "Serve HTTPS with the key and certificate of this PKCS#12 file.")
+  Path tlsKeystore;
+
+  @ArgGroup(exclusive = true, multiplicity = "0..1")
+  KeystorePassword keystorePassword;
+
+  static final class KeystorePassword {
+    @Option(names = "--tls-password-env", paramLabel = "VAR", description = "Environment variable holding the keystore password.")
+    String env;
+
+    @Option(names = "--tls-password-file", paramLabel = "FILE", description = "File whose first line is the keystore password.")
+    Path file;
+  }
+
+  @Override
+  void run() throws Exception {
+    if (data == null) {
+      throw new Invalid("tourniquet server: --data DIR is required to run a server (or give a verb: status, block, …)");
+    }
+    FleetServer.Settings.Builder settings = FleetServer.Settings.builder(data);
+    HostPort address = HostPort.parse(listen);
+    settings.listen(address.host(), address.port());
+    for (String feed : feeds) {
+      int eq = feed.indexOf('=');
+      if (eq <= 0 || eq == feed.length() - 1) {
+        throw new Invalid("--feed: expected NAME=DIR but found \"" + feed + "\"");
+      }
+      settings.feed(feed.substring(0, eq), Path.of(feed.substring(eq + 1)));
+    }
+    if (db != null) {
+      settings.database(db);
+    }
+    if (tlsKeystore != null) {
+      settings.tls(tlsKeystore, keystorePassword().toCharArray());
+    } else if (keystorePassword != null) {
+      throw new Invalid("--tls-password-env/--tls-password-file: expected --tls-keystore as well");
+    }
+    FleetServer server;
+    try {
+      server = FleetServer.start(settings.build());
+    } catch (IllegalStateException e) {
+      throw new Failed(e.getMessage());
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close();
+      stopped.countDown();
+    }, "tourniquet-server-shutdown"));
+    out().println("tourniquet server: listening on " + server.uri() + " (stop with SIGTERM or Ctrl-C)");
+    if (Files.exists(server.adminTokenFile())) {
+      out().println("tourniquet server: the first admin token is in " + server.adminTokenFile().toAbsolutePath());
+    }
+    out().flush();
+    stopped.await();
+  }
+
+  private String keystorePassword() throws Invalid, IOException {
+    if (keystorePassword == null) {
+      throw new Invalid("--tls-keystore: expected --tls-password-env VAR or --tls-password-file FILE for its password");
+    }
+    if (keystorePassword.env != null) {
+      String value = System.getenv(keystorePassword.env);
+      if (value == null) {
+        throw new Invalid("--tls-password-env: the environment variable " + keystorePassword.env + " is not set");
+      }
+      return value;
+    }
+    List<String> lines = Files.readAllLines(keystorePassword.file, StandardCharsets.UTF_8);
+    return lines.isEmpty() ? "" : lines.get(0);
+  }
+
+  /** {@code HOST:PORT}, with IPv6 hosts in brackets. */
+  record HostPort(String host, int port) {
+    static HostPort parse(String text) throws Invalid {
+      int colon = text.lastIndexOf(':');
+      String host = colon < 0 ? "" : text.substring(0, colon);
+      if (host.startsWith("[") && host.endsWith("]")) {
+        host = host.substring(1, host.length() - 1);
+      }
+      try {
+        int port = Integer.parseInt(text.substring(colon + 1));
+        if (!host.isEmpty() && port >= 0 && port <= 65535) {
+          return new HostPort(host, port);
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new Invalid("--listen: expected HOST:PORT such as 127.0.0.1:8420 or [::1]:8420 but found \"" + text + "\"");
+    }
+  }
+
+  // Operating a running server through its admin API.
+
+  /** Which server to talk to, and with which token. */
+  static final class Target {
+    @Option(names = "--server", paramLabel = "URL", required = true,
+        description = "The fleet server's base URL, e.g. https://fleet.example.org:8420/.")
+    URI server;
+
+    @Option(names = "--token-file", paramLabel = "FILE",
+        description = "File holding your user token (default: the TOURNIQUET_TOKEN environment variable).")
+    Path tokenFile;
+
+    String token() throws Invalid, IOException {
+      if (tokenFile != null) {
+        return Files.readString(tokenFile, StandardCharsets.UTF_8).trim();
+      }
+      String env = System.getenv("TOURNIQUET_TOKEN");
+      if (env == null || env.isBlank()) {
+        throw new Invalid("expected a user token: --token-file FILE or the TOURNIQUET_TOKEN environment variable");
+      }
+      return env.trim();
+    }
+  }
+
+  /** A verb that calls the admin API once and prints the answer. */
+  abstract static class ApiVerb extends Verb {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @Mixin
+    Target target;
+
+    JsonNode call(String method, String path, Object body) throws Exception {
+      String scheme = target.server.getScheme() == null ? "" : target.server.getScheme().toLowerCase(Locale.ROOT);
+      if (!scheme.equals("http") && !scheme.equals("https")) {
+        throw new Invalid("--server: expected an http or https URL but found " + target.server);
+      }
+      String base = target.server.toString().endsWith("/") ? target.server.toString() : target.server + "/";
+      HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base).resolve(path))
+          .timeout(Duration.ofSeconds(30))
+          .header("Authorization", "Bearer " + target.token());
+      if (body != null) {
+        request.header("Content-Type", "application/json")
+            .method(method, HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)));
+      } else {
+        request.method(method, HttpRequest.BodyPublishers.noBody());
+      }
+      HttpResponse<String> response;
+      try {
+        response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()
+            .send(request.build(), HttpResponse.BodyHandlers.ofString());
+      } catch (IOException e) {
+        throw new Failed(target.server + ": cannot reach the fleet server: " + e.getMessage());
+      }
+      JsonNode answer = response.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(response.body());
+      if (response.statusCode() >= 400) {
+        String error = answer.path("error").asText("HTTP " + response.statusCode());
+        if (response.statusCode() == 400) {
+          throw new Invalid("tourniquet: " + error);
+        }
+        throw new Failed(error + " (HTTP " + response.statusCode() + ")");
+      }
+      return answer;
+    }
+
+    /** The admin path of the organisation, or of one server with {@code --on}. */
+    static String scope(String on) {
+      return on == null ? "api/v1/admin/org/" : "api/v1/admin/servers/" + on + "/";
+    }
+
+    void printResult(JsonNode answer) {
+      out().println(answer.path("result").asText(answer.toString()));
+    }
+  }
+
+  @Command(name = "status", mixinStandardHelpOptions = true,
+      description = "Servers of the fleet: ring, last seen, product version, feed health and mitigation statuses.")
+  static final class Status extends ApiVerb {
+    @Option(names = "--json", description = "Print the admin API's JSON.")
+    boolean json;
+
+    @Override
+    void run() throws Exception {
+      JsonNode servers = call("GET", "api/v1/admin/servers", null);
+      if (json) {
+        out().println(servers.toPrettyString());
+        return;
+      }
+      out().printf(Locale.ROOT, "%-24s %-10s %-22s %-18s %-8s %s%n", "SERVER", "RING", "LAST SEEN", "PRODUCT", "FEED",
+          "MITIGATIONS");
+      for (JsonNode s : servers) {
+        StringBuilder counts = new StringBuilder();
+        s.path("statusCounts").fields().forEachRemaining(e -> counts.append(e.getKey()).append('=')
+            .append(e.getValue().asInt()).append(' '));
+        out().printf(Locale.ROOT, "%-24s %-10s %-22s %-18s %-8s %s%n", s.path("server").asText(),
+            s.path("ring").asText("-"), s.path("lastSeen").asText("never") + (s.path("stale").asBoolean() ? " (stale)" : ""),
+            s.path("productVersion").asText("-"), s.path("feedHealth").asText("-").equals("ok") ? "ok" : "ERROR",
+            counts.toString().trim());
+      }
+    }
+  }
+
+  @Command(name = "block", mixinStandardHelpOptions = true,
+      description = "Block a mitigation in the organisation (or on one server with --on): never applied, removed where it was.")
+  static final class Block extends ApiVerb {
+    @Parameters(paramLabel = "ID", description = "The mitigation id, e.g. M1.")
+    String id;
+
+    @Option(names = "--on", paramLabel = "SERVER", description = "Only on this server.")
+    String on;
+
+    @Override
+    void run() throws Exception {
+      printResult(call("POST", scope(on) + "block", Map.of("id", id)));
+    }
+  }
+
+  @Command(name = "unblock", mixinStandardHelpOptions = true, description = "Unblock a mitigation (organisation, or --on SERVER).")
+  static final class Unblock extends ApiVerb {
+    @Parameters(paramLabel = "ID", description = "The mitigation id.")
+    String id;
+
+    @Option(names = "--on", paramLabel = "SERVER", description = "Only on this server.")
+    String on;
+
+    @Override
+    void run() throws Exception {
+      printResult(call("POST", scope(on) + "unblock", Map.of("id", id)));
+    }
+  }
+
+  @Command(name = "enable", mixinStandardHelpOptions = true, description = "Enable mitigations (organisation, or --on SERVER).")
+  static final class Enable extends ApiVerb {
+    @Option(names = "--on", paramLabel = "SERVER", description = "Only on this server.")
+    String on;
+
+    @Override
+    void run() throws Exception {
+      printResult(call("POST", scope(on) + "enable", Map.of()));
+    }
+  }
+
+  @Command(name = "disable", mixinStandardHelpOptions = true,
+      description = "Disable mitigations (organisation, or --on SERVER): servers only detect; applied ones stay.")
+  static final class Disable extends ApiVerb {
+    @Option(names = "--on", paramLabel = "SERVER", description = "Only on this server.")
+    String on;
+
+    @Override
+    void run() throws Exception {
+      printResult(call("POST", scope(on) + "disable", Map.of()));
+    }
+  }
+
+  @Command(name = "mode", mixinStandardHelpOptions = true,
+      description = "Override a mitigation's mode: enforce, audit, or default (the publisher's).")
+  static final class Mode extends ApiVerb {
+    @Parameters(index = "0", paramLabel = "ID", description = "The mitigation id.")
+    String id;
+
+    @Parameters(index = "1", paramLabel = "MODE", description = "enforce, audit or default.")
+    String mode;
+
+    @Option(names = "--on", paramLabel = "SERVER", description = "Only on this server.")
+    String on;
+
+    @Override
+    void run() throws Exception {
+      ObjectNode body = JSON.createObjectNode().put("id", id);
+      if (mode.equals("default")) {
+        body.putNull("mode");
+      } else {
+        body.put("mode", mode);
+      }
+      printResult(call("POST", scope(on) + "mode", body));
+    }
+  }
+
+  @Command(name = "approve", mixinStandardHelpOptions = true,
+      description = "Release a mitigation's revision waiting in ring canary to every ring.")
+  static final class Approve extends ApiVerb {
+    @Parameters(paramLabel = "ID", description = "The mitigation id.")
+    String id;
+
+    @Option(names = "--revision", paramLabel = "N", description = "The revision (default: the newest waiting).")
+    Integer revision;
+
+    @Override
+    void run() throws Exception {
+      printResult(call("POST", "api/v1/admin/rollouts/" + id + "/approve",
+          revision == null ? Map.of() : Map.of("revision", revision)));
+    }
+  }
+
+  @Command(name = "enrolment-token", mixinStandardHelpOptions = true,
+      description = "Issue a one-time enrolment token for an agent (admin role). Printed once; give it to the agent's installer.")
+  static final class EnrolmentToken extends ApiVerb {
+    @Option(names = "--ttl", paramLabel = "DURATION", defaultValue = "PT24H",
+        description = "How long it stays valid, ISO-8601 (default ${DEFAULT-VALUE}, at most P30D).")
+    String ttl;
+
+    @Option(names = "--note", paramLabel = "TEXT", defaultValue = "", description = "What it is for (shown in the list).")
+    String note;
+
+    @Override
+    void run() throws Exception {
+      JsonNode answer = call("POST", "api/v1/admin/enrolment-tokens", Map.of("ttl", ttl, "note", note));
+      out().println(answer.path("token").asText());
+      err().println("valid until " + answer.path("expiresAt").asText() + ", once");
+    }
+  }
+
+  @Command(name = "audit", mixinStandardHelpOptions = true, description = "The newest entries of the audit log.")
+  static final class Audit extends ApiVerb {
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "50", description = "How many (default ${DEFAULT-VALUE}).")
+    int limit;
+
+    @Override
+    void run() throws Exception {
+      for (JsonNode e : call("GET", "api/v1/admin/audit?limit=" + limit, null)) {
+        out().printf(Locale.ROOT, "%s  %-16s %-18s %-28s %s%n", e.path("at").asText(), e.path("actor").asText(),
+            e.path("action").asText(), e.path("target").asText(), e.path("detail").asText());
+      }
+    }
+  }
+}

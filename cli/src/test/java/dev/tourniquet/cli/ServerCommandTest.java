@@ -1,0 +1,169 @@
+package dev.tourniquet.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tourniquet.feed.tuf.FeedRepository;
+import dev.tourniquet.feed.tuf.Role;
+import dev.tourniquet.feed.tuf.SigningKey;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code tourniquet server}: the real command in its own JVM, serving a real feed on an ephemeral port,
+ * operated by the command's admin verbs and stopped with SIGTERM.
+ */
+class ServerCommandTest {
+  private static final Pattern LISTENING = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+/)");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir
+  Path dir;
+  Process process;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private Path publishedFeed() throws Exception {
+    SigningKey key = SigningKey.generate();
+    Map<Role, FeedRepository.KeySet> keys = new EnumMap<>(Role.class);
+    for (Role role : Role.values()) {
+      keys.put(role, new FeedRepository.KeySet(List.of(key.verificationKey()), 1));
+    }
+    FeedRepository repo = FeedRepository.init(dir.resolve("repo"), keys, FeedRepository.Validity.defaults(),
+        Clock.systemUTC());
+    repo.sign(Role.ROOT, key);
+    repo.addTarget("mitigations/M1.json", "{\"id\":\"M1\",\"revision\":1}".getBytes(StandardCharsets.UTF_8));
+    repo.sign(Role.TARGETS, key);
+    repo.publish(List.of(key), List.of(key));
+    return repo.publishedDirectory();
+  }
+
+  private URI startServer(Path published) throws Exception {
+    Path log = dir.resolve("server.log");
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-cp");
+    command.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+    command.addAll(List.of(Main.class.getName(), "server", "--data", dir.resolve("data").toString(), "--listen",
+        "127.0.0.1:0", "--feed", "default=" + published));
+    process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < deadline && process.isAlive()) {
+      Matcher m = LISTENING.matcher(Files.readString(log));
+      if (m.find()) {
+        return URI.create(m.group(1));
+      }
+      process.waitFor(50, TimeUnit.MILLISECONDS);
+    }
+    throw new AssertionError("the server did not say where it listens within 60 s; its output:\n" + Files.readString(log));
+  }
+
+  private static int run(StringWriter out, StringWriter err, String... args) {
+    return Main.run(new PrintWriter(out), new PrintWriter(err), args);
+  }
+
+  @Test
+  void serverRunsServesTheFeedIsOperatedByItsVerbsAndStopsOnSigterm() throws Exception {
+    URI uri = startServer(publishedFeed());
+    Path token = dir.resolve("data/admin.token");
+    HttpClient http = HttpClient.newHttpClient();
+
+    HttpResponse<String> timestamp = http.send(HttpRequest.newBuilder(uri.resolve("/feeds/default/timestamp.json"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(timestamp.statusCode()).isEqualTo(200);
+    assertThat(Files.readString(dir.resolve("server.log"))).contains("first admin token is in")
+        .doesNotContain(Files.readString(token).trim());
+
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    assertThat(run(out, err, "server", "enrolment-token", "--server", uri.toString(), "--token-file", token.toString()))
+        .as(err.toString()).isZero();
+    String enrolment = out.toString().trim();
+    HttpResponse<String> enrolled = http.send(HttpRequest.newBuilder(uri.resolve("/api/v1/enrol"))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"token\":\"" + enrolment + "\",\"server\":\"web-01\"}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
+    String credential = JSON.readTree(enrolled.body()).get("credential").asText();
+
+    out = new StringWriter();
+    assertThat(run(out, err, "server", "block", "M1", "--server", uri.toString(), "--token-file", token.toString()))
+        .isZero();
+    assertThat(out.toString()).contains("blocked M1 (organisation)");
+    JsonNode policy = JSON.readTree(http.send(HttpRequest.newBuilder(uri.resolve("/api/v1/agent/policy"))
+        .header("Authorization", "Bearer " + credential).build(), HttpResponse.BodyHandlers.ofString()).body());
+    assertThat(policy.get("blocked").toString()).isEqualTo("[\"M1\"]");
+
+    out = new StringWriter();
+    assertThat(run(out, err, "server", "status", "--server", uri.toString(), "--token-file", token.toString())).isZero();
+    assertThat(out.toString()).contains("web-01");
+
+    out = new StringWriter();
+    err = new StringWriter();
+    assertThat(run(out, err, "server", "block", "../M1", "--server", uri.toString(), "--token-file", token.toString()))
+        .isEqualTo(Main.INVALID);
+    assertThat(err.toString()).contains("field \"id\"");
+
+    process.destroy(); // SIGTERM: the shutdown hook closes the server
+    assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+  }
+
+  @Test
+  void wrongTokenIsAnOperationalFailure() throws Exception {
+    URI uri = startServer(publishedFeed());
+    Path wrong = dir.resolve("wrong.token");
+    Files.writeString(wrong, "tqu_" + "A".repeat(43));
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    int code = run(out, err, "server", "status", "--server", uri.toString(), "--token-file", wrong.toString());
+
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).contains("admin token").contains("HTTP 401");
+  }
+
+  @Test
+  void invalidOptionsAreRefusedBeforeAnythingStarts() throws Exception {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    assertThat(run(out, err, "server", "--listen", "127.0.0.1:0")).isEqualTo(Main.INVALID);
+    assertThat(err.toString()).contains("--data DIR is required");
+    assertThat(run(out, err, "server", "--data", dir.toString(), "--listen", "localhost")).isEqualTo(Main.INVALID);
+    assertThat(err.toString()).contains("--listen: expected HOST:PORT");
+    assertThat(run(out, err, "server", "--data", dir.toString(), "--feed", "default")).isEqualTo(Main.INVALID);
+    assertThat(err.toString()).contains("--feed: expected NAME=DIR");
+    assertThat(run(out, err, "server", "--data", dir.toString(), "--listen", "127.0.0.1:0", "--feed",
+        "default=" + dir.resolve("nothing"))).isEqualTo(1);
+    assertThat(err.toString()).contains(dir.resolve("nothing").toString());
+    assertThat(run(out, err, "server", "--data", dir.toString(), "--listen", "127.0.0.1:0", "--db",
+        "jdbc:mysql://db/fleet")).isEqualTo(1);
+    assertThat(err.toString()).contains("expected jdbc:h2:… or jdbc:postgresql:…");
+    assertThat(Files.exists(dir.resolve("admin.token"))).isFalse();
+  }
+}
