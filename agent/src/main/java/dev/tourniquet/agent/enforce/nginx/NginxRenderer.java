@@ -447,41 +447,77 @@ final class NginxRenderer {
       // nginx sends its own reason phrase (or none) and cannot be given another. The reason phrase carries
       // no meaning (RFC 9112 section 4: a client SHOULD ignore it; HTTP/2 and HTTP/3 have none), so the
       // status and the body are enforced exactly and the phrase is nginx's, as docs/nginx.md says.
-      checkText(cr.statusReason(), where, "statusReason");
       if (cr.statusDescription().isEmpty()) {
         return "return " + cr.statusCode() + ";";
       }
       if (cr.statusCode() == 204 || cr.statusCode() == 304) {
         throw new Refusal(where + ": refused: status " + cr.statusCode() + " has no body, but statusDescription is set");
       }
-      checkText(cr.statusDescription(), where, "statusDescription");
-      return "return " + cr.statusCode() + " " + quote(cr.statusDescription()) + ";";
+      return "return " + cr.statusCode() + " \"" + template(cr.statusDescription(), where, "statusDescription") + "\";";
     }
     if (action instanceof InboundAction.Redirect redirect) {
-      checkText(redirect.url(), where, "redirect url");
+      String url = template(redirect.url(), where, "redirect url");
       if (!redirect.url().startsWith("http://") && !redirect.url().startsWith("https://")) {
         throw new Refusal(where + ": refused: nginx makes a relative redirect location absolute (absolute_redirect), "
             + "so " + redirect.url() + " would not be sent as written; expected an absolute http:// or https:// url");
       }
-      if (redirect.appendQueryString() && redirect.url().contains("?")) {
-        throw new Refusal(where + ": refused: appending the query string to a url that has one (with &) is not "
-            + "rendered for nginx; expected appendQueryString=\"false\" or a url without '?'");
+      if (redirect.appendQueryString() && (redirect.url().contains("?") || redirect.url().contains("{"))) {
+        throw new Refusal(where + ": refused: appending the query string to a url that has one (with &), or may have "
+            + "one once its variables are expanded, is not rendered for nginx; expected appendQueryString=\"false\" "
+            + "or a literal url without '?'");
       }
       // $is_args is "?" exactly when the request has a query, which IIS appends with "?".
       String suffix = redirect.appendQueryString() ? "$is_args$args" : "";
-      return "return " + redirect.redirectType().status() + " " + quote(redirect.url()).replaceFirst("\"$", "")
-          + suffix + "\";";
+      return "return " + redirect.redirectType().status() + " \"" + url + suffix + "\";";
     }
     throw new Refusal(where + ": refused: a " + action.typeName() + " action changes the URL that later rules and the "
         + "application see; it is not rendered for nginx (expected AbortRequest, CustomResponse, Redirect or None)");
   }
 
-  /** Text nginx sends as written: no template and no '$', which nginx would read as a variable. */
-  private static void checkText(String text, String where, String what) throws Refusal {
-    if (text.contains("{") || text.contains("$")) {
-      throw new Refusal(where + ": refused: the " + what + " \"" + text + "\" has a template or a '$', which nginx "
-          + "cannot send as written; expected literal text without '{' or '$'");
+  /**
+   * The inside of an nginx string that expands a response template: literal text escaped for nginx's
+   * quoting, and each {@code {…}} as the nginx variable holding exactly that value ({@link #input}), written
+   * {@code ${name}}. Refused: a back-reference ({@code {R:n}}, {@code {C:n}}), anything {@link #input}
+   * refuses, and a literal '$', which nginx would read as a variable and cannot escape.
+   */
+  private String template(String text, String where, String what) throws Refusal {
+    StringBuilder out = new StringBuilder();
+    int i = 0;
+    while (i < text.length()) {
+      char c = text.charAt(i);
+      if (c == '{') {
+        int depth = 0;
+        int end = i;
+        for (; end < text.length(); end++) {
+          depth += text.charAt(end) == '{' ? 1 : text.charAt(end) == '}' ? -1 : 0;
+          if (depth == 0) {
+            break;
+          }
+        }
+        if (end >= text.length()) {
+          throw new Refusal(where + ": refused: the " + what + " \"" + text + "\" has an unclosed '{'");
+        }
+        String expression = text.substring(i, end + 1);
+        if (expression.matches("(?s)\\{\\s*[RrCc]\\s*:.*")) {
+          throw new Refusal(where + ": refused: the " + what + " \"" + text + "\" refers to " + expression
+              + ", a capture of the rule's patterns, which the nginx rendering does not keep; expected server "
+              + "variables only");
+        }
+        String variable = input(expression, where + ", " + what);
+        out.append("${").append(variable.substring(1)).append('}');
+        i = end + 1;
+      } else if (c == '$' || c == '}') {
+        throw new Refusal(where + ": refused: the " + what + " \"" + text + "\" has a literal '" + c + "', which "
+            + "nginx cannot send as written; expected text without it");
+      } else {
+        if (c == '\\' || c == '"') {
+          out.append('\\');
+        }
+        out.append(c);
+        i++;
+      }
     }
+    return out.toString();
   }
 
   private String pattern(String pattern, PatternSyntax syntax, boolean ignoreCase, String where) throws Refusal {
