@@ -1,0 +1,215 @@
+package dev.tourniquet.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The dashboard in a real headless Chromium (Debian's chromium and chromium-driver, never downloaded):
+ * log in, read the matrix with failures first, approve a rollout and block a mitigation; screenshots go
+ * to target/screenshots/.
+ */
+class DashboardBrowserTest {
+  static final Path SCREENSHOTS = Path.of("target", "screenshots");
+
+  @TempDir
+  Path dir;
+  Fixture fleet;
+  ChromeDriver browser;
+  WebDriverWait wait;
+
+  @BeforeEach
+  void start() throws Exception {
+    fleet = new Fixture(dir, Backend.h2());
+    // web-03 enrols, then is not heard from for four hours: stale.
+    fleet.enrol("web-03", "{\"ring\":\"broad\"}");
+    fleet.clock.advance(Duration.ofHours(4));
+    String web1 = fleet.enrol("web-01", "{\"ring\":\"canary\",\"site\":\"paris\"}");
+    String web2 = fleet.enrol("web-02", "{\"ring\":\"<b>broad</b>\"}");
+    fleet.adminPost("/api/v1/admin/org/rollout", "{\"enabled\":true}");
+    fleet.feed.publish(Map.of("M3", 1));
+    awaitRollout("M3");
+    report(web1, "web-01", "[{\"id\":\"M1\",\"revision\":1,\"kind\":\"request-rules\",\"status\":\"Applied\",\"reason\":"
+        + "\"applies to 15.2.1118.7\"},{\"id\":\"M2\",\"revision\":1,\"kind\":\"response-rules\",\"status\":\"Audit\","
+        + "\"reason\":\"mode audit\",\"auditHits\":{\"csp\":12}},{\"id\":\"M3\",\"revision\":1,\"kind\":\"request-rules\","
+        + "\"status\":\"Applied\",\"reason\":\"canary\"}]");
+    report(web2, "web-02", "[{\"id\":\"M1\",\"revision\":1,\"kind\":\"request-rules\",\"status\":\"Failed\",\"reason\":"
+        + "\"health probe: expected 200 but found 502\"},{\"id\":\"M2\",\"revision\":1,\"kind\":\"response-rules\","
+        + "\"status\":\"Detected\",\"reason\":\"mitigations disabled on this server: detected only\"}]");
+
+    ChromeOptions options = new ChromeOptions();
+    options.setBinary("/usr/bin/chromium");
+    options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--window-size=1400,1000", "--user-data-dir=" + Files.createDirectories(dir.resolve("chromium-profile")));
+    ChromeDriverService service = new ChromeDriverService.Builder()
+        .usingDriverExecutable(Path.of("/usr/bin/chromedriver").toFile()).usingAnyFreePort().build();
+    browser = new ChromeDriver(service, options);
+    wait = new WebDriverWait(browser, Duration.ofSeconds(15));
+    Files.createDirectories(SCREENSHOTS);
+  }
+
+  @AfterEach
+  void stop() {
+    if (browser != null) {
+      browser.quit();
+    }
+    if (fleet != null) {
+      fleet.close();
+    }
+  }
+
+  private void awaitRollout(String id) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (System.nanoTime() < deadline) {
+      if (fleet.adminGet("/api/v1/admin/rollouts").toString().contains("\"id\":\"" + id + "\"")) {
+        return;
+      }
+    }
+    throw new AssertionError("rollout of " + id + " never appeared");
+  }
+
+  private void report(String credential, String server, String mitigations) throws Exception {
+    HttpResponse<String> r = fleet.post("/api/v1/agent/report", credential, "{\"server\":\"" + server + "\","
+        + "\"agentVersion\":\"0.1.0\",\"productVersion\":\"15.2.1118.7\",\"feedHealth\":\"ok\",\"dataCollection\":true,"
+        + "\"mitigations\":" + mitigations + "}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(204);
+  }
+
+  private void logIn(String token) {
+    browser.get(fleet.uri("/dashboard").toString());
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("token"))).sendKeys(token);
+    browser.findElement(By.id("login")).click();
+  }
+
+  private void screenshot(String name) throws Exception {
+    Files.write(SCREENSHOTS.resolve(name + ".png"), browser.getScreenshotAs(OutputType.BYTES));
+  }
+
+  private void submitConfirmed(WebElement button) {
+    button.click();
+    wait.until(ExpectedConditions.alertIsPresent()).accept();
+  }
+
+  @Test
+  void loginWithAWrongTokenIsRefusedOnThePage() throws Exception {
+    logIn("tqu_" + "A".repeat(43));
+    assertThat(wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-error"))).getText())
+        .contains("not the token of a user");
+    screenshot("login-refused");
+  }
+
+  @Test
+  void matrixShowsFailuresFirstStaleServersAndStatusColours() throws Exception {
+    logIn(fleet.adminToken);
+    WebElement matrix = wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+    screenshot("dashboard");
+
+    List<WebElement> rows = matrix.findElements(By.cssSelector("tbody tr.server"));
+    assertThat(rows).extracting(r -> r.getAttribute("data-server")).containsExactly("web-02", "web-03", "web-01");
+    assertThat(rows.get(0).getAttribute("class")).contains("has-failure");
+    assertThat(rows.get(1).getAttribute("class")).contains("stale");
+    WebElement failed = rows.get(0).findElement(By.cssSelector("td.st-Failed"));
+    assertThat(failed.getText()).startsWith("Failed");
+    assertThat(failed.getAttribute("title")).isEqualTo("health probe: expected 200 but found 502");
+    assertThat(failed.getCssValue("background-color")).isEqualTo("rgba(251, 213, 210, 1)");
+    assertThat(rows.get(2).findElement(By.cssSelector("td.st-Applied")).getCssValue("background-color"))
+        .isEqualTo("rgba(209, 242, 220, 1)");
+    assertThat(rows.get(2).findElement(By.cssSelector("td.st-Audit")).getText()).contains("12 hits");
+    // A label is text, never markup.
+    assertThat(rows.get(0).findElements(By.tagName("td")).get(0).getText()).isEqualTo("<b>broad</b>");
+    assertThat(browser.findElement(By.id("attention")).getText())
+        .contains("web-02: M1.1 Failed: health probe: expected 200 but found 502")
+        .contains("web-03: not seen since");
+  }
+
+  @Test
+  void operatorApprovesACanaryRolloutAndBlocksAMitigationFromTheDashboard() throws Exception {
+    logIn(fleet.user("olga", "operator"));
+    WebElement rollout = wait.until(ExpectedConditions.presenceOfElementLocated(
+        By.cssSelector("tr.rollout[data-rollout='M3.1']")));
+    assertThat(rollout.getText()).contains("canary only").contains("1 Applied");
+    screenshot("rollout-waiting");
+
+    submitConfirmed(rollout.findElement(By.cssSelector("button")));
+    wait.until(ExpectedConditions.attributeContains(By.cssSelector("tr.rollout[data-rollout='M3.1']"), "class",
+        "released"));
+    assertThat(fleet.adminGet("/api/v1/admin/rollouts").get(0).get("releasedBy").asText()).isEqualTo("olga");
+
+    submitConfirmed(browser.findElement(By.cssSelector("th.mitigation[data-id='M2'] button")));
+    wait.until(ExpectedConditions.textToBe(By.id("org-blocked"), "M2"));
+    assertThat(fleet.adminGet("/api/v1/admin/policy").get("blocked").toString()).isEqualTo("[\"M2\"]");
+    assertThat(browser.findElement(By.id("audit")).getText()).contains("olga").contains("block").contains("rollout.approve");
+    screenshot("after-actions");
+  }
+
+  @Test
+  void dismissedConfirmationChangesNothing() throws Exception {
+    logIn(fleet.adminToken);
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+    browser.findElement(By.cssSelector("th.mitigation[data-id='M1'] button")).click();
+    wait.until(ExpectedConditions.alertIsPresent()).dismiss();
+    // The page stayed; the policy did not change.
+    assertThat(browser.findElement(By.id("org-blocked")).getText()).isEqualTo("none");
+    assertThat(fleet.adminGet("/api/v1/admin/policy").get("blocked")).isEmpty();
+  }
+
+  @Test
+  void viewerSeesTheDashboardWithoutActions() throws Exception {
+    logIn(fleet.user("vera", "viewer"));
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+    assertThat(browser.findElement(By.id("who")).getText()).isEqualTo("vera (viewer)");
+    assertThat(browser.findElements(By.cssSelector("form[action='/dashboard/action']"))).isEmpty();
+    screenshot("viewer");
+  }
+
+  @Test
+  void sessionCookieIsHttpOnlyAndStrictAndActionsNeedTheCsrfToken() throws Exception {
+    HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    String setCookie = login.headers().firstValue("Set-Cookie").orElseThrow();
+    assertThat(setCookie).contains("HttpOnly").contains("SameSite=Strict").contains("Path=/");
+    String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+
+    HttpResponse<String> noCsrf = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
+        .header("Cookie", cookie).header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("action=block&id=M1")).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> wrongCsrf = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
+        .header("Cookie", cookie).header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("action=block&id=M1&csrf=tqc_forged")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> noSession = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("action=block&id=M1&csrf=x")).build(),
+        HttpResponse.BodyHandlers.ofString());
+
+    assertThat(noCsrf.statusCode()).isEqualTo(403);
+    assertThat(wrongCsrf.statusCode()).isEqualTo(403);
+    assertThat(noSession.statusCode()).isEqualTo(401);
+    assertThat(fleet.adminGet("/api/v1/admin/policy").get("blocked")).isEmpty();
+    HttpResponse<String> page = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard")).header("Cookie", cookie)
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(page.headers().firstValue("Content-Security-Policy")).hasValueSatisfying(
+        csp -> assertThat(csp).contains("script-src 'self'").contains("frame-ancestors 'none'"));
+  }
+}
