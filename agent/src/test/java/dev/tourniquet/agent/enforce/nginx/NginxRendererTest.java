@@ -172,11 +172,28 @@ class NginxRendererTest {
   }
 
   @Test
-  void renderCustomResponseWithATemplateInTheReasonThenRefuses() {
-    String reason = refusal(CORE, rules(rule("tr", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
-        "<action type=\"CustomResponse\" statusCode=\"403\" statusReason=\"No {R:0}\" statusDescription=\"\" />")));
+  void renderCustomResponseWithATemplateReasonThenTheReasonIsIgnored() throws Exception {
+    String text = render(CORE, rules(rule("tr", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"CustomResponse\" statusCode=\"403\" statusReason=\"No {HTTP_HOST}\" statusDescription=\"\" />")));
 
-    assertThat(reason).contains("rule \"tr\"", "statusReason", "No {R:0}");
+    assertThat(answers(text)).containsExactly(List.of("return", "403"));
+  }
+
+  @Test
+  void renderCustomResponseWithADescriptionTemplateThenNginxExpandsTheSameVariables() throws Exception {
+    String text = render(CORE, rules(rule("td", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"CustomResponse\" statusCode=\"400\" statusReason=\"\" statusDescription=\"debug={QUERY_STRING} on {HTTP_HOST}\" />")));
+
+    assertThat(answers(text)).containsExactly(List.of("return", "400", "debug=${args} on ${http_host}"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"{R:0}", "{C:1}", "{ToLower:{HTTP_HOST}}", "{SERVER_PROTOCOL}"})
+  void renderCustomResponseWithADescriptionTemplateNginxCannotExpandThenRefuses(String template) {
+    ActiveMitigation m = rules(rule("tc", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"(x)\" />",
+        "<action type=\"CustomResponse\" statusCode=\"400\" statusReason=\"\" statusDescription=\"x" + template + "\" />"));
+
+    assertThat(refusal(NJS, m)).contains("rule \"tc\"", template).doesNotContain("njs, which is off");
   }
 
   @ParameterizedTest
@@ -205,11 +222,27 @@ class NginxRendererTest {
   }
 
   @Test
-  void renderRedirectWithATemplateThenRefuses() {
+  void renderRedirectWithAVariableAndNoQueryAppendedThenNginxExpandsIt() throws Exception {
+    String text = render(CORE, rules(rule("tpl", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"Redirect\" url=\"https://{HTTP_HOST}/login\" appendQueryString=\"false\" />")));
+
+    assertThat(answers(text)).containsExactly(List.of("return", "301", "https://${http_host}/login"));
+  }
+
+  @Test
+  void renderRedirectWithAVariableAndTheQueryAppendedThenRefusesBecauseTheSeparatorIsNotKnown() {
     String reason = refusal(CORE, rules(rule("tpl", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
         "<action type=\"Redirect\" url=\"https://{HTTP_HOST}/x\" />")));
 
-    assertThat(reason).contains("rule \"tpl\"", "https://{HTTP_HOST}/x", "template");
+    assertThat(reason).contains("rule \"tpl\"", "appendQueryString");
+  }
+
+  @Test
+  void renderRedirectWithARuleCaptureThenRefuses() {
+    String reason = refusal(NJS, rules(rule("cap", "", "^blog/(.*)$", "",
+        "<action type=\"Redirect\" url=\"https://example.com/posts/{R:1}\" appendQueryString=\"false\" />")));
+
+    assertThat(reason).contains("rule \"cap\"", "{R:1}");
   }
 
   @Test
