@@ -136,16 +136,38 @@ public final class NginxEnforcer implements Enforcer {
     } catch (IOException e) {
       throw new EnforcementException(target + ": cannot write " + settings.includeFile() + ": " + e.getMessage(), true, e);
     }
+    Optional<EnforcementException> failure;
+    try {
+      failure = checkAndReload(previous);
+    } catch (EnforcementException e) {
+      // A command could not even be run with the new file in place: put the previous one back.
+      boolean restored = restore(previous);
+      throw new EnforcementException(e.getMessage() + "; the previous include was "
+          + (restored ? "restored" : "NOT restored: an operator must look"), restored, e);
+    }
+    if (failure.isPresent()) {
+      throw failure.get();
+    }
+    converged = List.copyOf(handled);
+  }
+
+  /**
+   * With the new include in place: check the configuration, reload, verify. When nginx says no, restores
+   * the previous include (and reloads again if a reload had been asked for) and returns the failure.
+   *
+   * @throws EnforcementException if an nginx command could not be run at all (nothing restored yet)
+   */
+  private Optional<EnforcementException> checkAndReload(Optional<byte[]> previous) throws EnforcementException {
     Result test = run(List.of("-T"));
     if (!test.ok()) {
       boolean restored = restore(previous);
-      throw new EnforcementException(target + ": nginx -T failed, the previous include was "
-          + (restored ? "restored" : "NOT restored") + ": " + test.message(), restored, null);
+      return Optional.of(new EnforcementException(target + ": nginx -T failed, the previous include was "
+          + (restored ? "restored" : "NOT restored") + ": " + test.message(), restored, null));
     }
     Optional<Long> master = masterPid(test.stdout());
     if (master.isEmpty()) {
-      converged = List.copyOf(handled);
-      return;
+      // nginx is not running: the checked file takes effect when it starts.
+      return Optional.empty();
     }
     Set<Long> before = children(master.get());
     Result reload = run(List.of("-s", "reload"));
@@ -155,15 +177,19 @@ public final class NginxEnforcer implements Enforcer {
               + ", so it did not apply the new configuration (see nginx's error log)"
           : "nginx -s reload failed: " + reload.message();
       boolean restored = restore(previous);
-      if (restored) {
+      String outcome;
+      if (!restored) {
+        outcome = "the previous include could NOT be restored: an operator must look";
+      } else {
         Set<Long> again = children(master.get());
         Result back = run(List.of("-s", "reload"));
         restored = back.ok() && awaitNewWorker(master.get(), again);
+        outcome = restored ? "the previous include was restored and reloaded"
+            : "the previous include was restored but nginx did not reload that either: an operator must look";
       }
-      throw new EnforcementException(target + ": " + why + "; the previous include was "
-          + (restored ? "restored and reloaded" : "NOT restored and reloaded: an operator must look"), restored, null);
+      return Optional.of(new EnforcementException(target + ": " + why + "; " + outcome, restored, null));
     }
-    converged = List.copyOf(handled);
+    return Optional.empty();
   }
 
   /**
