@@ -1,0 +1,283 @@
+package dev.tourniquet.agent.fleet;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.agent.AgentControl;
+import dev.tourniquet.agent.AgentStatus;
+import dev.tourniquet.agent.MitigationStatus;
+import dev.tourniquet.agent.OrgPolicy;
+import dev.tourniquet.agent.PolicySource;
+import dev.tourniquet.agent.Reporter;
+import dev.tourniquet.feed.mitigation.Mitigation;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * The agent's side of the fleet server contract (v1, docs/server.md): enrolment with a one-time token,
+ * then, with the agent's own credential, its effective policy ({@link PolicySource}), its reports
+ * ({@link Reporter}) and the push listener ({@link #listen(AgentControl)}).
+ *
+ * <pre>{@code
+ * FleetClient.enrol(serverUrl, token, "web-01", Map.of("ring", "canary"), credentialFile);
+ * FleetClient fleet = FleetClient.open(serverUrl, credentialFile, dataCollection);
+ * Agent agent = Agent.builder(config).policySource(fleet).reporter(fleet).build();
+ * try (PushListener push = fleet.listen(agent)) { ... }
+ * }</pre>
+ *
+ * <p>Nothing from the server is trusted for mitigations themselves: the policy only blocks, disables,
+ * changes modes or holds back what the agent verified from the signed feed. Use HTTPS: the credential is
+ * a bearer secret.
+ */
+public final class FleetClient implements PolicySource, Reporter {
+  static final ObjectMapper JSON = new ObjectMapper();
+  /** Answers larger than this are refused: a policy is small. */
+  static final int MAX_ANSWER_CHARS = 1024 * 1024;
+
+  private final URI base;
+  private final String credential;
+  private final boolean dataCollection;
+  private final HttpClient http;
+  private final Duration timeout;
+
+  private FleetClient(URI base, String credential, boolean dataCollection, HttpClient http, Duration timeout) {
+    this.base = base;
+    this.credential = credential;
+    this.dataCollection = dataCollection;
+    this.http = http;
+    this.timeout = timeout;
+  }
+
+  /**
+   * Exchanges a one-time enrolment token for this agent's credential and writes it to a file readable by
+   * the owner only.
+   *
+   * @param server the fleet server's base URL
+   * @param token the enrolment token an administrator issued
+   * @param serverName this server's name in the fleet
+   * @param labels this server's labels ({@code ring} chooses its rollout ring)
+   * @param credentialFile where to keep the credential
+   * @return the agent id the server assigned
+   * @throws IOException if the server refuses (the message is the server's) or cannot be reached
+   */
+  public static String enrol(URI server, String token, String serverName, Map<String, String> labels,
+      Path credentialFile) throws IOException {
+    URI base = base(server);
+    ObjectNode body = JSON.createObjectNode().put("token", token).put("server", serverName);
+    ObjectNode l = body.putObject("labels");
+    new TreeMap<>(labels).forEach(l::put);
+    HttpResponse<String> r = send(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(),
+        HttpRequest.newBuilder(base.resolve("api/v1/enrol")).timeout(Duration.ofSeconds(30))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build());
+    JsonNode answer = answer("enrolment", r, 201);
+    String credential = answer.path("credential").asText("");
+    if (credential.isEmpty()) {
+      throw new IOException("enrolment: expected a credential in the server's answer but found none");
+    }
+    CredentialFile.write(credentialFile, credential);
+    return answer.path("agentId").asText();
+  }
+
+  /**
+   * Opens a client with the credential saved by {@link #enrol}.
+   *
+   * @param server the fleet server's base URL
+   * @param credentialFile the credential file
+   * @param dataCollection whether this agent reports its status; when false it sends only a heartbeat
+   *     (with each policy fetch) so that the server knows it is alive, and {@link #report} sends nothing
+   * @return the client
+   * @throws IOException if the credential file cannot be read or others may read it
+   */
+  public static FleetClient open(URI server, Path credentialFile, boolean dataCollection) throws IOException {
+    return new FleetClient(base(server), CredentialFile.read(credentialFile), dataCollection,
+        HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), Duration.ofSeconds(30));
+  }
+
+  private static URI base(URI server) {
+    Objects.requireNonNull(server, "server");
+    String scheme = server.getScheme() == null ? "" : server.getScheme().toLowerCase(Locale.ROOT);
+    if (!server.isAbsolute() || !(scheme.equals("http") || scheme.equals("https"))) {
+      throw new IllegalArgumentException("fleet server: expected an absolute http or https URL but found " + server);
+    }
+    String text = server.toString();
+    return URI.create(text.endsWith("/") ? text : text + "/");
+  }
+
+  URI base() {
+    return base;
+  }
+
+  String credential() {
+    return credential;
+  }
+
+  HttpClient http() {
+    return http;
+  }
+
+  /**
+   * Fetches this server's effective policy ({@code GET /api/v1/agent/policy}); with data collection off,
+   * also sends the heartbeat.
+   *
+   * @return the policy
+   * @throws IOException if the server cannot be reached or answers anything but the policy
+   */
+  @Override
+  public OrgPolicy orgPolicy() throws IOException {
+    HttpResponse<String> r = send(http, authorised("api/v1/agent/policy").GET().build());
+    JsonNode p = answer("policy", r, 200);
+    OrgPolicy policy = parsePolicy(p);
+    if (!dataCollection) {
+      heartbeat();
+    }
+    return policy;
+  }
+
+  static OrgPolicy parsePolicy(JsonNode p) throws IOException {
+    if (!p.path("orgMitigationsEnabled").isBoolean() || !p.path("serverMitigationsEnabled").isBoolean()
+        || !p.path("blocked").isArray() || !p.path("modes").isObject() || !p.path("held").isObject()) {
+      throw new IOException("policy: expected orgMitigationsEnabled, serverMitigationsEnabled, blocked, modes and"
+          + " held but found " + abbreviate(p.toString()));
+    }
+    TreeSet<String> blocked = new TreeSet<>();
+    for (JsonNode id : p.get("blocked")) {
+      blocked.add(id.asText());
+    }
+    Map<String, Mitigation.Mode> modes = new TreeMap<>();
+    Iterator<Map.Entry<String, JsonNode>> it = p.get("modes").fields();
+    while (it.hasNext()) {
+      Map.Entry<String, JsonNode> e = it.next();
+      switch (e.getValue().asText()) {
+        case "audit" -> modes.put(e.getKey(), Mitigation.Mode.AUDIT);
+        case "enforce" -> modes.put(e.getKey(), Mitigation.Mode.ENFORCE);
+        default -> throw new IOException("policy: modes." + e.getKey() + ": expected \"enforce\" or \"audit\" but found "
+            + e.getValue());
+      }
+    }
+    TreeSet<String> held = new TreeSet<>();
+    p.get("held").fieldNames().forEachRemaining(held::add);
+    return new OrgPolicy(p.get("orgMitigationsEnabled").asBoolean(), p.get("serverMitigationsEnabled").asBoolean(),
+        blocked, modes, held, Optional.empty());
+  }
+
+  /**
+   * Sends the status after a check ({@code POST /api/v1/agent/report}); with data collection off, only
+   * the heartbeat.
+   *
+   * @param status the agent's status
+   * @throws IOException if the server cannot be reached or refuses the report
+   */
+  @Override
+  public void report(AgentStatus status) throws IOException {
+    if (!dataCollection) {
+      heartbeat();
+      return;
+    }
+    HttpResponse<String> r = send(http, authorised("api/v1/agent/report").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(reportBody(status)))).build());
+    answer("report", r, 204);
+  }
+
+  /**
+   * Tells the server this agent is alive and sends nothing else ({@code {"dataCollection":false}}).
+   *
+   * @throws IOException if the server cannot be reached or refuses it
+   */
+  public void heartbeat() throws IOException {
+    HttpResponse<String> r = send(http, authorised("api/v1/agent/report").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"dataCollection\":false}")).build());
+    answer("heartbeat", r, 204);
+  }
+
+  /** The report body of the contract from the agent's status. */
+  static ObjectNode reportBody(AgentStatus status) {
+    ObjectNode body = JSON.createObjectNode();
+    body.put("server", status.server());
+    String version = FleetClient.class.getPackage().getImplementationVersion();
+    body.put("agentVersion", version == null ? "development" : version);
+    status.version().ifPresent(v -> body.put("productVersion", v));
+    status.lastCheck().ifPresent(t -> body.put("lastCheck", t.toString()));
+    body.put("nextCheck", status.nextCheck().toString());
+    body.put("feedHealth", status.feedHealth());
+    body.put("dataCollection", true);
+    ArrayNode mitigations = body.putArray("mitigations");
+    for (MitigationStatus m : status.mitigations()) {
+      ObjectNode row = mitigations.addObject();
+      row.put("id", m.id());
+      row.put("revision", m.revision());
+      row.put("kind", m.kinds());
+      row.put("status", m.status().label());
+      row.put("reason", m.reason());
+      // Hit counters are kept per target; the server shows them per mitigation and rule.
+      Map<String, Long> hits = new TreeMap<>();
+      status.auditHits().values().forEach(byId -> byId.getOrDefault(m.id(), Map.of())
+          .forEach((rule, n) -> hits.merge(rule, n, Long::sum)));
+      ObjectNode h = row.putObject("auditHits");
+      hits.forEach(h::put);
+    }
+    return body;
+  }
+
+  /**
+   * Starts listening for the server's push events; each {@code feed} or {@code policy} event, and each
+   * reconnection after a lost stream, calls {@link AgentControl#hint()}.
+   *
+   * @param control the running agent
+   * @return the listener; close it to stop
+   */
+  public PushListener listen(AgentControl control) {
+    return PushListener.start(this, control, PushListener.Settings.defaults());
+  }
+
+  HttpRequest.Builder authorised(String path) {
+    return HttpRequest.newBuilder(base.resolve(path)).timeout(timeout).header("Authorization", "Bearer " + credential);
+  }
+
+  static HttpResponse<String> send(HttpClient http, HttpRequest request) throws IOException {
+    try {
+      return http.send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while calling " + request.uri());
+    }
+  }
+
+  /** The answer's JSON if the status is the expected one; otherwise the server's error as an exception. */
+  static JsonNode answer(String what, HttpResponse<String> r, int expected) throws IOException {
+    String text = r.body() == null ? "" : r.body();
+    if (text.length() > MAX_ANSWER_CHARS) {
+      throw new IOException(what + ": the server's answer is larger than " + MAX_ANSWER_CHARS + " characters");
+    }
+    JsonNode json;
+    try {
+      json = text.isEmpty() ? JSON.createObjectNode() : JSON.readTree(text);
+    } catch (JsonProcessingException e) {
+      json = JSON.createObjectNode();
+    }
+    if (r.statusCode() != expected) {
+      throw new IOException(what + ": " + r.request().method() + " " + r.uri() + ": expected HTTP " + expected
+          + " but found " + r.statusCode() + json.path("error").asText("").transform(e -> e.isEmpty() ? "" : ": " + e));
+    }
+    return json;
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() <= 200 ? s : s.substring(0, 197) + "...";
+  }
+}

@@ -1,0 +1,273 @@
+package dev.tourniquet.agent.fleet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tourniquet.agent.AgentControl;
+import dev.tourniquet.agent.AgentStatus;
+import dev.tourniquet.agent.MitigationStatus;
+import dev.tourniquet.agent.OrgPolicy;
+import dev.tourniquet.agent.Status;
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.tuf.FeedRepository;
+import dev.tourniquet.feed.tuf.Role;
+import dev.tourniquet.feed.tuf.SigningKey;
+import dev.tourniquet.server.FleetServer;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The agent's fleet client against a real fleet server on 127.0.0.1 (embedded H2). */
+class FleetClientTest {
+  @TempDir
+  Path dir;
+  FeedRepository repo;
+  SigningKey key;
+  FleetServer server;
+  String adminToken;
+  final HttpClient http = HttpClient.newHttpClient();
+
+  @BeforeEach
+  void start() throws Exception {
+    key = SigningKey.generate();
+    Map<Role, FeedRepository.KeySet> keys = new EnumMap<>(Role.class);
+    for (Role role : Role.values()) {
+      keys.put(role, new FeedRepository.KeySet(List.of(key.verificationKey()), 1));
+    }
+    repo = FeedRepository.init(dir.resolve("repo"), keys, FeedRepository.Validity.defaults(), Clock.systemUTC());
+    repo.sign(Role.ROOT, key);
+    publish("M1", 1);
+    server = startServer(0);
+    adminToken = Files.readString(server.adminTokenFile()).trim();
+  }
+
+  private FleetServer startServer(int port) throws IOException {
+    return FleetServer.start(FleetServer.Settings.builder(dir.resolve("data")).listen("127.0.0.1", port)
+        .feed("default", repo.publishedDirectory())
+        .timings(Duration.ofSeconds(15), Duration.ofMillis(100), Duration.ofSeconds(30), Duration.ofHours(3)).build());
+  }
+
+  private void publish(String id, int revision) throws Exception {
+    repo.addTarget("mitigations/" + id + ".json",
+        ("{\"id\":\"" + id + "\",\"revision\":" + revision + "}").getBytes(StandardCharsets.UTF_8));
+    repo.sign(Role.TARGETS, key);
+    repo.publish(List.of(key), List.of(key));
+  }
+
+  @AfterEach
+  void stop() {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  private JsonNode admin(String method, String path, String body) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(server.uri().resolve(path)).header("Authorization", "Bearer " + adminToken);
+    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isBetween(200, 201);
+    return FleetClient.JSON.readTree(r.body());
+  }
+
+  private FleetClient enrolled(String name, Map<String, String> labels, boolean dataCollection) throws Exception {
+    String token = admin("POST", "/api/v1/admin/enrolment-tokens", "{}").get("token").asText();
+    Path credential = dir.resolve(name + ".credential");
+    FleetClient.enrol(server.uri(), token, name, labels, credential);
+    return FleetClient.open(server.uri(), credential, dataCollection);
+  }
+
+  private static AgentStatus status(String server) {
+    return new AgentStatus(server, Map.of(), "microsoft-exchange-server", Optional.of("15.2.1118.7"), true,
+        Optional.of(Instant.parse("2026-03-01T12:00:00Z")), Instant.parse("2026-03-01T13:00:00Z"), "ok", "ok", 3,
+        List.of(new MitigationStatus("M1", 1, "request-rules", "abort Autodiscover PowerShell", Status.APPLIED,
+            "applies to 15.2.1118.7", Optional.of(1)),
+            new MitigationStatus("M2", 1, "response-rules", "CSP", Status.AUDIT, "mode audit", Optional.of(1))),
+        Map.of("app-a", Map.of("M2", Map.of("csp", 3L)), "app-b", Map.of("M2", Map.of("csp", 4L, "other", 1L))));
+  }
+
+  /** An agent that counts hints and lets the test wait for them. */
+  static final class Hints implements AgentControl {
+    final Semaphore hints = new Semaphore(0);
+
+    @Override
+    public void hint() {
+      hints.release();
+    }
+
+    void await(String what) throws InterruptedException {
+      assertThat(hints.tryAcquire(15, TimeUnit.SECONDS)).as("a hint after " + what).isTrue();
+    }
+  }
+
+  @Test
+  void enrolmentWritesAnOwnerOnlyCredentialAndThePolicyMapsToTheAgentsOrgPolicy() throws Exception {
+    FleetClient client = enrolled("web-01", Map.of("ring", "canary"), true);
+    admin("POST", "/api/v1/admin/org/block", "{\"id\":\"M1\"}");
+    admin("POST", "/api/v1/admin/org/mode", "{\"id\":\"M2\",\"mode\":\"audit\"}");
+    admin("POST", "/api/v1/admin/servers/web-01/disable", "");
+
+    OrgPolicy policy = client.orgPolicy();
+
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("web-01.credential"))))
+        .isEqualTo("rw-------");
+    assertThat(policy.enabled()).isTrue();
+    assertThat(policy.serverEnabled()).isFalse();
+    assertThat(policy.blocked()).containsExactly("M1");
+    assertThat(policy.modes()).containsExactly(Map.entry("M2", Mitigation.Mode.AUDIT));
+    assertThat(policy.held()).isEmpty();
+  }
+
+  @Test
+  void heldRevisionsAreHeldForServersOutsideTheCanaryRing() throws Exception {
+    FleetClient canary = enrolled("web-01", Map.of("ring", "canary"), true);
+    FleetClient broad = enrolled("web-02", Map.of("ring", "broad"), true);
+    admin("POST", "/api/v1/admin/org/rollout", "{\"enabled\":true}");
+
+    publish("M3", 1);
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!broad.orgPolicy().held().contains("M3") && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+
+    assertThat(broad.orgPolicy().held()).containsExactly("M3");
+    assertThat(canary.orgPolicy().held()).isEmpty();
+  }
+
+  @Test
+  void reportCarriesStatusesAndAuditHitsSummedOverTargets() throws Exception {
+    FleetClient client = enrolled("web-01", Map.of(), true);
+
+    client.report(status("web-01"));
+
+    JsonNode server = admin("GET", "/api/v1/admin/servers/web-01", null);
+    assertThat(server.get("productVersion").asText()).isEqualTo("15.2.1118.7");
+    assertThat(server.get("feedHealth").asText()).isEqualTo("ok");
+    assertThat(server.get("mitigations").get(0).get("status").asText()).isEqualTo("Applied");
+    assertThat(server.get("mitigations").get(1).get("auditHits").toString()).isEqualTo("{\"csp\":7,\"other\":1}");
+  }
+
+  @Test
+  void withDataCollectionOffOnlyAHeartbeatIsSent() throws Exception {
+    FleetClient client = enrolled("web-01", Map.of(), false);
+
+    client.report(status("web-01"));
+    client.orgPolicy();
+
+    JsonNode server = admin("GET", "/api/v1/admin/servers/web-01", null);
+    assertThat(server.get("dataCollection").asBoolean()).isFalse();
+    assertThat(server.get("mitigations")).isEmpty();
+    assertThat(server.get("productVersion").isNull()).isTrue();
+  }
+
+  @Test
+  void aRemovedServersCredentialIsRefusedWithTheServersReason() throws Exception {
+    FleetClient client = enrolled("web-01", Map.of(), true);
+    admin("DELETE", "/api/v1/admin/servers/web-01", null);
+
+    assertThatThrownBy(client::orgPolicy).isInstanceOf(IOException.class)
+        .hasMessageContaining("expected HTTP 200 but found 401").hasMessageContaining("agent credential");
+  }
+
+  @Test
+  void credentialFileReadableByOthersIsRefused() throws Exception {
+    enrolled("web-01", Map.of(), true);
+    Path file = dir.resolve("web-01.credential");
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+
+    assertThatThrownBy(() -> FleetClient.open(server.uri(), file, true)).isInstanceOf(IOException.class)
+        .hasMessageContaining("readable by its owner only");
+  }
+
+  @Test
+  void feedAndPolicyEventsBecomeHints() throws Exception {
+    FleetClient client = enrolled("web-01", Map.of(), true);
+    Hints agent = new Hints();
+    try (PushListener push = client.listen(agent)) {
+      awaitConnected(push, 1);
+
+      repo.refreshTimestamp(List.of(key));
+      agent.await("a new feed timestamp");
+
+      admin("POST", "/api/v1/admin/org/block", "{\"id\":\"M1\"}");
+      agent.await("a policy change");
+    }
+  }
+
+  @Test
+  void lostStreamIsReconnectedAndHintsOnce() throws Exception {
+    FleetClient client = enrolled("web-01", Map.of(), true);
+    Hints agent = new Hints();
+    int port = server.uri().getPort();
+    try (PushListener push = PushListener.start(client, agent, new PushListener.Settings(Duration.ofMillis(100),
+        Duration.ofMillis(400), Duration.ofSeconds(45), () -> 0.5))) {
+      awaitConnected(push, 1);
+
+      server.close();
+      server = startServer(port); // same data directory, same port: a restart
+
+      agent.await("reconnecting");
+      assertThat(push.connections()).isGreaterThanOrEqualTo(2);
+      admin("POST", "/api/v1/admin/org/block", "{\"id\":\"M1\"}");
+      agent.await("a policy change on the new stream");
+    }
+  }
+
+  @Test
+  void silentStreamIsAbandonedAndReopened() throws Exception {
+    FleetClient client = enrolled("web-01", Map.of(), true);
+    Hints agent = new Hints();
+    // The server's keep-alive is every 15 s; a silence limit of 300 ms trips long before it.
+    try (PushListener push = PushListener.start(client, agent, new PushListener.Settings(Duration.ofMillis(50),
+        Duration.ofMillis(100), Duration.ofMillis(300), () -> 0.5))) {
+      awaitConnected(push, 2);
+      agent.await("reopening a silent stream");
+    }
+  }
+
+  private static void awaitConnected(PushListener push, int connections) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (push.connections() < connections && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(push.connections()).as("stream connections").isGreaterThanOrEqualTo(connections);
+  }
+
+  @Test
+  void backoffGrowsExponentiallyToTheCapWithFullJitter() {
+    Backoff backoff = new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(5), () -> 0.999);
+    assertThat(backoff.bound(0)).isEqualTo(1_000);
+    assertThat(backoff.bound(3)).isEqualTo(8_000);
+    assertThat(backoff.bound(40)).isEqualTo(300_000);
+    assertThat(backoff.next().toMillis()).isEqualTo(999);
+    assertThat(backoff.next().toMillis()).isEqualTo(1_998);
+    backoff.reset();
+    assertThat(backoff.next().toMillis()).isEqualTo(999);
+    assertThat(new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(5), () -> 0.0).next()).isZero();
+  }
+
+  @Test
+  void serverUrlMustBeHttpOrHttps() {
+    assertThatThrownBy(() -> FleetClient.open(URI.create("ftp://fleet/"), dir.resolve("x"), true))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected an absolute http or https URL");
+  }
+}
