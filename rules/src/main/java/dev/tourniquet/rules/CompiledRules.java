@@ -90,9 +90,11 @@ public final class CompiledRules {
   private record Guard(String key, Template template, CompiledPattern pattern, boolean negate, int[] rules) {}
 
   /**
-   * A guard's last input and outcome. Guards read inputs such as the method or the host, which repeat
-   * from one request to the next, so one remembered answer saves most searches. Each memo is immutable
-   * and replaced whole, so threads racing on the slot see one complete memo or another, never a mix.
+   * A condition guard's last input and outcome. Guards read inputs such as the method or the host, which
+   * repeat from one request to the next, so one remembered answer saves most searches. The URL varies
+   * from request to request, so a guard on the {@code <match url>} is not remembered (it would only make
+   * a benchmark that repeats one request look faster than real traffic). Each memo is immutable and
+   * replaced whole, so threads racing on the slot see one complete memo or another, never a mix.
    */
   private record GuardMemo(String value, boolean holds) {
     /** Longer values are not remembered: they rarely repeat, and a memo should not pin a large string. */
@@ -382,7 +384,7 @@ public final class CompiledRules {
         holds = memo.holds();
       } else {
         holds = guard.pattern().matches(value) != guard.negate();
-        if (value.length() <= GuardMemo.MAX_VALUE_LENGTH) {
+        if (guard.template() != null && value.length() <= GuardMemo.MAX_VALUE_LENGTH) {
           guardMemos[g] = new GuardMemo(value, holds);
         }
       }
