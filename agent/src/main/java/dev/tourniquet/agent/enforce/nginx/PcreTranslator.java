@@ -78,8 +78,8 @@ final class PcreTranslator {
   }
 
   /**
-   * Tells whether an ECMAScript pattern matches every input: it is empty once leading and trailing
-   * {@code .*} are dropped.
+   * Tells whether an ECMAScript pattern matches every input: it is empty, or only {@code ^}, once leading
+   * and trailing {@code .*} are dropped.
    */
   static boolean matchesEverything(String pattern, PatternSyntax syntax, boolean ignoreCase) {
     if (syntax != PatternSyntax.ECMA_SCRIPT) {
@@ -87,7 +87,12 @@ final class PcreTranslator {
     }
     try {
       Node root = new Parser(pattern, ignoreCase).parse();
-      return root instanceof Seq seq && strip(seq.items()).isEmpty();
+      if (!(root instanceof Seq seq)) {
+        return false;
+      }
+      List<Node> rest = strip(seq.items());
+      // Empty, or only ^ (as in ^.*): every input matches at its start.
+      return rest.isEmpty() || (rest.size() == 1 && rest.get(0) instanceof Anchor a && a.start());
     } catch (Untranslatable e) {
       return false;
     }
