@@ -15,13 +15,11 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A validated rule set, ready to evaluate requests and responses. Immutable and safe to share between
- * threads.
+ * A validated rule set, ready to evaluate requests and responses. Safe to share between threads, and
+ * immutable in meaning: the one mutable part is a per-guard memo of the last outcome, a cache that cannot
+ * change a decision (see {@code GuardMemo}); each evaluating thread also keeps a scratch area for it.
  *
  * <h2>How a request is evaluated</h2>
- *
- * <p>Immutable in meaning; the one mutable part is a per-guard memo of the last outcome, a cache that
- * cannot change a decision (see {@code GuardMemo}).
  *
  * <p>Semantically, exactly as IIS: global rules, then rules, in order; a rule applies when its
  * {@code <match>} and its conditions hold; {@code None} and {@code Rewrite} go on to the next rule unless
@@ -40,8 +38,9 @@ import java.util.Set;
  *   <li><b>header presence</b>: a condition on <code>{HTTP_X}</code> that cannot hold on an empty value
  *       needs the header; per request, each header field is looked up once in a table of such headers;
  *   <li><b>guard</b>: any other condition the rule needs (under MatchAll), typically a negated allow-list
- *       such as <code>{REQUEST_METHOD}</code> not matching {@code ^(GET|POST)$} behind a {@code .*} match.
- *       Identical guards of different rules are evaluated once per request;
+ *       such as <code>{REQUEST_METHOD}</code> not matching {@code ^(GET|POST)$} behind a {@code .*} match,
+ *       or else its {@code <match url>} when that is not {@code .*}-like. Identical guards of different
+ *       rules are evaluated once per request;
  *   <li>otherwise the rule is evaluated on every request (a rule with no necessary condition at all).
  * </ol>
  *
