@@ -24,6 +24,9 @@ final class AuditLog {
 
   /** The newest entries first, at most {@code limit}, older than {@code beforeId} when it is positive. */
   static List<Entry> newest(Connection c, int limit, long beforeId) throws SQLException {
+    if (limit < 1) {
+      throw new IllegalArgumentException("audit log: expected a limit of at least 1 but found " + limit);
+    }
     String sql = "SELECT id, occurred_at, actor, action, target, detail FROM audit_log"
         + (beforeId > 0 ? " WHERE id < ?" : "") + " ORDER BY id DESC";
     Database.Row<Entry> row = rs -> new Entry(rs.getLong("id"), Database.instant(rs, "occurred_at"),

@@ -335,7 +335,7 @@ final class Fleet {
         }
       }
       return new Overview(org, Policies.orgBlocks(c), Policies.orgModes(c), Agents.list(c), Agents.mitigations(c),
-          rollouts, held, AuditLog.newest(c, auditEntries, 0));
+          rollouts, held, auditEntries > 0 ? AuditLog.newest(c, auditEntries, 0) : List.of());
     });
   }
 

@@ -303,18 +303,45 @@ final class FleetHandler extends Handler.Abstract {
     }
   }
 
-  /** Reads a request body of at most {@code max} bytes. */
+  /** Bodies larger than this are not drained before a 413: the connection is closed instead. */
+  static final int MAX_DRAIN_BYTES = 8 * 1024 * 1024;
+
+  /**
+   * Reads a request body of at most {@code max} bytes. A larger body is refused with 413; up to
+   * {@link #MAX_DRAIN_BYTES} of it are read and discarded first, so that a client still sending sees the
+   * answer instead of a reset connection.
+   */
   static byte[] body(Request request, int max, String what) throws HttpException, IOException {
     long declared = request.getLength();
-    if (declared > max) {
-      throw new HttpException(413, what + ": expected a body of at most " + max + " bytes but found " + declared);
-    }
     try (InputStream in = Content.Source.asInputStream(request)) {
+      if (declared > max) {
+        if (declared <= MAX_DRAIN_BYTES) {
+          drain(in);
+        }
+        throw new HttpException(413, what + ": expected a body of at most " + max + " bytes but found " + declared);
+      }
       byte[] bytes = in.readNBytes(max + 1);
       if (bytes.length > max) {
+        drain(in);
         throw new HttpException(413, what + ": expected a body of at most " + max + " bytes but found more");
       }
       return bytes;
+    }
+  }
+
+  /** Reads and discards at most {@link #MAX_DRAIN_BYTES}, stopping early at the end of the body. */
+  private static void drain(InputStream in) {
+    byte[] buffer = new byte[8192];
+    try {
+      for (long total = 0; total < MAX_DRAIN_BYTES; ) {
+        int n = in.read(buffer);
+        if (n < 0) {
+          return;
+        }
+        total += n;
+      }
+    } catch (IOException e) {
+      // the client went away; the refusal stands
     }
   }
 
