@@ -27,7 +27,9 @@ import org.slf4j.LoggerFactory;
  * <p>Writes are asynchronous (Jetty's {@link Response#write}), one at a time per stream through a small
  * queue, so a stream holds no thread. A stream whose client is gone fails on its next write (at the
  * latest the keep-alive) and is dropped; one whose queue backs up (a client that stopped reading) is
- * closed. The number of streams is bounded per agent and overall.
+ * closed. The number of streams is bounded per agent (a new stream beyond the bound closes the agent's
+ * oldest, since an agent that reconnects after a network failure is usually the one whose old stream is
+ * dead) and overall (beyond that bound a new stream is refused with 429).
  */
 final class EventStreams {
   private static final Logger LOG = LoggerFactory.getLogger(EventStreams.class);
@@ -50,11 +52,15 @@ final class EventStreams {
   Stream open(String agentId, String server, String policyFingerprint, Request request, Response response,
       Callback callback) throws HttpException {
     Stream stream;
+    Stream evicted = null;
     synchronized (this) {
       List<Stream> mine = byAgent.getOrDefault(agentId, List.of());
       if (mine.size() >= maxPerAgent) {
-        throw new HttpException(429, "server " + server + " already holds " + mine.size()
-            + " event streams, the most one agent may hold; close one or wait for it to time out");
+        // The newest connection is the live one: an agent that reconnects after a network failure must not
+        // wait until the server notices that its old connection is dead (the next keep-alive writes).
+        evicted = mine.get(0);
+        mine.remove(0);
+        total--;
       }
       if (total >= maxTotal) {
         throw new HttpException(429, "this server holds " + total + " event streams, its limit; retry later or"
@@ -63,6 +69,10 @@ final class EventStreams {
       stream = new Stream(agentId, policyFingerprint, response, callback);
       byAgent.computeIfAbsent(agentId, k -> new ArrayList<>()).add(stream);
       total++;
+    }
+    if (evicted != null) {
+      LOG.info("server {} opened more than {} event streams; closing its oldest", server, maxPerAgent);
+      evicted.finish();
     }
     request.addFailureListener(stream::fail);
     response.setStatus(200);

@@ -203,17 +203,25 @@ abstract class PolicyContract extends ContractBase {
   }
 
   @Test
-  void eventStreamsAreBoundedPerAgent() throws Exception {
+  void aThirdStreamOfOneAgentClosesItsOldest() throws Exception {
     String credential = fleet.enrol("web-01", "{}");
     String other = fleet.enrol("web-02", "{}");
     try (EventStreamClient one = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential);
         EventStreamClient two = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential);
-        EventStreamClient three = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential);
         EventStreamClient otherAgent = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), other)) {
-      assertThat(one.status).isEqualTo(200);
-      assertThat(two.status).isEqualTo(200);
-      assertThat(three.status).isEqualTo(429);
-      assertThat(otherAgent.status).isEqualTo(200);
+      assertThat(one.nextAny(WAIT).type()).isEqualTo(":");
+      assertThat(two.nextAny(WAIT).type()).isEqualTo(":");
+
+      try (EventStreamClient three = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential)) {
+        assertThat(three.status).isEqualTo(200);
+        assertThat(one.next(WAIT).type()).isEqualTo("closed");
+        assertThat(fleet.server.eventStreams()).isEqualTo(3);
+
+        fleet.adminPost("/api/v1/admin/org/block", "{\"id\":\"M1\"}");
+        assertThat(two.next(WAIT).type()).isEqualTo("policy");
+        assertThat(three.next(WAIT).type()).isEqualTo("policy");
+        assertThat(otherAgent.next(WAIT).type()).isEqualTo("policy");
+      }
     }
   }
 
