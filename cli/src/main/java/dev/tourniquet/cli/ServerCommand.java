@@ -237,7 +237,7 @@ final class ServerCommand extends Verb {
           "MITIGATIONS");
       for (JsonNode s : servers) {
         StringBuilder counts = new StringBuilder();
-        s.path("statusCounts").fields().forEachRemaining(e -> counts.append(e.getKey()).append('=')
+        s.path("statusCounts").properties().forEach(e -> counts.append(e.getKey()).append('=')
             .append(e.getValue().asInt()).append(' '));
         out().printf(Locale.ROOT, "%-24s %-10s %-22s %-18s %-8s %s%n", s.path("server").asText(),
             s.path("ring").asText("-"), s.path("lastSeen").asText("never") + (s.path("stale").asBoolean() ? " (stale)" : ""),

@@ -195,7 +195,7 @@ final class HostedFeed {
     JsonNode targets = Files.exists(root.resolve(targetsVersion + ".targets.json"))
         ? json(targetsVersion + ".targets.json") : json("targets.json");
     List<Listed> out = new ArrayList<>();
-    Iterator<Map.Entry<String, JsonNode>> it = targets.path("signed").path("targets").fields();
+    Iterator<Map.Entry<String, JsonNode>> it = targets.path("signed").path("targets").properties().iterator();
     while (it.hasNext()) {
       Map.Entry<String, JsonNode> e = it.next();
       String target = e.getKey();

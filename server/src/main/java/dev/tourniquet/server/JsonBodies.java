@@ -231,7 +231,7 @@ final class JsonBodies {
         throw error(name, "an object of at most " + max + " string values", v);
       }
       Map<String, String> out = new LinkedHashMap<>();
-      Iterator<Map.Entry<String, JsonNode>> it = v.fields();
+      Iterator<Map.Entry<String, JsonNode>> it = v.properties().iterator();
       while (it.hasNext()) {
         Map.Entry<String, JsonNode> e = it.next();
         if (!keyPattern.matcher(e.getKey()).matches()) {
@@ -277,7 +277,7 @@ final class JsonBodies {
         throw error(name, "an object of at most " + max + " counters", v);
       }
       Map<String, Long> out = new LinkedHashMap<>();
-      Iterator<Map.Entry<String, JsonNode>> it = v.fields();
+      Iterator<Map.Entry<String, JsonNode>> it = v.properties().iterator();
       while (it.hasNext()) {
         Map.Entry<String, JsonNode> e = it.next();
         if (e.getKey().isEmpty() || e.getKey().length() > maxKeyLength || hasControl(e.getKey())) {

@@ -162,6 +162,17 @@ class DashboardBrowserTest {
   }
 
   @Test
+  void logOutEndsTheSession() throws Exception {
+    logIn(fleet.adminToken);
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+    browser.findElement(By.id("logout")).click();
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("token")));
+    browser.get(fleet.uri("/dashboard").toString());
+    assertThat(wait.until(ExpectedConditions.presenceOfElementLocated(By.id("token"))).isDisplayed()).isTrue();
+    assertThat(browser.manage().getCookieNamed(Dashboard.COOKIE)).isNull();
+  }
+
+  @Test
   void dismissedConfirmationChangesNothing() throws Exception {
     logIn(fleet.adminToken);
     wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));

@@ -160,7 +160,7 @@ public final class FleetClient implements PolicySource, Reporter {
       blocked.add(id.asText());
     }
     Map<String, Mitigation.Mode> modes = new TreeMap<>();
-    Iterator<Map.Entry<String, JsonNode>> it = p.get("modes").fields();
+    Iterator<Map.Entry<String, JsonNode>> it = p.get("modes").properties().iterator();
     while (it.hasNext()) {
       Map.Entry<String, JsonNode> e = it.next();
       switch (e.getValue().asText()) {
