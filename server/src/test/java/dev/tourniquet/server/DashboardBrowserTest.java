@@ -214,6 +214,27 @@ class DashboardBrowserTest {
         .POST(HttpRequest.BodyPublishers.ofString("action=block&id=M1&csrf=x")).build(),
         HttpResponse.BodyHandlers.ofString());
 
+    String page0 = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard")).header("Cookie", cookie).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+    String marker = "name=\"csrf\" value=\"";
+    int at = page0.indexOf(marker) + marker.length();
+    String csrf = page0.substring(at, page0.indexOf('"', at));
+    for (String[] bad : new String[][] {{"action=explode", "400"}, {"action=block&id=%3Cscript%3E", "400"},
+        {"action=block&server=..%2Fx&id=M1", "400"}, {"action=approve&id=M3&revision=x", "400"},
+        {"action=block&id=M1&id=M2", "400"}}) {
+      HttpResponse<String> r = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
+          .header("Cookie", cookie).header("Content-Type", "application/x-www-form-urlencoded")
+          .POST(HttpRequest.BodyPublishers.ofString(bad[0] + "&csrf=" + csrf)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(bad[0]).isEqualTo(Integer.parseInt(bad[1]));
+      assertThat(Fixture.json(r).get("error").asText()).as(bad[0]).contains("field \"");
+    }
+    HttpResponse<String> json = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
+        .header("Cookie", cookie).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"action\":\"block\",\"id\":\"M1\",\"csrf\":\"" + csrf + "\"}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(json.statusCode()).isEqualTo(415);
+
     assertThat(noCsrf.statusCode()).isEqualTo(403);
     assertThat(wrongCsrf.statusCode()).isEqualTo(403);
     assertThat(noSession.statusCode()).isEqualTo(401);
