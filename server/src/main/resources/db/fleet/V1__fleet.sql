@@ -24,7 +24,7 @@ CREATE TABLE agents (
   agent_id VARCHAR(64) PRIMARY KEY,
   server_name VARCHAR(253) NOT NULL UNIQUE,
   credential_hash VARCHAR(64) NOT NULL UNIQUE,
-  labels VARCHAR(8000) NOT NULL,
+  labels VARCHAR(16000) NOT NULL,
   ring VARCHAR(128),
   mitigations_enabled BOOLEAN NOT NULL,
   enrolled_at TIMESTAMP WITH TIME ZONE NOT NULL,

@@ -152,6 +152,21 @@ abstract class AgentContract extends ContractBase {
   }
 
   @Test
+  void enrolmentWithTheLargestLabelsAllowedIsStored() throws Exception {
+    StringBuilder labels = new StringBuilder("{");
+    for (int i = 0; i < 32; i++) {
+      labels.append(i == 0 ? "" : ",").append('"').append(String.format("%02d", i)).append("x".repeat(61)).append("\":\"")
+          .append("\u00e9".repeat(200)).append('"');
+    }
+    fleet.enrol("web-01", labels.append('}').toString());
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web-01").get("labels").size()).isEqualTo(32);
+    HttpResponse<String> tooMany = fleet.post("/api/v1/enrol", null, "{\"token\":\"" + fleet.enrolmentToken()
+        + "\",\"server\":\"web-02\",\"labels\":" + labels.toString().replace("{\"00", "{\"zz\":\"1\",\"00") + "}");
+    assertThat(tooMany.statusCode()).isEqualTo(400);
+    assertThat(tooMany.body()).contains("at most 32");
+  }
+
+  @Test
   void enrolmentTokenWorksOnlyOnce() throws Exception {
     String token = fleet.enrolmentToken();
     HttpResponse<String> first = fleet.post("/api/v1/enrol", null, enrolBody(token, "web-01"));
