@@ -1,5 +1,6 @@
 package dev.tourniquet.rules;
 
+import dev.tourniquet.rules.json.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

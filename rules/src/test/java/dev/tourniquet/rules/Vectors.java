@@ -1,5 +1,6 @@
 package dev.tourniquet.rules;
 
+import dev.tourniquet.rules.json.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
 package dev.tourniquet.servlet;
 
+import dev.tourniquet.rules.json.Json;
 import dev.tourniquet.rules.RuleSet;
 import java.io.IOException;
 import java.io.InputStream;

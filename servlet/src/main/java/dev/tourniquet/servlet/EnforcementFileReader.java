@@ -1,5 +1,6 @@
 package dev.tourniquet.servlet;
 
+import dev.tourniquet.rules.json.Json;
 import dev.tourniquet.rules.Problem;
 import dev.tourniquet.rules.RuleJson;
 import dev.tourniquet.rules.RuleSet;

@@ -1,5 +1,6 @@
 package dev.tourniquet.servlet;
 
+import dev.tourniquet.rules.json.Json;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,5 +1,6 @@
 package dev.tourniquet.servlet;
 
+import dev.tourniquet.rules.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

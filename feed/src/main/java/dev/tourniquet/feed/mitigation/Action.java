@@ -133,11 +133,11 @@ public sealed interface Action
 
     /** A service manager. */
     public enum Manager {
-      /** systemd units ({@code systemctl stop} and {@code disable}). */
+      /** systemd units ({@code systemctl mask --now}: stopped, and no start request can start them). */
       SYSTEMD,
       /** The Windows service control manager (stop, start type Disabled). */
       WINDOWS,
-      /** supervisord programs ({@code supervisorctl stop}, {@code autostart=false}). */
+      /** supervisord programs ({@code supervisorctl stop}; stopped again at each check if supervisord restarts them). */
       SUPERVISORD;
 
       /**

@@ -1,4 +1,4 @@
-package dev.tourniquet.rules;
+package dev.tourniquet.rules.json;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -7,14 +7,17 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * A small, strict JSON (RFC 8259) reader and writer, so that the rules module needs nothing beyond RE2/J.
+ * A small, strict JSON (RFC 8259) reader and writer, so that the rules module needs nothing beyond RE2/J
+ * and the servlet filter, which reads the agent's enforcement file, adds no JSON library to the
+ * application it protects.
  * Objects become {@code LinkedHashMap<String, Object>}, arrays {@code List<Object>}, numbers {@code Long}
  * (the rule format has no fractions), and {@code true}/{@code false}/{@code null} their Java values.
  * Duplicate keys, trailing commas, fractions, leading zeros and nesting deeper than {@link #MAX_DEPTH}
  * are errors that name the line and column.
  */
-final class Json {
-  static final int MAX_DEPTH = 64;
+public final class Json {
+  /** Deeper nesting is refused, so that a hostile document cannot exhaust the stack. */
+  public static final int MAX_DEPTH = 64;
 
   private final String text;
   private int pos;
@@ -23,30 +26,41 @@ final class Json {
     this.text = text;
   }
 
-  /** A syntax error, with its position. */
-  static final class SyntaxError extends Exception {
+  /** A text that is not JSON, or not JSON this reader accepts; the message gives the line and column. */
+  public static final class SyntaxError extends Exception {
+    private static final long serialVersionUID = 1L;
+
     SyntaxError(String message) {
       super(message, null, false, false);
     }
   }
 
-  static Object parse(String text) throws SyntaxError {
+  /**
+   * Parses a JSON text.
+   *
+   * @param text the text
+   * @return the value: {@code Map<String, Object>} (in document order), {@code List<Object>}, {@code String},
+   *     {@code Long}, {@code Boolean} or {@code null}
+   * @throws SyntaxError if the text is not one JSON value, or uses what this reader refuses (duplicate
+   *     keys, fractions, exponents, leading zeros, nesting deeper than {@link #MAX_DEPTH})
+   */
+  public static Object parse(String text) throws SyntaxError {
     Json json = new Json(text);
     json.skipSpace();
     Object value = json.value(0);
     json.skipSpace();
     if (json.pos < text.length()) {
-      throw json.error("unexpected '" + text.charAt(json.pos) + "' after the value", "end of input");
+      throw json.error(json.describe() + " after the value", "the end of the text");
     }
     return value;
   }
 
   private Object value(int depth) throws SyntaxError {
     if (depth > MAX_DEPTH) {
-      throw error("nesting deeper than " + MAX_DEPTH, "a flatter document");
+      throw error("more than " + MAX_DEPTH + " levels of nesting", "at most " + MAX_DEPTH);
     }
     if (pos >= text.length()) {
-      throw error("unexpected end of input", "a value");
+      throw error("the end of the text", "a value");
     }
     char c = text.charAt(pos);
     switch (c) {
@@ -66,7 +80,7 @@ final class Json {
         if (c == '-' || (c >= '0' && c <= '9')) {
           return number();
         }
-        throw error("unexpected '" + c + "'", "a value");
+        throw error(describe(), "a value");
     }
   }
 
@@ -81,7 +95,7 @@ final class Json {
     while (true) {
       skipSpace();
       if (peek() != '"') {
-        throw error("unexpected " + describe(), "a string key");
+        throw error(describe(), "a string key");
       }
       int keyAt = pos;
       String key = string();
@@ -102,7 +116,7 @@ final class Json {
       }
       if (c != ',') {
         pos--;
-        throw error("unexpected " + describe(), "',' or '}'");
+        throw error(describe(), "',' or '}'");
       }
     }
   }
@@ -126,7 +140,7 @@ final class Json {
       }
       if (c != ',') {
         pos--;
-        throw error("unexpected " + describe(), "',' or ']'");
+        throw error(describe(), "',' or ']'");
       }
     }
   }
@@ -136,7 +150,7 @@ final class Json {
     StringBuilder out = new StringBuilder();
     while (true) {
       if (pos >= text.length()) {
-        throw error("unterminated string", "a closing '\"'");
+        throw error("the end of the text", "a closing double quote");
       }
       char c = text.charAt(pos++);
       if (c == '"') {
@@ -144,14 +158,14 @@ final class Json {
       }
       if (c < 0x20) {
         pos--;
-        throw error(String.format(Locale.ROOT, "control character U+%04X in a string", (int) c), "it escaped, as \\n or \\u00XX");
+        throw error(String.format(Locale.ROOT, "control character U+%04X in a string", (int) c), "control characters escaped (as \\n or \\u00XX)");
       }
       if (c != '\\') {
         out.append(c);
         continue;
       }
       if (pos >= text.length()) {
-        throw error("unterminated escape", "an escape sequence");
+        throw error("the end of the text", "an escape sequence");
       }
       char e = text.charAt(pos++);
       switch (e) {
@@ -177,13 +191,13 @@ final class Json {
           break;
         case 'u': {
           if (pos + 4 > text.length()) {
-            throw error("truncated \\u escape", "four hex digits");
+            throw error("a truncated \\u escape", "four hex digits");
           }
           int v = 0;
           for (int i = 0; i < 4; i++) {
             int d = Character.digit(text.charAt(pos + i), 16);
             if (d < 0 || text.charAt(pos + i) > 'f') {
-              throw error("malformed \\u escape", "four hex digits");
+              throw error("a malformed \\u escape", "four hex digits");
             }
             v = v * 16 + d;
           }
@@ -193,7 +207,7 @@ final class Json {
         }
         default:
           pos--;
-          throw error("unknown escape \\" + e, "one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX");
+          throw error("the unknown escape \\" + e, "one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX");
       }
     }
   }
@@ -209,26 +223,26 @@ final class Json {
     }
     int digits = pos - digitsStart;
     if (digits == 0) {
-      throw error("malformed number", "digits");
+      throw error(describe(), "digits");
     }
     if (digits > 1 && text.charAt(digitsStart) == '0') {
       pos = start;
-      throw error("number with a leading zero", "a whole number without leading zeros");
+      throw error("a leading zero", "a whole number without leading zeros");
     }
     if (pos < text.length() && (text.charAt(pos) == '.' || text.charAt(pos) == 'e' || text.charAt(pos) == 'E')) {
       pos = start;
-      throw error("fractional or exponent number", "a whole number");
+      throw error("a fraction or exponent", "a whole number");
     }
     if (digits > 18) {
       pos = start;
-      throw error("number too large", "a whole number of at most 18 digits");
+      throw error("a number too large", "a whole number that fits in 64 bits (at most 18 digits)");
     }
     return Long.parseLong(text.substring(start, pos));
   }
 
   private Object literal(String word, Object value) throws SyntaxError {
     if (!text.startsWith(word, pos)) {
-      throw error("unexpected " + describe(), "a value");
+      throw error(describe(), "a value");
     }
     pos += word.length();
     return value;
@@ -236,7 +250,7 @@ final class Json {
 
   private void expect(char c) throws SyntaxError {
     if (peek() != c) {
-      throw error("unexpected " + describe(), "'" + c + "'");
+      throw error(describe(), "'" + c + "'");
     }
     pos++;
   }
@@ -246,7 +260,11 @@ final class Json {
   }
 
   private String describe() {
-    return pos >= text.length() ? "end of input" : "'" + text.charAt(pos) + "'";
+    if (pos >= text.length()) {
+      return "the end of the text";
+    }
+    int cp = text.codePointAt(pos);
+    return cp < 0x20 || cp == 0x7f ? String.format(Locale.ROOT, "U+%04X", cp) : "'" + new String(Character.toChars(cp)) + "'";
   }
 
   private void skipSpace() {
@@ -270,11 +288,10 @@ final class Json {
         column++;
       }
     }
-    return new SyntaxError(String.format(Locale.ROOT, "line %d, column %d: %s; expected %s", line, column, what, expected));
+    return new SyntaxError(String.format(Locale.ROOT, "line %d, column %d: expected %s but found %s", line, column, expected, what));
   }
 
-  /** Writes a JSON string literal. */
-  static void quote(String s, StringBuilder out) {
+  private static void quote(String s, StringBuilder out) {
     out.append('"');
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
@@ -295,7 +312,7 @@ final class Json {
           out.append("\\t");
           break;
         default:
-          if (c < 0x20 || c == 0x2028 || c == 0x2029) {
+          if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029) {
             out.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
           } else {
             out.append(c);
@@ -305,8 +322,30 @@ final class Json {
     out.append('"');
   }
 
-  /** Writes a value of the kinds {@link #parse} returns, indented by two spaces per level. */
-  static void write(Object value, StringBuilder out, int indent) {
+  /**
+   * Writes a value of the kinds {@link #parse} returns (and {@code Integer}), indented by two spaces per
+   * level, followed by a line break.
+   *
+   * @param value the value
+   * @return the JSON text
+   * @throws IllegalArgumentException if the value holds anything else
+   */
+  public static String write(Object value) {
+    StringBuilder out = new StringBuilder();
+    write(value, out, 0);
+    return out.append('\n').toString();
+  }
+
+  /**
+   * Appends a value of the kinds {@link #parse} returns (and {@code Integer}), indented by two spaces per
+   * level, with no line break after it.
+   *
+   * @param value the value
+   * @param out where to append
+   * @param indent the nesting level the value starts at
+   * @throws IllegalArgumentException if the value holds anything else
+   */
+  public static void write(Object value, StringBuilder out, int indent) {
     if (value == null) {
       out.append("null");
     } else if (value instanceof String s) {
