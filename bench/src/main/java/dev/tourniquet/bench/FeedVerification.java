@@ -1,4 +1,14 @@
-package dev.tourniquet.feed.tuf;
+package dev.tourniquet.bench;
+
+import dev.tourniquet.feed.tuf.FeedRepository;
+import dev.tourniquet.feed.tuf.FeedVerificationException;
+import dev.tourniquet.feed.tuf.Fetchers;
+import dev.tourniquet.feed.tuf.Limits;
+import dev.tourniquet.feed.tuf.PublisherException;
+import dev.tourniquet.feed.tuf.Role;
+import dev.tourniquet.feed.tuf.SigningKey;
+import dev.tourniquet.feed.tuf.TrustedFeed;
+import dev.tourniquet.feed.tuf.TufClient;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -13,15 +23,15 @@ import java.util.Map;
 
 /**
  * Builds a published feed of synthetic mitigations and measures verifying it from scratch, for the
- * benchmarks and for {@code docs/benchmarks.md}. Not used by the agent.
+ * feed section of {@code docs/benchmarks.md}.
  *
- * <p>{@code java -cp ... dev.tourniquet.feed.tuf.SyntheticFeeds [count] [rounds]} publishes a feed of
+ * <p>{@code java -cp bench/target/benchmarks.jar dev.tourniquet.bench.FeedVerification [count] [rounds]} publishes a feed of
  * {@code count} mitigations (default 1000) into a temporary directory, then verifies it {@code rounds}
  * times (default 5), each time from an empty trusted store (bootstrap with root version 1, refresh,
  * download and hash every target), without and with the target cache, and prints each round's wall time.
  */
-public final class SyntheticFeeds {
-  private SyntheticFeeds() {}
+public final class FeedVerification {
+  private FeedVerification() {}
 
   /**
    * Creates a repository in {@code dir} with fresh in-memory keys (one per role) and publishes
