@@ -75,6 +75,11 @@ final class AgentFixture {
 
   /** The mitigations in the servlet target's enforcement file, as {@code id.revision}. */
   List<String> enforced() throws IOException {
+    return enforced(enforcementFile);
+  }
+
+  /** The mitigations in a servlet target's enforcement file, as {@code id.revision}. */
+  static List<String> enforced(Path enforcementFile) throws IOException {
     if (!Files.exists(enforcementFile)) {
       return List.of();
     }
@@ -84,6 +89,11 @@ final class AgentFixture {
 
   /** Every line of the audit log. */
   List<JsonNode> audit() throws IOException {
+    return auditLog(stateDir);
+  }
+
+  /** Every line of the audit log in an agent's state directory. */
+  static List<JsonNode> auditLog(Path stateDir) throws IOException {
     Path file = stateDir.resolve("audit.jsonl");
     List<JsonNode> lines = new ArrayList<>();
     if (Files.exists(file)) {

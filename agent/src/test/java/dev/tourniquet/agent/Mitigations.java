@@ -47,6 +47,13 @@ final class Mitigations {
         Action.RequestRules.ofXml(fixture("eems-m1.1-cve-2022-41040.xml")));
   }
 
+  /** M1 as {@link #m1(int)}, with a description of its own (what a publisher changes in a new revision). */
+  static Mitigation m1(int revision, String description) {
+    Mitigation m = m1(revision);
+    return new Mitigation(m.id(), m.revision(), m.title(), description, m.cves(), m.severity(), m.references(),
+        m.applicability(), m.actions(), m.mode(), m.expires(), m.extensions());
+  }
+
   /** A second request-rules mitigation (ProxyLogon's EOMT rule) for the same product and versions. */
   static Mitigation proxyLogon(String id, int revision) {
     return requestRules(id, revision, EXCHANGE, Mitigation.Mode.ENFORCE, Optional.empty(),

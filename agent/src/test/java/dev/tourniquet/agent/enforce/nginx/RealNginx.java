@@ -24,22 +24,42 @@ import java.util.concurrent.TimeUnit;
  * A real nginx for tests: its own config, pid file, logs and temp paths in a temporary directory,
  * listening on 127.0.0.1 on a free port, proxying to a JDK HttpServer backend that marks its answers
  * with {@code X-Backend: yes}. The include file the enforcer owns is included in the server block.
+ *
+ * <p>Public for the agent's end-to-end test, which runs it beside a servlet container and uses
+ * {@link #exchange} against both.
  */
-final class RealNginx implements AutoCloseable {
-  static final Path BINARY = Path.of("/usr/sbin/nginx");
-  static final Path NJS_MODULE = Path.of("/usr/lib/nginx/modules/ngx_http_js_module.so");
+public final class RealNginx implements AutoCloseable {
+  /** The nginx binary the tests run. */
+  public static final Path BINARY = Path.of("/usr/sbin/nginx");
+  /** The njs module, loaded by every test nginx. */
+  public static final Path NJS_MODULE = Path.of("/usr/lib/nginx/modules/ngx_http_js_module.so");
   private static final Duration DEADLINE = Duration.ofSeconds(20);
 
   final Path dir;
-  final Path config;
-  final Path include;
+  /** The nginx.conf written for this nginx. */
+  public final Path config;
+  /** The include file the enforcer owns, included in the server block. */
+  public final Path include;
   final Path pidFile;
-  final int port;
+  /** The port nginx listens on, on 127.0.0.1. */
+  public final int port;
   private final HttpServer backend;
 
-  /** What came back for one request. */
-  record Outcome(boolean aborted, int status, Map<String, String> headers, String body) {
-    boolean fromBackend() {
+  /**
+   * What came back for one request.
+   *
+   * @param aborted true if the connection closed (or was reset) before a byte of response
+   * @param status the status code, 0 when aborted
+   * @param headers the response headers, names in lower case
+   * @param body the response body
+   */
+  public record Outcome(boolean aborted, int status, Map<String, String> headers, String body) {
+    /**
+     * Tells whether the application behind answered.
+     *
+     * @return true if the response carries {@code X-Backend: yes}
+     */
+    public boolean fromBackend() {
       return "yes".equals(headers.get("x-backend"));
     }
   }
@@ -47,9 +67,12 @@ final class RealNginx implements AutoCloseable {
   /**
    * Starts a backend and nginx.
    *
+   * @param dir a private directory for the configuration, pid file, logs and temp paths
    * @param extraHttp directives added to the http block (e.g. a colliding map)
+   * @throws IOException if nginx does not start or listen within 20 s
+   * @throws InterruptedException if interrupted while waiting for it
    */
-  RealNginx(Path dir, String extraHttp) throws IOException, InterruptedException {
+  public RealNginx(Path dir, String extraHttp) throws IOException, InterruptedException {
     this.dir = dir;
     this.config = dir.resolve("nginx.conf");
     this.include = dir.resolve("conf.d").resolve("tourniquet.conf");
@@ -132,6 +155,22 @@ final class RealNginx implements AutoCloseable {
    * {@code Connection: close}; a {@code Host} header is added when the request has none.
    */
   Outcome send(String method, String target, List<String[]> headers) throws IOException {
+    return exchange(port, method, target, headers);
+  }
+
+  /**
+   * Sends one request as written on the wire to any HTTP/1.1 server on 127.0.0.1: the target raw, the
+   * headers in order, then {@code Connection: close}; a {@code Host} header is added when the request has
+   * none.
+   *
+   * @param port the server's port on 127.0.0.1
+   * @param method the method
+   * @param target the request target exactly as sent
+   * @param headers name and value pairs
+   * @return what came back: aborted if the server closed the connection without a byte of response
+   * @throws IOException if the connection fails or the response is not HTTP/1.1
+   */
+  public static Outcome exchange(int port, String method, String target, List<String[]> headers) throws IOException {
     StringBuilder request = new StringBuilder(method).append(' ').append(target).append(" HTTP/1.1\r\n");
     boolean host = false;
     for (String[] h : headers) {
@@ -210,13 +249,24 @@ final class RealNginx implements AutoCloseable {
     }
   }
 
-  /** The nginx error log, for failure messages. */
-  String errorLog() throws IOException {
+  /**
+   * Reads the nginx error log, for failure messages.
+   *
+   * @return the log, empty if nginx has written none
+   * @throws IOException if it cannot be read
+   */
+  public String errorLog() throws IOException {
     Path log = dir.resolve("error.log");
     return Files.exists(log) ? Files.readString(log) : "";
   }
 
-  static List<String[]> headers(String... nameValues) {
+  /**
+   * Pairs names and values.
+   *
+   * @param nameValues name, value, name, value, ...
+   * @return the pairs in order
+   */
+  public static List<String[]> headers(String... nameValues) {
     List<String[]> out = new ArrayList<>();
     for (int i = 0; i < nameValues.length; i += 2) {
       out.add(new String[] {nameValues[i], nameValues[i + 1]});
