@@ -261,6 +261,10 @@ class EndToEndTest {
    * a byte of response, while Autodiscover, OWA and remote PowerShell reach the application.
    */
   private static void assertProtected(String appliedId) throws Exception {
+    int revision = Integer.parseInt(appliedId.substring(appliedId.indexOf('.') + 1));
+    AgentState state = new StateStore(stateDir).load();
+    assertThat(List.of(state.on("app").get("M1"), state.on("web").get("M1"))).as("state.json")
+        .containsOnly(new AgentState.AppliedRef(revision, false));
     assertThat(AgentFixture.enforced(enforcementFile)).containsExactly(appliedId);
     assertThat(Files.readString(nginx.include, StandardCharsets.UTF_8)).contains("# Active: " + appliedId + "\n");
     for (String attack : List.of(PROXYNOTSHELL, PROXYNOTSHELL_ENCODED)) {
@@ -280,6 +284,9 @@ class EndToEndTest {
 
   /** No target carries M1 any more, and the attack reaches the application on both (once the filter reloaded). */
   private static void assertUnprotected() throws Exception {
+    AgentState state = new StateStore(stateDir).load();
+    assertThat(state.on("app")).as("state.json, app").doesNotContainKey("M1");
+    assertThat(state.on("web")).as("state.json, web").doesNotContainKey("M1");
     assertThat(AgentFixture.enforced(enforcementFile)).isEmpty();
     assertThat(Files.readString(nginx.include, StandardCharsets.UTF_8)).doesNotContain("M1.");
     awaitOnBoth(PROXYNOTSHELL, Outcome::fromBackend, "ProxyNotShell to reach the application", System.nanoTime());
