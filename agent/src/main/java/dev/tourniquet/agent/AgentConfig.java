@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  * <pre>
  * server: {name: mail01, labels: {site: paris}}
  * product: {name: Exchange Server, version: 15.2.1118.20}     # or versionFile / versionCommand
- * feed: {url: https://feed.example.org/, trustedRoot: /etc/tourniquet/root.json}
+ * feed: {url: https://feed.example.org/, trustedRoot: /etc/tourniquet/root.json}   # or fleetFeed: NAME
+ * fleet: {url: https://fleet.example.org:8420/, enrolmentTokenFile: /etc/tourniquet/enrol.token}
  * stateDir: /var/lib/tourniquet
  * interval: 1h
  * targets:
@@ -52,10 +53,11 @@ import java.util.regex.Pattern;
  * @param dataCollection whether status is reported to the fleet server
  * @param adminPort the admin API's port on 127.0.0.1 (0: any free port, written to {@code admin.port})
  * @param targets the enforcement targets
+ * @param fleet the fleet server this agent belongs to, if any
  */
 public record AgentConfig(Path source, String serverName, Map<String, String> labels, String product,
     VersionSource version, FeedLocation feed, Path trustedRoot, Optional<URI> proxy, Path stateDir,
-    Duration interval, boolean dataCollection, int adminPort, List<TargetConfig> targets) {
+    Duration interval, boolean dataCollection, int adminPort, List<TargetConfig> targets, Optional<Fleet> fleet) {
 
   /** The default interval, like Exchange's hourly check. */
   public static final Duration DEFAULT_INTERVAL = Duration.ofHours(1);
@@ -63,6 +65,13 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
   public static final int DEFAULT_ADMIN_PORT = 7341;
   private static final long MAX_BYTES = 1 << 20;
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  /** The fleet server's rules for a server name and labels (docs/server.md, "Enrolment"). */
+  private static final Pattern FLEET_SERVER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
+  private static final Pattern FLEET_LABEL_KEY = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
+  private static final int FLEET_MAX_LABELS = 32;
+  private static final int FLEET_MAX_LABEL_CHARS = 200;
+  /** The credential file's name in the state directory. */
+  public static final String FLEET_CREDENTIAL_FILE = "fleet.credential";
 
   /**
    * Copies the collections.
@@ -81,6 +90,29 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
     Objects.requireNonNull(stateDir, "stateDir");
     Objects.requireNonNull(interval, "interval");
     targets = List.copyOf(targets);
+    Objects.requireNonNull(fleet, "fleet");
+  }
+
+  /**
+   * The fleet server this agent belongs to ({@code fleet:} in the file).
+   *
+   * @param url the fleet server's base URL, http or https
+   * @param enrolmentTokenFile the file holding a one-time enrolment token, used only while no credential
+   *     exists; absent once the agent is enrolled
+   * @param credentialFile where the agent keeps its credential: {@value #FLEET_CREDENTIAL_FILE} in the state
+   *     directory, owner-only
+   */
+  public record Fleet(URI url, Optional<Path> enrolmentTokenFile, Path credentialFile) {
+    /**
+     * Checks that no field is null.
+     *
+     * @throws NullPointerException if a field is null
+     */
+    public Fleet {
+      Objects.requireNonNull(url, "url");
+      Objects.requireNonNull(enrolmentTokenFile, "enrolmentTokenFile");
+      Objects.requireNonNull(credentialFile, "credentialFile");
+    }
   }
 
   /** Where the feed is: exactly one of an HTTP(S) URL, a directory, or an offline bundle file. */
@@ -203,7 +235,8 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
     }
 
     AgentConfig read(JsonNode root) throws ConfigException {
-      known(root, "", Set.of("server", "product", "feed", "stateDir", "interval", "dataCollection", "admin", "targets"));
+      known(root, "", Set.of("server", "product", "feed", "fleet", "stateDir", "interval", "dataCollection", "admin",
+          "targets"));
       JsonNode server = object(root, "server", true);
       known(server, "server.", Set.of("name", "labels"));
       String serverName = text(server, "server.name", true);
@@ -216,16 +249,22 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
       String productName = text(product, "product.name", true);
       VersionSource version = versionSource(product);
 
+      Path stateDir = path(text(root, "stateDir", true));
+      Optional<Fleet> fleet = Optional.empty();
+      if (root.has("fleet")) {
+        fleet = Optional.of(fleet(object(root, "fleet", true), stateDir));
+        fleetNames(serverName, labels);
+      }
+
       JsonNode feed = object(root, "feed", true);
-      known(feed, "feed.", Set.of("url", "directory", "bundle", "trustedRoot", "proxy"));
-      FeedLocation location = feedLocation(feed);
+      known(feed, "feed.", Set.of("url", "directory", "bundle", "fleetFeed", "trustedRoot", "proxy"));
+      FeedLocation location = feedLocation(feed, fleet);
       Path trustedRoot = path(text(feed, "feed.trustedRoot", true));
       Optional<URI> proxy = Optional.empty();
       if (feed.has("proxy")) {
         proxy = Optional.of(uri(text(feed, "feed.proxy", true), "feed.proxy", Set.of("http")));
       }
 
-      Path stateDir = path(text(root, "stateDir", true));
       Duration interval = root.has("interval") ? duration(text(root, "interval", true), "interval") : DEFAULT_INTERVAL;
       if (interval.compareTo(Schedule.MIN_RETRY) < 0) {
         throw new ConfigException(file + ": interval: expected at least 1m but found " + root.get("interval").asText());
@@ -252,7 +291,43 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
         targets.add(t);
       }
       return new AgentConfig(file, serverName, labels, productName, version, location, trustedRoot, proxy,
-          stateDir, interval, dataCollection, adminPort, targets);
+          stateDir, interval, dataCollection, adminPort, targets, fleet);
+    }
+
+    private Fleet fleet(JsonNode node, Path stateDir) throws ConfigException {
+      known(node, "fleet.", Set.of("url", "enrolmentTokenFile"));
+      URI url = uri(text(node, "fleet.url", true), "fleet.url", Set.of("http", "https"));
+      if (url.getRawQuery() != null || url.getRawFragment() != null || url.getRawUserInfo() != null) {
+        throw new ConfigException(file + ": fleet.url: expected the fleet server's base URL without user, query or"
+            + " fragment but found \"" + url + "\"");
+      }
+      String text = url.toString();
+      url = URI.create(text.endsWith("/") ? text : text + "/");
+      Optional<Path> token = node.has("enrolmentTokenFile")
+          ? Optional.of(path(text(node, "fleet.enrolmentTokenFile", true))) : Optional.empty();
+      return new Fleet(url, token, stateDir.resolve(FLEET_CREDENTIAL_FILE));
+    }
+
+    /** The fleet server refuses names and labels outside these rules; say so before any enrolment. */
+    private void fleetNames(String serverName, Map<String, String> labels) throws ConfigException {
+      if (!FLEET_SERVER_NAME.matcher(serverName).matches()) {
+        throw new ConfigException(file + ": server.name: expected 1 to 253 letters, digits, '.', '_' or '-' (a fleet"
+            + " server's rule) but found \"" + serverName + "\"");
+      }
+      if (labels.size() > FLEET_MAX_LABELS) {
+        throw new ConfigException(file + ": server.labels: expected at most " + FLEET_MAX_LABELS
+            + " labels (a fleet server's rule) but found " + labels.size());
+      }
+      for (Map.Entry<String, String> e : labels.entrySet()) {
+        if (!FLEET_LABEL_KEY.matcher(e.getKey()).matches()) {
+          throw new ConfigException(file + ": server.labels." + e.getKey() + ": expected a key of 1 to 63 lowercase"
+              + " letters, digits, '.', '_' or '-' (a fleet server's rule) but found \"" + e.getKey() + "\"");
+        }
+        if (e.getValue().length() > FLEET_MAX_LABEL_CHARS) {
+          throw new ConfigException(file + ": server.labels." + e.getKey() + ": expected at most "
+              + FLEET_MAX_LABEL_CHARS + " characters (a fleet server's rule) but found " + e.getValue().length());
+        }
+      }
     }
 
     private TargetConfig target(JsonNode node, String where) throws ConfigException {
@@ -324,10 +399,25 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
       return new VersionSource.FromCommand(command);
     }
 
-    private FeedLocation feedLocation(JsonNode feed) throws ConfigException {
-      int count = (feed.has("url") ? 1 : 0) + (feed.has("directory") ? 1 : 0) + (feed.has("bundle") ? 1 : 0);
+    private FeedLocation feedLocation(JsonNode feed, Optional<Fleet> fleet) throws ConfigException {
+      int count = (feed.has("url") ? 1 : 0) + (feed.has("directory") ? 1 : 0) + (feed.has("bundle") ? 1 : 0)
+          + (feed.has("fleetFeed") ? 1 : 0);
       if (count != 1) {
-        throw new ConfigException(file + ": feed: expected exactly one of url, directory, bundle but found " + count);
+        throw new ConfigException(file + ": feed: expected exactly one of url, directory, bundle, fleetFeed but found "
+            + count);
+      }
+      if (feed.has("fleetFeed")) {
+        String name = text(feed, "feed.fleetFeed", true);
+        if (fleet.isEmpty()) {
+          throw new ConfigException(file + ": feed.fleetFeed: expected a fleet section (fleet.url) to take the hosted"
+              + " feed from but found none");
+        }
+        if (!NAME.matcher(name).matches()) {
+          throw new ConfigException(file + ": feed.fleetFeed: expected a hosted feed's name (1 to 64 letters, digits,"
+              + " '.', '_' or '-') but found \"" + name + "\"");
+        }
+        // The fleet server hosts each feed at /feeds/NAME/ (docs/server.md); trust still comes from trustedRoot.
+        return new FeedLocation.Http(fleet.get().url().resolve("feeds/" + name + "/"));
       }
       if (feed.has("url")) {
         return new FeedLocation.Http(uri(text(feed, "feed.url", true), "feed.url", Set.of("http", "https")));

@@ -95,7 +95,54 @@ class AgentConfigTest {
   @Test
   void feedNeedsExactlyOneLocation() {
     assertThatThrownBy(() -> load(BASE.replace("url: 'https://feed.example.org/tourniquet/'", "directory: feed, bundle: f.bundle")))
-        .isInstanceOf(ConfigException.class).hasMessageContaining("feed: expected exactly one of url, directory, bundle but found 2");
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("feed: expected exactly one of url, directory, bundle, fleetFeed but found 2");
+  }
+
+  @Test
+  void fleetSectionKeepsTheCredentialInTheStateDirectoryAndResolvesTheTokenFile() throws Exception {
+    AgentConfig c = load(BASE + "fleet: {url: 'https://fleet.example.org:8420', enrolmentTokenFile: enrol.token}\n");
+
+    assertThat(c.fleet()).contains(new AgentConfig.Fleet(java.net.URI.create("https://fleet.example.org:8420/"),
+        java.util.Optional.of(dir.resolve("enrol.token").toAbsolutePath()),
+        dir.resolve("state").resolve("fleet.credential").toAbsolutePath()));
+    assertThat(load(BASE).fleet()).isEmpty();
+  }
+
+  @Test
+  void fleetFeedIsTheFeedTheFleetServerHostsUnderItsName() throws Exception {
+    AgentConfig c = load(BASE.replace("url: 'https://feed.example.org/tourniquet/'", "fleetFeed: default")
+        + "fleet: {url: 'http://127.0.0.1:8420/tq/'}\n");
+
+    assertThat(c.feed()).isEqualTo(new AgentConfig.FeedLocation.Http(java.net.URI.create("http://127.0.0.1:8420/tq/feeds/default/")));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+      "url not http | fleet: {url: 'ftp://fleet.example.org/'} | fleet.url: expected an absolute http or https URL but found \"ftp://fleet.example.org/\"",
+      "url missing | fleet: {enrolmentTokenFile: t} | fleet.url: expected a value but it is missing",
+      "url with a query | fleet: {url: 'https://fleet.example.org/?x=1'} | fleet.url: expected the fleet server's base URL without user, query or fragment",
+      "url with a user | fleet: {url: 'https://me:pw@fleet.example.org/'} | fleet.url: expected the fleet server's base URL without user",
+      "unknown fleet key | fleet: {url: 'https://f.example.org/', token: abc} | fleet.token: unknown key; expected one of [enrolmentTokenFile, url]",
+      "fleet not a mapping | fleet: https://f.example.org/ | fleet: expected a mapping but found STRING",
+      "label key the server refuses | fleet: {url: 'https://f.example.org/'}\\nserver: {name: mail01, labels: {Site: paris}} | server.labels.Site: expected a key of 1 to 63 lowercase",
+      "server name the server refuses | fleet: {url: 'https://f.example.org/'}\\nserver: {name: 'mail 01'} | server.name: expected 1 to 253 letters",
+  })
+  void invalidFleetSectionNamesTheKey(String name, String lines, String message) {
+    String yaml = lines.contains("server:") ? BASE.replace("server: {name: mail01, labels: {site: paris, ring: '2'}}\n", "") : BASE;
+    assertThatThrownBy(() -> load(yaml + lines.replace("\\n", "\n") + "\n")).isInstanceOf(ConfigException.class)
+        .hasMessageContaining(message);
+  }
+
+  @Test
+  void fleetFeedNeedsAFleetAndAFeedName() {
+    assertThatThrownBy(() -> load(BASE.replace("url: 'https://feed.example.org/tourniquet/'", "fleetFeed: default")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("feed.fleetFeed: expected a fleet section (fleet.url) to take the hosted feed from but found none");
+    assertThatThrownBy(() -> load(BASE.replace("url: 'https://feed.example.org/tourniquet/'", "fleetFeed: '../x'")
+        + "fleet: {url: 'https://f.example.org/'}\n"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("feed.fleetFeed: expected a hosted feed's name (1 to 64 letters, digits, '.', '_' or '-') but found \"../x\"");
   }
 
   @Test

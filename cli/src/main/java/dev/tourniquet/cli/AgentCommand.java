@@ -1,9 +1,10 @@
 package dev.tourniquet.cli;
 
-import dev.tourniquet.agent.Agent;
 import dev.tourniquet.agent.AgentConfig;
 import dev.tourniquet.agent.ConfigException;
+import dev.tourniquet.agent.fleet.RunningAgent;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -14,13 +15,17 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "agent", mixinStandardHelpOptions = true,
     description = {"Run the agent: poll the signed feed, verify, plan, enforce, record and report, until stopped.",
+        "With a fleet: section it enrols once with the one-time token file (the credential is then kept in the"
+            + " state directory), takes its policy from the fleet server, reports to it, and checks at once on its"
+            + " push hints.",
         "Configuration keys: docs/operating.md."})
 final class AgentCommand extends Verb {
   @Option(names = "--config", paramLabel = "FILE",
       description = "The configuration file, default /etc/tourniquet/agent.yaml (on Windows %%ProgramData%%\\Tourniquet\\agent.yaml).")
   Path config;
 
-  @Option(names = "--check-config", description = "Only read and validate the configuration, then exit.")
+  @Option(names = "--check-config", description = "Only read and validate the configuration (targets, and the fleet"
+      + " credential or enrolment token file; no network), then exit.")
   boolean checkOnly;
 
   @Override
@@ -36,20 +41,29 @@ final class AgentCommand extends Verb {
     } catch (java.nio.file.NoSuchFileException e) {
       throw new Failed(config + ": no such file");
     }
-    Agent agent;
+    if (checkOnly) {
+      List<String> notes;
+      try {
+        notes = RunningAgent.check(cfg);
+      } catch (ConfigException e) {
+        throw new Invalid(e.getMessage());
+      }
+      out().println(config + ": valid; " + cfg.targets().size() + " target(s), state in " + cfg.stateDir());
+      notes.forEach(out()::println);
+      return;
+    }
+    RunningAgent running;
     try {
-      agent = Agent.builder(cfg).build();
+      running = RunningAgent.start(cfg);
     } catch (ConfigException e) {
       throw new Invalid(e.getMessage());
-    }
-    if (checkOnly) {
-      out().println(config + ": valid; " + cfg.targets().size() + " target(s), state in " + cfg.stateDir());
-      return;
+    } catch (Exception e) {
+      throw new Failed("the agent could not start: " + e.getMessage());
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       try {
-        agent.close();
+        running.close();
       } catch (Exception e) {
         System.err.println("tourniquet: stopping the agent: " + e.getMessage());
       } finally {
@@ -57,13 +71,6 @@ final class AgentCommand extends Verb {
       }
     }, "tourniquet-agent-stop");
     Runtime.getRuntime().addShutdownHook(hook);
-    try {
-      agent.start();
-    } catch (Exception e) {
-      Runtime.getRuntime().removeShutdownHook(hook);
-      agent.close();
-      throw new Failed("the agent could not start: " + e.getMessage());
-    }
     out().println("tourniquet agent running for " + cfg.serverName() + "; state in " + cfg.stateDir());
     out().flush();
     stopped.await();

@@ -77,6 +77,22 @@ public final class FleetClient implements PolicySource, Reporter {
    */
   public static String enrol(URI server, String token, String serverName, Map<String, String> labels,
       Path credentialFile) throws IOException {
+    Enrolled enrolled = exchange(server, token, serverName, labels);
+    CredentialFile.write(credentialFile, enrolled.credential());
+    return enrolled.agentId();
+  }
+
+  /** What a successful enrolment answers; the credential is a secret shown once. */
+  record Enrolled(String agentId, String credential) {
+    @Override
+    public String toString() {
+      return "Enrolled[agentId=" + agentId + "]"; // never the credential
+    }
+  }
+
+  /** {@code POST /api/v1/enrol}: the token for a credential, nothing written. */
+  static Enrolled exchange(URI server, String token, String serverName, Map<String, String> labels)
+      throws IOException {
     URI base = base(server);
     ObjectNode body = JSON.createObjectNode().put("token", token).put("server", serverName);
     ObjectNode l = body.putObject("labels");
@@ -87,11 +103,11 @@ public final class FleetClient implements PolicySource, Reporter {
             .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build());
     JsonNode answer = answer("enrolment", r, 201);
     String credential = answer.path("credential").asText("");
-    if (credential.isEmpty()) {
-      throw new IOException("enrolment: expected a credential in the server's answer but found none");
+    if (credential.isEmpty() || credential.length() > 1024 || !credential.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+      throw new IOException("enrolment: expected a credential (up to 1024 printable characters) in the server's answer"
+          + " but found " + (credential.isEmpty() ? "none" : "something else"));
     }
-    CredentialFile.write(credentialFile, credential);
-    return answer.path("agentId").asText();
+    return new Enrolled(answer.path("agentId").asText(), credential);
   }
 
   /**
