@@ -102,4 +102,28 @@ class AgentCommandProcessTest {
     });
     assertThat(EnforcementFile.read(enforcement).mitigations()).hasSize(1);
   }
+
+  @Test
+  void checkConfigSaysHowTheAgentJoinsItsFleetOrNamesTheMissingTokenFile() throws Exception {
+    Path config = tmp.resolve("agent.yaml");
+    Files.writeString(config, """
+        server: {name: mail03}
+        product: {name: microsoft-exchange-server, version: 15.2.1118.7}
+        feed: {fleetFeed: default, trustedRoot: root.json}
+        fleet: {url: 'https://fleet.example.org:8420/', enrolmentTokenFile: enrol.token}
+        stateDir: state
+        """);
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    assertThat(Main.run(new PrintWriter(out), new PrintWriter(err), "agent", "--config", config.toString(), "--check-config"))
+        .isEqualTo(Main.INVALID);
+    assertThat(err.toString()).contains("fleet.enrolmentTokenFile " + tmp.resolve("enrol.token")).contains("no such file");
+
+    Files.writeString(tmp.resolve("enrol.token"), "tqe_x\n");
+    assertThat(run(out, "agent", "--config", config.toString(), "--check-config")).isZero();
+    assertThat(out.toString()).contains("valid; 0 target(s)")
+        .contains("fleet https://fleet.example.org:8420/: enrols at first start with the token in " + tmp.resolve("enrol.token"));
+    assertThat(tmp.resolve("state")).doesNotExist();
+  }
 }

@@ -135,6 +135,11 @@ public final class RunningAgent implements Closeable {
     return fleet;
   }
 
+  /** The push listener, if the agent has a fleet (for tests). */
+  Optional<PushListener> push() {
+    return Optional.ofNullable(push);
+  }
+
   /** Stops the push listener, then the agent (after the check in progress, if any). */
   @Override
   public void close() throws IOException {
