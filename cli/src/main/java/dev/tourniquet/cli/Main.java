@@ -18,7 +18,8 @@ import picocli.CommandLine.Command;
     subcommands = {RulesCommand.class, KeysCommand.class, FeedCommand.class, AgentCommand.class,
         OperatorCommands.Status.class, OperatorCommands.Check.class, OperatorCommands.Block.class,
         OperatorCommands.Unblock.class, OperatorCommands.Remove.class, OperatorCommands.Enable.class,
-        OperatorCommands.Disable.class, ServerCommand.class, CommandLine.HelpCommand.class})
+        OperatorCommands.Disable.class, ServerCommand.class, dev.tourniquet.cli.quickstart.QuickstartCommand.class,
+        CommandLine.HelpCommand.class})
 public final class Main {
   /** Exit code for input that does not validate. */
   public static final int INVALID = 2;
