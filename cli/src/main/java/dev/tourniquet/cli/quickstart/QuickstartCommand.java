@@ -83,7 +83,8 @@ public final class QuickstartCommand implements Callable<Integer> {
     Thread stopper = new Thread(() -> {
       demo.close();
       closeQuietly(claimed);
-      say.close("Stopped the agent, the demo app and the fleet server. Files and log are in " + Demo.shown(dir) + ".");
+      say.close(System.lineSeparator() + "Stopped the agent, the demo app and the fleet server. Files and log are in "
+          + Demo.shown(dir) + ".");
       // Ctrl-C and SIGTERM are how this command is meant to end: exit 0, with no other hook's output.
       Runtime.getRuntime().halt(0);
     }, "tourniquet-quickstart-stop");
