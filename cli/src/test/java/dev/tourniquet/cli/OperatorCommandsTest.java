@@ -249,6 +249,24 @@ class OperatorCommandsTest {
   }
 
   @Test
+  void theExampleFleetSectionUncommentedIsValidAndNeedsItsTokenFile() throws Exception {
+    String example = Files.readString(ROOT.resolve("dist/agent.yaml.example"));
+    Path withFleet = tmp.resolve("agent-fleet.yaml");
+    Files.writeString(withFleet, example.replace("# fleet:", "fleet:").replace("#   url:", "  url:")
+        .replace("#   enrolmentTokenFile: /etc/tourniquet/enrol.token", "  enrolmentTokenFile: " + tmp.resolve("enrol.token"))
+        .replace("  url: https://feed.example.org/tourniquet/", "  fleetFeed: default"));
+    assertThat(Files.readString(withFleet)).contains("\nfleet:\n  url: https://fleet.example.org:8420/\n");
+
+    Result missing = run("agent", "--config", withFleet.toString(), "--check-config");
+    assertThat(missing.code()).isEqualTo(2);
+    assertThat(missing.err()).contains("fleet.enrolmentTokenFile " + tmp.resolve("enrol.token")).contains("no such file");
+
+    Files.writeString(tmp.resolve("enrol.token"), "tqe_example\n");
+    assertThat(ok("agent", "--config", withFleet.toString(), "--check-config").out())
+        .contains("fleet https://fleet.example.org:8420/: enrols at first start");
+  }
+
+  @Test
   void csvQuotesFieldsWithCommasQuotesAndNewlines() {
     assertThat(StatusTable.csvLine(List.of("a", "b,c", "say \"hi\"", "x\ny")))
         .isEqualTo("a,\"b,c\",\"say \"\"hi\"\"\",\"x\ny\"\r\n");
