@@ -65,6 +65,11 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
   public static final int DEFAULT_ADMIN_PORT = 7341;
   private static final long MAX_BYTES = 1 << 20;
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  /**
+   * Target keys naming files that are resolved like every path of the file. (nginx refuses a relative
+   * {@code includeFile} or {@code configFile} instead: they must match the include line in nginx's own files.)
+   */
+  private static final Set<String> FILE_OPTIONS = Set.of("enforcementFile");
   /** The fleet server's rules for a server name and labels (docs/server.md, "Enrolment"). */
   private static final Pattern FLEET_SERVER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
   private static final Pattern FLEET_LABEL_KEY = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
@@ -350,7 +355,9 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
         if (key.equals("healthProbe")) {
           probe = Optional.of(probe(e.getValue(), where + ".healthProbe"));
         } else if (e.getValue().isValueNode()) {
-          options.put(key, e.getValue().asText());
+          // A relative file, like every path of the file, is relative to its directory, not to wherever the
+          // agent happens to run: an enforcement file resolved elsewhere would be written but never enforced.
+          options.put(key, FILE_OPTIONS.contains(key) ? path(e.getValue().asText()).toString() : e.getValue().asText());
         } else {
           throw new ConfigException(file + ": " + where + "." + key + ": expected a single value but found a " + e.getValue().getNodeType());
         }

@@ -61,6 +61,19 @@ class AgentConfigTest {
   }
 
   @Test
+  void relativeEnforcementFileIsRelativeToTheConfigurationFileNotToTheWorkingDirectory() throws Exception {
+    AgentConfig c = load(BASE + String.join("\n",
+        "targets:",
+        "  - {name: app, type: servlet, enforcementFile: enforcement/app.json}",
+        ""));
+
+    AgentConfig.TargetConfig app = c.targets().get(0);
+    ServletEnforcer enforcer = (ServletEnforcer) TargetFactories.builtIn().get("servlet")
+        .create(app, dir.resolve("state/targets/app"), Clock.systemUTC());
+    assertThat(enforcer.file()).isEqualTo(dir.resolve("enforcement/app.json").toAbsolutePath());
+  }
+
+  @Test
   void defaultsAreHourlyWithDataCollectionAndThePort7341() throws Exception {
     AgentConfig c = load(BASE);
 
