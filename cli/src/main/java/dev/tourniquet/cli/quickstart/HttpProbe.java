@@ -48,7 +48,7 @@ final class HttpProbe {
     try (Socket socket = new Socket()) {
       socket.connect(new InetSocketAddress("127.0.0.1", port), (int) TIMEOUT.toMillis());
       socket.setSoTimeout((int) TIMEOUT.toMillis());
-      socket.getOutputStream().write(("GET " + target + " HTTP/1.1\r\nHost: mail.contoso.com\r\nUser-Agent: curl/8\r\n"
+      socket.getOutputStream().write(("GET " + target + " HTTP/1.1\r\nHost: mail.contoso.com\r\nUser-Agent: tourniquet-quickstart\r\n"
           + "Accept: */*\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
       ByteArrayOutputStream received = new ByteArrayOutputStream();
       boolean reset = false;

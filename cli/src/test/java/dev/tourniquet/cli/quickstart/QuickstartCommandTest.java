@@ -123,6 +123,24 @@ class QuickstartCommandTest {
   }
 
   @Test
+  void sigtermInTheMiddleOfTheScriptStopsEverythingCleanly() throws Exception {
+    start("--pace", "120", "--server-port", "0", "--app-port", "0");
+    String out = awaitOutput("Next in 120 s");
+    int app = Integer.parseInt(find(out, "Demo app   http://127\\.0\\.0\\.1:(\\d+)/owa/"));
+
+    process.destroy(); // SIGTERM, as a service manager stops it
+
+    assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s of SIGTERM").isTrue();
+    assertThat(process.exitValue()).isZero();
+    String all = Files.readString(output);
+    assertThat(all.strip()).endsWith("Stopped the agent, the demo app and the fleet server. Files and log are in qs.");
+    assertThat(all).doesNotContain("Exception").doesNotContain("\tat ");
+    try (ServerSocket free = new ServerSocket()) {
+      free.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), app));
+    }
+  }
+
+  @Test
   void quickstartRefusesADataDirectoryHoldingOtherFilesAndLeavesThem() throws Exception {
     Path data = Files.createDirectories(dir.resolve("mine"));
     Files.writeString(data.resolve("notes.txt"), "mine");
