@@ -244,7 +244,7 @@ final class Demo implements AutoCloseable {
 
     HttpProbe.Outcome blocked = await("the ProxyNotShell request to be cut off", () -> Optional.of(tryTheCurl())
         .filter(HttpProbe.Outcome::aborted));
-    say.event("the same curl: " + blocked.description() + " (curl: \"Empty reply from server\"): blocked");
+    say.event("the same curl: " + blocked.description() + ": blocked");
     StringBuilder others = new StringBuilder("other requests still pass:");
     for (String path : LEGITIMATE) {
       HttpProbe.Outcome o = HttpProbe.get(app.port(), path);

@@ -64,7 +64,8 @@ final class HttpProbe {
         reset = true; // an aborted request may end in a reset rather than a clean close
       }
       if (received.size() == 0) {
-        return new Outcome(0, reset ? "connection reset without a response" : "connection closed without a response");
+        return new Outcome(0, reset ? "connection reset without a response (curl: \"Connection reset by peer\")"
+            : "connection closed without a response (curl: \"Empty reply from server\")");
       }
       String head = received.toString(StandardCharsets.ISO_8859_1);
       int eol = head.indexOf("\r\n");

@@ -68,18 +68,24 @@ class QuickstartCommandTest {
 
   @Test
   void quickstartShowsM1PublishedAppliedReportedAndRemovedThenStopsCleanlyOnCtrlC() throws Exception {
-    int taken;
+    int takenServer;
+    int takenApp;
     String out;
-    try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      taken = busy.getLocalPort();
-      start("--pace", "120", "--check-interval", "2", "--server-port", "0", "--app-port", String.valueOf(taken));
+    try (ServerSocket busyServer = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        ServerSocket busyApp = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      takenServer = busyServer.getLocalPort();
+      takenApp = busyApp.getLocalPort();
+      start("--pace", "120", "--check-interval", "2", "--server-port", String.valueOf(takenServer), "--app-port",
+          String.valueOf(takenApp));
       out = awaitOutput("Next in 120 s: the publisher releases");
     }
-    // Step 1: everything runs; the app's port was taken, so it took another one.
-    assertThat(out).contains("demo app: port " + taken + " is in use, so it takes a free port");
+    // Step 1: everything runs; the ports asked for were taken, so the server and the app took free ones.
+    assertThat(out).contains("fleet server: port " + takenServer + " is in use, so it takes a free port")
+        .contains("demo app: port " + takenApp + " is in use, so it takes a free port");
     URI server = URI.create(find(out, "Dashboard  (http://127\\.0\\.0\\.1:\\d+/)dashboard"));
     int app = Integer.parseInt(find(out, "Demo app   http://127\\.0\\.0\\.1:(\\d+)/owa/"));
-    assertThat(app).isNotEqualTo(taken);
+    assertThat(server.getPort()).isNotEqualTo(takenServer);
+    assertThat(app).isNotEqualTo(takenApp);
     assertThat(out).contains("curl -sS -o /dev/null -w '%{http_code}\\n' 'http://127.0.0.1:" + app + PROXYNOTSHELL + "'");
     String token = Files.readString(dir.resolve("qs/server/admin.token")).trim();
     assertThat(out).as("no secret on the terminal").doesNotContain(token);
