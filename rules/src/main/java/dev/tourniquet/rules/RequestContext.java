@@ -176,10 +176,7 @@ final class RequestContext implements Template.Environment {
     if (headerSlots == null) {
       indexHeaders();
     }
-    int h = 0;
-    for (int i = offset; i < name.length(); i++) {
-      h = 31 * h + name.charAt(i);
-    }
+    int h = keyHash(name, offset);
     List<Header> headers = request.headers();
     String value = null;
     StringBuilder joined = null;
@@ -204,8 +201,8 @@ final class RequestContext implements Template.Environment {
   }
 
   /**
-   * The hash of header {@code i}'s variable suffix, as {@link String#hashCode} of the suffix would give
-   * (so a variable name's cached hash finds it).
+   * The hash of header {@code i}'s variable suffix, as {@link #keyHash} gives for the suffix (so a
+   * variable name finds it).
    */
   int headerHash(int i) {
     if (headerSlots == null) {
@@ -233,17 +230,44 @@ final class RequestContext implements Template.Environment {
     headerSlots = slots;
   }
 
-  /** {@code variableSuffix(headerName).hashCode()}, without the copy for ASCII names. */
+  /**
+   * {@code keyHash(variableSuffix(headerName), 0)}, without reading the whole name. Like {@link #keyHash},
+   * it reads the first two and the last two characters: header names mostly differ at their ends, and
+   * equal hashes are compared in full anyway. When those four are ASCII, they are the suffix's own ends
+   * whatever lies between, since upper-casing maps each character on its own (an inner {@code ß} becomes
+   * {@code SS} but leaves the ends alone); otherwise the suffix is computed.
+   */
   static int suffixHash(String headerName) {
-    int h = 0;
-    for (int i = 0, n = headerName.length(); i < n; i++) {
-      char c = headerName.charAt(i);
-      if (c >= 0x80) {
-        return variableSuffix(headerName).hashCode();
-      }
-      h = 31 * h + suffixChar(c);
+    int n = headerName.length();
+    if (n < 2) {
+      return n == 0 ? 0 : headerName.charAt(0) < 0x80 ? keyHash(suffixChar(headerName.charAt(0))) : keyHash(variableSuffix(headerName), 0);
     }
-    return h;
+    char a = headerName.charAt(0);
+    char b = headerName.charAt(1);
+    char y = headerName.charAt(n - 2);
+    char z = headerName.charAt(n - 1);
+    if ((a | b | y | z) >= 0x80) {
+      return keyHash(variableSuffix(headerName), 0);
+    }
+    return mix(suffixChar(a), suffixChar(b), suffixChar(y), suffixChar(z));
+  }
+
+  /** The hash of {@code key.substring(offset)}, a variable suffix such as {@code USER_AGENT}. */
+  static int keyHash(String key, int offset) {
+    int n = key.length() - offset;
+    if (n < 2) {
+      return n == 0 ? 0 : keyHash(key.charAt(offset));
+    }
+    return mix(key.charAt(offset), key.charAt(offset + 1), key.charAt(offset + n - 2), key.charAt(offset + n - 1));
+  }
+
+  private static int keyHash(char only) {
+    return only * 0x9E3779B1 >>> 7;
+  }
+
+  private static int mix(char a, char b, char y, char z) {
+    int h = (((a * 31 + b) * 31 + y) * 31 + z) * 0x9E3779B1;
+    return h ^ (h >>> 15);
   }
 
   /** Whether {@code variableSuffix(headerName).equals(key)}, without allocating for ASCII names. */

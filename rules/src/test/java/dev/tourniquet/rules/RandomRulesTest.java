@@ -40,6 +40,7 @@ class RandomRulesTest {
     int guards = 0;
     int presence = 0;
     int shortcuts = 0;
+    int skipScanned = 0;
     for (int round = 0; round < 600; round++) {
       RuleSet set = randomRuleSet(random);
       CompiledRules rules;
@@ -52,6 +53,7 @@ class RandomRulesTest {
       compiled++;
       guards += rules.guardCount();
       presence += rules.presenceTriggeredCount();
+      skipScanned += rules.skipScannedInputCount();
       shortcuts += (int) rules.decisionShapes().stream().filter(shape -> !shape.equals("search")).count();
       for (int i = 0; i < 40; i++) {
         HttpRequest request = randomRequest(random);
@@ -76,6 +78,7 @@ class RandomRulesTest {
     assertThat(guards).isGreaterThan(10);
     assertThat(presence).isGreaterThan(10);
     assertThat(shortcuts).isGreaterThan(500);
+    assertThat(skipScanned).isGreaterThan(50);
   }
 
   private static RuleSet randomRuleSet(Random random) {
@@ -157,16 +160,27 @@ class RandomRulesTest {
     List<Header> headers = new ArrayList<>();
     headers.add(new Header("Host", "example.com"));
     if (random.nextBoolean()) {
-      headers.add(new Header("Cookie", pick(random, WORDS) + "=" + pick(random, WORDS)));
+      headers.add(new Header("Cookie", random.nextInt(3) == 0 ? longValue(random)
+          : pick(random, WORDS) + "=" + pick(random, WORDS)));
     }
     if (random.nextBoolean()) {
       headers.add(new Header("X-A", pick(random, WORDS)));
     }
     if (random.nextBoolean()) {
-      headers.add(new Header("User-Agent", pick(random, new String[] {"curl/8", "sqlmap", "Mozilla/5.0 ADMIN"})));
+      headers.add(new Header("User-Agent", random.nextInt(3) == 0 ? longValue(random)
+          : pick(random, new String[] {"curl/8", "sqlmap", "Mozilla/5.0 ADMIN"})));
     }
     return new HttpRequest(random.nextBoolean() ? "GET" : "POST", target.toString(), headers, "203.0.113.9",
         random.nextBoolean(), 443);
+  }
+
+  /** A value long enough for the skip scan to split it in two halves, words anywhere in it. */
+  private static String longValue(Random random) {
+    StringBuilder value = new StringBuilder();
+    while (value.length() < 64 + random.nextInt(80)) {
+      value.append(random.nextInt(4) == 0 ? pick(random, WORDS) : "q0=").append(random.nextBoolean() ? "; " : "");
+    }
+    return value.toString();
   }
 
   private static String pick(Random random, String[] from) {

@@ -8,9 +8,10 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * The triggers that replace "evaluate on every request" for rules without a literal: header presence and
- * shared guards. Each must only skip rules that cannot apply, so the prefiltered evaluator must agree with
- * the plain ordered one (every rule, every pattern searched by RE2 with captures).
+ * The triggers that replace "evaluate on every request": literal scans (the automaton, or the skip scan
+ * when every literal of an input is long), and for rules without a literal, header presence and shared
+ * guards. Each must only skip rules that cannot apply, so the prefiltered evaluator must agree with the
+ * plain ordered one (every rule, every pattern searched by RE2 with captures).
  */
 class TriggerTest {
   private static final InboundAction ABORT = new InboundAction.AbortRequest();
@@ -95,6 +96,70 @@ class TriggerTest {
     assertThat(guards).isGreaterThan(100);
     assertThat(presence).isGreaterThan(50);
     assertThat(always).isGreaterThan(20);
+  }
+
+  @Test
+  void inputsWhoseLiteralsAreAllLongThenSkipScannedAndAgreeWithSequentialOrder() {
+    Random random = new Random(6060L);
+    String[] words = {"kestrel", "harbor", "x-beresource", "powershell", "autodiscover", "walnut", "Kelp"};
+    String[] inputs = {"{HTTP_COOKIE}", "{HTTP_USER_AGENT}", "{UrlDecode:{REQUEST_URI}}", "{QUERY_STRING}"};
+    int skipScanned = 0;
+    int automata = 0;
+    int stopped = 0;
+    int compared = 0;
+    for (int round = 0; round < 200; round++) {
+      List<InboundRule> rules = new ArrayList<>();
+      List<String> used = new ArrayList<>();
+      for (int i = 1 + random.nextInt(15); i > 0; i--) {
+        String word = pick(random, words) + random.nextInt(100);
+        used.add(word);
+        // Mostly long literals; now and then a short one, which sends its whole input back to the automaton.
+        String pattern = switch (random.nextInt(6)) {
+          case 0 -> "(^|;\\s*)" + word + "=[^;]*\\.\\./";
+          case 1 -> "(?=.*" + word + ")(?=.*powershell)";
+          case 2 -> "^" + word + "/";
+          case 3 -> "(" + word + "|" + pick(random, words) + "-debug)";
+          case 4 -> random.nextInt(4) == 0 ? "cmd" : word + "\\.json.*powershell";
+          default -> ".*" + word + "=(.+)/(.+)~(.+)";
+        };
+        Condition condition = new Condition(pick(random, inputs), pattern, random.nextInt(4) != 0, false);
+        String url = random.nextInt(3) == 0 ? "^(ecp|owa)/" + word : ".*";
+        rules.add(new InboundRule("r" + rules.size(), true, PatternSyntax.ECMA_SCRIPT, random.nextBoolean(),
+            new UrlMatch(url, true, false), new Conditions(LogicalGrouping.MATCH_ALL, false, List.of(condition)),
+            random.nextInt(4) == 0 ? new InboundAction.Rewrite("/r/{R:0}", false) : ABORT));
+      }
+      CompiledRules compiled = RuleCompiler.compile(new RuleSet(List.of(), rules, List.of(), List.of()));
+      skipScanned += compiled.skipScannedInputCount();
+      automata += compiled.triggerInputCount() - compiled.skipScannedInputCount();
+      for (int r = 0; r < 40; r++) {
+        HttpRequest request = longRequest(random, used.toArray(new String[0]));
+        Decision decision = compiled.evaluate(request);
+        assertThat(decision).as("rules %s%nrequest %s", RuleJson.write(compiled.ruleSet()), request)
+            .isEqualTo(compiled.evaluateSequentially(request));
+        stopped += decision instanceof Decision.Abort ? 1 : 0;
+        compared++;
+      }
+    }
+    assertThat(compared).isEqualTo(8_000);
+    assertThat(skipScanned).isGreaterThan(300);
+    assertThat(automata).isGreaterThan(20);
+    assertThat(stopped).isGreaterThan(1000);
+  }
+
+  /** Cookie, user agent and target long enough for two-halves scans, with the rules' words anywhere in them. */
+  private static HttpRequest longRequest(Random random, String[] words) {
+    String[] pieces = {"ClientId=8F2A1C0D4B5E", "; ", "/", "../", "=localhost/owa/?~19", "powershell", "%50ower%53hell", "q", "Mozilla/5.0 "};
+    StringBuilder cookie = new StringBuilder();
+    StringBuilder agent = new StringBuilder();
+    StringBuilder target = new StringBuilder(random.nextBoolean() ? "/owa/" : "/ecp/");
+    for (StringBuilder b : List.of(cookie, agent, target)) {
+      for (int k = random.nextInt(40); k > 0; k--) {
+        b.append(random.nextInt(5) == 0 ? pick(random, words) : pick(random, pieces));
+      }
+    }
+    String t = target.toString().replace(" ", "%20").replace(";", "%3B").replace("\u212A", "%E2%84%AA");
+    return new HttpRequest("GET", t + (random.nextBoolean() ? "?" + pick(random, words) + "=1" : ""),
+        List.of(new Header("Cookie", cookie.toString()), new Header("User-Agent", agent.toString())), "192.0.2.1", false, 80);
   }
 
   private static HttpRequest randomRequest(Random random) {
