@@ -24,6 +24,8 @@ final class Enrolment {
   private static final Logger LOG = LoggerFactory.getLogger(Enrolment.class);
   /** A token is short; a larger file is not a token file. */
   static final int MAX_TOKEN_BYTES = 1024;
+  /** Beside the credential: the server name it was issued for (not a secret). */
+  static final String ENROLLED_NAME_FILE = "fleet.server-name";
 
   private Enrolment() {}
 
@@ -41,6 +43,7 @@ final class Enrolment {
       } catch (IOException e) {
         throw new ConfigException(config.source() + ": fleet: " + e.getMessage(), e);
       }
+      checkName(config, fleet);
       return "fleet " + fleet.url() + ": enrolled (credential in " + credential + ")";
     }
     Path tokenFile = tokenFile(config, fleet);
@@ -59,6 +62,7 @@ final class Enrolment {
   static boolean ensure(AgentConfig config, AgentConfig.Fleet fleet) throws ConfigException, IOException {
     Path credential = fleet.credentialFile();
     if (Files.exists(credential)) {
+      checkName(config, fleet);
       fleet.enrolmentTokenFile().ifPresent(t -> LOG.info("fleet: already enrolled (credential in {}); the token file {}"
           + " is not read and can be deleted", credential, t));
       return false;
@@ -81,9 +85,42 @@ final class Enrolment {
           + enrolled.agentId() + ") but the credential could not be written (" + e.getMessage() + "); an admin must"
           + " remove the server (DELETE /api/v1/admin/servers/" + config.serverName() + ") before it can enrol again", e);
     }
+    try {
+      CredentialFile.write(nameFile(fleet), config.serverName());
+    } catch (IOException e) {
+      LOG.warn("fleet: {}: could not record the enrolled server name ({}); a later change of server.name will"
+          + " not be caught at start", nameFile(fleet), e.toString());
+    }
     LOG.info("fleet: enrolled {} as agent {}; credential saved in {}; the token in {} is used up and can be deleted",
         config.serverName(), enrolled.agentId(), credential, tokenFile);
     return true;
+  }
+
+  private static Path nameFile(AgentConfig.Fleet fleet) {
+    return fleet.credentialFile().resolveSibling(ENROLLED_NAME_FILE);
+  }
+
+  /**
+   * A credential is bound to the name it was enrolled with: the server refuses (403) every report under
+   * another name. Say so at start rather than in a warning after every check.
+   */
+  private static void checkName(AgentConfig config, AgentConfig.Fleet fleet) throws ConfigException {
+    Path file = nameFile(fleet);
+    String enrolled;
+    try {
+      if (!Files.exists(file) || Files.size(file) > 1024) {
+        return; // enrolled by other means; the server still refuses a wrong name
+      }
+      enrolled = Files.readString(file, StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      return;
+    }
+    if (!enrolled.isEmpty() && !enrolled.equals(config.serverName())) {
+      throw new ConfigException(config.source() + ": server.name: expected \"" + enrolled + "\", the name this agent"
+          + " enrolled with at " + fleet.url() + " (the fleet server refuses reports under another name), but found \""
+          + config.serverName() + "\"; to rename it, remove " + enrolled + " on the fleet server, delete "
+          + fleet.credentialFile() + " and enrol again with a new token");
+    }
   }
 
   private static Path tokenFile(AgentConfig config, AgentConfig.Fleet fleet) throws ConfigException {

@@ -7,9 +7,12 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An agent started from its configuration the way {@code tourniquet agent --config FILE} runs it, joined to
@@ -37,6 +40,7 @@ import java.util.function.Consumer;
  * state and applied mitigations, if any, stay as they were).
  */
 public final class RunningAgent implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(RunningAgent.class);
   private final Agent agent;
   private final Optional<FleetClient> fleet;
   private final PushListener push;
@@ -101,6 +105,7 @@ public final class RunningAgent implements Closeable {
     if (config.fleet().isPresent()) {
       AgentConfig.Fleet f = config.fleet().get();
       builder.build(); // a configuration error is reported before anything is sent to the server
+      warnIfPlainHttp(f);
       Enrolment.ensure(config, f);
       FleetClient client = FleetClient.open(f.url(), f.credentialFile(), config.dataCollection());
       builder.policySource(client).reporter(client);
@@ -115,6 +120,15 @@ public final class RunningAgent implements Closeable {
     }
     PushListener push = fleet.map(client -> client.listen(agent)).orElse(null);
     return new RunningAgent(agent, fleet, push);
+  }
+
+  private static void warnIfPlainHttp(AgentConfig.Fleet fleet) {
+    String host = fleet.url().getHost() == null ? "" : fleet.url().getHost().toLowerCase(Locale.ROOT);
+    boolean loopback = host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]");
+    if (fleet.url().getScheme().equalsIgnoreCase("http") && !loopback) {
+      LOG.warn("fleet.url {} is plain http to another host: the agent's credential crosses the network unencrypted;"
+          + " use https", fleet.url());
+    }
   }
 
   /**

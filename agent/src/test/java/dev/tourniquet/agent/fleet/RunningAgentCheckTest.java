@@ -106,6 +106,21 @@ class RunningAgentCheckTest {
   }
 
   @Test
+  void aServerNameOtherThanTheEnrolledOneIsRefusedNamingTheKey() throws Exception {
+    credential("rw-------");
+    CredentialFile.write(dir.resolve("state").resolve(Enrolment.ENROLLED_NAME_FILE), "web-00");
+
+    assertThatThrownBy(() -> RunningAgent.check(load("fleet: {url: 'http://127.0.0.1:9/'}")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("server.name: expected \"web-00\", the name this agent enrolled with at http://127.0.0.1:9/")
+        .hasMessageContaining("but found \"web-01\"; to rename it, remove web-00 on the fleet server, delete "
+            + dir.resolve("state/fleet.credential"));
+
+    CredentialFile.write(dir.resolve("state").resolve(Enrolment.ENROLLED_NAME_FILE), "web-01");
+    assertThat(RunningAgent.check(load("fleet: {url: 'http://127.0.0.1:9/'}"))).hasSize(1);
+  }
+
+  @Test
   void startWithoutCredentialOrTokenFailsBeforeAnythingIsSentOrWritten() throws Exception {
     AgentConfig config = load("fleet: {url: 'http://127.0.0.1:9/', enrolmentTokenFile: enrol.token}");
 

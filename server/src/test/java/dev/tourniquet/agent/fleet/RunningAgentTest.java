@@ -230,6 +230,29 @@ class RunningAgentTest {
   }
 
   @Test
+  void renamingAnEnrolledServerIsRefusedAtStartInsteadOfReportsRefusedLater() throws Exception {
+    issueToken();
+    stopAgent(startAgent());
+    assertThat(Files.readString(dir.resolve("state/fleet.server-name")).trim()).isEqualTo("web-01");
+    Files.writeString(config, Files.readString(config).replace("name: web-01", "name: web-99"));
+
+    assertThatThrownBy(this::startAgent).isInstanceOf(dev.tourniquet.agent.ConfigException.class)
+        .hasMessageContaining("server.name: expected \"web-01\", the name this agent enrolled with at " + server.uri())
+        .hasMessageContaining("but found \"web-99\"");
+    assertThat(admin("GET", "/api/v1/admin/servers", null).findValuesAsText("server")).containsExactly("web-01");
+  }
+
+  @Test
+  void plainHttpToAnotherHostIsWarnedAbout() throws Exception {
+    // 192.0.2.1 (TEST-NET-1) is never contacted: without a token file the start stops before the network.
+    Files.writeString(config, Files.readString(config).replace("url: '" + server.uri() + "'", "url: 'http://192.0.2.1:8420/'"));
+
+    assertThatThrownBy(this::startAgent).isInstanceOf(dev.tourniquet.agent.ConfigException.class)
+        .hasMessageContaining("fleet.enrolmentTokenFile");
+    assertThat(messages()).contains("fleet.url http://192.0.2.1:8420/ is plain http to another host");
+  }
+
+  @Test
   void wrongTokenIsAClearErrorAndLeavesNoCredential() throws Exception {
     Files.writeString(tokenFile, "tqe_not-a-token-this-server-issued\n");
 
