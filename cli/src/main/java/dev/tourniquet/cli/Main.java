@@ -1,5 +1,6 @@
 package dev.tourniquet.cli;
 
+import dev.tourniquet.cli.quickstart.QuickstartCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,11 +16,10 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Emergency mitigations for on-premises servers: signed, verified, applied in seconds, removed after patching.",
-    subcommands = {RulesCommand.class, KeysCommand.class, FeedCommand.class, AgentCommand.class,
-        OperatorCommands.Status.class, OperatorCommands.Check.class, OperatorCommands.Block.class,
+    subcommands = {QuickstartCommand.class, RulesCommand.class, KeysCommand.class, FeedCommand.class,
+        AgentCommand.class, OperatorCommands.Status.class, OperatorCommands.Check.class, OperatorCommands.Block.class,
         OperatorCommands.Unblock.class, OperatorCommands.Remove.class, OperatorCommands.Enable.class,
-        OperatorCommands.Disable.class, ServerCommand.class, dev.tourniquet.cli.quickstart.QuickstartCommand.class,
-        CommandLine.HelpCommand.class})
+        OperatorCommands.Disable.class, ServerCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
   /** Exit code for input that does not validate. */
   public static final int INVALID = 2;

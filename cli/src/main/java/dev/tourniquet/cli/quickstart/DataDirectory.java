@@ -39,6 +39,10 @@ final class DataDirectory implements AutoCloseable {
    * @throws IOException if it cannot be created or emptied
    */
   static DataDirectory claim(Path dir) throws QuickstartException, IOException {
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new QuickstartException(dir + ": expected a directory for the quickstart's files but found a file; choose"
+          + " another one with --data DIR");
+    }
     Files.createDirectories(dir);
     List<Path> entries;
     try (Stream<Path> list = Files.list(dir)) {

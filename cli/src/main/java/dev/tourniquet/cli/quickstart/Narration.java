@@ -39,6 +39,11 @@ final class Narration {
     line("            " + text);
   }
 
+  /** Prints nothing more. */
+  synchronized void mute() {
+    closed = true;
+  }
+
   /** Prints one last line; nothing is printed after it. */
   synchronized void close(String last) {
     line(last);

@@ -28,10 +28,13 @@ import picocli.CommandLine.Spec;
  * does not happen in time); 2 for an invalid option.
  */
 @Command(name = "quickstart", mixinStandardHelpOptions = true,
-    description = {"Run the whole loop on this machine, on embedded defaults, narrated: a fleet server with a signed",
-        "demo feed, a demo web app behind the servlet filter and an agent protecting it. Publishes Microsoft's",
-        "mitigation M1 (ProxyNotShell), shows it applied, reported and blocking, then installs the fixed version",
-        "and shows the agent removing it by itself. Then keeps running until Ctrl-C. Everything listens on 127.0.0.1."})
+    description = {"See the whole loop on this machine in under two minutes: a mitigation published, applied,"
+        + " reported and removed.",
+        "",
+        "Starts, on embedded defaults and 127.0.0.1 only, a fleet server with a signed demo feed, a demo web app behind"
+        + " the servlet filter, and an agent protecting it. Publishes Microsoft's mitigation M1 (ProxyNotShell) and"
+        + " shows it applied, reported on the dashboard and blocking the attack; then installs the fixed version and"
+        + " shows the agent removing it by itself. Keeps running until Ctrl-C, which stops everything."})
 public final class QuickstartCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
@@ -94,7 +97,9 @@ public final class QuickstartCommand implements Callable<Integer> {
       script(demo, say, dir);
     } catch (QuickstartException | IOException | RuntimeException e) {
       // If Ctrl-C is what broke the step, the stopper is already at work and ends the process.
-      say.close("tourniquet quickstart: " + message(e));
+      say.mute();
+      err.println("tourniquet quickstart: " + message(e));
+      err.flush();
       Runtime.getRuntime().removeShutdownHook(stopper);
       demo.close();
       closeQuietly(claimed);
@@ -221,6 +226,9 @@ public final class QuickstartCommand implements Callable<Integer> {
   private static String message(Exception e) {
     if (e instanceof QuickstartException) {
       return e.getMessage();
+    }
+    if (e instanceof java.nio.file.FileSystemException f) {
+      return f.getFile() + ": " + (f.getReason() == null ? e.getClass().getSimpleName() : f.getReason());
     }
     return e.getClass().getSimpleName() + ": " + e.getMessage();
   }
