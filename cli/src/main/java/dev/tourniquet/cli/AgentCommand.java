@@ -6,6 +6,7 @@ import dev.tourniquet.agent.fleet.RunningAgent;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -52,18 +53,18 @@ final class AgentCommand extends Verb {
       notes.forEach(out()::println);
       return;
     }
-    RunningAgent running;
-    try {
-      running = RunningAgent.start(cfg);
-    } catch (ConfigException e) {
-      throw new Invalid(e.getMessage());
-    } catch (Exception e) {
-      throw new Failed("the agent could not start: " + e.getMessage());
-    }
+    // The hook is in place before the start, so that a SIGTERM during enrolment or recovery still waits for
+    // the start to end and then stops the agent cleanly.
+    AtomicReference<RunningAgent> running = new AtomicReference<>();
+    CountDownLatch startEnded = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       try {
-        running.close();
+        startEnded.await();
+        RunningAgent r = running.get();
+        if (r != null) {
+          r.close();
+        }
       } catch (Exception e) {
         System.err.println("tourniquet: stopping the agent: " + e.getMessage());
       } finally {
@@ -71,8 +72,28 @@ final class AgentCommand extends Verb {
       }
     }, "tourniquet-agent-stop");
     Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      running.set(RunningAgent.start(cfg));
+    } catch (ConfigException e) {
+      throw new Invalid(e.getMessage());
+    } catch (Exception e) {
+      throw new Failed("the agent could not start: " + e.getMessage());
+    } finally {
+      startEnded.countDown();
+      if (running.get() == null) {
+        removeHook(hook);
+      }
+    }
     out().println("tourniquet agent running for " + cfg.serverName() + "; state in " + cfg.stateDir());
     out().flush();
     stopped.await();
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // the JVM is already shutting down: the hook runs and finds nothing to stop
+    }
   }
 }
