@@ -114,9 +114,12 @@ class QuickstartCommandTest {
     assertThat(m1.path("status").asText()).isIn("Removed", "NotApplicable");
     assertThat(m1.path("reason").asText()).contains("15.2.1118.20").contains("fixed");
 
-    // Ctrl-C: everything stops in order, one line, exit 0, ports free.
-    new ProcessBuilder("kill", "-INT", String.valueOf(process.pid())).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
-    assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s of SIGINT").isTrue();
+    // Ctrl-C: everything stops in order, one line, exit 0, ports free. A process started from a shell's
+    // background job inherits SIGINT ignored (POSIX), and then no Java code can see it: the same stop is
+    // asked with SIGTERM instead, which the next test also covers on its own.
+    String signal = ignoresSigint(process.pid()) ? "-TERM" : "-INT";
+    new ProcessBuilder("kill", signal, String.valueOf(process.pid())).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+    assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s of kill " + signal).isTrue();
     assertThat(process.exitValue()).isZero();
     String all = Files.readString(output);
     assertThat(all.strip()).endsWith("Stopped the agent, the demo app and the fleet server. Files and log are in qs.");
@@ -186,6 +189,16 @@ class QuickstartCommandTest {
     command.addAll(List.of(options));
     process = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
         .redirectOutput(output.toFile()).start();
+  }
+
+  /** Whether a process ignores SIGINT (signal 2), from the SigIgn mask in {@code /proc/PID/status}. */
+  private static boolean ignoresSigint(long pid) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "status"))) {
+      if (line.startsWith("SigIgn:")) {
+        return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << 1)) != 0;
+      }
+    }
+    return false;
   }
 
   /** Presses Enter on the command's standard input: it goes on to the next step at once. */
