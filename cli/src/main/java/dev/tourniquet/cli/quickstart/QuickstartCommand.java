@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -83,7 +84,9 @@ public final class QuickstartCommand implements Callable<Integer> {
     Narration say = new Narration(out);
     Demo demo = new Demo(dir, say, Duration.ofSeconds(checkInterval));
     CountDownLatch forever = new CountDownLatch(1);
+    AtomicBoolean stopping = new AtomicBoolean();
     Thread stopper = new Thread(() -> {
+      stopping.set(true);
       demo.close();
       closeQuietly(claimed);
       say.close(System.lineSeparator() + "Stopped the agent, the demo app and the fleet server. Files and log are in "
@@ -96,21 +99,38 @@ public final class QuickstartCommand implements Callable<Integer> {
     try {
       script(demo, say, dir);
     } catch (QuickstartException | IOException | RuntimeException e) {
-      // If Ctrl-C is what broke the step, the stopper is already at work and ends the process.
-      say.mute();
-      err.println("tourniquet quickstart: " + message(e));
-      err.flush();
-      Runtime.getRuntime().removeShutdownHook(stopper);
-      demo.close();
-      closeQuietly(claimed);
-      return 1;
+      if (!stopping.get() && removeHook(stopper)) {
+        say.mute();
+        err.println("tourniquet quickstart: " + message(e));
+        err.flush();
+        demo.close();
+        closeQuietly(claimed);
+        return 1;
+      }
+      // Ctrl-C broke the step by stopping the parts under it: the stopper ends the process.
     }
-    try {
-      forever.await(); // until Ctrl-C or SIGTERM: the stopper halts the JVM
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    awaitUninterruptibly(forever); // until Ctrl-C or SIGTERM: the stopper halts the JVM
     return 0;
+  }
+
+  /** Removes the stopper, unless the JVM is already shutting down (then the stopper is running). */
+  private static boolean removeHook(Thread stopper) {
+    try {
+      return Runtime.getRuntime().removeShutdownHook(stopper);
+    } catch (IllegalStateException shuttingDown) {
+      return false;
+    }
+  }
+
+  private static void awaitUninterruptibly(CountDownLatch latch) {
+    while (true) {
+      try {
+        latch.await();
+        return;
+      } catch (InterruptedException e) {
+        // Only the stopper ends this wait, by halting the JVM.
+      }
+    }
   }
 
   private void script(Demo demo, Narration say, Path dir) throws QuickstartException, IOException {
