@@ -131,7 +131,6 @@ final class Demo implements AutoCloseable {
 
   private void startAgent() throws QuickstartException, IOException {
     Path agentDir = Files.createDirectories(dir.resolve("agent"));
-    Path appDir = dir.resolve("app");
     // The trusted root travels out of band; here, a copy of the publisher's first root.
     Files.copy(publisher.firstRoot(), agentDir.resolve("root.json"), StandardCopyOption.REPLACE_EXISTING);
     Path tokenFile = agentDir.resolve("enrolment.token");
@@ -139,11 +138,12 @@ final class Demo implements AutoCloseable {
     Path yaml = agentDir.resolve("agent.yaml");
     Files.writeString(yaml, String.join("\n",
         "# The quickstart's agent; `tourniquet agent --config` reads the same keys (docs/operating.md).",
+        "# Relative paths are relative to this file's directory.",
         "server: {name: " + SERVER_NAME + ", labels: {site: quickstart}}",
-        "product: {name: " + PRODUCT + ", versionFile: " + quoted(appDir.resolve("version.txt")) + "}",
-        "fleet: {url: " + quoted(server.uri()) + ", enrolmentTokenFile: " + quoted(tokenFile) + "}",
-        "feed: {fleetFeed: demo, trustedRoot: " + quoted(agentDir.resolve("root.json")) + "}",
-        "stateDir: " + quoted(agentDir.resolve("state")),
+        "product: {name: " + PRODUCT + ", versionFile: ../app/version.txt}",
+        "fleet: {url: " + quoted(server.uri()) + ", enrolmentTokenFile: " + tokenFile.getFileName() + "}",
+        "feed: {fleetFeed: demo, trustedRoot: root.json}",
+        "stateDir: state",
         "# interval: 1h by default; the quickstart checks every " + checkInterval.toSeconds()
             + " s so that the upgrade in step 3 is seen at once.",
         "dataCollection: true",
@@ -151,7 +151,7 @@ final class Demo implements AutoCloseable {
         "targets:",
         "  - name: demo-app",
         "    type: servlet",
-        "    enforcementFile: " + quoted(appDir.resolve("enforcement.json")),
+        "    enforcementFile: ../app/enforcement.json",
         "    healthProbe: {url: " + quoted(app.uri().resolve("/healthz")) + ", status: 200}",
         ""), StandardCharsets.UTF_8);
     try {

@@ -168,6 +168,7 @@ public final class QuickstartCommand implements Callable<Integer> {
     say.line("  agent status  ./tourniquet status --state-dir " + Demo.shown(demo.agentStateDir()));
     say.line("  fleet status  ./tourniquet server status --server " + demo.serverUri() + " --token-file "
         + Demo.shown(demo.adminToken()));
+    say.line("  agent config  " + Demo.shown(dir.resolve("agent/agent.yaml")) + " (joins the fleet, protects the app)");
     say.line("  files         " + Demo.shown(dir.resolve("app/enforcement.json")) + " (what the filter enforces), "
         + Demo.shown(demo.agentStateDir().resolve("audit.jsonl")) + " (every decision)");
     say.line("Press Ctrl-C to stop.");
