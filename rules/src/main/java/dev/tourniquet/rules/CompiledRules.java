@@ -35,7 +35,8 @@ import java.util.Set;
  *       of literals, one of which must occur in it (see {@link LiteralExtractor}). Per request, each
  *       distinct input is expanded once and scanned once for all its literals: by a {@link SkipScan},
  *       which reads a few characters per window, when every literal of the input has at least {@value
- *       #SKIP_SCAN_MIN_LENGTH} characters, otherwise by an Aho-Corasick automaton ({@link AhoCorasick});
+ *       #SKIP_SCAN_MIN_LENGTH} characters, otherwise (and when the skip scan gives up on an input made to
+ *       slow it down) by an Aho-Corasick automaton ({@link AhoCorasick});
  *   <li><b>header presence</b>: a condition on <code>{HTTP_X}</code> that cannot hold on an empty value
  *       needs the header; per request, each header field is looked up once in a table of such headers;
  *   <li><b>guard</b>: any other condition the rule needs (under MatchAll), typically a negated allow-list
@@ -91,9 +92,9 @@ public final class CompiledRules {
   private final GuardMemo[] guardMemos;
 
   /**
-   * One distinct input and the search over every literal that rules expect in it: a {@link SkipScan} when
-   * the shortest literal is long enough for it to pay, otherwise an {@link AhoCorasick} automaton (exactly
-   * one of the two is set).
+   * One distinct input and the search over every literal that rules expect in it: an {@link AhoCorasick}
+   * automaton, and a {@link SkipScan} (null unless the shortest literal is long enough for it to pay)
+   * tried first; the automaton takes over when the skip scan gives up on an input.
    */
   private record TriggerInput(String key, Template template, AhoCorasick automaton, SkipScan skipScan, int firstLiteral,
       int[][] rulesByLiteral) {}
@@ -205,7 +206,7 @@ public final class CompiledRules {
         rulesByLiteral[l] = e.getValue().get(literals.get(l)).stream().mapToInt(Integer::intValue).toArray();
       }
       boolean skip = literals.stream().allMatch(l -> l.length() >= SKIP_SCAN_MIN_LENGTH);
-      inputs.add(new TriggerInput(e.getKey(), templates.get(e.getKey()), skip ? null : new AhoCorasick(literals),
+      inputs.add(new TriggerInput(e.getKey(), templates.get(e.getKey()), new AhoCorasick(literals),
           skip ? new SkipScan(literals) : null, literalIds, rulesByLiteral));
       literalIds += literals.size();
     }
@@ -373,9 +374,8 @@ public final class CompiledRules {
       hits.clear();
       int base = input.firstLiteral();
       int[][] rulesByLiteral = input.rulesByLiteral();
-      AhoCorasick automaton = input.automaton();
-      if (automaton == null) {
-        input.skipScan().scan(value, hits);
+      SkipScan skipScan = input.skipScan();
+      if (skipScan != null && skipScan.scan(value, hits)) {
         for (int h = 0; h < hits.size(); h++) {
           int literal = hits.get(h);
           if (s.firstSightOfLiteral(base + literal)) {
@@ -386,6 +386,8 @@ public final class CompiledRules {
         }
         continue;
       }
+      hits.clear();
+      AhoCorasick automaton = input.automaton();
       automaton.scan(value, hits);
       for (int h = 0; h < hits.size(); h++) {
         for (int literal : automaton.outputs(hits.get(h))) {

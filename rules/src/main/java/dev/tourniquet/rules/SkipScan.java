@@ -31,6 +31,13 @@ final class SkipScan {
   static final int Q = 3;
   /** The shortest literal this scan is built for; shorter ones are left to {@link AhoCorasick}. */
   static final int MIN_LENGTH = Q + 1;
+  /** The wasted work (see {@link #verify}) allowed per input character before giving up. */
+  static final int WORK_PER_CHAR = 4;
+  /**
+   * Wasted work allowed per input on top: a window that holds a real occurrence may first walk a large
+   * bucket (literals sharing the block that ends their window), which a short input must still afford.
+   */
+  static final int WORK_ALLOWANCE = 1024;
   /** Inputs at least this long are scanned as two interleaved halves. */
   static final int INTERLEAVE_FROM = 64;
   private static final int MAX_TABLE_BITS = 15;
@@ -45,6 +52,12 @@ final class SkipScan {
   /** Per hashed block with shift 0, its literals: {@code bucketLiterals[bucketStart[h]..bucketStart[h+1])}. */
   private final int[] bucketStart;
   private final int[] bucketLiterals;
+  /**
+   * Per bucket entry, its literal's first two characters ({@code c0 << 16 | c1}), compared before the whole
+   * literal: literals that share the block ending their window (several end in the same digits, say)
+   * share a bucket, and most differ in their first two characters.
+   */
+  private final int[] bucketPrefixes;
   private final char[][] literals;
 
   /**
@@ -105,10 +118,13 @@ final class SkipScan {
     }
     bucketStart[mask + 1] = total;
     bucketLiterals = new int[total];
+    bucketPrefixes = new int[total];
     for (int h = 0; h <= mask; h++) {
       if (buckets.get(h) != null) {
         for (int k = 0; k < buckets.get(h).size(); k++) {
-          bucketLiterals[bucketStart[h] + k] = buckets.get(h).get(k);
+          int id = buckets.get(h).get(k);
+          bucketLiterals[bucketStart[h] + k] = id;
+          bucketPrefixes[bucketStart[h] + k] = this.literals[id][0] << 16 | this.literals[id][1];
         }
       }
     }
@@ -130,18 +146,25 @@ final class SkipScan {
 
   /**
    * Scans the folded input and appends to {@code hits} the id of every literal that occurs in it, once
-   * per occurrence (the order is unspecified).
+   * per occurrence (the order is unspecified), unless comparing candidate windows in vain costs more than
+   * {@value #WORK_PER_CHAR} units per input character (plus {@value #WORK_ALLOWANCE}): then it gives up and returns false, and the caller
+   * must discard the hits and scan with an {@link AhoCorasick} automaton instead. Ordinary text costs a
+   * few units per request; an input made to repeat a block that ends many literals (a run of the digits
+   * they share, say) would otherwise cost the bucket's size at every position. Giving up keeps the whole
+   * search linear in the input, whatever it holds.
    *
    * <p>Each step waits for the previous one (the shift decides where to read next), so a long input is
    * scanned as two halves at once, which keeps two independent chains of loads in flight: the first
    * half's windows start before the middle, the second half's at or after it, so each occurrence is
    * reported once.
+   *
+   * @return true when the scan completed, false when it gave up
    */
-  void scan(String input, IntBuffer hits) {
+  boolean scan(String input, IntBuffer hits) {
     int n = input.length();
+    int budget = WORK_PER_CHAR * n + WORK_ALLOWANCE;
     if (n < INTERLEAVE_FROM) {
-      scan(input, m - 1, n, hits);
-      return;
+      return scan(input, m - 1, n, hits, budget) >= 0;
     }
     int mid = n / 2;
     int limitA = Math.min(mid + m - 1, n);
@@ -153,55 +176,88 @@ final class SkipScan {
       int sA = shift[hA];
       int sB = shift[hB];
       if (sA == 0) {
-        verify(input, endA, hA, hits);
+        budget -= verify(input, endA, hA, hits);
         sA = 1;
       }
       if (sB == 0) {
-        verify(input, endB, hB, hits);
+        budget -= verify(input, endB, hB, hits);
         sB = 1;
+      }
+      if (budget < 0) {
+        return false;
       }
       endA += sA;
       endB += sB;
     }
-    scan(input, endA, limitA, hits);
-    scan(input, endB, n, hits);
+    budget = scan(input, endA, limitA, hits, budget);
+    return budget >= 0 && scan(input, endB, n, hits, budget) >= 0;
   }
 
-  /** Scans the windows ending from {@code end} on and before {@code limit}. */
-  private void scan(String input, int end, int limit, IntBuffer hits) {
+  /**
+   * Scans the windows ending from {@code end} on and before {@code limit}.
+   *
+   * @return the budget left, negative when it ran out (the scan stopped)
+   */
+  private int scan(String input, int end, int limit, IntBuffer hits, int budget) {
     while (end < limit) {
       int h = hash(code(input.charAt(end - 2)), code(input.charAt(end - 1)), code(input.charAt(end)));
       int s = shift[h];
       if (s == 0) {
-        verify(input, end, h, hits);
+        budget -= verify(input, end, h, hits);
+        if (budget < 0) {
+          return budget;
+        }
         s = 1;
       }
       end += s;
     }
+    return budget;
   }
 
-  /** Reports the literals of block {@code h}'s bucket that occur in the window ending at {@code end}. */
-  private void verify(String input, int end, int h, IntBuffer hits) {
+  /**
+   * Reports the literals of block {@code h}'s bucket that occur in the window ending at {@code end}.
+   *
+   * @return the work wasted: one unit per bucket entry that does not occur there, plus the characters
+   *     compared to find that out (an occurrence is reported, as the automaton would, and costs nothing)
+   */
+  private int verify(String input, int end, int h, IntBuffer hits) {
     int start = end - m + 1;
+    int prefix = fold(input.charAt(start)) << 16 | fold(input.charAt(start + 1));
+    int work = 0;
     for (int b = bucketStart[h], to = bucketStart[h + 1]; b < to; b++) {
-      int id = bucketLiterals[b];
-      if (occursAt(input, start, literals[id])) {
-        hits.add(id);
+      if (bucketPrefixes[b] != prefix) {
+        work++;
+        continue;
+      }
+      int compared = mismatch(input, start, literals[bucketLiterals[b]]);
+      if (compared < 0) {
+        hits.add(bucketLiterals[b]);
+      } else {
+        work += 1 + compared;
       }
     }
+    return work;
   }
 
-  private static boolean occursAt(String input, int start, char[] literal) {
+  private static char fold(char c) {
+    return c < 128 ? (c >= 'A' && c <= 'Z' ? (char) (c + 32) : c) : Folding.fold(c);
+  }
+
+  /**
+   * Compares the literal, whose first two characters are known to match, with the input at {@code start}.
+   *
+   * @return -1 when it occurs there, otherwise the number of characters compared
+   */
+  private static int mismatch(String input, int start, char[] literal) {
     if (start + literal.length > input.length()) {
-      return false;
+      return 0;
     }
-    for (int i = 0; i < literal.length; i++) {
-      char c = input.charAt(start + i);
-      if ((c < 128 ? (c >= 'A' && c <= 'Z' ? (char) (c + 32) : c) : Folding.fold(c)) != literal[i]) {
-        return false;
+    for (int i = 2; i < literal.length; i++) {
+      if (fold(input.charAt(start + i)) != literal[i]) {
+        return i - 1;
       }
     }
-    return true;
+    return -1;
   }
 
   /** The window length: the shortest literal's. For tests. */

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
  * The skip scan reports exactly the literals that occur in the folded input, each occurrence once,
  * compared with a plain {@code indexOf} on every literal and with {@link AhoCorasick}: small sets, a set
  * large enough to fill the shift table, inputs short enough for one scan and long enough for two
- * interleaved halves, and occurrences at every offset, across the middle included.
+ * interleaved halves, and occurrences at every offset, across the middle included. On an input built to
+ * make it compare at every position, it gives up (the caller then uses the automaton).
  */
 class SkipScanTest {
   private static final String ALPHABET = "abcks/.-=0123";
@@ -57,7 +58,7 @@ class SkipScanTest {
           StringBuilder input = new StringBuilder("q".repeat(length));
           input.replace(at, at + literal.length(), at % 2 == 0 ? literal : literal.toUpperCase(Locale.ROOT));
           IntBuffer hits = new IntBuffer(4);
-          scan.scan(input.toString(), hits);
+          assertThat(scan.scan(input.toString(), hits)).isTrue();
           assertThat(hits.size()).as("%s at %d of %d", literal, at, length).isEqualTo(1);
           assertThat(literals.get(hits.get(0))).isEqualTo(literal);
         }
@@ -71,7 +72,7 @@ class SkipScanTest {
     SkipScan scan = new SkipScan(literals);
     String input = "ab".repeat(60);
     IntBuffer hits = new IntBuffer(4);
-    scan.scan(input, hits);
+    assertThat(scan.scan(input, hits)).isTrue();
     int abab = 0;
     int babab = 0;
     for (int i = 0; i < hits.size(); i++) {
@@ -83,6 +84,26 @@ class SkipScanTest {
     }
     assertThat(abab).isEqualTo(59);
     assertThat(babab).isEqualTo(58);
+  }
+
+  @Test
+  void inputRepeatingABlockThatEndsManyLiteralsThenGivesUpInsteadOfComparingAtEveryPosition() {
+    List<String> literals = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      literals.add(String.format(Locale.ROOT, "x-%03d-zzqj", i));
+    }
+    SkipScan scan = new SkipScan(literals);
+    assertThat(scan.window()).isEqualTo(10);
+    // Every literal's window ends in "zqj": a window ending there walks all 300 (whose first two
+    // characters differ from the window's, or whose third does). Once every 9 characters (the shift
+    // after one that ends in "zqj" is 8), or every 10.
+    assertThat(scan.scan("abcdefzqj".repeat(3_000), new IntBuffer(4))).isFalse();
+    assertThat(scan.scan("x-abc-zzqj".repeat(2_000), new IntBuffer(4))).isFalse();
+    // Ordinary text, and a real occurrence after the walk of its bucket, stay within the budget.
+    IntBuffer hits = new IntBuffer(4);
+    assertThat(scan.scan("ClientId=8F2A1C0D4B5E; x-042-zzqj=1; cadata=AbCdEf0123456789", hits)).isTrue();
+    assertThat(hits.size()).isEqualTo(1);
+    assertThat(literals.get(hits.get(0))).isEqualTo("x-042-zzqj");
   }
 
   @Test
@@ -128,7 +149,7 @@ class SkipScanTest {
 
   private static TreeSet<String> found(SkipScan scan, List<String> literals, String input) {
     IntBuffer hits = new IntBuffer(4);
-    scan.scan(input, hits);
+    assertThat(scan.scan(input, hits)).as("scan of %s completed", input).isTrue();
     TreeSet<String> out = new TreeSet<>();
     for (int h = 0; h < hits.size(); h++) {
       out.add(literals.get(hits.get(h)));

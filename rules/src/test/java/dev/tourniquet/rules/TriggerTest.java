@@ -146,6 +146,23 @@ class TriggerTest {
     assertThat(stopped).isGreaterThan(1000);
   }
 
+  @Test
+  void cookieBuiltToSlowTheSkipScanThenTheAutomatonTakesOverAndTheRuleStillFires() {
+    List<InboundRule> rules = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      rules.add(rule("r" + i, ".*", LogicalGrouping.MATCH_ALL,
+          new Condition("{HTTP_COOKIE}", String.format(java.util.Locale.ROOT, "(^|;\\s*)x-%03d-zzqj", i), true, false)));
+    }
+    CompiledRules compiled = RuleCompiler.compile(new RuleSet(List.of(), rules, List.of(), List.of()));
+    assertThat(compiled.skipScannedInputCount()).isEqualTo(1);
+    // Every literal's window ends in "zqj", so each "zqj" below walks all 300 literals (see SkipScanTest).
+    String slow = "abcdefzqj".repeat(100);
+    HttpRequest attack = request("GET", "/", new Header("Cookie", slow + "; x-299-zzqj=1"));
+    assertThat(compiled.evaluate(attack)).isEqualTo(new Decision.Abort("r299")).isEqualTo(compiled.evaluateSequentially(attack));
+    HttpRequest harmless = request("GET", "/", new Header("Cookie", slow + "; x-299-zzqk=1"));
+    assertThat(compiled.evaluate(harmless)).isEqualTo(Decision.ALLOW).isEqualTo(compiled.evaluateSequentially(harmless));
+  }
+
   /** Cookie, user agent and target long enough for two-halves scans, with the rules' words anywhere in them. */
   private static HttpRequest longRequest(Random random, String[] words) {
     String[] pieces = {"ClientId=8F2A1C0D4B5E", "; ", "/", "../", "=localhost/owa/?~19", "powershell", "%50ower%53hell", "q", "Mozilla/5.0 "};
