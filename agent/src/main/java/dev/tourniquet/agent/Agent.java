@@ -10,6 +10,7 @@ import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.tuf.FeedVerificationException;
 import java.io.Closeable;
 import java.io.IOException;
+import java.net.http.HttpClient;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
@@ -102,7 +103,8 @@ public final class Agent implements AgentControl, Closeable {
     this.store = new StateStore(config.stateDir());
     this.audit = new AuditLog(config.stateDir().resolve("audit.jsonl"));
     this.converger = new Converger(targets, store, audit, clock, b.hook);
-    this.feedReader = new FeedReader(config.feed(), config.proxy(), config.stateDir().resolve("tuf"), clock);
+    this.feedReader = new FeedReader(config.feed(), config.proxy(), Optional.ofNullable(b.feedHttp),
+        config.stateDir().resolve("tuf"), clock);
     this.adminApi = b.adminApi;
     this.nextCheck = clock.instant();
   }
@@ -127,6 +129,7 @@ public final class Agent implements AgentControl, Closeable {
     private Map<String, TargetFactory> factories = TargetFactories.builtIn();
     private Converger.Hook hook = Converger.Hook.NONE;
     private boolean adminApi = true;
+    private HttpClient feedHttp;
 
     private Builder(AgentConfig config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -200,6 +203,21 @@ public final class Agent implements AgentControl, Closeable {
       return this;
     }
 
+    /**
+     * Fetches an HTTP(S) feed with this client instead of one of the agent's own. Every
+     * {@link HttpClient} holds a selector thread and a connection pool; a process that runs many agents
+     * (a fleet simulator, a host serving several applications) shares one. The client must follow
+     * redirects as the agent's own does ({@link HttpClient.Redirect#NORMAL}) and carries any proxy:
+     * a configuration with {@code feed.proxy} is refused by {@link #build()}.
+     *
+     * @param value the client
+     * @return this builder
+     */
+    public Builder feedHttpClient(HttpClient value) {
+      this.feedHttp = Objects.requireNonNull(value, "feedHttpClient");
+      return this;
+    }
+
     Builder hook(Converger.Hook value) {
       this.hook = Objects.requireNonNull(value, "hook");
       return this;
@@ -209,9 +227,14 @@ public final class Agent implements AgentControl, Closeable {
      * Creates the enforcers of every configured target.
      *
      * @return the agent, not started
-     * @throws ConfigException if a target's type is unknown or its options are invalid
+     * @throws ConfigException if a target's type is unknown or its options are invalid, or the configuration
+     *     names a proxy while a {@linkplain #feedHttpClient shared client} is given
      */
     public Agent build() throws ConfigException {
+      if (feedHttp != null && config.proxy().isPresent()) {
+        throw new ConfigException(config.source() + ": feed.proxy: expected no proxy when the agent is given a shared"
+            + " HTTP client (set the proxy on that client) but found " + config.proxy().get());
+      }
       List<Target> targets = new ArrayList<>();
       for (AgentConfig.TargetConfig t : config.targets()) {
         TargetFactory factory = factories.get(t.type());

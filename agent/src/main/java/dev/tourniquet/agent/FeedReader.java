@@ -37,14 +37,23 @@ final class FeedReader {
   private final Clock clock;
   private final HttpClient http;
 
-  FeedReader(AgentConfig.FeedLocation location, java.util.Optional<URI> proxy, Path tufDir, Clock clock) {
+  /**
+   * @param http the client to fetch with, if the caller shares one (it then carries any proxy); otherwise
+   *     this reader builds its own, through the configured proxy
+   */
+  FeedReader(AgentConfig.FeedLocation location, java.util.Optional<URI> proxy, java.util.Optional<HttpClient> http,
+      Path tufDir, Clock clock) {
     this.location = location;
     this.tufDir = tufDir;
     this.clock = clock;
+    this.http = http.orElseGet(() -> ownClient(proxy));
+  }
+
+  private static HttpClient ownClient(java.util.Optional<URI> proxy) {
     HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
         .followRedirects(HttpClient.Redirect.NORMAL);
     proxy.ifPresent(p -> builder.proxy(ProxySelector.of(new InetSocketAddress(p.getHost(), p.getPort() < 0 ? 80 : p.getPort()))));
-    this.http = builder.build();
+    return builder.build();
   }
 
   /** Installs the trusted root at first start (a store that has one keeps it: it may be newer). */

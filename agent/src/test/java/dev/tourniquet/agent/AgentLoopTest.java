@@ -1,6 +1,7 @@
 package dev.tourniquet.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.tourniquet.feed.mitigation.Mitigation;
@@ -8,6 +9,11 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Proxy;
+import java.net.ProxySelector;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -84,6 +91,41 @@ class AgentLoopTest {
     assertThat(status.feedHealth()).isEqualTo("ok");
     assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
     assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void agentGivenASharedHttpClientFetchesTheFeedWithIt() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    http = serve(fx.feed.published());
+    fx.config("url: http://127.0.0.1:" + http.getAddress().getPort() + "/", "");
+    List<String> asked = new CopyOnWriteArrayList<>();
+    HttpClient shared = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL).proxy(new ProxySelector() {
+      @Override
+      public List<Proxy> select(URI uri) {
+        asked.add(uri.getPath());
+        return List.of(Proxy.NO_PROXY);
+      }
+
+      @Override
+      public void connectFailed(URI uri, SocketAddress address, IOException e) {}
+    }).build();
+    agent = fx.open(Agent.builder(fx.load()).feedHttpClient(shared));
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.feedHealth()).isEqualTo("ok");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(asked).contains("/timestamp.json");
+  }
+
+  @Test
+  void sharedHttpClientWithAConfiguredProxyIsRefused() throws Exception {
+    fx.config("url: http://127.0.0.1:8080/, proxy: http://127.0.0.1:3128", "");
+    AgentConfig config = fx.load();
+
+    assertThatThrownBy(() -> Agent.builder(config).feedHttpClient(HttpClient.newHttpClient()).build())
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("feed.proxy: expected no proxy when the agent is given a shared HTTP client");
   }
 
   @Test

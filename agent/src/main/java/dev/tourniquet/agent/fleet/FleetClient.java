@@ -121,8 +121,27 @@ public final class FleetClient implements PolicySource, Reporter {
    * @throws IOException if the credential file cannot be read or others may read it
    */
   public static FleetClient open(URI server, Path credentialFile, boolean dataCollection) throws IOException {
+    return open(server, credentialFile, dataCollection, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+        .build());
+  }
+
+  /**
+   * Opens a client as {@link #open(URI, Path, boolean)} that sends its requests, event stream included,
+   * with the given HTTP client. Every {@link HttpClient} holds a selector thread and a connection pool; a
+   * process that runs many agents (a fleet simulator, a host serving several applications) shares one.
+   * The client should not follow redirects: the credential must go to the fleet server only.
+   *
+   * @param server the fleet server's base URL
+   * @param credentialFile the credential file
+   * @param dataCollection as for {@link #open(URI, Path, boolean)}
+   * @param http the HTTP client
+   * @return the client
+   * @throws IOException if the credential file cannot be read or others may read it
+   */
+  public static FleetClient open(URI server, Path credentialFile, boolean dataCollection, HttpClient http)
+      throws IOException {
     return new FleetClient(base(server), CredentialFile.read(credentialFile), dataCollection,
-        HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), Duration.ofSeconds(30));
+        Objects.requireNonNull(http, "http"), Duration.ofSeconds(30));
   }
 
   private static URI base(URI server) {

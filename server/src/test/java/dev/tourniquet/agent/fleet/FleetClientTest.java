@@ -15,6 +15,9 @@ import dev.tourniquet.feed.tuf.Role;
 import dev.tourniquet.feed.tuf.SigningKey;
 import dev.tourniquet.server.FleetServer;
 import java.io.IOException;
+import java.net.Proxy;
+import java.net.ProxySelector;
+import java.net.SocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,6 +33,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -242,6 +246,47 @@ class FleetClientTest {
       awaitConnected(push, 2);
       agent.await("reopening a silent stream");
     }
+  }
+
+  @Test
+  void clientsOpenedWithOneSharedHttpClientReportAndListenThroughIt() throws Exception {
+    List<String> asked = new CopyOnWriteArrayList<>();
+    HttpClient shared = HttpClient.newBuilder().proxy(recording(asked)).build();
+    enrolled("web-01", Map.of(), true);
+    enrolled("web-02", Map.of(), true);
+    FleetClient first = FleetClient.open(server.uri(), dir.resolve("web-01.credential"), true, shared);
+    FleetClient second = FleetClient.open(server.uri(), dir.resolve("web-02.credential"), true, shared);
+    Hints firstAgent = new Hints();
+    Hints secondAgent = new Hints();
+    try (PushListener a = first.listen(firstAgent); PushListener b = second.listen(secondAgent)) {
+      awaitConnected(a, 1);
+      awaitConnected(b, 1);
+      first.report(status("web-01"));
+      second.report(status("web-02"));
+
+      repo.refreshTimestamp(List.of(key));
+      firstAgent.await("a new feed timestamp");
+      secondAgent.await("a new feed timestamp");
+    }
+
+    assertThat(admin("GET", "/api/v1/admin/servers/web-02", null).get("mitigations").get(0).get("status").asText())
+        .isEqualTo("Applied");
+    assertThat(asked).filteredOn(p -> p.equals("/api/v1/agent/events")).hasSize(2);
+    assertThat(asked).filteredOn(p -> p.equals("/api/v1/agent/report")).hasSize(2);
+  }
+
+  /** A proxy selector that chooses no proxy and records the path of every request it is asked about. */
+  static ProxySelector recording(List<String> paths) {
+    return new ProxySelector() {
+      @Override
+      public List<Proxy> select(URI uri) {
+        paths.add(uri.getPath());
+        return List.of(Proxy.NO_PROXY);
+      }
+
+      @Override
+      public void connectFailed(URI uri, SocketAddress address, IOException e) {}
+    };
   }
 
   private static void awaitConnected(PushListener push, int connections) throws InterruptedException {
