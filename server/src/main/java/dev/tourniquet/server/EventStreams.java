@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
@@ -41,6 +42,8 @@ final class EventStreams {
   private final ExecutorService worker;
   private final Map<String, List<Stream>> byAgent = new HashMap<>();
   private int total;
+  /** Whether a recomputation of every stream's policy is queued and has not started yet. */
+  private final AtomicBoolean allQueued = new AtomicBoolean();
 
   EventStreams(int maxPerAgent, int maxTotal, ExecutorService worker) {
     this.maxPerAgent = maxPerAgent;
@@ -128,8 +131,19 @@ final class EventStreams {
    * agent's policy fingerprint, or empty if the agent no longer exists (its streams are then closed).
    */
   void policyMayHaveChanged(String agentIdOrAll, Function<String, Optional<String>> fingerprint) {
+    boolean everyone = "*".equals(agentIdOrAll);
+    // A fleet-wide notice costs a policy read per connected agent. They come in bursts (a failing
+    // mitigation makes every failing agent's report one), so one queued recomputation serves every notice
+    // that arrives before it starts: it reads the database after all of their changes were committed.
+    // Without this, N failing agents queue N x N reads ahead of the operator's block of the mitigation.
+    if (everyone && !allQueued.compareAndSet(false, true)) {
+      return;
+    }
     worker.execute(() -> {
-      List<Stream> streams = "*".equals(agentIdOrAll) ? all() : of(agentIdOrAll);
+      if (everyone) {
+        allQueued.set(false); // a change from now on may be missed by this run: it queues the next one
+      }
+      List<Stream> streams = everyone ? all() : of(agentIdOrAll);
       Map<String, Optional<String>> computed = new HashMap<>();
       for (Stream s : streams) {
         Optional<String> now;
