@@ -18,6 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
@@ -36,6 +38,15 @@ final class FeedReader {
   private final Path tufDir;
   private final Clock clock;
   private final HttpClient http;
+  /**
+   * The valid documents of the last read, by target name, with the verified bytes they were parsed from.
+   * Parsing and validating a document (its rules are compiled) costs more than the rest of a check that
+   * finds it unchanged; equal bytes parse to an equal document, so they are not parsed again. Used only
+   * under the agent's lock.
+   */
+  private Map<String, Parsed> parsed = Map.of();
+
+  private record Parsed(byte[] bytes, Mitigation mitigation) {}
 
   /**
    * @param http the client to fetch with, if the caller shares one (it then carries any proxy); otherwise
@@ -87,12 +98,20 @@ final class FeedReader {
     Map<String, Mitigation> valid = new TreeMap<>();
     Map<String, byte[]> raw = new TreeMap<>();
     Map<String, String> rejected = new TreeMap<>();
+    Map<String, Parsed> next = new HashMap<>();
     for (String name : feed.targets().keySet()) {
       if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX) || name.indexOf('/', PREFIX.length()) >= 0) {
         continue; // not a mitigation document
       }
       String id = name.substring(PREFIX.length(), name.length() - SUFFIX.length());
       byte[] bytes = client.download(name); // length and hashes verified (TUF 5.7)
+      Parsed before = parsed.get(name);
+      if (before != null && Arrays.equals(before.bytes(), bytes)) {
+        valid.put(id, before.mitigation()); // the same verified bytes: the same valid document
+        raw.put(id, bytes);
+        next.put(name, before);
+        continue;
+      }
       try {
         Mitigation m = MitigationParser.parse(bytes);
         if (!m.id().equals(id)) {
@@ -101,11 +120,13 @@ final class FeedReader {
         }
         valid.put(id, m);
         raw.put(id, bytes);
+        next.put(name, new Parsed(bytes, m));
       } catch (MitigationException e) {
         rejected.put(id, "target " + name + ": " + e.problems().stream().map(Object::toString)
             .collect(Collectors.joining("; ")));
       }
     }
+    parsed = next;
     return new Result(new FeedView(feed.targetsVersion(), clock.instant(), valid, rejected), raw);
   }
 }
