@@ -4,9 +4,6 @@ import dev.tourniquet.feed.tuf.FeedRepository;
 import dev.tourniquet.feed.tuf.FeedVerificationException;
 import dev.tourniquet.feed.tuf.Fetchers;
 import dev.tourniquet.feed.tuf.Limits;
-import dev.tourniquet.feed.tuf.PublisherException;
-import dev.tourniquet.feed.tuf.Role;
-import dev.tourniquet.feed.tuf.SigningKey;
 import dev.tourniquet.feed.tuf.TrustedFeed;
 import dev.tourniquet.feed.tuf.TufClient;
 
@@ -15,9 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -45,30 +40,15 @@ public final class FeedVerification {
    * @throws IllegalStateException if publishing fails, which would be a bug
    */
   public static Path publish(Path dir, int count, Clock clock) throws IOException {
-    SigningKey root = SigningKey.generate();
-    SigningKey targets = SigningKey.generate();
-    SigningKey snapshot = SigningKey.generate();
-    SigningKey timestamp = SigningKey.generate();
-    Map<Role, FeedRepository.KeySet> keys = new EnumMap<>(Role.class);
-    keys.put(Role.ROOT, new FeedRepository.KeySet(List.of(root.verificationKey()), 1));
-    keys.put(Role.TARGETS, new FeedRepository.KeySet(List.of(targets.verificationKey()), 1));
-    keys.put(Role.SNAPSHOT, new FeedRepository.KeySet(List.of(snapshot.verificationKey()), 1));
-    keys.put(Role.TIMESTAMP, new FeedRepository.KeySet(List.of(timestamp.verificationKey()), 1));
-    try {
-      FeedRepository repo = FeedRepository.init(dir, keys, FeedRepository.Validity.defaults(), clock);
-      repo.sign(Role.ROOT, root);
-      Map<String, byte[]> contents = new LinkedHashMap<>();
-      for (int i = 1; i <= count; i++) {
-        String id = String.format(Locale.ROOT, "TQ-2026-%04d", i);
-        contents.put(FeedRepository.mitigationTarget(id), document(id));
-      }
-      repo.addTargets(contents);
-      repo.sign(Role.TARGETS, targets);
-      repo.publish(List.of(snapshot), List.of(timestamp));
-      return repo.publishedDirectory();
-    } catch (PublisherException | FeedVerificationException e) {
-      throw new IllegalStateException("publishing a synthetic feed failed", e);
+    SigningFeed feed = SigningFeed.create(dir, clock);
+    Map<String, byte[]> contents = new LinkedHashMap<>();
+    for (int i = 1; i <= count; i++) {
+      String id = String.format(Locale.ROOT, "TQ-2026-%04d", i);
+      contents.put(FeedRepository.mitigationTarget(id), document(id));
     }
+    feed.stage(contents);
+    feed.publish();
+    return feed.published();
   }
 
   /**
