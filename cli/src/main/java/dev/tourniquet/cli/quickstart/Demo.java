@@ -229,7 +229,7 @@ final class Demo implements AutoCloseable {
         : Optional.empty());
     say.event("fleet server: found M1.1 in its feed and pushed a hint to its agents");
 
-    MitigationStatus applied = await("the agent to apply M1.1", () -> row("M1").filter(m -> m.status() == Status.APPLIED));
+    MitigationStatus applied = await("the agent to apply M1.1", () -> row("M1", m -> m.status() == Status.APPLIED));
     AgentStatus status = agent.agent().status();
     double after = (System.nanoTime() - published) / 1e9;
     boolean pushed = status.lastCheck().map(t -> t.isBefore(scheduled)).orElse(false);
@@ -264,8 +264,8 @@ final class Demo implements AutoCloseable {
 
     // Nothing pushes an upgrade: the agent sees it at its next check, at most the interval (+10%) away.
     Duration nextCheck = checkInterval.plus(checkInterval.dividedBy(10)).plus(STEP_TIMEOUT);
-    MitigationStatus removed = await("the agent to remove M1.1", nextCheck, () -> row("M1")
-        .filter(m -> m.appliedRevision().isEmpty() && (m.status() == Status.REMOVED || m.status() == Status.NOT_APPLICABLE)));
+    MitigationStatus removed = await("the agent to remove M1.1", nextCheck, () -> row("M1",
+        m -> m.appliedRevision().isEmpty() && (m.status() == Status.REMOVED || m.status() == Status.NOT_APPLICABLE)));
     say.event("agent: removed M1.1 by itself at its next check, " + Narration.seconds((System.nanoTime() - installed) / 1e9)
         + " after the upgrade (" + removed.reason() + ")");
 
@@ -279,8 +279,18 @@ final class Demo implements AutoCloseable {
     say.event("the same curl: " + passes.description() + ": it passes again; the update protects the server now");
   }
 
-  private Optional<MitigationStatus> row(String id) {
-    return agent.agent().status().mitigations().stream().filter(m -> m.id().equals(id)).findFirst();
+  /**
+   * The agent's row for a mitigation once it is as expected; until then it says what the agent shows instead
+   * (which a step that times out reports).
+   */
+  private Optional<MitigationStatus> row(String id, java.util.function.Predicate<MitigationStatus> expected) {
+    Optional<MitigationStatus> row = agent.agent().status().mitigations().stream().filter(m -> m.id().equals(id))
+        .findFirst();
+    if (row.isPresent() && !expected.test(row.get())) {
+      throw new IllegalStateException("the agent shows " + row.get().appliedId() + " " + row.get().status().label() + ": "
+          + row.get().reason());
+    }
+    return row;
   }
 
   /** Polls every 100 ms until the probe answers, for at most a minute. */
