@@ -15,9 +15,9 @@ import java.util.List;
  * <p>A window of {@code m} characters slides over the input. The block of {@value #Q} characters at its
  * end is looked up in a shift table: if the block occurs in no literal's first {@code m} characters, no
  * occurrence can start in the window or overlap its end by fewer than {@code m - Q + 1} characters, so the
- * window moves that far; if it ends the first {@code m} characters of some literal, those literals (a
- * bucket per block) are compared in place, folded, and the window moves by one; otherwise it moves to
- * the block's last place in a literal prefix. On ordinary text (cookies, tokens, user agents) most blocks
+ * window moves that far; if it ends the first {@code m} characters of some literal, the literals with that
+ * block and the window's first two characters are compared in place, folded, and the window moves by one;
+ * otherwise it moves to the block's last place in a literal prefix. On ordinary text (cookies, tokens, user agents) most blocks
  * occur in no literal, and the scan reads about one block per {@code m - Q + 1} characters.
  *
  * <p>Blocks are hashed into a table sized by the number of blocks; a collision only lowers a shift (the
@@ -34,8 +34,8 @@ final class SkipScan {
   /** The wasted work (see {@link #verify}) allowed per input character before giving up. */
   static final int WORK_PER_CHAR = 4;
   /**
-   * Wasted work allowed per input on top: a window that holds a real occurrence may first walk a large
-   * bucket (literals sharing the block that ends their window), which a short input must still afford.
+   * Wasted work allowed per input on top: a window that holds a real occurrence may first compare
+   * literals that share its block and start, which a short input must still afford.
    */
   static final int WORK_ALLOWANCE = 1024;
   /** Inputs at least this long are scanned as two interleaved halves. */
@@ -49,14 +49,17 @@ final class SkipScan {
   private final int m;
   /** Per hashed block, how far the window may move. */
   private final byte[] shift;
-  /** Per hashed block with shift 0, its literals: {@code bucketLiterals[bucketStart[h]..bucketStart[h+1])}. */
+  /**
+   * Candidate literals by their key: the hashed block that ends their window and their first two
+   * characters ({@code c0 << 16 | c1}). A window with shift 0 looks up its own key, so literals that
+   * share the block but not the start (several end their window in the same digits, say) cost nothing;
+   * {@code bucketLiterals[bucketStart[k]..bucketStart[k+1])} for key slot {@code k}, with each entry's
+   * block and start kept to tell slot collisions apart.
+   */
+  private final int bucketBits;
   private final int[] bucketStart;
   private final int[] bucketLiterals;
-  /**
-   * Per bucket entry, its literal's first two characters ({@code c0 << 16 | c1}), compared before the whole
-   * literal: literals that share the block ending their window (several end in the same digits, say)
-   * share a bucket, and most differ in their first two characters.
-   */
+  private final int[] bucketBlocks;
   private final int[] bucketPrefixes;
   private final char[][] literals;
 
@@ -92,11 +95,13 @@ final class SkipScan {
 
     shift = new byte[1 << tableBits];
     Arrays.fill(shift, (byte) (m - Q + 1));
+    this.literals = new char[literals.size()][];
+    bucketBits = Math.max(4, 33 - Integer.numberOfLeadingZeros(literals.size()));
     List<List<Integer>> buckets = new ArrayList<>();
-    for (int h = 0; h <= mask; h++) {
+    for (int k = 0; k < 1 << bucketBits; k++) {
       buckets.add(null);
     }
-    this.literals = new char[literals.size()][];
+    int[] blockOf = new int[literals.size()];
     for (int id = 0; id < literals.size(); id++) {
       char[] lit = literals.get(id).toCharArray();
       this.literals[id] = lit;
@@ -104,30 +109,35 @@ final class SkipScan {
         int h = hash(code(lit[end - 2]), code(lit[end - 1]), code(lit[end]));
         shift[h] = (byte) Math.min(shift[h], m - 1 - end);
       }
-      int h = hash(code(lit[m - 3]), code(lit[m - 2]), code(lit[m - 1]));
-      if (buckets.get(h) == null) {
-        buckets.set(h, new ArrayList<>());
+      blockOf[id] = hash(code(lit[m - 3]), code(lit[m - 2]), code(lit[m - 1]));
+      int k = bucket(blockOf[id], lit[0] << 16 | lit[1]);
+      if (buckets.get(k) == null) {
+        buckets.set(k, new ArrayList<>());
       }
-      buckets.get(h).add(id);
+      buckets.get(k).add(id);
     }
-    bucketStart = new int[mask + 2];
+    bucketStart = new int[(1 << bucketBits) + 1];
+    bucketLiterals = new int[literals.size()];
+    bucketBlocks = new int[literals.size()];
+    bucketPrefixes = new int[literals.size()];
     int total = 0;
-    for (int h = 0; h <= mask; h++) {
-      bucketStart[h] = total;
-      total += buckets.get(h) == null ? 0 : buckets.get(h).size();
-    }
-    bucketStart[mask + 1] = total;
-    bucketLiterals = new int[total];
-    bucketPrefixes = new int[total];
-    for (int h = 0; h <= mask; h++) {
-      if (buckets.get(h) != null) {
-        for (int k = 0; k < buckets.get(h).size(); k++) {
-          int id = buckets.get(h).get(k);
-          bucketLiterals[bucketStart[h] + k] = id;
-          bucketPrefixes[bucketStart[h] + k] = this.literals[id][0] << 16 | this.literals[id][1];
+    for (int k = 0; k < 1 << bucketBits; k++) {
+      bucketStart[k] = total;
+      if (buckets.get(k) != null) {
+        for (int id : buckets.get(k)) {
+          bucketLiterals[total] = id;
+          bucketBlocks[total] = blockOf[id];
+          bucketPrefixes[total] = this.literals[id][0] << 16 | this.literals[id][1];
+          total++;
         }
       }
     }
+    bucketStart[1 << bucketBits] = total;
+  }
+
+  /** The key slot of a block hash and a start of two characters. */
+  private int bucket(int block, int prefix) {
+    return (block * 0x9E3779B1 ^ prefix * 0x85EBCA6B) >>> (32 - bucketBits);
   }
 
   private int hash(int c0, int c1, int c2) {
@@ -149,8 +159,8 @@ final class SkipScan {
    * per occurrence (the order is unspecified), unless comparing candidate windows in vain costs more than
    * {@value #WORK_PER_CHAR} units per input character (plus {@value #WORK_ALLOWANCE}): then it gives up and returns false, and the caller
    * must discard the hits and scan with an {@link AhoCorasick} automaton instead. Ordinary text costs a
-   * few units per request; an input made to repeat a block that ends many literals (a run of the digits
-   * they share, say) would otherwise cost the bucket's size at every position. Giving up keeps the whole
+   * few units per request; an input made to repeat a window start and a block that many literals share
+   * would otherwise cost their number at every such window. Giving up keeps the whole
    * search linear in the input, whatever it holds.
    *
    * <p>Each step waits for the previous one (the shift decides where to read next), so a long input is
@@ -215,17 +225,20 @@ final class SkipScan {
   }
 
   /**
-   * Reports the literals of block {@code h}'s bucket that occur in the window ending at {@code end}.
+   * Reports the literals whose window ends in block {@code h} and that occur in the window ending at
+   * {@code end}.
    *
-   * @return the work wasted: one unit per bucket entry that does not occur there, plus the characters
-   *     compared to find that out (an occurrence is reported, as the automaton would, and costs nothing)
+   * @return the work wasted: one unit per entry of the key slot that does not occur there, plus the
+   *     characters compared to find that out (an occurrence is reported, as the automaton would, and costs
+   *     nothing)
    */
   private int verify(String input, int end, int h, IntBuffer hits) {
     int start = end - m + 1;
     int prefix = fold(input.charAt(start)) << 16 | fold(input.charAt(start + 1));
+    int k = bucket(h, prefix);
     int work = 0;
-    for (int b = bucketStart[h], to = bucketStart[h + 1]; b < to; b++) {
-      if (bucketPrefixes[b] != prefix) {
+    for (int b = bucketStart[k], to = bucketStart[k + 1]; b < to; b++) {
+      if (bucketBlocks[b] != h || bucketPrefixes[b] != prefix) {
         work++;
         continue;
       }

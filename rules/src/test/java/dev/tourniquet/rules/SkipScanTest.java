@@ -87,18 +87,18 @@ class SkipScanTest {
   }
 
   @Test
-  void inputRepeatingABlockThatEndsManyLiteralsThenGivesUpInsteadOfComparingAtEveryPosition() {
+  void inputRepeatingAWindowThatManyLiteralsShareThenGivesUpInsteadOfComparingThemAll() {
     List<String> literals = new ArrayList<>();
     for (int i = 0; i < 300; i++) {
       literals.add(String.format(Locale.ROOT, "x-%03d-zzqj", i));
     }
     SkipScan scan = new SkipScan(literals);
     assertThat(scan.window()).isEqualTo(10);
-    // Every literal's window ends in "zqj": a window ending there walks all 300 (whose first two
-    // characters differ from the window's, or whose third does). Once every 9 characters (the shift
-    // after one that ends in "zqj" is 8), or every 10.
-    assertThat(scan.scan("abcdefzqj".repeat(3_000), new IntBuffer(4))).isFalse();
+    // Every literal's window starts with "x-" and ends in "zqj": a window like that compares all 300, once
+    // every 10 characters here.
     assertThat(scan.scan("x-abc-zzqj".repeat(2_000), new IntBuffer(4))).isFalse();
+    // The same block after another start compares none (windows end in "zqj" every 9 characters here).
+    assertThat(scan.scan("abcdefzqj".repeat(3_000), new IntBuffer(4))).isTrue();
     // Ordinary text, and a real occurrence after the walk of its bucket, stay within the budget.
     IntBuffer hits = new IntBuffer(4);
     assertThat(scan.scan("ClientId=8F2A1C0D4B5E; x-042-zzqj=1; cadata=AbCdEf0123456789", hits)).isTrue();

@@ -155,8 +155,9 @@ class TriggerTest {
     }
     CompiledRules compiled = RuleCompiler.compile(new RuleSet(List.of(), rules, List.of(), List.of()));
     assertThat(compiled.skipScannedInputCount()).isEqualTo(1);
-    // Every literal's window ends in "zqj", so each "zqj" below walks all 300 literals (see SkipScanTest).
-    String slow = "abcdefzqj".repeat(100);
+    // Every literal's window starts with "x-" and ends in "zqj", so each such window below compares all 300
+    // literals (see SkipScanTest).
+    String slow = "x-abc-zzqj".repeat(100);
     HttpRequest attack = request("GET", "/", new Header("Cookie", slow + "; x-299-zzqj=1"));
     assertThat(compiled.evaluate(attack)).isEqualTo(new Decision.Abort("r299")).isEqualTo(compiled.evaluateSequentially(attack));
     HttpRequest harmless = request("GET", "/", new Header("Cookie", slow + "; x-299-zzqk=1"));
