@@ -347,11 +347,11 @@ public final class CompiledRules {
    *     with {@link RequestException#suggestedStatus()} rather than let it through
    */
   public Decision evaluate(HttpRequest request) {
-    RequestContext ctx = RequestContext.of(request, null, limits);
+    Scratch s = scratch.get();
+    RequestContext ctx = RequestContext.of(request, null, limits, s.headerIndex);
     if (inbound.length == 0) {
       return Decision.ALLOW;
     }
-    Scratch s = scratch.get();
     collectCandidates(ctx, request, s);
     return walk(ctx, s.candidates, false);
   }
@@ -698,9 +698,9 @@ public final class CompiledRules {
   }
 
   /**
-   * Per-thread working memory of {@link #evaluate}: candidates and scan hits, and stamps that mark a
-   * literal or rule as already seen in the current request. A new request takes a new stamp, so nothing
-   * sized by the rule set is cleared per request.
+   * Per-thread working memory of {@link #evaluate}: candidates, scan hits, the arrays of the request's
+   * header index, and stamps that mark a literal or rule as already seen in the current request. A new
+   * request takes a new stamp, so nothing sized by the rule set is cleared per request.
    */
   private static final class Scratch {
     private int stamp;
@@ -708,6 +708,7 @@ public final class CompiledRules {
     private final int[] ruleStamps;
     final IntBuffer candidates = new IntBuffer(32);
     final IntBuffer hits = new IntBuffer(32);
+    final RequestContext.HeaderIndex headerIndex = new RequestContext.HeaderIndex();
 
     Scratch(int literals, int rules) {
       literalStamps = new int[literals];

@@ -1,5 +1,6 @@
 package dev.tourniquet.rules;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -20,43 +21,81 @@ final class RequestContext implements Template.Environment {
 
   private final HttpRequest request;
   private final HttpResponse response;
+  /** Where the path ends in the target: at its {@code ?}, or its end. */
+  private final int pathEnd;
+  /** The decoded path; null until used when the target's path has no percent-encoding (it is then a copy of it). */
   private String path;
+  /** The query; null until used (it is then a copy of the target's, without {@code ?}). */
   private String query;
   /** {@link #matchInput()}, computed on first use; null after a rewrite until used again. */
   private String matchInput;
   private Map<String, String> responseHeaders;
-  /** Request headers by the hash of their variable suffix: open addressing, header index + 1; null until used. */
-  private int[] headerSlots;
-  private int[] headerHashes;
+  /** Request headers by the hash of their variable suffix: open addressing, header index + 1. */
+  private final int[] headerSlots;
+  private final int headerMask;
+  private final int[] headerHashes;
 
   CompiledPattern.Captures ruleCaptures = NONE;
   CompiledPattern.Captures conditionCaptures = NONE;
 
-  private RequestContext(HttpRequest request, HttpResponse response, String path, String query) {
+  private RequestContext(HttpRequest request, HttpResponse response, int pathEnd, String path, String query,
+      HeaderIndex index, int headerMask) {
     this.request = request;
     this.response = response;
+    this.pathEnd = pathEnd;
     this.path = path;
     this.query = query;
+    this.headerSlots = index.slots;
+    this.headerHashes = index.hashes;
+    this.headerMask = headerMask;
   }
 
   /**
-   * Checks the request against the limits and splits its target.
+   * Arrays for a request's header index, reusable from one request to the next by one thread, so that
+   * indexing allocates nothing; a context built on them must not outlive the next one built on them.
+   */
+  static final class HeaderIndex {
+    private int[] slots = new int[32];
+    private int[] hashes = new int[16];
+  }
+
+  /**
+   * Checks the request against the limits, splits its target and indexes its headers.
    *
    * @throws RequestException if the request is malformed or too large
    */
   static RequestContext of(HttpRequest request, HttpResponse response, Limits limits) {
+    return of(request, response, limits, new HeaderIndex());
+  }
+
+  /**
+   * As {@link #of(HttpRequest, HttpResponse, Limits)}, indexing the headers in arrays the caller reuses.
+   *
+   * @throws RequestException if the request is malformed or too large
+   */
+  static RequestContext of(HttpRequest request, HttpResponse response, Limits limits, HeaderIndex index) {
     String target = request.target();
     if (target.length() > limits.maxTargetLength()) {
       throw new RequestException(String.format(Locale.ROOT,
           "request target of %d characters exceeds the limit of %d", target.length(), limits.maxTargetLength()), 414);
     }
-    if (request.headers().size() > limits.maxHeaders()) {
+    List<Header> headers = request.headers();
+    int n = headers.size();
+    if (n > limits.maxHeaders()) {
       throw new RequestException(String.format(Locale.ROOT,
-          "%d header fields exceed the limit of %d", request.headers().size(), limits.maxHeaders()), 431);
+          "%d header fields exceed the limit of %d", n, limits.maxHeaders()), 431);
     }
+    if (index.hashes.length < n) {
+      index.hashes = new int[Integer.highestOneBit(n) * 2];
+    }
+    int[] hashes = index.hashes;
+    // One pass over the fields for the size limit and the names' hashes: the fields are read once.
     long headerBytes = 0;
-    for (Header h : request.headers()) {
-      headerBytes += h.name().length() + h.value().length();
+    for (int i = 0; i < n; i++) {
+      Header h = headers.get(i);
+      String name = h.name();
+      headerBytes += name.length() + h.value().length();
+      hashes[i] = suffixHash(name);
     }
     if (headerBytes > limits.maxHeaderBytes()) {
       throw new RequestException(String.format(Locale.ROOT,
@@ -75,14 +114,32 @@ final class RequestContext implements Template.Environment {
       }
     }
     int q = target.indexOf('?');
-    String rawPath = q < 0 ? target : target.substring(0, q);
-    String query = q < 0 ? "" : target.substring(q + 1);
-    String decoded = UrlCodec.decodePathStrict(rawPath);
-    if (decoded == null) {
-      throw new RequestException("request path '" + abbreviate(rawPath)
-          + "' has malformed percent-encoding or invalid UTF-8; expected %XX sequences of valid UTF-8", 400);
+    int pathEnd = q < 0 ? target.length() : q;
+    String decoded = null;
+    int percent = target.indexOf('%');
+    if (percent >= 0 && percent < pathEnd) {
+      String rawPath = target.substring(0, pathEnd);
+      decoded = UrlCodec.decodePathStrict(rawPath);
+      if (decoded == null) {
+        throw new RequestException("request path '" + abbreviate(rawPath)
+            + "' has malformed percent-encoding or invalid UTF-8; expected %XX sequences of valid UTF-8", 400);
+      }
     }
-    return new RequestContext(request, response, decoded, query);
+    int size = Integer.highestOneBit(Math.max(8, n * 2)) * 2;
+    if (index.slots.length < size) {
+      index.slots = new int[size];
+    }
+    int[] slots = index.slots;
+    Arrays.fill(slots, 0, size, 0);
+    int mask = size - 1;
+    for (int i = 0; i < n; i++) {
+      int slot = hashes[i] & mask;
+      while (slots[slot] != 0) {
+        slot = (slot + 1) & mask;
+      }
+      slots[slot] = i + 1;
+    }
+    return new RequestContext(request, response, pathEnd, decoded, q < 0 ? "" : null, index, mask);
   }
 
   private static String abbreviate(String s) {
@@ -91,21 +148,40 @@ final class RequestContext implements Template.Environment {
 
   /** The same request, seen with another response (after an outbound rule changed a header). */
   RequestContext withResponse(HttpResponse newResponse) {
-    return new RequestContext(request, newResponse, path, query);
+    HeaderIndex index = new HeaderIndex();
+    index.slots = headerSlots;
+    index.hashes = headerHashes;
+    return new RequestContext(request, newResponse, pathEnd, path(), query(), index, headerMask);
+  }
+
+  /** The decoded path. */
+  private String path() {
+    String p = path;
+    if (p == null) {
+      p = pathEnd == request.target().length() ? request.target() : request.target().substring(0, pathEnd);
+      path = p;
+    }
+    return p;
   }
 
   /** What {@code <match url>} sees: the decoded path without its leading slash. */
   String matchInput() {
     String m = matchInput;
     if (m == null) {
-      m = path.isEmpty() ? path : path.substring(1);
+      // Straight from the target when the path needs no decoding: one copy instead of two.
+      m = path != null ? (path.isEmpty() ? path : path.substring(1)) : request.target().substring(1, pathEnd);
       matchInput = m;
     }
     return m;
   }
 
   String query() {
-    return query;
+    String q = query;
+    if (q == null) {
+      q = request.target().substring(pathEnd + 1);
+      query = q;
+    }
+    return q;
   }
 
   /** Applies a rewrite: later rules see the new path and query. */
@@ -124,9 +200,9 @@ final class RequestContext implements Template.Environment {
   public String variable(String name) {
     switch (name) {
       case "URL":
-        return path;
+        return path();
       case "QUERY_STRING":
-        return query;
+        return query();
       case "REQUEST_URI":
       case "UNENCODED_URL":
         return request.target();
@@ -173,14 +249,11 @@ final class RequestContext implements Template.Environment {
    * lookup is then one probe.
    */
   String requestHeader(String name, int offset) {
-    if (headerSlots == null) {
-      indexHeaders();
-    }
     int h = keyHash(name, offset);
     List<Header> headers = request.headers();
     String value = null;
     StringBuilder joined = null;
-    int mask = headerSlots.length - 1;
+    int mask = headerMask;
     for (int slot = h & mask; headerSlots[slot] != 0; slot = (slot + 1) & mask) {
       int index = headerSlots[slot] - 1;
       if (headerHashes[index] != h || !hasSuffix(headers.get(index).name(), name, offset)) {
@@ -205,29 +278,7 @@ final class RequestContext implements Template.Environment {
    * variable name finds it).
    */
   int headerHash(int i) {
-    if (headerSlots == null) {
-      indexHeaders();
-    }
     return headerHashes[i];
-  }
-
-  private void indexHeaders() {
-    List<Header> headers = request.headers();
-    int n = headers.size();
-    int[] slots = new int[Integer.highestOneBit(Math.max(8, n * 2)) * 2];
-    int[] hashes = new int[n];
-    int mask = slots.length - 1;
-    for (int i = 0; i < n; i++) {
-      int h = suffixHash(headers.get(i).name());
-      hashes[i] = h;
-      int slot = h & mask;
-      while (slots[slot] != 0) {
-        slot = (slot + 1) & mask;
-      }
-      slots[slot] = i + 1;
-    }
-    headerHashes = hashes;
-    headerSlots = slots;
   }
 
   /**
