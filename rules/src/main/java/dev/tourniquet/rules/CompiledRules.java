@@ -747,23 +747,29 @@ public final class CompiledRules {
    */
   private static final class HeaderPresence {
     private final String[] keys;
+    /** Per slot, its key's hash, compared before the key itself. */
+    private final int[] hashes;
     private final int[][] rules;
     private final int mask;
     private final int ruleCount;
 
     HeaderPresence(Map<String, List<Integer>> byKey) {
-      int size = Integer.highestOneBit(Math.max(4, byKey.size() * 2)) * 2;
+      // At most one slot in eight taken: most request headers then find an empty slot at once.
+      int size = Integer.highestOneBit(Math.max(4, byKey.size() * 4)) * 2;
       keys = new String[size];
+      hashes = new int[size];
       rules = new int[size][];
       mask = size - 1;
       int count = 0;
       for (Map.Entry<String, List<Integer>> e : byKey.entrySet()) {
         String key = e.getKey();
-        int slot = RequestContext.keyHash(key, 0) & mask;
+        int hash = RequestContext.keyHash(key, 0);
+        int slot = hash & mask;
         while (keys[slot] != null) {
           slot = (slot + 1) & mask;
         }
         keys[slot] = key;
+        hashes[slot] = hash;
         rules[slot] = e.getValue().stream().mapToInt(Integer::intValue).toArray();
         count += rules[slot].length;
       }
@@ -773,7 +779,7 @@ public final class CompiledRules {
     /** The rules that need a header of this name (whose suffix hashes to {@code hash}), or null. */
     int[] rules(String headerName, int hash) {
       for (int slot = hash & mask; keys[slot] != null; slot = (slot + 1) & mask) {
-        if (RequestContext.hasSuffix(headerName, keys[slot])) {
+        if (hashes[slot] == hash && RequestContext.hasSuffix(headerName, keys[slot])) {
           return rules[slot];
         }
       }

@@ -231,6 +231,11 @@ final class RequestContext implements Template.Environment {
     return "";
   }
 
+  @Override
+  public String variable(Template.Variable variable) {
+    return variable.header() ? requestHeader(variable.name(), 5, variable.headerHash()) : variable(variable.name());
+  }
+
   /** Header fields by IIS variable suffix: upper case, '-' as '_'; repeated fields joined. */
   static Map<String, String> index(List<Header> headers) {
     Map<String, String> byName = new HashMap<>();
@@ -249,7 +254,11 @@ final class RequestContext implements Template.Environment {
    * lookup is then one probe.
    */
   String requestHeader(String name, int offset) {
-    int h = keyHash(name, offset);
+    return requestHeader(name, offset, keyHash(name, offset));
+  }
+
+  /** {@link #requestHeader(String, int)} with the name's {@link #keyHash} already computed. */
+  private String requestHeader(String name, int offset, int h) {
     List<Header> headers = request.headers();
     String value = null;
     StringBuilder joined = null;

@@ -44,8 +44,15 @@ final class Template {
 
   record Text(String text) implements Part {}
 
-  /** A server variable, upper-cased. */
-  record Variable(String name) implements Part {}
+  /**
+   * A server variable, upper-cased; for a request header ({@code HTTP_*}), the hash of its suffix,
+   * computed once here rather than on every lookup ({@link RequestContext#keyHash}).
+   */
+  record Variable(String name, boolean header, int headerHash) implements Part {
+    Variable(String name) {
+      this(name, name.startsWith("HTTP_"), name.startsWith("HTTP_") ? RequestContext.keyHash(name, 5) : 0);
+    }
+  }
 
   /** {@code {R:n}} (kind 'R') or {@code {C:n}} (kind 'C'). */
   record BackReference(char kind, int index) implements Part {}
@@ -55,6 +62,11 @@ final class Template {
   /** What a template expands against. */
   interface Environment {
     String variable(String name);
+
+    /** The variable's value; an environment may use what the variable precomputed. */
+    default String variable(Variable variable) {
+      return variable(variable.name());
+    }
 
     String ruleGroup(int index);
 
@@ -125,7 +137,7 @@ final class Template {
       return text.text();
     }
     if (part instanceof Variable variable) {
-      return env.variable(variable.name());
+      return env.variable(variable);
     }
     if (part instanceof BackReference ref) {
       return ref.kind() == 'R' ? env.ruleGroup(ref.index()) : env.conditionGroup(ref.index());
