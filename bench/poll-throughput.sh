@@ -49,8 +49,11 @@ done
 read -r FLEET_PORT NGINX_PORT PUBLISHED <"$WORK/ready"
 
 mkdir -p "$WORK/nginx/logs"
+# The workers read the files as the invoking user (the temporary directories are owner-only); nginx
+# ignores this line with a warning when not started as root.
 cat >"$WORK/nginx/nginx.conf" <<EOF
 daemon off;
+user $(id -un) $(id -gn);
 worker_processes auto;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
@@ -65,13 +68,13 @@ http {
   }
 }
 EOF
-"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" 2>>"$WORK/nginx/error.log" &
 NGINX_PID=$!
 
 FLEET_URL="http://127.0.0.1:$FLEET_PORT/feeds/default/timestamp.json"
 NGINX_URL="http://127.0.0.1:$NGINX_PORT/feeds/default/timestamp.json"
 i=0
-until curl -fsS -o /dev/null "$NGINX_URL"; do
+until curl -fs -o /dev/null "$NGINX_URL" 2>/dev/null; do
   i=$((i + 1)); [ "$i" -gt 100 ] && { echo "nginx did not start:" >&2; cat "$WORK/nginx/error.log" >&2; exit 1; }
   sleep 0.1
 done
