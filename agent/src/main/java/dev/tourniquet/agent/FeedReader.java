@@ -45,6 +45,8 @@ final class FeedReader {
    * under the agent's lock.
    */
   private Map<String, Parsed> parsed = Map.of();
+  /** The TUF client of an HTTP or directory feed, kept across reads: it remembers what it verified. */
+  private TufClient client;
 
   private record Parsed(byte[] bytes, Mitigation mitigation) {}
 
@@ -83,17 +85,19 @@ final class FeedReader {
   Result read() throws IOException, FeedVerificationException {
     if (location instanceof AgentConfig.FeedLocation.Bundle b) {
       try (BundleFetcher fetcher = Fetchers.bundle(b.file())) {
-        return read(fetcher);
+        return read(TufClient.open(tufDir, fetcher, clock));
       }
     }
-    Fetcher fetcher = location instanceof AgentConfig.FeedLocation.Http h
-        ? Fetchers.http(h.url(), http, Duration.ofSeconds(60))
-        : Fetchers.directory(((AgentConfig.FeedLocation.Directory) location).dir());
-    return read(fetcher);
+    if (client == null) {
+      Fetcher fetcher = location instanceof AgentConfig.FeedLocation.Http h
+          ? Fetchers.http(h.url(), http, Duration.ofSeconds(60))
+          : Fetchers.directory(((AgentConfig.FeedLocation.Directory) location).dir());
+      client = TufClient.open(tufDir, fetcher, clock);
+    }
+    return read(client);
   }
 
-  private Result read(Fetcher fetcher) throws IOException, FeedVerificationException {
-    TufClient client = TufClient.open(tufDir, fetcher, clock);
+  private Result read(TufClient client) throws IOException, FeedVerificationException {
     TrustedFeed feed = client.refresh();
     Map<String, Mitigation> valid = new TreeMap<>();
     Map<String, byte[]> raw = new TreeMap<>();

@@ -26,6 +26,11 @@ import java.util.Optional;
  * <p>Any {@link FeedVerificationException} leaves the trusted store exactly as it was. An
  * {@link IOException} means the repository or the store could not be reached; retry later. A client is
  * not thread-safe; the store is locked against other processes while an update runs.
+ *
+ * <p>Keep one client for repeated refreshes: it remembers the exact bytes it verified, so a refresh that
+ * finds nothing new checks no signature again (TUF 5.2 re-verifies the trusted root and metadata read
+ * from the store; bytes that differ from what this client verified, such as a changed or damaged store,
+ * are verified as usual).
  */
 public final class TufClient {
   private final TrustedStore store;
@@ -35,6 +40,8 @@ public final class TufClient {
   private final boolean cacheTargets;
   private Metadata targets;
   private boolean consistentSnapshot;
+  private Updater.Verified verified = Updater.Verified.NONE;
+  private int lastThresholdChecks;
 
   private TufClient(Path storeDir, Fetcher fetcher, Clock clock, Limits limits, boolean cacheTargets) {
     this.store = new TrustedStore(storeDir);
@@ -137,11 +144,17 @@ public final class TufClient {
             StandardOpenOption.WRITE);
         FileLock lock = lockFile.lock()) {
       // TUF 5.1: record the fixed update start time.
-      Updater updater = new Updater(store, fetcher, limits, clock.instant());
-      Optional<TrustedFeed> feed = updater.run(last);
+      Updater updater = new Updater(store, fetcher, limits, clock.instant(), verified);
+      Optional<TrustedFeed> feed;
+      try {
+        feed = updater.run(last);
+      } finally {
+        lastThresholdChecks = updater.thresholdChecks();
+      }
       if (last == Role.TARGETS) {
         targets = updater.targets();
         consistentSnapshot = updater.consistentSnapshot();
+        verified = updater.verifiedNow();
       }
       return feed;
     }
@@ -164,6 +177,11 @@ public final class TufClient {
       throw new IllegalStateException("download needs verified targets metadata: call refresh() first");
     }
     return Updater.downloadTarget(store, cacheTargets, fetcher, limits, targets, consistentSnapshot, name);
+  }
+
+  /** How many signature thresholds the last refresh checked (for tests and diagnostics). */
+  int lastThresholdChecks() {
+    return lastThresholdChecks;
   }
 
   /**

@@ -37,7 +37,9 @@ import java.util.OptionalLong;
  *
  * <p>Trusted timestamp, snapshot and targets metadata read from the store are re-verified against the
  * current root; a copy that no longer verifies (for example after its role's keys were rotated) is treated
- * as absent, as 5.3.11 requires for the timestamp and snapshot.
+ * as absent, as 5.3.11 requires for the timestamp and snapshot. Bytes identical to ones this process
+ * already verified against identical root bytes ({@link Verified}) are not verified twice: a signature
+ * check is a pure function of the bytes, and it is most of the cost of a check that finds nothing new.
  */
 final class Updater {
   private final TrustedStore store;
@@ -56,12 +58,45 @@ final class Updater {
   private Metadata snapshot;
   private Metadata targets;
   private boolean updated;
+  private final Verified verified;
+  private int thresholdChecks;
+
+  /**
+   * What an earlier run in this process verified: root bytes signed by a threshold of their own root keys,
+   * and for each role the trusted metadata bytes signed by a threshold of that root's keys for the role.
+   * Only exact byte equality with what is read from the store counts; anything else is verified again.
+   */
+  record Verified(byte[] root, Map<Role, byte[]> files) {
+    static final Verified NONE = new Verified(new byte[0], Map.of());
+  }
 
   Updater(TrustedStore store, Fetcher fetcher, Limits limits, Instant now) {
+    this(store, fetcher, limits, now, Verified.NONE);
+  }
+
+  Updater(TrustedStore store, Fetcher fetcher, Limits limits, Instant now, Verified verified) {
     this.store = store;
     this.fetcher = fetcher;
     this.limits = limits;
     this.now = now;
+    this.verified = verified;
+  }
+
+  /** How many signature thresholds this run checked. */
+  int thresholdChecks() {
+    return thresholdChecks;
+  }
+
+  /** What this run trusts at its end, every part of it verified against its final root. */
+  Verified verifiedNow() {
+    return new Verified(root.bytes, Map.of(Role.TIMESTAMP, timestamp.bytes, Role.SNAPSHOT, snapshot.bytes,
+        Role.TARGETS, targets.bytes));
+  }
+
+  private void requireThreshold(Metadata signed, Metadata trusted, String trustedName, Role role, String step)
+      throws FeedVerificationException {
+    thresholdChecks++;
+    Signatures.requireThreshold(signed, trusted, trustedName, role, step);
   }
 
   /**
@@ -106,7 +141,12 @@ final class Updater {
   private void loadTrustedRoot() throws FeedVerificationException, IOException {
     byte[] bytes = store.read(TrustedStore.ROOT).orElseThrow(() -> new IllegalStateException(
         "trusted store " + store.dir() + ": expected a trusted root.json but found none; bootstrap it first"));
-    trustedRoot = parseTrustedRoot(bytes);
+    if (Arrays.equals(bytes, verified.root())) {
+      trustedRoot = Metadata.parse("root.json (trusted)", bytes, Role.ROOT); // verified by an earlier run (5.2)
+    } else {
+      thresholdChecks++;
+      trustedRoot = parseTrustedRoot(bytes);
+    }
     root = trustedRoot;
   }
 
@@ -130,8 +170,8 @@ final class Updater {
       }
       Metadata candidate = Metadata.parse(file, bytes.get(), Role.ROOT);
       // TUF 5.3.4: signed by a threshold of the trusted root's root keys AND of the new root's own.
-      Signatures.requireThreshold(candidate, root, "the trusted root", Role.ROOT, "5.3.4");
-      Signatures.requireThreshold(candidate, candidate, "the new root", Role.ROOT, "5.3.4");
+      requireThreshold(candidate, root, "the trusted root", Role.ROOT, "5.3.4");
+      requireThreshold(candidate, candidate, "the new root", Role.ROOT, "5.3.4");
       // TUF 5.3.5: the new version must be exactly N+1; lower is a rollback, higher skips a version.
       if (candidate.version < next) {
         throw new RollbackException(file, "root", "5.3.5", next, candidate.version);
@@ -183,7 +223,9 @@ final class Updater {
     }
     try {
       Metadata local = Metadata.parse(name + " (trusted)", bytes.get(), role);
-      Signatures.requireThreshold(local, root, "the trusted root", role, "5.2");
+      if (!Arrays.equals(root.bytes, verified.root()) || !Arrays.equals(bytes.get(), verified.files().get(role))) {
+        requireThreshold(local, root, "the trusted root", role, "5.2");
+      }
       return Optional.of(local);
     } catch (FeedVerificationException e) {
       return Optional.empty();
@@ -208,7 +250,7 @@ final class Updater {
       byte[] bytes = readCapped(file, found, limits.timestampBytes(), "5.4.1");
       Metadata candidate = Metadata.parse(file, bytes, Role.TIMESTAMP);
       // TUF 5.4.2: signed by a threshold of the trusted root's timestamp keys.
-      Signatures.requireThreshold(candidate, root, "the trusted root", Role.TIMESTAMP, "5.4.2");
+      requireThreshold(candidate, root, "the trusted root", Role.TIMESTAMP, "5.4.2");
       // TUF 5.4.3.1: the version must not go back; an equal version means nothing new.
       if (localTimestamp.isPresent() && candidate.version < localTimestamp.get().version) {
         throw new RollbackException(file, "timestamp.json", "5.4.3.1", localTimestamp.get().version,
@@ -259,7 +301,7 @@ final class Updater {
       }
       Metadata candidate = Metadata.parse(file, bytes, Role.SNAPSHOT);
       // TUF 5.5.3: signed by a threshold of the trusted root's snapshot keys.
-      Signatures.requireThreshold(candidate, root, "the trusted root", Role.SNAPSHOT, "5.5.3");
+      requireThreshold(candidate, root, "the trusted root", Role.SNAPSHOT, "5.5.3");
       // TUF 5.5.4: the version must be the one the timestamp lists (mix-and-match).
       if (candidate.version != listed.version()) {
         throw new MixAndMatchException(file, "timestamp.json", "5.5.4", listed.version(), candidate.version);
@@ -306,7 +348,7 @@ final class Updater {
       }
       Metadata candidate = Metadata.parse(file, bytes, Role.TARGETS);
       // TUF 5.6.3: signed by a threshold of the trusted root's targets keys.
-      Signatures.requireThreshold(candidate, root, "the trusted root", Role.TARGETS, "5.6.3");
+      requireThreshold(candidate, root, "the trusted root", Role.TARGETS, "5.6.3");
       // TUF 5.6.4: the version must be the one the snapshot lists (mix-and-match).
       if (candidate.version != listed.version()) {
         throw new MixAndMatchException(file, "snapshot.json", "5.6.4", listed.version(), candidate.version);
