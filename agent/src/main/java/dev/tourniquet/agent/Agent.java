@@ -581,8 +581,8 @@ public final class Agent implements AgentControl, Closeable {
   }
 
   /** The applied state as the planner sees it: the highest revision of each id, and failed revisions. */
-  static Planner.Applied applied(AgentState state) throws IOException {
-    Map<String, Mitigation> docs = StateStore.parseDocuments(state);
+  private Planner.Applied applied(AgentState state) throws IOException {
+    Map<String, Mitigation> docs = store.parseDocuments(state);
     Map<String, Planner.AppliedMitigation> applied = new TreeMap<>();
     for (Map<String, AppliedRef> onTarget : state.targets().values()) {
       for (Map.Entry<String, AppliedRef> e : onTarget.entrySet()) {

@@ -68,7 +68,7 @@ final class Converger {
 
   /** Converges every target on the recorded state; clears an interrupted intent. */
   AgentState recover(AgentState state) throws IOException {
-    Map<String, Mitigation> docs = StateStore.parseDocuments(state);
+    Map<String, Mitigation> docs = store.parseDocuments(state);
     if (state.pending().isPresent()) {
       Intent i = state.pending().get();
       audit.append(clock.instant(), i.id() + "." + i.revision(), i.action(), i.target(), "interrupted",
@@ -92,7 +92,7 @@ final class Converger {
   /** Carries out the plan on every target; returns the new state (saved after every change). */
   AgentState execute(Plan plan, AgentState state) throws IOException {
     removalProblems.clear();
-    Map<String, Mitigation> docs = new HashMap<>(StateStore.parseDocuments(state));
+    Map<String, Mitigation> docs = new HashMap<>(store.parseDocuments(state));
     Map<String, Step> desired = new TreeMap<>();
     for (Step s : plan.steps()) {
       if (s.desired().isPresent()) {

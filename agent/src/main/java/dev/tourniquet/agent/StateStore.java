@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -37,6 +38,8 @@ final class StateStore {
   private final ObjectMapper json = new ObjectMapper();
   private final Path stateFile;
   private final Path feedFile;
+  /** The documents parsed by the last {@link #parseDocuments}, by applied id. */
+  private Map<String, Parsed> parsed = Map.of();
 
   StateStore(Path stateDir) {
     this.stateFile = stateDir.resolve("state.json");
@@ -118,19 +121,33 @@ final class StateStore {
     AtomicWrite.write(stateFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
   }
 
-  /** Parses the documents of the applied revisions, by applied id. */
-  static Map<String, Mitigation> parseDocuments(AgentState state) throws IOException {
+  /**
+   * Parses the documents of the applied revisions, by applied id. A check reads them several times and
+   * parsing validates each document and compiles its rules, so a document whose bytes are those parsed
+   * last time is not parsed again.
+   */
+  synchronized Map<String, Mitigation> parseDocuments(AgentState state) throws IOException {
     Map<String, Mitigation> out = new HashMap<>();
+    Map<String, Parsed> next = new HashMap<>();
     for (Map.Entry<String, byte[]> e : state.documents().entrySet()) {
-      try {
-        out.put(e.getKey(), MitigationParser.parse(e.getValue()));
-      } catch (MitigationException ex) {
-        throw new IOException("state.json: documents." + e.getKey() + ": expected a valid mitigation document but found: "
-            + ex.getMessage(), ex);
+      Parsed p = parsed.get(e.getKey());
+      if (p == null || !Arrays.equals(p.bytes(), e.getValue())) {
+        try {
+          p = new Parsed(e.getValue(), MitigationParser.parse(e.getValue()));
+        } catch (MitigationException ex) {
+          throw new IOException("state.json: documents." + e.getKey() + ": expected a valid mitigation document but found: "
+              + ex.getMessage(), ex);
+        }
       }
+      out.put(e.getKey(), p.mitigation());
+      next.put(e.getKey(), p);
     }
+    parsed = next;
     return out;
   }
+
+  /** A document of the state and the bytes it was parsed from. */
+  private record Parsed(byte[] bytes, Mitigation mitigation) {}
 
   FeedView loadFeed() throws IOException {
     if (!Files.exists(feedFile)) {

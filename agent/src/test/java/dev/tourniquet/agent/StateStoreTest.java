@@ -1,0 +1,50 @@
+package dev.tourniquet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.mitigation.MitigationWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Reading the applied documents back from the state. */
+class StateStoreTest {
+  @TempDir
+  Path dir;
+
+  private static AgentState withDocuments(Map<String, byte[]> documents) {
+    return new AgentState(LocalPolicy.DEFAULT, Map.of(), documents, List.of(), Optional.empty());
+  }
+
+  @Test
+  void documentWithTheSameBytesIsNotParsedAgainWhileAChangedOneIs() throws Exception {
+    StateStore store = new StateStore(dir);
+    byte[] m1 = MitigationWriter.write(Mitigations.m1(1));
+    byte[] other = MitigationWriter.write(Mitigations.proxyLogon("TQ-2021-0001", 1));
+    Map<String, Mitigation> first = store.parseDocuments(withDocuments(Map.of("M1.1", m1, "TQ-2021-0001.1", other)));
+
+    Map<String, Mitigation> second = store.parseDocuments(withDocuments(Map.of("M1.1", m1.clone(),
+        "TQ-2021-0001.1", MitigationWriter.write(Mitigations.proxyLogon("TQ-2021-0001", 2)))));
+
+    assertThat(second.get("M1.1")).isSameAs(first.get("M1.1"));
+    assertThat(second.get("TQ-2021-0001.1")).isNotSameAs(first.get("TQ-2021-0001.1"));
+    assertThat(second.get("TQ-2021-0001.1").revision()).isEqualTo(2);
+  }
+
+  @Test
+  void invalidDocumentInTheStateIsAnErrorEveryTime() throws Exception {
+    StateStore store = new StateStore(dir);
+    AgentState state = withDocuments(Map.of("M1.1", "{\"id\":\"M1\"}".getBytes(StandardCharsets.UTF_8)));
+
+    assertThatThrownBy(() -> store.parseDocuments(state)).isInstanceOf(IOException.class)
+        .hasMessageContaining("state.json: documents.M1.1: expected a valid mitigation document");
+    assertThatThrownBy(() -> store.parseDocuments(state)).isInstanceOf(IOException.class);
+  }
+}
