@@ -76,7 +76,7 @@ final class Enrolment {
       enrolled = FleetClient.exchange(fleet.url(), token, config.serverName(), config.labels());
     } catch (IOException e) {
       throw new EnrolmentException("fleet.enrolmentTokenFile " + tokenFile + ": enrolling " + config.serverName()
-          + " with the fleet server " + fleet.url() + " failed; no credential was written: " + e.getMessage(), e);
+          + " with the fleet server " + fleet.url() + " failed; no credential was written: " + reason(e), e);
     }
     try {
       CredentialFile.write(credential, enrolled.credential());
@@ -94,6 +94,12 @@ final class Enrolment {
     LOG.info("fleet: enrolled {} as agent {}; credential saved in {}; the token in {} is used up and can be deleted",
         config.serverName(), enrolled.agentId(), credential, tokenFile);
     return true;
+  }
+
+  /** The JDK's HTTP client often throws without a message (a refused connection): name the exception then. */
+  private static String reason(IOException e) {
+    String m = e.getMessage();
+    return m == null || m.isBlank() ? e.getClass().getSimpleName() + " (" + e + ")" : m;
   }
 
   private static Path nameFile(AgentConfig.Fleet fleet) {

@@ -131,6 +131,23 @@ class RunningAgentCheckTest {
   }
 
   @Test
+  void anUnreachableFleetServerIsAnEnrolmentErrorThatSaysWhyAndWritesNothing() throws Exception {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort(); // closed again: nothing listens there now
+    }
+    Files.writeString(dir.resolve("enrol.token"), "tqe_abc\n");
+    AgentConfig config = load("fleet: {url: 'http://127.0.0.1:" + port + "/', enrolmentTokenFile: enrol.token}");
+
+    assertThatThrownBy(() -> RunningAgent.start(config)).isInstanceOf(EnrolmentException.class)
+        .hasMessageContaining("fleet.enrolmentTokenFile " + dir.resolve("enrol.token") + ": enrolling web-01 with the fleet"
+            + " server http://127.0.0.1:" + port + "/ failed; no credential was written: ConnectException")
+        .hasMessageNotContaining("null")
+        .hasMessageNotContaining("tqe_abc");
+    assertThat(dir.resolve("state/fleet.credential")).doesNotExist();
+  }
+
+  @Test
   void anInvalidTargetIsReportedBeforeEnrolling() throws Exception {
     Files.writeString(dir.resolve("enrol.token"), "tqe_abc\n");
     Path file = dir.resolve("agent.yaml");
