@@ -299,8 +299,12 @@ final class RequestContext implements Template.Environment {
    */
   static int suffixHash(String headerName) {
     int n = headerName.length();
-    if (n < 2) {
-      return n == 0 ? 0 : headerName.charAt(0) < 0x80 ? keyHash(suffixChar(headerName.charAt(0))) : keyHash(variableSuffix(headerName), 0);
+    if (n == 0) {
+      return 0;
+    }
+    if (n == 1) {
+      char only = headerName.charAt(0);
+      return only < 0x80 ? keyHash(suffixChar(only)) : keyHash(variableSuffix(headerName), 0);
     }
     char a = headerName.charAt(0);
     char b = headerName.charAt(1);

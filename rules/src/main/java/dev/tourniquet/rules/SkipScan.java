@@ -17,8 +17,9 @@ import java.util.List;
  * occurrence can start in the window or overlap its end by fewer than {@code m - Q + 1} characters, so the
  * window moves that far; if it ends the first {@code m} characters of some literal, the literals with that
  * block and the window's first two characters are compared in place, folded, and the window moves by one;
- * otherwise it moves to the block's last place in a literal prefix. On ordinary text (cookies, tokens, user agents) most blocks
- * occur in no literal, and the scan reads about one block per {@code m - Q + 1} characters.
+ * otherwise it moves to the block's last place in a literal prefix. On ordinary text (cookies, tokens,
+ * user agents) most blocks occur in no literal, and the scan reads about one block per {@code m - Q + 1}
+ * characters.
  *
  * <p>Blocks are hashed into a table sized by the number of blocks; a collision only lowers a shift (the
  * table keeps the smallest), so it costs speed, never a missed literal. A character enters the hash
@@ -157,11 +158,11 @@ final class SkipScan {
   /**
    * Scans the folded input and appends to {@code hits} the id of every literal that occurs in it, once
    * per occurrence (the order is unspecified), unless comparing candidate windows in vain costs more than
-   * {@value #WORK_PER_CHAR} units per input character (plus {@value #WORK_ALLOWANCE}): then it gives up and returns false, and the caller
-   * must discard the hits and scan with an {@link AhoCorasick} automaton instead. Ordinary text costs a
-   * few units per request; an input made to repeat a window start and a block that many literals share
-   * would otherwise cost their number at every such window. Giving up keeps the whole
-   * search linear in the input, whatever it holds.
+   * {@value #WORK_PER_CHAR} units per input character (plus {@value #WORK_ALLOWANCE}): then it gives up
+   * and returns false, and the caller must discard the hits and scan with an {@link AhoCorasick} automaton
+   * instead. Ordinary text costs a few units per request; an input made to repeat a window start and a
+   * block that many literals share would otherwise cost their number at every such window. Giving up
+   * keeps the whole search linear in the input, whatever it holds.
    *
    * <p>Each step waits for the previous one (the shift decides where to read next), so a long input is
    * scanned as two halves at once, which keeps two independent chains of loads in flight: the first
