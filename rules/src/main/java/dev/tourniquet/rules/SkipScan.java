@@ -33,7 +33,7 @@ final class SkipScan {
   /** The shortest literal this scan is built for; shorter ones are left to {@link AhoCorasick}. */
   static final int MIN_LENGTH = Q + 1;
   /** The wasted work (see {@link #verify}) allowed per input character before giving up. */
-  static final int WORK_PER_CHAR = 4;
+  static final int WORK_PER_CHAR = 1;
   /**
    * Wasted work allowed per input on top: a window that holds a real occurrence may first compare
    * literals that share its block and start, which a short input must still afford.
