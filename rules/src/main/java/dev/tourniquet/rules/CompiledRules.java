@@ -386,6 +386,7 @@ public final class CompiledRules {
         }
         continue;
       }
+      // No skip scan for this input, or it gave up: its partial hits are dropped and the automaton decides.
       hits.clear();
       AhoCorasick automaton = input.automaton();
       automaton.scan(value, hits);
