@@ -88,6 +88,8 @@ public final class Agent implements AgentControl, Closeable {
   private FeedView feed;
   private OrgPolicy orgPolicy = OrgPolicy.DEFAULT;
   private String feedHealth = "not checked yet";
+  /** The feed problem last written to the audit log ({@code outcome + ": " + reason}); null while the feed is accepted. */
+  private String auditedFeedProblem;
   private String policyHealth = "ok";
   private int failures;
   private Optional<Instant> lastCheck = Optional.empty();
@@ -535,15 +537,38 @@ public final class Agent implements AgentControl, Closeable {
       feedHealth = feed.rejected().isEmpty() ? "ok"
           : "ok; invalid documents skipped: " + String.join(", ", feed.rejected().keySet());
       feed.rejected().forEach((id, why) -> LOG.warn("feed: {} skipped: {}", id, why));
+      if (auditedFeedProblem != null) {
+        auditFeed("accepted", "feed verified again (targets version " + feed.targetsVersion() + ")");
+        auditedFeedProblem = null;
+      }
       return true;
     } catch (FeedVerificationException e) {
       feedHealth = "feed rejected, keeping the last verified feed (targets version " + feed.targetsVersion() + "): "
           + e.getMessage();
+      auditFeedProblem("rejected", String.valueOf(e.getMessage()));
     } catch (IOException | RuntimeException e) {
       feedHealth = "feed unreachable, keeping the last verified feed (targets version " + feed.targetsVersion() + "): " + e;
+      auditFeedProblem("unreachable", e.toString());
     }
     LOG.warn("{}", feedHealth);
     return false;
+  }
+
+  /** Writes a feed problem to the audit log once per change of outcome or reason, not once per poll. */
+  private void auditFeedProblem(String outcome, String reason) {
+    String problem = outcome + ": " + reason;
+    if (!problem.equals(auditedFeedProblem)) {
+      auditFeed(outcome, reason + " (keeping the last verified feed, targets version " + feed.targetsVersion() + ")");
+      auditedFeedProblem = problem;
+    }
+  }
+
+  private void auditFeed(String outcome, String reason) {
+    try {
+      audit.append(clock.instant(), "-", "feed", "-", outcome, reason);
+    } catch (IOException e) {
+      LOG.warn("could not write the feed's {} to the audit log {}: {}", outcome, audit.file(), e.toString());
+    }
   }
 
   private boolean refreshPolicy() {

@@ -171,6 +171,48 @@ class AgentLoopTest {
   }
 
   @Test
+  void aRejectedFeedIsAuditedOncePerReasonAndAcceptedAgainWhenItVerifies() throws Exception {
+    publishM1AndCheck();
+    fx.feed.withdraw("M1").publish();
+    Path timestamp = fx.feed.published().resolve("timestamp.json");
+    byte[] genuine = Files.readAllBytes(timestamp);
+    TestFeed.flipByte(timestamp);
+
+    agent.check();
+    agent.check();
+    agent.check();
+
+    assertThat(feedAudit()).singleElement().satisfies(line -> {
+      assertThat(line).startsWith("feed - rejected: ").contains("timestamp.json");
+      assertThat(line).contains("keeping the last verified feed");
+    });
+    assertThat(fx.enforced()).containsExactly("M1.1");
+
+    Files.write(timestamp, genuine);
+    agent.check();
+    agent.check();
+
+    assertThat(fx.enforced()).isEmpty(); // the withdrawal verifies now
+    assertThat(feedAudit()).hasSize(2);
+    assertThat(feedAudit().get(1)).startsWith("feed - accepted: feed verified again (targets version ");
+
+    fx.clock.advance(Duration.ofDays(2)); // the timestamp is valid for one day
+    agent.check();
+    agent.check();
+
+    assertThat(feedAudit()).hasSize(3);
+    assertThat(feedAudit().get(2)).startsWith("feed - rejected: ").contains("expired");
+  }
+
+  /** The audit log's feed lines, as "action target outcome: reason". */
+  private List<String> feedAudit() throws IOException {
+    return fx.audit().stream().filter(l -> l.path("action").asText().equals("feed"))
+        .map(l -> l.path("action").asText() + " " + l.path("target").asText() + " "
+            + l.path("outcome").asText() + ": " + l.path("reason").asText())
+        .toList();
+  }
+
+  @Test
   void expiredTimestampKeepsWhatIsApplied() throws Exception {
     publishM1AndCheck();
     fx.clock.advance(Duration.ofDays(2)); // the timestamp is valid for one day
