@@ -249,7 +249,7 @@ public final class Agent implements AgentControl, Closeable {
           throw new IllegalStateException("the " + t.type() + " factory named its target \"" + enforcer.target()
               + "\" but expected \"" + t.name() + "\"");
         }
-        targets.add(new Target(enforcer, t.probe().map(p -> new HealthProbe(p.url(), p.status(), p.timeout()))));
+        targets.add(new Target(enforcer, t.probe().map(p -> new HealthProbe(p.url(), p.status(), p.timeout(), p.attempts(), HealthProbe.SETTLE))));
       }
       return new Agent(this, targets);
     }

@@ -196,9 +196,10 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
    *
    * @param url the URL to GET after applying a mitigation
    * @param status the status it must answer
-   * @param timeout how long to wait
+   * @param timeout how long to wait for each answer
+   * @param attempts how many times to ask, one second apart, before the probe counts as failed
    */
-  public record ProbeConfig(URI url, int status, Duration timeout) {}
+  public record ProbeConfig(URI url, int status, Duration timeout, int attempts) {}
 
   /**
    * Reads and validates a configuration file.
@@ -369,12 +370,13 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
       if (!node.isObject()) {
         throw new ConfigException(file + ": " + where + ": expected a mapping with url and status");
       }
-      known(node, where + ".", Set.of("url", "status", "timeout"));
+      known(node, where + ".", Set.of("url", "status", "timeout", "attempts"));
       URI url = uri(text(node, where + ".url", true), where + ".url", Set.of("http", "https"));
       int status = integer(node, where + ".status", 200, 100, 599);
       Duration timeout = node.has("timeout") ? duration(text(node, where + ".timeout", true), where + ".timeout")
           : Duration.ofSeconds(10);
-      return new ProbeConfig(url, status, timeout);
+      int attempts = integer(node, where + ".attempts", HealthProbe.DEFAULT_ATTEMPTS, 1, 10);
+      return new ProbeConfig(url, status, timeout, attempts);
     }
 
     private VersionSource versionSource(JsonNode product) throws ConfigException {

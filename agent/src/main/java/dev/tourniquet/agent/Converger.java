@@ -167,9 +167,12 @@ final class Converger {
       state = intent(state, new Intent(name, step.id(), m.revision(), action), step.reason());
       hook.at("intent", name, m.appliedId());
       Optional<String> problem;
+      Optional<String> unverified = Optional.empty();
       try {
         t.enforcer().converge(active(next, docs));
-        problem = t.probe().flatMap(HealthProbe::check);
+        unverified = t.enforcer().unverified();
+        // Not confirmed live: a probe would see the old configuration (or nothing) and decide wrongly.
+        problem = unverified.isPresent() ? Optional.empty() : t.probe().flatMap(HealthProbe::check);
         if (problem.isPresent()) {
           problem = Optional.of(rollBack(t, before, docs, problem.get()));
         }
@@ -181,7 +184,8 @@ final class Converger {
         state = state.withTarget(name, next, Map.of(m.appliedId(), MitigationWriter.write(m)))
             .withoutFailure(name, step.id()).withPending(Optional.empty());
         store.save(state);
-        audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied", step.reason());
+        audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied",
+            step.reason() + unverified.map(n -> "; " + n).orElse(""));
       } else {
         state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false))
             .withPending(Optional.empty());

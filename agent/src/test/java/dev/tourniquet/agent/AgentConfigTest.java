@@ -57,7 +57,7 @@ class AgentConfigTest {
     assertThat(c.adminPort()).isEqualTo(7400);
     assertThat(c.targets()).hasSize(1);
     assertThat(c.targets().get(0).probe()).contains(
-        new AgentConfig.ProbeConfig(java.net.URI.create("http://127.0.0.1:8080/health"), 204, Duration.ofSeconds(3)));
+        new AgentConfig.ProbeConfig(java.net.URI.create("http://127.0.0.1:8080/health"), 204, Duration.ofSeconds(3), 3));
   }
 
   @Test

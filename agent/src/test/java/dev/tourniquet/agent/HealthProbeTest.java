@@ -2,19 +2,32 @@ package dev.tourniquet.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.sun.net.httpserver.HttpServer;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
+import dev.tourniquet.feed.mitigation.Action;
+import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.servlet.TourniquetFilter;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
 import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A target's health probe against a real HTTP endpoint on 127.0.0.1 that starts failing: the mitigation
- * just applied is rolled back, marked Failed with the probe's answer, and not retried until unblocked.
+ * A target's health probe against a real application on 127.0.0.1 (embedded Jetty running the
+ * {@link TourniquetFilter} on the target's enforcement file) that starts failing, or that the mitigation
+ * itself breaks: the mitigation just applied is rolled back, marked Failed with the probe's answer, and
+ * not retried until unblocked. The probe runs only once the filter has acknowledged the new file.
  */
 class HealthProbeTest {
   @TempDir
@@ -22,23 +35,20 @@ class HealthProbeTest {
 
   AgentFixture fx;
   Agent agent;
-  HttpServer service;
+  Server service;
+  int port;
   final AtomicInteger health = new AtomicInteger(200);
   final AtomicInteger probes = new AtomicInteger();
+  /** How many of the next probes answer 503 whatever {@link #health} says (a service settling). */
+  final AtomicInteger settling = new AtomicInteger();
 
   @BeforeEach
   void setUp() throws Exception {
-    service = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    service.createContext("/health", exchange -> {
-      try (exchange) {
-        probes.incrementAndGet();
-        exchange.sendResponseHeaders(health.get(), -1);
-      }
-    });
-    service.start();
     fx = new AgentFixture(dir);
+    service = startApp(fx.enforcementFile);
+    port = ((ServerConnector) service.getConnectors()[0]).getLocalPort();
     fx.config("directory: " + fx.feed.published(),
-        ", healthProbe: {url: \"http://127.0.0.1:" + service.getAddress().getPort() + "/health\", status: 200, timeout: 5s}");
+        ", healthProbe: {url: \"http://127.0.0.1:" + port + "/health\", status: 200, timeout: 5s}");
     fx.feed.put(Mitigations.m1(1)).publish();
     agent = fx.open();
     agent.check();
@@ -48,8 +58,56 @@ class HealthProbeTest {
 
   @AfterEach
   void tearDown() throws Exception {
-    agent.close();
-    service.stop(0);
+    try {
+      agent.close();
+    } finally {
+      service.stop();
+    }
+  }
+
+  /** The protected application: the filter in front of a servlet whose /health answers {@link #health}. */
+  private Server startApp(Path enforcementFile) throws Exception {
+    Server server = new Server();
+    ServerConnector connector = new ServerConnector(server);
+    connector.setHost("127.0.0.1");
+    connector.setPort(0);
+    server.addConnector(connector);
+    ServletContextHandler context = new ServletContextHandler();
+    context.setContextPath("/");
+    context.addFilter(new FilterHolder(new TourniquetFilter(enforcementFile)), "/*", EnumSet.of(DispatcherType.REQUEST));
+    context.addServlet(new ServletHolder(new HttpServlet() {
+      @Override
+      protected void service(HttpServletRequest req, HttpServletResponse resp) {
+        if (req.getRequestURI().equals("/health")) {
+          probes.incrementAndGet();
+          resp.setStatus(settling.getAndUpdate(n -> Math.max(0, n - 1)) > 0 ? 503 : health.get());
+        }
+      }
+    }), "/*");
+    server.setHandler(context);
+    server.start();
+    return server;
+  }
+
+  @Test
+  void aMitigationThatBreaksTheHealthPageIsRolledBackFailedAndNotRetriedUntilUnblocked() throws Exception {
+    Mitigation breaksHealth = Mitigations.requestRules("M2", 1, Mitigations.EXCHANGE, Mitigation.Mode.ENFORCE,
+        Optional.empty(), new Action.DisableEndpoint("/health", 503, Optional.empty()));
+    fx.feed.put(breaksHealth).publish();
+
+    AgentStatus status = agent.check();
+
+    MitigationStatus m2 = AgentFixture.row(status, "M2");
+    assertThat(m2.status()).isEqualTo(Status.FAILED);
+    assertThat(m2.reason()).isEqualTo("failed: app: health probe http://127.0.0.1:" + port
+        + "/health answered 503, expected 200; rolled back");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M2.1", "failed")).containsExactly("apply app");
+
+    AgentStatus again = agent.check();
+
+    assertThat(AgentFixture.row(again, "M2").status()).isEqualTo(Status.FAILED);
+    assertThat(fx.audit("M2.1", "intent")).hasSize(1);
   }
 
   @Test
@@ -61,7 +119,7 @@ class HealthProbeTest {
 
     MitigationStatus m2 = AgentFixture.row(status, "M2");
     assertThat(m2.status()).isEqualTo(Status.FAILED);
-    assertThat(m2.reason()).isEqualTo("failed: app: health probe http://127.0.0.1:" + service.getAddress().getPort()
+    assertThat(m2.reason()).isEqualTo("failed: app: health probe http://127.0.0.1:" + port
         + "/health answered 503, expected 200; rolled back");
     assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
     assertThat(fx.enforced()).containsExactly("M1.1");
@@ -108,14 +166,61 @@ class HealthProbeTest {
   }
 
   @Test
+  void aServiceThatAnswersWronglyOnceWhileSettlingIsNotRolledBack() throws Exception {
+    fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
+    settling.set(1);
+    int before = probes.get();
+
+    AgentStatus status = agent.check();
+
+    assertThat(AgentFixture.row(status, "M2").status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
+    assertThat(probes.get() - before).isEqualTo(2);
+  }
+
+  @Test
+  void aProbeThatKeepsFailingIsAskedThreeTimesAndTheFailureKeepsTheLastAnswer() throws Exception {
+    fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
+    settling.set(2);
+    health.set(500);
+    int before = probes.get();
+
+    AgentStatus status = agent.check();
+
+    assertThat(probes.get() - before).isEqualTo(3);
+    assertThat(AgentFixture.row(status, "M2").reason()).isEqualTo("failed: app: health probe http://127.0.0.1:" + port
+        + "/health answered 500, expected 200; rolled back");
+  }
+
+  @Test
   void unreachableProbeCountsAsFailure() throws Exception {
     fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
-    service.stop(0);
+    for (org.eclipse.jetty.server.Connector c : service.getConnectors()) {
+      c.stop(); // the filter keeps running (and acknowledging); the application no longer answers
+    }
 
     AgentStatus status = agent.check();
 
     assertThat(AgentFixture.row(status, "M2").status()).isEqualTo(Status.FAILED);
     assertThat(AgentFixture.row(status, "M2").reason()).contains("health probe").contains("failed: ");
     assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void anApplicationThatIsNotRunningDoesNotFailTheApplyAndTheAuditLogSaysItIsNotConfirmed() throws Exception {
+    service.stop(); // the filter is destroyed: nobody acknowledges the new file
+    fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
+    int probed = probes.get();
+
+    AgentStatus status = agent.check();
+
+    assertThat(AgentFixture.row(status, "M2").status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
+    assertThat(probes).hasValue(probed);
+    assertThat(fx.audit()).filteredOn(l -> l.path("mitigation").asText().equals("M2.1")
+            && l.path("outcome").asText().equals("applied"))
+        .singleElement().satisfies(l -> assertThat(l.path("reason").asText())
+            .contains("not confirmed live: the servlet filter did not acknowledge")
+            .contains("health probe skipped"));
   }
 }

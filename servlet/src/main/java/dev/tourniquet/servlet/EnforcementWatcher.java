@@ -1,5 +1,6 @@
 package dev.tourniquet.servlet;
 
+import dev.tourniquet.rules.json.Json;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -15,8 +16,11 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -38,6 +42,11 @@ import java.util.logging.Logger;
  * or a deleted file leaves the previous snapshot in force, and the reason is logged once and kept in
  * {@link #lastError()} until a good version loads. To stop enforcing, the agent writes a file with no
  * mitigations. The same thread writes the hit counters to {@code <file>.hits.json} when they changed.
+ *
+ * <p>Each new content that is loaded or rejected is acknowledged in {@code <file>.loaded.json} (written
+ * atomically): its SHA-256, {@code loaded} or {@code rejected}, and the error; a missing file is
+ * acknowledged as {@code missing}, so that the agent knows a filter is running. The agent waits for the
+ * acknowledgement to verify that what it wrote is live.
  */
 final class EnforcementWatcher implements AutoCloseable {
   static final Logger LOG = Logger.getLogger("dev.tourniquet.servlet");
@@ -48,6 +57,7 @@ final class EnforcementWatcher implements AutoCloseable {
 
   private final Path file;
   private final Path hitsFile;
+  private final Path loadedFile;
   private final Duration pollInterval;
   private final Duration hitsInterval;
   private final Clock clock;
@@ -65,6 +75,7 @@ final class EnforcementWatcher implements AutoCloseable {
   EnforcementWatcher(Path file, Duration pollInterval, Duration hitsInterval, Clock clock, HitCounter hits) {
     this.file = file.toAbsolutePath();
     this.hitsFile = this.file.resolveSibling(this.file.getFileName() + ".hits.json");
+    this.loadedFile = this.file.resolveSibling(this.file.getFileName() + ".loaded.json");
     this.pollInterval = Objects.requireNonNull(pollInterval, "pollInterval");
     this.hitsInterval = Objects.requireNonNull(hitsInterval, "hitsInterval");
     this.clock = clock;
@@ -134,6 +145,7 @@ final class EnforcementWatcher implements AutoCloseable {
         stamp = MISSING;
         digest = null;
         reject("the file does not exist");
+        acknowledge(null, "missing", lastError);
       }
       return;
     } catch (IOException e) {
@@ -175,10 +187,31 @@ final class EnforcementWatcher implements AutoCloseable {
       lastError = null;
       LOG.info(() -> String.format(Locale.ROOT, "tourniquet: loaded %s (generated %s): %s", file, parsed.generated(),
           describe(snapshot)));
+      acknowledge(hash, "loaded", null);
     } catch (CharacterCodingException e) {
       reject("expected UTF-8 but found malformed bytes");
+      acknowledge(hash, "rejected", lastError);
     } catch (EnforcementFileException e) {
       reject(String.join("; ", e.problems()));
+      acknowledge(hash, "rejected", lastError);
+    }
+  }
+
+  /**
+   * Writes, atomically, {@code <file>.loaded.json}: which content (SHA-256 of the file's bytes) was loaded
+   * or rejected, and why, so that the agent can verify that its change is live.
+   */
+  private void acknowledge(byte[] hash, String outcome, String error) {
+    Map<String, Object> ack = new LinkedHashMap<>();
+    ack.put("format", "tourniquet-loaded/1");
+    ack.put("sha256", hash == null ? null : HexFormat.of().formatHex(hash));
+    ack.put("outcome", outcome);
+    ack.put("error", error);
+    ack.put("time", clock.instant().toString());
+    try {
+      AtomicFiles.write(loadedFile, Json.write(ack).getBytes(StandardCharsets.UTF_8));
+    } catch (IOException | RuntimeException e) {
+      LOG.warning(() -> "tourniquet: cannot write the load acknowledgement " + loadedFile + ": " + e);
     }
   }
 

@@ -67,6 +67,29 @@ class ReloadTest {
   }
 
   @Test
+  void eachLoadedOrRejectedContentIsAcknowledgedWithItsDigest() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Path ack = dir.resolve("enforcement.json.loaded.json");
+    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
+    started(file);
+
+    assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"")
+        .contains("\"outcome\": \"loaded\"").contains("\"error\": null");
+
+    Files.writeString(file, Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).toJson()
+        .replace("\"status\": 503", "\"status\": 700"), StandardCharsets.UTF_8);
+    filter.refresh();
+
+    assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"")
+        .contains("\"outcome\": \"rejected\"").contains("expected an integer from 400 to 599 but found 700");
+  }
+
+  private static String sha256(Path file) throws Exception {
+    return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest(Files.readAllBytes(file)));
+  }
+
+  @Test
   void deletedFileKeepsTheLastRulesInForce() throws Exception {
     Path file = dir.resolve("enforcement.json");
     Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);

@@ -66,6 +66,18 @@ public interface Enforcer {
   void converge(List<ActiveMitigation> active) throws EnforcementException;
 
   /**
+   * Says whether the last {@link #converge} that changed the target could not be verified as live, and why
+   * (e.g. the servlet filter did not acknowledge the new file in time because the application is not
+   * running). The change stays in place; the agent skips the health probe, which would probe the old
+   * configuration or nothing, and records the note.
+   *
+   * @return the note, or empty if the last change was verified or the target cannot tell
+   */
+  default Optional<String> unverified() {
+    return Optional.empty();
+  }
+
+  /**
    * Returns the audit-mode hit counters the target has recorded since it started counting.
    *
    * @return mitigation id to rule name to number of matches; empty if the target does not count

@@ -15,17 +15,24 @@ import dev.tourniquet.servlet.Mode;
 import dev.tourniquet.servlet.PathPrefix;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Enforces mitigations in Java servlet containers through the enforcement file that
@@ -41,9 +48,17 @@ public final class ServletEnforcer implements Enforcer {
   private static final Set<String> KINDS = Set.of("request-rules", "response-rules", "disable-endpoint", "auth-policy");
   private static final int MAX_HITS_BYTES = 4 << 20;
 
+  /** How long converge waits, by default, for the filter to acknowledge a new file. */
+  public static final Duration ACK_TIMEOUT = Duration.ofSeconds(5);
+  private static final Logger LOG = LoggerFactory.getLogger(ServletEnforcer.class);
+  private static final int MAX_ACK_BYTES = 64 << 10;
+
   private final String target;
   private final Path file;
+  private final Path ackFile;
   private final Clock clock;
+  private final Duration ackTimeout;
+  private volatile Optional<String> unverified = Optional.empty();
 
   /**
    * Creates an enforcer for one enforcement file.
@@ -53,9 +68,23 @@ public final class ServletEnforcer implements Enforcer {
    * @param clock the clock for the file's {@code generated} time
    */
   public ServletEnforcer(String target, Path file, Clock clock) {
+    this(target, file, clock, ACK_TIMEOUT);
+  }
+
+  /**
+   * Creates an enforcer for one enforcement file.
+   *
+   * @param target the target's name from the configuration
+   * @param file the enforcement file the filter reads
+   * @param clock the clock for the file's {@code generated} time
+   * @param ackTimeout how long converge waits for the filter to acknowledge a new file
+   */
+  public ServletEnforcer(String target, Path file, Clock clock, Duration ackTimeout) {
     this.target = Objects.requireNonNull(target, "target");
     this.file = Objects.requireNonNull(file, "file");
+    this.ackFile = file.resolveSibling(file.getFileName() + ".loaded.json");
     this.clock = Objects.requireNonNull(clock, "clock");
+    this.ackTimeout = Objects.requireNonNull(ackTimeout, "ackTimeout");
   }
 
   @Override
@@ -104,11 +133,95 @@ public final class ServletEnforcer implements Enforcer {
     if (existing.isPresent() && existing.get().toJson().equals(next.toJson())) {
       return; // same content: no write, so the filter does not reload
     }
+    EnforcementFile written = new EnforcementFile(clock.instant(), converted);
     try {
-      new EnforcementFile(clock.instant(), converted).write(file);
+      written.write(file);
     } catch (IOException | RuntimeException e) {
       // The write is atomic: the previous file is untouched.
       throw new EnforcementException(file + ": could not write the enforcement file: " + e.getMessage(), true, e);
+    }
+    verifyLoaded(written.toJson().getBytes(StandardCharsets.UTF_8), existing);
+  }
+
+  @Override
+  public Optional<String> unverified() {
+    return unverified;
+  }
+
+  /**
+   * Verify after: waits, bounded, until the filter acknowledges in {@code <file>.loaded.json} that it
+   * loaded these bytes. A rejection puts the previous file back and fails; no answer in time (the
+   * application is not running, or runs a filter too old to acknowledge) leaves the file in place, to be
+   * loaded at the application's start, and is noted.
+   */
+  private void verifyLoaded(byte[] bytes, Optional<EnforcementFile> previous) throws EnforcementException {
+    unverified = Optional.empty();
+    String digest = sha256(bytes);
+    // No acknowledgement ever written: no filter has run on this file yet (the application was not started
+    // since it was configured, or its filter predates acknowledgements); nothing to wait for.
+    boolean filterSeen = Files.exists(ackFile);
+    long deadline = System.nanoTime() + (filterSeen ? ackTimeout.toNanos() : 0);
+    while (true) {
+      Optional<JsonNode> ack = readAck();
+      if (ack.isPresent() && digest.equals(ack.get().path("sha256").asText())) {
+        if ("loaded".equals(ack.get().path("outcome").asText())) {
+          return;
+        }
+        String error = ack.get().path("error").asText("no reason given");
+        String restored = restore(previous);
+        throw new EnforcementException(file + ": the servlet filter rejected the new file: " + error + "; " + restored,
+            restored.startsWith("restored"), null);
+      }
+      if (System.nanoTime() - deadline >= 0) {
+        break;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    String note = "not confirmed live: " + (filterSeen ? "the servlet filter did not acknowledge " + file + " within "
+        + ackTimeout.toMillis() + " ms (is the application running?)"
+        : "no servlet filter has acknowledged " + file + " yet (" + ackFile.getFileName() + " does not exist)")
+        + "; the file stays in place and is loaded when the filter starts; health probe skipped";
+    unverified = Optional.of(note);
+    LOG.warn("target {}: {}", target, note);
+  }
+
+  private String restore(Optional<EnforcementFile> previous) {
+    try {
+      if (previous.isPresent()) {
+        previous.get().write(file);
+        return "restored the previous file";
+      }
+      Files.deleteIfExists(file);
+      return "restored: removed the new file (there was no valid one before)";
+    } catch (IOException | RuntimeException e) {
+      return "could not restore the previous file: " + e.getMessage();
+    }
+  }
+
+  private Optional<JsonNode> readAck() {
+    try (InputStream in = Files.newInputStream(ackFile)) {
+      byte[] bytes = in.readNBytes(MAX_ACK_BYTES + 1);
+      if (bytes.length > MAX_ACK_BYTES) {
+        return Optional.empty();
+      }
+      JsonNode root = new ObjectMapper().readTree(bytes);
+      return root != null && "tourniquet-loaded/1".equals(root.path("format").asText()) ? Optional.of(root)
+          : Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java platform has SHA-256", e);
     }
   }
 
