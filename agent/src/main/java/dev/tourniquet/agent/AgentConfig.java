@@ -106,8 +106,11 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
    *     exists; absent once the agent is enrolled
    * @param credentialFile where the agent keeps its credential: {@value #FLEET_CREDENTIAL_FILE} in the state
    *     directory, owner-only
+   * @param proxy the HTTP proxy for every request to the fleet server (enrolment, policy, reports, the push
+   *     stream): {@code fleet.proxy}, or else {@code feed.proxy} when the feed is the fleet server's
+   *     ({@code feed.fleetFeed}); empty for direct connections
    */
-  public record Fleet(URI url, Optional<Path> enrolmentTokenFile, Path credentialFile) {
+  public record Fleet(URI url, Optional<Path> enrolmentTokenFile, Path credentialFile, Optional<URI> proxy) {
     /**
      * Checks that no field is null.
      *
@@ -117,6 +120,7 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
       Objects.requireNonNull(url, "url");
       Objects.requireNonNull(enrolmentTokenFile, "enrolmentTokenFile");
       Objects.requireNonNull(credentialFile, "credentialFile");
+      Objects.requireNonNull(proxy, "proxy");
     }
   }
 
@@ -270,6 +274,11 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
       if (feed.has("proxy")) {
         proxy = Optional.of(uri(text(feed, "feed.proxy", true), "feed.proxy", Set.of("http")));
       }
+      if (fleet.isPresent() && fleet.get().proxy().isEmpty() && feed.has("fleetFeed") && proxy.isPresent()) {
+        // The feed comes from the fleet server through this proxy: so must everything else sent there.
+        Fleet f = fleet.get();
+        fleet = Optional.of(new Fleet(f.url(), f.enrolmentTokenFile(), f.credentialFile(), proxy));
+      }
 
       Duration interval = root.has("interval") ? duration(text(root, "interval", true), "interval") : DEFAULT_INTERVAL;
       if (interval.compareTo(Schedule.MIN_RETRY) < 0) {
@@ -301,7 +310,7 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
     }
 
     private Fleet fleet(JsonNode node, Path stateDir) throws ConfigException {
-      known(node, "fleet.", Set.of("url", "enrolmentTokenFile"));
+      known(node, "fleet.", Set.of("url", "enrolmentTokenFile", "proxy"));
       URI url = uri(text(node, "fleet.url", true), "fleet.url", Set.of("http", "https"));
       if (url.getRawQuery() != null || url.getRawFragment() != null || url.getRawUserInfo() != null) {
         throw new ConfigException(file + ": fleet.url: expected the fleet server's base URL without user, query or"
@@ -311,7 +320,9 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
       url = URI.create(text.endsWith("/") ? text : text + "/");
       Optional<Path> token = node.has("enrolmentTokenFile")
           ? Optional.of(path(text(node, "fleet.enrolmentTokenFile", true))) : Optional.empty();
-      return new Fleet(url, token, stateDir.resolve(FLEET_CREDENTIAL_FILE));
+      Optional<URI> proxy = node.has("proxy")
+          ? Optional.of(uri(text(node, "fleet.proxy", true), "fleet.proxy", Set.of("http"))) : Optional.empty();
+      return new Fleet(url, token, stateDir.resolve(FLEET_CREDENTIAL_FILE), proxy);
     }
 
     /** The fleet server refuses names and labels outside these rules; say so before any enrolment. */

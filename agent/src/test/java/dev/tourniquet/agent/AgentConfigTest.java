@@ -118,8 +118,23 @@ class AgentConfigTest {
 
     assertThat(c.fleet()).contains(new AgentConfig.Fleet(java.net.URI.create("https://fleet.example.org:8420/"),
         java.util.Optional.of(dir.resolve("enrol.token").toAbsolutePath()),
-        dir.resolve("state").resolve("fleet.credential").toAbsolutePath()));
+        dir.resolve("state").resolve("fleet.credential").toAbsolutePath(), java.util.Optional.empty()));
     assertThat(load(BASE).fleet()).isEmpty();
+  }
+
+  @Test
+  void theFleetServerIsReachedThroughFleetProxyOrElseTheProxyOfTheFeedItHosts() throws Exception {
+    String fleetFeed = BASE.replace("url: 'https://feed.example.org/tourniquet/'",
+        "fleetFeed: default");
+    java.net.URI feedProxy = java.net.URI.create("http://proxy.example.org:3128");
+    java.net.URI fleetProxy = java.net.URI.create("http://fleet-proxy.example.org:8080");
+
+    assertThat(load(fleetFeed + "fleet: {url: 'https://fleet.example.org/'}\n").fleet().orElseThrow().proxy())
+        .contains(feedProxy);
+    assertThat(load(fleetFeed + "fleet: {url: 'https://fleet.example.org/', proxy: 'http://fleet-proxy.example.org:8080'}\n")
+        .fleet().orElseThrow().proxy()).contains(fleetProxy);
+    // A feed of its own, through its own proxy: the fleet server is reached directly unless fleet.proxy says so.
+    assertThat(load(BASE + "fleet: {url: 'https://fleet.example.org/'}\n").fleet().orElseThrow().proxy()).isEmpty();
   }
 
   @Test
@@ -136,7 +151,8 @@ class AgentConfigTest {
       "url missing | fleet: {enrolmentTokenFile: t} | fleet.url: expected a value but it is missing",
       "url with a query | fleet: {url: 'https://fleet.example.org/?x=1'} | fleet.url: expected the fleet server's base URL without user, query or fragment",
       "url with a user | fleet: {url: 'https://me:pw@fleet.example.org/'} | fleet.url: expected the fleet server's base URL without user",
-      "unknown fleet key | fleet: {url: 'https://f.example.org/', token: abc} | fleet.token: unknown key; expected one of [enrolmentTokenFile, url]",
+      "unknown fleet key | fleet: {url: 'https://f.example.org/', token: abc} | fleet.token: unknown key; expected one of [enrolmentTokenFile, proxy, url]",
+      "proxy not http | fleet: {url: 'https://f.example.org/', proxy: 'socks5://p:1080'} | fleet.proxy: expected an absolute http URL but found \"socks5://p:1080\"",
       "fleet not a mapping | fleet: https://f.example.org/ | fleet: expected a mapping but found STRING",
       "label key the server refuses | fleet: {url: 'https://f.example.org/'}\\nserver: {name: mail01, labels: {Site: paris}} | server.labels.Site: expected a key of 1 to 63 lowercase",
       "server name the server refuses | fleet: {url: 'https://f.example.org/'}\\nserver: {name: 'mail 01'} | server.name: expected 1 to 253 letters",

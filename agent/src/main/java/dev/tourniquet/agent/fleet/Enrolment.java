@@ -73,7 +73,8 @@ final class Enrolment {
         tokenFile);
     FleetClient.Enrolled enrolled;
     try {
-      enrolled = FleetClient.exchange(fleet.url(), token, config.serverName(), config.labels());
+      enrolled = FleetClient.exchange(fleet.url(), token, config.serverName(), config.labels(),
+          FleetClient.httpClient(fleet.proxy()));
     } catch (IOException e) {
       throw new EnrolmentException("fleet.enrolmentTokenFile " + tokenFile + ": enrolling " + config.serverName()
           + " with the fleet server " + fleet.url() + " failed; no credential was written: " + reason(e), e);

@@ -14,6 +14,8 @@ import dev.tourniquet.agent.Reporter;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -77,7 +79,7 @@ public final class FleetClient implements PolicySource, Reporter {
    */
   public static String enrol(URI server, String token, String serverName, Map<String, String> labels,
       Path credentialFile) throws IOException {
-    Enrolled enrolled = exchange(server, token, serverName, labels);
+    Enrolled enrolled = exchange(server, token, serverName, labels, httpClient(Optional.empty()));
     CredentialFile.write(credentialFile, enrolled.credential());
     return enrolled.agentId();
   }
@@ -91,14 +93,13 @@ public final class FleetClient implements PolicySource, Reporter {
   }
 
   /** {@code POST /api/v1/enrol}: the token for a credential, nothing written. */
-  static Enrolled exchange(URI server, String token, String serverName, Map<String, String> labels)
+  static Enrolled exchange(URI server, String token, String serverName, Map<String, String> labels, HttpClient http)
       throws IOException {
     URI base = base(server);
     ObjectNode body = JSON.createObjectNode().put("token", token).put("server", serverName);
     ObjectNode l = body.putObject("labels");
     new TreeMap<>(labels).forEach(l::put);
-    HttpResponse<String> r = send(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(),
-        HttpRequest.newBuilder(base.resolve("api/v1/enrol")).timeout(Duration.ofSeconds(30))
+    HttpResponse<String> r = send(http, HttpRequest.newBuilder(base.resolve("api/v1/enrol")).timeout(Duration.ofSeconds(30))
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build());
     JsonNode answer = answer("enrolment", r, 201);
@@ -121,8 +122,18 @@ public final class FleetClient implements PolicySource, Reporter {
    * @throws IOException if the credential file cannot be read or others may read it
    */
   public static FleetClient open(URI server, Path credentialFile, boolean dataCollection) throws IOException {
-    return open(server, credentialFile, dataCollection, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
-        .build());
+    return open(server, credentialFile, dataCollection, httpClient(Optional.empty()));
+  }
+
+  /**
+   * The HTTP client for one agent's requests to its fleet server: direct or through an HTTP proxy, and never
+   * following a redirect (the credential goes to the fleet server only).
+   */
+  static HttpClient httpClient(Optional<URI> proxy) {
+    HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+        .followRedirects(HttpClient.Redirect.NEVER);
+    proxy.ifPresent(p -> builder.proxy(ProxySelector.of(new InetSocketAddress(p.getHost(), p.getPort() < 0 ? 80 : p.getPort()))));
+    return builder.build();
   }
 
   /**

@@ -107,7 +107,8 @@ public final class RunningAgent implements Closeable {
       builder.build(); // a configuration error is reported before anything is sent to the server
       warnIfPlainHttp(f);
       Enrolment.ensure(config, f);
-      FleetClient client = FleetClient.open(f.url(), f.credentialFile(), config.dataCollection());
+      FleetClient client = FleetClient.open(f.url(), f.credentialFile(), config.dataCollection(),
+          FleetClient.httpClient(f.proxy()));
       builder.policySource(client).reporter(client);
       fleet = Optional.of(client);
     }

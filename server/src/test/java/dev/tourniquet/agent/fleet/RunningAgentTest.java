@@ -194,6 +194,94 @@ class RunningAgentTest {
   }
 
   @Test
+  void behindAProxyEveryRequestToTheFleetServerGoesThroughIt() throws Exception {
+    issueToken();
+    try (PipeProxy proxy = new PipeProxy(server.uri().getPort())) {
+      // The feed is the fleet server's, so feed.proxy carries the fleet API too (fleet.proxy would override it).
+      Files.writeString(config, Files.readString(config).replace("feed: {fleetFeed: default,",
+          "feed: {fleetFeed: default, proxy: 'http://127.0.0.1:" + proxy.port() + "',"));
+
+      RunningAgent agent = startAgent();
+
+      await("M1 applied through the proxy", () -> enforced().equals(List.of("M1.1")));
+      await("the report of M1 as Applied", () -> reportedStatusOfM1().equals("Applied"));
+      awaitPushConnected(agent);
+      String origin = "http://127.0.0.1:" + server.uri().getPort() + "/";
+      // A request sent to a proxy names the whole URL (absolute form); one sent directly names only the path.
+      await("the report to pass the proxy", () -> proxy.seen().contains("POST " + origin + "api/v1/agent/report "));
+      assertThat(proxy.seen()).contains("POST " + origin + "api/v1/enrol ", "GET " + origin + "api/v1/agent/policy ",
+          "GET " + origin + "api/v1/agent/events ", "GET " + origin + "feeds/default/timestamp.json ");
+    }
+  }
+
+  /**
+   * A forward proxy for plain HTTP reduced to what the test needs: every connection is piped to the one
+   * origin (a server must accept the absolute-form request target a proxy passes on), and what the client
+   * sent is kept so the test can see that requests came through here.
+   */
+  private static final class PipeProxy implements AutoCloseable {
+    private final java.net.ServerSocket listener = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    private final StringBuffer seen = new StringBuffer();
+    private final List<java.net.Socket> sockets = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    PipeProxy(int originPort) throws java.io.IOException {
+      Thread accept = new Thread(() -> {
+        while (!listener.isClosed()) {
+          try {
+            java.net.Socket client = listener.accept();
+            java.net.Socket origin = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), originPort);
+            sockets.add(client);
+            sockets.add(origin);
+            pipe(client, origin, true);
+            pipe(origin, client, false);
+          } catch (java.io.IOException e) {
+            return; // closed
+          }
+        }
+      }, "pipe-proxy");
+      accept.setDaemon(true);
+      accept.start();
+    }
+
+    private void pipe(java.net.Socket from, java.net.Socket to, boolean record) {
+      Thread t = new Thread(() -> {
+        byte[] buffer = new byte[8192];
+        try (from; to) {
+          for (int n; (n = from.getInputStream().read(buffer)) > 0; ) {
+            if (record) {
+              seen.append(new String(buffer, 0, n, java.nio.charset.StandardCharsets.ISO_8859_1));
+            }
+            to.getOutputStream().write(buffer, 0, n);
+            to.getOutputStream().flush();
+          }
+        } catch (java.io.IOException e) {
+          // one side closed: both are closed on the way out
+        }
+      }, "pipe-proxy-stream");
+      t.setDaemon(true);
+      t.start();
+    }
+
+    int port() {
+      return listener.getLocalPort();
+    }
+
+    String seen() {
+      return seen.toString();
+    }
+
+    @Override
+    public void close() throws java.io.IOException {
+      listener.close();
+      synchronized (sockets) {
+        for (java.net.Socket s : sockets) {
+          s.close();
+        }
+      }
+    }
+  }
+
+  @Test
   void blockingOnTheServerRemovesTheMitigationThroughThePushHintAlone() throws Exception {
     issueToken();
     RunningAgent agent = startAgent();
