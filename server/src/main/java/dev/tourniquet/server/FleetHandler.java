@@ -238,20 +238,28 @@ final class FleetHandler extends Handler.Abstract {
     if (request.getHttpURI().getQuery() != null) {
       throw HttpException.badRequest("feed files take no query string");
     }
-    HostedFeed.File file = feed.read(rest.substring(slash + 1));
+    String path = rest.substring(slash + 1);
+    HostedFeed.File file = feed.read(path, false);
+    boolean notModified = notModified(request, file);
+    if (!notModified && method.equals("GET") && file.content() == null) {
+      // A file too large for the cache to keep its bytes: read it, and take the validators from what was read.
+      file = feed.read(path, true);
+      notModified = notModified(request, file);
+    }
     HttpFields.Mutable h = response.getHeaders();
     h.put(HttpHeader.ETAG, file.etag());
     h.put(HttpHeader.LAST_MODIFIED, HTTP_DATE.format(file.lastModified()));
     h.put(HttpHeader.CACHE_CONTROL, file.immutable() ? "public, max-age=31536000, immutable" : "no-cache");
     h.put("X-Content-Type-Options", "nosniff");
-    if (notModified(request, file)) {
+    if (notModified) {
       response.setStatus(304);
       response.write(true, null, callback);
       return;
     }
     response.setStatus(200);
     h.put(HttpHeader.CONTENT_TYPE, file.contentType());
-    h.put(HttpHeader.CONTENT_LENGTH, file.content().length);
+    h.put(HttpHeader.CONTENT_LENGTH, file.length());
+    // The content may be the cache's array, shared by every request: Jetty only reads it.
     response.write(true, method.equals("HEAD") ? null : ByteBuffer.wrap(file.content()), callback);
   }
 

@@ -61,10 +61,12 @@ public final class FleetServer implements AutoCloseable {
   private final ExecutorService pushWorker;
   private final URI uri;
   private final Fleet fleet;
+  private final FeedFileCache feedCache;
 
   private FleetServer(Settings settings, Database db, Bus bus, Server jetty, EventStreams streams,
-      ScheduledExecutorService scheduler, ExecutorService pushWorker, URI uri, Fleet fleet) {
+      ScheduledExecutorService scheduler, ExecutorService pushWorker, URI uri, Fleet fleet, FeedFileCache feedCache) {
     this.fleet = fleet;
+    this.feedCache = feedCache;
     this.settings = settings;
     this.db = db;
     this.bus = bus;
@@ -87,7 +89,8 @@ public final class FleetServer implements AutoCloseable {
    */
   public static FleetServer start(Settings settings) throws IOException {
     Files.createDirectories(settings.dataDir);
-    Map<String, HostedFeed> feeds = HostedFeed.of(settings.feeds);
+    FeedFileCache feedCache = new FeedFileCache(settings.feedCacheEntries, settings.feedCacheBytes);
+    Map<String, HostedFeed> feeds = HostedFeed.of(settings.feeds, feedCache);
     String jdbcUrl = settings.jdbcUrl.orElse("jdbc:h2:file:" + settings.dataDir.toAbsolutePath().resolve("fleet"));
     Database db;
     try {
@@ -167,7 +170,7 @@ public final class FleetServer implements AutoCloseable {
         LOG.warn("serving plain HTTP on {}: agent credentials and admin tokens cross the network in clear text;"
             + " use --tls-keystore", settings.host);
       }
-      return new FleetServer(settings, db, bus, jetty, streams, scheduler, pushWorker, uri, fleet);
+      return new FleetServer(settings, db, bus, jetty, streams, scheduler, pushWorker, uri, fleet, feedCache);
     } catch (Exception e) {
       if (scheduler != null) {
         scheduler.shutdownNow();
@@ -278,6 +281,11 @@ public final class FleetServer implements AutoCloseable {
     return streams.count();
   }
 
+  /** The cache of the hosted feeds' files. */
+  FeedFileCache feedCache() {
+    return feedCache;
+  }
+
   /** Stops serving, ends every event stream, and closes the database. */
   @Override
   public void close() {
@@ -310,6 +318,8 @@ public final class FleetServer implements AutoCloseable {
     private final Duration sessionTtl;
     private final int maxStreamsPerAgent;
     private final int maxStreams;
+    private final int feedCacheEntries;
+    private final long feedCacheBytes;
 
     private Settings(Builder b) {
       this.dataDir = b.dataDir;
@@ -327,6 +337,8 @@ public final class FleetServer implements AutoCloseable {
       this.sessionTtl = b.sessionTtl;
       this.maxStreamsPerAgent = b.maxStreamsPerAgent;
       this.maxStreams = b.maxStreams;
+      this.feedCacheEntries = b.feedCacheEntries;
+      this.feedCacheBytes = b.feedCacheBytes;
     }
 
     /**
@@ -356,6 +368,8 @@ public final class FleetServer implements AutoCloseable {
       private Duration sessionTtl = Duration.ofHours(8);
       private int maxStreamsPerAgent = 2;
       private int maxStreams = 10_000;
+      private int feedCacheEntries = FeedFileCache.DEFAULT_ENTRIES;
+      private long feedCacheBytes = FeedFileCache.DEFAULT_BYTES;
 
       private Builder(Path dataDir) {
         this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -465,6 +479,13 @@ public final class FleetServer implements AutoCloseable {
         }
         this.maxStreamsPerAgent = perAgent;
         this.maxStreams = total;
+        return this;
+      }
+
+      /** Bounds the cache of feed files (1,024 files, 64 MiB of content); tests make it small. */
+      Builder feedCache(int entries, long bytes) {
+        this.feedCacheEntries = entries;
+        this.feedCacheBytes = bytes;
         return this;
       }
 

@@ -39,8 +39,16 @@ final class HostedFeed {
   /** Larger files are refused: a feed is metadata and small documents. */
   static final long MAX_FILE_BYTES = 32L * 1024 * 1024;
 
-  /** A file to serve. */
-  record File(byte[] content, String etag, Instant lastModified, boolean immutable, String contentType) {}
+  /**
+   * A file to serve. {@code content} is null when only the validators were asked for and the file is too
+   * large for the cache to keep its bytes; {@code length} is its length in bytes either way.
+   */
+  record File(byte[] content, long length, String etag, Instant lastModified, boolean immutable,
+      String contentType) {
+    File withoutContent() {
+      return new File(null, length, etag, lastModified, immutable, contentType);
+    }
+  }
 
   /** A mitigation revision listed in the feed's current targets metadata. */
   record Listed(String id, int revision) {}
@@ -48,8 +56,9 @@ final class HostedFeed {
   private final String name;
   private final Path root;
   private final Path realRoot;
+  private final FeedFileCache cache;
 
-  HostedFeed(String name, Path root) throws IOException {
+  HostedFeed(String name, Path root, FeedFileCache cache) throws IOException {
     if (!NAME.matcher(name).matches()) {
       throw new IllegalArgumentException("feed name: expected letters, digits, '.', '_' or '-' (at most 64) but found \""
           + name + "\"");
@@ -64,6 +73,7 @@ final class HostedFeed {
     this.name = name;
     this.root = root;
     this.realRoot = root.toRealPath();
+    this.cache = cache;
   }
 
   String name() {
@@ -75,35 +85,45 @@ final class HostedFeed {
   }
 
   /**
-   * Reads a file by its raw (percent-encoded) path below the feed.
+   * Reads a file by its raw (percent-encoded) path below the feed, from the cache while the file's identity
+   * is unchanged. The path is checked on every call, before the cache is consulted.
    *
+   * @param withContent false when the validators are enough for now: the content is then null for a file
+   *     too large for the cache to keep
    * @throws HttpException 400 for an ambiguous or unsafe path, 404 for a missing file, a directory, or a
    *     file outside the root
    */
-  File read(String rawPath) throws HttpException, IOException {
+  File read(String rawPath, boolean withContent) throws HttpException, IOException {
     List<String> segments = segments(rawPath);
-    Path candidate = realRoot;
-    for (String s : segments) {
-      candidate = candidate.resolve(s);
-    }
+    Path candidate = realRoot.resolve(realRoot.getFileSystem().getPath(segments.get(0),
+        segments.subList(1, segments.size()).toArray(String[]::new)));
     Path real;
     try {
       real = candidate.toRealPath();
     } catch (NoSuchFileException e) {
+      cache.remove(candidate);
       throw HttpException.notFound("feed %s has no file %s", name, String.join("/", segments));
     }
     // Symbolic links are followed, but the target must stay inside the feed.
     if (!real.startsWith(realRoot)) {
+      cache.remove(candidate);
       throw HttpException.notFound("feed %s has no file %s", name, String.join("/", segments));
     }
     BasicFileAttributes attrs = Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     if (!attrs.isRegularFile()) {
       // No directory listings.
+      cache.remove(candidate);
       throw HttpException.notFound("feed %s has no file %s", name, String.join("/", segments));
     }
     if (attrs.size() > MAX_FILE_BYTES) {
       throw new HttpException(500, "feed " + name + ": " + String.join("/", segments) + " is larger than "
           + MAX_FILE_BYTES + " bytes; refusing to serve it");
+    }
+    // Keyed by the requested path, not the real one: immutability and type follow the name asked for.
+    Optional<FeedFileCache.Identity> identity = FeedFileCache.Identity.of(attrs);
+    Optional<File> cached = identity.flatMap(id -> cache.get(candidate, id));
+    if (cached.isPresent() && (cached.get().content() != null || !withContent)) {
+      return cached.get();
     }
     byte[] content = Files.readAllBytes(real);
     String last = segments.get(segments.size() - 1);
@@ -111,8 +131,15 @@ final class HostedFeed {
         : segments.get(0).equals("targets") && HASH_PREFIXED.matcher(last).matches();
     String type = last.endsWith(".json") ? "application/json" : "application/octet-stream";
     // The ETag is the hash of the bytes served, so it is strong and identical on every replica.
-    return new File(content, "\"" + sha256(content).substring(0, 40) + "\"",
+    File file = new File(content, content.length, "\"" + sha256(content).substring(0, 40) + "\"",
         attrs.lastModifiedTime().toInstant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS), immutable, type);
+    // Remember it only if the identity still describes what was read: a file written in place while it
+    // was read is served as read this once, and read again next time.
+    if (identity.isPresent() && content.length == attrs.size() && identity.equals(FeedFileCache.Identity.of(
+        Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)))) {
+      cache.put(candidate, identity.get(), file);
+    }
+    return file;
   }
 
   /** Splits and decodes a raw path, refusing anything that is not a plain relative file name. */
@@ -235,10 +262,11 @@ final class HostedFeed {
     }
   }
 
-  static Map<String, HostedFeed> of(Map<String, Path> feeds) throws IOException {
+  /** The hosted feeds, sharing one cache of their files. */
+  static Map<String, HostedFeed> of(Map<String, Path> feeds, FeedFileCache cache) throws IOException {
     Map<String, HostedFeed> out = new LinkedHashMap<>();
     for (var e : feeds.entrySet()) {
-      out.put(e.getKey(), new HostedFeed(e.getKey(), e.getValue()));
+      out.put(e.getKey(), new HostedFeed(e.getKey(), e.getValue(), cache));
     }
     return out;
   }
