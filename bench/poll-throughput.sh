@@ -8,8 +8,10 @@
 # Needs bench/target/benchmarks.jar (mvn -q -B -pl bench -am -DskipTests package), wrk, curl and nginx.
 # Starts the fleet server (FleetSimulator --serve, H2 in a temporary directory) and nginx (etag on, one
 # worker per core, access log off) on free loopback ports, warms both up, then measures them alternately,
-# fleet server first, for the given number of rounds. Everything it starts is stopped and its temporary
-# directory removed on exit, also on failure or Ctrl-C.
+# fleet server first, for the given number of rounds. Besides requests/s and latency it reports each server's
+# CPU time per request (the JVM; nginx's master and workers), which depends far less on other load than
+# requests/s on a shared machine. Everything it starts is stopped and its temporary directory removed on
+# exit, also on failure or Ctrl-C.
 set -eu
 
 SECONDS_EACH=${1:-15}
@@ -116,32 +118,45 @@ function done(summary, latency, requests)
 end
 EOF
 
-run() { # name url etag last-modified seconds
+# CPU time (user + system, in clock ticks) of a process and its children so far: the JVM, or nginx's
+# master and workers. Unlike requests/s it hardly depends on what else runs on the machine.
+cpu_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '$1 == p || $4 == p { t += $14 + $15 } END { print t + 0 }'
+}
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+
+run() { # name url etag last-modified seconds pid
+  before=$(cpu_ticks "$6")
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$5"s --latency -s "$WORK/poll.lua" "$2" -- "$3" "$4" >"$WORK/wrk.out" 2>&1
+  ticks=$(( $(cpu_ticks "$6") - before ))
+  requests=$(awk '/ requests in / { print $1 }' "$WORK/wrk.out")
+  cpu=$(awk -v t="$ticks" -v hz="$TICKS_PER_SECOND" -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "?" }')
   rps=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/wrk.out")
   p50=$(awk '$1 == "50%" { print $2 }' "$WORK/wrk.out")
   p99=$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.out")
   other=$(awk '/answers other than 304:/ { print $NF }' "$WORK/wrk.out")
   errors=$(awk '/Socket errors:/ { $1 = $2 = ""; print }' "$WORK/wrk.out" | sed 's/^ *//')
   load=$(cut -d' ' -f1 /proc/loadavg)
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "${other:-?}" "${errors:-none}" "$load"
-  echo "$1 $rps" >>"$WORK/rates"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$cpu" "$p50" "$p99" "${other:-?}" "${errors:-none}" "$load"
+  echo "$1 $rps $cpu" >>"$WORK/rates"
 }
 
 echo "wrk: $THREADS threads, $CONNECTIONS connections, ${SECONDS_EACH} s each, $ROUNDS rounds; $(nproc) cores;" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "warming up both servers (5 s each) ..."
-run fleet-warmup "$FLEET_URL" "$FLEET_ETAG" "$FLEET_LM" 5 >/dev/null
-run nginx-warmup "$NGINX_URL" "$NGINX_ETAG" "$NGINX_LM" 5 >/dev/null
+run fleet-warmup "$FLEET_URL" "$FLEET_ETAG" "$FLEET_LM" 5 "$JAVA_PID" >/dev/null
+run nginx-warmup "$NGINX_URL" "$NGINX_ETAG" "$NGINX_LM" 5 "$NGINX_PID" >/dev/null
 echo
-echo "| server | requests/s | latency p50 | latency p99 | not 304 | socket errors | load average (1 min) after |"
-echo "|---|---|---|---|---|---|---|"
+echo "| server | requests/s | server CPU µs per request | latency p50 | latency p99 | not 304 | socket errors | load average (1 min) after |"
+echo "|---|---|---|---|---|---|---|---|"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
-  run "fleet server (Jetty), round $r" "$FLEET_URL" "$FLEET_ETAG" "$FLEET_LM" "$SECONDS_EACH"
-  run "nginx, round $r" "$NGINX_URL" "$NGINX_ETAG" "$NGINX_LM" "$SECONDS_EACH"
+  run "fleet server (Jetty), round $r" "$FLEET_URL" "$FLEET_ETAG" "$FLEET_LM" "$SECONDS_EACH" "$JAVA_PID"
+  run "nginx, round $r" "$NGINX_URL" "$NGINX_ETAG" "$NGINX_LM" "$SECONDS_EACH" "$NGINX_PID"
   r=$((r + 1))
 done
-awk '/^fleet server/ { f += $NF; nf++ } /^nginx,/ { n += $NF; nn++ }
-  END { if (nf && nn) printf "\nmean requests/s: fleet server %.0f, nginx %.0f; fleet server / nginx = %.2f\n", f / nf, n / nn, (f / nf) / (n / nn) }' \
+awk '/^fleet server/ { f += $(NF - 1); fc += $NF; nf++ } /^nginx,/ { n += $(NF - 1); nc += $NF; nn++ }
+  END { if (nf && nn) printf "\nmean requests/s: fleet server %.0f, nginx %.0f; fleet server / nginx = %.2f\n" \
+      "mean server CPU per request: fleet server %.1f µs, nginx %.1f µs; fleet server / nginx = %.2f\n",
+      f / nf, n / nn, (f / nf) / (n / nn), fc / nf, nc / nn, (fc / nf) / (nc / nn) }' \
   "$WORK/rates"
