@@ -347,23 +347,25 @@ public final class Agent implements AgentControl, Closeable {
       synchronized (wake) {
         dueNanos = System.nanoTime() + delay.toNanos();
       }
-      status = withTimes(s);
-      report(status);
-      return status;
+      status = s;
+      AgentStatus shown = current();
+      report(shown);
+      return shown;
     } finally {
       work.unlock();
     }
   }
 
   /**
-   * Returns the status after the last check or operator command.
+   * Returns the status after the last check or operator command, with whether each applied mitigation is
+   * live evaluated now (a servlet filter that loaded or rejected the file since shows at once).
    *
    * @return the status
    */
   public AgentStatus status() {
     work.lock();
     try {
-      return withTimes(status);
+      return current();
     } finally {
       work.unlock();
     }
@@ -515,8 +517,8 @@ public final class Agent implements AgentControl, Closeable {
       state = change.apply(state);
       store.save(state);
       audit.append(clock.instant(), id, verb, "-", "done", "operator command " + verb + ("-".equals(id) ? "" : " " + id));
-      status = withTimes(reconcile());
-      return status;
+      status = reconcile();
+      return current();
     } finally {
       work.unlock();
     }
@@ -661,6 +663,56 @@ public final class Agent implements AgentControl, Closeable {
         nextCheck, feedHealth, policyHealth, feed.targetsVersion(), s.mitigations(), s.auditHits());
   }
 
+  /** The status to show: the last one built, with the times and liveness as they are now. */
+  private AgentStatus current() {
+    return withLiveness(withTimes(status));
+  }
+
+  /**
+   * Says, for every applied mitigation, whether its targets confirm it live, asking them now: a target that
+   * has not confirmed it adds its note to the reason; one that rejected it makes an Applied or Audit row
+   * Failed, with the target's error. Neither changes the targets or the state: the mitigation stays applied
+   * where it is (removing it would protect nothing more), so once the filter loads the file, or a fixed
+   * filter does, the row is Applied again without any change.
+   */
+  private AgentStatus withLiveness(AgentStatus s) {
+    Map<String, String> unverified = new TreeMap<>();
+    Map<String, String> rejected = new TreeMap<>();
+    for (Target t : converger.targets()) {
+      if (!state.on(t.name()).isEmpty()) {
+        Optional<String> refusal = t.enforcer().rejected();
+        refusal.ifPresent(r -> rejected.put(t.name(), r));
+        if (refusal.isEmpty()) {
+          t.enforcer().unverified().ifPresent(n -> unverified.put(t.name(), n));
+        }
+      }
+    }
+    List<MitigationStatus> rows = new ArrayList<>();
+    for (MitigationStatus m : s.mitigations()) {
+      List<String> targets = converger.targets().stream().map(Target::name)
+          .filter(name -> state.on(name).containsKey(m.id())).toList();
+      if (targets.isEmpty()) {
+        rows.add(m);
+        continue;
+      }
+      Status status = m.status();
+      StringBuilder reason = new StringBuilder(m.reason());
+      for (String name : targets) {
+        if (rejected.containsKey(name)) {
+          status = status == Status.APPLIED || status == Status.AUDIT ? Status.FAILED : status;
+          reason.append("; not enforced on ").append(name).append(": ").append(rejected.get(name));
+        } else if (unverified.containsKey(name)) {
+          reason.append("; ").append(unverified.get(name));
+        }
+      }
+      boolean live = targets.stream().noneMatch(name -> rejected.containsKey(name) || unverified.containsKey(name));
+      rows.add(new MitigationStatus(m.id(), m.revision(), m.kinds(), m.description(), status, reason.toString(),
+          m.appliedRevision(), Optional.of(live)));
+    }
+    return new AgentStatus(s.server(), s.labels(), s.product(), s.version(), s.enabled(), s.lastCheck(), s.nextCheck(),
+        s.feedHealth(), s.policyHealth(), s.feedVersion(), rows, s.auditHits());
+  }
+
   private MitigationStatus row(Step step, AgentState st) {
     Optional<Mitigation> doc = step.desired().or(step::feed);
     String id = step.id();
@@ -705,7 +757,7 @@ public final class Agent implements AgentControl, Closeable {
         reason = "removing failed (" + reason + "): " + String.join("; ", problems);
       }
     }
-    return new MitigationStatus(id, revision, kinds, title, status, reason, appliedRevision);
+    return new MitigationStatus(id, revision, kinds, title, status, reason, appliedRevision, Optional.empty());
   }
 
   private static String requireId(String id) {

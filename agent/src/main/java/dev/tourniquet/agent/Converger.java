@@ -185,7 +185,8 @@ final class Converger {
             .withoutFailure(name, step.id()).withPending(Optional.empty());
         store.save(state);
         audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied",
-            step.reason() + unverified.map(n -> "; " + n).orElse(""));
+            step.reason() + unverified.map(n -> "; " + n + (t.probe().isPresent() ? "; health probe skipped" : ""))
+                .orElse(""));
       } else {
         state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false))
             .withPending(Optional.empty());

@@ -13,9 +13,13 @@ import java.util.Optional;
  * @param status what state it is in
  * @param reason why, in words
  * @param appliedRevision the revision applied on at least one target, if any
+ * @param live whether what is applied of it is live: true when every target that has it confirmed it (or
+ *     verifies each change as it makes it), false while one has not confirmed it (the reason ends with
+ *     {@code not confirmed live: …}) or rejected it (the status is then Failed); empty when nothing of it
+ *     is applied
  */
 public record MitigationStatus(String id, int revision, String kinds, String description, Status status,
-    String reason, Optional<Integer> appliedRevision) {
+    String reason, Optional<Integer> appliedRevision, Optional<Boolean> live) {
 
   /**
    * Validates the fields.
@@ -29,6 +33,7 @@ public record MitigationStatus(String id, int revision, String kinds, String des
     Objects.requireNonNull(status, "status");
     Objects.requireNonNull(reason, "reason");
     Objects.requireNonNull(appliedRevision, "appliedRevision");
+    Objects.requireNonNull(live, "live");
   }
 
   /**

@@ -68,6 +68,11 @@ public final class StatusJson {
       } else {
         row.putNull("appliedRevision");
       }
+      if (m.live().isPresent()) {
+        row.put("live", m.live().get());
+      } else {
+        row.putNull("live");
+      }
     }
     ObjectNode hits = root.putObject("auditHits");
     status.auditHits().forEach((target, byId) -> {
@@ -115,7 +120,8 @@ public final class StatusJson {
         rows.add(new MitigationStatus(required(row, "id").asText(), row.path("revision").asInt(),
             row.path("kinds").asText(), row.path("description").asText(),
             Status.ofLabel(required(row, "status").asText()), row.path("reason").asText(),
-            row.path("appliedRevision").isInt() ? Optional.of(row.path("appliedRevision").asInt()) : Optional.empty()));
+            row.path("appliedRevision").isInt() ? Optional.of(row.path("appliedRevision").asInt()) : Optional.empty(),
+            row.path("live").isBoolean() ? Optional.of(row.path("live").asBoolean()) : Optional.empty()));
       }
       Map<String, Map<String, Map<String, Long>>> hits = new TreeMap<>();
       root.path("auditHits").fields().forEachRemaining(t -> {

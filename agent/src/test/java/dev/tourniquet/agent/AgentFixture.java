@@ -3,15 +3,26 @@ package dev.tourniquet.agent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tourniquet.servlet.EnforcementFile;
+import dev.tourniquet.servlet.TourniquetFilter;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.http.HttpServlet;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
 
 /**
  * One protected server in a temporary directory: a signed feed, a version file, a servlet target's
@@ -71,6 +82,26 @@ final class AgentFixture {
     Agent agent = builder.clock(clock).random(() -> 0.5).adminApi(false).build();
     agent.open();
     return agent;
+  }
+
+  /**
+   * Starts a protected Java application on 127.0.0.1 and a free port: embedded Jetty with the real
+   * {@link TourniquetFilter} on an enforcement file (which it loads, and acknowledges, as it starts) in
+   * front of a servlet.
+   */
+  static Server startApp(Path enforcementFile, HttpServlet servlet) throws Exception {
+    Server server = new Server(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    ServletContextHandler context = new ServletContextHandler();
+    context.setContextPath("/");
+    context.addFilter(new FilterHolder(new TourniquetFilter(enforcementFile)), "/*", EnumSet.of(DispatcherType.REQUEST));
+    context.addServlet(new ServletHolder(servlet), "/*");
+    server.setHandler(context);
+    server.start();
+    return server;
+  }
+
+  static int port(Server app) {
+    return ((ServerConnector) app.getConnectors()[0]).getLocalPort();
   }
 
   /** The mitigations in the servlet target's enforcement file, as {@code id.revision}. */

@@ -71,7 +71,9 @@ class AgentLoopTest {
     assertThat(m1.status()).isEqualTo(Status.APPLIED);
     assertThat(m1.appliedId()).isEqualTo("M1.1");
     assertThat(m1.kinds()).isEqualTo("request-rules");
-    assertThat(m1.reason()).isEqualTo("applies to version " + Mitigations.VULNERABLE);
+    // No application runs the filter in this test: applied, and the status says it is not confirmed live.
+    assertThat(m1.reason()).startsWith("applies to version " + Mitigations.VULNERABLE + "; not confirmed live: ");
+    assertThat(m1.live()).contains(false);
     assertThat(status.feedHealth()).isEqualTo("ok");
     assertThat(status.version()).contains(Mitigations.VULNERABLE);
     assertThat(fx.enforced()).containsExactly("M1.1");
@@ -249,7 +251,7 @@ class AgentLoopTest {
     AgentStatus status = agent.check();
 
     assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
-    assertThat(AgentFixture.row(status, "M1").reason()).isEqualTo("kept revision M1.1: no verified feed yet");
+    assertThat(AgentFixture.row(status, "M1").reason()).startsWith("kept revision M1.1: no verified feed yet; not confirmed live");
     assertThat(fx.enforced()).containsExactly("M1.1");
   }
 

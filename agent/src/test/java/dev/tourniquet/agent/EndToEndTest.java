@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tourniquet.agent.enforce.nginx.RealNginx;
 import dev.tourniquet.agent.enforce.nginx.RealNginx.Outcome;
 import dev.tourniquet.servlet.TourniquetFilter;
-import jakarta.servlet.DispatcherType;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -17,15 +16,10 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.locks.LockSupport;
-import org.eclipse.jetty.ee10.servlet.FilterHolder;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
-import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -77,7 +71,7 @@ class EndToEndTest {
     nginx = new RealNginx(Files.createDirectories(dir.resolve("nginx")), "");
     enforcementFile = dir.resolve("app/tourniquet.json");
     jetty = startJetty(enforcementFile);
-    jettyPort = ((ServerConnector) jetty.getConnectors()[0]).getLocalPort();
+    jettyPort = AgentFixture.port(jetty);
 
     // What an operator installs: the publisher's root, a version file, and the agent's configuration.
     Path trustedRoot = Files.copy(feed.trustedRoot(), dir.resolve("root.json"));
@@ -344,24 +338,13 @@ class EndToEndTest {
 
   /** An embedded Jetty whose application answers everything with 200 and {@code X-Backend: yes}, behind the filter. */
   private static Server startJetty(Path enforcementFile) throws Exception {
-    Server server = new Server();
-    ServerConnector connector = new ServerConnector(server);
-    connector.setHost("127.0.0.1");
-    connector.setPort(0);
-    server.addConnector(connector);
-    ServletContextHandler context = new ServletContextHandler();
-    context.setContextPath("/");
-    context.addFilter(new FilterHolder(new TourniquetFilter(enforcementFile)), "/*", EnumSet.of(DispatcherType.REQUEST));
-    context.addServlet(new ServletHolder(new HttpServlet() {
+    return AgentFixture.startApp(enforcementFile, new HttpServlet() {
       @Override
       protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
         resp.setHeader("X-Backend", "yes");
         resp.setContentType("text/plain");
         resp.getWriter().print("app saw " + req.getMethod() + " " + req.getRequestURI());
       }
-    }), "/*");
-    server.setHandler(context);
-    server.start();
-    return server;
+    });
   }
 }

@@ -5,19 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.servlet.TourniquetFilter;
-import jakarta.servlet.DispatcherType;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.nio.file.Path;
-import java.util.EnumSet;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.eclipse.jetty.ee10.servlet.FilterHolder;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
-import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -46,7 +40,7 @@ class HealthProbeTest {
   void setUp() throws Exception {
     fx = new AgentFixture(dir);
     service = startApp(fx.enforcementFile);
-    port = ((ServerConnector) service.getConnectors()[0]).getLocalPort();
+    port = AgentFixture.port(service);
     fx.config("directory: " + fx.feed.published(),
         ", healthProbe: {url: \"http://127.0.0.1:" + port + "/health\", status: 200, timeout: 5s}");
     fx.feed.put(Mitigations.m1(1)).publish();
@@ -67,15 +61,7 @@ class HealthProbeTest {
 
   /** The protected application: the filter in front of a servlet whose /health answers {@link #health}. */
   private Server startApp(Path enforcementFile) throws Exception {
-    Server server = new Server();
-    ServerConnector connector = new ServerConnector(server);
-    connector.setHost("127.0.0.1");
-    connector.setPort(0);
-    server.addConnector(connector);
-    ServletContextHandler context = new ServletContextHandler();
-    context.setContextPath("/");
-    context.addFilter(new FilterHolder(new TourniquetFilter(enforcementFile)), "/*", EnumSet.of(DispatcherType.REQUEST));
-    context.addServlet(new ServletHolder(new HttpServlet() {
+    return AgentFixture.startApp(enforcementFile, new HttpServlet() {
       @Override
       protected void service(HttpServletRequest req, HttpServletResponse resp) {
         if (req.getRequestURI().equals("/health")) {
@@ -83,10 +69,7 @@ class HealthProbeTest {
           resp.setStatus(settling.getAndUpdate(n -> Math.max(0, n - 1)) > 0 ? 503 : health.get());
         }
       }
-    }), "/*");
-    server.setHandler(context);
-    server.start();
-    return server;
+    });
   }
 
   @Test
@@ -215,6 +198,9 @@ class HealthProbeTest {
     AgentStatus status = agent.check();
 
     assertThat(AgentFixture.row(status, "M2").status()).isEqualTo(Status.APPLIED);
+    assertThat(AgentFixture.row(status, "M2").live()).contains(false);
+    assertThat(AgentFixture.row(status, "M2").reason()).contains("; not confirmed live: the servlet filter did not"
+        + " acknowledge the current " + fx.enforcementFile).contains("is the application running?");
     assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
     assertThat(probes).hasValue(probed);
     assertThat(fx.audit()).filteredOn(l -> l.path("mitigation").asText().equals("M2.1")

@@ -66,14 +66,28 @@ public interface Enforcer {
   void converge(List<ActiveMitigation> active) throws EnforcementException;
 
   /**
-   * Says whether the last {@link #converge} that changed the target could not be verified as live, and why
-   * (e.g. the servlet filter did not acknowledge the new file in time because the application is not
-   * running). The change stays in place; the agent skips the health probe, which would probe the old
-   * configuration or nothing, and records the note.
+   * Says whether what the target holds now is not confirmed live, and why (e.g. the servlet filter has not
+   * acknowledged the current enforcement file because the application is not running). Evaluated anew on
+   * every call, so the note goes away by itself once the target confirms. Right after a {@link #converge}
+   * that changed the target, a note means the change stays in place unverified: the agent skips the health
+   * probe, which would probe the old configuration or nothing. Cheap enough to call for every status.
    *
-   * @return the note, or empty if the last change was verified or the target cannot tell
+   * @return the note, starting {@code not confirmed live: }, or empty if the target confirmed what it
+   *     holds, rejected it (see {@link #rejected}), or cannot tell
    */
   default Optional<String> unverified() {
+    return Optional.empty();
+  }
+
+  /**
+   * Says whether the target refused what it holds now after {@link #converge} returned (e.g. a servlet
+   * filter that started later rejected the enforcement file): the target keeps enforcing what it loaded
+   * before, if anything, so the mitigations in it do not protect. Nothing is changed or removed by asking;
+   * evaluated anew on every call.
+   *
+   * @return the target's error, naming what it rejected, or empty
+   */
+  default Optional<String> rejected() {
     return Optional.empty();
   }
 

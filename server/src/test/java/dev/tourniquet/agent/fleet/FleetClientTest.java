@@ -104,8 +104,9 @@ class FleetClientTest {
     return new AgentStatus(server, Map.of(), "microsoft-exchange-server", Optional.of("15.2.1118.7"), true,
         Optional.of(Instant.parse("2026-03-01T12:00:00Z")), Instant.parse("2026-03-01T13:00:00Z"), "ok", "ok", 3,
         List.of(new MitigationStatus("M1", 1, "request-rules", "abort Autodiscover PowerShell", Status.APPLIED,
-            "applies to 15.2.1118.7", Optional.of(1)),
-            new MitigationStatus("M2", 1, "response-rules", "CSP", Status.AUDIT, "mode audit", Optional.of(1))),
+            "applies to 15.2.1118.7", Optional.of(1), Optional.of(true)),
+            new MitigationStatus("M2", 1, "response-rules", "CSP", Status.AUDIT, "mode audit", Optional.of(1),
+                Optional.of(true))),
         Map.of("app-a", Map.of("M2", Map.of("csp", 3L)), "app-b", Map.of("M2", Map.of("csp", 4L, "other", 1L))));
   }
 

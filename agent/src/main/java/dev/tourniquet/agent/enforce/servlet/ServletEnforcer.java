@@ -19,6 +19,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
@@ -43,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * differs, so converging twice on the same set does not make the filter reload. The previous file is the
  * snapshot: if the new one cannot be written it is still in place. Audit counters come from the filter's
  * {@code <file>.hits.json}.
+ *
+ * <p>Whether the file is live is read from the filter's {@code <file>.loaded.json}, which names the SHA-256
+ * of the content it last loaded or rejected: the file is live when that is the SHA-256 of the file as it is
+ * now and the outcome is {@code loaded}. {@link #unverified()} and {@link #rejected()} evaluate this anew on
+ * every call (the file is hashed again only when its size, time or identity changed), so a status built
+ * after the application starts, or after its filter rejects the file, says so without any new change.
  */
 public final class ServletEnforcer implements Enforcer {
   private static final Set<String> KINDS = Set.of("request-rules", "response-rules", "disable-endpoint", "auth-policy");
@@ -52,13 +60,17 @@ public final class ServletEnforcer implements Enforcer {
   public static final Duration ACK_TIMEOUT = Duration.ofSeconds(5);
   private static final Logger LOG = LoggerFactory.getLogger(ServletEnforcer.class);
   private static final int MAX_ACK_BYTES = 64 << 10;
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final String target;
   private final Path file;
   private final Path ackFile;
   private final Clock clock;
   private final Duration ackTimeout;
-  private volatile Optional<String> unverified = Optional.empty();
+  /** The SHA-256 of the file as last hashed, with the attributes it had then. */
+  private volatile Digest digest;
+
+  private record Digest(Object fileKey, FileTime modified, long size, String sha256) {}
 
   /**
    * Creates an enforcer for one enforcement file.
@@ -145,55 +157,95 @@ public final class ServletEnforcer implements Enforcer {
 
   @Override
   public Optional<String> unverified() {
-    return unverified;
+    Optional<String> current;
+    try {
+      current = Optional.of(currentDigest());
+    } catch (IOException e) {
+      return Optional.of("not confirmed live: cannot read " + file + " (" + e + "); the servlet filter keeps what it"
+          + " loaded before; restart the agent to write the file again");
+    }
+    Optional<JsonNode> ack = readAck();
+    if (ack.isEmpty()) {
+      return Optional.of("not confirmed live: no servlet filter has loaded " + file + " yet (there is no "
+          + ackFile.getFileName() + "): is the application running, with the Tourniquet filter reading this file?"
+          + " The file stays in place and takes effect when the filter starts");
+    }
+    if (!current.get().equals(ack.get().path("sha256").asText())) {
+      return Optional.of("not confirmed live: the servlet filter did not acknowledge the current " + file
+          + " (its last acknowledgement, at " + ack.get().path("time").asText("an unknown time") + ", is of another"
+          + " version): is the application running? The file stays in place and takes effect when the filter loads it");
+    }
+    return Optional.empty(); // loaded, or rejected: see rejected()
+  }
+
+  @Override
+  public Optional<String> rejected() {
+    Optional<JsonNode> ack = readAck();
+    try {
+      if (ack.isEmpty() || !currentDigest().equals(ack.get().path("sha256").asText())
+          || "loaded".equals(ack.get().path("outcome").asText())) {
+        return Optional.empty();
+      }
+    } catch (IOException e) {
+      return Optional.empty(); // unverified() says so
+    }
+    return Optional.of("the servlet filter rejected " + file + ": " + error(ack.get()) + "; it keeps enforcing what it"
+        + " loaded before, if anything, and the file stays in place: read the application's log, and check that its"
+        + " Tourniquet filter is as recent as the agent");
   }
 
   /**
    * Verify after: waits, bounded, until the filter acknowledges in {@code <file>.loaded.json} that it
    * loaded these bytes. A rejection puts the previous file back and fails; no answer in time (the
    * application is not running, or runs a filter too old to acknowledge) leaves the file in place, to be
-   * loaded at the application's start, and is noted.
+   * loaded at the application's start, and {@link #unverified()} says so.
    */
   private void verifyLoaded(byte[] bytes, Optional<EnforcementFile> previous) throws EnforcementException {
-    unverified = Optional.empty();
-    String digest = sha256(bytes);
     // No acknowledgement ever written: no filter has run on this file yet (the application was not started
     // since it was configured, or its filter predates acknowledgements); nothing to wait for.
     boolean filterSeen = Files.exists(ackFile);
-    long deadline = System.nanoTime() + (filterSeen ? ackTimeout.toNanos() : 0);
+    Optional<JsonNode> ack = awaitAck(sha256(bytes), filterSeen ? ackTimeout : Duration.ZERO);
+    if (ack.isEmpty()) {
+      LOG.warn("target {}: not confirmed live: {}; the file stays in place and is loaded when the filter starts", target,
+          filterSeen ? "the servlet filter did not acknowledge " + file + " within " + ackTimeout.toMillis() + " ms"
+              : "no servlet filter has acknowledged " + file + " yet (" + ackFile.getFileName() + " does not exist)");
+      return;
+    }
+    if ("loaded".equals(ack.get().path("outcome").asText())) {
+      return;
+    }
+    String restored = restore(previous);
+    throw new EnforcementException(file + ": the servlet filter rejected the new file: " + error(ack.get()) + "; "
+        + restored, restored.startsWith("restored"), null);
+  }
+
+  /** Waits up to {@code timeout} for the filter's acknowledgement of the content with this SHA-256. */
+  private Optional<JsonNode> awaitAck(String sha256, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
       Optional<JsonNode> ack = readAck();
-      if (ack.isPresent() && digest.equals(ack.get().path("sha256").asText())) {
-        if ("loaded".equals(ack.get().path("outcome").asText())) {
-          return;
-        }
-        String error = ack.get().path("error").asText("no reason given");
-        String restored = restore(previous);
-        throw new EnforcementException(file + ": the servlet filter rejected the new file: " + error + "; " + restored,
-            restored.startsWith("restored"), null);
+      if (ack.isPresent() && sha256.equals(ack.get().path("sha256").asText())) {
+        return ack;
       }
       if (System.nanoTime() - deadline >= 0) {
-        break;
+        return Optional.empty();
       }
       try {
         Thread.sleep(50);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        break;
+        return Optional.empty();
       }
     }
-    String note = "not confirmed live: " + (filterSeen ? "the servlet filter did not acknowledge " + file + " within "
-        + ackTimeout.toMillis() + " ms (is the application running?)"
-        : "no servlet filter has acknowledged " + file + " yet (" + ackFile.getFileName() + " does not exist)")
-        + "; the file stays in place and is loaded when the filter starts; health probe skipped";
-    unverified = Optional.of(note);
-    LOG.warn("target {}: {}", target, note);
   }
 
   private String restore(Optional<EnforcementFile> previous) {
     try {
       if (previous.isPresent()) {
         previous.get().write(file);
+        // The filter that just rejected the new file is running: once it has loaded the previous one again,
+        // the status built after this change says the mitigations that stay are live.
+        awaitAck(sha256(previous.get().toJson().getBytes(StandardCharsets.UTF_8)), ackTimeout);
         return "restored the previous file";
       }
       Files.deleteIfExists(file);
@@ -203,13 +255,33 @@ public final class ServletEnforcer implements Enforcer {
     }
   }
 
+  private static String error(JsonNode ack) {
+    return ack.path("error").isTextual() ? ack.path("error").asText() : "no reason given";
+  }
+
+  /** The SHA-256 of the file as it is now, hashed again only when its identity, time or size changed. */
+  private String currentDigest() throws IOException {
+    BasicFileAttributes now = Files.readAttributes(file, BasicFileAttributes.class);
+    Digest d = digest;
+    if (d == null || !Objects.equals(d.fileKey(), now.fileKey()) || !d.modified().equals(now.lastModifiedTime())
+        || d.size() != now.size()) {
+      byte[] bytes;
+      try (InputStream in = Files.newInputStream(file)) {
+        bytes = in.readNBytes(EnforcementFile.MAX_BYTES + 1); // longer: the filter refuses it, it never matches
+      }
+      d = new Digest(now.fileKey(), now.lastModifiedTime(), now.size(), sha256(bytes));
+      digest = d;
+    }
+    return d.sha256();
+  }
+
   private Optional<JsonNode> readAck() {
     try (InputStream in = Files.newInputStream(ackFile)) {
       byte[] bytes = in.readNBytes(MAX_ACK_BYTES + 1);
       if (bytes.length > MAX_ACK_BYTES) {
         return Optional.empty();
       }
-      JsonNode root = new ObjectMapper().readTree(bytes);
+      JsonNode root = JSON.readTree(bytes);
       return root != null && "tourniquet-loaded/1".equals(root.path("format").asText()) ? Optional.of(root)
           : Optional.empty();
     } catch (IOException e) {

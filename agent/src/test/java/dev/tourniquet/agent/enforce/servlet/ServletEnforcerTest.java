@@ -186,6 +186,73 @@ class ServletEnforcerTest {
     assertThat(Set.of(enforcer.target())).containsExactly("app");
   }
 
+  @Test
+  void aFileNoFilterHasAcknowledgedIsNotConfirmedLiveAndTheNoteAsksWhetherTheApplicationRuns() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+
+    assertThat(enforcer.unverified()).contains("not confirmed live: no servlet filter has loaded " + enforcer.file()
+        + " yet (there is no app.json.loaded.json): is the application running, with the Tourniquet filter reading this"
+        + " file? The file stays in place and takes effect when the filter starts");
+    assertThat(enforcer.rejected()).isEmpty();
+  }
+
+  @Test
+  void anAcknowledgementOfTheCurrentFileConfirmsItUntilTheFileChanges() throws Exception {
+    MutableTime time = new MutableTime(T0);
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), time, Duration.ZERO);
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+    acknowledge(enforcer, sha256(enforcer.file()), "loaded", null);
+
+    assertThat(enforcer.unverified()).isEmpty();
+    assertThat(enforcer.rejected()).isEmpty();
+
+    time.now = T0.plusSeconds(60);
+    enforcer.converge(List.of());
+
+    assertThat(enforcer.unverified()).contains("not confirmed live: the servlet filter did not acknowledge the current "
+        + enforcer.file() + " (its last acknowledgement, at 2026-11-28T12:00:01Z, is of another version): is the"
+        + " application running? The file stays in place and takes effect when the filter loads it");
+  }
+
+  @Test
+  void aRejectionOfTheCurrentFileIsReportedAsRejectedNotAsUnconfirmed() throws Exception {
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+        Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+    acknowledge(enforcer, sha256(enforcer.file()), "rejected", "mitigations[0] (TQ-1): unknown field \"x\"");
+
+    assertThat(enforcer.rejected()).contains("the servlet filter rejected " + enforcer.file()
+        + ": mitigations[0] (TQ-1): unknown field \"x\"; it keeps enforcing what it loaded before, if anything, and the"
+        + " file stays in place: read the application's log, and check that its Tourniquet filter is as recent as the agent");
+    assertThat(enforcer.unverified()).isEmpty();
+    assertThat(Files.exists(enforcer.file())).isTrue();
+  }
+
+  @Test
+  void aRejectionOfAnotherVersionSaysNothingAboutTheCurrentFile() throws Exception {
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+        Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
+    enforcer.converge(List.of());
+    acknowledge(enforcer, "0".repeat(64), "rejected", "an older file");
+
+    assertThat(enforcer.rejected()).isEmpty();
+    assertThat(enforcer.unverified()).hasValueSatisfying(n -> assertThat(n).contains("did not acknowledge the current"));
+  }
+
+  static String sha256(Path file) throws Exception {
+    return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest(Files.readAllBytes(file)));
+  }
+
+  /** Writes {@code <file>.loaded.json} as the filter does (docs/servlet.md). */
+  static void acknowledge(ServletEnforcer enforcer, String sha256, String outcome, String error) throws Exception {
+    Files.writeString(enforcer.file().resolveSibling("app.json.loaded.json"), "{\"format\": \"tourniquet-loaded/1\","
+        + " \"sha256\": \"" + sha256 + "\", \"outcome\": \"" + outcome + "\", \"error\": "
+        + (error == null ? "null" : new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(error))
+        + ", \"time\": \"2026-11-28T12:00:01Z\"}", StandardCharsets.UTF_8);
+  }
+
   /** A clock a test moves by hand. */
   static final class MutableTime extends Clock {
     Instant now;
