@@ -50,6 +50,8 @@ public final class FleetClient implements PolicySource, Reporter {
   static final ObjectMapper JSON = new ObjectMapper();
   /** Answers larger than this are refused: a policy is small. */
   static final int MAX_ANSWER_CHARS = 1024 * 1024;
+  /** The longest reason the fleet server takes per mitigation; a longer one would make it refuse the report. */
+  static final int MAX_REASON_CHARS = 2000;
 
   private final URI base;
   private final String credential;
@@ -251,6 +253,24 @@ public final class FleetClient implements PolicySource, Reporter {
     answer("heartbeat", r, 204);
   }
 
+  /**
+   * Shortens a text to at most {@code max} characters, ending it with an ellipsis if it was longer.
+   *
+   * @param text the text
+   * @param max the most characters to keep, at least 1
+   * @return the text, or its start and {@code …}
+   */
+  static String shorten(String text, int max) {
+    if (text.length() <= max) {
+      return text;
+    }
+    int end = max - 1;
+    if (Character.isLowSurrogate(text.charAt(end))) {
+      end--; // never split a character
+    }
+    return text.substring(0, end) + "…";
+  }
+
   /** The report body of the contract from the agent's status. */
   static ObjectNode reportBody(AgentStatus status) {
     ObjectNode body = JSON.createObjectNode();
@@ -269,7 +289,7 @@ public final class FleetClient implements PolicySource, Reporter {
       row.put("revision", m.revision());
       row.put("kind", m.kinds());
       row.put("status", m.status().label());
-      row.put("reason", m.reason());
+      row.put("reason", shorten(m.reason(), MAX_REASON_CHARS));
       // Hit counters are kept per target; the server shows them per mitigation and rule.
       Map<String, Long> hits = new TreeMap<>();
       status.auditHits().values().forEach(byId -> byId.getOrDefault(m.id(), Map.of())

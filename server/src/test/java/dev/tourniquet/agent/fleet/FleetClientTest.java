@@ -172,6 +172,26 @@ class FleetClientTest {
   }
 
   @Test
+  void theNotConfirmedNoteReachesTheServerAndAReasonTooLongForItIsShortenedNotRefused() throws Exception {
+    FleetClient client = enrolled("web-01", Map.of(), true);
+    String note = "applies to 15.2.1118.7; not confirmed live: no servlet filter has loaded /srv/app.json yet";
+    String rejected = "applied; not enforced on app: the servlet filter rejected /srv/app.json: " + "x".repeat(3000);
+    AgentStatus status = new AgentStatus("web-01", Map.of(), "microsoft-exchange-server", Optional.of("15.2.1118.7"), true,
+        Optional.empty(), Instant.parse("2026-03-01T13:00:00Z"), "ok", "ok", 3, List.of(
+            new MitigationStatus("M1", 1, "request-rules", "abort", Status.APPLIED, note, Optional.of(1), Optional.of(false)),
+            new MitigationStatus("M2", 1, "request-rules", "abort", Status.FAILED, rejected, Optional.of(1),
+                Optional.of(false))),
+        Map.of());
+
+    client.report(status);
+
+    JsonNode rows = admin("GET", "/api/v1/admin/servers/web-01", null).get("mitigations");
+    assertThat(rows.get(0).get("reason").asText()).isEqualTo(note);
+    assertThat(rows.get(1).get("status").asText()).isEqualTo("Failed");
+    assertThat(rows.get(1).get("reason").asText()).hasSize(2000).startsWith("applied; not enforced on app: ").endsWith("x…");
+  }
+
+  @Test
   void withDataCollectionOffOnlyAHeartbeatIsSent() throws Exception {
     FleetClient client = enrolled("web-01", Map.of(), false);
 
