@@ -8,14 +8,16 @@ import java.util.List;
 
 /** Prints an agent's status as a table for people or as CSV (RFC 4180) for spreadsheets. */
 final class StatusTable {
-  static final List<String> COLUMNS = List.of("server", "mitigation", "kind", "description", "status", "reason");
+  /** The CSV columns; {@code live} (last, added after the others) is true, false, or empty if nothing is applied. */
+  static final List<String> COLUMNS = List.of("server", "mitigation", "kind", "description", "status", "reason", "live");
 
   private StatusTable() {}
 
   static List<List<String>> rows(AgentStatus status) {
     List<List<String>> rows = new ArrayList<>();
     for (MitigationStatus m : status.mitigations()) {
-      rows.add(List.of(status.server(), m.appliedId(), m.kinds(), m.description(), m.status().label(), m.reason()));
+      rows.add(List.of(status.server(), m.appliedId(), m.kinds(), m.description(), m.status().label(), m.reason(),
+          m.live().map(String::valueOf).orElse("")));
     }
     return rows;
   }

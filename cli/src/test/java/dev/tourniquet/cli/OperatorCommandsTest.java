@@ -10,17 +10,25 @@ import dev.tourniquet.feed.tuf.FeedRepository;
 import dev.tourniquet.feed.tuf.Role;
 import dev.tourniquet.feed.tuf.SigningKey;
 import dev.tourniquet.servlet.EnforcementFile;
+import dev.tourniquet.servlet.TourniquetFilter;
+import jakarta.servlet.DispatcherType;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.server.Server;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -130,9 +138,45 @@ class OperatorCommandsTest {
     assertThat(json.path("server").asText()).isEqualTo("mail01");
     assertThat(json.path("mitigations").get(0).path("id").asText()).isEqualTo("M1");
     assertThat(json.path("mitigations").get(0).path("status").asText()).isEqualTo("Applied");
-    assertThat(csv.get(0)).isEqualTo("server,mitigation,kind,description,status,reason");
+    assertThat(csv.get(0)).isEqualTo("server,mitigation,kind,description,status,reason,live");
     assertThat(csv.get(1)).startsWith("mail01,M1.1,request-rules,\"Exchange Server: abort Autodiscover requests")
         .contains(",Applied,");
+  }
+
+  @Test
+  void statusSaysAMitigationIsNotConfirmedLiveUntilTheApplicationsFilterLoadsItWithoutACheck() throws Exception {
+    String note = "not confirmed live: no servlet filter has loaded " + enforcementFile + " yet";
+    assertThat(ok("status", "--config", config.toString()).out()).contains(note).contains("is the application running");
+    JsonNode row = new ObjectMapper().readTree(ok("status", "--config", config.toString(), "--json").out())
+        .path("mitigations").get(0);
+    assertThat(row.path("status").asText()).isEqualTo("Applied");
+    assertThat(row.path("live").isBoolean()).isTrue();
+    assertThat(row.path("live").asBoolean()).isFalse();
+    assertThat(row.path("reason").asText()).contains(note);
+    assertThat(ok("status", "--config", config.toString(), "--csv").out().lines().skip(1))
+        .singleElement().satisfies(line -> assertThat(line).contains(",Applied,").contains(note).endsWith(",false"));
+
+    Server app = startAppWithTheFilter();
+    try {
+      assertThat(ok("status", "--config", config.toString()).out()).doesNotContain("not confirmed live")
+          .containsPattern("M1\\.1\\s+request-rules\\s+Applied");
+      assertThat(new ObjectMapper().readTree(ok("status", "--config", config.toString(), "--json").out())
+          .path("mitigations").get(0).path("live").asBoolean()).isTrue();
+      assertThat(ok("status", "--config", config.toString(), "--csv").out().lines().skip(1))
+          .singleElement().satisfies(line -> assertThat(line).contains(",Applied,").endsWith(",true"));
+    } finally {
+      app.stop();
+    }
+  }
+
+  /** A Java application on 127.0.0.1 running the real filter on the target's file, which it loads as it starts. */
+  private Server startAppWithTheFilter() throws Exception {
+    Server server = new Server(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    ServletContextHandler context = new ServletContextHandler();
+    context.addFilter(new FilterHolder(new TourniquetFilter(enforcementFile)), "/*", EnumSet.of(DispatcherType.REQUEST));
+    server.setHandler(context);
+    server.start();
+    return server;
   }
 
   @Test
@@ -270,6 +314,6 @@ class OperatorCommandsTest {
   void csvQuotesFieldsWithCommasQuotesAndNewlines() {
     assertThat(StatusTable.csvLine(List.of("a", "b,c", "say \"hi\"", "x\ny")))
         .isEqualTo("a,\"b,c\",\"say \"\"hi\"\"\",\"x\ny\"\r\n");
-    assertThat(Set.of(StatusTable.COLUMNS.size())).containsExactly(6);
+    assertThat(Set.of(StatusTable.COLUMNS.size())).containsExactly(7);
   }
 }
