@@ -229,11 +229,14 @@ final class Demo implements AutoCloseable {
         : Optional.empty());
     say.event("fleet server: found M1.1 in its feed and pushed a hint to its agents");
 
-    MitigationStatus applied = await("the agent to apply M1.1", () -> row("M1", m -> m.status() == Status.APPLIED));
+    await("the agent to apply M1.1", () -> row("M1", m -> m.status() == Status.APPLIED));
     AgentStatus status = agent.agent().status();
     double after = (System.nanoTime() - published) / 1e9;
     boolean pushed = status.lastCheck().map(t -> t.isBefore(scheduled)).orElse(false);
-    say.event("agent: M1.1 Applied (" + applied.reason() + "), " + Narration.seconds(after) + " after publishing");
+    // The row's reason says "applies to version …" after the check that applied it and "applied" after any
+    // later one (a scheduled check may come first), so the narration names the version the agent read.
+    say.event("agent: M1.1 Applied (applies to version " + status.version().orElse("?") + "), "
+        + Narration.seconds(after) + " after publishing");
     say.more(pushed ? "it checked on the push hint; its next scheduled check was "
         + Narration.seconds(Duration.between(status.lastCheck().get(), scheduled).toMillis() / 1000.0) + " away"
         : "it checked at its scheduled time, before the push arrived");
