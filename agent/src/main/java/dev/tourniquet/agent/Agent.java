@@ -676,15 +676,10 @@ public final class Agent implements AgentControl, Closeable {
    * filter does, the row is Applied again without any change.
    */
   private AgentStatus withLiveness(AgentStatus s) {
-    Map<String, String> unverified = new TreeMap<>();
-    Map<String, String> rejected = new TreeMap<>();
+    Map<String, Enforcer.NotLive> notLive = new TreeMap<>();
     for (Target t : converger.targets()) {
       if (!state.on(t.name()).isEmpty()) {
-        Optional<String> refusal = t.enforcer().rejected();
-        refusal.ifPresent(r -> rejected.put(t.name(), r));
-        if (refusal.isEmpty()) {
-          t.enforcer().unverified().ifPresent(n -> unverified.put(t.name(), n));
-        }
+        t.enforcer().notLive().ifPresent(n -> notLive.put(t.name(), n));
       }
     }
     List<MitigationStatus> rows = new ArrayList<>();
@@ -698,14 +693,15 @@ public final class Agent implements AgentControl, Closeable {
       Status status = m.status();
       StringBuilder reason = new StringBuilder(m.reason());
       for (String name : targets) {
-        if (rejected.containsKey(name)) {
+        Enforcer.NotLive n = notLive.get(name);
+        if (n != null && n.rejected()) {
           status = status == Status.APPLIED || status == Status.AUDIT ? Status.FAILED : status;
-          reason.append("; not enforced on ").append(name).append(": ").append(rejected.get(name));
-        } else if (unverified.containsKey(name)) {
-          reason.append("; ").append(unverified.get(name));
+          reason.append("; not enforced on ").append(name).append(": ").append(n.reason());
+        } else if (n != null) {
+          reason.append("; ").append(n.reason());
         }
       }
-      boolean live = targets.stream().noneMatch(name -> rejected.containsKey(name) || unverified.containsKey(name));
+      boolean live = targets.stream().noneMatch(notLive::containsKey);
       rows.add(new MitigationStatus(m.id(), m.revision(), m.kinds(), m.description(), status, reason.toString(),
           m.appliedRevision(), Optional.of(live)));
     }

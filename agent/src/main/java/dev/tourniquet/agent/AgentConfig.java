@@ -6,6 +6,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.tourniquet.feed.mitigation.Version;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -122,6 +124,17 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
       Objects.requireNonNull(credentialFile, "credentialFile");
       Objects.requireNonNull(proxy, "proxy");
     }
+  }
+
+  /**
+   * The proxy selector for a proxy URL of this configuration ({@code feed.proxy}, {@code fleet.proxy}): every
+   * request goes to that host and port, 80 if the URL names none.
+   *
+   * @param proxy an {@code http://host[:port]} URL
+   * @return the selector
+   */
+  public static ProxySelector proxySelector(URI proxy) {
+    return ProxySelector.of(new InetSocketAddress(proxy.getHost(), proxy.getPort() < 0 ? 80 : proxy.getPort()));
   }
 
   /** Where the feed is: exactly one of an HTTP(S) URL, a directory, or an offline bundle file. */

@@ -6,6 +6,7 @@ import dev.tourniquet.agent.AgentState.TargetFailure;
 import dev.tourniquet.agent.Plan.Step;
 import dev.tourniquet.agent.enforce.ActiveMitigation;
 import dev.tourniquet.agent.enforce.EnforcementException;
+import dev.tourniquet.agent.enforce.Enforcer;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.mitigation.MitigationWriter;
@@ -170,7 +171,7 @@ final class Converger {
       Optional<String> unverified = Optional.empty();
       try {
         t.enforcer().converge(active(next, docs));
-        unverified = t.enforcer().unverified();
+        unverified = t.enforcer().notLive().filter(n -> !n.rejected()).map(Enforcer.NotLive::reason);
         // Not confirmed live: a probe would see the old configuration (or nothing) and decide wrongly.
         problem = unverified.isPresent() ? Optional.empty() : t.probe().flatMap(HealthProbe::check);
         if (problem.isPresent()) {

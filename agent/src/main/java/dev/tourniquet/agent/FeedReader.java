@@ -10,8 +10,6 @@ import dev.tourniquet.feed.tuf.Fetchers;
 import dev.tourniquet.feed.tuf.TrustedFeed;
 import dev.tourniquet.feed.tuf.TufClient;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
@@ -65,7 +63,7 @@ final class FeedReader {
   private static HttpClient ownClient(java.util.Optional<URI> proxy) {
     HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
         .followRedirects(HttpClient.Redirect.NORMAL);
-    proxy.ifPresent(p -> builder.proxy(ProxySelector.of(new InetSocketAddress(p.getHost(), p.getPort() < 0 ? 80 : p.getPort()))));
+    proxy.map(AgentConfig::proxySelector).ifPresent(builder::proxy);
     return builder.build();
   }
 

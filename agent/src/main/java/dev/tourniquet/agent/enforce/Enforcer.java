@@ -66,29 +66,37 @@ public interface Enforcer {
   void converge(List<ActiveMitigation> active) throws EnforcementException;
 
   /**
-   * Says whether what the target holds now is not confirmed live, and why (e.g. the servlet filter has not
-   * acknowledged the current enforcement file because the application is not running). Evaluated anew on
-   * every call, so the note goes away by itself once the target confirms. Right after a {@link #converge}
-   * that changed the target, a note means the change stays in place unverified: the agent skips the health
-   * probe, which would probe the old configuration or nothing. Cheap enough to call for every status.
+   * Says whether what the target holds now is not live, and why, asking the target now: not confirmed (e.g.
+   * the servlet filter has not acknowledged the current enforcement file because the application is not
+   * running) or rejected after {@link #converge} returned (e.g. a servlet filter that started later refused
+   * the file: it keeps enforcing what it loaded before, if anything, so the mitigations in it do not
+   * protect). Nothing is changed or removed by asking, and the answer goes away by itself once the target
+   * confirms. Right after a {@link #converge} that changed the target, an unconfirmed answer means the
+   * change stays in place unverified: the agent skips the health probe, which would probe the old
+   * configuration or nothing. Cheap enough to call for every status.
    *
-   * @return the note, starting {@code not confirmed live: }, or empty if the target confirmed what it
-   *     holds, rejected it (see {@link #rejected}), or cannot tell
+   * @return why it is not live, or empty if the target confirmed what it holds or cannot tell
    */
-  default Optional<String> unverified() {
+  default Optional<NotLive> notLive() {
     return Optional.empty();
   }
 
   /**
-   * Says whether the target refused what it holds now after {@link #converge} returned (e.g. a servlet
-   * filter that started later rejected the enforcement file): the target keeps enforcing what it loaded
-   * before, if anything, so the mitigations in it do not protect. Nothing is changed or removed by asking;
-   * evaluated anew on every call.
+   * Why what a target holds is not live.
    *
-   * @return the target's error, naming what it rejected, or empty
+   * @param reason in words: a note starting {@code not confirmed live: }, or the target's error naming what
+   *     it rejected
+   * @param rejected whether the target refused it (rather than not having confirmed it yet)
    */
-  default Optional<String> rejected() {
-    return Optional.empty();
+  record NotLive(String reason, boolean rejected) {
+    /**
+     * Checks the reason.
+     *
+     * @throws NullPointerException if the reason is null
+     */
+    public NotLive {
+      java.util.Objects.requireNonNull(reason, "reason");
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.agent.AgentConfig;
 import dev.tourniquet.agent.AgentControl;
 import dev.tourniquet.agent.AgentStatus;
 import dev.tourniquet.agent.MitigationStatus;
@@ -14,8 +15,6 @@ import dev.tourniquet.agent.Reporter;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.net.InetSocketAddress;
-import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -134,7 +133,7 @@ public final class FleetClient implements PolicySource, Reporter {
   static HttpClient httpClient(Optional<URI> proxy) {
     HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
         .followRedirects(HttpClient.Redirect.NEVER);
-    proxy.ifPresent(p -> builder.proxy(ProxySelector.of(new InetSocketAddress(p.getHost(), p.getPort() < 0 ? 80 : p.getPort()))));
+    proxy.map(AgentConfig::proxySelector).ifPresent(builder::proxy);
     return builder.build();
   }
 
@@ -201,7 +200,7 @@ public final class FleetClient implements PolicySource, Reporter {
     if (!p.path("orgMitigationsEnabled").isBoolean() || !p.path("serverMitigationsEnabled").isBoolean()
         || !p.path("blocked").isArray() || !p.path("modes").isObject() || !p.path("held").isObject()) {
       throw new IOException("policy: expected orgMitigationsEnabled, serverMitigationsEnabled, blocked, modes and"
-          + " held but found " + abbreviate(p.toString()));
+          + " held but found " + shorten(p.toString(), 200));
     }
     TreeSet<String> blocked = new TreeSet<>();
     for (JsonNode id : p.get("blocked")) {
@@ -341,9 +340,5 @@ public final class FleetClient implements PolicySource, Reporter {
           + " but found " + r.statusCode() + json.path("error").asText("").transform(e -> e.isEmpty() ? "" : ": " + e));
     }
     return json;
-  }
-
-  private static String abbreviate(String s) {
-    return s.length() <= 200 ? s : s.substring(0, 197) + "...";
   }
 }

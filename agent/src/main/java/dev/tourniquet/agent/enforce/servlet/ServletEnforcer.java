@@ -48,9 +48,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Whether the file is live is read from the filter's {@code <file>.loaded.json}, which names the SHA-256
  * of the content it last loaded or rejected: the file is live when that is the SHA-256 of the file as it is
- * now and the outcome is {@code loaded}. {@link #unverified()} and {@link #rejected()} evaluate this anew on
- * every call (the file is hashed again only when its size, time or identity changed), so a status built
- * after the application starts, or after its filter rejects the file, says so without any new change.
+ * now and the outcome is {@code loaded}. {@link #notLive()} evaluates this anew on every call (the file is
+ * hashed again only when its size, time or identity changed), so a status built after the application
+ * starts, or after its filter rejects the file, says so without any new change.
  */
 public final class ServletEnforcer implements Enforcer {
   private static final Set<String> KINDS = Set.of("request-rules", "response-rules", "disable-endpoint", "auth-policy");
@@ -156,49 +156,39 @@ public final class ServletEnforcer implements Enforcer {
   }
 
   @Override
-  public Optional<String> unverified() {
-    Optional<String> current;
+  public Optional<NotLive> notLive() {
+    String current;
     try {
-      current = Optional.of(currentDigest());
+      current = currentDigest();
     } catch (IOException e) {
-      return Optional.of("not confirmed live: cannot read " + file + " (" + e + "); the servlet filter keeps what it"
-          + " loaded before; restart the agent to write the file again");
+      return Optional.of(new NotLive("not confirmed live: cannot read " + file + " (" + e + "); the servlet filter"
+          + " keeps what it loaded before; restart the agent to write the file again", false));
     }
     Optional<JsonNode> ack = readAck();
     if (ack.isEmpty()) {
-      return Optional.of("not confirmed live: no servlet filter has loaded " + file + " yet (there is no "
+      return Optional.of(new NotLive("not confirmed live: no servlet filter has loaded " + file + " yet (there is no "
           + ackFile.getFileName() + "): is the application running, with the Tourniquet filter reading this file?"
-          + " The file stays in place and takes effect when the filter starts");
+          + " The file stays in place and takes effect when the filter starts", false));
     }
-    if (!current.get().equals(ack.get().path("sha256").asText())) {
-      return Optional.of("not confirmed live: the servlet filter did not acknowledge the current " + file
+    if (!current.equals(ack.get().path("sha256").asText())) {
+      return Optional.of(new NotLive("not confirmed live: the servlet filter did not acknowledge the current " + file
           + " (its last acknowledgement, at " + ack.get().path("time").asText("an unknown time") + ", is of another"
-          + " version): is the application running? The file stays in place and takes effect when the filter loads it");
+          + " version): is the application running? The file stays in place and takes effect when the filter loads it",
+          false));
     }
-    return Optional.empty(); // loaded, or rejected: see rejected()
-  }
-
-  @Override
-  public Optional<String> rejected() {
-    Optional<JsonNode> ack = readAck();
-    try {
-      if (ack.isEmpty() || !currentDigest().equals(ack.get().path("sha256").asText())
-          || "loaded".equals(ack.get().path("outcome").asText())) {
-        return Optional.empty();
-      }
-    } catch (IOException e) {
-      return Optional.empty(); // unverified() says so
+    if ("loaded".equals(ack.get().path("outcome").asText())) {
+      return Optional.empty();
     }
-    return Optional.of("the servlet filter rejected " + file + ": " + error(ack.get()) + "; it keeps enforcing what it"
-        + " loaded before, if anything, and the file stays in place: read the application's log, and check that its"
-        + " Tourniquet filter is as recent as the agent");
+    return Optional.of(new NotLive("the servlet filter rejected " + file + ": " + error(ack.get()) + "; it keeps"
+        + " enforcing what it loaded before, if anything, and the file stays in place: read the application's log,"
+        + " and check that its Tourniquet filter is as recent as the agent", true));
   }
 
   /**
    * Verify after: waits, bounded, until the filter acknowledges in {@code <file>.loaded.json} that it
    * loaded these bytes. A rejection puts the previous file back and fails; no answer in time (the
    * application is not running, or runs a filter too old to acknowledge) leaves the file in place, to be
-   * loaded at the application's start, and {@link #unverified()} says so.
+   * loaded at the application's start, and {@link #notLive()} says so.
    */
   private void verifyLoaded(byte[] bytes, Optional<EnforcementFile> previous) throws EnforcementException {
     // No acknowledgement ever written: no filter has run on this file yet (the application was not started

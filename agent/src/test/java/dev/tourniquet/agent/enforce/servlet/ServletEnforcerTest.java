@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tourniquet.agent.enforce.ActiveMitigation;
 import dev.tourniquet.agent.enforce.EnforcementException;
+import dev.tourniquet.agent.enforce.Enforcer;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.feed.mitigation.Applicability;
 import dev.tourniquet.feed.mitigation.Mitigation;
@@ -191,10 +192,9 @@ class ServletEnforcerTest {
     ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
     enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
 
-    assertThat(enforcer.unverified()).contains("not confirmed live: no servlet filter has loaded " + enforcer.file()
-        + " yet (there is no app.json.loaded.json): is the application running, with the Tourniquet filter reading this"
-        + " file? The file stays in place and takes effect when the filter starts");
-    assertThat(enforcer.rejected()).isEmpty();
+    assertThat(enforcer.notLive()).contains(new Enforcer.NotLive("not confirmed live: no servlet filter has loaded "
+        + enforcer.file() + " yet (there is no app.json.loaded.json): is the application running, with the Tourniquet"
+        + " filter reading this file? The file stays in place and takes effect when the filter starts", false));
   }
 
   @Test
@@ -204,15 +204,15 @@ class ServletEnforcerTest {
     enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
     acknowledge(enforcer, sha256(enforcer.file()), "loaded", null);
 
-    assertThat(enforcer.unverified()).isEmpty();
-    assertThat(enforcer.rejected()).isEmpty();
+    assertThat(enforcer.notLive()).isEmpty();
 
     time.now = T0.plusSeconds(60);
     enforcer.converge(List.of());
 
-    assertThat(enforcer.unverified()).contains("not confirmed live: the servlet filter did not acknowledge the current "
-        + enforcer.file() + " (its last acknowledgement, at 2026-11-28T12:00:01Z, is of another version): is the"
-        + " application running? The file stays in place and takes effect when the filter loads it");
+    assertThat(enforcer.notLive()).contains(new Enforcer.NotLive("not confirmed live: the servlet filter did not"
+        + " acknowledge the current " + enforcer.file() + " (its last acknowledgement, at 2026-11-28T12:00:01Z, is of"
+        + " another version): is the application running? The file stays in place and takes effect when the filter"
+        + " loads it", false));
   }
 
   @Test
@@ -222,10 +222,10 @@ class ServletEnforcerTest {
     enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
     acknowledge(enforcer, sha256(enforcer.file()), "rejected", "mitigations[0] (TQ-1): unknown field \"x\"");
 
-    assertThat(enforcer.rejected()).contains("the servlet filter rejected " + enforcer.file()
+    assertThat(enforcer.notLive()).contains(new Enforcer.NotLive("the servlet filter rejected " + enforcer.file()
         + ": mitigations[0] (TQ-1): unknown field \"x\"; it keeps enforcing what it loaded before, if anything, and the"
-        + " file stays in place: read the application's log, and check that its Tourniquet filter is as recent as the agent");
-    assertThat(enforcer.unverified()).isEmpty();
+        + " file stays in place: read the application's log, and check that its Tourniquet filter is as recent as the"
+        + " agent", true));
     assertThat(Files.exists(enforcer.file())).isTrue();
   }
 
@@ -236,8 +236,10 @@ class ServletEnforcerTest {
     enforcer.converge(List.of());
     acknowledge(enforcer, "0".repeat(64), "rejected", "an older file");
 
-    assertThat(enforcer.rejected()).isEmpty();
-    assertThat(enforcer.unverified()).hasValueSatisfying(n -> assertThat(n).contains("did not acknowledge the current"));
+    assertThat(enforcer.notLive()).hasValueSatisfying(n -> {
+      assertThat(n.rejected()).isFalse();
+      assertThat(n.reason()).contains("did not acknowledge the current");
+    });
   }
 
   static String sha256(Path file) throws Exception {
