@@ -48,7 +48,7 @@ import java.util.stream.Stream;
  * <pre>
  * mvn -q -B -pl bench -am -DskipTests package
  * java -Xss512k -cp bench/target/benchmarks.jar dev.tourniquet.bench.FleetSimulator [--agents 1000] [--runs 3]
- *     [--no-push --interval 1m] [--bound 120s]
+ *     [--warmup 3] [--no-push --interval 1m] [--bound 120s]
  * java -cp bench/target/benchmarks.jar dev.tourniquet.bench.FleetSimulator --serve READY_FILE
  * </pre>
  *
@@ -65,7 +65,9 @@ import java.util.stream.Stream;
  * </ul>
  *
  * <p>A warm-up round re-signs the timestamp (a feed change that changes nothing) and waits until every
- * agent was hinted and reported after it, which proves every event stream is connected. Then each run
+ * agent was hinted and reported after it, which proves every event stream is connected. Then
+ * {@code --warmup N} publishes (3 by default, 0 for none) of a warm-up mitigation, each applied by every
+ * agent, and its withdrawal, take the JVM's compiler through the path a run measures. Then each run
  * publishes a new revision of M1 (revision 1 is {@code examples/mitigations/M1.json} verbatim) and records,
  * for every agent, the moment its report with M1 at that revision {@code Applied} was acknowledged by the
  * server (the {@code 204} after the server committed the report; a wrapper around the agent's reporter
@@ -81,6 +83,8 @@ import java.util.stream.Stream;
 public final class FleetSimulator {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String PRODUCT = "microsoft-exchange-server";
+  /** The id of the mitigation published before the measured runs to warm the JIT up. */
+  private static final String WARMUP_ID = "WARMUP";
   /** Exchange 2019 CU12 before the November 2022 update: M1 applies. */
   private static final String VERSION = "15.2.1118.7";
 
@@ -100,11 +104,12 @@ public final class FleetSimulator {
   }
 
   /** Command-line options. */
-  record Options(int agents, int runs, boolean push, Duration interval, Duration bound, Path examples,
+  record Options(int agents, int runs, int warmups, boolean push, Duration interval, Duration bound, Path examples,
       Path serveReadyFile) {
     static Options parse(String[] args) {
       int agents = 1000;
       int runs = 3;
+      int warmups = 3;
       boolean push = true;
       Duration interval = Duration.ofHours(1);
       Duration bound = Duration.ofSeconds(120);
@@ -115,24 +120,25 @@ public final class FleetSimulator {
         switch (a) {
           case "--agents" -> agents = Integer.parseInt(value(args, ++i, a));
           case "--runs" -> runs = Integer.parseInt(value(args, ++i, a));
+          case "--warmup" -> warmups = Integer.parseInt(value(args, ++i, a));
           case "--no-push" -> push = false;
           case "--interval" -> interval = duration(value(args, ++i, a), a);
           case "--bound" -> bound = duration(value(args, ++i, a), a);
           case "--examples" -> examples = Path.of(value(args, ++i, a));
           case "--serve" -> serve = Path.of(value(args, ++i, a));
           default -> throw new IllegalArgumentException("unknown option " + a + "; expected --agents N, --runs N,"
-              + " --no-push, --interval D, --bound D, --examples DIR or --serve READY_FILE");
+              + " --warmup N, --no-push, --interval D, --bound D, --examples DIR or --serve READY_FILE");
         }
       }
-      if (agents < 1 || runs < 1) {
-        throw new IllegalArgumentException("--agents and --runs: expected at least 1 but found " + agents + " and "
-            + runs);
+      if (agents < 1 || runs < 1 || warmups < 0) {
+        throw new IllegalArgumentException("--agents, --runs, --warmup: expected at least 1, 1, 0 but found " + agents
+            + ", " + runs + ", " + warmups);
       }
       if (interval.compareTo(Duration.ofMinutes(1)) < 0) {
         throw new IllegalArgumentException("--interval: expected at least 1m (the agent's minimum) but found "
             + interval);
       }
-      return new Options(agents, runs, push, interval, bound, examples == null ? findExamples() : examples, serve);
+      return new Options(agents, runs, warmups, push, interval, bound, examples == null ? findExamples() : examples, serve);
     }
 
     private static String value(String[] args, int i, String option) {
@@ -226,6 +232,7 @@ public final class FleetSimulator {
         seconds(System.nanoTime() - t), Thread.activeCount());
     if (options.push()) {
       warmUp();
+      warmUpEnforcement(options.warmups());
     }
     List<Result> results = new ArrayList<>();
     for (int run = 1; run <= options.runs(); run++) {
@@ -333,6 +340,41 @@ public final class FleetSimulator {
     throw new IllegalStateException("after 5 warm-up rounds some agents still miss push hints");
   }
 
+  /**
+   * Warms the JVM's compiler up on the path a run measures: publishes {@code rounds} revisions of a
+   * warm-up mitigation (M1's rule under another id) and waits for every agent to apply each, then withdraws
+   * it and waits for every agent to report after the withdrawal. Without this, the first runs of a fresh JVM
+   * measure the JIT as much as the agents: in one JVM, 1,000 agents take a method through the compiler's
+   * thresholds only after several publishes, and the compiler threads take a sixth of the CPU meanwhile
+   * (docs/benchmarks.md). An agent on its own machine pays its own compilation there.
+   */
+  private void warmUpEnforcement(int rounds) throws Exception {
+    String target = FeedRepository.mitigationTarget(WARMUP_ID);
+    for (int round = 1; round <= rounds; round++) {
+      probe.awaitQuiet(Duration.ofSeconds(2), Duration.ofSeconds(60));
+      feed.stage(Map.of(target, m1(WARMUP_ID, round)));
+      probe.reset(WARMUP_ID, round);
+      long start = System.nanoTime();
+      feed.publish();
+      long deadline = start + options.bound().toNanos();
+      while (probe.applied() < options.agents() && System.nanoTime() - deadline < 0) {
+        Thread.sleep(50);
+      }
+      say("warm-up publish %d: %s.%d applied on %d of %d agents in %.1f s", round, WARMUP_ID, round, probe.applied(),
+          options.agents(), seconds(System.nanoTime() - start));
+    }
+    if (rounds > 0) {
+      probe.awaitQuiet(Duration.ofSeconds(2), Duration.ofSeconds(60));
+      feed.withdraw(target);
+      probe.reset(null, 0);
+      long start = System.nanoTime();
+      feed.publish();
+      probe.awaitReports(options.bound(), "after the warm-up mitigation was withdrawn");
+      say("warm-up: %s withdrawn; every agent reported after it within %.1f s", WARMUP_ID,
+          seconds(System.nanoTime() - start));
+    }
+  }
+
   // Measuring.
 
   /** One run's numbers, in milliseconds from the publish. */
@@ -341,7 +383,7 @@ public final class FleetSimulator {
 
   private Result measure(int run) throws Exception {
     int revision = run;
-    byte[] doc = m1(revision);
+    byte[] doc = m1("M1", revision);
     feed.stage(Map.of(FeedRepository.mitigationTarget("M1"), doc));
     String loadBefore = loadAverage();
     probe.reset("M1", revision);
@@ -370,14 +412,17 @@ public final class FleetSimulator {
     return r;
   }
 
-  /** M1 at a revision: the example verbatim for revision 1, the same rule with a new revision after that. */
-  private byte[] m1(int revision) throws Exception {
+  /**
+   * M1's document at a revision under an id: the example verbatim for M1 revision 1, else the same rule
+   * with that id and revision.
+   */
+  private byte[] m1(String id, int revision) throws Exception {
     byte[] bytes = Files.readAllBytes(options.examples().resolve("M1.json"));
-    if (revision == 1) {
+    if (revision == 1 && id.equals("M1")) {
       return bytes;
     }
     Mitigation m = MitigationParser.parse(bytes);
-    return MitigationWriter.write(new Mitigation(m.id(), revision, m.title(), m.description()
+    return MitigationWriter.write(new Mitigation(id, revision, m.title(), m.description()
         + "\n\nRevision " + revision + " (fleet simulator): the same rule, republished.", m.cves(), m.severity(),
         m.references(), m.applicability(), m.actions(), m.mode(), m.expires(), m.extensions()));
   }

@@ -74,6 +74,20 @@ final class SigningFeed {
   }
 
   /**
+   * Removes a target and signs the targets metadata; {@link #publish()} makes the withdrawal visible.
+   *
+   * @throws IOException if files cannot be written
+   */
+  void withdraw(String target) throws IOException {
+    try {
+      repo.removeTarget(target);
+      repo.sign(Role.TARGETS, targets);
+    } catch (PublisherException e) {
+      throw new IllegalStateException("withdrawing " + target + " failed", e);
+    }
+  }
+
+  /**
    * Signs snapshot and timestamp and writes them to the published directory, timestamp last.
    *
    * @throws IOException if files cannot be written

@@ -45,21 +45,8 @@ final class AtomicFiles {
   static void write(Path target, byte[] bytes, boolean durable, boolean exclusive, Set<PosixFilePermission> permissions)
       throws IOException {
     Path dir = target.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    FileAttribute<?>[] attributes = permissions != null && Files.getFileStore(dir).supportsFileAttributeView("posix")
-        ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(permissions)}
-        : new FileAttribute<?>[0];
-    Path temp = Files.createTempFile(dir, ".tmp-", "-" + target.getFileName(), attributes);
+    Path temp = writeTemporary(target, bytes, durable, permissions);
     try {
-      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-        ByteBuffer buffer = ByteBuffer.wrap(bytes);
-        while (buffer.hasRemaining()) {
-          channel.write(buffer);
-        }
-        if (durable) {
-          channel.force(true);
-        }
-      }
       if (exclusive) {
         // A hard link fails if the target exists, and is atomic: no window in which a key is replaced.
         try {
@@ -73,11 +60,7 @@ final class AtomicFiles {
           Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
         }
       } else {
-        try {
-          Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-          throw new IOException("expected a file system with atomic rename but found none at " + dir, e);
-        }
+        replace(temp, target);
       }
       if (durable) {
         syncDirectory(dir);
@@ -87,10 +70,55 @@ final class AtomicFiles {
     }
   }
 
-  /** Deletes a file durably; a missing file is fine. */
-  static void delete(Path target) throws IOException {
-    if (Files.deleteIfExists(target)) {
-      syncDirectory(target.toAbsolutePath().getParent());
+  /** A new file's bytes written and synced beside it, not yet in its place. */
+  record Staged(Path temp, Path target) {
+    /** Puts the bytes in place, atomically; durable once the directory is synced. */
+    void replace() throws IOException {
+      AtomicFiles.replace(temp, target);
+    }
+
+    /** Removes the temporary file if it was not put in place. */
+    void discard() throws IOException {
+      Files.deleteIfExists(temp);
+    }
+  }
+
+  /**
+   * Writes and syncs the bytes of {@code target} to a temporary file in its directory: the first half of
+   * {@link #write(Path, byte[])}, for a caller that replaces several files and syncs their directory once.
+   */
+  static Staged stage(Path target, byte[] bytes) throws IOException {
+    return new Staged(writeTemporary(target, bytes, true, null), target);
+  }
+
+  private static Path writeTemporary(Path target, byte[] bytes, boolean durable, Set<PosixFilePermission> permissions)
+      throws IOException {
+    Path dir = target.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    FileAttribute<?>[] attributes = permissions != null && Files.getFileStore(dir).supportsFileAttributeView("posix")
+        ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(permissions)}
+        : new FileAttribute<?>[0];
+    Path temp = Files.createTempFile(dir, ".tmp-", "-" + target.getFileName(), attributes);
+    try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      ByteBuffer buffer = ByteBuffer.wrap(bytes);
+      while (buffer.hasRemaining()) {
+        channel.write(buffer);
+      }
+      if (durable) {
+        channel.force(true);
+      }
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(temp);
+      throw e;
+    }
+    return temp;
+  }
+
+  private static void replace(Path temp, Path target) throws IOException {
+    try {
+      Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      throw new IOException("expected a file system with atomic rename but found none at " + target.getParent(), e);
     }
   }
 

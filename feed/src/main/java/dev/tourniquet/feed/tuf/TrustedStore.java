@@ -15,16 +15,23 @@ import java.util.Optional;
  * <pre>
  *   root.json        trusted root (TUF 5.3.8)
  *   timestamp.json   trusted timestamp (5.4.5)
- *   timestamp.etag   entity tag of exactly those timestamp bytes, for conditional requests
+ *   timestamp.etag   entity tag of exactly those timestamp bytes, for conditional requests, with
+ *                    the SHA-256 of the bytes it belongs to
  *   snapshot.json    trusted snapshot (5.5.7)
  *   targets.json     trusted targets (5.6.6)
  *   targets/NAME     verified target files (5.7.3), a cache re-verified against targets.json on every read
  * </pre>
  *
  * <p>Files are the exact bytes received. An update verifies everything in memory and only then
- * {@linkplain #commit(List) commits}: each file is replaced atomically and durably, in the order the
- * specification persists them (root, then timestamp, snapshot, targets), so that even a crash part-way
- * leaves a state the specification's own client passes through. A failed update writes nothing.
+ * {@linkplain #commit(List) commits}: every new file is written to a temporary file and synced, then each
+ * replaces its name atomically (rename), in the order the specification persists them (root, then
+ * timestamp, snapshot, targets), and one sync of the directory makes the renames durable together. A
+ * crash before that sync may keep any subset of the renames, each file whole; every such mix is a state
+ * the client recovers from on its next update: each file is verified against the trusted root when it is
+ * loaded (a file signed by rotated-out keys counts as absent), an older timestamp or snapshot beside a
+ * newer one is simply updated again, and the entity tag is used only with the exact timestamp bytes it was
+ * received with (its file names their SHA-256), so a new tag beside an old timestamp cannot turn the next
+ * request into a "304 Not Modified" that keeps the old timestamp. A failed update writes nothing.
  */
 final class TrustedStore {
   static final String ROOT = "root.json";
@@ -63,18 +70,52 @@ final class TrustedStore {
     }
   }
 
-  Optional<String> etag() throws IOException {
-    return read(ETAG).map(b -> new String(b, StandardCharsets.UTF_8)).filter(s -> !s.isBlank());
+  /**
+   * The entity tag received with exactly these timestamp bytes, if one was; a tag stored with other bytes
+   * (or by an older version, without their hash) is not used.
+   */
+  Optional<String> etag(byte[] timestampBytes) throws IOException {
+    String expectedPrefix = etagPrefix(timestampBytes);
+    return read(ETAG).map(b -> new String(b, StandardCharsets.UTF_8))
+        .filter(s -> s.startsWith(expectedPrefix))
+        .map(s -> s.substring(expectedPrefix.length()))
+        .filter(s -> !s.isBlank());
   }
 
+  /** The contents of {@link #ETAG} for an entity tag received with these timestamp bytes. */
+  static byte[] etagRecord(byte[] timestampBytes, String etag) {
+    return (etagPrefix(timestampBytes) + etag).getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String etagPrefix(byte[] timestampBytes) {
+    return Hashes.SHA256 + ":" + Hashes.hex(Hashes.SHA256, timestampBytes) + "\n";
+  }
+
+  /** Applies the changes as the class comment says: all files written and synced, renamed in order, one directory sync. */
   void commit(List<Change> changes) throws IOException {
+    if (changes.isEmpty()) {
+      return;
+    }
     Files.createDirectories(dir);
-    for (Change change : new ArrayList<>(changes)) {
-      Path file = dir.resolve(change.name());
-      if (change.bytes() == null) {
-        AtomicFiles.delete(file);
-      } else {
-        AtomicFiles.write(file, change.bytes());
+    List<AtomicFiles.Staged> staged = new ArrayList<>();
+    try {
+      for (Change change : changes) {
+        if (change.bytes() != null) {
+          staged.add(AtomicFiles.stage(dir.resolve(change.name()), change.bytes()));
+        }
+      }
+      int next = 0;
+      for (Change change : changes) {
+        if (change.bytes() == null) {
+          Files.deleteIfExists(dir.resolve(change.name()));
+        } else {
+          staged.get(next++).replace();
+        }
+      }
+      AtomicFiles.syncDirectory(dir);
+    } finally {
+      for (AtomicFiles.Staged s : staged) {
+        s.discard();
       }
     }
   }

@@ -234,7 +234,7 @@ final class Updater {
 
   private void updateTimestamp() throws FeedVerificationException, IOException {
     String file = TrustedStore.TIMESTAMP;
-    Optional<String> etag = localTimestamp.isPresent() ? store.etag() : Optional.empty();
+    Optional<String> etag = localTimestamp.isPresent() ? store.etag(localTimestamp.get().bytes) : Optional.empty();
     // TUF 5.4.1: download timestamp.json, up to the timestamp cap (its length is unknown).
     Response response = fetcher.fetch(file, etag);
     if (response instanceof NotFound) {
@@ -259,7 +259,7 @@ final class Updater {
       if (localTimestamp.isPresent() && candidate.version == localTimestamp.get().version) {
         timestamp = localTimestamp.get();
         if (Arrays.equals(bytes, timestamp.bytes) && found.etag().isPresent() && !found.etag().equals(etag)) {
-          changes.add(Change.write(TrustedStore.ETAG, utf8(found.etag().get())));
+          changes.add(Change.write(TrustedStore.ETAG, TrustedStore.etagRecord(bytes, found.etag().get())));
         }
       } else {
         // TUF 5.4.3.2: the snapshot version it lists must not go back either.
@@ -276,7 +276,7 @@ final class Updater {
         // TUF 5.4.5: persist as timestamp.json (applied at commit, with the entity tag of these bytes).
         changes.add(Change.delete(TrustedStore.ETAG));
         changes.add(Change.write(TrustedStore.TIMESTAMP, bytes));
-        found.etag().ifPresent(tag -> changes.add(Change.write(TrustedStore.ETAG, utf8(tag))));
+        found.etag().ifPresent(tag -> changes.add(Change.write(TrustedStore.ETAG, TrustedStore.etagRecord(bytes, tag))));
       }
     }
     // TUF 5.4.4: the timestamp must not have expired (freeze attack).
@@ -483,7 +483,4 @@ final class Updater {
     }
   }
 
-  private static byte[] utf8(String s) {
-    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-  }
 }

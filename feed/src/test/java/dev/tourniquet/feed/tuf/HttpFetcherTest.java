@@ -78,8 +78,31 @@ class HttpFetcherTest {
 
       assertThat(feed.updated()).isTrue();
       assertThat(feed.targetsVersion()).isEqualTo(2);
-      assertThat(Files.readString(store.resolve("timestamp.etag")))
-          .isEqualTo(MapHttpServer.etagOf(repo.publishedFile("timestamp.json")));
+      assertThat(Files.readAllBytes(store.resolve("timestamp.etag"))).isEqualTo(TrustedStore.etagRecord(
+          repo.publishedFile("timestamp.json"), MapHttpServer.etagOf(repo.publishedFile("timestamp.json"))));
+    }
+  }
+
+  @Test
+  void entityTagOfAnotherTimestampIsNotSentSoACrashBetweenRenamesCannotHideANewTimestamp() throws Exception {
+    TestRepository repo = new TestRepository(temp);
+    Path store = repo.newStore(temp.resolve("store"));
+    try (MapHttpServer server = new MapHttpServer(publishedFiles(repo.published()))) {
+      TufClient agent = TufClient.open(store, Fetchers.http(server.base()), repo.clock);
+      agent.refresh();
+      repo.publishRevision(2);
+      publishedFiles(repo.published()).forEach(server::put);
+      // What a crash can leave: the new tag's rename made durable, the new timestamp's not.
+      byte[] newTimestamp = repo.publishedFile("timestamp.json");
+      Files.write(store.resolve("timestamp.etag"),
+          TrustedStore.etagRecord(newTimestamp, MapHttpServer.etagOf(newTimestamp)));
+      int before = server.requests().size();
+
+      TrustedFeed feed = TufClient.open(store, Fetchers.http(server.base()), repo.clock).refresh();
+
+      assertThat(server.requests().subList(before, server.requests().size())).contains("/feed/timestamp.json");
+      assertThat(feed.updated()).isTrue();
+      assertThat(feed.targetsVersion()).isEqualTo(2);
     }
   }
 
