@@ -71,8 +71,7 @@ class HttpFetcherTest {
     try (MapHttpServer server = new MapHttpServer(publishedFiles(repo.published()))) {
       TufClient agent = TufClient.open(store, Fetchers.http(server.base()), repo.clock);
       agent.refresh();
-      repo.publishRevision(2);
-      publishedFiles(repo.published()).forEach(server::put);
+      publishSecondRevision(repo, server);
 
       TrustedFeed feed = agent.refresh();
 
@@ -88,10 +87,8 @@ class HttpFetcherTest {
     TestRepository repo = new TestRepository(temp);
     Path store = repo.newStore(temp.resolve("store"));
     try (MapHttpServer server = new MapHttpServer(publishedFiles(repo.published()))) {
-      TufClient agent = TufClient.open(store, Fetchers.http(server.base()), repo.clock);
-      agent.refresh();
-      repo.publishRevision(2);
-      publishedFiles(repo.published()).forEach(server::put);
+      TufClient.open(store, Fetchers.http(server.base()), repo.clock).refresh();
+      publishSecondRevision(repo, server);
       // What a crash can leave: the new tag's rename made durable, the new timestamp's not.
       byte[] newTimestamp = repo.publishedFile("timestamp.json");
       Files.write(store.resolve("timestamp.etag"),
@@ -104,6 +101,11 @@ class HttpFetcherTest {
       assertThat(feed.updated()).isTrue();
       assertThat(feed.targetsVersion()).isEqualTo(2);
     }
+  }
+
+  private static void publishSecondRevision(TestRepository repo, MapHttpServer server) throws Exception {
+    repo.publishRevision(2);
+    publishedFiles(repo.published()).forEach(server::put);
   }
 
   @Test
