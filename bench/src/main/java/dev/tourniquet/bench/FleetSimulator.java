@@ -36,7 +36,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.stream.Stream;
@@ -356,10 +358,7 @@ public final class FleetSimulator {
       probe.reset(WARMUP_ID, round);
       long start = System.nanoTime();
       feed.publish();
-      long deadline = start + options.bound().toNanos();
-      while (probe.applied() < options.agents() && System.nanoTime() - deadline < 0) {
-        Thread.sleep(50);
-      }
+      probe.awaitApplied(options.bound());
       say("warm-up publish %d: %s.%d applied on %d of %d agents in %.1f s", round, WARMUP_ID, round, probe.applied(),
           options.agents(), seconds(System.nanoTime() - start));
     }
@@ -392,10 +391,7 @@ public final class FleetSimulator {
     long before = System.nanoTime();
     feed.publish();
     long t0 = System.nanoTime();
-    long deadline = t0 + options.bound().toNanos();
-    while (probe.applied() < options.agents() && System.nanoTime() - deadline < 0) {
-      Thread.sleep(50);
-    }
+    probe.awaitApplied(options.bound());
     long end = System.nanoTime();
     long cpu1 = processCpuNanos();
     long[] applied = probe.latencies(probe.appliedAt, t0);
@@ -454,6 +450,8 @@ public final class FleetSimulator {
     private volatile String id;
     private volatile int revision;
     private volatile boolean armed;
+    /** Counts down once per agent that reports the awaited revision applied; written before {@link #id}. */
+    private volatile CountDownLatch allApplied = new CountDownLatch(0);
 
     Probe(int n) {
       appliedAt = new AtomicLongArray(n);
@@ -467,6 +465,7 @@ public final class FleetSimulator {
         hintedAt.set(i, 0);
         reportedAt.set(i, 0);
       }
+      allApplied = new CountDownLatch(id == null ? 0 : appliedAt.length());
       this.id = id;
       this.revision = revision;
       this.armed = id == null; // a warm-up records hints at once; a run from just before its publish
@@ -491,7 +490,9 @@ public final class FleetSimulator {
         for (MitigationStatus m : status.mitigations()) {
           if (m.id().equals(want) && m.revision() == revision && m.status() == Status.APPLIED
               && m.appliedId().equals(want + "." + revision)) {
-            appliedAt.compareAndSet(i, 0, now);
+            if (appliedAt.compareAndSet(i, 0, now)) {
+              allApplied.countDown();
+            }
           }
         }
       }
@@ -504,6 +505,11 @@ public final class FleetSimulator {
         hints.incrementAndGet();
       }
       agent.hint();
+    }
+
+    /** Waits until every agent reported the revision applied, at most {@code bound}. */
+    void awaitApplied(Duration bound) throws InterruptedException {
+      allApplied.await(bound.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     int applied() {

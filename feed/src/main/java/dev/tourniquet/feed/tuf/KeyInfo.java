@@ -28,7 +28,7 @@ import org.bouncycastle.math.ec.rfc8032.Ed25519;
  *
  * <p>Ed25519 signatures are checked with Bouncy Castle's RFC 8032 implementation, not the JDK's: an agent
  * verifies three signatures on every check that finds a new timestamp, and the JDK 17 implementation takes
- * about 0.65 ms per signature where Bouncy Castle's takes about 0.09 ms (docs/benchmarks.md). Both reject a
+ * about 0.63 ms per signature where Bouncy Castle's takes about 0.08 ms (JMH, docs/benchmarks.md). Both reject a
  * non-canonical S; the public key's point is decoded and checked once, when the key is read. ECDSA stays
  * with the JDK.
  *

@@ -274,9 +274,9 @@ final class Updater {
         timestamp = candidate;
         updated = true;
         // TUF 5.4.5: persist as timestamp.json (applied at commit, with the entity tag of these bytes).
-        changes.add(Change.delete(TrustedStore.ETAG));
         changes.add(Change.write(TrustedStore.TIMESTAMP, bytes));
-        found.etag().ifPresent(tag -> changes.add(Change.write(TrustedStore.ETAG, TrustedStore.etagRecord(bytes, tag))));
+        changes.add(found.etag().map(tag -> Change.write(TrustedStore.ETAG, TrustedStore.etagRecord(bytes, tag)))
+            .orElse(Change.delete(TrustedStore.ETAG)));
       }
     }
     // TUF 5.4.4: the timestamp must not have expired (freeze attack).
@@ -482,5 +482,4 @@ final class Updater {
       return bytes;
     }
   }
-
 }
