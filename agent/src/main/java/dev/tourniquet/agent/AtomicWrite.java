@@ -18,7 +18,9 @@ final class AtomicWrite {
 
   static void write(Path file, byte[] bytes) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir); // only when missing: an existing one would cost a failed mkdir and an exception
+    }
     Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
     try {
       try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -28,13 +30,13 @@ final class AtomicWrite {
         }
         ch.force(true);
       }
-      try {
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
+      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(temp); // once moved there is nothing left to delete
+      if (e instanceof AtomicMoveNotSupportedException) {
         throw new IOException(file + ": the file system cannot rename atomically, so state cannot be written safely", e);
       }
-    } finally {
-      Files.deleteIfExists(temp);
+      throw e;
     }
     fsyncDirectory(dir);
   }

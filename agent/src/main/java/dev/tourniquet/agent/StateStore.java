@@ -38,6 +38,10 @@ final class StateStore {
   private final ObjectMapper json = new ObjectMapper();
   private final Path stateFile;
   private final Path feedFile;
+  /** The documents of the last feed saved, as the feed's reader parsed them, by applied id. */
+  private Map<String, Parsed> feedParsed = Map.of();
+  /** What {@link #saveFeed} wrote last, without its time; null until it writes. */
+  private ObjectNode savedFeed;
   /** The documents parsed by the last {@link #parseDocuments}, by applied id. */
   private Map<String, Parsed> parsed = Map.of();
 
@@ -132,6 +136,9 @@ final class StateStore {
     for (Map.Entry<String, byte[]> e : state.documents().entrySet()) {
       Parsed p = parsed.get(e.getKey());
       if (p == null || !Arrays.equals(p.bytes(), e.getValue())) {
+        p = feedParsed.get(e.getKey()); // a revision just applied from the feed: parsed by the feed's reader
+      }
+      if (p == null || !Arrays.equals(p.bytes(), e.getValue())) {
         try {
           p = new Parsed(e.getValue(), MitigationParser.parse(e.getValue()));
         } catch (MitigationException ex) {
@@ -144,6 +151,17 @@ final class StateStore {
     }
     parsed = next;
     return out;
+  }
+
+  private synchronized void rememberParsed(FeedView feed, Map<String, byte[]> rawDocuments) {
+    Map<String, Parsed> next = new HashMap<>();
+    feed.mitigations().forEach((id, m) -> {
+      byte[] bytes = rawDocuments.get(id);
+      if (bytes != null) {
+        next.put(m.appliedId(), new Parsed(bytes, m));
+      }
+    });
+    feedParsed = next;
   }
 
   /** A document of the state and the bytes it was parsed from. */
@@ -170,16 +188,27 @@ final class StateStore {
         mitigations, rejected);
   }
 
+  /**
+   * Saves the verified feed, unless the file already holds the same version, documents and rejections
+   * (written by this process): a check that finds nothing new writes nothing. {@code verifiedAt} in the
+   * file is therefore when these contents were first verified.
+   */
   void saveFeed(FeedView feed, Map<String, byte[]> rawDocuments) throws IOException {
     ObjectNode root = json.createObjectNode();
     root.put("format", FEED_FORMAT);
     root.put("targetsVersion", feed.targetsVersion());
-    root.put("verifiedAt", feed.verifiedAt().toString());
     ObjectNode m = root.putObject("mitigations");
-    rawDocuments.forEach((id, bytes) -> m.put(id, new String(bytes, StandardCharsets.UTF_8)));
+    new TreeMap<>(rawDocuments).forEach((id, bytes) -> m.put(id, new String(bytes, StandardCharsets.UTF_8)));
     ObjectNode r = root.putObject("rejected");
-    feed.rejected().forEach(r::put);
-    AtomicWrite.write(feedFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+    new TreeMap<>(feed.rejected()).forEach(r::put);
+    rememberParsed(feed, rawDocuments);
+    if (root.equals(savedFeed) && Files.exists(feedFile)) {
+      return;
+    }
+    ObjectNode file = root.deepCopy();
+    file.put("verifiedAt", feed.verifiedAt().toString());
+    AtomicWrite.write(feedFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(file));
+    savedFeed = root;
   }
 
   private JsonNode read(Path file, String format) throws IOException {

@@ -17,6 +17,7 @@ import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -238,6 +239,30 @@ class AgentLoopTest {
     assertThat(status.feedHealth()).startsWith("feed");
     assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
     assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void checkThatFindsNothingNewDoesNotRewriteTheFeedCopyAndAChangeOrALostCopyDoes() throws Exception {
+    publishM1AndCheck();
+    Path copy = fx.stateDir.resolve("feed.json");
+    byte[] first = Files.readAllBytes(copy);
+    Object inode = Files.readAttributes(copy, BasicFileAttributes.class).fileKey();
+    fx.clock.advance(Duration.ofMinutes(5));
+
+    agent.check();
+
+    assertThat(Files.readAllBytes(copy)).isEqualTo(first);
+    assertThat(Files.readAttributes(copy, BasicFileAttributes.class).fileKey()).isEqualTo(inode);
+
+    Files.delete(copy);
+    agent.check();
+    assertThat(copy).exists();
+
+    fx.feed.put(Mitigations.m1(2)).publish();
+    fx.clock.advance(Duration.ofMinutes(5));
+    agent.check();
+    assertThat(new String(Files.readAllBytes(copy), StandardCharsets.UTF_8)).contains("\\\"revision\\\": 2")
+        .contains("\"verifiedAt\" : \"" + fx.clock.instant() + "\"");
   }
 
   @Test

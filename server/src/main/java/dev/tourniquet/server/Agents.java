@@ -2,11 +2,13 @@ package dev.tourniquet.server;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -144,19 +146,38 @@ final class Agents {
     Database.update(c, "DELETE FROM agent_mitigations WHERE agent_id = ?", agentId);
   }
 
-  /** Replaces what the agent reported before with this report. */
-  static void report(Connection c, String agentId, Report report, Instant now) throws SQLException {
+  /**
+   * Replaces what the agent reported before with this report. Only the rows that differ from
+   * {@code previous} (the agent's rows as read in the same transaction) are written: most reports change
+   * one mitigation or none.
+   */
+  static void report(Connection c, String agentId, Report report, List<MitigationReport> previous, Instant now)
+      throws SQLException {
     Database.update(c, "UPDATE agents SET last_seen = ?, data_collection = ?, reported_at = ?, agent_version = ?,"
             + " product_version = ?, last_check = ?, next_check = ?, feed_health = ? WHERE agent_id = ?",
         now, true, now, report.agentVersion(), report.productVersion(),
         Database.nullable(report.lastCheck().orElse(null)), Database.nullable(report.nextCheck().orElse(null)),
         report.feedHealth(), agentId);
-    Database.update(c, "DELETE FROM agent_mitigations WHERE agent_id = ?", agentId);
+    Map<String, MitigationReport> before = new HashMap<>();
+    previous.forEach(m -> before.put(m.id(), m));
     for (MitigationReport m : report.mitigations()) {
-      Database.update(c, "INSERT INTO agent_mitigations (agent_id, mitigation_id, revision, kind, status, reason,"
-              + " audit_hits) VALUES (?, ?, ?, ?, ?, ?, ?)",
-          agentId, m.id(), m.revision(), m.kind(), m.status(), m.reason(),
-          new String(JsonBodies.write(m.auditHits()), java.nio.charset.StandardCharsets.UTF_8));
+      MitigationReport old = before.remove(m.id());
+      if (m.equals(old)) {
+        continue;
+      }
+      String hits = new String(JsonBodies.write(m.auditHits()), StandardCharsets.UTF_8);
+      if (old == null) {
+        Database.update(c, "INSERT INTO agent_mitigations (agent_id, mitigation_id, revision, kind, status, reason,"
+            + " audit_hits) VALUES (?, ?, ?, ?, ?, ?, ?)", agentId, m.id(), m.revision(), m.kind(), m.status(), m.reason(),
+            hits);
+      } else {
+        Database.update(c, "UPDATE agent_mitigations SET revision = ?, kind = ?, status = ?, reason = ?, audit_hits = ?"
+            + " WHERE agent_id = ? AND mitigation_id = ?", m.revision(), m.kind(), m.status(), m.reason(), hits, agentId,
+            m.id());
+      }
+    }
+    for (String gone : before.keySet()) {
+      Database.update(c, "DELETE FROM agent_mitigations WHERE agent_id = ? AND mitigation_id = ?", agentId, gone);
     }
   }
 

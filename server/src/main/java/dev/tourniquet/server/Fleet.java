@@ -307,8 +307,9 @@ final class Fleet {
         Agents.heartbeat(c, agent.agentId(), now);
         return false;
       }
-      boolean before = Agents.mitigations(c, agent.agentId()).stream().anyMatch(m -> m.status().equals("Failed"));
-      Agents.report(c, agent.agentId(), report.get(), now);
+      List<Agents.MitigationReport> previous = Agents.mitigations(c, agent.agentId());
+      boolean before = previous.stream().anyMatch(m -> m.status().equals("Failed"));
+      Agents.report(c, agent.agentId(), report.get(), previous, now);
       return before || report.get().mitigations().stream().anyMatch(m -> m.status().equals("Failed"));
     });
     if (failuresMayHaveChanged) {

@@ -260,6 +260,33 @@ abstract class AgentContract extends ContractBase {
   }
 
   @Test
+  void laterReportReplacesTheRowsItChangesDropsAndAddsAndKeepsTheOthers() throws Exception {
+    String credential = fleet.enrol("web-01", "{}");
+    fleet.post("/api/v1/agent/report", credential, REPORT);
+    String third = "{\"id\":\"M3\",\"revision\":4,\"kind\":\"disable-service\",\"status\":\"Failed\","
+        + "\"reason\":\"could not stop it\",\"auditHits\":{}}";
+    String later = REPORT.replace("\"revision\":1,\"kind\":\"request-rules\",\"status\":\"Applied\"",
+            "\"revision\":2,\"kind\":\"request-rules\",\"status\":\"Applied\"")
+        .replaceFirst(",\\{\"id\":\"M2\".*\\}\\]\\}$", "," + third + "]}");
+    assertThat(later).contains("\"revision\":2").contains("\"M3\"").doesNotContain("\"M2\"");
+
+    HttpResponse<String> r = fleet.post("/api/v1/agent/report", credential, later);
+
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(204);
+    JsonNode rows = fleet.adminGet("/api/v1/admin/servers/web-01").get("mitigations");
+    assertThat(rows).hasSize(2);
+    assertThat(rows.get(0).get("id").asText()).isEqualTo("M1");
+    assertThat(rows.get(0).get("revision").asInt()).isEqualTo(2);
+    assertThat(rows.get(1).get("id").asText()).isEqualTo("M3");
+    assertThat(rows.get(1).get("status").asText()).isEqualTo("Failed");
+    assertThat(rows.get(1).get("reason").asText()).isEqualTo("could not stop it");
+
+    // The same report again changes no row.
+    assertThat(fleet.post("/api/v1/agent/report", credential, later).statusCode()).isEqualTo(204);
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web-01").get("mitigations")).isEqualTo(rows);
+  }
+
+  @Test
   void heartbeatWithDataCollectionOffKeepsNothingButLastSeen() throws Exception {
     String credential = fleet.enrol("web-01", "{}");
     fleet.post("/api/v1/agent/report", credential, REPORT);

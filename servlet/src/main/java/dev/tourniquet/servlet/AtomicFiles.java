@@ -20,7 +20,9 @@ final class AtomicFiles {
   static void write(Path target, byte[] bytes) throws IOException {
     Path absolute = target.toAbsolutePath();
     Path dir = absolute.getParent();
-    Files.createDirectories(dir);
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir); // only when missing: an existing one would cost a failed mkdir and an exception
+    }
     Path temp = Files.createTempFile(dir, "." + absolute.getFileName() + ".", ".tmp");
     try {
       try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -30,13 +32,13 @@ final class AtomicFiles {
         }
         ch.force(true);
       }
-      try {
-        Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
+      Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(temp); // once moved there is nothing left to delete
+      if (e instanceof AtomicMoveNotSupportedException) {
         throw new IOException("the file system of " + dir + " cannot rename atomically; expected it to, since a reader must never see a partial file", e);
       }
-    } finally {
-      Files.deleteIfExists(temp);
+      throw e;
     }
     fsyncDirectory(dir);
   }

@@ -84,17 +84,18 @@ final class AtomicFiles {
   }
 
   /**
-   * Writes and syncs the bytes of {@code target} to a temporary file in its directory: the first half of
-   * {@link #write(Path, byte[])}, for a caller that replaces several files and syncs their directory once.
+   * Writes the bytes of {@code target} to a temporary file in its directory, synced if {@code durable}:
+   * the first half of {@link #write(Path, byte[])}, for a caller that replaces several files and syncs
+   * their directory once.
    */
-  static Staged stage(Path target, byte[] bytes) throws IOException {
-    return new Staged(writeTemporary(target, bytes, true, null), target);
+  static Staged stage(Path target, byte[] bytes, boolean durable) throws IOException {
+    return new Staged(writeTemporary(target, bytes, durable, null), target);
   }
 
   private static Path writeTemporary(Path target, byte[] bytes, boolean durable, Set<PosixFilePermission> permissions)
       throws IOException {
     Path dir = target.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
+    ensureDirectory(dir);
     FileAttribute<?>[] attributes = permissions != null && Files.getFileStore(dir).supportsFileAttributeView("posix")
         ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(permissions)}
         : new FileAttribute<?>[0];
@@ -112,6 +113,16 @@ final class AtomicFiles {
       throw e;
     }
     return temp;
+  }
+
+  /**
+   * Creates a directory and its parents if it is missing. Cheaper than {@link Files#createDirectories}
+   * alone when it exists, which is nearly always: that one tries {@code mkdir} first and builds an exception.
+   */
+  static void ensureDirectory(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir);
+    }
   }
 
   private static void replace(Path temp, Path target) throws IOException {

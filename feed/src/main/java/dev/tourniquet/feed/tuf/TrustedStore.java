@@ -31,7 +31,9 @@ import java.util.Optional;
  * loaded (a file signed by rotated-out keys counts as absent), an older timestamp or snapshot beside a
  * newer one is simply updated again, and the entity tag is used only with the exact timestamp bytes it was
  * received with (its file names their SHA-256), so a new tag beside an old timestamp cannot turn the next
- * request into a "304 Not Modified" that keeps the old timestamp. A failed update writes nothing.
+ * request into a "304 Not Modified" that keeps the old timestamp. The entity tag's own bytes are not synced
+ * (a torn or empty tag file matches no timestamp, or sends a tag the server does not have: a full
+ * download). A failed update writes nothing.
  */
 final class TrustedStore {
   static final String ROOT = "root.json";
@@ -96,27 +98,35 @@ final class TrustedStore {
     if (changes.isEmpty()) {
       return;
     }
-    Files.createDirectories(dir);
+    AtomicFiles.ensureDirectory(dir);
     List<AtomicFiles.Staged> staged = new ArrayList<>();
+    int replaced = 0;
     try {
       for (Change change : changes) {
         if (change.bytes() != null) {
-          staged.add(AtomicFiles.stage(dir.resolve(change.name()), change.bytes()));
+          // The entity tag only makes requests conditional: lost or torn by a crash, it costs one full
+          // download of the timestamp, so it is not worth a sync of its own.
+          staged.add(AtomicFiles.stage(dir.resolve(change.name()), change.bytes(), !change.name().equals(ETAG)));
         }
       }
-      int next = 0;
       for (Change change : changes) {
         if (change.bytes() == null) {
           Files.deleteIfExists(dir.resolve(change.name()));
         } else {
-          staged.get(next++).replace();
+          staged.get(replaced).replace();
+          replaced++;
         }
       }
       AtomicFiles.syncDirectory(dir);
-    } finally {
-      for (AtomicFiles.Staged s : staged) {
-        s.discard();
+    } catch (IOException | RuntimeException e) {
+      for (AtomicFiles.Staged s : staged.subList(replaced, staged.size())) {
+        try {
+          s.discard();
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
       }
+      throw e;
     }
   }
 

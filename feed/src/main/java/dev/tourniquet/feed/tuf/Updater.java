@@ -421,7 +421,7 @@ final class Updater {
     // TUF 5.7.3: write the file as FILENAME. It is a cache that is verified against the trusted targets
     // metadata on every read, so a torn write only costs a new download: no temporary file, no fsync.
     if (cache) {
-      Files.createDirectories(cached.getParent());
+      AtomicFiles.ensureDirectory(cached.getParent());
       Files.write(cached, bytes);
     }
     return bytes;
