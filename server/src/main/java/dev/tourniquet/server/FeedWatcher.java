@@ -1,17 +1,29 @@
 package dev.tourniquet.server;
 
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Watches the hosted feeds' {@code timestamp.json}: on a change it records the new mitigation revisions
  * (for rollouts) and publishes a feed notice, which every server process turns into {@code event: feed}
- * on its agents' streams. Polling the hash of one small file twice a second is simpler and more portable
- * than a directory watch (which misses changes on network file systems), and a publisher replaces the
- * file atomically, so a read never sees half of it.
+ * on its agents' streams. The hash of that one small file is polled twice a second, which works on every
+ * file system; where the file system reports changes (inotify on Linux), a {@linkplain
+ * #watchDirectories(Executor) directory watch} also checks as soon as the file is replaced, so a publish
+ * reaches agents without waiting for the next poll. A publisher replaces the file atomically, so a read
+ * never sees half of it.
  */
 final class FeedWatcher {
   private static final Logger LOG = LoggerFactory.getLogger(FeedWatcher.class);
@@ -38,6 +50,47 @@ final class FeedWatcher {
     for (HostedFeed feed : fleet.feeds().values()) {
       check(feed, true);
     }
+  }
+
+  /**
+   * Checks every feed (by {@link #poll()}, on {@code checks}, the executor that runs the scheduled polls)
+   * as soon as a feed directory reports that {@code timestamp.json} changed. A directory that cannot be
+   * watched is only polled; so is one on a file system that never reports (some network file systems).
+   *
+   * @param checks where the checks run; polls and checks must not run at the same time
+   * @return closing it stops watching
+   * @throws IOException if the file system cannot watch at all
+   */
+  Closeable watchDirectories(Executor checks) throws IOException {
+    WatchService watch = FileSystems.getDefault().newWatchService();
+    for (HostedFeed feed : fleet.feeds().values()) {
+      try {
+        feed.root().register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY);
+      } catch (IOException | UnsupportedOperationException e) {
+        LOG.info("feed {}: cannot watch {} ({}); polling it twice a second", feed.name(), feed.root(), e.toString());
+      }
+    }
+    Thread thread = new Thread(() -> {
+      try {
+        while (true) {
+          WatchKey key = watch.take();
+          boolean changed = false;
+          for (WatchEvent<?> event : key.pollEvents()) {
+            changed |= event.kind() == StandardWatchEventKinds.OVERFLOW
+                || "timestamp.json".equals(String.valueOf(event.context()));
+          }
+          key.reset();
+          if (changed) {
+            checks.execute(this::poll);
+          }
+        }
+      } catch (ClosedWatchServiceException | InterruptedException | RejectedExecutionException e) {
+        // closed, or the server is stopping
+      }
+    }, "tourniquet-feed-watch");
+    thread.setDaemon(true);
+    thread.start();
+    return watch;
   }
 
   private void check(HostedFeed feed, boolean push) {

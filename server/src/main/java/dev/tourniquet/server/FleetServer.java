@@ -1,5 +1,6 @@
 package dev.tourniquet.server;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -58,13 +59,16 @@ public final class FleetServer implements AutoCloseable {
   private final Server jetty;
   private final EventStreams streams;
   private final ScheduledExecutorService scheduler;
+  private final Closeable feedWatch;
   private final ExecutorService pushWorker;
   private final URI uri;
   private final Fleet fleet;
   private final FeedFileCache feedCache;
 
   private FleetServer(Settings settings, Database db, Bus bus, Server jetty, EventStreams streams,
-      ScheduledExecutorService scheduler, ExecutorService pushWorker, URI uri, Fleet fleet, FeedFileCache feedCache) {
+      ScheduledExecutorService scheduler, Closeable feedWatch, ExecutorService pushWorker, URI uri, Fleet fleet,
+      FeedFileCache feedCache) {
+    this.feedWatch = feedWatch;
     this.fleet = fleet;
     this.feedCache = feedCache;
     this.settings = settings;
@@ -100,6 +104,7 @@ public final class FleetServer implements AutoCloseable {
     }
     Bus bus = null;
     ScheduledExecutorService scheduler = null;
+    Closeable feedWatch = null;
     ExecutorService pushWorker = null;
     Server jetty = null;
     try {
@@ -153,6 +158,7 @@ public final class FleetServer implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(streams::keepAlive, keepAlive, keepAlive, TimeUnit.MILLISECONDS);
       long poll = settings.feedPollInterval.toMillis();
       scheduler.scheduleWithFixedDelay(watcher::poll, poll, poll, TimeUnit.MILLISECONDS);
+      feedWatch = watcher.watchDirectories(scheduler);
       long rollout = settings.rolloutCheckInterval.toMillis();
       scheduler.scheduleWithFixedDelay(() -> {
         try {
@@ -170,8 +176,9 @@ public final class FleetServer implements AutoCloseable {
         LOG.warn("serving plain HTTP on {}: agent credentials and admin tokens cross the network in clear text;"
             + " use --tls-keystore", settings.host);
       }
-      return new FleetServer(settings, db, bus, jetty, streams, scheduler, pushWorker, uri, fleet, feedCache);
+      return new FleetServer(settings, db, bus, jetty, streams, scheduler, feedWatch, pushWorker, uri, fleet, feedCache);
     } catch (Exception e) {
+      closeQuietly(feedWatch);
       if (scheduler != null) {
         scheduler.shutdownNow();
       }
@@ -289,6 +296,7 @@ public final class FleetServer implements AutoCloseable {
   /** Stops serving, ends every event stream, and closes the database. */
   @Override
   public void close() {
+    closeQuietly(feedWatch);
     scheduler.shutdownNow();
     streams.closeAll();
     try {
@@ -299,6 +307,16 @@ public final class FleetServer implements AutoCloseable {
     pushWorker.shutdownNow();
     bus.close();
     db.close();
+  }
+
+  private static void closeQuietly(Closeable c) {
+    if (c != null) {
+      try {
+        c.close();
+      } catch (IOException e) {
+        LOG.warn("closing {}: {}", c, e.toString());
+      }
+    }
   }
 
   /** What a {@link FleetServer} serves, where, and on which database. Build with {@link #builder(Path)}. */
