@@ -9,7 +9,6 @@ import dev.tourniquet.agent.enforce.EnforcementException;
 import dev.tourniquet.agent.enforce.Enforcer;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.feed.mitigation.Mitigation;
-import dev.tourniquet.feed.mitigation.MitigationWriter;
 import java.io.IOException;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -182,7 +181,7 @@ final class Converger {
         problem = Optional.of(e.restored() ? e.getMessage() : e.getMessage() + " (the target could not be restored: check it)");
       }
       if (problem.isEmpty()) {
-        state = state.withTarget(name, next, Map.of(m.appliedId(), MitigationWriter.write(m)))
+        state = state.withTarget(name, next, Map.of(m.appliedId(), store.document(m)))
             .withoutFailure(name, step.id()).withPending(Optional.empty());
         store.save(state);
         audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied",

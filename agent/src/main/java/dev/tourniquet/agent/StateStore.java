@@ -10,6 +10,7 @@ import dev.tourniquet.agent.AgentState.TargetFailure;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.mitigation.MitigationException;
 import dev.tourniquet.feed.mitigation.MitigationParser;
+import dev.tourniquet.feed.mitigation.MitigationWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -38,8 +39,6 @@ final class StateStore {
   private final ObjectMapper json = new ObjectMapper();
   private final Path stateFile;
   private final Path feedFile;
-  /** The documents of the last feed saved, as the feed's reader parsed them, by applied id. */
-  private Map<String, Parsed> feedParsed = Map.of();
   /** What {@link #saveFeed} wrote last, without its time; null until it writes. */
   private ObjectNode savedFeed;
   /** The documents parsed by the last {@link #parseDocuments}, by applied id. */
@@ -136,9 +135,6 @@ final class StateStore {
     for (Map.Entry<String, byte[]> e : state.documents().entrySet()) {
       Parsed p = parsed.get(e.getKey());
       if (p == null || !Arrays.equals(p.bytes(), e.getValue())) {
-        p = feedParsed.get(e.getKey()); // a revision just applied from the feed: parsed by the feed's reader
-      }
-      if (p == null || !Arrays.equals(p.bytes(), e.getValue())) {
         try {
           p = new Parsed(e.getValue(), MitigationParser.parse(e.getValue()));
         } catch (MitigationException ex) {
@@ -153,15 +149,17 @@ final class StateStore {
     return out;
   }
 
-  private synchronized void rememberParsed(FeedView feed, Map<String, byte[]> rawDocuments) {
-    Map<String, Parsed> next = new HashMap<>();
-    feed.mitigations().forEach((id, m) -> {
-      byte[] bytes = rawDocuments.get(id);
-      if (bytes != null) {
-        next.put(m.appliedId(), new Parsed(bytes, m));
-      }
-    });
-    feedParsed = next;
+  /**
+   * The bytes the state keeps for a document about to be recorded (its canonical form), remembered with
+   * the document, so that the next {@link #parseDocuments} does not parse what was just verified: the
+   * canonical form parses back to an equal document.
+   */
+  synchronized byte[] document(Mitigation m) {
+    byte[] bytes = MitigationWriter.write(m);
+    Map<String, Parsed> next = new HashMap<>(parsed);
+    next.put(m.appliedId(), new Parsed(bytes, m));
+    parsed = next;
+    return bytes;
   }
 
   /** A document of the state and the bytes it was parsed from. */
@@ -201,7 +199,6 @@ final class StateStore {
     new TreeMap<>(rawDocuments).forEach((id, bytes) -> m.put(id, new String(bytes, StandardCharsets.UTF_8)));
     ObjectNode r = root.putObject("rejected");
     new TreeMap<>(feed.rejected()).forEach(r::put);
-    rememberParsed(feed, rawDocuments);
     if (root.equals(savedFeed) && Files.exists(feedFile)) {
       return;
     }

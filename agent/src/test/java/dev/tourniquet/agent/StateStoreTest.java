@@ -39,6 +39,21 @@ class StateStoreTest {
   }
 
   @Test
+  void documentRecordedFromTheFeedIsTheOneReadBackNotAParseOfItsBytes() throws Exception {
+    StateStore store = new StateStore(dir);
+    Mitigation verified = Mitigations.m1(2);
+
+    byte[] kept = store.document(verified);
+    Map<String, Mitigation> read = store.parseDocuments(withDocuments(Map.of("M1.2", kept)));
+
+    assertThat(kept).isEqualTo(MitigationWriter.write(verified));
+    assertThat(read.get("M1.2")).isSameAs(verified);
+    // Another store (the agent after a restart) parses the same bytes to an equal document.
+    assertThat(new StateStore(dir).parseDocuments(withDocuments(Map.of("M1.2", kept))).get("M1.2")).isEqualTo(verified)
+        .isNotSameAs(verified);
+  }
+
+  @Test
   void invalidDocumentInTheStateIsAnErrorEveryTime() throws Exception {
     StateStore store = new StateStore(dir);
     AgentState state = withDocuments(Map.of("M1.1", "{\"id\":\"M1\"}".getBytes(StandardCharsets.UTF_8)));
