@@ -32,7 +32,11 @@ final class AtomicWrite {
       }
       Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(temp); // once moved there is nothing left to delete
+      try {
+        Files.deleteIfExists(temp); // only on failure: once moved there is nothing left to delete
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
       if (e instanceof AtomicMoveNotSupportedException) {
         throw new IOException(file + ": the file system cannot rename atomically, so state cannot be written safely", e);
       }

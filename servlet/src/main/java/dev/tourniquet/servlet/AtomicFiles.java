@@ -34,7 +34,11 @@ final class AtomicFiles {
       }
       Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(temp); // once moved there is nothing left to delete
+      try {
+        Files.deleteIfExists(temp); // only on failure: once moved there is nothing left to delete
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
       if (e instanceof AtomicMoveNotSupportedException) {
         throw new IOException("the file system of " + dir + " cannot rename atomically; expected it to, since a reader must never see a partial file", e);
       }
