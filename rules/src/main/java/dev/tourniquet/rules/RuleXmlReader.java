@@ -27,6 +27,13 @@ import javax.xml.stream.XMLStreamReader;
  */
 public final class RuleXmlReader {
   private static final int MAX_DEPTH = 32;
+  /**
+   * The JDK's own StAX parser, configured once. Always the JDK's: looking up the configured implementation
+   * on every read cost more than parsing a rule, and a parser that another library on an application's
+   * class path provides would be one the DTD and external-entity refusals were never tested with. A factory
+   * need not be thread-safe, so readers are created under its lock; each reader is used by one thread.
+   */
+  private static final XMLInputFactory FACTORY = newFactory();
 
   private RuleXmlReader() {}
 
@@ -89,15 +96,21 @@ public final class RuleXmlReader {
     return new RuleValidationException(List.of(new Problem(source + ":" + line, message)));
   }
 
-  private static Element parse(String xml, String source) {
-    XMLInputFactory factory = XMLInputFactory.newFactory();
+  private static XMLInputFactory newFactory() {
+    XMLInputFactory factory = XMLInputFactory.newDefaultFactory();
     factory.setProperty(XMLInputFactory.SUPPORT_DTD, false);
     factory.setProperty(XMLInputFactory.IS_SUPPORTING_EXTERNAL_ENTITIES, false);
     factory.setProperty(XMLInputFactory.IS_NAMESPACE_AWARE, false);
     factory.setProperty(XMLInputFactory.IS_COALESCING, true);
+    return factory;
+  }
+
+  private static Element parse(String xml, String source) {
     XMLStreamReader reader = null;
     try {
-      reader = factory.createXMLStreamReader(new StringReader(xml));
+      synchronized (FACTORY) {
+        reader = FACTORY.createXMLStreamReader(new StringReader(xml));
+      }
       List<Element> stack = new ArrayList<>();
       Element root = null;
       while (reader.hasNext()) {
