@@ -18,9 +18,9 @@ class EventStreamLimitTest {
       String a = fleet.enrol("web-01", "{}");
       String b = fleet.enrol("web-02", "{}");
       String c = fleet.enrol("web-03", "{}");
-      try (EventStreamClient one = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), a);
-          EventStreamClient two = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), b);
-          EventStreamClient three = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), c)) {
+      try (EventStreamClient one = fleet.events(a);
+          EventStreamClient two = fleet.events(b);
+          EventStreamClient three = fleet.events(c)) {
         assertThat(one.status).isEqualTo(200);
         assertThat(two.status).isEqualTo(200);
         assertThat(three.status).isEqualTo(429);
@@ -33,8 +33,7 @@ class EventStreamLimitTest {
     try (Fixture fleet = new Fixture(dir, Backend.h2(), b -> b.timings(Duration.ofMillis(200), Duration.ofMillis(100),
         Duration.ofSeconds(30), Duration.ofHours(3)))) {
       String a = fleet.enrol("web-01", "{}");
-      try (EventStreamClient events = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), a)) {
-        assertThat(events.nextAny(Duration.ofSeconds(10)).data()).isEqualTo("connected to the Tourniquet fleet server");
+      try (EventStreamClient events = fleet.connectedEvents(a)) {
         EventStreamClient.Event keepAlive = events.nextAny(Duration.ofSeconds(10));
         assertThat(keepAlive.type()).isEqualTo(":");
         assertThat(keepAlive.data()).isEqualTo("keep-alive");

@@ -18,9 +18,7 @@ class FeedWatchTest {
     try (Fixture fleet = new Fixture(dir, Backend.h2(), b -> b.timings(Duration.ofSeconds(15), Duration.ofHours(1),
         Duration.ofSeconds(30), Duration.ofHours(3)))) {
       String credential = fleet.enrol("web-01", "{}");
-      try (EventStreamClient events = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential)) {
-        assertThat(events.nextAny(Duration.ofSeconds(10)).data()).isEqualTo("connected to the Tourniquet fleet server");
-
+      try (EventStreamClient events = fleet.connectedEvents(credential)) {
         fleet.feed.publish(Map.of("M3", 1));
 
         assertThat(events.next(Duration.ofSeconds(10)).type()).isEqualTo("feed");

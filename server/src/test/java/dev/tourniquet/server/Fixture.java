@@ -49,6 +49,23 @@ final class Fixture implements AutoCloseable {
     this.adminToken = Files.readString(server.adminTokenFile()).trim();
   }
 
+  /** Opens this agent's event stream ({@code GET /api/v1/agent/events}). */
+  EventStreamClient events(String credential) throws Exception {
+    return new EventStreamClient(http, uri("/api/v1/agent/events"), credential);
+  }
+
+  /** Opens this agent's event stream and waits for the server's greeting, the first line it sends. */
+  EventStreamClient connectedEvents(String credential) throws Exception {
+    EventStreamClient events = events(credential);
+    try {
+      assertThat(events.nextAny(Duration.ofSeconds(10)).data()).isEqualTo("connected to the Tourniquet fleet server");
+      return events;
+    } catch (AssertionError e) {
+      events.close();
+      throw e;
+    }
+  }
+
   URI uri(String path) {
     return server.uri().resolve(path);
   }

@@ -167,7 +167,7 @@ abstract class PolicyContract extends ContractBase {
   @Test
   void newFeedTimestampIsPushedToConnectedAgents() throws Exception {
     String credential = fleet.enrol("web-01", "{}");
-    try (EventStreamClient events = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential)) {
+    try (EventStreamClient events = fleet.events(credential)) {
       assertThat(events.status).isEqualTo(200);
       assertThat(events.nextAny(WAIT).type()).isEqualTo(":");
 
@@ -183,7 +183,7 @@ abstract class PolicyContract extends ContractBase {
   void policyChangeIsPushedOnlyToTheAgentsItConcerns() throws Exception {
     String web1 = fleet.enrol("web-01", "{}");
     fleet.enrol("web-02", "{}");
-    try (EventStreamClient events = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), web1)) {
+    try (EventStreamClient events = fleet.events(web1)) {
       assertThat(events.nextAny(WAIT).type()).isEqualTo(":");
 
       // A change to web-02 alone, then one to everyone: web-01's first event must be the second.
@@ -206,13 +206,13 @@ abstract class PolicyContract extends ContractBase {
   void aThirdStreamOfOneAgentClosesItsOldest() throws Exception {
     String credential = fleet.enrol("web-01", "{}");
     String other = fleet.enrol("web-02", "{}");
-    try (EventStreamClient one = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential);
-        EventStreamClient two = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential);
-        EventStreamClient otherAgent = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), other)) {
+    try (EventStreamClient one = fleet.events(credential);
+        EventStreamClient two = fleet.events(credential);
+        EventStreamClient otherAgent = fleet.events(other)) {
       assertThat(one.nextAny(WAIT).type()).isEqualTo(":");
       assertThat(two.nextAny(WAIT).type()).isEqualTo(":");
 
-      try (EventStreamClient three = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential)) {
+      try (EventStreamClient three = fleet.events(credential)) {
         assertThat(three.status).isEqualTo(200);
         assertThat(one.next(WAIT).type()).isEqualTo("closed");
         assertThat(fleet.server.eventStreams()).isEqualTo(3);
@@ -228,7 +228,7 @@ abstract class PolicyContract extends ContractBase {
   @Test
   void removingAServerEndsItsEventStream() throws Exception {
     String credential = fleet.enrol("web-01", "{}");
-    try (EventStreamClient events = new EventStreamClient(fleet.http, fleet.uri("/api/v1/agent/events"), credential)) {
+    try (EventStreamClient events = fleet.events(credential)) {
       assertThat(events.nextAny(WAIT).type()).isEqualTo(":");
       fleet.delete("/api/v1/admin/servers/web-01", fleet.adminToken);
       assertThat(events.next(WAIT).type()).isEqualTo("closed");
