@@ -247,12 +247,14 @@ class AgentLoopTest {
     Path copy = fx.stateDir.resolve("feed.json");
     byte[] first = Files.readAllBytes(copy);
     Object inode = Files.readAttributes(copy, BasicFileAttributes.class).fileKey();
+    Map<Path, String> files = filesUnder(fx.stateDir);
     fx.clock.advance(Duration.ofMinutes(5));
 
     agent.check();
 
     assertThat(Files.readAllBytes(copy)).isEqualTo(first);
     assertThat(Files.readAttributes(copy, BasicFileAttributes.class).fileKey()).isEqualTo(inode);
+    assertThat(filesUnder(fx.stateDir)).as("nothing in the state directory written").isEqualTo(files);
 
     Files.delete(copy);
     agent.check();
@@ -263,6 +265,18 @@ class AgentLoopTest {
     agent.check();
     assertThat(new String(Files.readAllBytes(copy), StandardCharsets.UTF_8)).contains("\\\"revision\\\": 2")
         .contains("\"verifiedAt\" : \"" + fx.clock.instant() + "\"");
+  }
+
+  /** Every file under a directory with its identity, size and modification time. */
+  private static Map<Path, String> filesUnder(Path root) throws IOException {
+    Map<Path, String> out = new java.util.TreeMap<>();
+    try (var paths = Files.walk(root)) {
+      for (Path p : (Iterable<Path>) paths.filter(Files::isRegularFile)::iterator) {
+        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+        out.put(root.relativize(p), a.fileKey() + " " + a.size() + " " + a.lastModifiedTime().toMillis());
+      }
+    }
+    return out;
   }
 
   @Test
