@@ -18,9 +18,7 @@ final class AtomicWrite {
 
   static void write(Path file, byte[] bytes) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
-    if (!Files.isDirectory(dir)) {
-      Files.createDirectories(dir); // only when missing: an existing one would cost a failed mkdir and an exception
-    }
+    ensureDirectory(dir);
     Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
     try {
       try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -43,6 +41,16 @@ final class AtomicWrite {
       throw e;
     }
     fsyncDirectory(dir);
+  }
+
+  /**
+   * Creates a directory and its parents if it is missing. Cheaper than {@link Files#createDirectories}
+   * alone when it exists, which is nearly always: that one tries {@code mkdir} first and builds an exception.
+   */
+  static void ensureDirectory(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir);
+    }
   }
 
   static void fsyncDirectory(Path dir) throws IOException {

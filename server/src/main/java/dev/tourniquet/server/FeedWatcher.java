@@ -54,20 +54,27 @@ final class FeedWatcher {
 
   /**
    * Checks every feed (by {@link #poll()}, on {@code checks}, the executor that runs the scheduled polls)
-   * as soon as a feed directory reports that {@code timestamp.json} changed. A directory that cannot be
-   * watched is only polled; so is one on a file system that never reports (some network file systems).
+   * as soon as a feed directory reports that {@code timestamp.json} changed. The watch only makes a
+   * publish visible sooner, so it never stops the server: a directory that cannot be watched, or a system
+   * that cannot watch at all (out of inotify instances, say), is polled only, and says so in the log; so is
+   * a file system that never reports changes (some network file systems), silently.
    *
    * @param checks where the checks run; polls and checks must not run at the same time
-   * @return closing it stops watching
-   * @throws IOException if the file system cannot watch at all
+   * @return closing it stops watching and waits for the watching thread to end
    */
-  Closeable watchDirectories(Executor checks) throws IOException {
-    WatchService watch = FileSystems.getDefault().newWatchService();
+  Closeable watchDirectories(Executor checks) {
+    WatchService watch;
+    try {
+      watch = FileSystems.getDefault().newWatchService();
+    } catch (IOException | UnsupportedOperationException e) {
+      LOG.warn("cannot watch the feed directories ({}); polling them twice a second", e.toString());
+      return () -> { };
+    }
     for (HostedFeed feed : fleet.feeds().values()) {
       try {
         feed.root().register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY);
       } catch (IOException | UnsupportedOperationException e) {
-        LOG.info("feed {}: cannot watch {} ({}); polling it twice a second", feed.name(), feed.root(), e.toString());
+        LOG.warn("feed {}: cannot watch {} ({}); polling it twice a second", feed.name(), feed.root(), e.toString());
       }
     }
     Thread thread = new Thread(() -> {
@@ -90,7 +97,14 @@ final class FeedWatcher {
     }, "tourniquet-feed-watch");
     thread.setDaemon(true);
     thread.start();
-    return watch;
+    return () -> {
+      watch.close(); // ends the thread's take()
+      try {
+        thread.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    };
   }
 
   private void check(HostedFeed feed, boolean push) {
