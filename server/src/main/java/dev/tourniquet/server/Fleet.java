@@ -183,25 +183,30 @@ final class Fleet {
     }
   }
 
-  /** Records the revisions a hosted feed lists; returns whether any was new. */
+  /**
+   * Records the revisions a hosted feed lists; returns whether any was new. Agents hear of it only when
+   * rollout rings are on: a new revision is then held back from every server outside ring canary. With
+   * rollout off it is released as it is found and no agent's policy changes, so no policy is recomputed
+   * for each connected agent while they are all checking the feed the push just announced.
+   */
   boolean discover(HostedFeed feed, List<HostedFeed.Listed> listed) throws SQLException, HttpException {
     Instant now = now();
-    boolean any = db.transaction(c -> {
+    var result = db.transaction(c -> {
       boolean added = false;
+      boolean rollout = Policies.org(c).rolloutEnabled();
       for (HostedFeed.Listed m : listed) {
         if (Policies.discover(c, feed.name(), m.id(), m.revision(), now)) {
           added = true;
-          boolean rollout = Policies.org(c).rolloutEnabled();
           AuditLog.append(c, now, "system", "rollout.discover", m.id() + "." + m.revision(),
               "found in feed " + feed.name() + (rollout ? "; released to ring canary only" : "; rollout off: released"));
         }
       }
-      return added;
+      return Map.entry(added, added && rollout);
     });
-    if (any) {
+    if (result.getValue()) {
       policyChanged(Optional.empty());
     }
-    return any;
+    return result.getKey();
   }
 
   // Servers, users and tokens (admin).
@@ -310,7 +315,8 @@ final class Fleet {
       List<Agents.MitigationReport> previous = Agents.mitigations(c, agent.agentId());
       boolean before = previous.stream().anyMatch(m -> m.status().equals("Failed"));
       Agents.report(c, agent.agentId(), report.get(), previous, now);
-      return before || report.get().mitigations().stream().anyMatch(m -> m.status().equals("Failed"));
+      return (before || report.get().mitigations().stream().anyMatch(m -> m.status().equals("Failed")))
+          && Policies.holding(c);
     });
     if (failuresMayHaveChanged) {
       // A failure halts a rollout: the held reasons other servers see change.

@@ -154,6 +154,15 @@ final class Policies {
         rollout ? Database.NullOf.VARCHAR : "system: rollout off", id, revision) == 1;
   }
 
+  /**
+   * Whether rollout rings hold anything back now: rollout is on and a revision waits in ring canary. Only
+   * then can a failure reported by a server change other servers' policies (their held reasons).
+   */
+  static boolean holding(Connection c) throws SQLException {
+    return org(c).rolloutEnabled()
+        && !Database.query(c, "SELECT 1 FROM rollouts WHERE state = 'canary' FETCH FIRST 1 ROWS ONLY", rs -> 1).isEmpty();
+  }
+
   /** Releases a revision to every ring; false if there is no such canary rollout. */
   static boolean release(Connection c, String id, int revision, String by, Instant now) throws SQLException {
     return Database.update(c, "UPDATE rollouts SET state = 'released', released_at = ?, released_by = ?"
