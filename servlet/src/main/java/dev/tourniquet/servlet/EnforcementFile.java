@@ -162,10 +162,11 @@ public record EnforcementFile(Instant generated, List<ActiveMitigation> mitigati
    * written.
    *
    * @param file the path
+   * @return the bytes written (the UTF-8 of {@link #toJson()}), for a caller that hashes or compares them
    * @throws IOException if it cannot be written
    * @throws EnforcementFileException if a rule set does not compile
    */
-  public void write(Path file) throws IOException {
+  public byte[] write(Path file) throws IOException {
     Snapshot.compile(this, file.toString());
     byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
     if (bytes.length > MAX_BYTES) {
@@ -173,6 +174,7 @@ public record EnforcementFile(Instant generated, List<ActiveMitigation> mitigati
           "%s: expected at most %d bytes but found %d", file, MAX_BYTES, bytes.length)));
     }
     AtomicFiles.write(file, bytes);
+    return bytes;
   }
 
 }

@@ -140,19 +140,19 @@ public final class ServletEnforcer implements Enforcer {
         }
       }
     }
-    Optional<EnforcementFile> existing = readExisting();
-    EnforcementFile next = new EnforcementFile(existing.map(EnforcementFile::generated).orElse(clock.instant()), converted);
-    if (existing.isPresent() && existing.get().toJson().equals(next.toJson())) {
-      return; // same content: no write, so the filter does not reload
+    Optional<Existing> existing = readExisting();
+    if (existing.isPresent()
+        && existing.get().text().equals(new EnforcementFile(existing.get().file().generated(), converted).toJson())) {
+      return; // same content (the file as this agent writes it, its time kept): no write, the filter does not reload
     }
-    EnforcementFile written = new EnforcementFile(clock.instant(), converted);
+    byte[] written;
     try {
-      written.write(file);
+      written = new EnforcementFile(clock.instant(), converted).write(file);
     } catch (IOException | RuntimeException e) {
       // The write is atomic: the previous file is untouched.
       throw new EnforcementException(file + ": could not write the enforcement file: " + e.getMessage(), true, e);
     }
-    verifyLoaded(written.toJson().getBytes(StandardCharsets.UTF_8), existing);
+    verifyLoaded(written, existing.map(Existing::file));
   }
 
   @Override
@@ -232,10 +232,10 @@ public final class ServletEnforcer implements Enforcer {
   private String restore(Optional<EnforcementFile> previous) {
     try {
       if (previous.isPresent()) {
-        previous.get().write(file);
+        byte[] restored = previous.get().write(file);
         // The filter that just rejected the new file is running: once it has loaded the previous one again,
         // the status built after this change says the mitigations that stay are live.
-        awaitAck(sha256(previous.get().toJson().getBytes(StandardCharsets.UTF_8)), ackTimeout);
+        awaitAck(sha256(restored), ackTimeout);
         return "restored the previous file";
       }
       Files.deleteIfExists(file);
@@ -255,10 +255,7 @@ public final class ServletEnforcer implements Enforcer {
     Digest d = digest;
     if (d == null || !Objects.equals(d.fileKey(), now.fileKey()) || !d.modified().equals(now.lastModifiedTime())
         || d.size() != now.size()) {
-      byte[] bytes;
-      try (InputStream in = Files.newInputStream(file)) {
-        bytes = in.readNBytes(EnforcementFile.MAX_BYTES + 1); // longer: the filter refuses it, it never matches
-      }
+      byte[] bytes = readUpTo(file, EnforcementFile.MAX_BYTES); // longer: the filter refuses it, it never matches
       d = new Digest(now.fileKey(), now.lastModifiedTime(), now.size(), sha256(bytes));
       digest = d;
     }
@@ -266,8 +263,8 @@ public final class ServletEnforcer implements Enforcer {
   }
 
   private Optional<JsonNode> readAck() {
-    try (InputStream in = Files.newInputStream(ackFile)) {
-      byte[] bytes = in.readNBytes(MAX_ACK_BYTES + 1);
+    try {
+      byte[] bytes = readUpTo(ackFile, MAX_ACK_BYTES);
       if (bytes.length > MAX_ACK_BYTES) {
         return Optional.empty();
       }
@@ -287,9 +284,24 @@ public final class ServletEnforcer implements Enforcer {
     }
   }
 
-  private Optional<EnforcementFile> readExisting() {
+  /** Reads at most {@code max + 1} bytes: a longer result means the file is over the limit. */
+  private static byte[] readUpTo(Path path, int max) throws IOException {
+    try (InputStream in = Files.newInputStream(path)) {
+      return in.readNBytes(max + 1);
+    }
+  }
+
+  /** The enforcement file on disk, and its text as read (this agent writes exactly {@code file.toJson()}). */
+  private record Existing(EnforcementFile file, String text) {}
+
+  private Optional<Existing> readExisting() {
     try {
-      return Optional.of(EnforcementFile.read(file));
+      byte[] bytes = readUpTo(file, EnforcementFile.MAX_BYTES);
+      if (bytes.length > EnforcementFile.MAX_BYTES) {
+        return Optional.empty(); // the filter refuses it: rewrite it from the agent's state
+      }
+      String text = new String(bytes, StandardCharsets.UTF_8);
+      return Optional.of(new Existing(EnforcementFile.parse(text, file.toString()), text));
     } catch (NoSuchFileException e) {
       return Optional.empty();
     } catch (IOException | RuntimeException e) {
