@@ -8,23 +8,27 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 
 /**
  * The agent's durable state: the server's local policy, what is applied on each target (with the
  * verified document of every applied revision, so protection survives a feed outage and a restart), the
- * revisions that failed on a target, and the change in progress (intent recorded before a target is
- * converged, cleared after).
+ * revisions that failed on a target, the health probes owed to changes no target had confirmed live yet,
+ * and the change in progress (intent recorded before a target is converged, cleared after).
  *
  * @param local the server-level policy
  * @param targets per target, the applied mitigations by id
  * @param documents the verified document of every applied revision, by applied id ({@code M1.2})
  * @param failures revisions that failed or were refused on a target
  * @param pending the change in progress, if the agent stopped in the middle of one
+ * @param probesDue changes made while their target had not confirmed them live, whose health probe runs
+ *     once it does
  */
 record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> targets, Map<String, byte[]> documents,
-    List<TargetFailure> failures, Optional<Intent> pending) {
+    List<TargetFailure> failures, Optional<Intent> pending, List<ProbeDue> probesDue) {
 
-  static final AgentState EMPTY = new AgentState(LocalPolicy.DEFAULT, Map.of(), Map.of(), List.of(), Optional.empty());
+  static final AgentState EMPTY = new AgentState(LocalPolicy.DEFAULT, Map.of(), Map.of(), List.of(), Optional.empty(),
+      List.of());
 
   AgentState {
     Objects.requireNonNull(local, "local");
@@ -34,6 +38,7 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
     documents = Collections.unmodifiableMap(new TreeMap<>(documents));
     failures = List.copyOf(failures);
     Objects.requireNonNull(pending, "pending");
+    probesDue = List.copyOf(probesDue);
   }
 
   /**
@@ -65,48 +70,112 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
    */
   record Intent(String target, String id, int revision, String action) {}
 
+  /**
+   * A change whose health probe was skipped because its target had not confirmed it live: the probe runs
+   * at the first check that finds it live, and a failure undoes the change then.
+   *
+   * @param target the target
+   * @param id the mitigation id
+   * @param revision the revision applied
+   * @param previous what the target ran of this id before (an update), whose document is kept meanwhile so
+   *     that undoing the change restores it
+   */
+  record ProbeDue(String target, String id, int revision, Optional<AppliedRef> previous) {
+    ProbeDue {
+      Objects.requireNonNull(previous, "previous");
+    }
+
+    String appliedId() {
+      return id + "." + revision;
+    }
+  }
+
   Map<String, AppliedRef> on(String target) {
     return targets.getOrDefault(target, Map.of());
   }
 
   AgentState withLocal(LocalPolicy value) {
-    return new AgentState(value, targets, documents, failures, pending);
+    return new AgentState(value, targets, documents, failures, pending, probesDue);
   }
 
   AgentState withPending(Optional<Intent> value) {
-    return new AgentState(local, targets, documents, failures, value);
+    return new AgentState(local, targets, documents, failures, value, probesDue);
   }
 
-  /** Records what a target now runs, keeping the documents of every revision still applied somewhere. */
+  /**
+   * Records what a target now runs, keeping the documents of every revision still applied somewhere (or
+   * to be restored if a probe due fails) and the probes due of changes still in place.
+   */
   AgentState withTarget(String target, Map<String, AppliedRef> applied, Map<String, byte[]> newDocuments) {
     Map<String, Map<String, AppliedRef>> t = new TreeMap<>(targets);
     t.put(target, applied);
+    return withTargets(t, newDocuments, probesDue);
+  }
+
+  /**
+   * Owes a health probe to a change on a target (replacing one owed to an earlier change of that id there).
+   * Call it before the {@link #withTarget} that records the change: that keeps the document of the
+   * revision it replaced, and drops the probe if the target does not run the change.
+   */
+  AgentState withProbeDue(ProbeDue due) {
+    List<ProbeDue> p = new ArrayList<>(probesDue);
+    p.removeIf(x -> x.target().equals(due.target()) && x.id().equals(due.id()));
+    p.add(due);
+    return new AgentState(local, targets, documents, failures, pending, p);
+  }
+
+  /** Forgets the probe owed to an id on a target (its probe ran, or a newer change of it was probed). */
+  AgentState withoutProbeDue(String target, String id) {
+    List<ProbeDue> p = new ArrayList<>(probesDue);
+    p.removeIf(x -> x.target().equals(target) && x.id().equals(id));
+    return withTargets(targets, Map.of(), p);
+  }
+
+  /** Forgets every probe owed on a target. */
+  AgentState withoutProbesDue(String target) {
+    List<ProbeDue> p = new ArrayList<>(probesDue);
+    p.removeIf(x -> x.target().equals(target));
+    return withTargets(targets, Map.of(), p);
+  }
+
+  /** The probes owed on a target. */
+  List<ProbeDue> probesDue(String target) {
+    return probesDue.stream().filter(p -> p.target().equals(target)).toList();
+  }
+
+  private AgentState withTargets(Map<String, Map<String, AppliedRef>> t, Map<String, byte[]> newDocuments,
+      List<ProbeDue> due) {
+    List<ProbeDue> still = due.stream().filter(p -> {
+      AppliedRef now = t.getOrDefault(p.target(), Map.of()).get(p.id());
+      return now != null && now.revision() == p.revision();
+    }).toList();
     Map<String, byte[]> docs = new TreeMap<>(documents);
     docs.putAll(newDocuments);
-    docs.keySet().retainAll(t.values().stream()
-        .flatMap(m -> m.entrySet().stream().map(e -> e.getKey() + "." + e.getValue().revision())).toList());
-    return new AgentState(local, t, docs, failures, pending);
+    docs.keySet().retainAll(Stream.concat(
+        t.values().stream().flatMap(m -> m.entrySet().stream().map(e -> e.getKey() + "." + e.getValue().revision())),
+        still.stream().flatMap(p -> p.previous().stream().map(r -> p.id() + "." + r.revision()))).toList());
+    return new AgentState(local, t, docs, failures, pending, still);
   }
 
   AgentState withFailure(TargetFailure failure) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.target().equals(failure.target()) && x.id().equals(failure.id()));
     f.add(failure);
-    return new AgentState(local, targets, documents, f, pending);
+    return new AgentState(local, targets, documents, f, pending, probesDue);
   }
 
   /** Forgets the failures of an id, so that the operator's unblock retries it. */
   AgentState withoutFailures(String id) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.id().equals(id));
-    return new AgentState(local, targets, documents, f, pending);
+    return new AgentState(local, targets, documents, f, pending, probesDue);
   }
 
   /** Forgets the failure of an id on one target, once a revision of it applied there. */
   AgentState withoutFailure(String target, String id) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.target().equals(target) && x.id().equals(id));
-    return new AgentState(local, targets, documents, f, pending);
+    return new AgentState(local, targets, documents, f, pending, probesDue);
   }
 
   Optional<TargetFailure> failure(String target, String id, int revision) {

@@ -2,6 +2,7 @@ package dev.tourniquet.agent;
 
 import dev.tourniquet.agent.AgentState.AppliedRef;
 import dev.tourniquet.agent.AgentState.Intent;
+import dev.tourniquet.agent.AgentState.ProbeDue;
 import dev.tourniquet.agent.AgentState.TargetFailure;
 import dev.tourniquet.agent.Plan.Step;
 import dev.tourniquet.agent.enforce.ActiveMitigation;
@@ -17,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +32,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Converger {
   private static final Logger LOG = LoggerFactory.getLogger(Converger.class);
+  /** What the audit log adds to a change its target has not confirmed live when the target has a probe. */
+  static final String PROBE_DEFERRED = "health probe deferred until the target confirms it live";
 
   private final List<Target> targets;
   private final StateStore store;
@@ -181,12 +185,14 @@ final class Converger {
         problem = Optional.of(e.restored() ? e.getMessage() : e.getMessage() + " (the target could not be restored: check it)");
       }
       if (problem.isEmpty()) {
+        boolean probeDue = unverified.isPresent() && t.probe().isPresent();
+        state = probeDue ? state.withProbeDue(new ProbeDue(name, step.id(), m.revision(), Optional.ofNullable(current)))
+            : state.withoutProbeDue(name, step.id());
         state = state.withTarget(name, next, Map.of(m.appliedId(), store.document(m)))
             .withoutFailure(name, step.id()).withPending(Optional.empty());
         store.save(state);
         audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied",
-            step.reason() + unverified.map(n -> "; " + n + (t.probe().isPresent() ? "; health probe skipped" : ""))
-                .orElse(""));
+            step.reason() + unverified.map(n -> "; " + n + (probeDue ? "; " + PROBE_DEFERRED : "")).orElse(""));
       } else {
         state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false))
             .withPending(Optional.empty());
@@ -195,6 +201,52 @@ final class Converger {
         LOG.error("target {}: {} {} failed: {}", name, action, m.appliedId(), problem.get());
       }
     }
+    return probeWhenLive(t, state, docs);
+  }
+
+  /**
+   * Runs the health probe owed to the changes made while the target had not confirmed them live, at the
+   * first check that finds them live. Healthy: nothing more is owed. Not healthy: those changes are undone
+   * (an update back to the revision it replaced, an apply removed) and each is marked Failed with the
+   * probe's answer, not retried until unblocked or revised, as if the probe had failed when they were made.
+   */
+  private AgentState probeWhenLive(Target t, AgentState state, Map<String, Mitigation> docs) throws IOException {
+    String name = t.name();
+    List<ProbeDue> due = state.probesDue(name);
+    if (due.isEmpty() || t.enforcer().notLive().isPresent()) {
+      return state; // nothing owed, or still not live (a rejection is the enforcer's to report and undo)
+    }
+    if (t.probe().isEmpty()) { // the probe was taken out of the configuration since
+      state = state.withoutProbesDue(name);
+      store.save(state);
+      return state;
+    }
+    Optional<String> problem = t.probe().get().check();
+    String changes = due.stream().map(ProbeDue::appliedId).collect(Collectors.joining(", "));
+    if (problem.isEmpty()) {
+      state = state.withoutProbesDue(name);
+      store.save(state);
+      for (ProbeDue d : due) {
+        audit.append(clock.instant(), d.appliedId(), "probe", name, "healthy",
+            "health probe passed once the target confirmed " + changes + " live");
+      }
+      return state;
+    }
+    Map<String, AppliedRef> undone = new TreeMap<>(state.on(name));
+    for (ProbeDue d : due) {
+      undone.remove(d.id());
+      d.previous().filter(r -> docs.containsKey(d.id() + "." + r.revision())).ifPresent(r -> undone.put(d.id(), r));
+    }
+    String reason = rollBack(t, undone, docs, problem.get() + " once the target confirmed " + changes + " live");
+    state = state.withTarget(name, undone, Map.of());
+    for (ProbeDue d : due) {
+      state = state.withFailure(new TargetFailure(name, d.id(), d.revision(), reason, false));
+    }
+    store.save(state);
+    for (ProbeDue d : due) {
+      audit.append(clock.instant(), d.appliedId(), "probe", name, "failed", reason);
+    }
+    LOG.error("target {}: {} failed: {}", name, changes, reason);
     return state;
   }
 

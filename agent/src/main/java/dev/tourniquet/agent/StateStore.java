@@ -88,7 +88,13 @@ final class StateStore {
         ? Optional.of(new Intent(p.path("target").asText(), p.path("id").asText(), p.path("revision").asInt(),
             p.path("action").asText()))
         : Optional.empty();
-    return new AgentState(local, targets, documents, failures, pending);
+    List<AgentState.ProbeDue> probesDue = new ArrayList<>();
+    root.path("probesDue").forEach(d -> probesDue.add(new AgentState.ProbeDue(d.path("target").asText(),
+        d.path("id").asText(), d.path("revision").asInt(), d.path("previous").isObject()
+            ? Optional.of(new AppliedRef(d.path("previous").path("revision").asInt(),
+                d.path("previous").path("audit").asBoolean()))
+            : Optional.empty())));
+    return new AgentState(local, targets, documents, failures, pending, probesDue);
   }
 
   void save(AgentState state) throws IOException {
@@ -120,6 +126,15 @@ final class StateStore {
           .put("action", i.action());
     } else {
       root.putNull("pending");
+    }
+    ArrayNode probesDue = root.putArray("probesDue");
+    for (AgentState.ProbeDue d : state.probesDue()) {
+      ObjectNode node = probesDue.addObject().put("target", d.target()).put("id", d.id()).put("revision", d.revision());
+      if (d.previous().isPresent()) {
+        node.putObject("previous").put("revision", d.previous().get().revision()).put("audit", d.previous().get().audit());
+      } else {
+        node.putNull("previous");
+      }
     }
     AtomicWrite.write(stateFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
   }

@@ -207,6 +207,78 @@ class HealthProbeTest {
             && l.path("outcome").asText().equals("applied"))
         .singleElement().satisfies(l -> assertThat(l.path("reason").asText())
             .contains("not confirmed live: the servlet filter did not acknowledge")
-            .contains("health probe skipped"));
+            .contains("health probe deferred until the target confirms it live"));
+  }
+
+  @Test
+  void aMitigationAppliedWhileTheApplicationWasDownIsProbedOnceItLoadsItAndRolledBackIfItBreaksIt()
+      throws Exception {
+    service.stop();
+    Mitigation breaksHealth = Mitigations.requestRules("M2", 1, Mitigations.EXCHANGE, Mitigation.Mode.ENFORCE,
+        Optional.empty(), new Action.DisableEndpoint("/health", 503, Optional.empty()));
+    fx.feed.put(breaksHealth).publish();
+    agent.check();
+    assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
+
+    restartApp();
+    AgentStatus status = agent.check();
+
+    MitigationStatus m2 = AgentFixture.row(status, "M2");
+    assertThat(m2.status()).isEqualTo(Status.FAILED);
+    assertThat(m2.reason()).isEqualTo("failed: app: health probe http://127.0.0.1:" + port
+        + "/health answered 503, expected 200 once the target confirmed M2.1 live; rolled back");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M2.1", "failed")).containsExactly("probe app");
+
+    AgentStatus again = agent.check();
+
+    assertThat(AgentFixture.row(again, "M2").status()).as("not retried until unblocked").isEqualTo(Status.FAILED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M2.1", "intent")).hasSize(1);
+  }
+
+  @Test
+  void anUpdateAppliedWhileTheApplicationWasDownThatBreaksItIsUndoneToTheRevisionItReplaced() throws Exception {
+    service.stop();
+    fx.feed.put(Mitigations.m1(2)).publish();
+    agent.check();
+    assertThat(fx.enforced()).containsExactly("M1.2");
+    health.set(500);
+    agent.close();
+    agent = fx.open(); // the probe owed survives a restart of the agent
+
+    restartApp();
+    AgentStatus status = agent.check();
+
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(m1.status()).isEqualTo(Status.FAILED);
+    assertThat(m1.appliedRevision()).contains(1);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M1.2", "failed")).containsExactly("probe app");
+  }
+
+  @Test
+  void aMitigationAppliedWhileTheApplicationWasDownStaysOnceItIsLiveAndHealthyAndIsProbedOnce() throws Exception {
+    service.stop();
+    fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
+    agent.check();
+    int before = probes.get();
+
+    restartApp();
+    AgentStatus status = agent.check();
+    agent.check();
+
+    assertThat(AgentFixture.row(status, "M2").status()).isEqualTo(Status.APPLIED);
+    assertThat(AgentFixture.row(status, "M2").live()).contains(true);
+    assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
+    assertThat(probes.get() - before).as("one probe, at the first check that found it live").isEqualTo(1);
+    assertThat(fx.audit("M2.1", "healthy")).containsExactly("probe app");
+  }
+
+  /** Starts the application again on its port; its filter loads the current file and acknowledges it. */
+  private void restartApp() throws Exception {
+    ((org.eclipse.jetty.server.ServerConnector) service.getConnectors()[0]).setPort(port);
+    service.start();
   }
 }
