@@ -2,6 +2,7 @@ package dev.tourniquet.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -33,7 +34,7 @@ class FleetNoticesTest {
 
   @BeforeEach
   void open() throws Exception {
-    db = Database.open("jdbc:h2:mem:" + getClass().getSimpleName() + System.nanoTime() + ";DB_CLOSE_DELAY=-1");
+    db = Database.open("jdbc:h2:file:" + dir.resolve("fleet").toAbsolutePath());
     Bus bus = new Bus() {
       @Override
       public void publish(Notice notice) {
@@ -46,7 +47,8 @@ class FleetNoticesTest {
       @Override
       public void close() {}
     };
-    feed = new HostedFeed("default", dir, new FeedFileCache(16, 1 << 20));
+    Path feedDir = Files.createDirectories(dir.resolve("feed"));
+    feed = new HostedFeed("default", feedDir, new FeedFileCache(16, 1 << 20));
     fleet = new Fleet(db, clock, bus, Map.of("default", feed), Duration.ofHours(2));
   }
 
