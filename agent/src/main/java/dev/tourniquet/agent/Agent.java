@@ -61,6 +61,11 @@ import org.slf4j.LoggerFactory;
 public final class Agent implements AgentControl, Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  /**
+   * Between checks, how often the running agent looks whether a change owed a health probe has become live
+   * (a local look at the target; the probe itself runs once, when it has).
+   */
+  static final Duration PROBE_RECHECK = Duration.ofSeconds(30);
 
   private final AgentConfig config;
   private final Clock clock;
@@ -72,6 +77,8 @@ public final class Agent implements AgentControl, Closeable {
   private final Converger converger;
   private final FeedReader feedReader;
   private final boolean adminApi;
+  /** Between checks, how often a health probe owed to a change not yet confirmed live is looked at again. */
+  private final Duration probeRecheck;
 
   private final ReentrantLock work = new ReentrantLock();
   private final Object wake = new Object();
@@ -108,6 +115,7 @@ public final class Agent implements AgentControl, Closeable {
     this.feedReader = new FeedReader(config.feed(), config.proxy(), Optional.ofNullable(b.feedHttp),
         config.stateDir().resolve("tuf"), clock);
     this.adminApi = b.adminApi;
+    this.probeRecheck = b.probeRecheck;
     this.nextCheck = clock.instant();
   }
 
@@ -132,6 +140,7 @@ public final class Agent implements AgentControl, Closeable {
     private Converger.Hook hook = Converger.Hook.NONE;
     private boolean adminApi = true;
     private HttpClient feedHttp;
+    private Duration probeRecheck = PROBE_RECHECK;
 
     private Builder(AgentConfig config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -222,6 +231,12 @@ public final class Agent implements AgentControl, Closeable {
 
     Builder hook(Converger.Hook value) {
       this.hook = Objects.requireNonNull(value, "hook");
+      return this;
+    }
+
+    /** How often the running agent looks again, between checks, whether a change owed a probe is live. */
+    Builder probeRecheck(Duration value) {
+      this.probeRecheck = Objects.requireNonNull(value, "probeRecheck");
       return this;
     }
 
@@ -480,9 +495,18 @@ public final class Agent implements AgentControl, Closeable {
 
   private void runLoop() {
     while (true) {
+      // A probe owed to a change the target has not confirmed live yet is looked at between checks too, so
+      // that it runs soon after the application starts, not at the next check up to an interval later.
+      long recheckAt = probesOwed() ? System.nanoTime() + probeRecheck.toNanos() : Long.MAX_VALUE;
+      boolean probesOnly = false;
       synchronized (wake) {
         while (!closed && !hinted && System.nanoTime() - dueNanos < 0) {
-          long waitMillis = Math.max(1, (dueNanos - System.nanoTime()) / 1_000_000);
+          if (recheckAt != Long.MAX_VALUE && System.nanoTime() - recheckAt >= 0) {
+            probesOnly = true;
+            break;
+          }
+          long until = recheckAt == Long.MAX_VALUE || dueNanos - recheckAt < 0 ? dueNanos : recheckAt;
+          long waitMillis = Math.max(1, (until - System.nanoTime()) / 1_000_000);
           try {
             wake.wait(Math.min(waitMillis, 60_000));
           } catch (InterruptedException e) {
@@ -493,16 +517,49 @@ public final class Agent implements AgentControl, Closeable {
         if (closed) {
           return;
         }
-        hinted = false;
+        if (!probesOnly) {
+          hinted = false;
+        }
       }
       try {
-        check();
+        if (probesOnly) {
+          recheckProbes();
+        } else {
+          check();
+        }
       } catch (IOException | RuntimeException e) {
         LOG.error("check failed: {}", e.toString(), e);
         synchronized (wake) {
           dueNanos = System.nanoTime() + Schedule.MIN_RETRY.toNanos();
         }
       }
+    }
+  }
+
+  private boolean probesOwed() {
+    work.lock();
+    try {
+      return state != null && !state.probesDue().isEmpty();
+    } finally {
+      work.unlock();
+    }
+  }
+
+  /**
+   * Between checks: converges on the last verified feed and policy, without asking the feed or the fleet
+   * server anything, which runs the health probes owed once their changes are live; reports if that
+   * changed anything.
+   */
+  private void recheckProbes() throws IOException {
+    work.lock();
+    try {
+      List<AgentState.ProbeDue> before = state.probesDue();
+      status = reconcile();
+      if (!state.probesDue().equals(before)) {
+        report(current());
+      }
+    } finally {
+      work.unlock();
     }
   }
 

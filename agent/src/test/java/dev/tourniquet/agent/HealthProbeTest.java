@@ -9,7 +9,10 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.server.Server;
 import org.junit.jupiter.api.AfterEach;
@@ -274,6 +277,36 @@ class HealthProbeTest {
     assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
     assertThat(probes.get() - before).as("one probe, at the first check that found it live").isEqualTo(1);
     assertThat(fx.audit("M2.1", "healthy")).containsExactly("probe app");
+  }
+
+  @Test
+  void theRunningAgentProbesAChangeSoonAfterTheApplicationStartsWithoutWaitingForItsNextCheck() throws Exception {
+    agent.close();
+    agent = Agent.builder(fx.load()).clock(fx.clock).random(() -> 0.5).adminApi(false)
+        .probeRecheck(Duration.ofMillis(100)).build();
+    agent.start(); // checks at once, then not for an hour (the interval) unless hinted
+    service.stop();
+    Mitigation breaksHealth = Mitigations.requestRules("M2", 1, Mitigations.EXCHANGE, Mitigation.Mode.ENFORCE,
+        Optional.empty(), new Action.DisableEndpoint("/health", 503, Optional.empty()));
+    fx.feed.put(breaksHealth).publish();
+    agent.hint();
+    await(() -> fx.audit("M2.1", "applied").size() == 1, "M2.1 applied while the application is down");
+
+    restartApp();
+
+    await(() -> fx.audit("M2.1", "failed").equals(List.of("probe app")), "the probe to fail and M2.1 to be undone");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(AgentFixture.row(agent.status(), "M2").status()).isEqualTo(Status.FAILED);
+  }
+
+  private static void await(Callable<Boolean> condition, String what) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!condition.call()) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError("expected " + what + " within 30 s");
+      }
+      Thread.sleep(20);
+    }
   }
 
   /** Starts the application again on its port; its filter loads the current file and acknowledges it. */
