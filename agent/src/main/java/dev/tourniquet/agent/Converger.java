@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
 final class Converger {
   private static final Logger LOG = LoggerFactory.getLogger(Converger.class);
   /** What the audit log adds to a change its target has not confirmed live when the target has a probe. */
-  static final String PROBE_DEFERRED = "health probe deferred until the target confirms it live";
+  private static final String PROBE_DEFERRED = "health probe deferred until the target confirms it live";
 
   private final List<Target> targets;
   private final StateStore store;

@@ -12,12 +12,14 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -98,6 +100,26 @@ final class AgentFixture {
     server.setHandler(context);
     server.start();
     return server;
+  }
+
+  /**
+   * Waits, at most 30 s, for a running agent to bring about something observable only in files or status
+   * (it has no event to wait on): looks every 20 ms, and fails naming what did not happen.
+   */
+  static void await(String what, Callable<Boolean> done) throws Exception {
+    await(what, done, () -> "");
+  }
+
+  /** As {@link #await(String, Callable)}; a failure also says what {@code found} shows then. */
+  static void await(String what, Callable<Boolean> done, Callable<String> found) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!done.call()) {
+      if (System.nanoTime() - deadline > 0) {
+        String now = found.call();
+        throw new AssertionError("expected " + what + " within 30 s" + (now.isEmpty() ? "" : " but found " + now));
+      }
+      Thread.sleep(20);
+    }
   }
 
   static int port(Server app) {

@@ -551,14 +551,8 @@ class AgentLoopTest {
   }
 
   private void awaitEnforced(List<String> expected) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!fx.enforced().equals(expected)) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError("expected " + expected + " to be enforced within 30 s but found " + fx.enforced()
-            + "; status " + agent.status());
-      }
-      Thread.sleep(20);
-    }
+    AgentFixture.await(expected + " to be enforced", () -> fx.enforced().equals(expected),
+        () -> fx.enforced() + "; status " + agent.status());
   }
 
   /** Serves a directory over HTTP on 127.0.0.1, as a static web server or CDN would serve a feed. */

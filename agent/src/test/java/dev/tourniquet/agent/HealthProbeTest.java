@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.server.Server;
 import org.junit.jupiter.api.AfterEach;
@@ -77,9 +76,7 @@ class HealthProbeTest {
 
   @Test
   void aMitigationThatBreaksTheHealthPageIsRolledBackFailedAndNotRetriedUntilUnblocked() throws Exception {
-    Mitigation breaksHealth = Mitigations.requestRules("M2", 1, Mitigations.EXCHANGE, Mitigation.Mode.ENFORCE,
-        Optional.empty(), new Action.DisableEndpoint("/health", 503, Optional.empty()));
-    fx.feed.put(breaksHealth).publish();
+    fx.feed.put(breaksHealth()).publish();
 
     AgentStatus status = agent.check();
 
@@ -217,9 +214,7 @@ class HealthProbeTest {
   void aMitigationAppliedWhileTheApplicationWasDownIsProbedOnceItLoadsItAndRolledBackIfItBreaksIt()
       throws Exception {
     service.stop();
-    Mitigation breaksHealth = Mitigations.requestRules("M2", 1, Mitigations.EXCHANGE, Mitigation.Mode.ENFORCE,
-        Optional.empty(), new Action.DisableEndpoint("/health", 503, Optional.empty()));
-    fx.feed.put(breaksHealth).publish();
+    fx.feed.put(breaksHealth()).publish();
     agent.check();
     assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
 
@@ -286,27 +281,22 @@ class HealthProbeTest {
         .probeRecheck(Duration.ofMillis(100)).build();
     agent.start(); // checks at once, then not for an hour (the interval) unless hinted
     service.stop();
-    Mitigation breaksHealth = Mitigations.requestRules("M2", 1, Mitigations.EXCHANGE, Mitigation.Mode.ENFORCE,
-        Optional.empty(), new Action.DisableEndpoint("/health", 503, Optional.empty()));
-    fx.feed.put(breaksHealth).publish();
+    fx.feed.put(breaksHealth()).publish();
     agent.hint();
-    await(() -> fx.audit("M2.1", "applied").size() == 1, "M2.1 applied while the application is down");
+    AgentFixture.await("M2.1 applied while the application is down", () -> fx.audit("M2.1", "applied").size() == 1);
 
     restartApp();
 
-    await(() -> fx.audit("M2.1", "failed").equals(List.of("probe app")), "the probe to fail and M2.1 to be undone");
+    AgentFixture.await("the probe to fail and M2.1 to be undone",
+        () -> fx.audit("M2.1", "failed").equals(List.of("probe app")));
     assertThat(fx.enforced()).containsExactly("M1.1");
     assertThat(AgentFixture.row(agent.status(), "M2").status()).isEqualTo(Status.FAILED);
   }
 
-  private static void await(Callable<Boolean> condition, String what) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!condition.call()) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError("expected " + what + " within 30 s");
-      }
-      Thread.sleep(20);
-    }
+  /** M2, which disables the application's health page: a mitigation that breaks what the probe checks. */
+  private static Mitigation breaksHealth() {
+    return Mitigations.requestRules("M2", 1, Mitigations.EXCHANGE, Mitigation.Mode.ENFORCE, Optional.empty(),
+        new Action.DisableEndpoint("/health", 503, Optional.empty()));
   }
 
   /** Starts the application again on its port; its filter loads the current file and acknowledges it. */

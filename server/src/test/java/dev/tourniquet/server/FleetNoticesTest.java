@@ -9,8 +9,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -26,7 +24,7 @@ class FleetNoticesTest {
 
   @TempDir
   Path dir;
-  final List<Bus.Notice> notices = new CopyOnWriteArrayList<>();
+  final RecordingBus bus = new RecordingBus();
   final MutableClock clock = new MutableClock(Instant.parse("2026-11-29T10:00:00Z"));
   Database db;
   Fleet fleet;
@@ -35,18 +33,6 @@ class FleetNoticesTest {
   @BeforeEach
   void open() throws Exception {
     db = Database.open("jdbc:h2:file:" + dir.resolve("fleet").toAbsolutePath());
-    Bus bus = new Bus() {
-      @Override
-      public void publish(Notice notice) {
-        notices.add(notice);
-      }
-
-      @Override
-      public void subscribe(Consumer<Notice> receiver) {}
-
-      @Override
-      public void close() {}
-    };
     Path feedDir = Files.createDirectories(dir.resolve("feed"));
     feed = new HostedFeed("default", feedDir, new FeedFileCache(16, 1 << 20));
     fleet = new Fleet(db, clock, bus, Map.of("default", feed), Duration.ofHours(2));
@@ -68,7 +54,7 @@ class FleetNoticesTest {
   @Test
   void revisionFoundWhileRolloutIsOnIsAnnouncedToEveryAgent() throws Exception {
     fleet.setRollout(ADMIN, true, Optional.empty());
-    notices.clear();
+    bus.clear();
 
     fleet.discover(feed, List.of(new HostedFeed.Listed("M1", 1)));
     fleet.discover(feed, List.of(new HostedFeed.Listed("M1", 1)));
@@ -93,7 +79,7 @@ class FleetNoticesTest {
     Agents.Agent agent = enrol("web-01");
     fleet.setRollout(ADMIN, true, Optional.empty());
     fleet.discover(feed, List.of(new HostedFeed.Listed("M1", 1)));
-    notices.clear();
+    bus.clear();
 
     fleet.report(agent, Optional.of(report("Failed")));
     fleet.report(agent, Optional.of(report("Applied")));
@@ -116,6 +102,6 @@ class FleetNoticesTest {
   }
 
   private List<Bus.Notice> policyNotices() {
-    return notices.stream().filter(n -> n.kind() == Bus.Notice.Kind.POLICY).toList();
+    return bus.published(Bus.Notice.Kind.POLICY);
   }
 }
