@@ -320,12 +320,28 @@ public final class Agent implements AgentControl, Closeable {
     work.lock();
     try {
       state = store.load();
-      feed = store.loadFeed();
+      feed = lastVerifiedFeed(dir);
       state = converger.recover(state);
       status = buildStatus(Planner.plan(feed, policy(), facts(), applied(state), clock.instant()), state);
     } finally {
       work.unlock();
     }
+  }
+
+  /**
+   * The feed the TUF store verified last, for converging before the first check. If the store cannot give
+   * it whole, nothing is withdrawn on its account (the empty view keeps what is applied) and the first
+   * check, which follows at once, fetches it again.
+   */
+  private FeedView lastVerifiedFeed(Path stateDir) throws IOException {
+    // Earlier versions kept a copy of the feed in feed.json, now redundant with the TUF store.
+    if (Files.deleteIfExists(stateDir.resolve("feed.json"))) {
+      LOG.info("state: removed feed.json, which earlier versions kept beside the TUF store that holds the same feed");
+    }
+    FeedReader.LastVerified last = feedReader.lastVerified();
+    last.why().ifPresent(why -> LOG.warn("feed: the last verified feed cannot be read back ({}); what is applied is "
+        + "kept until a check verifies the feed again", why));
+    return last.view();
   }
 
   @Override
@@ -590,9 +606,7 @@ public final class Agent implements AgentControl, Closeable {
 
   private boolean refreshFeed() {
     try {
-      FeedReader.Result result = feedReader.read();
-      store.saveFeed(result.view(), result.raw());
-      feed = result.view();
+      feed = feedReader.read();
       feedHealth = feed.rejected().isEmpty() ? "ok"
           : "ok; invalid documents skipped: " + String.join(", ", feed.rejected().keySet());
       feed.rejected().forEach((id, why) -> LOG.warn("feed: {} skipped: {}", id, why));

@@ -263,7 +263,7 @@ final class Converger {
   private AgentState intent(AgentState state, Intent intent, String reason) throws IOException {
     AgentState next = state.withPending(Optional.of(intent));
     store.save(next);
-    audit.append(clock.instant(), intent.id() + "." + intent.revision(), intent.action(), intent.target(), "intent", reason);
+    audit.appendIntent(clock.instant(), intent.id() + "." + intent.revision(), intent.action(), intent.target(), reason);
     return next;
   }
 

@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 
@@ -52,7 +53,7 @@ final class FeedReader {
    * @param http the client to fetch with, if the caller shares one (it then carries any proxy); otherwise
    *     this reader builds its own, through the configured proxy
    */
-  FeedReader(AgentConfig.FeedLocation location, java.util.Optional<URI> proxy, java.util.Optional<HttpClient> http,
+  FeedReader(AgentConfig.FeedLocation location, Optional<URI> proxy, Optional<HttpClient> http,
       Path tufDir, Clock clock) {
     this.location = location;
     this.tufDir = tufDir;
@@ -60,7 +61,7 @@ final class FeedReader {
     this.http = http.orElseGet(() -> ownClient(proxy));
   }
 
-  private static HttpClient ownClient(java.util.Optional<URI> proxy) {
+  private static HttpClient ownClient(Optional<URI> proxy) {
     HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
         .followRedirects(HttpClient.Redirect.NORMAL);
     proxy.map(AgentConfig::proxySelector).ifPresent(builder::proxy);
@@ -72,15 +73,8 @@ final class FeedReader {
     TufClient.bootstrap(tufDir, Files.readAllBytes(trustedRoot));
   }
 
-  /**
-   * The result of a read.
-   *
-   * @param view the mitigations
-   * @param raw the verified bytes of each valid mitigation, by id
-   */
-  record Result(FeedView view, Map<String, byte[]> raw) {}
-
-  Result read() throws IOException, FeedVerificationException {
+  /** Refreshes the feed (TUF) and validates its mitigation documents. */
+  FeedView read() throws IOException, FeedVerificationException {
     if (location instanceof AgentConfig.FeedLocation.Bundle b) {
       try (BundleFetcher fetcher = Fetchers.bundle(b.file())) {
         return read(TufClient.open(tufDir, fetcher, clock));
@@ -95,10 +89,55 @@ final class FeedReader {
     return read(client);
   }
 
-  private Result read(TufClient client) throws IOException, FeedVerificationException {
+  /**
+   * The feed as the last read verified it, from the TUF store alone (no network): what a restart converges
+   * on until its first check. Empty ({@link FeedView#EMPTY}: nothing is withdrawn on its account) if no read
+   * has completed on this store, or if the store no longer holds all of it (metadata that does not verify,
+   * a mitigation document whose verified copy is missing or damaged); {@code why} then says what was wrong.
+   */
+  record LastVerified(FeedView view, Optional<String> why) {}
+
+  LastVerified lastVerified() throws IOException {
+    try {
+      Optional<TrustedFeed> stored = TufClient.lastVerified(tufDir);
+      if (stored.isEmpty()) {
+        return new LastVerified(FeedView.EMPTY, Optional.empty());
+      }
+      TrustedFeed feed = stored.get();
+      return new LastVerified(view(feed, name -> TufClient.cachedTarget(tufDir, feed, name)
+          .orElseThrow(() -> new MissingCopy(name))), Optional.empty());
+    } catch (FeedVerificationException e) {
+      return unavailable("the trusted metadata in " + tufDir + " does not verify: " + e.getMessage());
+    } catch (MissingCopy e) {
+      return unavailable("no verified copy of " + e.getMessage() + " in " + tufDir);
+    }
+  }
+
+  private static LastVerified unavailable(String why) {
+    return new LastVerified(FeedView.EMPTY, Optional.of(why));
+  }
+
+  /** A mitigation document listed by the stored feed whose verified copy the store no longer has. */
+  private static final class MissingCopy extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    MissingCopy(String name) {
+      super(name);
+    }
+  }
+
+  /** Where the verified bytes of a listed target come from. */
+  private interface Targets {
+    byte[] bytes(String name) throws FeedVerificationException, IOException;
+  }
+
+  private FeedView read(TufClient client) throws IOException, FeedVerificationException {
     TrustedFeed feed = client.refresh();
+    return view(feed, client::download); // length and hashes verified (TUF 5.7)
+  }
+
+  private FeedView view(TrustedFeed feed, Targets targets) throws IOException, FeedVerificationException {
     Map<String, Mitigation> valid = new TreeMap<>();
-    Map<String, byte[]> raw = new TreeMap<>();
     Map<String, String> rejected = new TreeMap<>();
     Map<String, Parsed> next = new HashMap<>();
     for (String name : feed.targets().keySet()) {
@@ -106,11 +145,10 @@ final class FeedReader {
         continue; // not a mitigation document
       }
       String id = name.substring(PREFIX.length(), name.length() - SUFFIX.length());
-      byte[] bytes = client.download(name); // length and hashes verified (TUF 5.7)
+      byte[] bytes = targets.bytes(name);
       Parsed before = parsed.get(name);
       if (before != null && Arrays.equals(before.bytes(), bytes)) {
         valid.put(id, before.mitigation()); // the same verified bytes: the same valid document
-        raw.put(id, bytes);
         next.put(name, before);
         continue;
       }
@@ -121,7 +159,6 @@ final class FeedReader {
           continue;
         }
         valid.put(id, m);
-        raw.put(id, bytes);
         next.put(name, new Parsed(bytes, m));
       } catch (MitigationException e) {
         rejected.put(id, "target " + name + ": " + e.problems().stream().map(Object::toString)
@@ -129,6 +166,6 @@ final class FeedReader {
       }
     }
     parsed = next;
-    return new Result(new FeedView(feed.targetsVersion(), clock.instant(), valid, rejected), raw);
+    return new FeedView(feed.targetsVersion(), valid, rejected);
   }
 }

@@ -1,10 +1,8 @@
 package dev.tourniquet.agent;
 
 import dev.tourniquet.feed.mitigation.Mitigation;
-import java.time.Instant;
 import java.util.Collections;
 import java.util.Map;
-import java.util.Objects;
 import java.util.TreeMap;
 
 /**
@@ -12,18 +10,15 @@ import java.util.TreeMap;
  * target that verified but failed validation (or whose id does not match its name), with the reason.
  *
  * @param targetsVersion the trusted targets metadata version the view comes from; 0 for none yet
- * @param verifiedAt when the feed was last verified
  * @param mitigations valid mitigations by id
  * @param rejected ids of targets that failed validation, with why
  */
-record FeedView(long targetsVersion, Instant verifiedAt, Map<String, Mitigation> mitigations,
-    Map<String, String> rejected) {
+record FeedView(long targetsVersion, Map<String, Mitigation> mitigations, Map<String, String> rejected) {
 
   /** No feed verified yet. */
-  static final FeedView EMPTY = new FeedView(0, Instant.EPOCH, Map.of(), Map.of());
+  static final FeedView EMPTY = new FeedView(0, Map.of(), Map.of());
 
   FeedView {
-    Objects.requireNonNull(verifiedAt, "verifiedAt");
     mitigations = Collections.unmodifiableMap(new TreeMap<>(mitigations));
     rejected = Collections.unmodifiableMap(new TreeMap<>(rejected));
   }

@@ -94,7 +94,7 @@ final class Planner {
           : skip(id, Status.FAILED, "failed: invalid document in the feed: " + invalid, inFeed);
     }
     if (m == null && feed.targetsVersion() == 0) {
-      // No feed has ever verified here (or feed.json was lost): absence proves nothing, keep protection.
+      // No feed has ever verified here (or the TUF store lost it): absence proves nothing, keep protection.
       return keep(id, applied, "kept revision " + revision(applied) + ": no verified feed yet", inFeed);
     }
     if (m == null) {

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -28,25 +27,20 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * Reads and writes the agent's state directory: {@code state.json} (policy, applied, failures, intent)
- * and {@code feed.json} (the last verified feed's mitigations). Every write is atomic ({@link AtomicWrite}).
+ * Reads and writes the agent's {@code state.json} (policy, applied, failures, intent, probes owed), always
+ * atomically ({@link AtomicWrite}). The last verified feed is not kept here: the TUF store holds it.
  */
 final class StateStore {
   static final String STATE_FORMAT = "tourniquet-agent-state/1";
-  static final String FEED_FORMAT = "tourniquet-agent-feed/1";
   private static final long MAX_BYTES = 64L << 20;
 
   private final ObjectMapper json = new ObjectMapper();
   private final Path stateFile;
-  private final Path feedFile;
-  /** What {@link #saveFeed} wrote last, without its time; null until it writes. */
-  private ObjectNode savedFeed;
   /** The documents parsed by the last {@link #parseDocuments}, by applied id. */
   private Map<String, Parsed> parsed = Map.of();
 
   StateStore(Path stateDir) {
     this.stateFile = stateDir.resolve("state.json");
-    this.feedFile = stateDir.resolve("feed.json");
   }
 
   Path stateFile() {
@@ -179,49 +173,6 @@ final class StateStore {
 
   /** A document of the state and the bytes it was parsed from. */
   private record Parsed(byte[] bytes, Mitigation mitigation) {}
-
-  FeedView loadFeed() throws IOException {
-    if (!Files.exists(feedFile)) {
-      return FeedView.EMPTY;
-    }
-    JsonNode root = read(feedFile, FEED_FORMAT);
-    Map<String, Mitigation> mitigations = new TreeMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = root.path("mitigations").fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      try {
-        mitigations.put(e.getKey(), MitigationParser.parse(e.getValue().asText().getBytes(StandardCharsets.UTF_8)));
-      } catch (MitigationException ex) {
-        throw new IOException(feedFile + ": mitigations." + e.getKey() + ": expected a valid document but found: "
-            + ex.getMessage(), ex);
-      }
-    }
-    Map<String, String> rejected = new TreeMap<>();
-    root.path("rejected").fields().forEachRemaining(e -> rejected.put(e.getKey(), e.getValue().asText()));
-    return new FeedView(root.path("targetsVersion").asLong(), Instant.parse(root.path("verifiedAt").asText()),
-        mitigations, rejected);
-  }
-
-  /**
-   * Saves the verified feed, unless the file already holds the same version, documents and rejections
-   * (written by this process): a check that finds nothing new writes nothing. {@code verifiedAt} in the
-   * file is therefore when these contents were first verified.
-   */
-  void saveFeed(FeedView feed, Map<String, byte[]> rawDocuments) throws IOException {
-    ObjectNode root = json.createObjectNode();
-    root.put("format", FEED_FORMAT);
-    root.put("targetsVersion", feed.targetsVersion());
-    ObjectNode m = root.putObject("mitigations");
-    new TreeMap<>(rawDocuments).forEach((id, bytes) -> m.put(id, new String(bytes, StandardCharsets.UTF_8)));
-    ObjectNode r = root.putObject("rejected");
-    new TreeMap<>(feed.rejected()).forEach(r::put);
-    if (root.equals(savedFeed) && Files.exists(feedFile)) {
-      return;
-    }
-    ObjectNode file = root.deepCopy();
-    file.put("verifiedAt", feed.verifiedAt().toString());
-    AtomicWrite.write(feedFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(file));
-    savedFeed = root;
-  }
 
   private JsonNode read(Path file, String format) throws IOException {
     long size = Files.size(file);

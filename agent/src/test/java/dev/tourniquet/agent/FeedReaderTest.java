@@ -2,6 +2,8 @@ package dev.tourniquet.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -20,15 +22,14 @@ class FeedReaderTest {
     FeedReader reader = new FeedReader(new AgentConfig.FeedLocation.Directory(feed.published()), Optional.empty(),
         Optional.empty(), dir.resolve("tuf"), clock);
     reader.bootstrap(feed.trustedRoot());
-    FeedReader.Result first = reader.read();
+    FeedView first = reader.read();
 
     feed.put(Mitigations.m1(2)).publish();
-    FeedReader.Result second = reader.read();
+    FeedView second = reader.read();
 
-    assertThat(second.view().mitigations().get("TQ-2021-0001")).isSameAs(first.view().mitigations().get("TQ-2021-0001"));
-    assertThat(second.raw().get("TQ-2021-0001")).isEqualTo(first.raw().get("TQ-2021-0001"));
-    assertThat(second.view().mitigations().get("M1").revision()).isEqualTo(2);
-    assertThat(second.view().mitigations().get("M1")).isNotSameAs(first.view().mitigations().get("M1"));
+    assertThat(second.mitigations().get("TQ-2021-0001")).isSameAs(first.mitigations().get("TQ-2021-0001"));
+    assertThat(second.mitigations().get("M1").revision()).isEqualTo(2);
+    assertThat(second.mitigations().get("M1")).isNotSameAs(first.mitigations().get("M1"));
   }
 
   @Test
@@ -41,9 +42,71 @@ class FeedReaderTest {
     reader.bootstrap(feed.trustedRoot());
     reader.read();
 
-    FeedReader.Result again = reader.read();
+    FeedView again = reader.read();
 
-    assertThat(again.view().mitigations()).isEmpty();
-    assertThat(again.view().rejected()).containsKey("M1");
+    assertThat(again.mitigations()).isEmpty();
+    assertThat(again.rejected()).containsKey("M1");
+  }
+
+  @Test
+  void restartReadsBackTheFeedTheStoreVerifiedLastWithoutTheRepository() throws Exception {
+    MutableClock clock = new MutableClock(AgentFixture.START);
+    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
+    feed.put(Mitigations.m1(2)).putRaw("mitigations/M9.json", "{\"id\":\"M9\"}".getBytes(StandardCharsets.UTF_8))
+        .publish();
+    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
+    reader.bootstrap(feed.trustedRoot());
+    FeedView verified = reader.read();
+    FeedReader restarted = reader(new AgentConfig.FeedLocation.Directory(dir.resolve("gone")), clock);
+
+    FeedReader.LastVerified last = restarted.lastVerified();
+
+    assertThat(last.why()).isEmpty();
+    assertThat(last.view()).isEqualTo(verified);
+    assertThat(last.view().mitigations().get("M1").revision()).isEqualTo(2);
+    assertThat(last.view().rejected()).containsOnlyKeys("M9");
+  }
+
+  @Test
+  void documentsReadBackAtARestartAreNotParsedAgainByTheFirstRead() throws Exception {
+    MutableClock clock = new MutableClock(AgentFixture.START);
+    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
+    feed.put(Mitigations.m1(1)).publish();
+    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
+    reader.bootstrap(feed.trustedRoot());
+    reader.read();
+    FeedReader restarted = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
+
+    FeedView last = restarted.lastVerified().view();
+    FeedView first = restarted.read();
+
+    assertThat(first.mitigations().get("M1")).isSameAs(last.mitigations().get("M1"));
+  }
+
+  @Test
+  void storeThatCannotGiveTheWholeFeedBackGivesNoneAndSaysWhy() throws Exception {
+    MutableClock clock = new MutableClock(AgentFixture.START);
+    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
+    feed.put(Mitigations.m1(1)).put(Mitigations.proxyLogon("TQ-2021-0001", 1)).publish();
+    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
+    assertThat(reader.lastVerified()).as("nothing verified yet: no feed, and nothing wrong")
+        .isEqualTo(new FeedReader.LastVerified(FeedView.EMPTY, Optional.empty()));
+    reader.bootstrap(feed.trustedRoot());
+    reader.read();
+    Files.delete(dir.resolve("tuf/targets/mitigations/TQ-2021-0001.json"));
+
+    FeedReader.LastVerified last = reader.lastVerified();
+
+    assertThat(last.view()).isEqualTo(FeedView.EMPTY);
+    assertThat(last.why()).hasValueSatisfying(why -> assertThat(why)
+        .startsWith("no verified copy of mitigations/TQ-2021-0001.json in "));
+
+    Files.writeString(dir.resolve("tuf/snapshot.json"), "{}");
+    assertThat(reader.lastVerified().why()).hasValueSatisfying(why -> assertThat(why)
+        .contains("does not verify").contains("snapshot.json"));
+  }
+
+  private FeedReader reader(AgentConfig.FeedLocation location, MutableClock clock) {
+    return new FeedReader(location, Optional.empty(), Optional.empty(), dir.resolve("tuf"), clock);
   }
 }

@@ -50,7 +50,7 @@ class PlannerTest {
     }
 
     Step plan() {
-      Plan plan = Planner.plan(new FeedView(1, NOW, feed, rejected), new Planner.Policy(org, local), host,
+      Plan plan = Planner.plan(new FeedView(1, feed, rejected), new Planner.Policy(org, local), host,
           new Planner.Applied(applied, failed), NOW);
       return plan.steps().stream().filter(s -> s.id().equals("M1")).findFirst().orElseThrow();
     }
@@ -208,9 +208,9 @@ class PlannerTest {
   void planIsPureSameInputsGiveEqualPlans() {
     Inputs a = new Inputs().applied(1);
     a.feed(Docs.mitigation("M2", 3));
-    Plan first = Planner.plan(new FeedView(1, NOW, a.feed, a.rejected), new Planner.Policy(a.org, a.local), a.host,
+    Plan first = Planner.plan(new FeedView(1, a.feed, a.rejected), new Planner.Policy(a.org, a.local), a.host,
         new Planner.Applied(a.applied, a.failed), NOW);
-    Plan second = Planner.plan(new FeedView(1, NOW, a.feed, a.rejected), new Planner.Policy(a.org, a.local), a.host,
+    Plan second = Planner.plan(new FeedView(1, a.feed, a.rejected), new Planner.Policy(a.org, a.local), a.host,
         new Planner.Applied(a.applied, a.failed), NOW);
 
     assertThat(first).isEqualTo(second);

@@ -137,12 +137,50 @@ public final class TufClient {
     update(last);
   }
 
-  @SuppressWarnings("try") // the lock is held for the whole block, never referenced
+  /**
+   * The feed as the last {@link #refresh()} verified and committed it, read from the store alone: what a
+   * client restarting while its repository is unreachable can still trust. Nothing is fetched and no expiry
+   * is checked (this is not a new verification), but every file is verified again: the root against its
+   * own keys, timestamp, snapshot and targets against that root's keys, and snapshot and targets must be
+   * exactly the files the timestamp and the snapshot list. Read the targets' bytes with
+   * {@link #cachedTarget}.
+   *
+   * @param storeDir the trusted store directory
+   * @return the feed ({@code updated} false), or empty if no refresh has completed on this store
+   * @throws FeedVerificationException if the store's files do not verify or do not belong together
+   * @throws IOException if the store cannot be read
+   */
+  public static Optional<TrustedFeed> lastVerified(Path storeDir) throws FeedVerificationException, IOException {
+    TrustedStore store = new TrustedStore(storeDir);
+    if (!Files.isDirectory(store.dir())) {
+      return Optional.empty();
+    }
+    return locked(store, () -> Updater.lastVerified(store));
+  }
+
+  /**
+   * The store's cached copy of a target of {@code feed}, if it has exactly the length and hashes the
+   * feed lists for it. Never fetches: a missing or damaged copy is empty.
+   *
+   * @param storeDir the trusted store directory
+   * @param feed the feed that lists the target, from {@link #lastVerified} or {@link #refresh()}
+   * @param name the target name, e.g. {@code mitigations/M1.json}
+   * @return the verified bytes, or empty
+   * @throws IllegalArgumentException if the feed does not list the target
+   * @throws IOException if the cache cannot be read
+   */
+  public static Optional<byte[]> cachedTarget(Path storeDir, TrustedFeed feed, String name) throws IOException {
+    TargetFile target = feed.targets().get(name);
+    if (target == null) {
+      throw new IllegalArgumentException(name + ": expected a target the feed lists but it lists only "
+          + feed.targets().keySet());
+    }
+    return Updater.cachedTarget(new TrustedStore(storeDir), name, target);
+  }
+
   private Optional<TrustedFeed> update(Role last) throws FeedVerificationException, IOException {
     Files.createDirectories(store.dir());
-    try (FileChannel lockFile = FileChannel.open(store.dir().resolve(".lock"), StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE);
-        FileLock lock = lockFile.lock()) {
+    return locked(store, () -> {
       // TUF 5.1: record the fixed update start time.
       Updater updater = new Updater(store, fetcher, limits, clock.instant(), verified);
       Optional<TrustedFeed> feed;
@@ -157,6 +195,20 @@ public final class TufClient {
         verified = updater.verifiedNow();
       }
       return feed;
+    });
+  }
+
+  /** What runs while the store is locked against other processes. */
+  private interface StoreWork<T> {
+    T run() throws FeedVerificationException, IOException;
+  }
+
+  @SuppressWarnings("try") // the lock is held for the whole block, never referenced
+  private static <T> T locked(TrustedStore store, StoreWork<T> work) throws FeedVerificationException, IOException {
+    try (FileChannel lockFile = FileChannel.open(store.dir().resolve(".lock"), StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE);
+        FileLock lock = lockFile.lock()) {
+      return work.run();
     }
   }
 

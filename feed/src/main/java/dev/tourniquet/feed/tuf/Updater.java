@@ -121,12 +121,65 @@ final class Updater {
     if (last != Role.TARGETS) {
       return Optional.empty();
     }
+    return Optional.of(feed(root, timestamp, snapshot, targets, updated));
+  }
+
+  private static TrustedFeed feed(Metadata root, Metadata timestamp, Metadata snapshot, Metadata targets,
+      boolean updated) {
     Instant expires = root.expires;
     for (Metadata m : List.of(timestamp, snapshot, targets)) {
       expires = m.expires.isBefore(expires) ? m.expires : expires;
     }
-    return Optional.of(new TrustedFeed(root.version, timestamp.version, snapshot.version, targets.version, expires,
-        updated, targets.targets()));
+    return new TrustedFeed(root.version, timestamp.version, snapshot.version, targets.version, expires, updated,
+        targets.targets());
+  }
+
+  /**
+   * The feed as the last committed run left it, read from the store alone: no fetch and no expiry check
+   * (this is what was verified, not a new verification). Every file is checked again all the same: the
+   * root against its own keys, the others against that root's keys for their role, and the snapshot and
+   * the targets must be exactly the files the timestamp and the snapshot list.
+   *
+   * @return the feed, {@code updated} false; empty if no run has committed timestamp, snapshot and targets
+   * @throws FeedVerificationException if the store's files do not verify or do not belong together
+   */
+  static Optional<TrustedFeed> lastVerified(TrustedStore store) throws FeedVerificationException, IOException {
+    Optional<byte[]> rootBytes = store.read(TrustedStore.ROOT);
+    Optional<byte[]> timestampBytes = store.read(TrustedStore.TIMESTAMP);
+    Optional<byte[]> snapshotBytes = store.read(TrustedStore.SNAPSHOT);
+    Optional<byte[]> targetsBytes = store.read(TrustedStore.TARGETS);
+    if (rootBytes.isEmpty() || timestampBytes.isEmpty() || snapshotBytes.isEmpty() || targetsBytes.isEmpty()) {
+      return Optional.empty();
+    }
+    Metadata root = parseTrustedRoot(rootBytes.get());
+    Metadata timestamp = storedAndSigned(TrustedStore.TIMESTAMP, timestampBytes.get(), root, Role.TIMESTAMP);
+    Metadata snapshot = storedAndSigned(TrustedStore.SNAPSHOT, snapshotBytes.get(), root, Role.SNAPSHOT);
+    Metadata targets = storedAndSigned(TrustedStore.TARGETS, targetsBytes.get(), root, Role.TARGETS);
+    requireListed(timestamp, snapshot, Role.SNAPSHOT);
+    requireListed(snapshot, targets, Role.TARGETS);
+    return Optional.of(feed(root, timestamp, snapshot, targets, false));
+  }
+
+  private static Metadata storedAndSigned(String name, byte[] bytes, Metadata root, Role role)
+      throws FeedVerificationException {
+    Metadata stored = Metadata.parse(name + " (trusted)", bytes, role);
+    Signatures.requireThreshold(stored, root, "the trusted root", role, "5.2");
+    return stored;
+  }
+
+  private static void requireListed(Metadata listing, Metadata listed, Role role) throws FeedVerificationException {
+    MetaFile entry = listing.meta().get(role.fileName());
+    if (entry == null) {
+      throw new MalformedMetadataException(listing.file, "signed.meta." + role.fileName()
+          + ": expected the entry of the trusted " + role.fileName() + " but found none");
+    }
+    if (entry.version() != listed.version) {
+      throw new MixAndMatchException(listed.file, listing.file, "5.2", entry.version(), listed.version);
+    }
+    if (!matches(listed, entry)) {
+      throw new MalformedMetadataException(listed.file, "expected the length and hashes that " + listing.file
+          + " lists for it but found other bytes");
+    }
   }
 
   Metadata targets() {
@@ -404,14 +457,10 @@ final class Updater {
     if (target.length() > limits.targetFileBytes()) {
       throw new OversizedException(path, "5.7.3", limits.targetFileBytes());
     }
-    java.nio.file.Path cached = store.cachedTarget(name);
-    if (cache && Files.isRegularFile(cached) && Files.size(cached) == target.length()) {
-      byte[] bytes = Files.readAllBytes(cached);
-      try {
-        Hashes.verify(path, targets.file, "5.7.3", target.hashes(), bytes);
-        return bytes;
-      } catch (HashMismatchException stale) {
-        // A stale or damaged cache entry is simply fetched again.
+    if (cache) {
+      Optional<byte[]> copy = cachedTarget(store, name, target);
+      if (copy.isPresent()) {
+        return copy.get();
       }
     }
     byte[] bytes = fetchListed(fetcher, path, OptionalLong.of(target.length()), limits.targetFileBytes(),
@@ -421,10 +470,29 @@ final class Updater {
     // TUF 5.7.3: write the file as FILENAME. It is a cache that is verified against the trusted targets
     // metadata on every read, so a torn write only costs a new download: no temporary file, no fsync.
     if (cache) {
+      java.nio.file.Path cached = store.cachedTarget(name);
       AtomicFiles.ensureDirectory(cached.getParent());
       Files.write(cached, bytes);
     }
     return bytes;
+  }
+
+  /**
+   * The store's cached copy of a target, if it has exactly the listed length and hashes; a missing,
+   * stale or damaged copy is empty (it is simply fetched again).
+   */
+  static Optional<byte[]> cachedTarget(TrustedStore store, String name, TargetFile target) throws IOException {
+    java.nio.file.Path cached = store.cachedTarget(name);
+    if (!Files.isRegularFile(cached) || Files.size(cached) != target.length()) {
+      return Optional.empty();
+    }
+    byte[] bytes = Files.readAllBytes(cached);
+    try {
+      Hashes.verify(cached.toString(), "targets.json", "5.7.3", target.hashes(), bytes);
+      return Optional.of(bytes);
+    } catch (FeedVerificationException stale) {
+      return Optional.empty();
+    }
   }
 
   private Optional<byte[]> fetchUnknownLength(String file, long cap, String step, boolean absentIsEnd)
