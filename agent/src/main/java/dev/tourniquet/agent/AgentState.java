@@ -20,15 +20,13 @@ import java.util.stream.Stream;
  * @param targets per target, the applied mitigations by id
  * @param documents the verified document of every applied revision, by applied id ({@code M1.2})
  * @param failures revisions that failed or were refused on a target
- * @param pending the change in progress, if the agent stopped in the middle of one
  * @param probesDue changes made while their target had not confirmed them live, whose health probe runs
  *     once it does
  */
 record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> targets, Map<String, byte[]> documents,
-    List<TargetFailure> failures, Optional<Intent> pending, List<ProbeDue> probesDue) {
+    List<TargetFailure> failures, List<ProbeDue> probesDue) {
 
-  static final AgentState EMPTY = new AgentState(LocalPolicy.DEFAULT, Map.of(), Map.of(), List.of(), Optional.empty(),
-      List.of());
+  static final AgentState EMPTY = new AgentState(LocalPolicy.DEFAULT, Map.of(), Map.of(), List.of(), List.of());
 
   AgentState {
     Objects.requireNonNull(local, "local");
@@ -37,7 +35,6 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
     targets = Collections.unmodifiableMap(t);
     documents = Collections.unmodifiableMap(new TreeMap<>(documents));
     failures = List.copyOf(failures);
-    Objects.requireNonNull(pending, "pending");
     probesDue = List.copyOf(probesDue);
   }
 
@@ -59,16 +56,6 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
    * @param refused whether the target refused it rather than failed
    */
   record TargetFailure(String target, String id, int revision, String reason, boolean refused) {}
-
-  /**
-   * A change being made to a target.
-   *
-   * @param target the target
-   * @param id the mitigation id
-   * @param revision the revision being applied, or the one being removed
-   * @param action {@code apply}, {@code update} or {@code remove}
-   */
-  record Intent(String target, String id, int revision, String action) {}
 
   /**
    * A change whose health probe was skipped because its target had not confirmed it live: the probe runs
@@ -95,11 +82,7 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
   }
 
   AgentState withLocal(LocalPolicy value) {
-    return new AgentState(value, targets, documents, failures, pending, probesDue);
-  }
-
-  AgentState withPending(Optional<Intent> value) {
-    return new AgentState(local, targets, documents, failures, value, probesDue);
+    return new AgentState(value, targets, documents, failures, probesDue);
   }
 
   /**
@@ -121,7 +104,7 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
     List<ProbeDue> p = new ArrayList<>(probesDue);
     p.removeIf(x -> x.target().equals(due.target()) && x.id().equals(due.id()));
     p.add(due);
-    return new AgentState(local, targets, documents, failures, pending, p);
+    return new AgentState(local, targets, documents, failures, p);
   }
 
   /** Forgets the probe owed to an id on a target (its probe ran, or a newer change of it was probed). */
@@ -154,28 +137,28 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
     docs.keySet().retainAll(Stream.concat(
         t.values().stream().flatMap(m -> m.entrySet().stream().map(e -> e.getKey() + "." + e.getValue().revision())),
         still.stream().flatMap(p -> p.previous().stream().map(r -> p.id() + "." + r.revision()))).toList());
-    return new AgentState(local, t, docs, failures, pending, still);
+    return new AgentState(local, t, docs, failures, still);
   }
 
   AgentState withFailure(TargetFailure failure) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.target().equals(failure.target()) && x.id().equals(failure.id()));
     f.add(failure);
-    return new AgentState(local, targets, documents, f, pending, probesDue);
+    return new AgentState(local, targets, documents, f, probesDue);
   }
 
   /** Forgets the failures of an id, so that the operator's unblock retries it. */
   AgentState withoutFailures(String id) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.id().equals(id));
-    return new AgentState(local, targets, documents, f, pending, probesDue);
+    return new AgentState(local, targets, documents, f, probesDue);
   }
 
   /** Forgets the failure of an id on one target, once a revision of it applied there. */
   AgentState withoutFailure(String target, String id) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.target().equals(target) && x.id().equals(id));
-    return new AgentState(local, targets, documents, f, pending, probesDue);
+    return new AgentState(local, targets, documents, f, probesDue);
   }
 
   Optional<TargetFailure> failure(String target, String id, int revision) {

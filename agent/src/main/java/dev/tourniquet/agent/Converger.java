@@ -1,7 +1,6 @@
 package dev.tourniquet.agent;
 
 import dev.tourniquet.agent.AgentState.AppliedRef;
-import dev.tourniquet.agent.AgentState.Intent;
 import dev.tourniquet.agent.AgentState.ProbeDue;
 import dev.tourniquet.agent.AgentState.TargetFailure;
 import dev.tourniquet.agent.Plan.Step;
@@ -23,12 +22,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Carries a {@link Plan} out on the targets, one mitigation at a time per target, recording intent before
- * every change and completion after it (in {@code state.json}) and every outcome in the audit log.
+ * Carries a {@link Plan} out on the targets, one mitigation at a time per target: an intent line in the
+ * audit log (forced to disk) before every change, the new state in {@code state.json} after it, then the
+ * outcome line.
  *
  * <p>Crash safety: {@link #recover} converges every target on the recorded state, so a change that was
- * interrupted between intent and completion is undone (enforcers are idempotent, so targets that were not
- * touched stay as they are); the next plan then makes it again, once.
+ * interrupted before its completion was recorded is undone (enforcers are idempotent, so targets that were
+ * not touched stay as they are); the next plan then makes it again, once. The intent line lets the audit
+ * log say so.
  */
 final class Converger {
   private static final Logger LOG = LoggerFactory.getLogger(Converger.class);
@@ -70,13 +71,20 @@ final class Converger {
     return removalProblems;
   }
 
-  /** Converges every target on the recorded state; clears an interrupted intent. */
+  /**
+   * Converges every target on the recorded state. If the audit log ends with an intent, the agent stopped
+   * before that change's outcome: an {@code interrupted} line says so, and whether the change was recorded
+   * (then it stays) or not (then converging undoes whatever part of it was made, and the next plan makes
+   * it again).
+   */
   AgentState recover(AgentState state) throws IOException {
     Map<String, Mitigation> docs = store.parseDocuments(state);
-    if (state.pending().isPresent()) {
-      Intent i = state.pending().get();
-      audit.append(clock.instant(), i.id() + "." + i.revision(), i.action(), i.target(), "interrupted",
-          "the agent stopped between intent and completion; the target is converged on the recorded state");
+    Optional<AuditLog.Entry> last = audit.lastEntry();
+    if (last.isPresent() && last.get().outcome().equals("intent")) {
+      AuditLog.Entry i = last.get();
+      audit.append(clock.instant(), i.mitigation(), i.action(), i.target(), "interrupted", recorded(state, i)
+          ? "the agent stopped after the change was made and recorded, before its outcome was logged"
+          : "the agent stopped between intent and completion; the target is converged on the recorded state");
     }
     for (Target t : targets) {
       try {
@@ -86,11 +94,18 @@ final class Converger {
         audit.append(clock.instant(), "-", "recover", t.name(), "failed", e.getMessage());
       }
     }
-    if (state.pending().isPresent()) {
-      state = state.withPending(Optional.empty());
-      store.save(state);
-    }
     return state;
+  }
+
+  /** Whether the state records the outcome the intent was for. */
+  private static boolean recorded(AgentState state, AuditLog.Entry intent) {
+    int dot = intent.mitigation().lastIndexOf('.');
+    if (dot < 0) {
+      return false;
+    }
+    AppliedRef ref = state.on(intent.target()).get(intent.mitigation().substring(0, dot));
+    boolean applied = ref != null && intent.mitigation().substring(dot + 1).equals(String.valueOf(ref.revision()));
+    return intent.action().equals("remove") ? ref == null : applied;
   }
 
   /** Carries out the plan on every target; returns the new state (saved after every change). */
@@ -126,17 +141,16 @@ final class Converger {
       next.remove(id);
       String appliedId = id + "." + ref.revision();
       String reason = reasons.getOrDefault(id, "no target handles it any more");
-      state = intent(state, new Intent(name, id, ref.revision(), "remove"), reason);
+      intent(name, appliedId, "remove", reason);
       hook.at("intent", name, appliedId);
       try {
         t.enforcer().converge(active(next, docs));
         hook.at("converged", name, appliedId);
-        state = state.withTarget(name, next, Map.of()).withPending(Optional.empty());
+        state = state.withTarget(name, next, Map.of());
         store.save(state);
         audit.append(clock.instant(), appliedId, "remove", name, "removed", reason);
       } catch (EnforcementException e) {
-        state = state.withPending(Optional.empty());
-        store.save(state);
+        // Nothing recorded changes: the mitigation stays recorded as applied, and removal is tried again.
         audit.append(clock.instant(), appliedId, "remove", name, "failed", e.getMessage());
         removalProblems.computeIfAbsent(id, k -> new ArrayList<>()).add(name + ": " + e.getMessage());
         LOG.error("target {}: removing {} failed: {}", name, appliedId, e.getMessage());
@@ -168,7 +182,7 @@ final class Converger {
       Map<String, AppliedRef> before = state.on(name);
       Map<String, AppliedRef> next = new TreeMap<>(before);
       next.put(step.id(), wanted);
-      state = intent(state, new Intent(name, step.id(), m.revision(), action), step.reason());
+      intent(name, m.appliedId(), action, step.reason());
       hook.at("intent", name, m.appliedId());
       Optional<String> problem;
       Optional<String> unverified = Optional.empty();
@@ -189,13 +203,12 @@ final class Converger {
         state = probeDue ? state.withProbeDue(new ProbeDue(name, step.id(), m.revision(), Optional.ofNullable(current)))
             : state.withoutProbeDue(name, step.id());
         state = state.withTarget(name, next, Map.of(m.appliedId(), store.document(m)))
-            .withoutFailure(name, step.id()).withPending(Optional.empty());
+            .withoutFailure(name, step.id());
         store.save(state);
         audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied",
             step.reason() + unverified.map(n -> "; " + n + (probeDue ? "; " + PROBE_DEFERRED : "")).orElse(""));
       } else {
-        state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false))
-            .withPending(Optional.empty());
+        state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false));
         store.save(state);
         audit.append(clock.instant(), m.appliedId(), action, name, "failed", problem.get());
         LOG.error("target {}: {} {} failed: {}", name, action, m.appliedId(), problem.get());
@@ -260,11 +273,12 @@ final class Converger {
     }
   }
 
-  private AgentState intent(AgentState state, Intent intent, String reason) throws IOException {
-    AgentState next = state.withPending(Optional.of(intent));
-    store.save(next);
-    audit.appendIntent(clock.instant(), intent.id() + "." + intent.revision(), intent.action(), intent.target(), reason);
-    return next;
+  /**
+   * Records a change about to be made: its audit line, forced to disk before the target is touched, is
+   * what {@link #recover} finds last if the agent stops before the outcome.
+   */
+  private void intent(String target, String appliedId, String action, String reason) throws IOException {
+    audit.append(clock.instant(), appliedId, action, target, "intent", reason);
   }
 
   static boolean handles(Target t, Mitigation m) {

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tourniquet.agent.AgentState.AppliedRef;
-import dev.tourniquet.agent.AgentState.Intent;
 import dev.tourniquet.agent.AgentState.TargetFailure;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.mitigation.MitigationException;
@@ -27,7 +26,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * Reads and writes the agent's {@code state.json} (policy, applied, failures, intent, probes owed), always
+ * Reads and writes the agent's {@code state.json} (policy, applied, failures, probes owed), always
  * atomically ({@link AtomicWrite}). The last verified feed is not kept here: the TUF store holds it.
  */
 final class StateStore {
@@ -77,18 +76,13 @@ final class StateStore {
     List<TargetFailure> failures = new ArrayList<>();
     root.path("failures").forEach(f -> failures.add(new TargetFailure(f.path("target").asText(), f.path("id").asText(),
         f.path("revision").asInt(), f.path("reason").asText(), f.path("refused").asBoolean())));
-    JsonNode p = root.path("pending");
-    Optional<Intent> pending = p.isObject()
-        ? Optional.of(new Intent(p.path("target").asText(), p.path("id").asText(), p.path("revision").asInt(),
-            p.path("action").asText()))
-        : Optional.empty();
     List<AgentState.ProbeDue> probesDue = new ArrayList<>();
     root.path("probesDue").forEach(d -> probesDue.add(new AgentState.ProbeDue(d.path("target").asText(),
         d.path("id").asText(), d.path("revision").asInt(), d.path("previous").isObject()
             ? Optional.of(new AppliedRef(d.path("previous").path("revision").asInt(),
                 d.path("previous").path("audit").asBoolean()))
             : Optional.empty())));
-    return new AgentState(local, targets, documents, failures, pending, probesDue);
+    return new AgentState(local, targets, documents, failures, probesDue);
   }
 
   void save(AgentState state) throws IOException {
@@ -113,13 +107,6 @@ final class StateStore {
     for (TargetFailure f : state.failures()) {
       failures.addObject().put("target", f.target()).put("id", f.id()).put("revision", f.revision())
           .put("reason", f.reason()).put("refused", f.refused());
-    }
-    if (state.pending().isPresent()) {
-      Intent i = state.pending().get();
-      root.putObject("pending").put("target", i.target()).put("id", i.id()).put("revision", i.revision())
-          .put("action", i.action());
-    } else {
-      root.putNull("pending");
     }
     ArrayNode probesDue = root.putArray("probesDue");
     for (AgentState.ProbeDue d : state.probesDue()) {

@@ -252,6 +252,27 @@ class AgentLoopTest {
   }
 
   @Test
+  void restartAfterAChangeWasRecordedButNotLoggedSaysSoAndDoesNotMakeItAgain() throws Exception {
+    publishM1AndCheck();
+    agent.close();
+    // As if the agent stopped after saving state.json, before appending the outcome line.
+    Path log = fx.stateDir.resolve("audit.jsonl");
+    List<String> lines = Files.readAllLines(log);
+    assertThat(lines.get(lines.size() - 1)).contains("\"outcome\":\"applied\"");
+    Files.write(log, lines.subList(0, lines.size() - 1));
+    agent = fx.open();
+
+    agent.check();
+
+    assertThat(fx.audit("M1.1", "interrupted")).containsExactly("apply app");
+    assertThat(fx.audit().stream().filter(l -> l.path("outcome").asText().equals("interrupted")).findFirst()
+        .orElseThrow().path("reason").asText()).isEqualTo(
+            "the agent stopped after the change was made and recorded, before its outcome was logged");
+    assertThat(fx.audit("M1.1", "intent")).as("not made again").containsExactly("apply app");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
   void checkThatFindsNothingNewWritesNothingInTheStateDirectory() throws Exception {
     publishM1AndCheck();
     Map<Path, String> files = filesUnder(fx.stateDir);

@@ -20,7 +20,7 @@ class StateStoreTest {
   Path dir;
 
   private static AgentState withDocuments(Map<String, byte[]> documents) {
-    return new AgentState(LocalPolicy.DEFAULT, Map.of(), documents, List.of(), Optional.empty(), List.of());
+    return new AgentState(LocalPolicy.DEFAULT, Map.of(), documents, List.of(), List.of());
   }
 
   @Test

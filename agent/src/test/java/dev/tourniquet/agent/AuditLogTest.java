@@ -1,0 +1,74 @@
+package dev.tourniquet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The audit log's last line, which a start reads to learn whether a change was cut short. */
+class AuditLogTest {
+  private static final Instant T = Instant.parse("2026-11-29T12:00:00Z");
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void lastEntryIsTheLastLineAppended() throws Exception {
+    AuditLog log = new AuditLog(dir.resolve("audit.jsonl"));
+    assertThat(log.lastEntry()).as("no log yet").isEmpty();
+
+    log.append(T, "M1.1", "apply", "app", "intent", "applies to version 15.2");
+    assertThat(log.lastEntry()).hasValue(new AuditLog.Entry("M1.1", "apply", "app", "intent"));
+
+    log.append(T, "M1.1", "apply", "app", "applied", "applies to version 15.2");
+    assertThat(log.lastEntry()).hasValue(new AuditLog.Entry("M1.1", "apply", "app", "applied"));
+  }
+
+  @Test
+  void tornEndIsSkippedForTheLastCompleteLine() throws Exception {
+    Path file = dir.resolve("audit.jsonl");
+    AuditLog log = new AuditLog(file);
+    log.append(T, "M1.1", "apply", "app", "intent", "r");
+    Files.writeString(file, "{\"time\":\"2026-11-29T12:00:01Z\",\"mitigation\":\"M1.1\",\"act", StandardOpenOption.APPEND);
+
+    assertThat(log.lastEntry()).hasValue(new AuditLog.Entry("M1.1", "apply", "app", "intent"));
+  }
+
+  @Test
+  void lineThatIsNotAnObjectOrDoesNotFitTheWindowGivesNothing() throws Exception {
+    Path file = dir.resolve("audit.jsonl");
+    AuditLog log = new AuditLog(file);
+    Files.writeString(file, "not json\n");
+    assertThat(log.lastEntry()).isEmpty();
+
+    Files.writeString(file, "[1,2]\n");
+    assertThat(log.lastEntry()).isEmpty();
+
+    Files.writeString(file, "");
+    log.append(T, "M1.1", "apply", "app", "intent", "x".repeat(AuditLog.TAIL_BYTES));
+    assertThat(Files.size(file)).isGreaterThan(AuditLog.TAIL_BYTES);
+    assertThat(log.lastEntry()).as("its beginning is outside the window").isEmpty();
+
+    log.append(T, "M1.1", "apply", "app", "applied", "short");
+    assertThat(log.lastEntry()).hasValue(new AuditLog.Entry("M1.1", "apply", "app", "applied"));
+  }
+
+  @Test
+  void lineThatFillsTheWindowExactlyFromTheStartOfTheFileIsRead() throws Exception {
+    Path file = dir.resolve("audit.jsonl");
+    AuditLog log = new AuditLog(file);
+    log.append(T, "M1.1", "remove", "app", "intent", "");
+    int pad = AuditLog.TAIL_BYTES - (int) Files.size(file);
+    Files.writeString(file, "");
+    log.append(T, "M1.1", "remove", "app", "intent", "y".repeat(pad));
+    assertThat(Files.size(file)).isEqualTo(AuditLog.TAIL_BYTES);
+    assertThat(new String(Files.readAllBytes(file), StandardCharsets.UTF_8)).endsWith("\n");
+
+    assertThat(log.lastEntry()).hasValue(new AuditLog.Entry("M1.1", "remove", "app", "intent"));
+  }
+}
