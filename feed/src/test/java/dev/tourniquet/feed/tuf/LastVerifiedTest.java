@@ -3,9 +3,11 @@ package dev.tourniquet.feed.tuf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,8 +29,7 @@ class LastVerifiedTest {
   void lastRefreshIsReadBackWithItsCachedTargetsAndNoRepository() throws Exception {
     TestRepository repo = new TestRepository(dir);
     Path store = repo.newStore(dir.resolve("store"));
-    TufClient client = repo.client(store);
-    client.refresh();
+    TufClient client = refreshed(repo, store);
     repo.publishRevision(2);
     TrustedFeed refreshed = client.refresh();
     byte[] m1 = client.download("mitigations/M1.json");
@@ -54,8 +55,7 @@ class LastVerifiedTest {
   void damagedOrStaleCachedTargetIsEmpty() throws Exception {
     TestRepository repo = new TestRepository(dir);
     Path store = repo.newStore(dir.resolve("store"));
-    TufClient client = repo.client(store);
-    client.refresh();
+    TufClient client = refreshed(repo, store);
     client.download("mitigations/M1.json");
     Path cached = store.resolve(TrustedStore.TARGET_CACHE).resolve("mitigations/M1.json");
     TrustedFeed stored = TufClient.lastVerified(store).orElseThrow();
@@ -73,15 +73,16 @@ class LastVerifiedTest {
   void storedMetadataThatNoLongerVerifiesIsRefused() throws Exception {
     TestRepository repo = new TestRepository(dir);
     Path store = repo.newStore(dir.resolve("store"));
-    repo.client(store).refresh();
+    refreshed(repo, store);
     Path targets = store.resolve(TrustedStore.TARGETS);
     byte[] original = Files.readAllBytes(targets);
 
-    Files.write(targets, TestRepository.forge(original, signed -> signed.put("expires", "2030-01-01T00:00:00Z"), SigningKey.generate()));
+    Consumer<ObjectNode> laterExpiry = signed -> signed.put("expires", "2030-01-01T00:00:00Z");
+    Files.write(targets, TestRepository.forge(original, laterExpiry, SigningKey.generate()));
     assertThatThrownBy(() -> TufClient.lastVerified(store)).isInstanceOf(ThresholdNotMetException.class)
         .hasMessageContaining("targets.json");
 
-    Files.write(targets, TestRepository.forge(original, signed -> signed.put("expires", "2030-01-01T00:00:00Z"), repo.targetsKey));
+    Files.write(targets, TestRepository.forge(original, laterExpiry, repo.targetsKey));
     assertThatThrownBy(() -> TufClient.lastVerified(store)).as("signed, but not the file the snapshot lists")
         .isInstanceOf(MalformedMetadataException.class).hasMessageContaining("snapshot.json");
   }
@@ -90,8 +91,7 @@ class LastVerifiedTest {
   void storedFilesFromDifferentStatesOfTheRepositoryAreRefused() throws Exception {
     TestRepository repo = new TestRepository(dir);
     Path store = repo.newStore(dir.resolve("store"));
-    TufClient client = repo.client(store);
-    client.refresh();
+    TufClient client = refreshed(repo, store);
     byte[] firstTargets = Files.readAllBytes(store.resolve(TrustedStore.TARGETS));
     repo.publishRevision(2);
     client.refresh();
@@ -100,5 +100,12 @@ class LastVerifiedTest {
 
     assertThatThrownBy(() -> TufClient.lastVerified(store)).isInstanceOf(MixAndMatchException.class)
         .hasMessageContaining("expected version 2 but found 1");
+  }
+
+  /** A client that refreshed once from the repository into the store. */
+  private static TufClient refreshed(TestRepository repo, Path store) throws Exception {
+    TufClient client = repo.client(store);
+    client.refresh();
+    return client;
   }
 }
