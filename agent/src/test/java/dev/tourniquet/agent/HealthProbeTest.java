@@ -191,7 +191,7 @@ class HealthProbeTest {
 
   @Test
   void anApplicationThatIsNotRunningDoesNotFailTheApplyAndTheAuditLogSaysItIsNotConfirmed() throws Exception {
-    service.stop(); // the filter is destroyed: nobody acknowledges the new file
+    service.stop(); // the filter is destroyed: it acknowledges that it stopped, and nobody loads the new file
     fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
     int probed = probes.get();
 
@@ -199,14 +199,14 @@ class HealthProbeTest {
 
     assertThat(AgentFixture.row(status, "M2").status()).isEqualTo(Status.APPLIED);
     assertThat(AgentFixture.row(status, "M2").live()).contains(false);
-    assertThat(AgentFixture.row(status, "M2").reason()).contains("; not confirmed live: the servlet filter did not"
-        + " acknowledge the current " + fx.enforcementFile).contains("is the application running?");
+    assertThat(AgentFixture.row(status, "M2").reason()).contains("; not confirmed live: the application stopped (its"
+        + " Tourniquet filter said so at ").contains("takes effect when the application starts again");
     assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
     assertThat(probes).hasValue(probed);
     assertThat(fx.audit()).filteredOn(l -> l.path("mitigation").asText().equals("M2.1")
             && l.path("outcome").asText().equals("applied"))
         .singleElement().satisfies(l -> assertThat(l.path("reason").asText())
-            .contains("not confirmed live: the servlet filter did not acknowledge")
+            .contains("not confirmed live: the application stopped")
             .contains("health probe deferred until the target confirms it live"));
   }
 

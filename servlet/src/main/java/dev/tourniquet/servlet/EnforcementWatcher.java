@@ -46,7 +46,8 @@ import java.util.logging.Logger;
  * <p>Each new content that is loaded or rejected is acknowledged in {@code <file>.loaded.json} (written
  * atomically): its SHA-256, {@code loaded} or {@code rejected}, and the error; a missing file is
  * acknowledged as {@code missing}, so that the agent knows a filter is running. The agent waits for the
- * acknowledgement to verify that what it wrote is live.
+ * acknowledgement to verify that what it wrote is live. When the filter is destroyed, the acknowledgement
+ * says {@code stopped}.
  */
 final class EnforcementWatcher implements AutoCloseable {
   static final Logger LOG = Logger.getLogger("dev.tourniquet.servlet");
@@ -67,6 +68,8 @@ final class EnforcementWatcher implements AutoCloseable {
   private volatile long loads;
   private Stamp stamp;
   private byte[] digest;
+  /** The acknowledgement this watcher wrote last, as written; null until it writes one. */
+  private byte[] acknowledged;
   private long hitsWritten = 0;
   private long lastHitsWrite;
   private ScheduledExecutorService executor;
@@ -209,7 +212,9 @@ final class EnforcementWatcher implements AutoCloseable {
     ack.put("error", error);
     ack.put("time", clock.instant().toString());
     try {
-      AtomicFiles.write(loadedFile, Json.write(ack).getBytes(StandardCharsets.UTF_8));
+      byte[] bytes = Json.write(ack).getBytes(StandardCharsets.UTF_8);
+      AtomicFiles.write(loadedFile, bytes);
+      acknowledged = bytes;
     } catch (IOException | RuntimeException e) {
       LOG.warning(() -> "tourniquet: cannot write the load acknowledgement " + loadedFile + ": " + e);
     }
@@ -261,7 +266,30 @@ final class EnforcementWatcher implements AutoCloseable {
     }
   }
 
-  /** Stops the thread, waiting a bounded time for a poll in progress, and writes the counters once more. */
+  /**
+   * Says in the acknowledgement that this filter stopped (outcome {@code stopped}, with the SHA-256 of the
+   * content it enforced last), so that the agent does not report a stopped application's file as live.
+   * Only if the acknowledgement is still the one this watcher wrote: another instance of the filter on the
+   * same file (an application redeployed side by side) may have acknowledged since, and is running.
+   */
+  private synchronized void acknowledgeStopped() {
+    if (acknowledged == null) {
+      return;
+    }
+    try {
+      if (!Arrays.equals(Files.readAllBytes(loadedFile), acknowledged)) {
+        return;
+      }
+    } catch (IOException e) {
+      return; // gone or unreadable: nothing of ours to correct
+    }
+    acknowledge(digest, "stopped", null);
+  }
+
+  /**
+   * Stops the thread, waiting a bounded time for a poll in progress, writes the counters once more and
+   * acknowledges the stop.
+   */
   @Override
   public void close() {
     closed = true;
@@ -279,5 +307,6 @@ final class EnforcementWatcher implements AutoCloseable {
       }
     }
     writeHits();
+    acknowledgeStopped();
   }
 }

@@ -84,6 +84,45 @@ class ReloadTest {
         .contains("\"outcome\": \"rejected\"").contains("expected an integer from 400 to 599 but found 700");
   }
 
+  @Test
+  void destroyedFilterAcknowledgesThatItStopped() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Path ack = dir.resolve("enforcement.json.loaded.json");
+    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
+    started(file);
+
+    filter.destroy();
+    filter = null;
+
+    assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"")
+        .contains("\"outcome\": \"stopped\"").contains("\"error\": null");
+  }
+
+  @Test
+  void destroyedFilterLeavesTheAcknowledgementOfAnotherInstanceThatIsRunning() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Path ack = dir.resolve("enforcement.json.loaded.json");
+    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
+    TourniquetFilter old = startedAt(file, "2026-11-29T10:00:00Z");
+    TourniquetFilter redeployed = startedAt(file, "2026-11-29T10:05:00Z");
+    String acknowledgedByTheNewOne = Files.readString(ack);
+    try {
+      old.destroy();
+
+      assertThat(Files.readString(ack)).isEqualTo(acknowledgedByTheNewOne).contains("\"outcome\": \"loaded\"");
+    } finally {
+      redeployed.destroy();
+    }
+  }
+
+  /** A filter whose clock stands still at {@code time}, so that its acknowledgements carry that time. */
+  private static TourniquetFilter startedAt(Path file, String time) throws Exception {
+    TourniquetFilter f = new TourniquetFilter(file, java.time.Duration.ofMillis(250), java.time.Duration.ofSeconds(5),
+        java.time.Clock.fixed(Instant.parse(time), java.time.ZoneOffset.UTC));
+    f.init();
+    return f;
+  }
+
   private static String sha256(Path file) throws Exception {
     return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
         .digest(Files.readAllBytes(file)));

@@ -48,13 +48,17 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Whether the file is live is read from the filter's {@code <file>.loaded.json}, which names the SHA-256
  * of the content it last loaded or rejected: the file is live when that is the SHA-256 of the file as it is
- * now and the outcome is {@code loaded}. {@link #notLive()} evaluates this anew on every call (the file is
- * hashed again only when its size, time or identity changed), so a status built after the application
- * starts, or after its filter rejects the file, says so without any new change.
+ * now and the outcome is {@code loaded}; {@code stopped} means the filter was destroyed (the application
+ * stopped, or was undeployed). {@link #notLive()} evaluates this anew on every call (the file is hashed
+ * again only when its size, time or identity changed), so a status built after the application starts or
+ * stops, or after its filter rejects the file, says so without any new change.
  */
 public final class ServletEnforcer implements Enforcer {
   private static final Set<String> KINDS = Set.of("request-rules", "response-rules", "disable-endpoint", "auth-policy");
   private static final int MAX_HITS_BYTES = 4 << 20;
+
+  /** The acknowledgement of a filter that was destroyed: its application stopped. */
+  private static final String STOPPED = "stopped";
 
   /** How long converge waits, by default, for the filter to acknowledge a new file. */
   public static final Duration ACK_TIMEOUT = Duration.ofSeconds(5);
@@ -170,6 +174,11 @@ public final class ServletEnforcer implements Enforcer {
           + ackFile.getFileName() + "): is the application running, with the Tourniquet filter reading this file?"
           + " The file stays in place and takes effect when the filter starts", false));
     }
+    if (STOPPED.equals(ack.get().path("outcome").asText())) {
+      return Optional.of(new NotLive("not confirmed live: the application stopped (its Tourniquet filter said so at "
+          + ack.get().path("time").asText("an unknown time") + " in " + ackFile.getFileName() + "); the file stays in"
+          + " place and takes effect when the application starts again", false));
+    }
     if (!current.equals(ack.get().path("sha256").asText())) {
       return Optional.of(new NotLive("not confirmed live: the servlet filter did not acknowledge the current " + file
           + " (its last acknowledgement, at " + ack.get().path("time").asText("an unknown time") + ", is of another"
@@ -192,12 +201,16 @@ public final class ServletEnforcer implements Enforcer {
    */
   private void verifyLoaded(byte[] bytes, Optional<EnforcementFile> previous) throws EnforcementException {
     // No acknowledgement ever written: no filter has run on this file yet (the application was not started
-    // since it was configured, or its filter predates acknowledgements); nothing to wait for.
-    boolean filterSeen = Files.exists(ackFile);
+    // since it was configured, or its filter predates acknowledgements); a "stopped" one: the application
+    // was stopped. Either way nothing to wait for.
+    Optional<JsonNode> last = readAck();
+    boolean stopped = last.isPresent() && STOPPED.equals(last.get().path("outcome").asText());
+    boolean filterSeen = last.isPresent() && !stopped;
     Optional<JsonNode> ack = awaitAck(sha256(bytes), filterSeen ? ackTimeout : Duration.ZERO);
     if (ack.isEmpty()) {
       LOG.warn("target {}: not confirmed live: {}; the file stays in place and is loaded when the filter starts", target,
           filterSeen ? "the servlet filter did not acknowledge " + file + " within " + ackTimeout.toMillis() + " ms"
+              : stopped ? "the application stopped (its filter said so in " + ackFile.getFileName() + ")"
               : "no servlet filter has acknowledged " + file + " yet (" + ackFile.getFileName() + " does not exist)");
       return;
     }
@@ -214,7 +227,8 @@ public final class ServletEnforcer implements Enforcer {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
       Optional<JsonNode> ack = readAck();
-      if (ack.isPresent() && sha256.equals(ack.get().path("sha256").asText())) {
+      if (ack.isPresent() && sha256.equals(ack.get().path("sha256").asText())
+          && !STOPPED.equals(ack.get().path("outcome").asText())) {
         return ack;
       }
       if (System.nanoTime() - deadline >= 0) {

@@ -128,6 +128,24 @@ class ServletEnforcerJettyTest {
   }
 
   @Test
+  void stoppingTheApplicationMakesItsFileNotConfirmedLiveUntilItStartsAgain() throws Exception {
+    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, Clock.systemUTC());
+    enforcer.converge(List.of(new ActiveMitigation(m1FromFixture(), false)));
+    assertThat(enforcer.notLive()).as("acknowledged by the running filter").isEmpty();
+
+    server.stop();
+
+    assertThat(enforcer.notLive()).hasValueSatisfying(n -> {
+      assertThat(n.rejected()).isFalse();
+      assertThat(n.reason()).startsWith("not confirmed live: the application stopped (its Tourniquet filter said so at ");
+    });
+
+    server.start(); // the filter loads the file again as it starts
+
+    assertThat(enforcer.notLive()).isEmpty();
+  }
+
+  @Test
   void inAuditModeTheRequestPassesAndTheHitIsCountedInTheHitsFile() throws Exception {
     ServletEnforcer enforcer = new ServletEnforcer("exchange", file, Clock.systemUTC());
 

@@ -216,6 +216,34 @@ class ServletEnforcerTest {
   }
 
   @Test
+  void aStoppedFilterMeansNotLiveEvenForTheFileItLoaded() throws Exception {
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+        Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+    acknowledge(enforcer, sha256(enforcer.file()), "loaded", null);
+    assertThat(enforcer.notLive()).isEmpty();
+
+    acknowledge(enforcer, sha256(enforcer.file()), "stopped", null);
+
+    assertThat(enforcer.notLive()).contains(new Enforcer.NotLive("not confirmed live: the application stopped (its"
+        + " Tourniquet filter said so at 2026-11-28T12:00:01Z in app.json.loaded.json); the file stays in place and"
+        + " takes effect when the application starts again", false));
+  }
+
+  @Test
+  @org.junit.jupiter.api.Timeout(60)
+  void aFileWrittenWhileTheApplicationIsStoppedDoesNotWaitForAnAcknowledgement() throws Exception {
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+        Clock.fixed(T0, ZoneOffset.UTC), Duration.ofMinutes(10));
+    enforcer.converge(List.of());
+    acknowledge(enforcer, sha256(enforcer.file()), "stopped", null);
+
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false))); // waiting would take 10 min
+
+    assertThat(enforcer.notLive()).hasValueSatisfying(n -> assertThat(n.reason()).contains("the application stopped"));
+  }
+
+  @Test
   void aRejectionOfTheCurrentFileIsReportedAsRejectedNotAsUnconfirmed() throws Exception {
     ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
         Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
