@@ -68,9 +68,8 @@ class ReloadTest {
 
   @Test
   void eachLoadedOrRejectedContentIsAcknowledgedWithItsDigest() throws Exception {
-    Path file = dir.resolve("enforcement.json");
+    Path file = m3File();
     Path ack = dir.resolve("enforcement.json.loaded.json");
-    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
     started(file);
 
     assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"")
@@ -86,23 +85,21 @@ class ReloadTest {
 
   @Test
   void destroyedFilterAcknowledgesThatItStopped() throws Exception {
-    Path file = dir.resolve("enforcement.json");
+    Path file = m3File();
     Path ack = dir.resolve("enforcement.json.loaded.json");
-    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
     started(file);
 
     filter.destroy();
     filter = null;
 
-    assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"")
-        .contains("\"outcome\": \"stopped\"").contains("\"error\": null");
+    assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"", "\"outcome\": \"stopped\"",
+        "\"error\": null");
   }
 
   @Test
   void destroyedFilterLeavesTheAcknowledgementOfAnotherInstanceThatIsRunning() throws Exception {
-    Path file = dir.resolve("enforcement.json");
+    Path file = m3File();
     Path ack = dir.resolve("enforcement.json.loaded.json");
-    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
     TourniquetFilter old = startedAt(file, "2026-11-29T10:00:00Z");
     TourniquetFilter redeployed = startedAt(file, "2026-11-29T10:05:00Z");
     String acknowledgedByTheNewOne = Files.readString(ack);
@@ -113,6 +110,13 @@ class ReloadTest {
     } finally {
       redeployed.destroy();
     }
+  }
+
+  /** {@code enforcement.json} with M3 disabling /ecp. */
+  private Path m3File() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);
+    return file;
   }
 
   /** A filter whose clock stands still at {@code time}, so that its acknowledgements carry that time. */
