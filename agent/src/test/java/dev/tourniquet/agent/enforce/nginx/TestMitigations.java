@@ -17,16 +17,17 @@ import java.util.Map;
 import java.util.Optional;
 
 /** Mitigations built in code for the tests, and the paths of the shared rule files. */
-final class TestMitigations {
+public final class TestMitigations {
   private TestMitigations() {}
 
   /** The repository root: the agent module's parent directory. */
-  static Path repoRoot() {
+  public static Path repoRoot() {
     return Path.of(System.getProperty("tourniquet.repo.root", "..")).toAbsolutePath().normalize();
   }
 
-  static Path sharedFixture(String name) {
-    return Path.of("/work/shared/fixtures/microsoft").resolve(name);
+  /** One of Microsoft's published rules, from {@code ../shared/fixtures/microsoft} beside the repository. */
+  public static Path sharedFixture(String name) {
+    return repoRoot().resolve("../shared/fixtures/microsoft").resolve(name).normalize();
   }
 
   static Path rulesResource(String name) {

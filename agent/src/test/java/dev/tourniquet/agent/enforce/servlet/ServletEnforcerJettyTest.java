@@ -3,6 +3,7 @@ package dev.tourniquet.agent.enforce.servlet;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tourniquet.agent.enforce.ActiveMitigation;
+import dev.tourniquet.agent.enforce.nginx.TestMitigations;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.feed.mitigation.Applicability;
 import dev.tourniquet.feed.mitigation.Mitigation;
@@ -87,15 +88,11 @@ class ServletEnforcerJettyTest {
 
   /** M1 from Microsoft's own web.config rule (the shared fixture), as a publisher would build it. */
   static Mitigation m1FromFixture() throws IOException {
-    String xml = Files.readString(fixtures().resolve("microsoft/eems-m1.1-cve-2022-41040.xml"));
+    String xml = Files.readString(TestMitigations.sharedFixture("eems-m1.1-cve-2022-41040.xml"));
     return new Mitigation("M1", 1, "ProxyNotShell", "EEMS M1.1", List.of("CVE-2022-41040"), Mitigation.Severity.HIGH,
         List.of(), new Applicability("microsoft-exchange-server",
             List.of(VersionRange.fixedIn(Version.parse("15.2.0"), Version.parse("15.2.986.36")))),
         List.of(Action.RequestRules.ofXml(xml)), Mitigation.Mode.ENFORCE, Optional.empty(), Map.of());
-  }
-
-  static Path fixtures() {
-    return Path.of("/work/shared/fixtures");
   }
 
   @Test
