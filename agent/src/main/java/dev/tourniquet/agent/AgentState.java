@@ -96,14 +96,18 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
   }
 
   /**
-   * Owes a health probe to a change on a target (replacing one owed to an earlier change of that id there).
+   * Owes a health probe to a change on a target. A change made on top of one of that id still owed a probe
+   * replaces it but keeps what it replaced: if the probe fails, what goes back is what ran before the first
+   * unprobed change (the last revision known to be healthy, or nothing), not an unprobed one in between.
    * Call it before the {@link #withTarget} that records the change: that keeps the document of the
-   * revision it replaced, and drops the probe if the target does not run the change.
+   * revision to go back to, and drops the probe if the target does not run the change.
    */
   AgentState withProbeDue(ProbeDue due) {
     List<ProbeDue> p = new ArrayList<>(probesDue);
+    Optional<ProbeDue> earlier = p.stream()
+        .filter(x -> x.target().equals(due.target()) && x.id().equals(due.id())).findFirst();
     p.removeIf(x -> x.target().equals(due.target()) && x.id().equals(due.id()));
-    p.add(due);
+    p.add(earlier.map(e -> new ProbeDue(due.target(), due.id(), due.revision(), e.previous())).orElse(due));
     return new AgentState(local, targets, documents, failures, p);
   }
 

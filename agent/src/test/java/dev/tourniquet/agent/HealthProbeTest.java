@@ -257,6 +257,26 @@ class HealthProbeTest {
   }
 
   @Test
+  void twoUpdatesAppliedWhileTheApplicationWasDownAreUndoneToTheLastRevisionThatWasProbed() throws Exception {
+    service.stop();
+    fx.feed.put(Mitigations.m1(2)).publish();
+    agent.check();
+    fx.feed.put(Mitigations.m1(3)).publish();
+    agent.check();
+    assertThat(fx.enforced()).containsExactly("M1.3");
+    health.set(500);
+
+    restartApp();
+    AgentStatus status = agent.check();
+
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(m1.status()).isEqualTo(Status.FAILED);
+    assertThat(m1.appliedRevision()).as("M1.2 was never probed either").contains(1);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M1.3", "failed")).containsExactly("probe app");
+  }
+
+  @Test
   void aMitigationAppliedWhileTheApplicationWasDownStaysOnceItIsLiveAndHealthyAndIsProbedOnce() throws Exception {
     service.stop();
     fx.feed.put(Mitigations.proxyLogon("M2", 1)).publish();
