@@ -63,9 +63,9 @@ public final class Agent implements AgentControl, Closeable {
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   /**
    * Between checks, how often the running agent looks whether a change owed a health probe has become live
-   * (a local look at the target; the probe itself runs once, when it has).
+   * (a local look at the target's acknowledgement; the probe itself runs once, when it has).
    */
-  static final Duration PROBE_RECHECK = Duration.ofSeconds(30);
+  static final Duration PROBE_RECHECK = Duration.ofSeconds(5);
 
   private final AgentConfig config;
   private final Clock clock;
@@ -562,13 +562,19 @@ public final class Agent implements AgentControl, Closeable {
   }
 
   /**
-   * Between checks: converges on the last verified feed and policy, without asking the feed or the fleet
-   * server anything, which runs the health probes owed once their changes are live; reports if that
-   * changed anything.
+   * Between checks: once a target owed a probe confirms its change live, converges on the last verified
+   * feed and policy, without asking the feed or the fleet server anything, which runs the probe; reports if
+   * that changed anything. Until then it only reads the targets' acknowledgements: no plan, no version
+   * command.
    */
   private void recheckProbes() throws IOException {
     work.lock();
     try {
+      boolean live = converger.targets().stream().anyMatch(t -> !state.probesDue(t.name()).isEmpty()
+          && t.enforcer().notLive().isEmpty());
+      if (!live) {
+        return;
+      }
       List<AgentState.ProbeDue> before = state.probesDue();
       status = reconcile();
       if (!state.probesDue().equals(before)) {
