@@ -63,9 +63,19 @@ final class FeedWatcher {
    * @return closing it stops watching and waits for the watching thread to end
    */
   Closeable watchDirectories(Executor checks) {
+    return watchDirectories(checks, FileSystems.getDefault()::newWatchService);
+  }
+
+  /** Where a watch service comes from: the default file system's, or a test's. */
+  @FunctionalInterface
+  interface WatchServices {
+    WatchService open() throws IOException;
+  }
+
+  Closeable watchDirectories(Executor checks, WatchServices watchServices) {
     WatchService watch;
     try {
-      watch = FileSystems.getDefault().newWatchService();
+      watch = watchServices.open();
     } catch (IOException | UnsupportedOperationException e) {
       LOG.warn("cannot watch the feed directories ({}); polling them twice a second", e.toString());
       return () -> { };

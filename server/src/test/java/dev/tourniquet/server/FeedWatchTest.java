@@ -58,6 +58,31 @@ class FeedWatchTest {
     assertThat(watchThreadAlive()).as("closing the watch ended its thread").isFalse();
   }
 
+  @Test
+  void aSystemThatCannotWatchAtAllLeavesEveryFeedToPolling() throws Exception {
+    TestFeed feed = new TestFeed(dir.resolve("a")).publish(Map.of("M1", 1));
+    Map<String, HostedFeed> feeds = Map.of("a", new HostedFeed("a", feed.published(), new FeedFileCache(16, 1 << 20)));
+    RecordingBus bus = new RecordingBus();
+    ExecutorService checks = Executors.newSingleThreadExecutor();
+    try (Database db = Database.open("jdbc:h2:file:" + dir.resolve("fleet").toAbsolutePath())) {
+      FeedWatcher watcher = new FeedWatcher(new Fleet(db, Clock.systemUTC(), bus, feeds, Duration.ofHours(2)), bus);
+      watcher.initialScan();
+
+      try (Closeable watch = watcher.watchDirectories(checks, () -> {
+        throw new java.io.IOException("User limit of inotify instances reached or too many open files");
+      })) {
+        assertThat(watchThreadAlive()).as("no watching thread").isFalse();
+        feed.publish(Map.of("M1", 2));
+        watcher.poll();
+
+        assertThat(bus.await(n -> n.kind() == Bus.Notice.Kind.FEED && n.subject().equals("a"), Duration.ofSeconds(10)))
+            .as("the poll still announces the publish").isPresent();
+      }
+    } finally {
+      checks.shutdownNow();
+    }
+  }
+
   private static boolean watchThreadAlive() {
     return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("tourniquet-feed-watch"));
   }
