@@ -26,6 +26,8 @@ final class AuditLog {
 
   private final ObjectMapper json = new ObjectMapper();
   private final Path file;
+  /** Whether this process has made sure the log ends with a whole line (see {@link #append}). */
+  private boolean endChecked;
 
   AuditLog(Path file) {
     this.file = file;
@@ -44,8 +46,11 @@ final class AuditLog {
     line.put("target", target);
     line.put("outcome", outcome);
     line.put("reason", reason);
-    byte[] bytes = (json.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8);
     AtomicWrite.ensureDirectory(file.toAbsolutePath().getParent());
+    // A line cut short by a crash stays as it is, on a line of its own: the first line this process
+    // appends starts on the next one instead of being glued to it.
+    String prefix = !endChecked && endsMidLine() ? "\n" : "";
+    byte[] bytes = (prefix + json.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8);
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
         StandardOpenOption.WRITE)) {
       ByteBuffer buffer = ByteBuffer.wrap(bytes);
@@ -53,6 +58,17 @@ final class AuditLog {
         ch.write(buffer);
       }
       ch.force(false);
+      endChecked = true;
+    }
+  }
+
+  private boolean endsMidLine() throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = ch.size();
+      ByteBuffer last = ByteBuffer.allocate(1);
+      return size > 0 && ch.read(last, size - 1) == 1 && last.get(0) != '\n';
+    } catch (NoSuchFileException e) {
+      return false;
     }
   }
 

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,6 +38,23 @@ class AuditLogTest {
     Files.writeString(file, "{\"time\":\"2026-11-29T12:00:01Z\",\"mitigation\":\"M1.1\",\"act", StandardOpenOption.APPEND);
 
     assertThat(log.lastEntry()).hasValue(new AuditLog.Entry("M1.1", "apply", "app", "intent"));
+  }
+
+  @Test
+  void lineAppendedAfterATornEndStartsALineOfItsOwn() throws Exception {
+    Path file = dir.resolve("audit.jsonl");
+    new AuditLog(file).append(T, "M1.1", "apply", "app", "intent", "r");
+    Files.writeString(file, "{\"time\":\"2026-11-29T12:00:01Z\",\"mitig", StandardOpenOption.APPEND);
+    AuditLog restarted = new AuditLog(file);
+
+    restarted.append(T, "M1.1", "apply", "app", "interrupted", "the agent stopped");
+    restarted.append(T, "M1.1", "apply", "app", "applied", "r");
+
+    List<String> lines = Files.readAllLines(file);
+    assertThat(lines).hasSize(4);
+    assertThat(lines.get(1)).isEqualTo("{\"time\":\"2026-11-29T12:00:01Z\",\"mitig");
+    assertThat(lines.get(2)).contains("\"outcome\":\"interrupted\"").startsWith("{").endsWith("}");
+    assertThat(restarted.lastEntry()).hasValue(new AuditLog.Entry("M1.1", "apply", "app", "applied"));
   }
 
   @Test
