@@ -19,7 +19,10 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -103,22 +106,33 @@ final class AgentFixture {
   }
 
   /**
-   * Waits, at most 30 s, for a running agent to bring about something observable only in files or status
-   * (it has no event to wait on): looks every 20 ms, and fails naming what did not happen.
+   * The reports of a running agent (give it to {@code Agent.Builder.reporter}), to wait for what it does on
+   * its own thread: it reports after every check, and after a look between checks that ran a probe, once
+   * what it did is in its files.
    */
-  static void await(String what, Callable<Boolean> done) throws Exception {
-    await(what, done, () -> "");
-  }
+  static final class Reports implements Reporter {
+    private final BlockingQueue<AgentStatus> received = new LinkedBlockingQueue<>();
 
-  /** As {@link #await(String, Callable)}; a failure also says what {@code found} shows then. */
-  static void await(String what, Callable<Boolean> done, Callable<String> found) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!done.call()) {
-      if (System.nanoTime() - deadline > 0) {
-        String now = found.call();
-        throw new AssertionError("expected " + what + " within 30 s" + (now.isEmpty() ? "" : " but found " + now));
+    @Override
+    public void report(AgentStatus status) {
+      received.add(status);
+    }
+
+    /** Waits, at most 30 s, until {@code done} holds, looking again at each report. */
+    void await(String what, Callable<Boolean> done) throws Exception {
+      await(what, done, () -> "");
+    }
+
+    /** As {@link #await(String, Callable)}; a failure also says what {@code found} shows then. */
+    void await(String what, Callable<Boolean> done, Callable<String> found) throws Exception {
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (!done.call()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0 || received.poll(left, TimeUnit.NANOSECONDS) == null && !done.call()) {
+          String now = found.call();
+          throw new AssertionError("expected " + what + " within 30 s" + (now.isEmpty() ? "" : " but found " + now));
+        }
       }
-      Thread.sleep(20);
     }
   }
 

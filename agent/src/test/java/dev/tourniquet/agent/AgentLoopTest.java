@@ -555,22 +555,23 @@ class AgentLoopTest {
   @Test
   void hintMakesTheRunningAgentCheckAtOnce() throws Exception {
     fx.feed.put(Mitigations.m1(1)).publish();
-    agent = Agent.builder(fx.load()).clock(fx.clock).adminApi(false).build();
+    AgentFixture.Reports reports = new AgentFixture.Reports();
+    agent = Agent.builder(fx.load()).clock(fx.clock).adminApi(false).reporter(reports).build();
     agent.start();
-    awaitEnforced(List.of("M1.1")); // the check at start
+    awaitEnforced(reports, List.of("M1.1")); // the check at start
 
     fx.feed.put(Mitigations.m1(2)).publish();
     agent.hint();
     agent.hint(); // coalesced with the first
 
-    awaitEnforced(List.of("M1.2"));
+    awaitEnforced(reports, List.of("M1.2"));
     // status() waits for the check in progress, which wrote the file, to finish and record it.
     assertThat(AgentFixture.row(agent.status(), "M1").appliedId()).isEqualTo("M1.2");
     assertThat(fx.audit("M1.2", "applied")).containsExactly("update app");
   }
 
-  private void awaitEnforced(List<String> expected) throws Exception {
-    AgentFixture.await(expected + " to be enforced", () -> fx.enforced().equals(expected),
+  private void awaitEnforced(AgentFixture.Reports reports, List<String> expected) throws Exception {
+    reports.await(expected + " to be enforced", () -> fx.enforced().equals(expected),
         () -> fx.enforced() + "; status " + agent.status());
   }
 

@@ -297,17 +297,18 @@ class HealthProbeTest {
   @Test
   void theRunningAgentProbesAChangeSoonAfterTheApplicationStartsWithoutWaitingForItsNextCheck() throws Exception {
     agent.close();
+    AgentFixture.Reports reports = new AgentFixture.Reports();
     agent = Agent.builder(fx.load()).clock(fx.clock).random(() -> 0.5).adminApi(false)
-        .probeRecheck(Duration.ofMillis(100)).build();
+        .probeRecheck(Duration.ofMillis(100)).reporter(reports).build();
     agent.start(); // checks at once, then not for an hour (the interval) unless hinted
     service.stop();
     fx.feed.put(breaksHealth()).publish();
     agent.hint();
-    AgentFixture.await("M2.1 applied while the application is down", () -> fx.audit("M2.1", "applied").size() == 1);
+    reports.await("M2.1 applied while the application is down", () -> fx.audit("M2.1", "applied").size() == 1);
 
     restartApp();
 
-    AgentFixture.await("the probe to fail and M2.1 to be undone",
+    reports.await("the probe to fail and M2.1 to be undone",
         () -> fx.audit("M2.1", "failed").equals(List.of("probe app")));
     assertThat(fx.enforced()).containsExactly("M1.1");
     assertThat(AgentFixture.row(agent.status(), "M2").status()).isEqualTo(Status.FAILED);
