@@ -8,13 +8,14 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
  * The agent's durable state: the server's local policy, what is applied on each target (with the
  * verified document of every applied revision, so protection survives a feed outage and a restart), the
- * revisions that failed on a target, the health probes owed to changes no target had confirmed live yet,
- * and the change in progress (intent recorded before a target is converged, cleared after).
+ * revisions that failed on a target, and the health probes owed to changes no target had confirmed live
+ * yet. A change in progress is not part of it: its intent is the audit log's line ({@link AuditLog}).
  *
  * @param local the server-level policy
  * @param targets per target, the applied mitigations by id
@@ -103,10 +104,10 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
    * revision to go back to, and drops the probe if the target does not run the change.
    */
   AgentState withProbeDue(ProbeDue due) {
+    Predicate<ProbeDue> same = x -> x.target().equals(due.target()) && x.id().equals(due.id());
+    Optional<ProbeDue> earlier = probesDue.stream().filter(same).findFirst();
     List<ProbeDue> p = new ArrayList<>(probesDue);
-    Optional<ProbeDue> earlier = p.stream()
-        .filter(x -> x.target().equals(due.target()) && x.id().equals(due.id())).findFirst();
-    p.removeIf(x -> x.target().equals(due.target()) && x.id().equals(due.id()));
+    p.removeIf(same);
     p.add(earlier.map(e -> new ProbeDue(due.target(), due.id(), due.revision(), e.previous())).orElse(due));
     return new AgentState(local, targets, documents, failures, p);
   }

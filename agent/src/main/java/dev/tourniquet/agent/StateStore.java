@@ -67,7 +67,7 @@ final class StateStore {
     root.path("targets").fields().forEachRemaining(t -> {
       Map<String, AppliedRef> applied = new TreeMap<>();
       t.getValue().fields().forEachRemaining(e -> applied.put(e.getKey(),
-          new AppliedRef(e.getValue().path("revision").asInt(), e.getValue().path("audit").asBoolean())));
+          appliedRef(e.getValue())));
       targets.put(t.getKey(), applied);
     });
     Map<String, byte[]> documents = new TreeMap<>();
@@ -78,10 +78,8 @@ final class StateStore {
         f.path("revision").asInt(), f.path("reason").asText(), f.path("refused").asBoolean())));
     List<AgentState.ProbeDue> probesDue = new ArrayList<>();
     root.path("probesDue").forEach(d -> probesDue.add(new AgentState.ProbeDue(d.path("target").asText(),
-        d.path("id").asText(), d.path("revision").asInt(), d.path("previous").isObject()
-            ? Optional.of(new AppliedRef(d.path("previous").path("revision").asInt(),
-                d.path("previous").path("audit").asBoolean()))
-            : Optional.empty())));
+        d.path("id").asText(), d.path("revision").asInt(),
+        d.path("previous").isObject() ? Optional.of(appliedRef(d.path("previous"))) : Optional.empty())));
     return new AgentState(local, targets, documents, failures, probesDue);
   }
 
@@ -99,7 +97,7 @@ final class StateStore {
     ObjectNode targets = root.putObject("targets");
     state.targets().forEach((t, applied) -> {
       ObjectNode node = targets.putObject(t);
-      applied.forEach((id, ref) -> node.putObject(id).put("revision", ref.revision()).put("audit", ref.audit()));
+      applied.forEach((id, ref) -> putAppliedRef(node.putObject(id), ref));
     });
     ObjectNode documents = root.putObject("documents");
     state.documents().forEach((k, v) -> documents.put(k, new String(v, StandardCharsets.UTF_8)));
@@ -112,12 +110,21 @@ final class StateStore {
     for (AgentState.ProbeDue d : state.probesDue()) {
       ObjectNode node = probesDue.addObject().put("target", d.target()).put("id", d.id()).put("revision", d.revision());
       if (d.previous().isPresent()) {
-        node.putObject("previous").put("revision", d.previous().get().revision()).put("audit", d.previous().get().audit());
+        putAppliedRef(node.putObject("previous"), d.previous().get());
       } else {
         node.putNull("previous");
       }
     }
     AtomicWrite.write(stateFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+  }
+
+  /** An applied revision as the file holds it: {@code {"revision": 2, "audit": false}}. */
+  private static AppliedRef appliedRef(JsonNode node) {
+    return new AppliedRef(node.path("revision").asInt(), node.path("audit").asBoolean());
+  }
+
+  private static void putAppliedRef(ObjectNode node, AppliedRef ref) {
+    node.put("revision", ref.revision()).put("audit", ref.audit());
   }
 
   /**

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,9 +19,17 @@ class AuditLogTest {
   @TempDir
   Path dir;
 
+  Path file;
+  AuditLog log;
+
+  @BeforeEach
+  void setUp() {
+    file = dir.resolve("audit.jsonl");
+    log = new AuditLog(file);
+  }
+
   @Test
   void lastEntryIsTheLastLineAppended() throws Exception {
-    AuditLog log = new AuditLog(dir.resolve("audit.jsonl"));
     assertThat(log.lastEntry()).as("no log yet").isEmpty();
 
     log.append(T, "M1.1", "apply", "app", "intent", "applies to version 15.2");
@@ -32,8 +41,6 @@ class AuditLogTest {
 
   @Test
   void tornEndIsSkippedForTheLastCompleteLine() throws Exception {
-    Path file = dir.resolve("audit.jsonl");
-    AuditLog log = new AuditLog(file);
     log.append(T, "M1.1", "apply", "app", "intent", "r");
     Files.writeString(file, "{\"time\":\"2026-11-29T12:00:01Z\",\"mitigation\":\"M1.1\",\"act", StandardOpenOption.APPEND);
 
@@ -42,8 +49,7 @@ class AuditLogTest {
 
   @Test
   void lineAppendedAfterATornEndStartsALineOfItsOwn() throws Exception {
-    Path file = dir.resolve("audit.jsonl");
-    new AuditLog(file).append(T, "M1.1", "apply", "app", "intent", "r");
+    log.append(T, "M1.1", "apply", "app", "intent", "r");
     Files.writeString(file, "{\"time\":\"2026-11-29T12:00:01Z\",\"mitig", StandardOpenOption.APPEND);
     AuditLog restarted = new AuditLog(file);
 
@@ -59,8 +65,6 @@ class AuditLogTest {
 
   @Test
   void lineThatIsNotAnObjectOrDoesNotFitTheWindowGivesNothing() throws Exception {
-    Path file = dir.resolve("audit.jsonl");
-    AuditLog log = new AuditLog(file);
     Files.writeString(file, "not json\n");
     assertThat(log.lastEntry()).isEmpty();
 
@@ -78,8 +82,6 @@ class AuditLogTest {
 
   @Test
   void lineThatFillsTheWindowExactlyFromTheStartOfTheFileIsRead() throws Exception {
-    Path file = dir.resolve("audit.jsonl");
-    AuditLog log = new AuditLog(file);
     log.append(T, "M1.1", "remove", "app", "intent", "");
     int pad = AuditLog.TAIL_BYTES - (int) Files.size(file);
     Files.writeString(file, "");

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Consumer;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,10 +17,18 @@ class LastVerifiedTest {
   @TempDir
   Path dir;
 
+  TestRepository repo;
+  /** A fresh agent store trusting the repository's first root. */
+  Path store;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    repo = new TestRepository(dir);
+    store = repo.newStore(dir.resolve("store"));
+  }
+
   @Test
   void storeThatNeverCompletedARefreshHoldsNoFeed() throws Exception {
-    TestRepository repo = new TestRepository(dir);
-    Path store = repo.newStore(dir.resolve("store"));
 
     assertThat(TufClient.lastVerified(store)).isEmpty();
     assertThat(TufClient.lastVerified(dir.resolve("no-store"))).isEmpty();
@@ -27,9 +36,7 @@ class LastVerifiedTest {
 
   @Test
   void lastRefreshIsReadBackWithItsCachedTargetsAndNoRepository() throws Exception {
-    TestRepository repo = new TestRepository(dir);
-    Path store = repo.newStore(dir.resolve("store"));
-    TufClient client = refreshed(repo, store);
+    TufClient client = refreshed();
     repo.publishRevision(2);
     TrustedFeed refreshed = client.refresh();
     byte[] m1 = client.download("mitigations/M1.json");
@@ -53,9 +60,7 @@ class LastVerifiedTest {
 
   @Test
   void damagedOrStaleCachedTargetIsEmpty() throws Exception {
-    TestRepository repo = new TestRepository(dir);
-    Path store = repo.newStore(dir.resolve("store"));
-    TufClient client = refreshed(repo, store);
+    TufClient client = refreshed();
     client.download("mitigations/M1.json");
     Path cached = store.resolve(TrustedStore.TARGET_CACHE).resolve("mitigations/M1.json");
     TrustedFeed stored = TufClient.lastVerified(store).orElseThrow();
@@ -71,9 +76,7 @@ class LastVerifiedTest {
 
   @Test
   void storedMetadataThatNoLongerVerifiesIsRefused() throws Exception {
-    TestRepository repo = new TestRepository(dir);
-    Path store = repo.newStore(dir.resolve("store"));
-    refreshed(repo, store);
+    refreshed();
     Path targets = store.resolve(TrustedStore.TARGETS);
     byte[] original = Files.readAllBytes(targets);
 
@@ -89,9 +92,7 @@ class LastVerifiedTest {
 
   @Test
   void storedFilesFromDifferentStatesOfTheRepositoryAreRefused() throws Exception {
-    TestRepository repo = new TestRepository(dir);
-    Path store = repo.newStore(dir.resolve("store"));
-    TufClient client = refreshed(repo, store);
+    TufClient client = refreshed();
     byte[] firstTargets = Files.readAllBytes(store.resolve(TrustedStore.TARGETS));
     repo.publishRevision(2);
     client.refresh();
@@ -103,7 +104,7 @@ class LastVerifiedTest {
   }
 
   /** A client that refreshed once from the repository into the store. */
-  private static TufClient refreshed(TestRepository repo, Path store) throws Exception {
+  private TufClient refreshed() throws Exception {
     TufClient client = repo.client(store);
     client.refresh();
     return client;

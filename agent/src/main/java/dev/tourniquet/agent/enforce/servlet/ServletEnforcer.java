@@ -174,7 +174,7 @@ public final class ServletEnforcer implements Enforcer {
           + ackFile.getFileName() + "): is the application running, with the Tourniquet filter reading this file?"
           + " The file stays in place and takes effect when the filter starts", false));
     }
-    if (STOPPED.equals(ack.get().path("outcome").asText())) {
+    if (stopped(ack.get())) {
       return Optional.of(new NotLive("not confirmed live: the application stopped (its Tourniquet filter said so at "
           + ack.get().path("time").asText("an unknown time") + " in " + ackFile.getFileName() + "); the file stays in"
           + " place and takes effect when the application starts again", false));
@@ -204,7 +204,7 @@ public final class ServletEnforcer implements Enforcer {
     // since it was configured, or its filter predates acknowledgements); a "stopped" one: the application
     // was stopped. Either way nothing to wait for.
     Optional<JsonNode> last = readAck();
-    boolean stopped = last.isPresent() && STOPPED.equals(last.get().path("outcome").asText());
+    boolean stopped = last.isPresent() && stopped(last.get());
     boolean filterSeen = last.isPresent() && !stopped;
     Optional<JsonNode> ack = awaitAck(sha256(bytes), filterSeen ? ackTimeout : Duration.ZERO);
     if (ack.isEmpty()) {
@@ -228,7 +228,7 @@ public final class ServletEnforcer implements Enforcer {
     while (true) {
       Optional<JsonNode> ack = readAck();
       if (ack.isPresent() && sha256.equals(ack.get().path("sha256").asText())
-          && !STOPPED.equals(ack.get().path("outcome").asText())) {
+          && !stopped(ack.get())) {
         return ack;
       }
       if (System.nanoTime() - deadline >= 0) {
@@ -257,6 +257,11 @@ public final class ServletEnforcer implements Enforcer {
     } catch (IOException | RuntimeException e) {
       return "could not restore the previous file: " + e.getMessage();
     }
+  }
+
+  /** Whether the acknowledgement is a destroyed filter's: its application stopped. */
+  private static boolean stopped(JsonNode ack) {
+    return STOPPED.equals(ack.path("outcome").asText());
   }
 
   private static String error(JsonNode ack) {
