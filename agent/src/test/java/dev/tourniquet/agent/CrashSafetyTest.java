@@ -4,16 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -88,69 +83,25 @@ class CrashSafetyTest {
   }
 
   private void killAt(String point, String appliedId) throws Exception {
-    Process child = start(point, "app", appliedId);
-    try {
-      String line = awaitLine(child, "PAUSED");
+    try (ChildJvm child = start(point, "app", appliedId)) {
+      String line = child.awaitLine("PAUSED", WAIT);
       assertThat(line).isEqualTo("PAUSED " + point + " app " + appliedId);
-    } finally {
-      child.destroyForcibly(); // SIGKILL on Unix: no shutdown hook, no finally in the child
-      assertThat(child.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the child died").isTrue();
+      child.kill(WAIT);
     }
   }
 
   private String runToCompletion() throws Exception {
-    Process child = start();
-    try {
-      String line = awaitLine(child, "DONE");
-      assertThat(child.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the child exited").isTrue();
-      assertThat(child.exitValue()).isZero();
+    try (ChildJvm child = start()) {
+      String line = child.awaitLine("DONE", WAIT);
+      assertThat(child.process().waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the child exited").isTrue();
+      assertThat(child.process().exitValue()).isZero();
       return line;
-    } finally {
-      child.destroyForcibly();
     }
   }
 
-  private Process start(String... pause) throws IOException {
-    List<String> command = new ArrayList<>();
-    command.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-    command.add("-cp");
-    command.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-    command.add(CrashTestMain.class.getName());
-    command.add(fx.configFile.toString());
-    command.add(AgentFixture.START.toString());
-    command.addAll(List.of(pause));
-    return new ProcessBuilder(command).redirectError(dir.resolve("child-stderr.txt").toFile()).start();
-  }
-
-  /** Reads the child's output until a line with the prefix, within {@link #WAIT}. */
-  private String awaitLine(Process child, String prefix) throws Exception {
-    BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader in = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line = in.readLine(); line != null; line = in.readLine()) {
-          lines.add(line);
-        }
-      } catch (IOException e) {
-        // The child was killed; the queue has what it wrote.
-      } finally {
-        lines.add("<end of output>");
-      }
-    });
-    reader.setDaemon(true);
-    reader.start();
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    List<String> seen = new ArrayList<>();
-    while (true) {
-      String line = lines.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-      if (line == null || line.equals("<end of output>")) {
-        throw new AssertionError("expected a line starting with " + prefix + " from the child but found " + seen
-            + (line == null ? " within " + WAIT : " before it ended") + "; stderr: "
-            + java.nio.file.Files.readString(dir.resolve("child-stderr.txt")));
-      }
-      seen.add(line);
-      if (line.startsWith(prefix)) {
-        return line;
-      }
-    }
+  private ChildJvm start(String... pause) throws IOException {
+    List<String> args = new ArrayList<>(List.of(fx.configFile.toString(), AgentFixture.START.toString()));
+    args.addAll(List.of(pause));
+    return ChildJvm.start(dir.resolve("child-stderr.txt"), CrashTestMain.class, args.toArray(String[]::new));
   }
 }

@@ -74,6 +74,12 @@ class ReloadTest {
 
     assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"")
         .contains("\"outcome\": \"loaded\"").contains("\"error\": null");
+    ProcessHandle self = ProcessHandle.current();
+    assertThat(Files.readString(ack)).as("names this process, as the agent finds it again").contains(
+        "\"pid\": " + self.pid() + ",",
+        "\"started\": \"" + self.info().startInstant().orElseThrow() + "\"",
+        "\"bootId\": \"" + Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip() + "\"",
+        "\"pidNamespace\": \"" + Files.readSymbolicLink(Path.of("/proc/self/ns/pid")) + "\"");
 
     Files.writeString(file, Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).toJson()
         .replace("\"status\": 503", "\"status\": 700"), StandardCharsets.UTF_8);

@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
  * <p>Whether the file is live is read from the filter's {@code <file>.loaded.json}, which names the SHA-256
  * of the content it last loaded or rejected: the file is live when that is the SHA-256 of the file as it is
  * now and the outcome is {@code loaded}; {@code stopped} means the filter was destroyed (the application
- * stopped, or was undeployed). {@link #notLive()} evaluates this anew on every call (the file is hashed
+ * stopped, or was undeployed); an acknowledgement naming a process that is known to have ended means it was
+ * killed ({@link FilterProcess}). {@link #notLive()} evaluates this anew on every call (the file is hashed
  * again only when its size, time or identity changed), so a status built after the application starts or
  * stops, or after its filter rejects the file, says so without any new change.
  */
@@ -179,6 +180,13 @@ public final class ServletEnforcer implements Enforcer {
           + ack.get().path("time").asText("an unknown time") + " in " + ackFile.getFileName() + "); the file stays in"
           + " place and takes effect when the application starts again", false));
     }
+    Optional<String> ended = FilterProcess.ended(ack.get().path("process"));
+    if (ended.isPresent()) {
+      return Optional.of(new NotLive("not confirmed live: the application ended without its Tourniquet filter saying"
+          + " so (killed, or crashed?): its filter's last acknowledgement in " + ackFile.getFileName() + " names a"
+          + " process that is not running (" + ended.get() + "); the file stays in place and takes effect when the"
+          + " application starts again", false));
+    }
     if (!current.equals(ack.get().path("sha256").asText())) {
       return Optional.of(new NotLive("not confirmed live: the servlet filter did not acknowledge the current " + file
           + " (its last acknowledgement, at " + ack.get().path("time").asText("an unknown time") + ", is of another"
@@ -203,14 +211,19 @@ public final class ServletEnforcer implements Enforcer {
     // No acknowledgement ever written: no filter has run on this file yet (the application was not started
     // since it was configured, or its filter predates acknowledgements); a "stopped" one: the application
     // was stopped. Either way nothing to wait for.
+    // An acknowledgement naming a process that has ended: the application was killed. Nothing to wait for
+    // either.
     Optional<JsonNode> last = readAck();
     boolean stopped = last.isPresent() && stopped(last.get());
-    boolean filterSeen = last.isPresent() && !stopped;
+    Optional<String> ended = last.isPresent() && !stopped ? FilterProcess.ended(last.get().path("process"))
+        : Optional.empty();
+    boolean filterSeen = last.isPresent() && !stopped && ended.isEmpty();
     Optional<JsonNode> ack = awaitAck(sha256(bytes), filterSeen ? ackTimeout : Duration.ZERO);
     if (ack.isEmpty()) {
       LOG.warn("target {}: not confirmed live: {}; the file stays in place and is loaded when the filter starts", target,
           filterSeen ? "the servlet filter did not acknowledge " + file + " within " + ackTimeout.toMillis() + " ms"
               : stopped ? "the application stopped (its filter said so in " + ackFile.getFileName() + ")"
+              : ended.isPresent() ? "the application ended without its filter saying so (" + ended.get() + ")"
               : "no servlet filter has acknowledged " + file + " yet (" + ackFile.getFileName() + " does not exist)");
       return;
     }

@@ -270,6 +270,66 @@ class ServletEnforcerTest {
     });
   }
 
+  @Test
+  void aProcessWhosePidNowBelongsToAnotherIsNotLive() throws Exception {
+    ServletEnforcer enforcer = acknowledgedBy(process(ProcessHandle.current().pid(), "2001-01-01T00:00:00Z",
+        bootId(), pidNamespace()));
+
+    assertThat(enforcer.notLive()).hasValueSatisfying(n -> assertThat(n.reason()).contains("names a process that is"
+        + " not running (process " + ProcessHandle.current().pid() + " is another one now (it started at "
+        + ProcessHandle.current().info().startInstant().orElseThrow() + ", the application at 2001-01-01T00:00:00Z))"));
+  }
+
+  @Test
+  void theRunningProcessThatAcknowledgedIsLive() throws Exception {
+    ServletEnforcer enforcer = acknowledgedBy(process(ProcessHandle.current().pid(),
+        ProcessHandle.current().info().startInstant().orElseThrow().toString(), bootId(), pidNamespace()));
+
+    assertThat(enforcer.notLive()).isEmpty();
+  }
+
+  /**
+   * A pid seen from another boot of the host, another host, or another pid namespace (an application in a
+   * container) means nothing here: whether that process runs cannot be told, and it is not reported as ended.
+   */
+  @Test
+  void aProcessOfAnotherBootHostOrPidNamespaceCannotBeToldEndedAndIsNotReportedSo() throws Exception {
+    long nobody = Long.MAX_VALUE;
+    for (String process : List.of(process(nobody, null, "another-boot", pidNamespace()),
+        process(nobody, null, bootId(), "pid:[1]"), process(nobody, null, null, null), "{\"pid\": \"x\"}")) {
+      assertThat(acknowledgedBy(process).notLive()).as(process).isEmpty();
+    }
+  }
+
+  /** An enforcer whose current file is acknowledged {@code loaded} by the filter of {@code process}. */
+  private ServletEnforcer acknowledgedBy(String process) throws Exception {
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+        Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+    Path ack = enforcer.file().resolveSibling("app.json.loaded.json");
+    acknowledge(enforcer, sha256(enforcer.file()), "loaded", null);
+    Files.writeString(ack, Files.readString(ack).replaceFirst("}$", ", \"process\": " + process + "}"));
+    return enforcer;
+  }
+
+  /** An acknowledgement's {@code process}, as the filter writes it (docs/servlet.md). */
+  private static String process(long pid, String started, String bootId, String pidNamespace) {
+    return "{\"pid\": " + pid + ", \"started\": " + quoted(started) + ", \"bootId\": " + quoted(bootId)
+        + ", \"pidNamespace\": " + quoted(pidNamespace) + "}";
+  }
+
+  private static String quoted(String s) {
+    return s == null ? "null" : "\"" + s + "\"";
+  }
+
+  private static String bootId() throws Exception {
+    return Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
+  }
+
+  private static String pidNamespace() throws Exception {
+    return Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
+  }
+
   static String sha256(Path file) throws Exception {
     return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
         .digest(Files.readAllBytes(file)));
