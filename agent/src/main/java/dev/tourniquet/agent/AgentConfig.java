@@ -38,7 +38,7 @@ import java.util.regex.Pattern;
  * stateDir: /var/lib/tourniquet
  * interval: 1h
  * targets:
- *   - {name: app, type: servlet, enforcementFile: /var/lib/tourniquet/enforcement/app.json,
+ *   - {name: app, type: servlet, enforcementFile: /var/lib/tourniquet-servlet/app.json,
  *      healthProbe: {url: http://127.0.0.1:8080/health, status: 200}}
  * </pre>
  *

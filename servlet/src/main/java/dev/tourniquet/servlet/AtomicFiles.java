@@ -4,17 +4,30 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Replaces a file so that a reader sees either the old bytes or the new ones, never a mix, and the new
  * ones survive a crash: write a temporary file in the same directory, fsync it, rename it over the target
  * with {@code ATOMIC_MOVE}, then fsync the directory so the rename itself is durable.
+ *
+ * <p>The files written here (the enforcement file, the filter's acknowledgement and hit counters) are
+ * readable by everyone ({@code rw-r--r--} on POSIX, whatever the umask): the agent and the application
+ * usually run as different users, each reading what the other writes, and none of them holds a secret
+ * (the mitigations are published).
  */
 final class AtomicFiles {
+  private static final Set<PosixFilePermission> READABLE = PosixFilePermissions.fromString("rw-r--r--");
+  private static final int NAME_ATTEMPTS = 100;
+
   private AtomicFiles() {}
 
   static void write(Path target, byte[] bytes) throws IOException {
@@ -23,9 +36,13 @@ final class AtomicFiles {
     if (!Files.isDirectory(dir)) {
       Files.createDirectories(dir); // only when missing: an existing one would cost a failed mkdir and an exception
     }
-    Path temp = Files.createTempFile(dir, "." + absolute.getFileName() + ".", ".tmp");
+    Temporary created = Temporary.create(dir, absolute.getFileName().toString());
+    Path temp = created.path();
     try {
-      try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      try (FileChannel ch = created.channel()) {
+        if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+          Files.setPosixFilePermissions(temp, READABLE); // a chmod: not narrowed by the umask
+        }
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
         while (buffer.hasRemaining()) {
           ch.write(buffer);
@@ -45,6 +62,27 @@ final class AtomicFiles {
       throw e;
     }
     fsyncDirectory(dir);
+  }
+
+  /** A new temporary file beside the target, open for writing. */
+  private record Temporary(Path path, FileChannel channel) {
+    /**
+     * Creates it with one open that refuses an existing name (O_EXCL: never someone else's file or link),
+     * where {@link Files#createTempFile} and a second open would take two.
+     */
+    static Temporary create(Path dir, String name) throws IOException {
+      for (int attempt = 1; ; attempt++) {
+        String random = Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36);
+        Path path = dir.resolve("." + name + "." + random + ".tmp");
+        try {
+          return new Temporary(path, FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE));
+        } catch (FileAlreadyExistsException e) {
+          if (attempt >= NAME_ATTEMPTS) {
+            throw e;
+          }
+        }
+      }
+    }
   }
 
   private static void fsyncDirectory(Path dir) {

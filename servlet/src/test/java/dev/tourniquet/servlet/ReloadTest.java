@@ -74,6 +74,8 @@ class ReloadTest {
 
     assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"")
         .contains("\"outcome\": \"loaded\"").contains("\"error\": null");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(ack)))
+        .as("readable by the agent, which may run as another user").isEqualTo("rw-r--r--");
     ProcessHandle self = ProcessHandle.current();
     assertThat(Files.readString(ack)).as("names this process, as the agent finds it again").contains(
         "\"pid\": " + self.pid() + ",",

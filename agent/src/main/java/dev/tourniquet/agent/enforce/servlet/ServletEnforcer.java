@@ -17,8 +17,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
@@ -283,7 +285,7 @@ public final class ServletEnforcer implements Enforcer {
 
   /** The SHA-256 of the file as it is now, hashed again only when its identity, time or size changed. */
   private String currentDigest() throws IOException {
-    BasicFileAttributes now = Files.readAttributes(file, BasicFileAttributes.class);
+    BasicFileAttributes now = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     Digest d = digest;
     if (d == null || !Objects.equals(d.fileKey(), now.fileKey()) || !d.modified().equals(now.lastModifiedTime())
         || d.size() != now.size()) {
@@ -317,8 +319,18 @@ public final class ServletEnforcer implements Enforcer {
   }
 
   /** Reads at most {@code max + 1} bytes: a longer result means the file is over the limit. */
+  /**
+   * Reads at most {@code max + 1} bytes of a regular file, without following a symbolic link. The files
+   * beside the enforcement file are written by the application, often as a user the agent trusts less: a
+   * link there must not make the agent read another file, nor a named pipe block its check.
+   */
   private static byte[] readUpTo(Path path, int max) throws IOException {
-    try (InputStream in = Files.newInputStream(path)) {
+    BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    if (!attributes.isRegularFile()) {
+      throw new IOException(path + ": expected a regular file but found "
+          + (attributes.isSymbolicLink() ? "a symbolic link" : attributes.isDirectory() ? "a directory" : "a special file"));
+    }
+    try (InputStream in = Files.newInputStream(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
       return in.readNBytes(max + 1);
     }
   }
@@ -346,8 +358,8 @@ public final class ServletEnforcer implements Enforcer {
   public Map<String, Map<String, Long>> auditHits() {
     Path hits = file.resolveSibling(file.getFileName() + ".hits.json");
     Map<String, Map<String, Long>> out = new TreeMap<>();
-    try (InputStream in = Files.newInputStream(hits)) {
-      byte[] bytes = in.readNBytes(MAX_HITS_BYTES + 1);
+    try {
+      byte[] bytes = readUpTo(hits, MAX_HITS_BYTES);
       if (bytes.length > MAX_HITS_BYTES) {
         return Map.of();
       }

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -299,6 +300,59 @@ class ServletEnforcerTest {
         process(nobody, null, bootId(), "pid:[1]"), process(nobody, null, null, null), "{\"pid\": \"x\"}")) {
       assertThat(acknowledgedBy(process).notLive()).as(process).isEmpty();
     }
+  }
+
+  /**
+   * The application usually runs as another user than the agent (root, with the umask 0077 of its systemd
+   * unit): the file must be readable by it, and is, whatever the umask.
+   */
+  @Test
+  void theEnforcementFileIsReadableByTheApplicationsUser() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(enforcer.file()))).isEqualTo("rw-r--r--");
+    org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        "reading it as another user takes root (runuser); CI runs as root");
+    for (Path d = enforcer.file().getParent(); d.startsWith(dir); d = d.getParent()) {
+      Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x")); // @TempDir is owner-only
+    }
+    Process cat = new ProcessBuilder("runuser", "-u", "nobody", "--", "cat", enforcer.file().toString())
+        .redirectErrorStream(true).start();
+    byte[] read = cat.getInputStream().readAllBytes();
+    assertThat(cat.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(new String(read, StandardCharsets.UTF_8)).as("read by user nobody")
+        .isEqualTo(Files.readString(enforcer.file()));
+    assertThat(cat.exitValue()).isZero();
+  }
+
+  /**
+   * The files beside the enforcement file are the application's: a symbolic link there is not followed (it
+   * could point the agent at any file), and a named pipe does not block the agent (it is not a file to read).
+   */
+  @Test
+  @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+  void anAcknowledgementThatIsALinkOrAPipeIsNotReadAndDoesNotBlock() throws Exception {
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+        Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
+    enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
+    Path ack = enforcer.file().resolveSibling("app.json.loaded.json");
+    acknowledge(enforcer, sha256(enforcer.file()), "loaded", null);
+    Path elsewhere = Files.move(ack, dir.resolve("elsewhere.json"));
+    Files.createSymbolicLink(ack, elsewhere);
+
+    assertThat(enforcer.notLive()).as("a link to a valid acknowledgement").isPresent();
+
+    Files.delete(ack);
+    assertThat(new ProcessBuilder("mkfifo", ack.toString()).start().waitFor()).isZero();
+
+    assertThat(enforcer.notLive()).as("a named pipe, with no writer: reading it would block").isPresent();
+    assertThat(enforcer.auditHits()).isEmpty();
+    Files.delete(ack);
+    Path hits = Files.writeString(dir.resolve("elsewhere-hits.json"), "{\"format\": \"tourniquet-hits/1\", \"hits\":"
+        + " [{\"mitigation\": \"TQ-1\", \"revision\": 2, \"mode\": \"audit\", \"rule\": \"block attack\", \"count\": 3}]}");
+    Files.createSymbolicLink(enforcer.file().resolveSibling("app.json.hits.json"), hits);
+    assertThat(enforcer.auditHits()).as("counters through a link").isEmpty();
   }
 
   /** An enforcer whose current file is acknowledged {@code loaded} by the filter of {@code process}. */
