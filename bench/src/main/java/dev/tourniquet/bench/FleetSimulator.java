@@ -79,6 +79,9 @@ import java.util.stream.Stream;
  * i.e. after the new {@code timestamp.json} was in place. After each run the server's own count (rollout
  * progress from the admin API) is read as a cross-check. With {@code --no-push} no event stream is opened:
  * agents find the revision on their next scheduled check ({@code --interval}, at least 1m, ±10% jitter).
+ * Each run also splits the JVM's CPU for it by part ({@link CpuByPart}: the agents' threads, the fleet
+ * server's, the shared HTTP clients', the rest): the fleet server's part is what one machine pays in a real
+ * fleet, where each agent checks on its own server.
  *
  * <p>{@code --serve READY_FILE} publishes the same feed, starts the server alone and writes
  * {@code <server port> <a free port> <published dir>} to READY_FILE; it runs until killed
@@ -405,7 +408,7 @@ public final class FleetSimulator {
 
   /** One run's numbers, in milliseconds from the publish. */
   record Result(int run, int revision, String load, double publishMillis, long[] applied, long[] hinted,
-      int serverCount, double cpuSeconds, double wallSeconds) {}
+      int serverCount, double cpuSeconds, double wallSeconds, Map<String, Double> cpuByPart) {}
 
   private Result measure(int run) throws Exception {
     int revision = run;
@@ -414,6 +417,7 @@ public final class FleetSimulator {
     String loadBefore = loadAverage();
     probe.reset("M1", revision);
     long cpu0 = processCpuNanos();
+    CpuByPart parts0 = CpuByPart.now();
     probe.arm();
     long before = System.nanoTime();
     feed.publish();
@@ -421,17 +425,19 @@ public final class FleetSimulator {
     probe.awaitApplied(options.bound());
     long end = System.nanoTime();
     long cpu1 = processCpuNanos();
+    Map<String, Double> cpuByPart = CpuByPart.now().since(parts0);
     long[] applied = probe.latencies(probe.appliedAt, t0);
     long[] hinted = probe.latencies(probe.hintedAt, t0);
     probe.awaitQuiet(Duration.ofSeconds(2), Duration.ofSeconds(30));
     int serverCount = serverApplied("M1", revision);
     say("run %d: %d hints and %d reports in all (until quiet)", run, probe.hints.get(), probe.reports.get());
     Result r = new Result(run, revision, loadBefore + " → " + loadAverage(), (t0 - before) / 1e6, applied, hinted,
-        serverCount, (cpu1 - cpu0) / 1e9, (end - t0) / 1e9);
+        serverCount, (cpu1 - cpu0) / 1e9, (end - t0) / 1e9, cpuByPart);
     say("run %d (M1.%d): applied on %d of %d within %s: p50 %s, p90 %s, p99 %s, max %s; first hint p50 %s, p99 %s;"
         + " the server counts %d; CPU %.1f s in %.1f s; load %s", run, revision, count(applied), options.agents(),
         options.bound(), pct(applied, 50), pct(applied, 90), pct(applied, 99), pct(applied, 100), pct(hinted, 50),
         pct(hinted, 99), serverCount, r.cpuSeconds(), r.wallSeconds(), r.load());
+    say("run %d: CPU by part: %s", run, CpuByPart.describe(cpuByPart));
     return r;
   }
 
@@ -611,14 +617,14 @@ public final class FleetSimulator {
         options.agents(), options.push() ? "on" : "off", options.interval(), options.bound());
     System.out.println();
     System.out.println("| run | revision | applied (server's count) | p50 | p90 | p99 | max | not within bound"
-        + " | first hint p50 / p99 | publish() | CPU s / wall s | load average (1 min) before → after |");
-    System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        + " | first hint p50 / p99 | publish() | CPU s / wall s | fleet server's CPU s | load average (1 min) before → after |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (Result r : results) {
-      System.out.printf(Locale.ROOT, "| %d | M1.%d | %d (%d) | %s | %s | %s | %s | %d | %s / %s | %.0f ms | %.1f / %.1f | %s |%n",
+      System.out.printf(Locale.ROOT, "| %d | M1.%d | %d (%d) | %s | %s | %s | %s | %d | %s / %s | %.0f ms | %.1f / %.1f | %.1f | %s |%n",
           r.run(), r.revision(), count(r.applied()), r.serverCount(), pct(r.applied(), 50), pct(r.applied(), 90),
           pct(r.applied(), 99), pct(r.applied(), 100), options.agents() - count(r.applied()),
           options.push() ? pct(r.hinted(), 50) : "-", options.push() ? pct(r.hinted(), 99) : "-", r.publishMillis(),
-          r.cpuSeconds(), r.wallSeconds(), r.load());
+          r.cpuSeconds(), r.wallSeconds(), r.cpuByPart().get(CpuByPart.SERVER), r.load());
     }
   }
 
