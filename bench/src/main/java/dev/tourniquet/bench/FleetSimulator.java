@@ -34,6 +34,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.CountDownLatch;
@@ -79,9 +80,9 @@ import java.util.stream.Stream;
  * i.e. after the new {@code timestamp.json} was in place. After each run the server's own count (rollout
  * progress from the admin API) is read as a cross-check. With {@code --no-push} no event stream is opened:
  * agents find the revision on their next scheduled check ({@code --interval}, at least 1m, ±10% jitter).
- * Each run also splits the JVM's CPU for it by part ({@link CpuByPart}: the agents' threads, the fleet
- * server's, the shared HTTP clients', the rest): the fleet server's part is what one machine pays in a real
- * fleet, where each agent checks on its own server.
+ * Each run also splits the JVM's CPU for it by part, from Linux's per-thread accounting ({@link CpuByPart}:
+ * the agents' threads, the fleet server's, the shared HTTP clients', the JIT, GC, the rest): the fleet
+ * server's part is what one machine pays in a real fleet, where each agent checks on its own server.
  *
  * <p>{@code --serve READY_FILE} publishes the same feed, starts the server alone and writes
  * {@code <server port> <a free port> <published dir>} to READY_FILE; it runs until killed
@@ -417,7 +418,7 @@ public final class FleetSimulator {
     String loadBefore = loadAverage();
     probe.reset("M1", revision);
     long cpu0 = processCpuNanos();
-    CpuByPart parts0 = CpuByPart.now();
+    Optional<CpuByPart> parts0 = CpuByPart.now();
     probe.arm();
     long before = System.nanoTime();
     feed.publish();
@@ -425,7 +426,8 @@ public final class FleetSimulator {
     probe.awaitApplied(options.bound());
     long end = System.nanoTime();
     long cpu1 = processCpuNanos();
-    Map<String, Double> cpuByPart = CpuByPart.now().since(parts0);
+    Optional<CpuByPart> parts1 = CpuByPart.now();
+    Map<String, Double> cpuByPart = parts0.isPresent() && parts1.isPresent() ? parts1.get().since(parts0.get()) : Map.of();
     long[] applied = probe.latencies(probe.appliedAt, t0);
     long[] hinted = probe.latencies(probe.hintedAt, t0);
     probe.awaitQuiet(Duration.ofSeconds(2), Duration.ofSeconds(30));
@@ -437,7 +439,8 @@ public final class FleetSimulator {
         + " the server counts %d; CPU %.1f s in %.1f s; load %s", run, revision, count(applied), options.agents(),
         options.bound(), pct(applied, 50), pct(applied, 90), pct(applied, 99), pct(applied, 100), pct(hinted, 50),
         pct(hinted, 99), serverCount, r.cpuSeconds(), r.wallSeconds(), r.load());
-    say("run %d: CPU by part: %s", run, CpuByPart.describe(cpuByPart));
+    say("run %d: CPU by part: %s", run, cpuByPart.isEmpty() ? "not available (no /proc/self/task)"
+        : CpuByPart.describe(cpuByPart));
     return r;
   }
 
@@ -624,7 +627,7 @@ public final class FleetSimulator {
           r.run(), r.revision(), count(r.applied()), r.serverCount(), pct(r.applied(), 50), pct(r.applied(), 90),
           pct(r.applied(), 99), pct(r.applied(), 100), options.agents() - count(r.applied()),
           options.push() ? pct(r.hinted(), 50) : "-", options.push() ? pct(r.hinted(), 99) : "-", r.publishMillis(),
-          r.cpuSeconds(), r.wallSeconds(), r.cpuByPart().get(CpuByPart.SERVER), r.load());
+          r.cpuSeconds(), r.wallSeconds(), r.cpuByPart().getOrDefault(CpuByPart.SERVER, Double.NaN), r.load());
     }
   }
 

@@ -57,7 +57,7 @@ final class Database implements AutoCloseable {
     }
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(jdbcUrl);
-    config.setPoolName("tourniquet-fleet");
+    config.setPoolName("tourniquet-db");
     config.setMaximumPoolSize(10);
     config.setMinimumIdle(1);
     config.setConnectionTimeout(10_000);

@@ -15,14 +15,32 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 
 /**
- * A servlet application in a child JVM, for {@code KilledApplicationTest}: a Jetty on a free loopback port
- * whose Tourniquet filter reads the enforcement file given as the only argument. Prints {@code STARTED pid}
- * once it serves, then runs until it is killed.
+ * A servlet application protected by the real filter: {@link #application} builds it in this JVM
+ * ({@code ServletEnforcerJettyTest}); {@link #main} runs it in a child JVM ({@code KilledApplicationTest}),
+ * its filter reading the enforcement file given as the only argument, prints {@code STARTED pid} once it
+ * serves, and runs until it is killed.
  */
 public final class ApplicationMain {
   private ApplicationMain() {}
 
   public static void main(String[] args) throws Exception {
+    Server server = application(Path.of(args[0]), new HttpServlet() {
+      @Override
+      protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        resp.getWriter().print("ok");
+      }
+    });
+    server.start();
+    System.out.println("STARTED " + ProcessHandle.current().pid());
+    System.out.flush();
+    server.join();
+  }
+
+  /**
+   * A Jetty, not started, on a free loopback port, serving {@code servlet} for every path behind a
+   * Tourniquet filter that reads {@code file}.
+   */
+  static Server application(Path file, HttpServlet servlet) {
     Server server = new Server();
     ServerConnector connector = new ServerConnector(server);
     connector.setHost("127.0.0.1");
@@ -30,17 +48,9 @@ public final class ApplicationMain {
     server.addConnector(connector);
     ServletContextHandler context = new ServletContextHandler();
     context.setContextPath("/");
-    context.addFilter(new FilterHolder(new TourniquetFilter(Path.of(args[0]))), "/*", EnumSet.of(DispatcherType.REQUEST));
-    context.addServlet(new ServletHolder(new HttpServlet() {
-      @Override
-      protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
-        resp.getWriter().print("ok");
-      }
-    }), "/*");
+    context.addFilter(new FilterHolder(new TourniquetFilter(file)), "/*", EnumSet.of(DispatcherType.REQUEST));
+    context.addServlet(new ServletHolder(servlet), "/*");
     server.setHandler(context);
-    server.start();
-    System.out.println("STARTED " + ProcessHandle.current().pid());
-    System.out.flush();
-    server.join();
+    return server;
   }
 }

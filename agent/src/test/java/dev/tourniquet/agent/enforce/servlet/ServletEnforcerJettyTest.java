@@ -10,8 +10,6 @@ import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.mitigation.MitigationParser;
 import dev.tourniquet.feed.mitigation.Version;
 import dev.tourniquet.feed.mitigation.VersionRange;
-import dev.tourniquet.servlet.TourniquetFilter;
-import jakarta.servlet.DispatcherType;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -26,15 +24,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
-import org.eclipse.jetty.ee10.servlet.FilterHolder;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
-import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.AfterEach;
@@ -60,25 +54,16 @@ class ServletEnforcerJettyTest {
   @BeforeEach
   void startJetty() throws Exception {
     file = dir.resolve("enforcement/exchange.json");
-    server = new Server();
-    ServerConnector connector = new ServerConnector(server);
-    connector.setHost("127.0.0.1");
-    connector.setPort(0);
-    server.addConnector(connector);
-    ServletContextHandler context = new ServletContextHandler();
-    context.setContextPath("/");
-    context.addFilter(new FilterHolder(new TourniquetFilter(file)), "/*", EnumSet.of(DispatcherType.REQUEST));
-    context.addServlet(new ServletHolder(new HttpServlet() {
+    server = ApplicationMain.application(file, new HttpServlet() {
       @Override
       protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
         served.incrementAndGet();
         resp.setContentType("text/plain");
         resp.getWriter().print("ok " + req.getRequestURI());
       }
-    }), "/*");
-    server.setHandler(context);
+    });
     server.start();
-    port = connector.getLocalPort();
+    port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
   }
 
   @AfterEach
