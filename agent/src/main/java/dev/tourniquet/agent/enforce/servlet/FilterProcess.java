@@ -20,7 +20,7 @@ import java.util.Optional;
  * process list is not hidden from it ({@code /proc} mounted with {@code hidepid}), and there is no process
  * with that pid, or the one there started at another time (the pid was reused). Anything else (another
  * host, a container with its own pid namespace, a system without {@code /proc}, a filter too old to name its
- * process) cannot be told, and is not reported: a wrong "ended" would defer health probes for nothing.
+ * process, or names no valid pid) cannot be told, and is not reported: a wrong "ended" would defer health probes for nothing.
  */
 final class FilterProcess {
   /** Start times read by two processes may differ by rounding; a reused pid starts much later. */
@@ -44,7 +44,7 @@ final class FilterProcess {
    *     empty when it runs or that cannot be told
    */
   static Optional<String> ended(JsonNode process) {
-    if (!process.path("pid").canConvertToLong() || HERE.hidden() || HERE.bootId() == null
+    if (!process.path("pid").canConvertToLong() || process.path("pid").asLong() <= 0 || HERE.hidden() || HERE.bootId() == null
         || HERE.pidNamespace() == null || !HERE.bootId().equals(process.path("bootId").asText(null))
         || !HERE.pidNamespace().equals(process.path("pidNamespace").asText(null))) {
       return Optional.empty();

@@ -291,13 +291,15 @@ class ServletEnforcerTest {
 
   /**
    * A pid seen from another boot of the host, another host, or another pid namespace (an application in a
-   * container) means nothing here: whether that process runs cannot be told, and it is not reported as ended.
+   * container) means nothing here, nor does one that no process can have: whether that process runs cannot
+   * be told, and it is not reported as ended.
    */
   @Test
   void aProcessOfAnotherBootHostOrPidNamespaceCannotBeToldEndedAndIsNotReportedSo() throws Exception {
     long nobody = Long.MAX_VALUE;
     for (String process : List.of(process(nobody, null, "another-boot", pidNamespace()),
-        process(nobody, null, bootId(), "pid:[1]"), process(nobody, null, null, null), "{\"pid\": \"x\"}")) {
+        process(nobody, null, bootId(), "pid:[1]"), process(nobody, null, null, null), "{\"pid\": \"x\"}",
+        process(0, null, bootId(), pidNamespace()), process(-1, null, bootId(), pidNamespace()))) {
       assertThat(acknowledgedBy(process).notLive()).as(process).isEmpty();
     }
   }
