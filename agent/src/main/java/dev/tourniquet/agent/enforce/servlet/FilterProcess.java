@@ -18,7 +18,8 @@ import java.util.Optional;
  * <p>Only a definite answer counts. The agent says a process ended only when it sees the same boot of the
  * same host and the same pid namespace as the filter (so the pid means the same process to both), the
  * process list is not hidden from it ({@code /proc} mounted with {@code hidepid}), and there is no process
- * with that pid, or the one there started at another time (the pid was reused). Anything else (another
+ * with that pid, it has ended and waits for its parent to collect it (a zombie), or the one there started at
+ * another time (the pid was reused). Anything else (another
  * host, a container with its own pid namespace, a system without {@code /proc}, a filter too old to name its
  * process, or names no valid pid) cannot be told, and is not reported: a wrong "ended" would defer health probes for nothing.
  */
@@ -54,6 +55,9 @@ final class FilterProcess {
     if (handle.isEmpty() || !handle.get().isAlive()) {
       return Optional.of("there is no process " + pid + " any more");
     }
+    if (zombie(pid)) {
+      return Optional.of("process " + pid + " has ended; its parent has not collected it yet");
+    }
     Optional<Instant> started = instant(process.path("started").asText(null));
     Optional<Instant> now = handle.get().info().startInstant();
     if (started.isPresent() && now.isPresent()
@@ -62,6 +66,20 @@ final class FilterProcess {
           + started.get() + ")");
     }
     return Optional.empty();
+  }
+
+  /**
+   * Whether the process has ended and only waits for its parent to collect its exit status (state
+   * {@code Z} in {@code /proc/PID/stat}, after the name in parentheses); a process the JDK still calls alive.
+   */
+  private static boolean zombie(long pid) {
+    try {
+      String stat = Files.readString(PROC.resolve(Long.toString(pid)).resolve("stat"), StandardCharsets.UTF_8);
+      int end = stat.lastIndexOf(')');
+      return end > 0 && end + 2 < stat.length() && stat.charAt(end + 2) == 'Z';
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
   }
 
   private static Optional<Instant> instant(String text) {

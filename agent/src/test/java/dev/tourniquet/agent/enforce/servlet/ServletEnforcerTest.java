@@ -281,6 +281,31 @@ class ServletEnforcerTest {
         + ProcessHandle.current().info().startInstant().orElseThrow() + ", the application at 2001-01-01T00:00:00Z))"));
   }
 
+  /** An application killed while its parent does not collect it (a zombie) has ended all the same. */
+  @Test
+  void aProcessThatEndedButWasNotCollectedIsNotLive() throws Exception {
+    // The shell starts a child that ends at once, then becomes a sleep that never collects it.
+    Process parent = new ProcessBuilder("sh", "-c", "sleep 0 & echo $!; exec sleep 60").start();
+    try {
+      long pid = Long.parseLong(new java.io.BufferedReader(new java.io.InputStreamReader(parent.getInputStream(),
+          StandardCharsets.UTF_8)).readLine().strip());
+      ProcessHandle zombie = ProcessHandle.of(pid).orElseThrow();
+      String started = zombie.info().startInstant().map(Object::toString).orElse(null);
+      // "sleep 0" ends within moments; waited for, bounded (6 s).
+      for (int i = 0; i < 600 && !Files.readString(Path.of("/proc/" + pid + "/stat")).contains(") Z "); i++) {
+        java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+      }
+      assertThat(zombie.isAlive()).as("what the JDK says of it").isTrue();
+
+      ServletEnforcer enforcer = acknowledgedBy(process(pid, started, bootId(), pidNamespace()));
+
+      assertThat(enforcer.notLive()).hasValueSatisfying(n -> assertThat(n.reason()).contains("(process " + pid
+          + " has ended; its parent has not collected it yet)"));
+    } finally {
+      parent.destroyForcibly();
+    }
+  }
+
   @Test
   void theRunningProcessThatAcknowledgedIsLive() throws Exception {
     ServletEnforcer enforcer = acknowledgedBy(process(ProcessHandle.current().pid(),
