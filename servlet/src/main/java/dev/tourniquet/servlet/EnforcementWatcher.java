@@ -47,7 +47,7 @@ import java.util.logging.Logger;
  * atomically): its SHA-256, {@code loaded} or {@code rejected}, and the error; a missing file is
  * acknowledged as {@code missing}, so that the agent knows a filter is running. The agent waits for the
  * acknowledgement to verify that what it wrote is live. When the filter is destroyed, the acknowledgement
- * says {@code stopped}. Every acknowledgement names the process that wrote it ({@link ThisProcess}), so that
+ * says {@code stopped}. Every acknowledgement names the process that wrote it ({@link ProcessIdentity}), so that
  * the agent can tell an application killed without a {@code stopped} from one that runs.
  */
 final class EnforcementWatcher implements AutoCloseable {
@@ -212,7 +212,7 @@ final class EnforcementWatcher implements AutoCloseable {
     ack.put("outcome", outcome);
     ack.put("error", error);
     ack.put("time", clock.instant().toString());
-    ack.put("process", ThisProcess.description());
+    ack.put("process", ProcessIdentity.current().toJson());
     try {
       byte[] bytes = Json.write(ack).getBytes(StandardCharsets.UTF_8);
       AtomicFiles.write(loadedFile, bytes);

@@ -1,6 +1,7 @@
 package dev.tourniquet.agent.enforce.servlet;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tourniquet.servlet.ProcessIdentity;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,11 +30,11 @@ final class FilterProcess {
 
   private static final Path PROC = Path.of("/proc");
 
-  /** Where this agent is, as the filter describes where it is; computed once. */
-  private static final Seen HERE = new Seen(read(Path.of("/proc/sys/kernel/random/boot_id")),
-      link(Path.of("/proc/self/ns/pid")), processesHidden());
+  /** Where this agent is, described as the filter describes itself. */
+  private static final ProcessIdentity HERE = ProcessIdentity.current();
 
-  private record Seen(String bootId, String pidNamespace, boolean hidden) {}
+  /** Whether other processes may be hidden from this one; read once. */
+  private static final boolean HIDDEN = processesHidden();
 
   private FilterProcess() {}
 
@@ -45,9 +46,10 @@ final class FilterProcess {
    *     empty when it runs or that cannot be told
    */
   static Optional<String> ended(JsonNode process) {
-    if (!process.path("pid").canConvertToLong() || process.path("pid").asLong() <= 0 || HERE.hidden() || HERE.bootId() == null
-        || HERE.pidNamespace() == null || !HERE.bootId().equals(process.path("bootId").asText(null))
-        || !HERE.pidNamespace().equals(process.path("pidNamespace").asText(null))) {
+    if (!process.path("pid").canConvertToLong() || process.path("pid").asLong() <= 0 || HIDDEN
+        || HERE.bootId().isEmpty() || !HERE.bootId().get().equals(process.path("bootId").asText(null))
+        || HERE.pidNamespace().isEmpty()
+        || !HERE.pidNamespace().get().equals(process.path("pidNamespace").asText(null))) {
       return Optional.empty();
     }
     long pid = process.path("pid").asLong();
@@ -87,23 +89,6 @@ final class FilterProcess {
       return text == null ? Optional.empty() : Optional.of(Instant.parse(text));
     } catch (DateTimeParseException e) {
       return Optional.empty();
-    }
-  }
-
-  private static String read(Path file) {
-    try {
-      String s = Files.readString(file, StandardCharsets.US_ASCII).strip();
-      return s.isEmpty() ? null : s;
-    } catch (IOException | RuntimeException e) {
-      return null;
-    }
-  }
-
-  private static String link(Path file) {
-    try {
-      return Files.readSymbolicLink(file).toString();
-    } catch (IOException | RuntimeException e) {
-      return null;
     }
   }
 

@@ -177,17 +177,10 @@ public final class ServletEnforcer implements Enforcer {
           + ackFile.getFileName() + "): is the application running, with the Tourniquet filter reading this file?"
           + " The file stays in place and takes effect when the filter starts", false));
     }
-    if (stopped(ack.get())) {
-      return Optional.of(new NotLive("not confirmed live: the application stopped (its Tourniquet filter said so at "
-          + ack.get().path("time").asText("an unknown time") + " in " + ackFile.getFileName() + "); the file stays in"
-          + " place and takes effect when the application starts again", false));
-    }
-    Optional<String> ended = FilterProcess.ended(ack.get().path("process"));
-    if (ended.isPresent()) {
-      return Optional.of(new NotLive("not confirmed live: the application ended without its Tourniquet filter saying"
-          + " so (killed, or crashed?): its filter's last acknowledgement in " + ackFile.getFileName() + " names a"
-          + " process that is not running (" + ended.get() + "); the file stays in place and takes effect when the"
-          + " application starts again", false));
+    Optional<String> notRunning = notRunning(ack.get());
+    if (notRunning.isPresent()) {
+      return Optional.of(new NotLive("not confirmed live: " + notRunning.get() + "; the file stays in place and takes"
+          + " effect when the application starts again", false));
     }
     if (!current.equals(ack.get().path("sha256").asText())) {
       return Optional.of(new NotLive("not confirmed live: the servlet filter did not acknowledge the current " + file
@@ -210,23 +203,18 @@ public final class ServletEnforcer implements Enforcer {
    * loaded at the application's start, and {@link #notLive()} says so.
    */
   private void verifyLoaded(byte[] bytes, Optional<EnforcementFile> previous) throws EnforcementException {
-    // No acknowledgement ever written: no filter has run on this file yet (the application was not started
-    // since it was configured, or its filter predates acknowledgements); a "stopped" one: the application
-    // was stopped. Either way nothing to wait for.
-    // An acknowledgement naming a process that has ended: the application was killed. Nothing to wait for
-    // either.
+    // Nothing to wait for when no acknowledgement was ever written (no filter has run on this file yet: the
+    // application was not started since it was configured, or its filter predates acknowledgements), or when
+    // the last one says the application is not running (stopped, or killed).
     Optional<JsonNode> last = readAck();
-    boolean stopped = last.isPresent() && stopped(last.get());
-    Optional<String> ended = last.isPresent() && !stopped ? FilterProcess.ended(last.get().path("process"))
-        : Optional.empty();
-    boolean filterSeen = last.isPresent() && !stopped && ended.isEmpty();
-    Optional<JsonNode> ack = awaitAck(sha256(bytes), filterSeen ? ackTimeout : Duration.ZERO);
+    Optional<String> notRunning = last.flatMap(this::notRunning);
+    boolean filterRunning = last.isPresent() && notRunning.isEmpty();
+    Optional<JsonNode> ack = awaitAck(sha256(bytes), filterRunning ? ackTimeout : Duration.ZERO);
     if (ack.isEmpty()) {
       LOG.warn("target {}: not confirmed live: {}; the file stays in place and is loaded when the filter starts", target,
-          filterSeen ? "the servlet filter did not acknowledge " + file + " within " + ackTimeout.toMillis() + " ms"
-              : stopped ? "the application stopped (its filter said so in " + ackFile.getFileName() + ")"
-              : ended.isPresent() ? "the application ended without its filter saying so (" + ended.get() + ")"
-              : "no servlet filter has acknowledged " + file + " yet (" + ackFile.getFileName() + " does not exist)");
+          filterRunning ? "the servlet filter did not acknowledge " + file + " within " + ackTimeout.toMillis() + " ms"
+              : notRunning.orElse("no servlet filter has acknowledged " + file + " yet (" + ackFile.getFileName()
+                  + " does not exist)"));
       return;
     }
     if ("loaded".equals(ack.get().path("outcome").asText())) {
@@ -279,6 +267,20 @@ public final class ServletEnforcer implements Enforcer {
     return STOPPED.equals(ack.path("outcome").asText());
   }
 
+  /**
+   * Why the application that wrote this acknowledgement is not running, if it is known not to be: its
+   * filter was destroyed ({@code stopped}), or the process it names has ended ({@link FilterProcess}).
+   */
+  private Optional<String> notRunning(JsonNode ack) {
+    if (stopped(ack)) {
+      return Optional.of("the application stopped (its Tourniquet filter said so at "
+          + ack.path("time").asText("an unknown time") + " in " + ackFile.getFileName() + ")");
+    }
+    return FilterProcess.ended(ack.path("process")).map(ended -> "the application ended without its Tourniquet"
+        + " filter saying so (killed, or crashed?): its filter's last acknowledgement in " + ackFile.getFileName()
+        + " names a process that is not running (" + ended + ")");
+  }
+
   private static String error(JsonNode ack) {
     return ack.path("error").isTextual() ? ack.path("error").asText() : "no reason given";
   }
@@ -318,9 +320,9 @@ public final class ServletEnforcer implements Enforcer {
     }
   }
 
-  /** Reads at most {@code max + 1} bytes: a longer result means the file is over the limit. */
   /**
-   * Reads at most {@code max + 1} bytes of a regular file, without following a symbolic link. The files
+   * Reads at most {@code max + 1} bytes (a longer result means the file is over the limit) of a regular
+   * file, without following a symbolic link. The files
    * beside the enforcement file are written by the application, often as a user the agent trusts less: a
    * link there must not make the agent read another file, nor a named pipe block its check.
    */
@@ -363,7 +365,7 @@ public final class ServletEnforcer implements Enforcer {
       if (bytes.length > MAX_HITS_BYTES) {
         return Map.of();
       }
-      JsonNode root = new ObjectMapper().readTree(bytes);
+      JsonNode root = JSON.readTree(bytes);
       if (root == null || !"tourniquet-hits/1".equals(root.path("format").asText())) {
         return Map.of();
       }
