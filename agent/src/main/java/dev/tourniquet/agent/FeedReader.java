@@ -7,6 +7,7 @@ import dev.tourniquet.feed.tuf.BundleFetcher;
 import dev.tourniquet.feed.tuf.FeedVerificationException;
 import dev.tourniquet.feed.tuf.Fetcher;
 import dev.tourniquet.feed.tuf.Fetchers;
+import dev.tourniquet.feed.tuf.TargetFile;
 import dev.tourniquet.feed.tuf.TrustedFeed;
 import dev.tourniquet.feed.tuf.TufClient;
 import java.io.IOException;
@@ -16,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -38,16 +38,19 @@ final class FeedReader {
   private final Clock clock;
   private final HttpClient http;
   /**
-   * The valid documents of the last read, by target name, with the verified bytes they were parsed from.
-   * Parsing and validating a document (its rules are compiled) costs more than the rest of a check that
-   * finds it unchanged; equal bytes parse to an equal document, so they are not parsed again. Used only
+   * The valid documents of the last read, by target name, with the listing (length and hashes) their bytes
+   * were verified against. A target the new targets metadata lists exactly as before has the same bytes, so
+   * its document is neither read from the store's cache (four system calls and a hash per document) nor
+   * parsed and validated again (its rules compiled): most of a check that finds one document changed among
+   * many. The store's copy is then not checked on that read; a copy lost meanwhile is fetched again when the
+   * listing changes, and a restart that finds it missing starts from no feed until its first read. Used only
    * under the agent's lock.
    */
   private Map<String, Parsed> parsed = Map.of();
   /** The TUF client of an HTTP or directory feed, kept across reads: it remembers what it verified. */
   private TufClient client;
 
-  private record Parsed(byte[] bytes, Mitigation mitigation) {}
+  private record Parsed(TargetFile listed, Mitigation mitigation) {}
 
   /**
    * @param http the client to fetch with, if the caller shares one (it then carries any proxy); otherwise
@@ -104,8 +107,9 @@ final class FeedReader {
         return new LastVerified(FeedView.EMPTY, Optional.empty());
       }
       TrustedFeed feed = stored.get();
+      // Every copy is read: the view is what the store itself can give back, not what this reader remembers.
       return new LastVerified(view(feed, name -> TufClient.cachedTarget(tufDir, feed, name)
-          .orElseThrow(() -> new MissingCopy(name))), Optional.empty());
+          .orElseThrow(() -> new MissingCopy(name)), false), Optional.empty());
     } catch (FeedVerificationException e) {
       return unavailable("the trusted metadata in " + tufDir + " does not verify: " + e.getMessage());
     } catch (MissingCopy e) {
@@ -133,10 +137,11 @@ final class FeedReader {
 
   private FeedView read(TufClient client) throws IOException, FeedVerificationException {
     TrustedFeed feed = client.refresh();
-    return view(feed, client::download); // length and hashes verified (TUF 5.7)
+    return view(feed, client::download, true); // length and hashes verified (TUF 5.7)
   }
 
-  private FeedView view(TrustedFeed feed, Targets targets) throws IOException, FeedVerificationException {
+  /** @param reuse take a document listed as at the last read from memory, without its bytes */
+  private FeedView view(TrustedFeed feed, Targets targets, boolean reuse) throws IOException, FeedVerificationException {
     Map<String, Mitigation> valid = new TreeMap<>();
     Map<String, String> rejected = new TreeMap<>();
     Map<String, Parsed> next = new HashMap<>();
@@ -145,13 +150,14 @@ final class FeedReader {
         continue; // not a mitigation document
       }
       String id = name.substring(PREFIX.length(), name.length() - SUFFIX.length());
-      byte[] bytes = targets.bytes(name);
+      TargetFile listed = feed.targets().get(name);
       Parsed before = parsed.get(name);
-      if (before != null && Arrays.equals(before.bytes(), bytes)) {
-        valid.put(id, before.mitigation()); // the same verified bytes: the same valid document
+      if (reuse && before != null && before.listed().equals(listed)) {
+        valid.put(id, before.mitigation()); // listed as before: the same verified bytes, the same document
         next.put(name, before);
         continue;
       }
+      byte[] bytes = targets.bytes(name);
       try {
         Mitigation m = MitigationParser.parse(bytes);
         if (!m.id().equals(id)) {
@@ -159,7 +165,7 @@ final class FeedReader {
           continue;
         }
         valid.put(id, m);
-        next.put(name, new Parsed(bytes, m));
+        next.put(name, new Parsed(listed, m));
       } catch (MitigationException e) {
         rejected.put(id, "target " + name + ": " + e.problems().stream().map(Object::toString)
             .collect(Collectors.joining("; ")));

@@ -33,6 +33,26 @@ class FeedReaderTest {
   }
 
   @Test
+  void targetListedAsBeforeIsNeitherReadFromTheStoreNorFetchedAgain() throws Exception {
+    MutableClock clock = new MutableClock(AgentFixture.START);
+    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
+    feed.put(Mitigations.m1(1)).put(Mitigations.proxyLogon("TQ-2021-0001", 1)).publish();
+    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
+    reader.bootstrap(feed.trustedRoot());
+    FeedView first = reader.read();
+    Path copy = dir.resolve("tuf/targets/mitigations/TQ-2021-0001.json");
+    Files.delete(copy);
+
+    feed.put(Mitigations.m1(2)).publish();
+    FeedView second = reader.read();
+
+    assertThat(second.mitigations().get("TQ-2021-0001")).isSameAs(first.mitigations().get("TQ-2021-0001"));
+    assertThat(copy).as("neither read (it is gone) nor fetched again (it would be back)").doesNotExist();
+    assertThat(dir.resolve("tuf/targets/mitigations/M1.json")).as("the changed one is fetched").exists();
+    assertThat(second.mitigations().get("M1").revision()).isEqualTo(2);
+  }
+
+  @Test
   void documentRejectedOnceIsRejectedAgainNotRemembered() throws Exception {
     MutableClock clock = new MutableClock(AgentFixture.START);
     TestFeed feed = new TestFeed(dir.resolve("repo"), clock);

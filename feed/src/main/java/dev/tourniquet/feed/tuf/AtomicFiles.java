@@ -12,7 +12,9 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.EnumSet;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Replaces a file so that a reader, or the same process after a crash, sees either the old bytes or the
@@ -23,7 +25,8 @@ final class AtomicFiles {
   static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
   /**
    * For files meant to be read by others: a published feed (served by a web server running as another
-   * user), a bundle, a public key. A temporary file is created owner-only, so the default would hide them.
+   * user), a bundle, a public key. A temporary file is created owner-only, so the default would hide them;
+   * these are set with a chmod, which the umask (0077 under many service managers) does not narrow.
    */
   static final Set<PosixFilePermission> PUBLIC = PosixFilePermissions.fromString("rw-r--r--");
 
@@ -40,11 +43,12 @@ final class AtomicFiles {
    * @param durable fsync the file and its directory (trusted state); a cache whose entries are verified
    *     on every read may skip it
    * @param exclusive refuse to replace an existing file
-   * @param permissions POSIX permissions for the new file, or null for the default
+   * @param permissions POSIX permissions for the new file whatever the umask, or null for owner-only
    */
   static void write(Path target, byte[] bytes, boolean durable, boolean exclusive, Set<PosixFilePermission> permissions)
       throws IOException {
     Path dir = target.toAbsolutePath().getParent();
+    ensureDirectory(dir);
     Path temp = writeTemporary(target, bytes, durable, permissions);
     try {
       if (exclusive) {
@@ -86,7 +90,7 @@ final class AtomicFiles {
   /**
    * Writes the bytes of {@code target} to a temporary file in its directory, synced if {@code durable}:
    * the first half of {@link #write(Path, byte[])}, for a caller that replaces several files and syncs
-   * their directory once.
+   * their directory once. The directory must exist ({@link #ensureDirectory}).
    */
   static Staged stage(Path target, byte[] bytes, boolean durable) throws IOException {
     return new Staged(writeTemporary(target, bytes, durable, null), target);
@@ -95,12 +99,13 @@ final class AtomicFiles {
   private static Path writeTemporary(Path target, byte[] bytes, boolean durable, Set<PosixFilePermission> permissions)
       throws IOException {
     Path dir = target.toAbsolutePath().getParent();
-    ensureDirectory(dir);
-    FileAttribute<?>[] attributes = permissions != null && Files.getFileStore(dir).supportsFileAttributeView("posix")
-        ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(permissions)}
-        : new FileAttribute<?>[0];
-    Path temp = Files.createTempFile(dir, ".tmp-", "-" + target.getFileName(), attributes);
-    try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+    boolean posix = dir.getFileSystem().supportedFileAttributeViews().contains("posix");
+    Temporary created = Temporary.create(dir, target.getFileName().toString(), posix);
+    try (FileChannel channel = created.channel()) {
+      if (posix && permissions != null && !permissions.equals(OWNER_ONLY)) {
+        // A chmod, so that the umask cannot narrow it as it narrows a mode given at creation.
+        Files.setPosixFilePermissions(created.path(), permissions);
+      }
       ByteBuffer buffer = ByteBuffer.wrap(bytes);
       while (buffer.hasRemaining()) {
         channel.write(buffer);
@@ -109,10 +114,40 @@ final class AtomicFiles {
         channel.force(true);
       }
     } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(temp);
+      try {
+        Files.deleteIfExists(created.path());
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
       throw e;
     }
-    return temp;
+    return created.path();
+  }
+
+  /** A new temporary file beside a target, open for writing. */
+  private record Temporary(Path path, FileChannel channel) {
+    private static final int NAME_ATTEMPTS = 100;
+    private static final FileAttribute<?>[] OWNER_ONLY_AT_CREATION = {PosixFilePermissions.asFileAttribute(OWNER_ONLY)};
+
+    /**
+     * Creates it owner-only with one open that refuses an existing name (O_EXCL: never someone else's file
+     * or link), where {@link Files#createTempFile} and a second open to write it would take two.
+     */
+    static Temporary create(Path dir, String name, boolean posix) throws IOException {
+      Set<StandardOpenOption> options = EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      FileAttribute<?>[] attributes = posix ? OWNER_ONLY_AT_CREATION : new FileAttribute<?>[0];
+      for (int attempt = 1; ; attempt++) {
+        String random = Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36);
+        Path path = dir.resolve(".tmp-" + random + "-" + name);
+        try {
+          return new Temporary(path, FileChannel.open(path, options, attributes));
+        } catch (FileAlreadyExistsException e) {
+          if (attempt >= NAME_ATTEMPTS) {
+            throw e;
+          }
+        }
+      }
+    }
   }
 
   /**

@@ -1,23 +1,21 @@
 package dev.tourniquet.agent.enforce.nginx;
 
+import dev.tourniquet.agent.AtomicWrite;
 import dev.tourniquet.agent.enforce.ActiveMitigation;
 import dev.tourniquet.agent.enforce.EnforcementException;
 import dev.tourniquet.agent.enforce.Enforcer;
 import dev.tourniquet.feed.mitigation.Action;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.io.UncheckedIOException;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
@@ -317,30 +315,13 @@ public final class NginxEnforcer implements Enforcer {
    * permissions it had, or gets {@code rw-r--r--}: nginx reads it as whatever user runs {@code nginx -t}.
    */
   static void writeAtomically(Path file, byte[] bytes) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+    Set<PosixFilePermission> permissions;
     try {
-      try {
-        Files.setPosixFilePermissions(temp, Files.exists(file)
-            ? Files.getPosixFilePermissions(file) : PosixFilePermissions.fromString("rw-r--r--"));
-      } catch (UnsupportedOperationException e) {
-        // Not a POSIX file system: the default permissions stay.
-      }
-      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-        channel.write(java.nio.ByteBuffer.wrap(bytes));
-        channel.force(true);
-      }
-      try {
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        throw new IOException("the file system of " + dir + " cannot rename atomically", e);
-      }
-      try (FileChannel dirChannel = FileChannel.open(dir, StandardOpenOption.READ)) {
-        dirChannel.force(true);
-      }
-    } finally {
-      Files.deleteIfExists(temp);
+      permissions = Files.exists(file) ? Files.getPosixFilePermissions(file) : PosixFilePermissions.fromString("rw-r--r--");
+    } catch (UnsupportedOperationException e) {
+      permissions = PosixFilePermissions.fromString("rw-r--r--"); // not POSIX: ignored
     }
+    AtomicWrite.write(file, bytes, permissions);
   }
 
   /**

@@ -6,18 +6,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.agent.AtomicWrite;
 import dev.tourniquet.feed.mitigation.Action.DisableService.Manager;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.Map;
@@ -158,7 +154,7 @@ final class ServiceRecords {
     Path dir = file.toAbsolutePath().getParent();
     if (entries.isEmpty()) {
       if (Files.deleteIfExists(file)) {
-        fsyncDirectory(dir);
+        AtomicWrite.fsyncDirectory(dir);
       }
       return;
     }
@@ -175,37 +171,7 @@ final class ServiceRecords {
       e.getValue().mitigations().forEach(ids::add);
     }
     byte[] bytes = (JSON.writeValueAsString(root) + "\n").getBytes(StandardCharsets.UTF_8);
-    Files.createDirectories(dir);
-    Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
-    try {
-      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-        ByteBuffer buffer = ByteBuffer.wrap(bytes);
-        while (buffer.hasRemaining()) {
-          channel.write(buffer);
-        }
-        channel.force(true);
-      }
-      try {
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        throw new IOException(file + ": the file system cannot rename atomically, so service records cannot be"
-            + " written safely", e);
-      }
-    } finally {
-      Files.deleteIfExists(temp);
-    }
-    fsyncDirectory(dir);
-  }
-
-  private static void fsyncDirectory(Path dir) throws IOException {
-    try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-      channel.force(true);
-    } catch (IOException e) {
-      // Windows cannot open a directory to fsync it; there the rename is durable when MoveFileEx returns.
-      if (!System.getProperty("os.name", "").startsWith("Windows")) {
-        throw e;
-      }
-    }
+    AtomicWrite.write(file, bytes);
   }
 
   private void fields(JsonNode node, String at, Set<String> allowed) throws IOException {
