@@ -179,7 +179,7 @@ public final class TufClient {
   }
 
   private Optional<TrustedFeed> update(Role last) throws FeedVerificationException, IOException {
-    Files.createDirectories(store.dir());
+    AtomicFiles.ensureDirectory(store.dir());
     return locked(store, () -> {
       // TUF 5.1: record the fixed update start time.
       Updater updater = new Updater(store, fetcher, limits, clock.instant(), verified);
