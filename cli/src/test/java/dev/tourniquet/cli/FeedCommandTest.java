@@ -202,6 +202,24 @@ class FeedCommandTest {
     assertThat(unset.err()).contains("expected the environment variable TQ_TEST_UNSET_VARIABLE to hold a passphrase but found it unset");
   }
 
+  @Test
+  void publicKeyIsReadableByOthersAndPrivateKeyIsNotUnderAStrictUmask() throws Exception {
+    // A process's umask cannot change, so the command runs in its own, under the umask of a systemd unit.
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder process = new ProcessBuilder("sh", "-c", "umask 077 && exec \"$@\"", "sh", java,
+        "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+        "keys", "generate", "--out", tmp.resolve("k").toString())
+        .redirectErrorStream(true)
+        .redirectOutput(tmp.resolve("child.log").toFile());
+    Process child = process.start();
+    assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(child.exitValue()).as(Files.readString(tmp.resolve("child.log"))).isZero();
+
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("k.pub.json"))))
+        .as("a public key is meant for others (a web server, a publisher's colleague)").isEqualTo("rw-r--r--");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("k.key")))).isEqualTo("rw-------");
+  }
+
   // ------------------------------------------------------------------------------- publish and verify
 
   @Test
