@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,14 +15,18 @@ class FeedReaderTest {
   @TempDir
   Path dir;
 
+  private final MutableClock clock = new MutableClock(AgentFixture.START);
+  private TestFeed feed;
+
+  @BeforeEach
+  void repository() throws Exception {
+    feed = new TestFeed(dir.resolve("repo"), clock);
+  }
+
   @Test
   void unchangedTargetIsNotParsedAgainWhileAChangedOneIs() throws Exception {
-    MutableClock clock = new MutableClock(AgentFixture.START);
-    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
     feed.put(Mitigations.m1(1)).put(Mitigations.proxyLogon("TQ-2021-0001", 1)).publish();
-    FeedReader reader = new FeedReader(new AgentConfig.FeedLocation.Directory(feed.published()), Optional.empty(),
-        Optional.empty(), dir.resolve("tuf"), clock);
-    reader.bootstrap(feed.trustedRoot());
+    FeedReader reader = bootstrapped();
     FeedView first = reader.read();
 
     feed.put(Mitigations.m1(2)).publish();
@@ -34,11 +39,8 @@ class FeedReaderTest {
 
   @Test
   void targetListedAsBeforeIsNeitherReadFromTheStoreNorFetchedAgain() throws Exception {
-    MutableClock clock = new MutableClock(AgentFixture.START);
-    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
     feed.put(Mitigations.m1(1)).put(Mitigations.proxyLogon("TQ-2021-0001", 1)).publish();
-    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
-    reader.bootstrap(feed.trustedRoot());
+    FeedReader reader = bootstrapped();
     FeedView first = reader.read();
     Path copy = dir.resolve("tuf/targets/mitigations/TQ-2021-0001.json");
     Files.delete(copy);
@@ -54,12 +56,8 @@ class FeedReaderTest {
 
   @Test
   void documentRejectedOnceIsRejectedAgainNotRemembered() throws Exception {
-    MutableClock clock = new MutableClock(AgentFixture.START);
-    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
     feed.putRaw("mitigations/M1.json", "{\"id\":\"M1\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)).publish();
-    FeedReader reader = new FeedReader(new AgentConfig.FeedLocation.Directory(feed.published()), Optional.empty(),
-        Optional.empty(), dir.resolve("tuf"), clock);
-    reader.bootstrap(feed.trustedRoot());
+    FeedReader reader = bootstrapped();
     reader.read();
 
     FeedView again = reader.read();
@@ -70,14 +68,11 @@ class FeedReaderTest {
 
   @Test
   void restartReadsBackTheFeedTheStoreVerifiedLastWithoutTheRepository() throws Exception {
-    MutableClock clock = new MutableClock(AgentFixture.START);
-    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
     feed.put(Mitigations.m1(2)).putRaw("mitigations/M9.json", "{\"id\":\"M9\"}".getBytes(StandardCharsets.UTF_8))
         .publish();
-    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
-    reader.bootstrap(feed.trustedRoot());
+    FeedReader reader = bootstrapped();
     FeedView verified = reader.read();
-    FeedReader restarted = reader(new AgentConfig.FeedLocation.Directory(dir.resolve("gone")), clock);
+    FeedReader restarted = reader(new AgentConfig.FeedLocation.Directory(dir.resolve("gone")));
 
     FeedReader.LastVerified last = restarted.lastVerified();
 
@@ -89,13 +84,10 @@ class FeedReaderTest {
 
   @Test
   void documentsReadBackAtARestartAreNotParsedAgainByTheFirstRead() throws Exception {
-    MutableClock clock = new MutableClock(AgentFixture.START);
-    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
     feed.put(Mitigations.m1(1)).publish();
-    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
-    reader.bootstrap(feed.trustedRoot());
+    FeedReader reader = bootstrapped();
     reader.read();
-    FeedReader restarted = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
+    FeedReader restarted = reader(new AgentConfig.FeedLocation.Directory(feed.published()));
 
     FeedView last = restarted.lastVerified().view();
     FeedView first = restarted.read();
@@ -105,10 +97,8 @@ class FeedReaderTest {
 
   @Test
   void storeThatCannotGiveTheWholeFeedBackGivesNoneAndSaysWhy() throws Exception {
-    MutableClock clock = new MutableClock(AgentFixture.START);
-    TestFeed feed = new TestFeed(dir.resolve("repo"), clock);
     feed.put(Mitigations.m1(1)).put(Mitigations.proxyLogon("TQ-2021-0001", 1)).publish();
-    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()), clock);
+    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()));
     assertThat(reader.lastVerified()).as("nothing verified yet: no feed, and nothing wrong")
         .isEqualTo(new FeedReader.LastVerified(FeedView.EMPTY, Optional.empty()));
     reader.bootstrap(feed.trustedRoot());
@@ -126,7 +116,14 @@ class FeedReaderTest {
         .contains("does not verify").contains("snapshot.json"));
   }
 
-  private FeedReader reader(AgentConfig.FeedLocation location, MutableClock clock) {
+  private FeedReader reader(AgentConfig.FeedLocation location) {
     return new FeedReader(location, Optional.empty(), Optional.empty(), dir.resolve("tuf"), clock);
+  }
+
+  /** A reader of the test repository, its trusted root installed. */
+  private FeedReader bootstrapped() throws Exception {
+    FeedReader reader = reader(new AgentConfig.FeedLocation.Directory(feed.published()));
+    reader.bootstrap(feed.trustedRoot());
+    return reader;
   }
 }
