@@ -126,8 +126,9 @@ final class FeedCommand {
   // ---------------------------------------------------------------------------------------------- init
 
   @Command(name = "init", mixinStandardHelpOptions = true,
-      description = {"Create a repository: stage root version 1, listing each role's public keys and threshold,",
-          "and an empty targets version 1. Then add mitigations, sign root and targets, and publish."})
+      description = {"Create a repository: stage root version 1 and an empty targets version 1.",
+          "The root lists each role's public keys and threshold. Then add mitigations, sign root and targets,"
+              + " and publish."})
   static final class Init extends RepositoryVerb {
     @Option(names = "--root-key", required = true, paramLabel = "PUB", description = "A root public key file (repeat for each root key).")
     List<Path> rootKeys;
@@ -445,8 +446,9 @@ final class FeedCommand {
   // ------------------------------------------------------------------------------------------ signing
 
   @Command(name = "sign", mixinStandardHelpOptions = true,
-      description = {"Sign staged root or targets metadata: --role ROLE in the repository, or --file COPY on another",
-          "machine (a copy of staged/root.json or staged/targets.json, signed in place; bring it back and feed merge it).",
+      description = {"Sign staged root or targets metadata.",
+          "--role ROLE signs in the repository; --file COPY signs on another machine (a copy of staged/root.json or"
+              + " staged/targets.json, signed in place; bring it back and feed merge it).",
           "With --file, what is signed is printed first: read it before you trust it."})
   static final class Sign extends RepositoryVerb {
     @Option(names = "--role", converter = RoleConverter.class, paramLabel = "ROLE", description = "root or targets.")
@@ -545,9 +547,10 @@ final class FeedCommand {
   // --------------------------------------------------------------------------------------- publishing
 
   @Command(name = "publish", mixinStandardHelpOptions = true,
-      description = {"Publish: check that staged root and targets meet their thresholds, sign new snapshot and timestamp",
-          "metadata, verify the complete feed as an agent would, and only then write it to DIR/published (timestamp last).",
-          "With nothing staged, re-sign snapshot and timestamp. Serve DIR/published as it is."})
+      description = {"Publish the feed to DIR/published, verified first exactly as an agent would.",
+          "Checks that staged root and targets meet their thresholds, signs new snapshot and timestamp metadata,"
+              + " verifies the complete feed, and only then writes it (timestamp last).",
+          "With nothing staged, re-signs snapshot and timestamp. Serve DIR/published as it is."})
   static final class Publish extends RepositoryVerb {
     @Option(names = "--snapshot-key", required = true, paramLabel = "KEY", description = "A snapshot private key file (repeatable).")
     List<Path> snapshotKeys;
@@ -583,8 +586,9 @@ final class FeedCommand {
   }
 
   @Command(name = "timestamp", mixinStandardHelpOptions = true,
-      description = {"Re-sign the timestamp (new version and expiry, same snapshot) so agents can tell a live feed from",
-          "a frozen one. Run it on a schedule well within the timestamp's validity."})
+      description = {"Re-sign the timestamp: a new version and expiry, the same snapshot.",
+          "Agents tell a live feed from a frozen one by it: run this on a schedule well within the timestamp's"
+              + " validity."})
   static final class Timestamp extends RepositoryVerb {
     @Option(names = "--timestamp-key", required = true, paramLabel = "KEY", description = "A timestamp private key file (repeatable).")
     List<Path> timestampKeys;
@@ -624,10 +628,10 @@ final class FeedCommand {
   }
 
   @Command(name = "rotate", mixinStandardHelpOptions = true,
-      description = {"Change a role's keys or threshold: stage the next root version. Sign it with a threshold of the",
-          "published root's root keys and of the new root's root keys (TUF 5.3.4), then publish. After a targets key",
-          "change, renew targets and sign them with the new key; after a snapshot or timestamp key change, publish with",
-          "the new key."})
+      description = {"Change a role's keys or threshold: stage the next root version.",
+          "Sign it with a threshold of the published root's root keys and of the new root's root keys (TUF 5.3.4),"
+              + " then publish. After a targets key change, renew targets and sign them with the new key; after a"
+              + " snapshot or timestamp key change, publish with the new key."})
   static final class Rotate extends RepositoryVerb {
     @Option(names = "--role", required = true, converter = RoleConverter.class, paramLabel = "ROLE",
         description = "root, targets, snapshot or timestamp.")
@@ -665,8 +669,9 @@ final class FeedCommand {
   }
 
   @Command(name = "bundle", mixinStandardHelpOptions = true,
-      description = {"Write an offline bundle: one file with the whole root chain and the current metadata and",
-          "mitigations, for sites without network access. It is verified as an agent would before it is written."})
+      description = {"Write an offline bundle, for sites without network access.",
+          "One file with the whole root chain, the current metadata and the mitigations; verified as an agent would"
+              + " before it is written."})
   static final class Bundle extends RepositoryVerb {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "The bundle file to write.")
     Path out;
@@ -682,10 +687,10 @@ final class FeedCommand {
   // ----------------------------------------------------------------------------------------- verifying
 
   @Command(name = "verify", mixinStandardHelpOptions = true,
-      description = {"Verify a published feed from scratch exactly as an agent does: trust only --root, run the TUF",
-          "client workflow (root chain, thresholds, rollback, expiry, snapshot and targets listings, hashes, sizes),",
-          "download every target and validate every mitigation document. Prints what it verified;",
-          "exit 1 with the failed check when anything does not verify."})
+      description = {"Verify a published feed from scratch, exactly as an agent does.",
+          "Trusts only --root, runs the TUF client workflow (root chain, thresholds, rollback, expiry, snapshot and"
+              + " targets listings, hashes, sizes), downloads every target and validates every mitigation document."
+              + " Prints what it verified; exit 1 with the failed check when anything does not verify."})
   static final class Verify extends Verb {
     @Option(names = "--root", required = true, paramLabel = "ROOT",
         description = "The trusted root metadata, obtained out of band (e.g. the feed's 1.root.json, shipped with the agent).")

@@ -97,8 +97,8 @@ final class OperatorCommands {
   }
 
   @Command(name = "unblock", mixinStandardHelpOptions = true,
-      description = {"Unblock a mitigation on this server, and allow a revision that failed or was removed to be",
-          "applied again; the agent checks at once."})
+      description = {"Unblock a mitigation on this server; the agent checks at once.",
+          "A revision that failed or was removed may then be applied again."})
   static final class Unblock extends AdminVerb {
     @Parameters(paramLabel = "ID", description = "The mitigation id, e.g. M1.")
     String id;
@@ -133,9 +133,9 @@ final class OperatorCommands {
   }
 
   @Command(name = "disable", mixinStandardHelpOptions = true,
-      description = {"Disable mitigations on this server: the agent still checks and reports what it would apply",
-          "(Detected) but applies nothing new. Mitigations already applied stay, as in Exchange; remove one with",
-          "'tourniquet remove ID' or 'tourniquet block ID'."})
+      description = {"Disable mitigations on this server: the agent detects and reports, and applies nothing new.",
+          "Mitigations already applied stay, as in Exchange; remove one with 'tourniquet remove ID' or"
+              + " 'tourniquet block ID'."})
   static final class Disable extends AdminVerb {
     @Override
     void run() throws Exception {

@@ -31,8 +31,9 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "server",
     mixinStandardHelpOptions = true,
-    description = {"Run the fleet server: host feeds, push hints to agents, keep the organisation's policy, enrol agents,",
-        "receive their reports, serve the admin API and the dashboard (see docs/server.md). Runs until stopped.",
+    description = {"Run the fleet server until stopped (see docs/server.md).",
+        "It hosts feeds, pushes hints to agents, keeps the organisation's policy, enrols agents, receives their"
+            + " reports, and serves the admin API and the dashboard.",
         "With a verb (status, block, …) it operates a running server through its admin API instead."},
     subcommands = {ServerCommand.Status.class, ServerCommand.Block.class, ServerCommand.Unblock.class,
         ServerCommand.Enable.class, ServerCommand.Disable.class, ServerCommand.Mode.class, ServerCommand.Approve.class,
