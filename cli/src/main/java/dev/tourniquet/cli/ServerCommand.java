@@ -234,17 +234,17 @@ final class ServerCommand extends Verb {
         out().println(servers.toPrettyString());
         return;
       }
-      out().printf(Locale.ROOT, "%-24s %-10s %-22s %-18s %-8s %s%n", "SERVER", "RING", "LAST SEEN", "PRODUCT", "FEED",
-          "MITIGATIONS");
+      List<List<String>> rows = new ArrayList<>();
       for (JsonNode s : servers) {
         StringBuilder counts = new StringBuilder();
         s.path("statusCounts").properties().forEach(e -> counts.append(e.getKey()).append('=')
             .append(e.getValue().asInt()).append(' '));
-        out().printf(Locale.ROOT, "%-24s %-10s %-22s %-18s %-8s %s%n", s.path("server").asText(),
-            s.path("ring").asText("-"), s.path("lastSeen").asText("never") + (s.path("stale").asBoolean() ? " (stale)" : ""),
+        rows.add(List.of(s.path("server").asText(), s.path("ring").asText("-"),
+            s.path("lastSeen").asText("never") + (s.path("stale").asBoolean() ? " (stale)" : ""),
             s.path("productVersion").asText("-"), s.path("feedHealth").asText("-").equals("ok") ? "ok" : "ERROR",
-            counts.toString().trim());
+            counts.toString().trim()));
       }
+      TextTable.print(out(), List.of("SERVER", "RING", "LAST SEEN", "PRODUCT", "FEED", "MITIGATIONS"), rows);
     }
   }
 
@@ -365,10 +365,12 @@ final class ServerCommand extends Verb {
 
     @Override
     void run() throws Exception {
+      List<List<String>> rows = new ArrayList<>();
       for (JsonNode e : call("GET", "api/v1/admin/audit?limit=" + limit, null)) {
-        out().printf(Locale.ROOT, "%s  %-16s %-18s %-28s %s%n", e.path("at").asText(), e.path("actor").asText(),
-            e.path("action").asText(), e.path("target").asText(), e.path("detail").asText());
+        rows.add(List.of(e.path("at").asText(), e.path("actor").asText(), e.path("action").asText(),
+            e.path("target").asText(), e.path("detail").asText()));
       }
+      TextTable.print(out(), List.of("AT", "ACTOR", "ACTION", "TARGET", "DETAIL"), rows);
     }
   }
 }

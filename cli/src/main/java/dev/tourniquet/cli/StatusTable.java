@@ -36,28 +36,11 @@ final class StatusTable {
       out.println("No mitigation in the feed concerns this server.");
       return;
     }
-    // Fixed-width columns except the last two, which are free text.
-    List<String> header = List.of("MITIGATION", "KIND", "STATUS", "DESCRIPTION", "REASON");
-    int[] width = {header.get(0).length(), header.get(1).length(), header.get(2).length(), header.get(3).length()};
+    List<List<String>> cells = new ArrayList<>();
     for (List<String> r : rows) {
-      width[0] = Math.max(width[0], r.get(1).length());
-      width[1] = Math.max(width[1], r.get(2).length());
-      width[2] = Math.max(width[2], r.get(4).length());
-      width[3] = Math.min(48, Math.max(width[3], r.get(3).length()));
+      cells.add(List.of(r.get(1), r.get(2), r.get(4), r.get(3), r.get(5)));
     }
-    out.println(line(width, header.get(0), header.get(1), header.get(2), header.get(3), header.get(4)));
-    for (List<String> r : rows) {
-      String description = r.get(3).length() > width[3] ? r.get(3).substring(0, width[3] - 1) + "…" : r.get(3);
-      out.println(line(width, r.get(1), r.get(2), r.get(4), description, r.get(5)));
-    }
-  }
-
-  private static String line(int[] width, String a, String b, String c, String d, String e) {
-    return pad(a, width[0]) + "  " + pad(b, width[1]) + "  " + pad(c, width[2]) + "  " + pad(d, width[3]) + "  " + e;
-  }
-
-  private static String pad(String s, int width) {
-    return s.length() >= width ? s : s + " ".repeat(width - s.length());
+    TextTable.print(out, List.of("MITIGATION", "KIND", "STATUS", "DESCRIPTION", "REASON"), cells, 0, 0, 0, 48);
   }
 
   static void printCsv(AgentStatus status, PrintWriter out) {

@@ -121,7 +121,16 @@ class ServerCommandTest {
 
     out = new StringWriter();
     assertThat(run(out, err, "server", "status", "--server", uri.toString(), "--token-file", token.toString())).isZero();
-    assertThat(out.toString()).contains("web-01");
+    List<String> table = out.toString().lines().toList();
+    assertThat(table).hasSize(2);
+    assertThat(table.get(1)).startsWith("web-01");
+    assertColumnsLineUp(table, "LAST SEEN", "PRODUCT", "FEED");
+
+    out = new StringWriter();
+    assertThat(run(out, err, "server", "audit", "--server", uri.toString(), "--token-file", token.toString())).isZero();
+    List<String> audit = out.toString().lines().toList();
+    assertThat(audit).anySatisfy(line -> assertThat(line).contains("agent:web-01").contains("enrol"));
+    assertColumnsLineUp(audit, "ACTOR", "ACTION", "TARGET", "DETAIL");
 
     out = new StringWriter();
     err = new StringWriter();
@@ -165,5 +174,17 @@ class ServerCommandTest {
         "jdbc:mysql://db/fleet")).isEqualTo(1);
     assertThat(err.toString()).contains("expected jdbc:h2:… or jdbc:postgresql:…");
     assertThat(Files.exists(dir.resolve("admin.token"))).isFalse();
+  }
+
+  /** Every row has a value starting exactly under each heading (the first line), as a person reads it. */
+  private static void assertColumnsLineUp(List<String> table, String... headings) {
+    for (String heading : headings) {
+      int column = table.get(0).indexOf(heading);
+      assertThat(column).as("heading %s in %s", heading, table.get(0)).isPositive();
+      assertThat(table).as("column %s:%n%s", heading, String.join("\n", table)).allSatisfy(line -> {
+        assertThat(line.charAt(column - 1)).isEqualTo(' ');
+        assertThat(line.charAt(column)).isNotEqualTo(' ');
+      });
+    }
   }
 }
