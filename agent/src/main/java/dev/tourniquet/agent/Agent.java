@@ -8,6 +8,7 @@ import dev.tourniquet.agent.enforce.Enforcer;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.tuf.FeedVerificationException;
+import dev.tourniquet.feed.tuf.Fetchers;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.http.HttpClient;
@@ -625,12 +626,18 @@ public final class Agent implements AgentControl, Closeable {
       feedHealth = "feed rejected, keeping the last verified feed (targets version " + feed.targetsVersion() + "): "
           + e.getMessage();
       auditFeedProblem("rejected", String.valueOf(e.getMessage()));
-    } catch (IOException | RuntimeException e) {
-      feedHealth = "feed unreachable, keeping the last verified feed (targets version " + feed.targetsVersion() + "): " + e;
-      auditFeedProblem("unreachable", e.toString());
+    } catch (IOException e) {
+      feedUnreachable(Fetchers.describe(e));
+    } catch (RuntimeException e) {
+      feedUnreachable(e.toString());
     }
     LOG.warn("{}", feedHealth);
     return false;
+  }
+
+  private void feedUnreachable(String why) {
+    feedHealth = "feed unreachable, keeping the last verified feed (targets version " + feed.targetsVersion() + "): " + why;
+    auditFeedProblem("unreachable", why);
   }
 
   /** Writes a feed problem to the audit log once per change of outcome or reason, not once per poll. */
@@ -659,7 +666,8 @@ public final class Agent implements AgentControl, Closeable {
       policyHealth = "ok";
       return true;
     } catch (IOException | RuntimeException e) {
-      policyHealth = "organisation policy unavailable, keeping the last one obtained: " + e.getMessage();
+      policyHealth = "organisation policy unavailable, keeping the last one obtained: "
+          + (e instanceof IOException io ? Fetchers.describe(io) : e.toString());
       LOG.warn("{}", policyHealth);
       return false;
     }

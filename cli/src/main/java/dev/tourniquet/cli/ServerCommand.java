@@ -3,6 +3,7 @@ package dev.tourniquet.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.feed.tuf.Fetchers;
 import dev.tourniquet.server.FleetServer;
 import java.io.IOException;
 import java.net.URI;
@@ -198,7 +199,7 @@ final class ServerCommand extends Verb {
         response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()
             .send(request.build(), HttpResponse.BodyHandlers.ofString());
       } catch (IOException e) {
-        throw new Failed(target.server + ": cannot reach the fleet server: " + e.getMessage());
+        throw new Failed(target.server + ": cannot reach the fleet server: " + Fetchers.describe(e));
       }
       JsonNode answer = response.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(response.body());
       if (response.statusCode() >= 400) {

@@ -2,6 +2,7 @@ package dev.tourniquet.agent.fleet;
 
 import dev.tourniquet.agent.AgentConfig;
 import dev.tourniquet.agent.ConfigException;
+import dev.tourniquet.feed.tuf.Fetchers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -77,7 +78,7 @@ final class Enrolment {
           FleetClient.httpClient(fleet.proxy()));
     } catch (IOException e) {
       throw new EnrolmentException("fleet.enrolmentTokenFile " + tokenFile + ": enrolling " + config.serverName()
-          + " with the fleet server " + fleet.url() + " failed; no credential was written: " + reason(e), e);
+          + " with the fleet server " + fleet.url() + " failed; no credential was written: " + Fetchers.describe(e), e);
     }
     try {
       CredentialFile.write(credential, enrolled.credential());
@@ -97,11 +98,6 @@ final class Enrolment {
     return true;
   }
 
-  /** The JDK's HTTP client often throws without a message (a refused connection): name the exception then. */
-  private static String reason(IOException e) {
-    String m = e.getMessage();
-    return m == null || m.isBlank() ? e.getClass().getSimpleName() + " (" + e + ")" : m;
-  }
 
   private static Path nameFile(AgentConfig.Fleet fleet) {
     return fleet.credentialFile().resolveSibling(ENROLLED_NAME_FILE);

@@ -13,6 +13,7 @@ import dev.tourniquet.agent.OrgPolicy;
 import dev.tourniquet.agent.PolicySource;
 import dev.tourniquet.agent.Reporter;
 import dev.tourniquet.feed.mitigation.Mitigation;
+import dev.tourniquet.feed.tuf.Fetchers;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.URI;
@@ -320,6 +321,10 @@ public final class FleetClient implements PolicySource, Reporter {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while calling " + request.uri());
+    } catch (InterruptedIOException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new IOException(request.method() + " " + request.uri() + ": " + Fetchers.describe(e), e);
     }
   }
 

@@ -141,7 +141,8 @@ class RunningAgentCheckTest {
 
     assertThatThrownBy(() -> RunningAgent.start(config)).isInstanceOf(EnrolmentException.class)
         .hasMessageContaining("fleet.enrolmentTokenFile " + dir.resolve("enrol.token") + ": enrolling web-01 with the fleet"
-            + " server http://127.0.0.1:" + port + "/ failed; no credential was written: ConnectException")
+            + " server http://127.0.0.1:" + port + "/ failed; no credential was written: POST http://127.0.0.1:" + port
+            + "/api/v1/enrol: cannot connect (connection refused, or the host is unreachable)")
         .hasMessageNotContaining("null")
         .hasMessageNotContaining("tqe_abc");
     assertThat(dir.resolve("state/fleet.credential")).doesNotExist();

@@ -13,6 +13,34 @@ public final class Fetchers {
   private Fetchers() {}
 
   /**
+   * Words for a failed HTTP exchange. The JDK's HTTP client throws a refused connection, an unknown host
+   * and a closed channel without any message ({@code getMessage()} is null down the whole cause chain), so
+   * printing the message says "null"; this names what went wrong instead.
+   *
+   * @param e the failure
+   * @return the first message in its cause chain, or words for the kind of failure
+   */
+  public static String describe(IOException e) {
+    Throwable root = e;
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        return t.getMessage();
+      }
+      root = t;
+    }
+    if (root instanceof java.nio.channels.UnresolvedAddressException) {
+      return "unknown host (the name does not resolve)";
+    }
+    if (e instanceof java.net.ConnectException) {
+      return "cannot connect (connection refused, or the host is unreachable)";
+    }
+    if (root instanceof java.nio.channels.ClosedChannelException) {
+      return "the connection was closed";
+    }
+    return root.getClass().getSimpleName();
+  }
+
+  /**
    * Fetches over HTTP(S) with {@code java.net.http}: GET {@code base + path}, 200 is the file, 404 and
    * 410 mean not found, 304 answers a conditional request ({@code If-None-Match}) for an unchanged file,
    * anything else is an {@link IOException}. Redirects are followed; the content is verified anyway.

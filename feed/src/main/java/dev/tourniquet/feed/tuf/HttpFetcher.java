@@ -40,12 +40,17 @@ final class HttpFetcher implements Fetcher {
         .header("Accept", "application/json, application/octet-stream, */*")
         .GET();
     ifNoneMatch.ifPresent(etag -> request.header("If-None-Match", etag));
+    HttpRequest built = request.build();
     HttpResponse<InputStream> response;
     try {
-      response = client.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+      response = client.send(built, HttpResponse.BodyHandlers.ofInputStream());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while fetching " + path);
+    } catch (InterruptedIOException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new IOException("GET " + built.uri() + ": " + Fetchers.describe(e), e);
     }
     int status = response.statusCode();
     if (status == 200) {

@@ -168,6 +168,22 @@ class HttpFetcherTest {
   }
 
   @Test
+  void unreachableRepositoryIsNamedWithWhatWentWrongNotNull() throws Exception {
+    int port;
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = socket.getLocalPort(); // closed again: nothing listens there now
+    }
+    Fetcher refused = Fetchers.http(URI.create("http://127.0.0.1:" + port + "/feed"));
+    Fetcher unknown = Fetchers.http(URI.create("http://no-such-host.invalid/feed"));
+
+    assertThatThrownBy(() -> refused.fetch("timestamp.json", java.util.Optional.empty())).isInstanceOf(IOException.class)
+        .hasMessage("GET http://127.0.0.1:" + port + "/feed/timestamp.json: cannot connect (connection refused, or the"
+            + " host is unreachable)");
+    assertThatThrownBy(() -> unknown.fetch("timestamp.json", java.util.Optional.empty())).isInstanceOf(IOException.class)
+        .hasMessage("GET http://no-such-host.invalid/feed/timestamp.json: unknown host (the name does not resolve)");
+  }
+
+  @Test
   void targetNamesArePercentEncodedPerSegment() {
     assertThat(HttpFetcher.encode("targets/sub dir/abc.M 1?.json")).isEqualTo("targets/sub%20dir/abc.M%201%3F.json");
   }
