@@ -34,7 +34,14 @@ final class OperatorCommands {
       }
     }
 
-    void printRow(AgentStatus status, String id) {
+    /**
+     * Says what was done (the agent recorded it even when the mitigation's status does not show it, e.g. a
+     * block of one that does not apply to this server's version), then the mitigation's status after it.
+     *
+     * @param done what was done, with {@code %1$s} for the mitigation's id and {@code %2$s} for the server
+     */
+    void printRow(AgentStatus status, String id, String done) {
+      out().println(String.format(java.util.Locale.ROOT, done, id, status.server()));
       for (MitigationStatus m : status.mitigations()) {
         if (m.id().equals(id)) {
           out().println(m.appliedId() + "  " + m.status().label() + "  " + m.reason());
@@ -92,7 +99,7 @@ final class OperatorCommands {
 
     @Override
     void run() throws Exception {
-      printRow(call("block", id), id);
+      printRow(call("block", id), id, "blocked %1$s on %2$s");
     }
   }
 
@@ -105,7 +112,7 @@ final class OperatorCommands {
 
     @Override
     void run() throws Exception {
-      printRow(call("unblock", id), id);
+      printRow(call("unblock", id), id, "unblocked %1$s on %2$s");
     }
   }
 
@@ -118,7 +125,7 @@ final class OperatorCommands {
 
     @Override
     void run() throws Exception {
-      printRow(call("remove", id), id);
+      printRow(call("remove", id), id, "removed %1$s on %2$s; it stays off until 'tourniquet unblock %1$s' or a new revision");
     }
   }
 

@@ -182,18 +182,18 @@ class OperatorCommandsTest {
   @Test
   void blockRemovesTheMitigationAndUnblockAppliesItAgain() throws Exception {
     Result blocked = ok("block", "M1", "--config", config.toString());
-    assertThat(blocked.out()).contains("M1.1  Blocked  blocked by admin");
+    assertThat(blocked.out()).startsWith("blocked M1 on mail01\nM1.1  Blocked  blocked by admin");
     assertThat(enforced()).isEmpty();
 
     Result unblocked = ok("unblock", "M1", "--config", config.toString());
-    assertThat(unblocked.out()).contains("M1.1  Applied");
+    assertThat(unblocked.out()).startsWith("unblocked M1 on mail01\nM1.1  Applied");
     assertThat(enforced()).containsExactly("M1.1");
   }
 
   @Test
   void removeRollsBackNowAndKeepsItOffUntilUnblocked() throws Exception {
     Result removed = ok("remove", "M1", "--config", config.toString());
-    assertThat(removed.out()).contains("M1.1  Removed");
+    assertThat(removed.out()).startsWith("removed M1 on mail01; it stays off until 'tourniquet unblock M1' or a new revision\nM1.1  Removed");
     assertThat(enforced()).isEmpty();
 
     ok("check", "--config", config.toString());
