@@ -204,20 +204,67 @@ class FeedCommandTest {
 
   @Test
   void publicKeyIsReadableByOthersAndPrivateKeyIsNotUnderAStrictUmask() throws Exception {
-    // A process's umask cannot change, so the command runs in its own, under the umask of a systemd unit.
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder process = new ProcessBuilder("sh", "-c", "umask 077 && exec \"$@\"", "sh", java,
-        "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-        "keys", "generate", "--out", tmp.resolve("k").toString())
+    underStrictUmask(List.of(List.of("keys", "generate", "--out", tmp.resolve("k").toString())));
+
+    assertThat(permissions(tmp.resolve("k.pub.json"))).as("a public key is meant for others").isEqualTo("rw-r--r--");
+    assertThat(permissions(tmp.resolve("k.key"))).isEqualTo("rw-------");
+  }
+
+  @Test
+  void publishedFeedIsReadableByAWebServerUnderAStrictUmaskAndNothingElseIs() throws Exception {
+    Path repo = tmp.resolve("repo");
+    List<List<String>> steps = new ArrayList<>();
+    List<String> init = new ArrayList<>(List.of("feed", "init", "--repo", repo.toString()));
+    for (String role : List.of("root", "targets", "snapshot", "timestamp")) {
+      steps.add(List.of("keys", "generate", "--out", tmp.resolve(role).toString()));
+      init.addAll(List.of("--" + role + "-key", tmp.resolve(role + ".pub.json").toString()));
+    }
+    steps.add(init);
+    steps.add(List.of("feed", "add", "--repo", repo.toString(), EXAMPLES.resolve("M1.json").toString()));
+    steps.add(List.of("feed", "sign", "--repo", repo.toString(), "--role", "root", "--key", tmp.resolve("root.key").toString()));
+    steps.add(List.of("feed", "sign", "--repo", repo.toString(), "--role", "targets", "--key",
+        tmp.resolve("targets.key").toString()));
+    steps.add(List.of("feed", "publish", "--repo", repo.toString(), "--snapshot-key", tmp.resolve("snapshot.key").toString(),
+        "--timestamp-key", tmp.resolve("timestamp.key").toString()));
+
+    underStrictUmask(steps);
+
+    try (Stream<Path> published = Files.walk(repo.resolve("published"))) {
+      assertThat(published.toList()).hasSizeGreaterThan(5).allSatisfy(p -> assertThat(permissions(p)).as(p.toString())
+          .isEqualTo(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
+    }
+    try (Stream<Path> rest = Files.walk(repo)) {
+      assertThat(rest.filter(p -> !p.startsWith(repo.resolve("published")) && Files.isRegularFile(p)).toList())
+          .isNotEmpty().allSatisfy(p -> assertThat(permissions(p)).as(p.toString()).isEqualTo("rw-------"));
+    }
+  }
+
+  /** Runs each command in a process of its own under the umask of a systemd unit (a JVM's cannot change). */
+  private void underStrictUmask(List<List<String>> commands) throws Exception {
+    StringBuilder script = new StringBuilder("umask 077\n");
+    for (List<String> command : commands) {
+      script.append("\"$JAVA\" -cp \"$CP\" ").append(Main.class.getName());
+      command.forEach(arg -> script.append(" '").append(arg.replace("'", "'\\''")).append('\''));
+      script.append(" || exit $?\n");
+    }
+    Path file = tmp.resolve("strict-umask.sh");
+    Files.writeString(file, script);
+    ProcessBuilder process = new ProcessBuilder("sh", file.toString())
         .redirectErrorStream(true)
         .redirectOutput(tmp.resolve("child.log").toFile());
+    process.environment().put("JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    process.environment().put("CP", System.getProperty("java.class.path"));
     Process child = process.start();
-    assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
     assertThat(child.exitValue()).as(Files.readString(tmp.resolve("child.log"))).isZero();
+  }
 
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("k.pub.json"))))
-        .as("a public key is meant for others (a web server, a publisher's colleague)").isEqualTo("rw-r--r--");
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("k.key")))).isEqualTo("rw-------");
+  private static String permissions(Path path) {
+    try {
+      return PosixFilePermissions.toString(Files.getPosixFilePermissions(path));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   // ------------------------------------------------------------------------------- publish and verify

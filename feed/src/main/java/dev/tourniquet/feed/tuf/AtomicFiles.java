@@ -150,6 +150,34 @@ final class AtomicFiles {
     }
   }
 
+  /** For the directories that hold {@link #PUBLIC} files: others must be able to list and enter them. */
+  static final Set<PosixFilePermission> PUBLIC_DIRECTORY = PosixFilePermissions.fromString("rwxr-xr-x");
+
+  /**
+   * Makes {@code dir} and every directory between {@code top} and it (both included; {@code dir} must be
+   * {@code top} or inside it) exist and, on POSIX, {@code rwxr-xr-x}, set with a chmod so that the umask
+   * cannot hide them: a web server running as another user must reach the files in them.
+   */
+  static void ensurePublicDirectory(Path top, Path dir) throws IOException {
+    Path from = top.toAbsolutePath().normalize();
+    Path to = dir.toAbsolutePath().normalize();
+    if (!to.startsWith(from)) {
+      throw new IllegalArgumentException(to + " is not inside " + from);
+    }
+    boolean posix = from.getFileSystem().supportedFileAttributeViews().contains("posix");
+    Path current = from;
+    for (int i = 0; ; i++) {
+      ensureDirectory(current);
+      if (posix && !Files.getPosixFilePermissions(current).containsAll(PUBLIC_DIRECTORY)) {
+        Files.setPosixFilePermissions(current, PUBLIC_DIRECTORY);
+      }
+      if (i == to.getNameCount() - from.getNameCount()) {
+        return;
+      }
+      current = current.resolve(to.getName(from.getNameCount() + i));
+    }
+  }
+
   /**
    * Creates a directory and its parents if it is missing. Cheaper than {@link Files#createDirectories}
    * alone when it exists, which is nearly always: that one tries {@code mkdir} first and builds an exception.

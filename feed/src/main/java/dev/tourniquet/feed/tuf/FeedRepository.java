@@ -199,7 +199,7 @@ public final class FeedRepository {
     for (Role role : Role.values()) {
       periods.put(role.typeName(), validity.of(role).toString());
     }
-    Files.createDirectories(repo.published);
+    AtomicFiles.ensurePublicDirectory(repo.published, repo.published);
     AtomicFiles.write(repo.dir.resolve(SETTINGS), Json.writePretty(settings));
     Map<Role, List<VerificationKey>> roleKeys = new EnumMap<>(Role.class);
     Map<Role, Integer> thresholds = new EnumMap<>(Role.class);
@@ -890,7 +890,9 @@ public final class FeedRepository {
     List<String> order = new ArrayList<>(files.keySet());
     order.sort(Comparator.comparingInt(FeedRepository::writeRank));
     for (String path : order) {
-      AtomicFiles.write(published.resolve(path), files.get(path), true, false, AtomicFiles.PUBLIC);
+      Path file = published.resolve(path);
+      AtomicFiles.ensurePublicDirectory(published, file.getParent());
+      AtomicFiles.write(file, files.get(path), true, false, AtomicFiles.PUBLIC);
     }
   }
 
