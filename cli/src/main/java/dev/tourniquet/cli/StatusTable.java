@@ -28,7 +28,10 @@ final class StatusTable {
     out.println("Mitigations: " + (status.enabled() ? "enabled" : "disabled (detect only)") + " on this server");
     out.println("Last check:  " + status.lastCheck().map(Object::toString).orElse("never"));
     out.println("Next check:  " + status.nextCheck());
-    out.println("Feed:        " + status.feedHealth() + (status.feedVersion() > 0 ? " (targets version " + status.feedVersion() + ")" : ""));
+    // A problem already names the version kept ("keeping the last verified feed (targets version 2): …").
+    boolean named = status.feedHealth().contains("targets version");
+    out.println("Feed:        " + status.feedHealth()
+        + (status.feedVersion() > 0 && !named ? " (targets version " + status.feedVersion() + ")" : ""));
     out.println("Policy:      " + status.policyHealth());
     out.println();
     List<List<String>> rows = rows(status);

@@ -336,4 +336,20 @@ class FleetClientTest {
     assertThatThrownBy(() -> FleetClient.open(URI.create("ftp://fleet/"), dir.resolve("x"), true))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected an absolute http or https URL");
   }
+
+  @Test
+  void unreachableServerIsNamedWithWhatWentWrongNotNull() throws Exception {
+    int port;
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = socket.getLocalPort(); // closed again: nothing listens there now
+    }
+    Path credential = dir.resolve("unreachable.credential");
+    CredentialFile.write(credential, "tqa_" + "A".repeat(43));
+    FleetClient client = FleetClient.open(URI.create("http://127.0.0.1:" + port + "/"), credential, true);
+
+    // What the agent's status shows as "organisation policy unavailable, keeping the last one obtained: …".
+    assertThatThrownBy(client::orgPolicy).isInstanceOf(IOException.class)
+        .hasMessage("GET http://127.0.0.1:" + port + "/api/v1/agent/policy: cannot connect (connection refused, or the"
+            + " host is unreachable)");
+  }
 }
