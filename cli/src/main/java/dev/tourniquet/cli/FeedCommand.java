@@ -316,6 +316,8 @@ final class FeedCommand {
         notes.add("staged " + m.targetName() + " (" + m.appliedId() + ", " + note + ")");
       }
       if (!problems.isEmpty()) {
+        problems.add("nothing staged: the " + (files.size() == 1 ? "document is" : files.size() + " documents are")
+            + " added together or not at all; mend the problems above and add again");
         throw new Invalid(problems);
       }
       repository.addTargets(staged);

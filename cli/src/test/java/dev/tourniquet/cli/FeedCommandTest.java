@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class FeedCommandTest {
   private static final Path ROOT = Path.of(System.getProperty("tourniquet.repo.root", "..")).toAbsolutePath().normalize();
   private static final Path EXAMPLES = ROOT.resolve("examples/mitigations");
+  private static final String NOTHING_STAGED = "nothing staged: the document is added together or not at all; mend the problems above and add again";
 
   @TempDir
   Path tmp;
@@ -410,13 +411,28 @@ class FeedCommandTest {
     Result r = run("feed", "add", "--repo", repoArg(), bad.toString());
 
     assertThat(r.code()).isEqualTo(2);
-    assertThat(r.errLines()).hasSize(3);
+    assertThat(r.errLines()).hasSize(4).last().isEqualTo(NOTHING_STAGED);
     assertThat(r.errLines().get(0)).isEqualTo("bad.json: severity: expected low, medium, high or critical but found the"
         + " string \"urgent\"");
     assertThat(r.errLines().get(1)).startsWith("bad.json: applicability.versions[3].fixed: expected a version")
         .endsWith("whose part \"986-SU\" is not a number");
     assertThat(r.errLines().get(2)).startsWith("bad.json: actions[0].rules: rule \"EEMS M1.1 PowerShell - inbound\", condition 1")
         .contains("lookbehind");
+    assertThat(ok("feed", "list", "--repo", repoArg()).out()).isEqualTo("no mitigations\n");
+  }
+
+  @Test
+  void oneRefusedDocumentStagesNoneOfTheOthersAndSaysSo() throws IOException {
+    initialise();
+    Path bad = tmp.resolve("bad.json");
+    Files.writeString(bad, Files.readString(EXAMPLES.resolve("M1.json")).replace("\"severity\": \"high\"", "\"severity\": \"urgent\""));
+
+    Result r = run("feed", "add", "--repo", repoArg(), EXAMPLES.resolve("TQ-2021-0001.json").toString(), bad.toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.errLines()).containsExactly("bad.json: severity: expected low, medium, high or critical but found the"
+        + " string \"urgent\"", "nothing staged: the 2 documents are added together or not at all; mend the problems"
+        + " above and add again");
     assertThat(ok("feed", "list", "--repo", repoArg()).out()).isEqualTo("no mitigations\n");
   }
 
@@ -429,11 +445,13 @@ class FeedCommandTest {
     Result lower = run("feed", "add", "--repo", repoArg(), revisedM1(2).toString());
 
     assertThat(same.code()).isEqualTo(2);
-    assertThat(same.err()).isEqualTo("M1-r1.json: revision: expected a revision above 1 (the feed publishes M1.1) but found 1\n");
+    assertThat(same.err()).isEqualTo("M1-r1.json: revision: expected a revision above 1 (the feed publishes M1.1) but found 1\n"
+        + NOTHING_STAGED + "\n");
     assertThat(revised.code()).isZero();
     assertThat(revised.out()).startsWith("staged mitigations/M1.json (M1.3, revises M1.1)\n");
     assertThat(lower.code()).isEqualTo(2);
-    assertThat(lower.err()).isEqualTo("M1-r2.json: revision: expected a revision of at least 3 (staged as M1.3) but found 2\n");
+    assertThat(lower.err()).isEqualTo("M1-r2.json: revision: expected a revision of at least 3 (staged as M1.3) but found 2\n"
+        + NOTHING_STAGED + "\n");
     signTargetsAndPublish();
     assertThat(verify(published().toString()).out()).contains("targets version 2").containsPattern("M1\\.3 +mitigations/M1\\.json");
   }
@@ -463,7 +481,7 @@ class FeedCommandTest {
 
     assertThat(r.code()).isEqualTo(2);
     assertThat(r.err()).isEqualTo("m1-lower.json: id: expected an id that differs from every other in the feed, ignoring"
-        + " case, but found \"m1\" where the feed has \"M1\"\n");
+        + " case, but found \"m1\" where the feed has \"M1\"\n" + NOTHING_STAGED + "\n");
   }
 
   @Test
@@ -476,7 +494,7 @@ class FeedCommandTest {
     Result r = run("feed", "add", "--repo", repoArg(), expired.toString());
 
     assertThat(r.code()).isEqualTo(2);
-    assertThat(r.err()).startsWith("expired.json: expires: expected an instant after now (").endsWith(") but found 2020-01-01T00:00:00Z\n");
+    assertThat(r.err()).startsWith("expired.json: expires: expected an instant after now (").endsWith(") but found 2020-01-01T00:00:00Z\n" + NOTHING_STAGED + "\n");
   }
 
   @Test
