@@ -54,7 +54,8 @@ final class ServerCommand extends Verb {
 
   @Option(names = "--db", paramLabel = "JDBC_URL",
       description = "PostgreSQL instead of the embedded H2, e.g. jdbc:postgresql://db/fleet?user=tourniquet."
-          + " Put a password in ~/.pgpass or the PGPASSWORD environment, not in the URL.")
+          + " Put a password in ~/.pgpass (or the file PGPASSFILE names), not in the URL; the driver does not read"
+          + " PGPASSWORD.")
   String db;
 
   @Option(names = "--tls-keystore", paramLabel = "FILE", description = "Serve HTTPS with the key and certificate of this PKCS#12 file.")
