@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -16,8 +18,13 @@ final class VersionProbe {
   private VersionProbe() {}
 
   static HostFacts facts(String product, AgentConfig.VersionSource source) {
+    return facts(product, source, Duration.ofSeconds(COMMAND_TIMEOUT_SECONDS));
+  }
+
+  /** @param timeout how long a version command may run (30 s outside tests) */
+  static HostFacts facts(String product, AgentConfig.VersionSource source, Duration timeout) {
     try {
-      return HostFacts.of(product, version(source));
+      return HostFacts.of(product, version(source, timeout));
     } catch (IOException | IllegalArgumentException e) {
       return new HostFacts(product, Optional.empty(), e.getMessage());
     } catch (InterruptedException e) {
@@ -26,7 +33,8 @@ final class VersionProbe {
     }
   }
 
-  private static Version version(AgentConfig.VersionSource source) throws IOException, InterruptedException {
+  private static Version version(AgentConfig.VersionSource source, Duration timeout)
+      throws IOException, InterruptedException {
     if (source instanceof AgentConfig.VersionSource.Fixed f) {
       return f.version();
     }
@@ -36,18 +44,29 @@ final class VersionProbe {
       }
     }
     AgentConfig.VersionSource.FromCommand c = (AgentConfig.VersionSource.FromCommand) source;
-    Process p = new ProcessBuilder(c.command()).redirectErrorStream(true).start();
-    try (InputStream in = p.getInputStream()) {
-      byte[] out = in.readNBytes(MAX_BYTES);
-      if (!p.waitFor(COMMAND_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-        throw new IOException("versionCommand " + c.command() + " did not finish within " + COMMAND_TIMEOUT_SECONDS + " s");
+    // The output goes to a file, not a pipe: reading a pipe waits for every writer to close it, so a command
+    // that hangs, or leaves a child holding its output, would hold the check (and the agent's lock, and every
+    // admin call) past any timeout. A file is read once the command has ended, or not at all.
+    Path output = Files.createTempFile("tourniquet-version-", ".out");
+    try {
+      Process p = new ProcessBuilder(c.command()).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+      try {
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+          throw new IOException("versionCommand " + c.command() + " did not finish within " + timeout.toSeconds()
+              + " s; it was stopped");
+        }
+        if (p.exitValue() != 0) {
+          throw new IOException("versionCommand " + c.command() + " exited with " + p.exitValue());
+        }
+      } finally {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
       }
-      if (p.exitValue() != 0) {
-        throw new IOException("versionCommand " + c.command() + " exited with " + p.exitValue());
+      try (InputStream in = Files.newInputStream(output)) {
+        return parse(in.readNBytes(MAX_BYTES), "versionCommand " + c.command());
       }
-      return parse(out, "versionCommand " + c.command());
     } finally {
-      p.destroyForcibly();
+      Files.deleteIfExists(output);
     }
   }
 
