@@ -2,8 +2,6 @@ package dev.tourniquet.agent;
 
 import dev.tourniquet.feed.mitigation.Mitigation;
 import java.util.Map;
-import java.util.Objects;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -17,14 +15,14 @@ import java.util.TreeSet;
  * @param blocked mitigation ids blocked in the organisation; a blocked mitigation is never applied and an
  *     applied one is removed
  * @param modes per-mitigation mode overrides by id (e.g. {@code audit}: match and count, never block)
- * @param held ids held back for this server's rollout ring: not applied yet (an applied revision is kept)
- * @param ring the name of this server's rollout ring, for the reason text; empty if none
+ * @param held ids held back for this server's rollout ring, each with the fleet server's reason (e.g. {@code
+ *     rollout of M1.2: ring canary first, waiting for approval}): not applied yet (an applied revision is kept)
  */
 public record OrgPolicy(boolean enabled, boolean serverEnabled, Set<String> blocked,
-    Map<String, Mitigation.Mode> modes, Set<String> held, Optional<String> ring) {
+    Map<String, Mitigation.Mode> modes, Map<String, String> held) {
 
   /** The policy with no fleet server: enabled, nothing blocked, no overrides, nothing held. */
-  public static final OrgPolicy DEFAULT = new OrgPolicy(true, true, Set.of(), Map.of(), Set.of(), Optional.empty());
+  public static final OrgPolicy DEFAULT = new OrgPolicy(true, true, Set.of(), Map.of(), Map.of());
 
   /**
    * Copies the collections.
@@ -34,7 +32,6 @@ public record OrgPolicy(boolean enabled, boolean serverEnabled, Set<String> bloc
   public OrgPolicy {
     blocked = java.util.Collections.unmodifiableSet(new TreeSet<>(blocked));
     modes = java.util.Collections.unmodifiableMap(new TreeMap<>(modes));
-    held = java.util.Collections.unmodifiableSet(new TreeSet<>(held));
-    Objects.requireNonNull(ring, "ring");
+    held = java.util.Collections.unmodifiableMap(new TreeMap<>(held));
   }
 }

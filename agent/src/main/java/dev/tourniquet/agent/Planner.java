@@ -156,8 +156,9 @@ final class Planner {
       }
       return skip(id, failure.refused() ? Status.NOT_APPLICABLE : Status.FAILED, why, inFeed);
     }
-    if (policy.org().held().contains(id)) {
-      String why = "held for rollout ring " + policy.org().ring().orElse("(unnamed)");
+    String heldBecause = policy.org().held().get(id);
+    if (heldBecause != null) {
+      String why = "held by the fleet server: " + heldBecause;
       return applied != null ? keep(id, applied, "kept revision " + revision(applied) + "; revision " + m.revision() + " " + why, inFeed)
           : skip(id, Status.NOT_APPLICABLE, why, inFeed);
     }

@@ -446,14 +446,14 @@ class AgentLoopTest {
     agent.check();
     assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
 
-    org.set(new OrgPolicy(true, true, Set.of("M2"), Map.of(), Set.of(), Optional.empty()));
+    org.set(new OrgPolicy(true, true, Set.of("M2"), Map.of(), Map.of()));
     AgentStatus blocked = agent.check();
 
     assertThat(AgentFixture.row(blocked, "M2").reason()).isEqualTo("blocked by admin in the organisation");
     assertThat(fx.enforced()).containsExactly("M1.1");
 
     fx.feed.put(Mitigations.proxyLogon("M3", 1)).publish();
-    org.set(new OrgPolicy(false, true, Set.of(), Map.of(), Set.of(), Optional.empty()));
+    org.set(new OrgPolicy(false, true, Set.of(), Map.of(), Map.of()));
     AgentStatus disabled = agent.check();
 
     assertThat(AgentFixture.row(disabled, "M3").status()).isEqualTo(Status.DETECTED);
@@ -464,7 +464,7 @@ class AgentLoopTest {
   @Test
   void organisationModeOverrideRunsAMitigationInAudit() throws Exception {
     fx.feed.put(Mitigations.m1(1)).publish();
-    OrgPolicy audit = new OrgPolicy(true, true, Set.of(), Map.of("M1", Mitigation.Mode.AUDIT), Set.of(), Optional.empty());
+    OrgPolicy audit = new OrgPolicy(true, true, Set.of(), Map.of("M1", Mitigation.Mode.AUDIT), Map.of());
     agent = fx.open(Agent.builder(fx.load()).policySource(() -> audit));
 
     AgentStatus status = agent.check();
@@ -478,7 +478,7 @@ class AgentLoopTest {
   void failingPolicySourceKeepsTheLastPolicyAndSaysSo() throws Exception {
     fx.feed.put(Mitigations.m1(1)).publish();
     AtomicReference<OrgPolicy> org = new AtomicReference<>(
-        new OrgPolicy(true, true, Set.of("M1"), Map.of(), Set.of(), Optional.empty()));
+        new OrgPolicy(true, true, Set.of("M1"), Map.of(), Map.of()));
     agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
       OrgPolicy p = org.get();
       if (p == null) {

@@ -56,8 +56,12 @@ class PlannerTest {
     }
   }
 
+  static final String HELD = "rollout of M1.2: ring canary first, waiting for approval";
+
   static OrgPolicy org(boolean enabled, boolean serverEnabled, Set<String> blocked, Set<String> held) {
-    return new OrgPolicy(enabled, serverEnabled, blocked, Map.of(), held, Optional.of("ring-2"));
+    Map<String, String> reasons = new java.util.TreeMap<>();
+    held.forEach(id -> reasons.put(id, HELD));
+    return new OrgPolicy(enabled, serverEnabled, blocked, Map.of(), reasons);
   }
 
   static Stream<Case> cases() {
@@ -73,11 +77,11 @@ class PlannerTest {
         new Case("publisher's audit mode", i -> i.feed(Docs.parse(Docs.json("M1", 1, Docs.PRODUCT, "audit", null))),
             Decision.APPLY, Status.AUDIT, "applies to version 1.5 (audit mode)"),
         new Case("organisation's audit override changes the mode of an applied one: update", i -> {
-          i.applied(1).org = new OrgPolicy(true, true, Set.of(), Map.of("M1", Mitigation.Mode.AUDIT), Set.of(), Optional.empty());
+          i.applied(1).org = new OrgPolicy(true, true, Set.of(), Map.of("M1", Mitigation.Mode.AUDIT), Map.of());
           return i;
         }, Decision.UPDATE, Status.AUDIT, "mode changed to audit"),
         new Case("server's enforce override wins over the organisation's audit", i -> {
-          i.org = new OrgPolicy(true, true, Set.of(), Map.of("M1", Mitigation.Mode.AUDIT), Set.of(), Optional.empty());
+          i.org = new OrgPolicy(true, true, Set.of(), Map.of("M1", Mitigation.Mode.AUDIT), Map.of());
           i.local = new LocalPolicy(true, Set.of(), Map.of("M1", Mitigation.Mode.ENFORCE), Map.of());
           return i;
         }, Decision.APPLY, Status.APPLIED, "applies to version 1.5"),
@@ -149,11 +153,11 @@ class PlannerTest {
         new Case("held for the rollout ring", i -> {
           i.org = org(true, true, Set.of(), Set.of("M1"));
           return i;
-        }, Decision.SKIP, Status.NOT_APPLICABLE, "held for rollout ring ring-2"),
+        }, Decision.SKIP, Status.NOT_APPLICABLE, "held by the fleet server: " + HELD),
         new Case("held: an applied older revision stays", i -> {
           i.applied(1).feed(Docs.mitigation("M1", 2)).org = org(true, true, Set.of(), Set.of("M1"));
           return i;
-        }, Decision.KEEP, Status.APPLIED, "kept revision M1.1; revision 2 held for rollout ring ring-2"),
+        }, Decision.KEEP, Status.APPLIED, "kept revision M1.1; revision 2 held by the fleet server: " + HELD),
         new Case("failed revision is not retried", i -> {
           i.failed.put("M1", new Planner.Failure(1, "health probe http://x/ answered 503, expected 200", false));
           return i;

@@ -50,6 +50,8 @@ public final class FleetClient implements PolicySource, Reporter {
   static final ObjectMapper JSON = new ObjectMapper();
   /** Answers larger than this are refused: a policy is small. */
   static final int MAX_ANSWER_CHARS = 1024 * 1024;
+  /** A held mitigation's reason goes into the agent's status and report: the server's are one line. */
+  private static final int MAX_HELD_REASON_CHARS = 300;
   /** The longest reason the fleet server takes per mitigation; a longer one would make it refuse the report. */
   static final int MAX_REASON_CHARS = 2000;
 
@@ -218,10 +220,16 @@ public final class FleetClient implements PolicySource, Reporter {
             + e.getValue());
       }
     }
-    TreeSet<String> held = new TreeSet<>();
-    p.get("held").fieldNames().forEachRemaining(held::add);
+    Map<String, String> held = new TreeMap<>();
+    for (Map.Entry<String, JsonNode> e : p.get("held").properties()) {
+      if (!e.getValue().isTextual()) {
+        throw new IOException("policy: held." + e.getKey() + ": expected the reason it is held, a string, but found "
+            + shorten(e.getValue().toString(), 200));
+      }
+      held.put(e.getKey(), shorten(e.getValue().asText(), MAX_HELD_REASON_CHARS));
+    }
     return new OrgPolicy(p.get("orgMitigationsEnabled").asBoolean(), p.get("serverMitigationsEnabled").asBoolean(),
-        blocked, modes, held, Optional.empty());
+        blocked, modes, held);
   }
 
   /**

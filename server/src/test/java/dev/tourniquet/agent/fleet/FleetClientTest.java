@@ -150,11 +150,12 @@ class FleetClientTest {
 
     publish("M3", 1);
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (!broad.orgPolicy().held().contains("M3") && System.nanoTime() < deadline) {
+    while (!broad.orgPolicy().held().containsKey("M3") && System.nanoTime() < deadline) {
       Thread.onSpinWait();
     }
 
-    assertThat(broad.orgPolicy().held()).containsExactly("M3");
+    assertThat(broad.orgPolicy().held()).containsOnlyKeys("M3");
+    assertThat(broad.orgPolicy().held().get("M3")).startsWith("rollout of M3.1: ring canary first, waiting for approval");
     assertThat(canary.orgPolicy().held()).isEmpty();
   }
 
@@ -351,5 +352,14 @@ class FleetClientTest {
     assertThatThrownBy(client::orgPolicy).isInstanceOf(IOException.class)
         .hasMessage("GET http://127.0.0.1:" + port + "/api/v1/agent/policy: cannot connect (connection refused, or the"
             + " host is unreachable)");
+  }
+
+  @Test
+  void aHeldMitigationWithoutItsReasonIsAPolicyThatDoesNotParse() throws Exception {
+    JsonNode policy = new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"orgMitigationsEnabled\":true,"
+        + "\"serverMitigationsEnabled\":true,\"blocked\":[],\"modes\":{},\"held\":{\"M1\":3}}");
+
+    assertThatThrownBy(() -> FleetClient.parsePolicy(policy)).isInstanceOf(IOException.class)
+        .hasMessage("policy: held.M1: expected the reason it is held, a string, but found 3");
   }
 }
