@@ -2,6 +2,7 @@ package dev.tourniquet.servlet;
 
 import dev.tourniquet.rules.json.Json;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -172,6 +173,7 @@ final class EnforcementWatcher implements AutoCloseable {
     } catch (EnforcementFileException e) {
       digest = null;
       reject(String.join("; ", e.problems()));
+      acknowledgeOversized();
       return;
     }
     byte[] hash = sha256(bytes);
@@ -219,6 +221,26 @@ final class EnforcementWatcher implements AutoCloseable {
       acknowledged = bytes;
     } catch (IOException | RuntimeException e) {
       LOG.warning(() -> "tourniquet: cannot write the load acknowledgement " + loadedFile + ": " + e);
+    }
+  }
+
+  /**
+   * Acknowledges a file over the size cap as rejected, with the digest of all its bytes (read in blocks, never
+   * held), so that whoever wrote it learns at once that it is not enforced rather than after a timeout. A
+   * file that cannot be read whole now is not acknowledged: its content is not known.
+   */
+  private void acknowledgeOversized() {
+    try (InputStream in = Files.newInputStream(file)) {
+      MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
+      byte[] block = new byte[64 * 1024];
+      for (int n; (n = in.read(block)) > 0; ) {
+        sha256.update(block, 0, n);
+      }
+      acknowledge(sha256.digest(), "rejected", lastError);
+    } catch (IOException e) {
+      LOG.fine(() -> "tourniquet: " + file + " could not be read whole to acknowledge its rejection: " + e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java platform has SHA-256", e);
     }
   }
 

@@ -92,6 +92,22 @@ class ReloadTest {
   }
 
   @Test
+  void fileOverTheSizeCapIsAcknowledgedAsRejectedWithTheDigestOfAllItsBytes() throws Exception {
+    Path file = m3File();
+    Path ack = dir.resolve("enforcement.json.loaded.json");
+    started(file);
+    String valid = Files.readString(file);
+
+    // Valid JSON up to its end, then padding past the cap: refused for its size alone.
+    Files.writeString(file, valid + " ".repeat(EnforcementFile.MAX_BYTES), StandardCharsets.UTF_8);
+    filter.refresh();
+
+    assertThat(Files.readString(ack)).contains("\"sha256\": \"" + sha256(file) + "\"")
+        .contains("\"outcome\": \"rejected\"").contains("expected at most " + EnforcementFile.MAX_BYTES + " bytes");
+    assertThat(filter.status().mitigations()).as("the last valid file stays in force").containsExactly("M3.1 enforce");
+  }
+
+  @Test
   void destroyedFilterAcknowledgesThatItStopped() throws Exception {
     Path file = m3File();
     Path ack = dir.resolve("enforcement.json.loaded.json");

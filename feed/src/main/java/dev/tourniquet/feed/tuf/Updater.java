@@ -32,7 +32,8 @@ import java.util.OptionalLong;
  *       the trusted timestamp stays, its expiry is checked (so a mirror that keeps answering "not
  *       modified" cannot freeze the client past that expiry), and the trusted snapshot and targets are used
  *       without downloading them again when they are exactly what the timestamp and snapshot list. A poll
- *       that finds nothing new therefore costs one request for {@code timestamp.json}.
+ *       that finds nothing new therefore costs two requests: {@code N+1.root.json} (5.3, a 404 until the
+ *       root is rotated) and a conditional one for {@code timestamp.json}.
  * </ul>
  *
  * <p>Trusted timestamp, snapshot and targets metadata read from the store are re-verified against the

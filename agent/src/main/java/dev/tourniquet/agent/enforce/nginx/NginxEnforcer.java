@@ -11,6 +11,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -171,7 +172,7 @@ public final class NginxEnforcer implements Enforcer {
     Result reload = run(List.of("-s", "reload"));
     if (!reload.ok() || !awaitNewWorker(master.get(), before)) {
       String why = reload.ok()
-          ? "the master (pid " + master.get() + ") started no new worker within " + settings.commandTimeout()
+          ? "the master (pid " + master.get() + ") started no new worker within " + seconds(settings.commandTimeout())
               + ", so it did not apply the new configuration (see nginx's error log)"
           : "nginx -s reload failed: " + reload.message();
       boolean restored = restore(previous);
@@ -310,6 +311,11 @@ public final class NginxEnforcer implements Enforcer {
     }
   }
 
+  /** A timeout as the configuration writes it ({@code 30s}, {@code 1.5s}), not as {@code Duration} prints it ({@code PT30S}). */
+  static String seconds(Duration timeout) {
+    return java.math.BigDecimal.valueOf(timeout.toMillis(), 3).stripTrailingZeros().toPlainString() + "s";
+  }
+
   /**
    * Temp file in the same directory, fsync, atomic rename, fsync the directory. The file keeps the
    * permissions it had, or gets {@code rw-r--r--}: nginx reads it as whatever user runs {@code nginx -t}.
@@ -388,7 +394,7 @@ public final class NginxEnforcer implements Enforcer {
       }
       if (!finished) {
         process.destroyForcibly();
-        return new Result(false, "", "", shown + " did not finish within " + settings.commandTimeout());
+        return new Result(false, "", "", shown + " did not finish within " + seconds(settings.commandTimeout()));
       }
       String stdout = Files.readString(out, StandardCharsets.UTF_8);
       String stderr = Files.readString(err, StandardCharsets.UTF_8);

@@ -125,6 +125,14 @@ class NginxEnforcerTest {
   }
 
   @Test
+  void timeoutsInMessagesReadAsTheConfigurationWritesThem() {
+    // docs/nginx.md quotes "… started no new worker within 30s …"; Duration would print PT30S.
+    assertThat(NginxEnforcer.seconds(java.time.Duration.ofSeconds(30))).isEqualTo("30s");
+    assertThat(NginxEnforcer.seconds(java.time.Duration.ofMillis(1500))).isEqualTo("1.5s");
+    assertThat(NginxEnforcer.seconds(java.time.Duration.ofMinutes(2))).isEqualTo("120s");
+  }
+
+  @Test
   void unreachableByTellsWhenTheWorkerUserCannotReachTheAuditLog() throws Exception {
     Path base = Files.createDirectories(dir.resolve("perm"));
     Path state = Files.createDirectories(base.resolve("state"));
