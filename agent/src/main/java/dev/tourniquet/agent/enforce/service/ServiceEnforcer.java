@@ -70,7 +70,8 @@ public final class ServiceEnforcer implements Enforcer {
    *
    * @param target the target's name from the agent's configuration, e.g. {@code exchange-services}
    * @param manager the service manager it drives
-   * @param stateDir the target's own state directory (`<agent stateDir>/targets/<target>`); the records go in its {@code services} subdirectory
+   * @param stateDir the target's own state directory ({@code <agent stateDir>/targets/<target>}); the records go
+   *     in its {@code services} subdirectory
    * @throws IllegalArgumentException if the target name is not 1 to 64 of {@code [A-Za-z0-9._-]} starting
    *     with a letter or digit (it names the record file)
    */
