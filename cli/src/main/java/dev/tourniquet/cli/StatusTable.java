@@ -28,10 +28,11 @@ final class StatusTable {
     out.println("Mitigations: " + (status.enabled() ? "enabled" : "disabled (detect only)") + " on this server");
     out.println("Last check:  " + status.lastCheck().map(Object::toString).orElse("never"));
     out.println("Next check:  " + status.nextCheck());
-    // A problem already names the version kept ("keeping the last verified feed (targets version 2): …").
-    boolean named = status.feedHealth().contains("targets version");
+    // A healthy feed ("ok", "ok; invalid documents skipped: …") gets its version here; a problem already
+    // names the version it keeps ("keeping the last verified feed (targets version 2): …").
+    boolean healthy = status.feedHealth().startsWith("ok");
     out.println("Feed:        " + status.feedHealth()
-        + (status.feedVersion() > 0 && !named ? " (targets version " + status.feedVersion() + ")" : ""));
+        + (status.feedVersion() > 0 && healthy ? " (targets version " + status.feedVersion() + ")" : ""));
     out.println("Policy:      " + status.policyHealth());
     out.println();
     List<List<String>> rows = rows(status);

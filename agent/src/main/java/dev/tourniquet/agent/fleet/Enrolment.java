@@ -98,7 +98,6 @@ final class Enrolment {
     return true;
   }
 
-
   private static Path nameFile(AgentConfig.Fleet fleet) {
     return fleet.credentialFile().resolveSibling(ENROLLED_NAME_FILE);
   }

@@ -159,22 +159,21 @@ final class AtomicFiles {
    * cannot hide them: a web server running as another user must reach the files in them.
    */
   static void ensurePublicDirectory(Path top, Path dir) throws IOException {
-    Path from = top.toAbsolutePath().normalize();
+    Path current = top.toAbsolutePath().normalize();
     Path to = dir.toAbsolutePath().normalize();
-    if (!to.startsWith(from)) {
-      throw new IllegalArgumentException(to + " is not inside " + from);
+    if (!to.startsWith(current)) {
+      throw new IllegalArgumentException(to + " is not inside " + current);
     }
-    boolean posix = from.getFileSystem().supportedFileAttributeViews().contains("posix");
-    Path current = from;
-    for (int i = 0; ; i++) {
+    boolean posix = current.getFileSystem().supportedFileAttributeViews().contains("posix");
+    while (true) {
       ensureDirectory(current);
       if (posix && !Files.getPosixFilePermissions(current).containsAll(PUBLIC_DIRECTORY)) {
         Files.setPosixFilePermissions(current, PUBLIC_DIRECTORY);
       }
-      if (i == to.getNameCount() - from.getNameCount()) {
+      if (current.equals(to)) {
         return;
       }
-      current = current.resolve(to.getName(from.getNameCount() + i));
+      current = current.resolve(to.getName(current.getNameCount()));
     }
   }
 

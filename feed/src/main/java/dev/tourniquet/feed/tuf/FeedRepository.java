@@ -889,9 +889,12 @@ public final class FeedRepository {
     // points at files not yet written.
     List<String> order = new ArrayList<>(files.keySet());
     order.sort(Comparator.comparingInt(FeedRepository::writeRank));
+    Set<Path> directories = new HashSet<>();
     for (String path : order) {
       Path file = published.resolve(path);
-      AtomicFiles.ensurePublicDirectory(published, file.getParent());
+      if (directories.add(file.getParent())) {
+        AtomicFiles.ensurePublicDirectory(published, file.getParent());
+      }
       AtomicFiles.write(file, files.get(path), true, false, AtomicFiles.PUBLIC);
     }
   }

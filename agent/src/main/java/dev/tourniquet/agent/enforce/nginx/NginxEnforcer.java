@@ -56,6 +56,9 @@ import java.util.regex.Pattern;
  * nginx starts.
  */
 public final class NginxEnforcer implements Enforcer {
+  /** The include a new file gets: nginx reads it as whatever user runs {@code nginx -t}. */
+  private static final Set<PosixFilePermission> READABLE = PosixFilePermissions.fromString("rw-r--r--");
+
   private static final int MAX_MESSAGE = 2000;
   private static final Pattern VERSION = Pattern.compile("nginx/(\\d+)\\.(\\d+)\\.(\\d+)");
   private static final Pattern PID_DIRECTIVE = Pattern.compile("(?m)^\\s*pid\\s+\"?([^\";\\s]+)\"?\\s*;");
@@ -321,13 +324,8 @@ public final class NginxEnforcer implements Enforcer {
    * permissions it had, or gets {@code rw-r--r--}: nginx reads it as whatever user runs {@code nginx -t}.
    */
   static void writeAtomically(Path file, byte[] bytes) throws IOException {
-    Set<PosixFilePermission> permissions;
-    try {
-      permissions = Files.exists(file) ? Files.getPosixFilePermissions(file) : PosixFilePermissions.fromString("rw-r--r--");
-    } catch (UnsupportedOperationException e) {
-      permissions = PosixFilePermissions.fromString("rw-r--r--"); // not POSIX: ignored
-    }
-    AtomicWrite.write(file, bytes, permissions);
+    boolean keep = Files.exists(file) && file.getFileSystem().supportedFileAttributeViews().contains("posix");
+    AtomicWrite.write(file, bytes, keep ? Files.getPosixFilePermissions(file) : READABLE); // ignored off POSIX
   }
 
   /**

@@ -20,9 +20,9 @@ import java.util.Optional;
  * same host and the same pid namespace as the filter (so the pid means the same process to both), the
  * process list is not hidden from it ({@code /proc} mounted with {@code hidepid}), and there is no process
  * with that pid, it has ended and waits for its parent to collect it (a zombie), or the one there started at
- * another time (the pid was reused). Anything else (another
- * host, a container with its own pid namespace, a system without {@code /proc}, a filter too old to name its
- * process, or names no valid pid) cannot be told, and is not reported: a wrong "ended" would defer health probes for nothing.
+ * another time (the pid was reused). Anything else (another host, a container with its own pid namespace, a
+ * system without {@code /proc}, a filter too old to name its process or naming no valid pid) cannot be told,
+ * and is not reported: a wrong "ended" would defer health probes for nothing.
  */
 final class FilterProcess {
   /** Start times read by two processes may differ by rounding; a reused pid starts much later. */

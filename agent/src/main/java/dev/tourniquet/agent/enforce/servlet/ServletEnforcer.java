@@ -322,9 +322,9 @@ public final class ServletEnforcer implements Enforcer {
 
   /**
    * Reads at most {@code max + 1} bytes (a longer result means the file is over the limit) of a regular
-   * file, without following a symbolic link. The files
-   * beside the enforcement file are written by the application, often as a user the agent trusts less: a
-   * link there must not make the agent read another file, nor a named pipe block its check.
+   * file, without following a symbolic link. The files beside the enforcement file are written by the
+   * application, often as a user the agent trusts less: a link there must not make the agent read another
+   * file, nor a named pipe block its check.
    */
   private static byte[] readUpTo(Path path, int max) throws IOException {
     BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
