@@ -16,7 +16,11 @@ import java.util.regex.Pattern;
  */
 final class AdminApi {
   private static final Pattern MODE = Pattern.compile("enforce|audit");
-  private static final Duration MAX_TOKEN_TTL = Duration.ofDays(30);
+  private static final String MAX_TOKEN_TTL = "P30D";
+  /** A year: longer is approval only in all but name, and an instant so far out no longer computes. */
+  private static final String MAX_AUTO_RELEASE = "P365D";
+  /** The actor of the server's own audit entries (first start, automatic release); no user may take it. */
+  private static final String SYSTEM_ACTOR = "system";
 
   private final Fleet fleet;
 
@@ -56,6 +60,7 @@ final class AdminApi {
         if (n == 2) {
           if (method.equals("DELETE")) {
             need(user, Role.ADMIN);
+            body.jsonOrEmpty("remove server").only(Set.of());
             return message(fleet.removeServer(user, server));
           }
           require(method, "GET");
@@ -107,6 +112,10 @@ final class AdminApi {
           need(user, Role.ADMIN);
           JsonBodies.Obj o = body.json("user").only(Set.of("name", "role"));
           String name = o.string("name", JsonBodies.USER_NAME, "a user name (a-z, 0-9, '.', '_', '-', at most 64)");
+          if (name.equals(SYSTEM_ACTOR)) {
+            throw HttpException.badRequest("user: field \"name\": expected another name than \"%s\", the actor of the"
+                + " server's own entries in the audit log", SYSTEM_ACTOR);
+          }
           Role role = Role.parse(o.text("role", 16));
           String token = fleet.createUser(user, name, role);
           return Reply.json(201, Views.obj("name", name, "role", role.label(), "token", token));
@@ -115,12 +124,14 @@ final class AdminApi {
         if (n == 2) {
           require(method, "DELETE");
           need(user, Role.ADMIN);
+          body.jsonOrEmpty("delete user").only(Set.of());
           fleet.deleteUser(user, name);
           return message("deleted user " + name);
         }
         if (n == 3 && path.get(2).equals("token")) {
           require(method, "POST");
           need(user, Role.ADMIN);
+          body.jsonOrEmpty("user token").only(Set.of());
           return Reply.json(200, Views.obj("name", name, "token", fleet.newUserToken(user, name)));
         }
         throw notFound(path);
@@ -145,11 +156,7 @@ final class AdminApi {
         }
         require(method, "POST");
         JsonBodies.Obj o = body.jsonOrEmpty("enrolment token").only(Set.of("ttl", "note"));
-        Duration ttl = o.optText("ttl", 32).map(t -> parseDuration("ttl", t)).orElse(Duration.ofHours(24));
-        if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_TOKEN_TTL) > 0) {
-          throw HttpException.badRequest("enrolment token: field \"ttl\": expected a duration from PT1S to P30D but"
-              + " found %s", ttl);
-        }
+        Duration ttl = duration(o, "enrolment token", "ttl", MAX_TOKEN_TTL).orElse(Duration.ofHours(24));
         String note = o.optText("note", 500).orElse("");
         String token = fleet.issueEnrolmentToken(user, ttl, note);
         return Reply.json(201, Views.obj("token", token, "expiresAt", fleet.now().plus(ttl).toString()));
@@ -194,11 +201,7 @@ final class AdminApi {
         }
         JsonBodies.Obj o = body.json(verb).only(Set.of("enabled", "autoReleaseAfter"));
         boolean enabled = o.bool("enabled");
-        Optional<Duration> after = o.optText("autoReleaseAfter", 32).map(t -> parseDuration("autoReleaseAfter", t));
-        if (after.isPresent() && (after.get().isNegative() || after.get().isZero())) {
-          throw HttpException.badRequest("rollout: field \"autoReleaseAfter\": expected a positive duration but found %s",
-              after.get());
-        }
+        Optional<Duration> after = duration(o, "rollout", "autoReleaseAfter", MAX_AUTO_RELEASE);
         return message(fleet.setRollout(user, enabled, after));
       }
       default -> throw HttpException.notFound("no operation %s; expected enable, disable, block, unblock, mode%s",
@@ -279,26 +282,29 @@ final class AdminApi {
     return o.stringMap("labels", JsonBodies.LABEL_KEY, "lowercase names (a-z, 0-9, '.', '_', '-', at most 63)", 200, 32);
   }
 
-  private static Duration parseDuration(String field, String text) {
+  /**
+   * An optional ISO-8601 duration field of whole seconds from one second to {@code max}: the database keeps
+   * seconds, so a fraction would be cut silently ({@code PT0.5S} would become an immediate release).
+   */
+  private static Optional<Duration> duration(JsonBodies.Obj o, String what, String field, String max)
+      throws HttpException {
+    Optional<String> text = o.optText(field, 32);
+    if (text.isEmpty()) {
+      return Optional.empty();
+    }
+    String expected = "an ISO-8601 duration of whole seconds from PT1S to " + max + " such as PT4H or P7D";
+    Duration d;
     try {
-      return Duration.parse(text);
+      d = Duration.parse(text.get());
     } catch (DateTimeParseException e) {
-      throw new BadDuration(HttpException.badRequest("field \"%s\": expected an ISO-8601 duration such as PT24H or P7D"
-          + " but found %s", field, JsonBodies.quote(text)));
+      throw HttpException.badRequest("%s: field \"%s\": expected %s but found %s", what, field, expected,
+          JsonBodies.quote(text.get()));
     }
-  }
-
-  /** Carries an HttpException out of a lambda; unwrapped by the handler. */
-  static final class BadDuration extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    BadDuration(HttpException cause) {
-      super(cause.getMessage(), cause);
+    if (d.getNano() != 0 || d.compareTo(Duration.ofSeconds(1)) < 0 || d.compareTo(Duration.parse(max)) > 0) {
+      throw HttpException.badRequest("%s: field \"%s\": expected %s but found %s", what, field, expected,
+          JsonBodies.quote(text.get()));
     }
-
-    HttpException httpException() {
-      return (HttpException) getCause();
-    }
+    return Optional.of(d);
   }
 
   private static Reply message(String text) {

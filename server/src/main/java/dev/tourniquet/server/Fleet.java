@@ -260,7 +260,7 @@ final class Fleet {
       if (user.isEmpty()) {
         throw HttpException.notFound("no user named %s", name);
       }
-      if (user.get().role() == Role.ADMIN && Users.admins(c) == 1) {
+      if (user.get().role() == Role.ADMIN && Users.lockAdmins(c).equals(List.of(name))) {
         throw HttpException.conflict("user %s is the last admin; create another admin first", name);
       }
       Users.delete(c, name);

@@ -83,8 +83,6 @@ final class FleetHandler extends Handler.Abstract {
       if (e.status() == 401) {
         reply = reply.with("WWW-Authenticate", "Bearer realm=\"tourniquet\"");
       }
-    } catch (AdminApi.BadDuration e) {
-      reply = Reply.error(400, e.httpException().getMessage());
     } catch (SQLException e) {
       if (Database.isUniqueViolation(e)) {
         reply = Reply.error(409, "a concurrent change to the same record won; retry");

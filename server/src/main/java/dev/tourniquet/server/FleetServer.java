@@ -288,6 +288,11 @@ public final class FleetServer implements AutoCloseable {
     return streams.count();
   }
 
+  /** The fleet's database, for a test that must hold a transaction open beside the server's own. */
+  Database database() {
+    return db;
+  }
+
   /** The cache of the hosted feeds' files. */
   FeedFileCache feedCache() {
     return feedCache;

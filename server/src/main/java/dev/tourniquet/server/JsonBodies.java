@@ -129,8 +129,9 @@ final class JsonBodies {
       while (names.hasNext()) {
         String name = names.next();
         if (!allowed.contains(name)) {
-          throw HttpException.badRequest("%s: unknown field \"%s\"; expected only %s", what, field(name),
-              String.join(", ", new java.util.TreeSet<>(allowed)));
+          throw HttpException.badRequest("%s: unknown field \"%s\"; expected %s", what, field(name),
+              allowed.isEmpty() ? "no fields (an empty body or {})"
+                  : "only " + String.join(", ", new java.util.TreeSet<>(allowed)));
         }
       }
       return this;

@@ -2,6 +2,7 @@ package dev.tourniquet.server;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -187,7 +188,7 @@ final class Policies {
       return released;
     }
     for (Rollout r : rollouts(c)) {
-      if (!r.released() && !r.firstSeen().plus(org.autoReleaseAfter().get()).isAfter(now)
+      if (!r.released() && autoReleaseAt(org, r).filter(at -> !at.isAfter(now)).isPresent()
           && failures(c, r.id(), r.revision()).isEmpty()
           && release(c, r.id(), r.revision(), "system: no failure in " + org.autoReleaseAfter().get(), now)) {
         AuditLog.append(c, now, "system", "rollout.release", r.id() + "." + r.revision(),
@@ -225,10 +226,23 @@ final class Policies {
       return head + "halted: " + String.join(", ", failed) + (failed.size() == 1 ? " reports" : " report")
           + " it Failed; waiting for approval";
     }
-    if (org.autoReleaseAfter().isPresent()) {
-      return head + "waiting for approval or automatic release at "
-          + r.firstSeen().plus(org.autoReleaseAfter().get()) + " if no canary server reports it Failed";
+    Optional<Instant> at = autoReleaseAt(org, r);
+    if (at.isPresent()) {
+      return head + "waiting for approval or automatic release at " + at.get()
+          + " if no canary server reports it Failed";
     }
     return head + "waiting for approval";
+  }
+
+  /**
+   * When a revision is released by itself if no canary fails: none without a delay, or when the delay is so
+   * long that the instant cannot be represented (a value stored before the API capped it at a year).
+   */
+  private static Optional<Instant> autoReleaseAt(OrgSettings org, Rollout r) {
+    try {
+      return org.autoReleaseAfter().map(after -> r.firstSeen().plus(after));
+    } catch (DateTimeException | ArithmeticException e) {
+      return Optional.empty();
+    }
   }
 }

@@ -71,8 +71,12 @@ final class Users {
     }
   }
 
-  static long admins(Connection c) throws SQLException {
-    return Database.query(c, "SELECT COUNT(*) FROM admin_users WHERE role = 'admin'", rs -> rs.getLong(1)).get(0);
+  /**
+   * The admins, their rows locked until the transaction ends: two admins deleting each other at once are
+   * then taken one after the other, and the second finds itself the last (a count alone let both go).
+   */
+  static List<String> lockAdmins(Connection c) throws SQLException {
+    return Database.query(c, "SELECT name FROM admin_users WHERE role = 'admin' FOR UPDATE", rs -> rs.getString(1));
   }
 
   /** Opens a session; returns the cookie secret. */

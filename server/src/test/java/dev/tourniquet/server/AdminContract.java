@@ -3,7 +3,11 @@ package dev.tourniquet.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
 import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -82,6 +86,41 @@ abstract class AdminContract extends ContractBase {
   }
 
   @Test
+  void twoAdminsDeletingEachOtherAtOnceLeaveOneOfThem() throws Exception {
+    fleet.user("bea", "admin");
+    CompletableFuture<HttpResponse<String>> other = new CompletableFuture<>();
+
+    fleet.server.database().transaction(c -> {
+      // DELETE users/bea, stopped before its commit: the admins locked and bea deleted. Meanwhile bea's
+      // request deletes admin; it must wait, then find admin the last one (counting, it found two).
+      assertThat(Users.lockAdmins(c)).containsExactlyInAnyOrder("admin", "bea");
+      Users.delete(c, "bea");
+      CompletableFuture.runAsync(() -> {
+        try {
+          other.complete(fleet.delete("/api/v1/admin/users/admin", fleet.adminToken));
+        } catch (IOException | InterruptedException | RuntimeException e) {
+          other.completeExceptionally(e);
+        }
+      });
+      pause(Duration.ofMillis(500));
+      return null;
+    });
+
+    HttpResponse<String> r = other.get(10, TimeUnit.SECONDS);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(409);
+    assertThat(Fixture.json(r).get("error").asText()).isEqualTo("user admin is the last admin; create another admin first");
+    assertThat(fleet.adminGet("/api/v1/admin/users").findValuesAsText("name")).containsExactly("admin");
+  }
+
+  private static void pause(Duration d) {
+    try {
+      Thread.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Test
   void enrolmentTokensAreListedWithoutTheirValue() throws Exception {
     String token = fleet.enrolmentToken();
     HttpResponse<String> list = fleet.get("/api/v1/admin/enrolment-tokens", fleet.adminToken);
@@ -119,7 +158,19 @@ abstract class AdminContract extends ContractBase {
         Arguments.of("POST", "/api/v1/admin/users", "{\"name\":\"Eve!\",\"role\":\"admin\"}", 400, "field \"name\""),
         Arguments.of("POST", "/api/v1/admin/users", "{\"name\":\"eve\",\"role\":\"root\"}", 400,
             "expected viewer, operator or admin"),
+        Arguments.of("POST", "/api/v1/admin/org/rollout", "{\"enabled\":true,\"autoReleaseAfter\":\"P1000000000000D\"}",
+            400, "whole seconds from PT1S to P365D"),
+        Arguments.of("POST", "/api/v1/admin/org/rollout", "{\"enabled\":true,\"autoReleaseAfter\":\"PT0.5S\"}", 400,
+            "field \"autoReleaseAfter\": expected an ISO-8601 duration of whole seconds"),
+        Arguments.of("POST", "/api/v1/admin/org/enable", "{\"bogus\":true}", 400,
+            "unknown field \"bogus\"; expected no fields (an empty body or {})"),
+        Arguments.of("POST", "/api/v1/admin/users/admin/token", "{\"name\":\"admin\"}", 400, "expected no fields"),
+        Arguments.of("POST", "/api/v1/admin/users/admin/token", "not json {", 400, "malformed JSON"),
+        Arguments.of("DELETE", "/api/v1/admin/servers/web-01", "{\"confirm\":false", 400, "malformed JSON"),
+        Arguments.of("POST", "/api/v1/admin/users", "{\"name\":\"system\",\"role\":\"operator\"}", 400,
+            "expected another name than \"system\", the actor of the server's own entries"),
         Arguments.of("POST", "/api/v1/admin/enrolment-tokens", "{\"ttl\":\"P365D\"}", 400, "from PT1S to P30D"),
+        Arguments.of("POST", "/api/v1/admin/enrolment-tokens", "{\"ttl\":\"PT0.5S\"}", 400, "whole seconds from PT1S"),
         Arguments.of("GET", "/api/v1/admin/audit?limit=0", null, 400, "query parameter limit"),
         Arguments.of("GET", "/api/v1/admin/nothing", null, 404, "no admin resource"),
         Arguments.of("DELETE", "/api/v1/admin/policy", null, 405, "expected GET"));
@@ -135,7 +186,7 @@ abstract class AdminContract extends ContractBase {
 
     HttpResponse<String> r = switch (method) {
       case "POST" -> fleet.post(path, fleet.adminToken, body);
-      case "DELETE" -> fleet.delete(path, fleet.adminToken);
+      case "DELETE" -> body == null ? fleet.delete(path, fleet.adminToken) : fleet.send("DELETE", path, fleet.adminToken, body);
       default -> fleet.get(path, fleet.adminToken);
     };
 

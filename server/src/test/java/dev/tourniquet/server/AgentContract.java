@@ -167,6 +167,17 @@ abstract class AgentContract extends ContractBase {
   }
 
   @Test
+  void ringOfTheLongestLabelValueAllowedIsStoredAtEnrolmentAndWhenLabelsChange() throws Exception {
+    String ring = "r".repeat(200);
+    fleet.enrol("web-01", "{\"ring\":\"" + ring + "\"}");
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web-01").get("ring").asText()).isEqualTo(ring);
+
+    fleet.adminPost("/api/v1/admin/servers/web-01/labels", "{\"labels\":{\"ring\":\"" + "s".repeat(200) + "\"}}");
+
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web-01").get("ring").asText()).isEqualTo("s".repeat(200));
+  }
+
+  @Test
   void enrolmentTokenWorksOnlyOnce() throws Exception {
     String token = fleet.enrolmentToken();
     HttpResponse<String> first = fleet.post("/api/v1/enrol", null, enrolBody(token, "web-01"));
@@ -257,6 +268,26 @@ abstract class AgentContract extends ContractBase {
     assertThat(server.get("mitigations")).hasSize(2);
     assertThat(server.get("mitigations").get(1).get("auditHits").get("csp").asLong()).isEqualTo(3);
     assertThat(server.get("statusCounts").toString()).isEqualTo("{\"Applied\":1,\"Audit\":1}");
+  }
+
+  @Test
+  void reportWithTheLargestAuditHitsAllowedIsStored() throws Exception {
+    String credential = fleet.enrol("web-01", "{}");
+    StringBuilder hits = new StringBuilder("{");
+    for (int i = 0; i < 100; i++) {
+      // 98 characters that JSON escapes (each stored as two) and a number: the longest stored form there is.
+      hits.append(i == 0 ? "" : ",").append('"').append("\\\"\\\\".repeat(49)).append(String.format("%02d", i))
+          .append("\":").append(Long.MAX_VALUE);
+    }
+    String report = REPORT.replace("\"auditHits\":{\"csp\":3}", "\"auditHits\":" + hits.append('}'));
+    assertThat(report).isNotEqualTo(REPORT);
+
+    HttpResponse<String> r = fleet.post("/api/v1/agent/report", credential, report);
+
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(204);
+    JsonNode stored = fleet.adminGet("/api/v1/admin/servers/web-01").get("mitigations").get(1).get("auditHits");
+    assertThat(stored).hasSize(100);
+    assertThat(stored.get("\"\\".repeat(49) + "07").asLong()).isEqualTo(Long.MAX_VALUE);
   }
 
   @Test

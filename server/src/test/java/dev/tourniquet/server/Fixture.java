@@ -79,9 +79,14 @@ final class Fixture implements AutoCloseable {
   }
 
   HttpResponse<String> post(String path, String bearer, String json) throws IOException, InterruptedException {
+    return send("POST", path, bearer, json);
+  }
+
+  HttpResponse<String> send(String method, String path, String bearer, String json)
+      throws IOException, InterruptedException {
     HttpRequest.Builder r = HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT)
         .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(json, StandardCharsets.UTF_8));
+        .method(method, HttpRequest.BodyPublishers.ofString(json, StandardCharsets.UTF_8));
     if (bearer != null) {
       r.header("Authorization", "Bearer " + bearer);
     }

@@ -132,6 +132,24 @@ abstract class PolicyContract extends ContractBase {
   }
 
   @Test
+  void automaticReleaseDelayTooLongToComputeStoredByAnOlderServerHoldsForApprovalOnly() throws Exception {
+    String other = fleet.enrol("web-02", "{}");
+    // The API caps the delay at a year now; an older server let any positive duration through.
+    fleet.server.database().transaction(c -> {
+      Policies.setRollout(c, true, java.util.Optional.of(Duration.ofDays(1_000_000_000_000L)));
+      return null;
+    });
+    fleet.feed.publish(Map.of("M3", 1));
+    awaitRollout("M3", 1);
+
+    fleet.server.releaseDueRollouts();
+
+    assertThat(fleet.policy(other).get("held").get("M3").asText())
+        .isEqualTo("rollout of M3.1: ring canary first, waiting for approval");
+    assertThat(awaitRollout("M3", 1).get("state").asText()).isEqualTo("canary");
+  }
+
+  @Test
   void canaryFailureHaltsTheAutomaticRelease() throws Exception {
     String canary = fleet.enrol("web-01", "{\"ring\":\"canary\"}");
     String other = fleet.enrol("web-02", "{}");
