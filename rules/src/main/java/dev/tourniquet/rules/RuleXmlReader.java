@@ -314,11 +314,18 @@ public final class RuleXmlReader {
         Map<String, String> a = attributes(add, Set.of("input", "pattern", "ignoreCase", "negate", "matchType"));
         String input = required(add, a, "input");
         String pattern = required(add, a, "pattern");
-        String matchType = a.getOrDefault("matchType", "Pattern").trim();
-        if (!matchType.equalsIgnoreCase("Pattern") && !matchType.equals("0")) {
-          problem(add, "matchType \"" + matchType + "\" needs the server's file system and is not supported; "
-              + "expected Pattern (or 0)");
-          continue;
+        String matchType = a.getOrDefault("matchType", "Pattern");
+        switch (normalise(matchType)) {
+          case "pattern", "0":
+            break;
+          case "isfile", "1", "isdirectory", "2":
+            problem(add, "matchType \"" + matchType.trim() + "\" needs the server's file system and is not supported; "
+                + "expected Pattern (or 0)");
+            continue;
+          default:
+            problem(add, "matchType=\"" + matchType + "\" is unknown; expected one of Pattern (0), IsFile (1), "
+                + "IsDirectory (2), of which only Pattern is supported");
+            continue;
         }
         if (input != null && pattern != null) {
           items.add(new Condition(input, pattern, bool(add, a, "ignoreCase", true), bool(add, a, "negate", false)));

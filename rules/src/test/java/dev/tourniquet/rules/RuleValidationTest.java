@@ -51,6 +51,27 @@ class RuleValidationTest {
   }
 
   @Test
+  void readMisspeltMatchTypeThenNotExplainedAsNeedingTheFileSystem() {
+    String xml = "<rewrite><rules><rule name=\"MT\"><match url=\".*\"/><conditions>"
+        + "<add input=\"{URL}\" pattern=\"x\" matchType=\"Patern\"/></conditions><action type=\"None\"/></rule></rules></rewrite>";
+    assertThatThrownBy(() -> RuleXmlReader.read(xml, "t.xml"))
+        .isInstanceOf(RuleValidationException.class)
+        .hasMessageContaining("t.xml:1: matchType=\"Patern\" is unknown; expected one of Pattern (0), IsFile (1), IsDirectory (2)")
+        .hasMessageNotContaining("needs the server's file system");
+  }
+
+  @Test
+  void readIsFileInAnyCaseOrAsItsNumberThenRefusedAsNeedingTheFileSystem() {
+    for (String type : List.of("isfile", "1", " IsDirectory ")) {
+      String xml = "<rewrite><rules><rule name=\"MT\"><match url=\".*\"/><conditions>"
+          + "<add input=\"{URL}\" pattern=\"x\" matchType=\"" + type + "\"/></conditions><action type=\"None\"/></rule></rules></rewrite>";
+      assertThatThrownBy(() -> RuleXmlReader.read(xml, "t.xml"))
+          .isInstanceOf(RuleValidationException.class)
+          .hasMessageContaining("needs the server's file system");
+    }
+  }
+
+  @Test
   void compileMoreRulesThanTheLimitThenRefusedWithTheCount() {
     Limits limits = new Limits(1 << 20, 2, 4, 100, 100, 100, 100, 10);
     List<InboundRule> rules = new ArrayList<>();
