@@ -51,6 +51,13 @@ class RuleValidationTest {
   }
 
   @Test
+  void readJsonNullAsTheWholeRuleSetThenRefusedNotReadAsNoRules() {
+    assertThatThrownBy(() -> RuleJson.read("null", "t.json"))
+        .isInstanceOf(RuleValidationException.class)
+        .hasMessageContaining("t.json: $: null; expected an object");
+  }
+
+  @Test
   void readMisspeltMatchTypeThenNotExplainedAsNeedingTheFileSystem() {
     String xml = "<rewrite><rules><rule name=\"MT\"><match url=\".*\"/><conditions>"
         + "<add input=\"{URL}\" pattern=\"x\" matchType=\"Patern\"/></conditions><action type=\"None\"/></rule></rules></rewrite>";

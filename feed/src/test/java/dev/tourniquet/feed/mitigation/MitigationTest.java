@@ -48,6 +48,18 @@ class MitigationTest {
   }
 
   @Test
+  void responseRulesInTheJsonFormWithoutAPreconditionRoundTripThroughTheCanonicalDocument() throws Exception {
+    RuleSet outbound = RuleJson.read("{\"outboundRules\":[{\"name\":\"o\",\"match\":{\"serverVariable\":\"RESPONSE_X\","
+        + "\"pattern\":\".*\"},\"action\":{\"type\":\"Rewrite\",\"value\":\"y\"}}]}", "test");
+    Mitigation m = mitigation(List.of(new Action.ResponseRules(outbound, Optional.empty())), Map.of());
+
+    byte[] written = MitigationWriter.write(m);
+
+    assertThat(new String(written, StandardCharsets.UTF_8)).doesNotContain("\"preCondition\"").doesNotContain("null");
+    assertThat(MitigationParser.parse(written)).isEqualTo(m);
+  }
+
+  @Test
   void writerWritesEveryDefaultAndTheRulesInTheirJsonFormWithTwoSpaceIndentation() {
     Mitigation m = mitigation(List.of(inbound(), new Action.DisableEndpoint("/ecp", 503, Optional.empty())), Map.of());
 
