@@ -1,6 +1,8 @@
 package dev.tourniquet.rules;
 
 import dev.tourniquet.rules.json.Json;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -137,8 +139,28 @@ public final class RuleJson {
     } catch (Json.SyntaxError e) {
       throw new RuleValidationException(List.of(new Problem(source, "not valid JSON: " + e.getMessage())));
     }
+    return readTree(root, source);
+  }
+
+  /**
+   * Reads a rule set from JSON another parser has already read, such as a rule set embedded in a larger
+   * document, with the same strictness as {@link #read(String, String)} and problems located by their path
+   * inside the rule set rather than by a position in text that was never the input.
+   *
+   * <p>The tree holds what {@link Json#parse} returns: {@code Map<String, Object>}, {@code List<Object>},
+   * {@code String}, {@code Long}, {@code Boolean} and {@code null}. A number {@link Json#parse} would refuse
+   * is given as it was written: a {@link BigDecimal} when it has a fraction or an exponent ({@code 403.0},
+   * {@code 4.03E+2}), a {@link BigInteger} when it has more than 18 digits. Both are problems wherever they
+   * appear, as they are in the text form.
+   *
+   * @param tree the parsed JSON value
+   * @param source a name for the rule set in error messages, such as the path of its member
+   * @return the rule set
+   * @throws RuleValidationException if the tree is not a valid rule set, naming each problem's path
+   */
+  public static RuleSet readTree(Object tree, String source) {
     Reader reader = new Reader(source);
-    RuleSet ruleSet = reader.ruleSet(root);
+    RuleSet ruleSet = reader.ruleSet(tree);
     if (!reader.problems.isEmpty()) {
       throw new RuleValidationException(reader.problems);
     }
@@ -480,6 +502,13 @@ public final class RuleJson {
       }
       if (v instanceof Long) {
         return "a number";
+      }
+      // The text form refuses these numbers as it parses them; a tree from another parser may hold them.
+      if (v instanceof BigDecimal d) {
+        return "the number " + d + ", written with a fraction or exponent";
+      }
+      if (v instanceof BigInteger i) {
+        return "the number " + i + ", of more than 18 digits";
       }
       if (v instanceof List<?>) {
         return "an array";

@@ -4,6 +4,8 @@ import dev.tourniquet.rules.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -55,6 +57,23 @@ class RuleValidationTest {
     assertThatThrownBy(() -> RuleJson.read("null", "t.json"))
         .isInstanceOf(RuleValidationException.class)
         .hasMessageContaining("t.json: $: null; expected an object");
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void readTreeHoldingNumbersTheTextFormRefusesThenEachIsRefusedAtItsPath() throws Exception {
+    Map<String, Object> tree = (Map<String, Object>) Json.parse("{\"rules\": [{\"name\": \"n\", \"match\": {\"url\": \"x\"},"
+        + " \"action\": {\"type\": \"CustomResponse\", \"statusCode\": 0, \"subStatusCode\": 0}}]}");
+    Map<String, Object> action = (Map<String, Object>) ((Map<String, Object>) ((List<Object>) tree.get("rules")).get(0)).get("action");
+    action.put("statusCode", new BigDecimal("403.0"));
+    action.put("subStatusCode", new BigInteger("10000000000000000000"));
+
+    assertThatThrownBy(() -> RuleJson.readTree(tree, "actions[0].rules"))
+        .isInstanceOf(RuleValidationException.class)
+        .hasMessageContaining("actions[0].rules: rules[0].action.statusCode: the number 403.0, written with a fraction or "
+            + "exponent; expected a whole number")
+        .hasMessageContaining("rules[0].action.subStatusCode: the number 10000000000000000000, of more than 18 digits; "
+            + "expected a whole number");
   }
 
   @Test

@@ -508,7 +508,9 @@ public final class MitigationParser {
           ruleSet = RuleXmlReader.read(value.textValue(), at);
           xml = Optional.of(value.textValue());
         } else if (value.isObject()) {
-          ruleSet = RuleJson.read(JsonText.compact(value), at);
+          // The tree as parsed, not re-serialised text: the same strictness as a standalone rule file
+          // (403.0 stays a fraction), and problems at their path inside the document.
+          ruleSet = RuleJson.readTree(JsonText.tree(value), at);
           xml = Optional.empty();
         } else {
           problem(at, "expected " + what + " but found " + kind(value));
