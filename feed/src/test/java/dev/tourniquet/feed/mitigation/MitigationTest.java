@@ -106,6 +106,25 @@ class MitigationTest {
   }
 
   @Test
+  void constructorKeepsReferencesThatDifferOnlyInTheCaseOfTheirPath() {
+    List<String> references = List.of("https://example.com/KB5019758", "https://example.com/kb5019758");
+
+    Mitigation m = new Mitigation("TQ-2026-0001", 2, "Title", "Description.", List.of(), Mitigation.Severity.HIGH,
+        references, exchange(), List.of(inbound()), Mitigation.Mode.ENFORCE, Optional.empty(), Map.of());
+
+    assertThat(m.references()).isEqualTo(references);
+  }
+
+  @Test
+  void constructorRefusesAReferenceRepeatedWithItsHostInAnotherCase() {
+    assertThatThrownBy(() -> new Mitigation("TQ-2026-0001", 2, "Title", "Description.", List.of(),
+        Mitigation.Severity.HIGH, List.of("https://EXAMPLE.com/a", "https://example.com/a"), exchange(), List.of(inbound()),
+        Mitigation.Mode.ENFORCE, Optional.empty(), Map.of()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("references[1]: expected each URL once (the host ignoring case) but found \"https://example.com/a\"");
+  }
+
+  @Test
   void constructorRefusesTwoRequestRuleActions() {
     assertThatThrownBy(() -> mitigation(List.of(inbound(), inbound()), Map.of()))
         .isInstanceOf(IllegalArgumentException.class)
