@@ -151,6 +151,24 @@ class RulesCommandTest {
   }
 
   @Test
+  void evalRequestWithAProtocolThatIsNotHttpThenAnErrorLineNamingIt() throws IOException {
+    Path requests = tmp.resolve("p.jsonl");
+    Files.writeString(requests, "{\"id\":\"p\",\"target\":\"/\",\"protocol\":\"HTTP/1.1\\r\\nX: y\"}\n"
+        + "{\"id\":\"q\",\"target\":\"/\",\"protocol\":\"HTTP/1.0\"}\n");
+    Result r = run("rules", "eval", "--rules", RULES_RESOURCES.resolve("rules/features-protocol.xml").toString(),
+        "--requests", requests.toString());
+    assertThat(r.code()).isZero();
+    List<JsonNode> out = new ArrayList<>();
+    for (String line : r.lines()) {
+      out.add(JSON.readTree(line));
+    }
+    assertThat(out.get(0).get("error").textValue()).contains("\"protocol\" is \"HTTP/1.1\\r\\nX: y\"")
+        .contains("expected HTTP/ and a version, such as HTTP/1.1 (the default) or HTTP/1.0");
+    assertThat(out.get(1).get("decision").textValue()).isEqualTo("respond");
+    assertThat(out.get(1).get("status").intValue()).isEqualTo(426);
+  }
+
+  @Test
   void evalInvalidRulesThenExitTwoAndNoOutput() throws IOException {
     Path file = tmp.resolve("bad.json");
     Files.writeString(file, "{\"rules\":[{\"name\":\"x\"}]}");
