@@ -112,7 +112,7 @@ final class RequestMix {
       headers.removeIf(h -> h.name().equalsIgnoreCase(e.getKey()));
       headers.add(new Header(e.getKey(), e.getValue()));
     }
-    return new HttpRequest(attack.method(), attack.target(), headers, "198.51.100." + (1 + rng.nextInt(250)), true, 443);
+    return new HttpRequest(attack.method(), attack.target(), HttpRequest.HTTP_1_1, headers, "198.51.100." + (1 + rng.nextInt(250)), true, 443);
   }
 
   private HttpRequest legitimate() {
@@ -316,7 +316,7 @@ final class RequestMix {
   }
 
   private HttpRequest request(String method, String target, List<Header> headers) {
-    return new HttpRequest(method, target, headers, "10.20." + rng.nextInt(256) + "." + (1 + rng.nextInt(254)), true, 443);
+    return new HttpRequest(method, target, HttpRequest.HTTP_1_1, headers, "10.20." + rng.nextInt(256) + "." + (1 + rng.nextInt(254)), true, 443);
   }
 
   private String user() {

@@ -10,11 +10,14 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /** The JSON-lines request format of {@code tourniquet rules eval}, read strictly, and its decision output. */
 final class RequestLines {
   private static final Set<String> REQUEST_KEYS =
-      Set.of("id", "method", "target", "headers", "remoteAddr", "https", "serverPort", "response");
+      Set.of("id", "method", "target", "protocol", "headers", "remoteAddr", "https", "serverPort", "response");
+  /** What {@code protocol} may be: {@code HTTP/} and a version, as servers report it ({@code HTTP/1.0}, {@code HTTP/2.0}). */
+  private static final Pattern PROTOCOL = Pattern.compile("HTTP/[0-9](\\.[0-9])?");
 
   private RequestLines() {}
 
@@ -40,6 +43,11 @@ final class RequestLines {
     if (target == null) {
       throw new Invalid("missing \"target\"; expected the raw request-target, such as \"/owa/?x=1\"");
     }
+    String protocol = text(node, "protocol", HttpRequest.HTTP_1_1);
+    if (!PROTOCOL.matcher(protocol).matches()) {
+      throw new Invalid("\"protocol\" is " + node.get("protocol") + "; expected HTTP/ and a version, such as HTTP/1.1 "
+          + "(the default) or HTTP/1.0");
+    }
     boolean https = bool(node, "https");
     int port = https ? 443 : 80;
     JsonNode p = node.get("serverPort");
@@ -49,8 +57,8 @@ final class RequestLines {
       }
       port = p.intValue();
     }
-    return new HttpRequest(method, target, headers(node.get("headers"), "headers"), text(node, "remoteAddr", "127.0.0.1"),
-        https, port);
+    return new HttpRequest(method, target, protocol, headers(node.get("headers"), "headers"),
+        text(node, "remoteAddr", "127.0.0.1"), https, port);
   }
 
   static HttpResponse response(JsonNode node) throws Invalid {

@@ -121,8 +121,7 @@ class RulesCommandTest {
 
   @Test
   void evalMalformedLinesThenEachGetsAnErrorAndEvaluationGoesOn() throws IOException {
-    Path requests = tmp.resolve("r.jsonl");
-    Files.writeString(requests, String.join("\n",
+    List<JsonNode> out = eval(FIXTURES.resolve("eems-m1.1-cve-2022-41040.xml"), String.join("\n",
         "not json",
         "[1,2]",
         "{\"id\":\"u\",\"target\":\"/\",\"hedaers\":[]}",
@@ -131,13 +130,6 @@ class RulesCommandTest {
         "{\"id\":\"p\",\"target\":\"/\",\"serverPort\":70000}",
         "{\"id\":7,\"target\":\"/autodiscover/autodiscover.json?@x/powershell\"}",
         ""));
-    Result r = run("rules", "eval", "--rules", FIXTURES.resolve("eems-m1.1-cve-2022-41040.xml").toString(),
-        "--requests", requests.toString());
-    assertThat(r.code()).isZero();
-    List<JsonNode> out = new ArrayList<>();
-    for (String line : r.lines()) {
-      out.add(JSON.readTree(line));
-    }
     assertThat(out).hasSize(7);
     assertThat(out.get(0).get("error").textValue()).startsWith("line 1 is not valid JSON");
     assertThat(out.get(1).get("error").textValue()).contains("not a JSON object");
@@ -148,6 +140,32 @@ class RulesCommandTest {
     assertThat(out.get(6).get("id").intValue()).isEqualTo(7);
     assertThat(out.get(6).get("decision").textValue()).isEqualTo("abort");
     assertThat(out.subList(0, 6)).allSatisfy(n -> assertThat(n.get("decision").textValue()).isEqualTo("error"));
+  }
+
+  @Test
+  void evalRequestWithAProtocolThatIsNotHttpThenAnErrorLineNamingIt() throws IOException {
+    List<JsonNode> out = eval(RULES_RESOURCES.resolve("rules/features-protocol.xml"),
+        "{\"id\":\"p\",\"target\":\"/\",\"protocol\":\"HTTP/1.1\\r\\nX: y\"}\n"
+        + "{\"id\":\"q\",\"target\":\"/\",\"protocol\":\"HTTP/1.0\"}\n");
+
+    assertThat(out).hasSize(2);
+    assertThat(out.get(0).get("error").textValue()).contains("\"protocol\" is \"HTTP/1.1\\r\\nX: y\"")
+        .contains("expected HTTP/ and a version, such as HTTP/1.1 (the default) or HTTP/1.0");
+    assertThat(out.get(1).get("decision").textValue()).isEqualTo("respond");
+    assertThat(out.get(1).get("status").intValue()).isEqualTo(426);
+  }
+
+  /** Runs {@code rules eval} on request lines, which must exit 0, and returns its output lines as JSON. */
+  private List<JsonNode> eval(Path rules, String requestLines) throws IOException {
+    Path requests = tmp.resolve("requests.jsonl");
+    Files.writeString(requests, requestLines);
+    Result r = run("rules", "eval", "--rules", rules.toString(), "--requests", requests.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    List<JsonNode> out = new ArrayList<>();
+    for (String line : r.lines()) {
+      out.add(JSON.readTree(line));
+    }
+    return out;
   }
 
   @Test

@@ -215,7 +215,7 @@ final class RequestContext implements Template.Environment {
       case "REQUEST_METHOD":
         return request.method();
       case "SERVER_PROTOCOL":
-        return "HTTP/1.1";
+        return request.protocol();
       default:
         break;
     }

@@ -1,6 +1,8 @@
 package dev.tourniquet.rules;
 
 import dev.tourniquet.rules.json.Json;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -11,8 +13,9 @@ import java.util.Set;
 /**
  * The native JSON form of a {@link RuleSet}, documented in {@code docs/rules-format.md}. It has the same
  * model as IIS XML, with the same names and defaults, so a rule set converts either way without loss:
- * {@code read(write(r))} equals {@code r}. Reading is strict: an unknown key, a value of the wrong type or
- * an unknown enum name is a {@link Problem} naming its path, such as {@code rules[2].conditions.items[0].pattern}.
+ * {@code read(write(r))} equals {@code r}. Reading is strict: an unknown key, a value of the wrong type,
+ * {@code null} (never taken for an absent key) or an unknown enum name is a {@link Problem} naming its path,
+ * such as {@code rules[2].conditions.items[0].pattern}.
  */
 public final class RuleJson {
   /** The value of the optional {@code format} key. */
@@ -21,7 +24,8 @@ public final class RuleJson {
   private RuleJson() {}
 
   /**
-   * Writes a rule set as JSON, with every field explicit.
+   * Writes a rule set as JSON, with every field explicit except an outbound rule's {@code preCondition}, which
+   * is left out when the rule has none.
    *
    * @param ruleSet the rule set
    * @return the JSON text, ending with a newline
@@ -101,7 +105,8 @@ public final class RuleJson {
     m.put("enabled", rule.enabled());
     m.put("patternSyntax", rule.patternSyntax().iisName());
     m.put("stopProcessing", rule.stopProcessing());
-    m.put("preCondition", rule.preCondition().orElse(null));
+    // Absent when the rule has none: the reader takes null for a mistake, never for "none".
+    rule.preCondition().ifPresent(p -> m.put("preCondition", p));
     Map<String, Object> match = new LinkedHashMap<>();
     match.put("serverVariable", rule.match().serverVariable());
     match.put("pattern", rule.match().pattern());
@@ -134,15 +139,39 @@ public final class RuleJson {
     } catch (Json.SyntaxError e) {
       throw new RuleValidationException(List.of(new Problem(source, "not valid JSON: " + e.getMessage())));
     }
+    return readTree(root, source);
+  }
+
+  /**
+   * Reads a rule set from JSON another parser has already read, such as a rule set embedded in a larger
+   * document, with the same strictness as {@link #read(String, String)} and problems located by their path
+   * inside the rule set rather than by a position in text that was never the input.
+   *
+   * <p>The tree holds what {@link Json#parse} returns: {@code Map<String, Object>}, {@code List<Object>},
+   * {@code String}, {@code Long}, {@code Boolean} and {@code null}. A number {@link Json#parse} would refuse
+   * is given as it was written: a {@link BigDecimal} when it has a fraction or an exponent ({@code 403.0},
+   * {@code 4.03E+2}), a {@link BigInteger} when it has more than 18 digits. Both are problems wherever they
+   * appear, as they are in the text form.
+   *
+   * @param tree the parsed JSON value
+   * @param source a name for the rule set in error messages, such as the path of its member
+   * @return the rule set
+   * @throws RuleValidationException if the tree is not a valid rule set, naming each problem's path
+   */
+  public static RuleSet readTree(Object tree, String source) {
     Reader reader = new Reader(source);
-    RuleSet ruleSet = reader.ruleSet(root);
+    RuleSet ruleSet = reader.ruleSet(tree);
     if (!reader.problems.isEmpty()) {
       throw new RuleValidationException(reader.problems);
     }
     return ruleSet;
   }
 
-  /** Walks the parsed tree, recording problems by path. */
+  /**
+   * Walks the parsed tree, recording problems by path. A key that is present must hold a value of its type:
+   * {@code null} is a problem, never taken for "absent" (an author who writes {@code "negate": null} meant
+   * something, and a silently applied default would be a guess).
+   */
   private static final class Reader {
     private final String source;
     private final List<Problem> problems = new ArrayList<>();
@@ -157,16 +186,17 @@ public final class RuleJson {
         return RuleSet.EMPTY;
       }
       if (m.containsKey("format") && !FORMAT.equals(m.get("format"))) {
-        problem("format", "\"" + m.get("format") + "\"; expected \"" + FORMAT + "\"");
+        Object format = m.get("format");
+        problem("format", (format instanceof String ? "\"" + format + "\"" : found(format)) + "; expected \"" + FORMAT + "\"");
       }
       List<InboundRule> global = new ArrayList<>();
       List<InboundRule> rules = new ArrayList<>();
       List<PreCondition> pre = new ArrayList<>();
       List<OutboundRule> out = new ArrayList<>();
-      each(m, "globalRules", (item, path) -> add(global, inbound(item, path)));
-      each(m, "rules", (item, path) -> add(rules, inbound(item, path)));
-      each(m, "preConditions", (item, path) -> add(pre, preCondition(item, path)));
-      each(m, "outboundRules", (item, path) -> add(out, outbound(item, path)));
+      each(m, "globalRules", "", (item, path) -> add(global, inbound(item, path)));
+      each(m, "rules", "", (item, path) -> add(rules, inbound(item, path)));
+      each(m, "preConditions", "", (item, path) -> add(pre, preCondition(item, path)));
+      each(m, "outboundRules", "", (item, path) -> add(out, outbound(item, path)));
       return new RuleSet(global, rules, pre, out);
     }
 
@@ -180,20 +210,19 @@ public final class RuleJson {
       void read(Object item, String path);
     }
 
-    private void each(Map<String, Object> m, String key, ItemReader reader) {
-      each(m.get(key), key, reader);
-    }
-
-    private void each(Object value, String path, ItemReader reader) {
-      if (value == null) {
+    /** Reads each item of an optional array member; every item, {@code null} included, is read. */
+    private void each(Map<String, Object> m, String key, String path, ItemReader reader) {
+      if (!m.containsKey(key)) {
         return;
       }
+      String at = at(path, key);
+      Object value = m.get(key);
       if (!(value instanceof List<?> list)) {
-        problem(path, "a " + kind(value) + "; expected an array");
+        problem(at, found(value) + "; expected an array" + (value == null ? " (leave the key out for none)" : ""));
         return;
       }
       for (int i = 0; i < list.size(); i++) {
-        reader.read(list.get(i), path + "[" + i + "]");
+        reader.read(list.get(i), at + "[" + i + "]");
       }
     }
 
@@ -209,24 +238,23 @@ public final class RuleJson {
       PatternSyntax syntax = syntax(m, path);
       boolean stop = bool(m, "stopProcessing", path, false);
       UrlMatch match = null;
-      Map<String, Object> mm = object(require(m, "match", path), path + ".match", Set.of("url", "ignoreCase", "negate"));
+      Map<String, Object> mm = objectMember(m, "match", path, Set.of("url", "ignoreCase", "negate"));
       if (mm != null) {
         String url = string(mm, "url", path + ".match", null);
         if (url != null) {
           match = new UrlMatch(url, bool(mm, "ignoreCase", path + ".match", true), bool(mm, "negate", path + ".match", false));
         }
       }
-      Conditions conditions = conditions(m.get("conditions"), path + ".conditions");
-      InboundAction action = inboundAction(require(m, "action", path), path + ".action");
+      Conditions conditions = conditions(m, path);
+      InboundAction action = inboundAction(objectMember(m, "action", path, Set.of("type", "url", "appendQueryString",
+          "redirectType", "statusCode", "subStatusCode", "statusReason", "statusDescription")), path + ".action");
       if (problems.size() > before || match == null || action == null) {
         return null;
       }
       return new InboundRule(name, enabled, syntax, stop, match, conditions, action);
     }
 
-    private InboundAction inboundAction(Object value, String path) {
-      Map<String, Object> m = object(value, path, Set.of("type", "url", "appendQueryString", "redirectType", "statusCode",
-          "subStatusCode", "statusReason", "statusDescription"));
+    private InboundAction inboundAction(Map<String, Object> m, String path) {
       if (m == null) {
         return null;
       }
@@ -259,11 +287,12 @@ public final class RuleJson {
         case "CustomResponse": {
           Long status = integer(m, "statusCode", path, null);
           Long sub = integer(m, "subStatusCode", path, 0L);
+          String reason = string(m, "statusReason", path, "");
+          String description = string(m, "statusDescription", path, "");
           if (status == null || sub == null) {
             return null;
           }
-          return new InboundAction.CustomResponse(status.intValue(), sub.intValue(), string(m, "statusReason", path, ""),
-              string(m, "statusDescription", path, ""));
+          return new InboundAction.CustomResponse(status.intValue(), sub.intValue(), reason, description);
         }
         case "AbortRequest":
           return new InboundAction.AbortRequest();
@@ -273,28 +302,32 @@ public final class RuleJson {
       }
     }
 
-    private Conditions conditions(Object value, String path) {
-      if (value == null) {
+    /** The optional {@code conditions} member of a rule: none when absent. */
+    private Conditions conditions(Map<String, Object> rule, String path) {
+      if (!rule.containsKey("conditions")) {
         return Conditions.NONE;
       }
-      Map<String, Object> m = object(value, path, Set.of("logicalGrouping", "trackAllCaptures", "items"));
+      String at = path + ".conditions";
+      Map<String, Object> m = object(rule.get("conditions"), at, Set.of("logicalGrouping", "trackAllCaptures", "items"));
       if (m == null) {
         return Conditions.NONE;
       }
-      LogicalGrouping grouping = grouping(m, path);
-      boolean trackAll = bool(m, "trackAllCaptures", path, false);
-      return new Conditions(grouping, trackAll, items(m, path));
+      LogicalGrouping grouping = grouping(m, at);
+      boolean trackAll = bool(m, "trackAllCaptures", at, false);
+      return new Conditions(grouping, trackAll, items(m, at));
     }
 
     private List<Condition> items(Map<String, Object> m, String path) {
       List<Condition> items = new ArrayList<>();
-      each(m.get("items"), path + ".items", (item, p) -> {
+      each(m, "items", path, (item, p) -> {
         Map<String, Object> c = object(item, p, Set.of("input", "pattern", "ignoreCase", "negate"));
         if (c != null) {
           String input = string(c, "input", p, null);
           String pattern = string(c, "pattern", p, null);
+          boolean ignoreCase = bool(c, "ignoreCase", p, true);
+          boolean negate = bool(c, "negate", p, false);
           if (input != null && pattern != null) {
-            items.add(new Condition(input, pattern, bool(c, "ignoreCase", p, true), bool(c, "negate", p, false)));
+            items.add(new Condition(input, pattern, ignoreCase, negate));
           }
         }
       });
@@ -324,22 +357,24 @@ public final class RuleJson {
       boolean enabled = bool(m, "enabled", path, true);
       PatternSyntax syntax = syntax(m, path);
       boolean stop = bool(m, "stopProcessing", path, false);
-      Optional<String> pre = Optional.ofNullable(string(m, "preCondition", path, ""));
-      pre = pre.filter(s -> !s.isEmpty());
+      // Absent means none; so does "", as IIS reads preCondition="".
+      Optional<String> pre = m.containsKey("preCondition")
+          ? Optional.ofNullable(string(m, "preCondition", path, null)).filter(s -> !s.isEmpty())
+          : Optional.empty();
       HeaderMatch match = null;
-      Map<String, Object> mm = object(require(m, "match", path), path + ".match",
-          Set.of("serverVariable", "pattern", "ignoreCase", "negate"));
+      Map<String, Object> mm = objectMember(m, "match", path, Set.of("serverVariable", "pattern", "ignoreCase", "negate"));
       if (mm != null) {
         String variable = string(mm, "serverVariable", path + ".match", null);
         String pattern = string(mm, "pattern", path + ".match", null);
+        boolean ignoreCase = bool(mm, "ignoreCase", path + ".match", true);
+        boolean negate = bool(mm, "negate", path + ".match", false);
         if (variable != null && pattern != null) {
-          match = new HeaderMatch(variable, pattern, bool(mm, "ignoreCase", path + ".match", true),
-              bool(mm, "negate", path + ".match", false));
+          match = new HeaderMatch(variable, pattern, ignoreCase, negate);
         }
       }
-      Conditions conditions = conditions(m.get("conditions"), path + ".conditions");
+      Conditions conditions = conditions(m, path);
       OutboundAction action = null;
-      Map<String, Object> am = object(require(m, "action", path), path + ".action", Set.of("type", "value"));
+      Map<String, Object> am = objectMember(m, "action", path, Set.of("type", "value"));
       if (am != null) {
         String type = string(am, "type", path + ".action", null);
         if ("Rewrite".equals(type)) {
@@ -378,21 +413,19 @@ public final class RuleJson {
       return LogicalGrouping.MATCH_ALL;
     }
 
-    private Object require(Map<String, Object> m, String key, String path) {
-      Object v = m.get(key);
-      if (v == null) {
+    /** A required member that must hold an object. */
+    private Map<String, Object> objectMember(Map<String, Object> m, String key, String path, Set<String> allowed) {
+      if (!m.containsKey(key)) {
         problem(path + "." + key, "missing; expected an object");
+        return null;
       }
-      return v;
+      return object(m.get(key), path + "." + key, allowed);
     }
 
     @SuppressWarnings("unchecked")
     private Map<String, Object> object(Object value, String path, Set<String> allowed) {
-      if (value == null) {
-        return null;
-      }
       if (!(value instanceof Map<?, ?>)) {
-        problem(path, "a " + kind(value) + "; expected an object");
+        problem(path, found(value) + "; expected an object");
         return null;
       }
       Map<String, Object> m = (Map<String, Object>) value;
@@ -404,65 +437,87 @@ public final class RuleJson {
       return m;
     }
 
+    /**
+     * A string member; {@code fallback} when absent, which is a problem when the fallback is null (the
+     * member is required). Present, it must be a string.
+     */
     private String string(Map<String, Object> m, String key, String path, String fallback) {
-      Object v = m.get(key);
-      if (v == null) {
+      if (!m.containsKey(key)) {
         if (fallback == null) {
           problem(path + "." + key, "missing; expected a string");
         }
         return fallback;
       }
+      Object v = m.get(key);
       if (!(v instanceof String s)) {
-        problem(path + "." + key, "a " + kind(v) + "; expected a string");
+        wrongType(path + "." + key, v, "a string", fallback == null ? null : "\"" + fallback + "\"");
         return fallback;
       }
       return s;
     }
 
     private boolean bool(Map<String, Object> m, String key, String path, boolean fallback) {
-      Object v = m.get(key);
-      if (v == null) {
+      if (!m.containsKey(key)) {
         return fallback;
       }
+      Object v = m.get(key);
       if (!(v instanceof Boolean b)) {
-        problem(path + "." + key, "a " + kind(v) + "; expected true or false");
+        wrongType(path + "." + key, v, "true or false", Boolean.toString(fallback));
         return fallback;
       }
       return b;
     }
 
     private Long integer(Map<String, Object> m, String key, String path, Long fallback) {
-      Object v = m.get(key);
-      if (v == null) {
+      if (!m.containsKey(key)) {
         if (fallback == null) {
           problem(path + "." + key, "missing; expected a whole number");
         }
         return fallback;
       }
+      Object v = m.get(key);
       if (!(v instanceof Long l) || l < Integer.MIN_VALUE || l > Integer.MAX_VALUE) {
-        problem(path + "." + key, "a " + kind(v) + "; expected a whole number");
+        wrongType(path + "." + key, v, "a whole number", fallback == null ? null : fallback.toString());
         return null;
       }
       return l;
     }
 
-    private static String kind(Object v) {
+    /** Reports a value of the wrong type; for {@code null}, names the default that leaving the key out gives. */
+    private void wrongType(String path, Object v, String expected, String fallback) {
+      String hint = v == null && fallback != null ? " (leave the key out for the default " + fallback + ")" : "";
+      problem(path, found(v) + "; expected " + expected + hint);
+    }
+
+    /** What a value is, for "… ; expected …": {@code null}, or its kind with an article. */
+    private static String found(Object v) {
+      if (v == null) {
+        return "null";
+      }
       if (v instanceof String) {
-        return "string";
+        return "a string";
       }
       if (v instanceof Boolean) {
-        return "boolean";
+        return "a boolean";
       }
       if (v instanceof Long) {
-        return "number";
+        return "a number";
+      }
+      // The text form refuses these numbers as it parses them; a tree from another parser may hold them.
+      if (v instanceof BigDecimal d) {
+        return "the number " + d + ", written with a fraction or exponent";
+      }
+      if (v instanceof BigInteger i) {
+        return "the number " + i + ", of more than 18 digits";
       }
       if (v instanceof List<?>) {
-        return "array";
+        return "an array";
       }
-      if (v instanceof Map<?, ?>) {
-        return "object";
-      }
-      return "null";
+      return "an object";
+    }
+
+    private static String at(String path, String key) {
+      return path.isEmpty() ? key : path + "." + key;
     }
 
     private void problem(String path, String message) {

@@ -2,6 +2,7 @@ package dev.tourniquet.rules;
 
 import java.io.StringReader;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -27,6 +28,11 @@ import javax.xml.stream.XMLStreamReader;
  */
 public final class RuleXmlReader {
   private static final int MAX_DEPTH = 32;
+  /** Elements that IIS's schema allows once in their parent. */
+  private static final Set<String> SINGLE = Set.of("rules", "globalRules", "outboundRules", "preConditions", "match",
+      "conditions", "action", "serverVariables");
+  /** The elements of a rule. */
+  private static final Set<String> RULE_PARTS = Set.of("match", "conditions", "action", "serverVariables");
   /**
    * The JDK's own StAX parser, configured once. Always the JDK's: looking up the configured implementation
    * on every read cost more than parsing a rule, and a parser that another library on an application's
@@ -182,16 +188,23 @@ public final class RuleXmlReader {
       List<InboundRule> rules = new ArrayList<>();
       List<PreCondition> preConditions = new ArrayList<>();
       List<OutboundRule> outbound = new ArrayList<>();
+      Map<String, Element> seen = new HashMap<>();
       for (Element e : rewrite.children()) {
         switch (e.name()) {
           case "rules":
-            inboundRules(e, rules);
+            if (once(seen, e, "<rewrite>")) {
+              inboundRules(e, rules);
+            }
             break;
           case "globalRules":
-            inboundRules(e, global);
+            if (once(seen, e, "<rewrite>")) {
+              inboundRules(e, global);
+            }
             break;
           case "outboundRules":
-            outboundRules(e, preConditions, outbound);
+            if (once(seen, e, "<rewrite>")) {
+              outboundRules(e, preConditions, outbound);
+            }
             break;
           case "allowedServerVariables":
             // Only declares which variables rules may set; it changes nothing about matching.
@@ -214,6 +227,7 @@ public final class RuleXmlReader {
       attributes(collection, Set.of());
       for (Element e : collection.children()) {
         if (e.name().equals("clear")) {
+          clear(e);
           continue;
         }
         if (!e.name().equals("rule")) {
@@ -236,9 +250,14 @@ public final class RuleXmlReader {
       UrlMatch match = null;
       Conditions conditions = Conditions.NONE;
       InboundAction action = null;
+      Map<String, Element> seen = new HashMap<>();
       for (Element child : e.children()) {
+        if (!once(seen, child, "rule \"" + name + "\"")) {
+          continue;
+        }
         switch (child.name()) {
           case "match": {
+            noChildren(child);
             Map<String, String> m = attributes(child, Set.of("url", "ignoreCase", "negate"));
             String url = required(child, m, "url");
             if (url != null) {
@@ -284,20 +303,29 @@ public final class RuleXmlReader {
       List<Condition> items = new ArrayList<>();
       for (Element add : parent.children()) {
         if (add.name().equals("clear")) {
+          clear(add);
           continue;
         }
         if (!add.name().equals("add")) {
           problem(add, "unknown element <" + add.name() + "> in <" + parent.name() + ">; expected <add>");
           continue;
         }
+        noChildren(add);
         Map<String, String> a = attributes(add, Set.of("input", "pattern", "ignoreCase", "negate", "matchType"));
         String input = required(add, a, "input");
         String pattern = required(add, a, "pattern");
-        String matchType = a.getOrDefault("matchType", "Pattern").trim();
-        if (!matchType.equalsIgnoreCase("Pattern") && !matchType.equals("0")) {
-          problem(add, "matchType \"" + matchType + "\" needs the server's file system and is not supported; "
-              + "expected Pattern (or 0)");
-          continue;
+        String matchType = a.getOrDefault("matchType", "Pattern");
+        switch (normalise(matchType)) {
+          case "pattern", "0":
+            break;
+          case "isfile", "1", "isdirectory", "2":
+            problem(add, "matchType \"" + matchType.trim() + "\" needs the server's file system and is not supported; "
+                + "expected Pattern (or 0)");
+            continue;
+          default:
+            problem(add, "matchType=\"" + matchType + "\" is unknown; expected one of Pattern (0), IsFile (1), "
+                + "IsDirectory (2), of which only Pattern is supported");
+            continue;
         }
         if (input != null && pattern != null) {
           items.add(new Condition(input, pattern, bool(add, a, "ignoreCase", true), bool(add, a, "negate", false)));
@@ -307,6 +335,7 @@ public final class RuleXmlReader {
     }
 
     private InboundAction inboundAction(Element e) {
+      noChildren(e);
       Map<String, String> a = attributes(e, Set.of("type", "url", "appendQueryString", "logRewrittenUrl", "redirectType",
           "statusCode", "subStatusCode", "statusReason", "statusDescription"));
       String type = required(e, a, "type");
@@ -365,12 +394,17 @@ public final class RuleXmlReader {
 
     private void outboundRules(Element e, List<PreCondition> preConditions, List<OutboundRule> out) {
       attributes(e, Set.of());
+      Map<String, Element> seen = new HashMap<>();
       for (Element child : e.children()) {
         switch (child.name()) {
           case "preConditions":
+            if (!once(seen, child, "<outboundRules>")) {
+              break;
+            }
             attributes(child, Set.of());
             for (Element pc : child.children()) {
               if (pc.name().equals("clear")) {
+                clear(pc);
                 continue;
               }
               if (!pc.name().equals("preCondition")) {
@@ -400,6 +434,7 @@ public final class RuleXmlReader {
             }
             break;
           case "clear":
+            clear(child);
             break;
           default:
             problem(child, "unknown element <" + child.name() + "> in <outboundRules>; expected <preConditions> or <rule>");
@@ -417,9 +452,14 @@ public final class RuleXmlReader {
       HeaderMatch match = null;
       Conditions conditions = Conditions.NONE;
       OutboundAction action = null;
+      Map<String, Element> seen = new HashMap<>();
       for (Element child : e.children()) {
+        if (!once(seen, child, "outbound rule \"" + name + "\"")) {
+          continue;
+        }
         switch (child.name()) {
           case "match": {
+            noChildren(child);
             Map<String, String> m = attributes(child, Set.of("serverVariable", "pattern", "ignoreCase", "negate",
                 "filterByTags", "customTags"));
             String variable = m.get("serverVariable");
@@ -442,6 +482,7 @@ public final class RuleXmlReader {
             conditions = conditions(child);
             break;
           case "action": {
+            noChildren(child);
             Map<String, String> m = attributes(child, Set.of("type", "value", "replace"));
             String type = required(child, m, "type");
             if (!bool(child, m, "replace", true)) {
@@ -478,6 +519,45 @@ public final class RuleXmlReader {
         return null;
       }
       return new OutboundRule(name, enabled, syntax, stop, preCondition, match, conditions, action);
+    }
+
+    /**
+     * Whether {@code child} is the first element of its name among its siblings. IIS refuses a configuration
+     * element defined twice; reading the second as well would silently replace the first (a rule's
+     * {@code <conditions>}) or merge two sections, so it is a problem naming both lines.
+     */
+    private boolean once(Map<String, Element> seen, Element child, String where) {
+      if (!SINGLE.contains(child.name())) {
+        return true;
+      }
+      Element first = seen.putIfAbsent(child.name(), child);
+      if (first == null) {
+        return true;
+      }
+      problem(child, "a second <" + child.name() + "> in " + where + " (the first is on line " + first.line()
+          + "); expected one <" + child.name() + "> at most");
+      return false;
+    }
+
+    /**
+     * Refuses what an empty element holds. {@code <match>}, {@code <action>}, {@code <add>} and
+     * {@code <clear>} have attributes only; a {@code <match url="…">} left open around the rule's
+     * {@code <conditions>} would otherwise read as a rule without conditions that matches every request.
+     */
+    private void noChildren(Element e) {
+      for (Element child : e.children()) {
+        String hint = RULE_PARTS.contains(child.name()) && RULE_PARTS.contains(e.name())
+            ? "; close <" + e.name() + "> with \"/>\": <" + child.name() + "> belongs directly inside <rule>"
+            : "";
+        problem(child, "element <" + child.name() + "> inside <" + e.name() + ">; expected <" + e.name()
+            + "> without child elements" + hint);
+      }
+    }
+
+    /** {@code <clear/>}: nothing is inherited, so it has no effect; it takes no attributes and no content. */
+    private void clear(Element e) {
+      attributes(e, Set.of());
+      noChildren(e);
     }
 
     private Map<String, String> attributes(Element e, Set<String> allowed) {

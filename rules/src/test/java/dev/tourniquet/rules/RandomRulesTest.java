@@ -170,7 +170,7 @@ class RandomRulesTest {
       headers.add(new Header("User-Agent", random.nextInt(3) == 0 ? longValue(random)
           : pick(random, new String[] {"curl/8", "sqlmap", "Mozilla/5.0 ADMIN"})));
     }
-    return new HttpRequest(random.nextBoolean() ? "GET" : "POST", target.toString(), headers, "203.0.113.9",
+    return new HttpRequest(random.nextBoolean() ? "GET" : "POST", target.toString(), HttpRequest.HTTP_1_1, headers, "203.0.113.9",
         random.nextBoolean(), 443);
   }
 

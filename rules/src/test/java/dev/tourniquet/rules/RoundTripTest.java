@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -34,5 +35,16 @@ class RoundTripTest {
     assertThat(back).isEqualTo(original);
     assertThat(RuleJson.write(back)).isEqualTo(json);
     RuleCompiler.compile(back);
+  }
+
+  @Test
+  void writeOutboundRuleWithoutPreconditionThenThePreConditionKeyIsLeftOutNotNull() {
+    RuleSet set = RuleXmlReader.read("<rewrite><outboundRules><rule name=\"o\"><match serverVariable=\"RESPONSE_X\" "
+        + "pattern=\".*\"/><action type=\"Rewrite\" value=\"y\"/></rule></outboundRules></rewrite>", "o.xml");
+
+    String json = RuleJson.write(set);
+
+    assertThat(json).doesNotContain("preCondition\"").doesNotContain("null");
+    assertThat(RuleJson.read(json, "o.json")).isEqualTo(set);
   }
 }

@@ -4,6 +4,8 @@ import dev.tourniquet.rules.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -48,6 +50,51 @@ class RuleValidationTest {
           }
           assertThat(e.problems()).allSatisfy(p -> assertThat(p.message()).contains("expected"));
         });
+  }
+
+  @Test
+  void readJsonNullAsTheWholeRuleSetThenRefusedNotReadAsNoRules() {
+    assertThatThrownBy(() -> RuleJson.read("null", "t.json"))
+        .isInstanceOf(RuleValidationException.class)
+        .hasMessageContaining("t.json: $: null; expected an object");
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void readTreeHoldingNumbersTheTextFormRefusesThenEachIsRefusedAtItsPath() throws Exception {
+    Map<String, Object> tree = (Map<String, Object>) Json.parse("{\"rules\": [{\"name\": \"n\", \"match\": {\"url\": \"x\"},"
+        + " \"action\": {\"type\": \"CustomResponse\", \"statusCode\": 0, \"subStatusCode\": 0}}]}");
+    Map<String, Object> action = (Map<String, Object>) ((Map<String, Object>) ((List<Object>) tree.get("rules")).get(0)).get("action");
+    action.put("statusCode", new BigDecimal("403.0"));
+    action.put("subStatusCode", new BigInteger("10000000000000000000"));
+
+    assertThatThrownBy(() -> RuleJson.readTree(tree, "actions[0].rules"))
+        .isInstanceOf(RuleValidationException.class)
+        .hasMessageContaining("actions[0].rules: rules[0].action.statusCode: the number 403.0, written with a fraction or "
+            + "exponent; expected a whole number")
+        .hasMessageContaining("rules[0].action.subStatusCode: the number 10000000000000000000, of more than 18 digits; "
+            + "expected a whole number");
+  }
+
+  @Test
+  void readMisspeltMatchTypeThenNotExplainedAsNeedingTheFileSystem() {
+    String xml = "<rewrite><rules><rule name=\"MT\"><match url=\".*\"/><conditions>"
+        + "<add input=\"{URL}\" pattern=\"x\" matchType=\"Patern\"/></conditions><action type=\"None\"/></rule></rules></rewrite>";
+    assertThatThrownBy(() -> RuleXmlReader.read(xml, "t.xml"))
+        .isInstanceOf(RuleValidationException.class)
+        .hasMessageContaining("t.xml:1: matchType=\"Patern\" is unknown; expected one of Pattern (0), IsFile (1), IsDirectory (2)")
+        .hasMessageNotContaining("needs the server's file system");
+  }
+
+  @Test
+  void readIsFileInAnyCaseOrAsItsNumberThenRefusedAsNeedingTheFileSystem() {
+    for (String type : List.of("isfile", "1", " IsDirectory ")) {
+      String xml = "<rewrite><rules><rule name=\"MT\"><match url=\".*\"/><conditions>"
+          + "<add input=\"{URL}\" pattern=\"x\" matchType=\"" + type + "\"/></conditions><action type=\"None\"/></rule></rules></rewrite>";
+      assertThatThrownBy(() -> RuleXmlReader.read(xml, "t.xml"))
+          .isInstanceOf(RuleValidationException.class)
+          .hasMessageContaining("needs the server's file system");
+    }
   }
 
   @Test

@@ -176,7 +176,7 @@ class TriggerTest {
       }
     }
     String t = target.toString().replace(" ", "%20").replace(";", "%3B").replace("\u212A", "%E2%84%AA");
-    return new HttpRequest("GET", t + (random.nextBoolean() ? "?" + pick(random, words) + "=1" : ""),
+    return new HttpRequest("GET", t + (random.nextBoolean() ? "?" + pick(random, words) + "=1" : ""), HttpRequest.HTTP_1_1,
         List.of(new Header("Cookie", cookie.toString()), new Header("User-Agent", agent.toString())), "192.0.2.1", false, 80);
   }
 
@@ -189,7 +189,7 @@ class TriggerTest {
     }
     String[] methods = {"GET", "get", "HEAD", "POST", "DEBUG"};
     String[] targets = {"/", "/owa/", "/owa/x?a=1", "/admin", "/ab?ba", "/OWA/%41dmin"};
-    return new HttpRequest(pick(random, methods), pick(random, targets), headers, "192.0.2.1", false, 80);
+    return new HttpRequest(pick(random, methods), pick(random, targets), HttpRequest.HTTP_1_1, headers, "192.0.2.1", false, 80);
   }
 
   private static InboundRule rule(String name, String url, LogicalGrouping grouping, Condition... conditions) {
@@ -198,7 +198,7 @@ class TriggerTest {
   }
 
   private static HttpRequest request(String method, String target, Header... headers) {
-    return new HttpRequest(method, target, List.of(headers), "192.0.2.1", false, 80);
+    return new HttpRequest(method, target, HttpRequest.HTTP_1_1, List.of(headers), "192.0.2.1", false, 80);
   }
 
   private static String pick(Random random, String[] from) {

@@ -70,7 +70,8 @@ final class Vectors {
     List<Header> headers = headers((List<Object>) m.getOrDefault("headers", List.of()));
     boolean https = Boolean.TRUE.equals(m.get("https"));
     Object port = m.get("serverPort");
-    return new HttpRequest((String) m.getOrDefault("method", "GET"), (String) m.get("target"), headers,
+    return new HttpRequest((String) m.getOrDefault("method", "GET"), (String) m.get("target"),
+        (String) m.getOrDefault("protocol", HttpRequest.HTTP_1_1), headers,
         (String) m.getOrDefault("remoteAddr", "127.0.0.1"), https, port == null ? (https ? 443 : 80) : ((Long) port).intValue());
   }
 

@@ -147,7 +147,7 @@ final class EnforcementFileReader {
     }
     RuleSet rules;
     try {
-      rules = RuleJson.read(Json.write(value), source + ": " + path);
+      rules = RuleJson.readTree(value, source + ": " + path);
     } catch (RuleValidationException e) {
       for (Problem p : e.problems()) {
         problems.add(p.toString());

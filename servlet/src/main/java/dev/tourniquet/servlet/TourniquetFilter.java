@@ -268,7 +268,7 @@ public class TourniquetFilter extends GenericFilter {
           response.setContentLength(0);
           return;
         } else if (d instanceof Decision.Rewrite r) {
-          current = new HttpRequest(current.method(), r.target(), current.headers(), current.remoteAddr(), current.https(), current.serverPort());
+          current = current.withTarget(r.target());
           pathKnown = false;
         }
       } else if (c.response() != null && enforce) {
@@ -386,8 +386,8 @@ public class TourniquetFilter extends GenericFilter {
     if (query != null) {
       target = target + "?" + query;
     }
-    return new HttpRequest(request.getMethod(), target, headers, String.valueOf(request.getRemoteAddr()), request.isSecure(),
-        request.getLocalPort());
+    return new HttpRequest(request.getMethod(), target, request.getProtocol(), headers, String.valueOf(request.getRemoteAddr()),
+        request.isSecure(), request.getLocalPort());
   }
 
   private static String rawPath(String target) {

@@ -134,6 +134,19 @@ abstract class ContainerEnforcementTest {
   }
 
   @Test
+  void serverProtocolIsTheProtocolOfTheRequestLine() throws Exception {
+    run(Fixtures.file(Fixtures.requestRules("T4", Mode.ENFORCE, Fixtures.json(Fixtures.REFUSE_HTTP_1_0))));
+
+    Http.Response http10 = Http.send(port(), "GET /owa/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    Http.Response http11 = Http.get(port(), "/owa/");
+
+    assertThat(http10.status()).as("%s", http10).isEqualTo(426);
+    assertThat(http10.body()).isEqualTo("HTTP/1.1 or later, please\n");
+    assertThat(http11.status()).isEqualTo(200);
+    assertThat(app.requests).hasValue(1);
+  }
+
+  @Test
   void redirectRuleAnswersWithLocation() throws Exception {
     run(Fixtures.file(Fixtures.requestRules("T2", Mode.ENFORCE, Fixtures.json(Fixtures.REDIRECT))));
 

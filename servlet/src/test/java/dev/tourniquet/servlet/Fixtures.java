@@ -68,6 +68,13 @@ final class Fixtures {
                              "statusDescription": "blocked by mitigation"}}]}
       """;
 
+  static final String REFUSE_HTTP_1_0 = """
+      {"rules": [{"name": "refuse HTTP/1.0", "match": {"url": ".*"},
+                  "conditions": {"items": [{"input": "{SERVER_PROTOCOL}", "pattern": "^HTTP/1\\\\.0$"}]},
+                  "action": {"type": "CustomResponse", "statusCode": 426, "statusReason": "Upgrade Required",
+                             "statusDescription": "HTTP/1.1 or later, please"}}]}
+      """;
+
   static final String REDIRECT = """
       {"rules": [{"name": "move legacy", "match": {"url": "^legacy/(.*)"},
                   "action": {"type": "Redirect", "url": "/modern/{R:1}", "redirectType": "Found", "appendQueryString": false}}]}

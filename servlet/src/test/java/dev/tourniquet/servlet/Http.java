@@ -30,7 +30,8 @@ final class Http {
     }
 
     int status() {
-      if (!raw.startsWith("HTTP/1.1 ")) {
+      // A server may answer an HTTP/1.0 request with either version.
+      if (!raw.startsWith("HTTP/1.1 ") && !raw.startsWith("HTTP/1.0 ")) {
         throw new AssertionError("expected a status line but found " + (raw.isEmpty() ? "no response at all" : raw));
       }
       return Integer.parseInt(raw.substring(9, 12));

@@ -159,7 +159,8 @@ public sealed interface Action
    *
    * @param path the path prefix, e.g. {@code /ecp}
    * @param status the status answered, 400 to 599; the document's default is 503
-   * @param appPool the IIS application pool to stop instead, where the enforcer runs on IIS (EEMS parity)
+   * @param appPool the IIS application pool that serves the path, as Microsoft's mitigations name it (they stop the
+   *     pool): validated and kept for the record; no current enforcer acts on it
    */
   record DisableEndpoint(String path, int status, Optional<String> appPool) implements Action {
     /** The status when the document names none: 503 Service Unavailable. */

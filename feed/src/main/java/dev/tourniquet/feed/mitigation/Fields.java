@@ -151,6 +151,19 @@ final class Fields {
     return null;
   }
 
+  /**
+   * A valid reference as compared for duplicates: scheme and host in lower case (they ignore case, RFC 3986
+   * section 6.2.2.1), the rest as written.
+   */
+  static String referenceKey(String url) {
+    int start = url.indexOf("://") + 3;
+    int end = start;
+    while (end < url.length() && "/?#".indexOf(url.charAt(end)) < 0) {
+      end++;
+    }
+    return url.substring(0, end).toLowerCase(Locale.ROOT) + url.substring(end);
+  }
+
   static String product(String product) {
     if (!PRODUCT.matcher(product).matches()) {
       return "expected a product name of 1 to " + MAX_PRODUCT + " lower-case letters, digits, '.', '_' or '-',"

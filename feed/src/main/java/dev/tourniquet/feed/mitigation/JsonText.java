@@ -7,7 +7,12 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -31,13 +36,54 @@ final class JsonText {
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
       .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
       .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+      // 403.0 stays 403.0: messages quote a number as written, and a rule set refuses it as a fraction.
+      .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
       .build();
+  /** Whole numbers the rules' own JSON reader takes: at most 18 digits. */
+  private static final BigInteger RULES_INTEGER_BOUND = BigInteger.TEN.pow(18);
 
   private JsonText() {}
 
   /** Parses one JSON value, strictly. */
   static JsonNode parse(String text) throws JsonProcessingException {
     return MAPPER.readTree(text);
+  }
+
+  /**
+   * The value as the rules module's JSON reader builds it ({@code RuleJson.readTree}): maps, lists,
+   * strings, booleans, null and {@code Long}; a number that reader would refuse stays as written, a
+   * {@code BigDecimal} (fraction or exponent) or a {@code BigInteger} (more than 18 digits), so that the
+   * rule set reports it at its path.
+   */
+  static Object tree(JsonNode node) {
+    if (node.isObject()) {
+      Map<String, Object> map = new LinkedHashMap<>();
+      for (Map.Entry<String, JsonNode> field : node.properties()) {
+        map.put(field.getKey(), tree(field.getValue()));
+      }
+      return map;
+    }
+    if (node.isArray()) {
+      List<Object> list = new ArrayList<>(node.size());
+      for (JsonNode item : node) {
+        list.add(tree(item));
+      }
+      return list;
+    }
+    if (node.isTextual()) {
+      return node.textValue();
+    }
+    if (node.isBoolean()) {
+      return node.booleanValue();
+    }
+    if (node.isIntegralNumber()) {
+      BigInteger value = node.bigIntegerValue();
+      return value.abs().compareTo(RULES_INTEGER_BOUND) < 0 ? (Object) value.longValue() : value;
+    }
+    if (node.isNumber()) {
+      return node.decimalValue();
+    }
+    return null;
   }
 
   /** Writes compact JSON: no whitespace at all. */

@@ -15,6 +15,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.UnaryOperator;
 
 /**
  * A mitigation: what a publisher signs and an agent applies. It is read from a document in the
@@ -34,7 +35,7 @@ import java.util.TreeMap;
  * @param description what the flaw is, what the mitigation does and what it breaks, 1 to 20,000 characters
  * @param cves the CVE IDs it mitigates, at most 64, each once (may be empty before an ID is assigned)
  * @param severity how urgent it is
- * @param references https URLs of advisories and write-ups, at most 32, each once
+ * @param references https URLs of advisories and write-ups, at most 32, each once (the host ignoring case)
  * @param applicability the product and its affected versions
  * @param actions what the mitigation does, 1 to 64 actions, at most one {@code request-rules} and one
  *     {@code response-rules}
@@ -83,12 +84,12 @@ public record Mitigation(
     Fields.require("cves", countProblem(cves.size(), Fields.MAX_CVES, "CVE IDs"));
     for (int i = 0; i < cves.size(); i++) {
       Fields.require("cves[" + i + "]", Fields.cve(cves.get(i)));
-      Fields.require("cves[" + i + "]", duplicateProblem(cves, i));
+      Fields.require("cves[" + i + "]", duplicateCveProblem(cves, i));
     }
     Fields.require("references", countProblem(references.size(), Fields.MAX_REFERENCES, "references"));
     for (int i = 0; i < references.size(); i++) {
       Fields.require("references[" + i + "]", Fields.reference(references.get(i)));
-      Fields.require("references[" + i + "]", duplicateProblem(references, i));
+      Fields.require("references[" + i + "]", duplicateReferenceProblem(references, i));
     }
     for (int i = 0; i < actions.size(); i++) {
       Objects.requireNonNull(actions.get(i), "actions[" + i + "]");
@@ -201,11 +202,28 @@ public record Mitigation(
     return null;
   }
 
-  /** Returns why element {@code i} repeats an earlier one (ignoring case), or null. */
-  static String duplicateProblem(List<String> values, int i) {
+  /**
+   * Returns why CVE ID {@code i} repeats an earlier one, or null. CVE IDs ignore case, as CVE defines them
+   * (the format admits only the upper-case form anyway).
+   */
+  static String duplicateCveProblem(List<String> cves, int i) {
+    return duplicateProblem(cves, i, cve -> cve.toUpperCase(Locale.ROOT), "each value once");
+  }
+
+  /**
+   * Returns why reference {@code i} names the same URL as an earlier one, or null. Only the scheme and the
+   * host ignore case (RFC 3986 section 6.2.2.1); two URLs whose paths or queries differ in case are two
+   * resources, and a publisher may cite both.
+   */
+  static String duplicateReferenceProblem(List<String> references, int i) {
+    return duplicateProblem(references, i, Fields::referenceKey, "each URL once (the host ignoring case)");
+  }
+
+  private static String duplicateProblem(List<String> values, int i, UnaryOperator<String> key, String expected) {
+    String k = key.apply(values.get(i));
     for (int j = 0; j < i; j++) {
-      if (values.get(j).equalsIgnoreCase(values.get(i))) {
-        return "expected each value once but found " + Fields.quote(values.get(i)) + " again after index " + j;
+      if (key.apply(values.get(j)).equals(k)) {
+        return "expected " + expected + " but found " + Fields.quote(values.get(i)) + " again after index " + j;
       }
     }
     return null;

@@ -30,6 +30,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -239,11 +240,11 @@ public final class MitigationParser {
       Integer revision = integer(root, "", "revision", "a revision from 1", null, Mitigation::revisionProblem);
       String title = text(root, "", "title", "a one-line title", Fields::title);
       String description = text(root, "", "description", "a description", Fields::description);
-      List<String> cves = textList(root, "cves", "CVE IDs", Fields.MAX_CVES, Fields::cve);
+      List<String> cves = textList(root, "cves", "CVE IDs", Fields.MAX_CVES, Fields::cve, Mitigation::duplicateCveProblem);
       Mitigation.Severity severity = enumValue(root, "", "severity", Mitigation.Severity.values(),
           Mitigation.Severity::jsonName, null);
       List<String> references = textList(root, "references", "references", Fields.MAX_REFERENCES,
-          Fields::reference);
+          Fields::reference, Mitigation::duplicateReferenceProblem);
       Applicability applicability = applicability(root.get("applicability"));
       List<Action> actions = actions(root.get("actions"));
       Mitigation.Mode mode = enumValue(root, "", "mode", Mitigation.Mode.values(), Mitigation.Mode::jsonName,
@@ -345,8 +346,9 @@ public final class MitigationParser {
       return null;
     }
 
-    /** An optional array of strings (empty when absent), each checked and distinct ignoring case. */
-    List<String> textList(ObjectNode node, String key, String what, int max, Function<String, String> rule) {
+    /** An optional array of strings (empty when absent), each checked, and none a duplicate of an earlier one. */
+    List<String> textList(ObjectNode node, String key, String what, int max, Function<String, String> rule,
+        BiFunction<List<String>, Integer, String> duplicate) {
       JsonNode value = node.get(key);
       if (value == null) {
         return List.of();
@@ -368,7 +370,7 @@ public final class MitigationParser {
           continue;
         }
         result.add(item);
-        ok &= check(at, Mitigation.duplicateProblem(result, result.size() - 1));
+        ok &= check(at, duplicate.apply(result, result.size() - 1));
       }
       return ok ? result : null;
     }
@@ -508,7 +510,9 @@ public final class MitigationParser {
           ruleSet = RuleXmlReader.read(value.textValue(), at);
           xml = Optional.of(value.textValue());
         } else if (value.isObject()) {
-          ruleSet = RuleJson.read(JsonText.compact(value), at);
+          // The tree as parsed, not re-serialised text: the same strictness as a standalone rule file
+          // (403.0 stays a fraction), and problems at their path inside the document.
+          ruleSet = RuleJson.readTree(JsonText.tree(value), at);
           xml = Optional.empty();
         } else {
           problem(at, "expected " + what + " but found " + kind(value));

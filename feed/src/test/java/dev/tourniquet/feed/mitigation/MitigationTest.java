@@ -48,6 +48,18 @@ class MitigationTest {
   }
 
   @Test
+  void responseRulesInTheJsonFormWithoutAPreconditionRoundTripThroughTheCanonicalDocument() throws Exception {
+    RuleSet outbound = RuleJson.read("{\"outboundRules\":[{\"name\":\"o\",\"match\":{\"serverVariable\":\"RESPONSE_X\","
+        + "\"pattern\":\".*\"},\"action\":{\"type\":\"Rewrite\",\"value\":\"y\"}}]}", "test");
+    Mitigation m = mitigation(List.of(new Action.ResponseRules(outbound, Optional.empty())), Map.of());
+
+    byte[] written = MitigationWriter.write(m);
+
+    assertThat(new String(written, StandardCharsets.UTF_8)).doesNotContain("\"preCondition\"").doesNotContain("null");
+    assertThat(MitigationParser.parse(written)).isEqualTo(m);
+  }
+
+  @Test
   void writerWritesEveryDefaultAndTheRulesInTheirJsonFormWithTwoSpaceIndentation() {
     Mitigation m = mitigation(List.of(inbound(), new Action.DisableEndpoint("/ecp", 503, Optional.empty())), Map.of());
 
@@ -91,6 +103,25 @@ class MitigationTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageStartingWith("id: expected 1 to 64 letters")
         .hasMessageContaining("but found \"a/b\"");
+  }
+
+  @Test
+  void constructorKeepsReferencesThatDifferOnlyInTheCaseOfTheirPath() {
+    List<String> references = List.of("https://example.com/KB5019758", "https://example.com/kb5019758");
+
+    Mitigation m = new Mitigation("TQ-2026-0001", 2, "Title", "Description.", List.of(), Mitigation.Severity.HIGH,
+        references, exchange(), List.of(inbound()), Mitigation.Mode.ENFORCE, Optional.empty(), Map.of());
+
+    assertThat(m.references()).isEqualTo(references);
+  }
+
+  @Test
+  void constructorRefusesAReferenceRepeatedWithItsHostInAnotherCase() {
+    assertThatThrownBy(() -> new Mitigation("TQ-2026-0001", 2, "Title", "Description.", List.of(),
+        Mitigation.Severity.HIGH, List.of("https://EXAMPLE.com/a", "https://example.com/a"), exchange(), List.of(inbound()),
+        Mitigation.Mode.ENFORCE, Optional.empty(), Map.of()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("references[1]: expected each URL once (the host ignoring case) but found \"https://example.com/a\"");
   }
 
   @Test

@@ -155,7 +155,7 @@ class NginxDifferentialTest {
       String expected;
       String expectedBody = "";
       try {
-        Decision decision = engine.evaluate(new HttpRequest(requestLine[0], requestLine[1], headers, "127.0.0.1", false, nginx.port));
+        Decision decision = engine.evaluate(new HttpRequest(requestLine[0], requestLine[1], HttpRequest.HTTP_1_1, headers, "127.0.0.1", false, nginx.port));
         expected = describe(decision);
         if (decision instanceof Decision.Respond r) {
           expectedBody = r.description();
@@ -210,7 +210,7 @@ class NginxDifferentialTest {
     }
     try {
       return describe(engine.evaluate(new HttpRequest(request.path("method").asText("GET"), request.get("target").asText(),
-          headers, "127.0.0.1", false, nginx.port)));
+          request.path("protocol").asText(HttpRequest.HTTP_1_1), headers, "127.0.0.1", false, nginx.port)));
     } catch (RequestException e) {
       return "status " + e.suggestedStatus();
     }
