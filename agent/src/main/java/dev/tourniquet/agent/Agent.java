@@ -72,6 +72,7 @@ public final class Agent implements AgentControl, Closeable {
   private final Clock clock;
   private final DoubleSupplier random;
   private final Optional<PolicySource> policySource;
+  private final OrgPolicyFile orgPolicyFile;
   private final Optional<Reporter> reporter;
   private final StateStore store;
   private final AuditLog audit;
@@ -95,6 +96,8 @@ public final class Agent implements AgentControl, Closeable {
   private AgentState state;
   private FeedView feed;
   private OrgPolicy orgPolicy = OrgPolicy.DEFAULT;
+  /** When {@link #orgPolicy} was obtained (or saved, before a restart); empty while it is the default. */
+  private Optional<Instant> orgPolicyObtained = Optional.empty();
   private String feedHealth = "not checked yet";
   /** The feed problem last written to the audit log ({@code outcome + ": " + reason}); null while the feed is accepted. */
   private String auditedFeedProblem;
@@ -111,6 +114,7 @@ public final class Agent implements AgentControl, Closeable {
     this.policySource = Optional.ofNullable(b.policySource);
     this.reporter = Optional.ofNullable(b.reporter);
     this.store = new StateStore(config.stateDir());
+    this.orgPolicyFile = new OrgPolicyFile(config.stateDir());
     this.audit = new AuditLog(config.stateDir().resolve("audit.jsonl"));
     this.converger = new Converger(targets, store, audit, clock, b.hook);
     this.feedReader = new FeedReader(config.feed(), config.proxy(), Optional.ofNullable(b.feedHttp),
@@ -320,6 +324,9 @@ public final class Agent implements AgentControl, Closeable {
     }
     work.lock();
     try {
+      if (policySource.isPresent()) {
+        loadSavedOrgPolicy();
+      }
       state = store.load();
       feed = lastVerifiedFeed(dir);
       state = converger.recover(state);
@@ -661,15 +668,47 @@ public final class Agent implements AgentControl, Closeable {
     if (policySource.isEmpty()) {
       return true;
     }
+    OrgPolicy obtained;
     try {
-      orgPolicy = Objects.requireNonNull(policySource.get().orgPolicy(), "the policy source returned null");
-      policyHealth = "ok";
-      return true;
+      obtained = Objects.requireNonNull(policySource.get().orgPolicy(), "the policy source returned null");
     } catch (IOException | RuntimeException e) {
-      policyHealth = "organisation policy unavailable, keeping the last one obtained: "
+      policyHealth = "organisation policy unavailable, "
+          + orgPolicyObtained.map(at -> "keeping the last one obtained (" + at + "): ")
+              .orElse("using the default (enabled, nothing blocked) until one is obtained: ")
           + (e instanceof IOException io ? Fetchers.describe(io) : e.toString());
       LOG.warn("{}", policyHealth);
       return false;
+    }
+    policyHealth = "ok";
+    Instant now = clock.instant();
+    if (orgPolicyObtained.isEmpty() || !obtained.equals(orgPolicy)) {
+      try {
+        orgPolicyFile.save(obtained, now);
+      } catch (IOException e) {
+        policyHealth = "ok, but not saved for a restart: " + e.getMessage();
+        LOG.warn("organisation policy: {}", policyHealth);
+      }
+    }
+    orgPolicy = obtained;
+    orgPolicyObtained = Optional.of(now);
+    return true;
+  }
+
+  /**
+   * Takes the organisation policy saved before the restart, so that the checks made before the fleet
+   * server answers (it may be down) keep to what the organisation blocked, disabled or set to audit.
+   */
+  private void loadSavedOrgPolicy() {
+    try {
+      Optional<OrgPolicyFile.Saved> saved = orgPolicyFile.load();
+      if (saved.isPresent()) {
+        orgPolicy = saved.get().policy();
+        orgPolicyObtained = Optional.of(saved.get().obtainedAt());
+      }
+    } catch (IOException e) {
+      policyHealth = "the organisation policy saved before the restart cannot be read; using the default (enabled,"
+          + " nothing blocked) until the fleet server answers: " + e.getMessage();
+      LOG.error("{}", policyHealth);
     }
   }
 

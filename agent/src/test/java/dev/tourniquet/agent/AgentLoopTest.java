@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -494,6 +495,72 @@ class AgentLoopTest {
     assertThat(status.policyHealth()).contains("fleet server unreachable");
     assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.BLOCKED);
     assertThat(fx.enforced()).isEmpty();
+  }
+
+  @Test
+  void restartWhileTheFleetServerIsDownKeepsTheOrganisationPolicyObtainedBefore() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).put(Mitigations.proxyLogon("M2", 1)).publish();
+    OrgPolicy org = new OrgPolicy(true, true, Set.of("M1"), Map.of("M2", Mitigation.Mode.AUDIT),
+        Map.of("M3", "rollout of M3.1: ring canary first, waiting for approval"));
+    agent = fx.open(Agent.builder(fx.load()).policySource(() -> org));
+    Instant obtained = fx.clock.instant();
+    agent.check();
+    agent.close();
+    fx.feed.put(Mitigations.proxyLogon("M3", 1)).publish();
+    fx.clock.advance(Duration.ofHours(1));
+
+    agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
+      throw new IOException("fleet server unreachable");
+    }));
+    AgentStatus status = agent.check();
+
+    assertThat(status.policyHealth()).isEqualTo("organisation policy unavailable, keeping the last one obtained ("
+        + obtained + "): fleet server unreachable");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.BLOCKED);
+    assertThat(AgentFixture.row(status, "M2").status()).isEqualTo(Status.AUDIT);
+    assertThat(AgentFixture.row(status, "M3").reason()).contains("waiting for approval");
+    assertThat(fx.enforced()).containsExactly("M2.1");
+  }
+
+  @Test
+  void fleetServerDownSinceTheFirstStartMeansTheDefaultPolicyAndSaysSo() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
+      throw new IOException("fleet server unreachable");
+    }));
+
+    AgentStatus status = agent.check();
+
+    assertThat(status.policyHealth()).isEqualTo("organisation policy unavailable, using the default (enabled, nothing"
+        + " blocked) until one is obtained: fleet server unreachable");
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void unreadableSavedOrganisationPolicyIsSaidAndReplacedByTheNextOneObtained() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    Files.createDirectories(fx.stateDir);
+    Files.writeString(fx.stateDir.resolve("org-policy.json"), "{\"format\":\"tourniquet-org-policy/1\",\"enabled\":1}");
+    AtomicReference<OrgPolicy> org = new AtomicReference<>();
+    agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
+      OrgPolicy p = org.get();
+      if (p == null) {
+        throw new IOException("fleet server unreachable");
+      }
+      return p;
+    }));
+
+    assertThat(agent.status().policyHealth()).startsWith("the organisation policy saved before the restart cannot be"
+        + " read; using the default (enabled, nothing blocked) until the fleet server answers: ")
+        .contains("org-policy.json: expected a saved organisation policy but field enabled: expected true or false"
+            + " but found 1");
+
+    org.set(new OrgPolicy(true, true, Set.of("M1"), Map.of(), Map.of()));
+    AgentStatus status = agent.check();
+
+    assertThat(status.policyHealth()).isEqualTo("ok");
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.BLOCKED);
+    assertThat(Files.readString(fx.stateDir.resolve("org-policy.json"))).contains("\"blocked\" : [ \"M1\" ]");
   }
 
   @Test

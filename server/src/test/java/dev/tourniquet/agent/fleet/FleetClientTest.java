@@ -348,7 +348,7 @@ class FleetClientTest {
     CredentialFile.write(credential, "tqa_" + "A".repeat(43));
     FleetClient client = FleetClient.open(URI.create("http://127.0.0.1:" + port + "/"), credential, true);
 
-    // What the agent's status shows as "organisation policy unavailable, keeping the last one obtained: …".
+    // What the agent's status shows as "organisation policy unavailable, keeping the last one obtained (…): …".
     assertThatThrownBy(client::orgPolicy).isInstanceOf(IOException.class)
         .hasMessage("GET http://127.0.0.1:" + port + "/api/v1/agent/policy: cannot connect (connection refused, or the"
             + " host is unreachable)");
