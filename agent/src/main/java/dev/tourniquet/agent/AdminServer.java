@@ -133,8 +133,10 @@ final class AdminServer {
     return value;
   }
 
-  private void handle(HttpExchange exchange) throws IOException {
-    try (exchange) {
+  private void handle(HttpExchange exchange) {
+    // The exchange is closed after the catch: a try-with-resources would close it before, and the 500 would
+    // never be sent.
+    try {
       if (!exchange.getRemoteAddress().getAddress().isLoopbackAddress()) {
         send(exchange, 403, error("the admin API answers only on the loopback interface"));
         return;
@@ -190,6 +192,8 @@ final class AdminServer {
       } catch (IOException | RuntimeException ignored) {
         // The response was already started; the client sees a broken answer.
       }
+    } finally {
+      exchange.close();
     }
   }
 

@@ -1,5 +1,8 @@
 package dev.tourniquet.agent;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -63,6 +66,8 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
 
   /** The default interval, like Exchange's hourly check. */
   public static final Duration DEFAULT_INTERVAL = Duration.ofHours(1);
+  /** The longest interval: a month between checks is already far from what a mitigation service is for. */
+  static final Duration MAX_INTERVAL = Duration.ofDays(30);
   /** The default admin API port. */
   public static final int DEFAULT_ADMIN_PORT = 7341;
   private static final long MAX_BYTES = 1 << 20;
@@ -236,7 +241,14 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
     }
     JsonNode root;
     try {
-      root = new ObjectMapper(new YAMLFactory()).readTree(bytes);
+      // A key given twice is refused: taking the last silently dropped the first (a whole targets list).
+      root = new ObjectMapper(YAMLFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build())
+          .readTree(bytes);
+    } catch (JsonProcessingException e) {
+      JsonLocation at = e.getLocation();
+      throw new ConfigException(file + ": expected YAML with each key once but it does not parse: "
+          + e.getOriginalMessage() + (at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"),
+          e);
     } catch (IOException e) {
       throw new ConfigException(file + ": expected YAML but it does not parse: " + e.getMessage(), e);
     }
@@ -294,8 +306,8 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
       }
 
       Duration interval = root.has("interval") ? duration(text(root, "interval", true), "interval") : DEFAULT_INTERVAL;
-      if (interval.compareTo(Schedule.MIN_RETRY) < 0) {
-        throw new ConfigException(file + ": interval: expected at least 1m but found " + root.get("interval").asText());
+      if (interval.compareTo(Schedule.MIN_RETRY) < 0 || interval.compareTo(MAX_INTERVAL) > 0) {
+        throw new ConfigException(file + ": interval: expected from 1m to 30d but found " + root.get("interval").asText());
       }
       boolean dataCollection = bool(root, "dataCollection", true);
       int adminPort = DEFAULT_ADMIN_PORT;

@@ -20,6 +20,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -39,14 +40,36 @@ class AdminApiTest {
   void setUp() throws Exception {
     fx = new AgentFixture(dir);
     fx.feed.put(Mitigations.m1(1)).publish();
-    agent = Agent.builder(fx.load()).clock(fx.clock).build();
+    start(Agent.builder(fx.load()));
+  }
+
+  /** Starts the agent and waits for the check it makes at start. */
+  private void start(Agent.Builder builder) throws Exception {
+    agent = builder.clock(fx.clock).build();
     agent.start();
     client = AdminClient.forStateDirectory(fx.stateDir, Duration.ofSeconds(60));
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (client.status().lastCheck().isEmpty()) { // the check at start
+    while (client.status().lastCheck().isEmpty()) {
       assertThat(System.nanoTime() - deadline).as("first check within 30 s").isNegative();
       Thread.sleep(20);
     }
+  }
+
+  @Test
+  void operationTheAgentFailsAnswers500SayingWhatFailed() throws Exception {
+    agent.close();
+    AtomicBoolean failing = new AtomicBoolean();
+    start(Agent.builder(fx.load()).hook((point, target, appliedId) -> {
+      if (failing.get()) {
+        throw new IllegalStateException("the target's disk is full");
+      }
+    }));
+    failing.set(true);
+
+    HttpResponse<String> r = send("POST", "/v1/block", "Bearer " + token(), "{\"id\":\"M1\"}");
+
+    assertThat(r.statusCode()).isEqualTo(500);
+    assertThat(r.body()).contains("\"error\"").contains("the agent failed: the target's disk is full");
   }
 
   @AfterEach

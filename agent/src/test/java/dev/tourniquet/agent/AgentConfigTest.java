@@ -93,7 +93,9 @@ class AgentConfigTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
       "unknown top-level key | colour: red | colour: unknown key",
-      "interval under a minute | interval: 30s | interval: expected at least 1m",
+      "interval under a minute | interval: 30s | interval: expected from 1m to 30d but found 30s",
+      "interval over a month (longer overflowed the schedule) | interval: 200000d | interval: expected from 1m to 30d but found 200000d",
+      "key given twice | stateDir: other | expected YAML with each key once but it does not parse: Duplicate field 'stateDir' (line",
       "bad interval | interval: soon | interval: expected a duration such as 90s, 30m, 1h or PT1H but found \"soon\"",
       "admin port out of range | admin: {port: 70000} | admin.port: expected a whole number from 0 to 65535",
       "data collection not boolean | dataCollection: yes please | dataCollection: expected true or false",
