@@ -85,6 +85,8 @@ public final class Agent implements AgentControl, Closeable {
   private final ReentrantLock work = new ReentrantLock();
   private final Object wake = new Object();
   private boolean hinted;
+  /** A check or command on another thread left probes owed: the worker must look again at when to recheck. */
+  private boolean probesAdded;
   private long dueNanos;
   private boolean closed;
   private Thread worker;
@@ -389,9 +391,23 @@ public final class Agent implements AgentControl, Closeable {
       status = s;
       AgentStatus shown = current();
       report(shown);
+      wakeForProbes();
       return shown;
     } finally {
       work.unlock();
+    }
+  }
+
+  /**
+   * Tells the worker when probes are owed, so that it rechecks them every {@code probeRecheck} from now
+   * even if the change was made on another thread (the admin API's) while it waited with none owed.
+   */
+  private void wakeForProbes() {
+    if (!state.probesDue().isEmpty()) {
+      synchronized (wake) {
+        probesAdded = true;
+        wake.notifyAll();
+      }
     }
   }
 
@@ -524,7 +540,7 @@ public final class Agent implements AgentControl, Closeable {
       long recheckAt = probesOwed() ? System.nanoTime() + probeRecheck.toNanos() : Long.MAX_VALUE;
       boolean probesOnly = false;
       synchronized (wake) {
-        while (!closed && !hinted && System.nanoTime() - dueNanos < 0) {
+        while (!closed && !hinted && !probesAdded && System.nanoTime() - dueNanos < 0) {
           if (recheckAt != Long.MAX_VALUE && System.nanoTime() - recheckAt >= 0) {
             probesOnly = true;
             break;
@@ -540,6 +556,12 @@ public final class Agent implements AgentControl, Closeable {
         }
         if (closed) {
           return;
+        }
+        if (probesAdded) {
+          probesAdded = false;
+          if (!hinted && !probesOnly && System.nanoTime() - dueNanos < 0) {
+            continue; // not due: wait again, now with the recheck the new probes need
+          }
         }
         if (!probesOnly) {
           hinted = false;
@@ -605,6 +627,7 @@ public final class Agent implements AgentControl, Closeable {
       store.save(state);
       audit.append(clock.instant(), id, verb, "-", "done", "operator command " + verb + ("-".equals(id) ? "" : " " + id));
       status = reconcile();
+      wakeForProbes();
       return current();
     } finally {
       work.unlock();

@@ -314,6 +314,26 @@ class HealthProbeTest {
     assertThat(AgentFixture.row(agent.status(), "M2").status()).isEqualTo(Status.FAILED);
   }
 
+  @Test
+  void aChangeAnOperatorCommandMadeWhileTheApplicationWasDownIsProbedSoonAfterItStartsToo() throws Exception {
+    agent.close();
+    AgentFixture.Reports reports = new AgentFixture.Reports();
+    agent = Agent.builder(fx.load()).clock(fx.clock).random(() -> 0.5).adminApi(false)
+        .probeRecheck(Duration.ofMillis(100)).reporter(reports).build();
+    agent.start();
+    reports.await("the check at start", () -> agent.status().lastCheck().isPresent());
+    service.stop();
+    fx.feed.put(breaksHealth()).publish();
+
+    agent.check(); // on this thread, as the admin API runs 'tourniquet check', not on the agent's worker
+    assertThat(fx.audit("M2.1", "applied")).hasSize(1);
+    restartApp();
+
+    reports.await("the probe to fail and M2.1 to be undone",
+        () -> fx.audit("M2.1", "failed").equals(List.of("probe app")));
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
   /** M2, which disables the application's health page: a mitigation that breaks what the probe checks. */
   private static Mitigation breaksHealth() {
     return Mitigations.requestRules("M2", 1, Mitigations.EXCHANGE, Mitigation.Mode.ENFORCE, Optional.empty(),
