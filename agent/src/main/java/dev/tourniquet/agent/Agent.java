@@ -31,7 +31,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.DoubleSupplier;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +60,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Agent implements AgentControl, Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
-  private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   /**
    * Between checks, how often the running agent looks whether a change owed a health probe has become live
    * (a local look at the target's acknowledgement; the probe itself runs once, when it has).
@@ -857,7 +855,7 @@ public final class Agent implements AgentControl, Closeable {
   }
 
   private MitigationStatus row(Step step, AgentState st) {
-    Optional<Mitigation> doc = step.desired().or(step::feed);
+    Optional<Mitigation> doc = step.desired().or(step::shown);
     String id = step.id();
     int revision = doc.map(Mitigation::revision).orElse(st.appliedRevision(id).orElse(0));
     String kinds = doc.map(m -> String.join(",", new LinkedHashSet<>(m.actions().stream().map(Action::kind).toList())))
@@ -904,9 +902,12 @@ public final class Agent implements AgentControl, Closeable {
   }
 
   private static String requireId(String id) {
-    if (id == null || !ID.matcher(id).matches()) {
-      throw new IllegalArgumentException("expected a mitigation id (1 to 64 letters, digits, '.', '_' or '-') but found "
-          + (id == null ? "nothing" : "\"" + id + "\""));
+    if (id == null) {
+      throw new IllegalArgumentException("expected a mitigation id but found nothing");
+    }
+    Optional<String> problem = Mitigation.idProblem(id);
+    if (problem.isPresent()) {
+      throw new IllegalArgumentException("id: " + problem.get());
     }
     return id;
   }

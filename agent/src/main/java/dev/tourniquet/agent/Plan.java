@@ -38,17 +38,18 @@ record Plan(List<Step> steps) {
    * @param reason why, in words
    * @param desired the mitigation that should be active after the step (APPLY, UPDATE, KEEP), else empty
    * @param audit whether the desired mitigation runs in audit mode
-   * @param feed the feed's document for the id, if any (for status rows)
+   * @param shown the document the status row describes: the feed's for the id, or for one withdrawn from the
+   *     feed the revision it removes; empty if neither
    */
   record Step(String id, Decision decision, Status status, String reason, Optional<Mitigation> desired,
-      boolean audit, Optional<Mitigation> feed) {
+      boolean audit, Optional<Mitigation> shown) {
     Step {
       Objects.requireNonNull(id, "id");
       Objects.requireNonNull(decision, "decision");
       Objects.requireNonNull(status, "status");
       Objects.requireNonNull(reason, "reason");
       Objects.requireNonNull(desired, "desired");
-      Objects.requireNonNull(feed, "feed");
+      Objects.requireNonNull(shown, "shown");
     }
   }
 }

@@ -98,7 +98,9 @@ final class Planner {
       return keep(id, applied, "kept revision " + revision(applied) + ": no verified feed yet", inFeed);
     }
     if (m == null) {
-      return remove(id, Status.REMOVED, "withdrawn from the feed", inFeed);
+      // The row still names what was applied (M1.2, its kind and title), not a bare id at revision 0.
+      return remove(id, Status.REMOVED, "withdrawn from the feed",
+          Optional.ofNullable(applied).map(AppliedMitigation::mitigation));
     }
     String product = m.applicability().product();
     if (!product.toLowerCase(Locale.ROOT).equals(host.product().toLowerCase(Locale.ROOT))) {
@@ -204,16 +206,16 @@ final class Planner {
     return applied.mitigation().appliedId();
   }
 
-  private static Step keep(String id, AppliedMitigation applied, String reason, Optional<Mitigation> feed) {
+  private static Step keep(String id, AppliedMitigation applied, String reason, Optional<Mitigation> shown) {
     return new Step(id, Decision.KEEP, applied.audit() ? Status.AUDIT : Status.APPLIED, reason,
-        Optional.of(applied.mitigation()), applied.audit(), feed);
+        Optional.of(applied.mitigation()), applied.audit(), shown);
   }
 
-  private static Step remove(String id, Status status, String reason, Optional<Mitigation> feed) {
-    return new Step(id, Decision.REMOVE, status, reason, Optional.empty(), false, feed);
+  private static Step remove(String id, Status status, String reason, Optional<Mitigation> shown) {
+    return new Step(id, Decision.REMOVE, status, reason, Optional.empty(), false, shown);
   }
 
-  private static Step skip(String id, Status status, String reason, Optional<Mitigation> feed) {
-    return new Step(id, Decision.SKIP, status, reason, Optional.empty(), false, feed);
+  private static Step skip(String id, Status status, String reason, Optional<Mitigation> shown) {
+    return new Step(id, Decision.SKIP, status, reason, Optional.empty(), false, shown);
   }
 }

@@ -174,7 +174,7 @@ class AdminApiTest {
     assertThat(bad.statusCode()).isEqualTo(400);
     assertThat(bad.body()).contains("expected a JSON body");
     assertThat(badId.statusCode()).isEqualTo(400);
-    assertThat(badId.body()).contains("expected a mitigation id").contains("../etc");
+    assertThat(badId.body()).contains("id: expected 1 to 64 letters, digits").contains("../etc");
     assertThat(unknownId.statusCode()).isEqualTo(400);
     assertThat(unknownId.body()).contains("M404");
     for (HttpResponse<String> r : java.util.List.of(get, unknown, big, bad, badId, unknownId)) {
@@ -187,7 +187,7 @@ class AdminApiTest {
   @Test
   void clientSaysWhatTheAgentAnswered() {
     assertThatThrownBy(() -> client.post("block", "bad id"))
-        .isInstanceOf(IOException.class).hasMessageStartingWith("the agent answered 400: expected a mitigation id");
+        .isInstanceOf(IOException.class).hasMessageStartingWith("the agent answered 400: id: expected 1 to 64 letters, digits");
   }
 
   @Test

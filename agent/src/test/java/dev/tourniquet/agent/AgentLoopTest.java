@@ -322,6 +322,9 @@ class AgentLoopTest {
     MitigationStatus m1 = AgentFixture.row(status, "M1");
     assertThat(m1.status()).isEqualTo(Status.REMOVED);
     assertThat(m1.reason()).isEqualTo("withdrawn from the feed");
+    assertThat(m1.revision()).as("the revision removed, not 0").isEqualTo(1);
+    assertThat(m1.kinds()).isEqualTo("request-rules");
+    assertThat(m1.description()).isNotEmpty();
     assertThat(fx.enforced()).isEmpty();
     assertThat(fx.audit("M1.1", "removed")).containsExactly("remove app");
   }

@@ -4,8 +4,11 @@ import dev.tourniquet.agent.AdminClient;
 import dev.tourniquet.agent.AgentStatus;
 import dev.tourniquet.agent.MitigationStatus;
 import dev.tourniquet.agent.StatusJson;
+import dev.tourniquet.feed.mitigation.Mitigation;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -26,6 +29,13 @@ final class OperatorCommands {
     AdminTarget target;
 
     AgentStatus call(String verb, String id) throws Failed, Invalid {
+      if (id != null) {
+        // A malformed id is the command's fault (exit 2), said before the agent is asked.
+        Optional<String> problem = Mitigation.idProblem(id);
+        if (problem.isPresent()) {
+          throw new Invalid(List.of("tourniquet: ID: " + problem.get()));
+        }
+      }
       AdminClient client = target.client();
       try {
         return id == null && verb.equals("status") ? client.status() : client.post(verb, id);

@@ -246,11 +246,11 @@ class OperatorCommandsTest {
   }
 
   @Test
-  void aMalformedIdIsRefusedByTheAgentAndNothingChanges() throws Exception {
+  void aMalformedIdIsACommandLineErrorThatExitsTwoAndChangesNothing() throws Exception {
     Result r = run("block", "../M1", "--config", config.toString());
 
-    assertThat(r.code()).isEqualTo(1);
-    assertThat(r.err()).contains("400").contains("../M1");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).startsWith("tourniquet: ID: expected 1 to 64 letters, digits").contains("\"../M1\"");
     assertThat(enforced()).containsExactly("M1.1");
   }
 

@@ -101,6 +101,17 @@ public record Mitigation(
     extensions = canonicalExtensions(extensions);
   }
 
+  /**
+   * What is wrong with a mitigation id, for a caller that takes one from a person (an operator's {@code
+   * tourniquet block ID}) before anything is done with it.
+   *
+   * @param id the id to check
+   * @return the problem ("expected 1 to 64 letters, …, but found …"), or empty if it is a valid id
+   */
+  public static Optional<String> idProblem(String id) {
+    return Optional.ofNullable(Fields.id(Objects.requireNonNull(id, "id")));
+  }
+
   /** How urgent a mitigation is. */
   public enum Severity {
     /** Low. */
