@@ -52,15 +52,7 @@ final class OrgPolicyFile {
     if (!Files.exists(file)) {
       return Optional.empty();
     }
-    long size = Files.size(file);
-    if (size > MAX_BYTES) {
-      throw new IOException(file + ": expected at most " + MAX_BYTES + " bytes but found " + size);
-    }
-    JsonNode root = json.readTree(Files.readAllBytes(file));
-    if (root == null || !FORMAT.equals(root.path("format").asText())) {
-      throw new IOException(file + ": expected format \"" + FORMAT + "\" but found "
-          + (root == null ? "an empty file" : root.path("format")));
-    }
+    JsonNode root = StateStore.read(json, file, FORMAT, MAX_BYTES);
     try {
       Set<String> blocked = new TreeSet<>();
       root.path("blocked").forEach(n -> blocked.add(text(n, "blocked[]")));

@@ -169,9 +169,18 @@ final class StateStore {
   private record Parsed(byte[] bytes, Mitigation mitigation) {}
 
   private JsonNode read(Path file, String format) throws IOException {
+    return read(json, file, format, MAX_BYTES);
+  }
+
+  /**
+   * Reads one of the agent's JSON files, at most {@code maxBytes}, and checks its {@code format}.
+   *
+   * @throws IOException if it cannot be read, is too large, or is not of that format; the message names the file
+   */
+  static JsonNode read(ObjectMapper json, Path file, String format, long maxBytes) throws IOException {
     long size = Files.size(file);
-    if (size > MAX_BYTES) {
-      throw new IOException(file + ": expected at most " + MAX_BYTES + " bytes but found " + size);
+    if (size > maxBytes) {
+      throw new IOException(file + ": expected at most " + maxBytes + " bytes but found " + size);
     }
     JsonNode root = json.readTree(Files.readAllBytes(file));
     if (root == null || !format.equals(root.path("format").asText())) {

@@ -61,6 +61,17 @@ class AgentLoopTest {
     }
   }
 
+  /** A fleet server's policy: what {@code org} holds, or unreachable while it holds null. */
+  private static PolicySource fleet(AtomicReference<OrgPolicy> org) {
+    return () -> {
+      OrgPolicy p = org.get();
+      if (p == null) {
+        throw new IOException("fleet server unreachable");
+      }
+      return p;
+    };
+  }
+
   private AgentStatus publishM1AndCheck() throws Exception {
     fx.feed.put(Mitigations.m1(1)).publish();
     agent = fx.open();
@@ -483,13 +494,7 @@ class AgentLoopTest {
     fx.feed.put(Mitigations.m1(1)).publish();
     AtomicReference<OrgPolicy> org = new AtomicReference<>(
         new OrgPolicy(true, true, Set.of("M1"), Map.of(), Map.of()));
-    agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
-      OrgPolicy p = org.get();
-      if (p == null) {
-        throw new IOException("fleet server unreachable");
-      }
-      return p;
-    }));
+    agent = fx.open(Agent.builder(fx.load()).policySource(fleet(org)));
     agent.check();
     org.set(null);
 
@@ -512,9 +517,7 @@ class AgentLoopTest {
     fx.feed.put(Mitigations.proxyLogon("M3", 1)).publish();
     fx.clock.advance(Duration.ofHours(1));
 
-    agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
-      throw new IOException("fleet server unreachable");
-    }));
+    agent = fx.open(Agent.builder(fx.load()).policySource(fleet(new AtomicReference<>())));
     AgentStatus status = agent.check();
 
     assertThat(status.policyHealth()).isEqualTo("organisation policy unavailable, keeping the last one obtained ("
@@ -528,9 +531,7 @@ class AgentLoopTest {
   @Test
   void fleetServerDownSinceTheFirstStartMeansTheDefaultPolicyAndSaysSo() throws Exception {
     fx.feed.put(Mitigations.m1(1)).publish();
-    agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
-      throw new IOException("fleet server unreachable");
-    }));
+    agent = fx.open(Agent.builder(fx.load()).policySource(fleet(new AtomicReference<>())));
 
     AgentStatus status = agent.check();
 
@@ -545,13 +546,7 @@ class AgentLoopTest {
     Files.createDirectories(fx.stateDir);
     Files.writeString(fx.stateDir.resolve("org-policy.json"), "{\"format\":\"tourniquet-org-policy/1\",\"enabled\":1}");
     AtomicReference<OrgPolicy> org = new AtomicReference<>();
-    agent = fx.open(Agent.builder(fx.load()).policySource(() -> {
-      OrgPolicy p = org.get();
-      if (p == null) {
-        throw new IOException("fleet server unreachable");
-      }
-      return p;
-    }));
+    agent = fx.open(Agent.builder(fx.load()).policySource(fleet(org)));
 
     assertThat(agent.status().policyHealth()).startsWith("the organisation policy saved before the restart cannot be"
         + " read; using the default (enabled, nothing blocked) until the fleet server answers: ")

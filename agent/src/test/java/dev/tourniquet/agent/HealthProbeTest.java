@@ -296,11 +296,7 @@ class HealthProbeTest {
 
   @Test
   void theRunningAgentProbesAChangeSoonAfterTheApplicationStartsWithoutWaitingForItsNextCheck() throws Exception {
-    agent.close();
-    AgentFixture.Reports reports = new AgentFixture.Reports();
-    agent = Agent.builder(fx.load()).clock(fx.clock).random(() -> 0.5).adminApi(false)
-        .probeRecheck(Duration.ofMillis(100)).reporter(reports).build();
-    agent.start(); // checks at once, then not for an hour (the interval) unless hinted
+    AgentFixture.Reports reports = restartRunning();
     service.stop();
     fx.feed.put(breaksHealth()).publish();
     agent.hint();
@@ -316,11 +312,7 @@ class HealthProbeTest {
 
   @Test
   void aChangeAnOperatorCommandMadeWhileTheApplicationWasDownIsProbedSoonAfterItStartsToo() throws Exception {
-    agent.close();
-    AgentFixture.Reports reports = new AgentFixture.Reports();
-    agent = Agent.builder(fx.load()).clock(fx.clock).random(() -> 0.5).adminApi(false)
-        .probeRecheck(Duration.ofMillis(100)).reporter(reports).build();
-    agent.start();
+    AgentFixture.Reports reports = restartRunning();
     reports.await("the check at start", () -> agent.status().lastCheck().isPresent());
     service.stop();
     fx.feed.put(breaksHealth()).publish();
@@ -332,6 +324,19 @@ class HealthProbeTest {
     reports.await("the probe to fail and M2.1 to be undone",
         () -> fx.audit("M2.1", "failed").equals(List.of("probe app")));
     assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  /**
+   * Replaces the agent by one running its worker, which checks at once and then not for an hour (the
+   * interval) unless hinted, and rechecks owed probes every 100 ms.
+   */
+  private AgentFixture.Reports restartRunning() throws Exception {
+    agent.close();
+    AgentFixture.Reports reports = new AgentFixture.Reports();
+    agent = Agent.builder(fx.load()).clock(fx.clock).random(() -> 0.5).adminApi(false)
+        .probeRecheck(Duration.ofMillis(100)).reporter(reports).build();
+    agent.start();
+    return reports;
   }
 
   /** M2, which disables the application's health page: a mitigation that breaks what the probe checks. */
