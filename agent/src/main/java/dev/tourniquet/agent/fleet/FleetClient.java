@@ -15,11 +15,13 @@ import dev.tourniquet.agent.Reporter;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.tuf.Fetchers;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Iterator;
@@ -49,7 +51,9 @@ import java.util.TreeSet;
 public final class FleetClient implements PolicySource, Reporter {
   static final ObjectMapper JSON = new ObjectMapper();
   /** Answers larger than this are refused: a policy is small. */
-  static final int MAX_ANSWER_CHARS = 1024 * 1024;
+  static final int MAX_ANSWER_BYTES = 1024 * 1024;
+  /** How long a request without a timeout of its own may wait for the headers, then for the body. */
+  private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
   /** A held mitigation's reason goes into the agent's status and report: the server's are one line. */
   private static final int MAX_HELD_REASON_CHARS = 300;
   /** The longest reason the fleet server takes per mitigation; a longer one would make it refuse the report. */
@@ -103,7 +107,7 @@ public final class FleetClient implements PolicySource, Reporter {
     ObjectNode body = JSON.createObjectNode().put("token", token).put("server", serverName);
     ObjectNode l = body.putObject("labels");
     new TreeMap<>(labels).forEach(l::put);
-    HttpResponse<String> r = send(http, HttpRequest.newBuilder(base.resolve("api/v1/enrol")).timeout(Duration.ofSeconds(30))
+    Answer r = send(http, HttpRequest.newBuilder(base.resolve("api/v1/enrol")).timeout(Duration.ofSeconds(30))
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build());
     JsonNode answer = answer("enrolment", r, 201);
@@ -155,8 +159,14 @@ public final class FleetClient implements PolicySource, Reporter {
    */
   public static FleetClient open(URI server, Path credentialFile, boolean dataCollection, HttpClient http)
       throws IOException {
+    return open(server, credentialFile, dataCollection, http, DEFAULT_TIMEOUT);
+  }
+
+  /** As {@link #open(URI, Path, boolean, HttpClient)}, waiting {@code timeout} for headers, then for a body. */
+  static FleetClient open(URI server, Path credentialFile, boolean dataCollection, HttpClient http, Duration timeout)
+      throws IOException {
     return new FleetClient(base(server), CredentialFile.read(credentialFile), dataCollection,
-        Objects.requireNonNull(http, "http"), Duration.ofSeconds(30));
+        Objects.requireNonNull(http, "http"), timeout);
   }
 
   private static URI base(URI server) {
@@ -190,7 +200,7 @@ public final class FleetClient implements PolicySource, Reporter {
    */
   @Override
   public OrgPolicy orgPolicy() throws IOException {
-    HttpResponse<String> r = send(http, authorised("api/v1/agent/policy").GET().build());
+    Answer r = send(http, authorised("api/v1/agent/policy").GET().build());
     JsonNode p = answer("policy", r, 200);
     OrgPolicy policy = parsePolicy(p);
     if (!dataCollection) {
@@ -245,7 +255,7 @@ public final class FleetClient implements PolicySource, Reporter {
       heartbeat();
       return;
     }
-    HttpResponse<String> r = send(http, authorised("api/v1/agent/report").header("Content-Type", "application/json")
+    Answer r = send(http, authorised("api/v1/agent/report").header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(reportBody(status)))).build());
     answer("report", r, 204);
   }
@@ -256,7 +266,7 @@ public final class FleetClient implements PolicySource, Reporter {
    * @throws IOException if the server cannot be reached or refuses it
    */
   public void heartbeat() throws IOException {
-    HttpResponse<String> r = send(http, authorised("api/v1/agent/report").header("Content-Type", "application/json")
+    Answer r = send(http, authorised("api/v1/agent/report").header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString("{\"dataCollection\":false}")).build());
     answer("heartbeat", r, 204);
   }
@@ -323,9 +333,19 @@ public final class FleetClient implements PolicySource, Reporter {
     return HttpRequest.newBuilder(base.resolve(path)).timeout(timeout).header("Authorization", "Bearer " + credential);
   }
 
-  static HttpResponse<String> send(HttpClient http, HttpRequest request) throws IOException {
+  /** A fleet server's answer, its body read whole. */
+  record Answer(HttpRequest request, URI uri, int statusCode, String body) {}
+
+  /**
+   * Sends a request and reads the answer: its headers within the request's timeout, then its body, at most
+   * {@link #MAX_ANSWER_BYTES}, within the same time again. Neither a server that answers without end (the
+   * agent would run out of memory) nor one that sends a byte now and then (the check, and the operator
+   * commands waiting for it, would hang) can hold the agent.
+   */
+  static Answer send(HttpClient http, HttpRequest request) throws IOException {
+    HttpResponse<InputStream> r;
     try {
-      return http.send(request, HttpResponse.BodyHandlers.ofString());
+      r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while calling " + request.uri());
@@ -334,14 +354,20 @@ public final class FleetClient implements PolicySource, Reporter {
     } catch (IOException e) {
       throw new IOException(request.method() + " " + request.uri() + ": " + Fetchers.describe(e), e);
     }
+    String call = request.method() + " " + r.uri();
+    byte[] bytes;
+    try (InputStream in = Fetchers.withDeadline(r.body(), request.timeout().orElse(DEFAULT_TIMEOUT), call)) {
+      bytes = in.readNBytes(MAX_ANSWER_BYTES + 1);
+    }
+    if (bytes.length > MAX_ANSWER_BYTES) {
+      throw new IOException(call + ": expected an answer of at most " + MAX_ANSWER_BYTES + " bytes but found more");
+    }
+    return new Answer(request, r.uri(), r.statusCode(), new String(bytes, StandardCharsets.UTF_8));
   }
 
   /** The answer's JSON if the status is the expected one; otherwise the server's error as an exception. */
-  static JsonNode answer(String what, HttpResponse<String> r, int expected) throws IOException {
-    String text = r.body() == null ? "" : r.body();
-    if (text.length() > MAX_ANSWER_CHARS) {
-      throw new IOException(what + ": the server's answer is larger than " + MAX_ANSWER_CHARS + " characters");
-    }
+  static JsonNode answer(String what, Answer r, int expected) throws IOException {
+    String text = r.body();
     JsonNode json;
     try {
       json = text.isEmpty() ? JSON.createObjectNode() : JSON.readTree(text);

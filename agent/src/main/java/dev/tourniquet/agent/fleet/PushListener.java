@@ -1,15 +1,17 @@
 package dev.tourniquet.agent.fleet;
 
 import dev.tourniquet.agent.AgentControl;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleSupplier;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,11 +36,14 @@ public final class PushListener implements AutoCloseable {
     }
   }
 
+  /** The longest line read from the stream; the server's are {@code event: feed} and short comments. */
+  static final int MAX_LINE_BYTES = 4096;
+
   private final FleetClient client;
   private final AgentControl control;
   private final Settings settings;
   private final Thread thread;
-  private final AtomicReference<Stream<String>> current = new AtomicReference<>();
+  private final AtomicReference<InputStream> current = new AtomicReference<>();
   private volatile boolean closed;
   private volatile long lastActivity;
   private volatile int connections;
@@ -69,9 +74,9 @@ public final class PushListener implements AutoCloseable {
     watchdog.start();
     while (!closed) {
       try {
-        HttpResponse<Stream<String>> response = client.http().send(client.authorised("api/v1/agent/events")
+        HttpResponse<InputStream> response = client.http().send(client.authorised("api/v1/agent/events")
             .timeout(Duration.ofDays(3650)).header("Accept", "text/event-stream").GET().build(),
-            HttpResponse.BodyHandlers.ofLines());
+            HttpResponse.BodyHandlers.ofInputStream());
         if (response.statusCode() != 200) {
           response.body().close();
           throw new IOException("GET " + response.uri() + ": expected HTTP 200 but found " + response.statusCode());
@@ -81,7 +86,7 @@ public final class PushListener implements AutoCloseable {
         if (connections++ > 0) {
           control.hint(); // events may have been missed while disconnected
         }
-        if (!closed && read(response.body().iterator())) {
+        if (!closed && read(response.body())) {
           backoff.reset();
         }
       } catch (IOException | RuntimeException e) {
@@ -91,10 +96,7 @@ public final class PushListener implements AutoCloseable {
       } catch (InterruptedException e) {
         // close() or the watchdog: the loop condition decides
       } finally {
-        Stream<String> s = current.getAndSet(null);
-        if (s != null) {
-          s.close();
-        }
+        close(current.getAndSet(null));
       }
       if (closed) {
         return;
@@ -112,12 +114,18 @@ public final class PushListener implements AutoCloseable {
     }
   }
 
-  /** Reads events until the stream ends; returns whether any event arrived. */
-  private boolean read(Iterator<String> lines) {
+  /**
+   * Reads events until the stream ends; returns whether any event arrived.
+   *
+   * @throws IOException if a line is longer than {@link #MAX_LINE_BYTES}: the server's lines are short, and
+   *     reading an endless one whole would take all the agent's memory
+   */
+  private boolean read(InputStream stream) throws IOException {
     boolean any = false;
     String type = "message";
-    while (!closed && lines.hasNext()) {
-      String line = lines.next();
+    InputStream in = new BufferedInputStream(stream, 8192);
+    String line;
+    while (!closed && (line = line(in)) != null) {
       lastActivity = System.nanoTime();
       if (line.startsWith("event:")) {
         type = line.substring(6).trim();
@@ -132,6 +140,39 @@ public final class PushListener implements AutoCloseable {
     return any;
   }
 
+  /** One line without its end (LF, CR LF or CR, as server-sent events allow), or null at the end of the stream. */
+  private static String line(InputStream in) throws IOException {
+    ByteArrayOutputStream line = new ByteArrayOutputStream(128);
+    int b;
+    while ((b = in.read()) != -1) {
+      if (b == '\n') {
+        break;
+      }
+      if (b == '\r') {
+        in.mark(1);
+        if (in.read() != '\n') {
+          in.reset();
+        }
+        break;
+      }
+      if (line.size() == MAX_LINE_BYTES) {
+        throw new IOException("push stream: expected lines of at most " + MAX_LINE_BYTES + " bytes but found a longer one");
+      }
+      line.write(b);
+    }
+    return b == -1 && line.size() == 0 ? null : line.toString(StandardCharsets.UTF_8);
+  }
+
+  private static void close(InputStream s) {
+    if (s != null) {
+      try {
+        s.close();
+      } catch (IOException e) {
+        // closing only to end the exchange
+      }
+    }
+  }
+
   /** Closes a stream that has been silent for too long, so that the loop reconnects. */
   private void watch() {
     long silence = settings.silence().toNanos();
@@ -141,11 +182,11 @@ public final class PushListener implements AutoCloseable {
       } catch (InterruptedException e) {
         return;
       }
-      Stream<String> s = current.get();
+      InputStream s = current.get();
       if (s != null && !closed && System.nanoTime() - lastActivity > silence) {
         current.compareAndSet(s, null);
         LOG.info("push stream silent for more than {}; reconnecting", settings.silence());
-        s.close();
+        close(s);
         thread.interrupt(); // a read blocked on a silent connection wakes up only when interrupted
       }
     }
@@ -155,10 +196,7 @@ public final class PushListener implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    Stream<String> s = current.getAndSet(null);
-    if (s != null) {
-      s.close();
-    }
+    close(current.getAndSet(null));
     thread.interrupt();
   }
 }

@@ -1,6 +1,7 @@
 package dev.tourniquet.feed.tuf;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
@@ -41,6 +42,21 @@ public final class Fetchers {
   }
 
   /**
+   * A response body that must be read whole within a time: once it has passed, the stream is closed (which
+   * ends a read blocked on it) and reads throw an {@link IOException} saying so. An HTTP client's timeout
+   * covers the wait for the headers only, so without this a server that sends its body a byte now and then
+   * holds the reader for ever (TUF's slow retrieval attack). Closing the stream cancels the deadline.
+   *
+   * @param body the body as the HTTP client gives it
+   * @param within how long reading it may take, from now
+   * @param what the request, for the message (e.g. {@code GET https://…/timestamp.json})
+   * @return the body, bounded in time
+   */
+  public static InputStream withDeadline(InputStream body, Duration within, String what) {
+    return new DeadlineInputStream(body, within, what);
+  }
+
+  /**
    * Fetches over HTTP(S) with {@code java.net.http}: GET {@code base + path}, 200 is the file, 404 and
    * 410 mean not found, 304 answers a conditional request ({@code If-None-Match}) for an unchanged file,
    * anything else is an {@link IOException}. Redirects are followed; the content is verified anyway.
@@ -61,7 +77,7 @@ public final class Fetchers {
    *
    * @param base the repository base URL; a trailing {@code /} is added if missing
    * @param client the HTTP client
-   * @param timeout how long to wait for a response's headers
+   * @param timeout how long to wait for a response's headers, and then for its body
    * @return the fetcher
    * @throws IllegalArgumentException if the base is not an absolute http or https URL
    */

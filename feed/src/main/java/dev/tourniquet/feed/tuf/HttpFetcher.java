@@ -54,7 +54,8 @@ final class HttpFetcher implements Fetcher {
     }
     int status = response.statusCode();
     if (status == 200) {
-      return new Found(response.body(), response.headers().firstValue("ETag"));
+      return new Found(Fetchers.withDeadline(response.body(), timeout, "GET " + response.uri()),
+          response.headers().firstValue("ETag"));
     }
     response.body().close();
     if (status == 304 && ifNoneMatch.isPresent()) {

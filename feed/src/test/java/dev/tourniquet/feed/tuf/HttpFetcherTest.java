@@ -9,8 +9,10 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -144,6 +146,43 @@ class HttpFetcherTest {
           .hasMessageContaining("timestamp.json").hasMessageContaining("expected at most 16384 bytes but found more");
       assertThat(StoreSnapshot.of(store)).isEqualTo(before);
       assertThat(sent.get()).isLessThan(64L * 1024 * 1024);
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  @Test
+  void responseSentSlowlyIsCutAtTheDeadlineAsUnreachable() throws Exception {
+    TestRepository repo = new TestRepository(temp);
+    Path store = repo.newStore(temp.resolve("store"));
+    AtomicLong sent = new AtomicLong();
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", exchange -> {
+      try (exchange; OutputStream out = exchange.getResponseBody()) {
+        exchange.sendResponseHeaders(200, 0);
+        // A byte every 100 ms, 300 at most (30 s): the client's deadline is 1 s.
+        while (sent.get() < 300) {
+          out.write(' ');
+          out.flush();
+          sent.incrementAndGet();
+          Thread.sleep(100);
+        }
+      } catch (IOException | InterruptedException clientHungUp) {
+        // expected: the client closed the connection at its deadline
+      }
+    });
+    server.start();
+    try {
+      HttpClient http = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).build();
+      TufClient agent = TufClient.open(store, Fetchers.http(URI.create("http://127.0.0.1:"
+          + server.getAddress().getPort()), http, Duration.ofSeconds(1)), repo.clock);
+      StoreSnapshot before = StoreSnapshot.of(store);
+
+      assertThatThrownBy(agent::refresh).isInstanceOf(IOException.class)
+          .isNotInstanceOf(FeedVerificationException.class)
+          .hasMessageContaining(".root.json: the download did not end within 1 s");
+      assertThat(sent.get()).as("bytes sent before the client gave up").isLessThan(300);
+      assertThat(StoreSnapshot.of(store)).isEqualTo(before);
     } finally {
       server.stop(0);
     }

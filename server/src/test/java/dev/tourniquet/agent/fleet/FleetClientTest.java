@@ -319,6 +319,109 @@ class FleetClientTest {
     assertThat(push.connections()).as("stream connections").isGreaterThanOrEqualTo(connections);
   }
 
+  /**
+   * A hostile or broken fleet server on 127.0.0.1: every request gets 200 and then {@code body}, which
+   * writes what it likes (each writer is bounded, so the test ends even if the client misbehaves).
+   */
+  private static com.sun.net.httpserver.HttpServer hostile(BodyWriter body) throws IOException {
+    com.sun.net.httpserver.HttpServer hostile = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    hostile.createContext("/", exchange -> {
+      try (exchange; java.io.OutputStream out = exchange.getResponseBody()) {
+        exchange.sendResponseHeaders(200, 0);
+        body.write(exchange.getRequestURI().getPath(), out);
+      } catch (IOException | InterruptedException clientHungUp) {
+        // what the client should do
+      }
+    });
+    hostile.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+    hostile.start();
+    return hostile;
+  }
+
+  interface BodyWriter {
+    void write(String path, java.io.OutputStream out) throws IOException, InterruptedException;
+  }
+
+  private FleetClient clientOf(com.sun.net.httpserver.HttpServer hostile, Duration timeout) throws IOException {
+    Path credential = dir.resolve("hostile.credential");
+    CredentialFile.write(credential, "tqa_" + "A".repeat(43));
+    return FleetClient.open(URI.create("http://127.0.0.1:" + hostile.getAddress().getPort() + "/"), credential, true,
+        HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).build(), timeout);
+  }
+
+  @Test
+  void answerWithoutEndIsRefusedAtTheCapInsteadOfFillingTheAgentsMemory() throws Exception {
+    java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+    com.sun.net.httpserver.HttpServer hostile = hostile((path, out) -> {
+      byte[] chunk = " ".repeat(8192).getBytes(StandardCharsets.US_ASCII);
+      while (sent.get() < 256L * 1024 * 1024) {
+        out.write(chunk);
+        sent.addAndGet(chunk.length);
+      }
+    });
+    try {
+      FleetClient client = clientOf(hostile, Duration.ofSeconds(30));
+
+      assertThatThrownBy(client::orgPolicy).isInstanceOf(IOException.class)
+          .hasMessageEndingWith("/api/v1/agent/policy: expected an answer of at most 1048576 bytes but found more");
+      assertThat(sent.get()).as("bytes sent before the client hung up").isLessThan(256L * 1024 * 1024);
+    } finally {
+      hostile.stop(0);
+    }
+  }
+
+  @Test
+  void answerSentAByteAtATimeIsGivenUpAtTheDeadlineInsteadOfHoldingTheCheck() throws Exception {
+    java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+    com.sun.net.httpserver.HttpServer hostile = hostile((path, out) -> {
+      while (sent.get() < 300) { // 30 s at most; the client's deadline is 1 s
+        out.write('{');
+        out.flush();
+        sent.incrementAndGet();
+        Thread.sleep(100);
+      }
+    });
+    try {
+      FleetClient client = clientOf(hostile, Duration.ofSeconds(1));
+
+      assertThatThrownBy(client::orgPolicy).isInstanceOf(IOException.class)
+          .hasMessageContaining("/api/v1/agent/policy: the download did not end within 1 s");
+      assertThat(sent.get()).as("bytes sent before the client gave up").isLessThan(300);
+    } finally {
+      hostile.stop(0);
+    }
+  }
+
+  @Test
+  void endlessLineOnTheEventStreamIsCutAndTheStreamReopenedStillHinting() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger streams = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+    com.sun.net.httpserver.HttpServer hostile = hostile((path, out) -> {
+      if (streams.incrementAndGet() == 1) {
+        byte[] chunk = "x".repeat(8192).getBytes(StandardCharsets.US_ASCII);
+        while (sent.get() < 256L * 1024 * 1024) { // 256 MiB at most, on one line
+          out.write(chunk);
+          sent.addAndGet(chunk.length);
+        }
+      } else {
+        out.write("event: feed\n\n".getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        Thread.sleep(10_000);
+      }
+    });
+    Hints agent = new Hints();
+    try (PushListener push = PushListener.start(clientOf(hostile, Duration.ofSeconds(30)), agent,
+        new PushListener.Settings(Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofSeconds(45), () -> 0.5))) {
+      agent.await("reconnecting after the endless line");
+      agent.await("the feed event on the second stream");
+      assertThat(push.connections()).isEqualTo(2);
+      assertThat(sent.get()).as("bytes of the endless line sent before the client hung up").isLessThan(256L * 1024 * 1024);
+    } finally {
+      hostile.stop(0);
+    }
+  }
+
   @Test
   void backoffGrowsExponentiallyToTheCapWithFullJitter() {
     Backoff backoff = new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(5), () -> 0.999);
