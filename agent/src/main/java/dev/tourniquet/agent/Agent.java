@@ -83,6 +83,8 @@ public final class Agent implements AgentControl, Closeable {
   private final ReentrantLock work = new ReentrantLock();
   private final Object wake = new Object();
   private boolean hinted;
+  /** The shortest time between the starts of two checks a push hint makes. */
+  static final Duration HINT_GAP = Duration.ofSeconds(2);
   /** A check or command on another thread left probes owed: the worker must look again at when to recheck. */
   private boolean probesAdded;
   private long dueNanos;
@@ -532,21 +534,34 @@ public final class Agent implements AgentControl, Closeable {
   }
 
   private void runLoop() {
+    long lastCheckStart = System.nanoTime() - HINT_GAP.toNanos(); // the first hint is taken at once
     while (true) {
       // A probe owed to a change the target has not confirmed live yet is looked at between checks too, so
       // that it runs soon after the application starts, not at the next check up to an interval later.
       long recheckAt = probesOwed() ? System.nanoTime() + probeRecheck.toNanos() : Long.MAX_VALUE;
+      // A push hint is taken at once, but not more often than every HINT_GAP: a fleet server that sends
+      // hints without end (broken, or hostile) gets a check every two seconds, not one after the other.
+      long hintAt = lastCheckStart + HINT_GAP.toNanos();
       boolean probesOnly = false;
       synchronized (wake) {
-        while (!closed && !hinted && !probesAdded && System.nanoTime() - dueNanos < 0) {
-          if (recheckAt != Long.MAX_VALUE && System.nanoTime() - recheckAt >= 0) {
+        while (!closed && !probesAdded) {
+          long now = System.nanoTime();
+          if (now - dueNanos >= 0 || hinted && now - hintAt >= 0) {
+            break;
+          }
+          if (recheckAt != Long.MAX_VALUE && now - recheckAt >= 0) {
             probesOnly = true;
             break;
           }
-          long until = recheckAt == Long.MAX_VALUE || dueNanos - recheckAt < 0 ? dueNanos : recheckAt;
-          long waitMillis = Math.max(1, (until - System.nanoTime()) / 1_000_000);
+          long until = dueNanos;
+          if (recheckAt != Long.MAX_VALUE && recheckAt - until < 0) {
+            until = recheckAt;
+          }
+          if (hinted && hintAt - until < 0) {
+            until = hintAt;
+          }
           try {
-            wake.wait(Math.min(waitMillis, 60_000));
+            wake.wait(Math.min(Math.max(1, (until - now) / 1_000_000), 60_000));
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return;
@@ -557,9 +572,7 @@ public final class Agent implements AgentControl, Closeable {
         }
         if (probesAdded) {
           probesAdded = false;
-          if (!hinted && !probesOnly && System.nanoTime() - dueNanos < 0) {
-            continue; // not due: wait again, now with the recheck the new probes need
-          }
+          continue; // wait again, now with the recheck the new probes need (at once if a check is due)
         }
         if (!probesOnly) {
           hinted = false;
@@ -569,6 +582,7 @@ public final class Agent implements AgentControl, Closeable {
         if (probesOnly) {
           recheckProbes();
         } else {
+          lastCheckStart = System.nanoTime();
           check();
         }
       } catch (IOException | RuntimeException e) {

@@ -635,6 +635,30 @@ class AgentLoopTest {
     assertThat(fx.audit("M1.2", "applied")).containsExactly("update app");
   }
 
+  @Test
+  void aFloodOfHintsMakesAtMostOneCheckEveryTwoSecondsAndTheLastHintIsStillServed() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
+    AgentFixture.Reports reports = new AgentFixture.Reports();
+    agent = Agent.builder(fx.load()).clock(fx.clock).adminApi(false).reporter(s -> {
+      checks.incrementAndGet();
+      reports.report(s);
+    }).build();
+    agent.start();
+    awaitEnforced(reports, List.of("M1.1")); // the check at start
+
+    long end = System.nanoTime() + Duration.ofSeconds(1).toNanos();
+    while (System.nanoTime() - end < 0) { // what a fleet server sending hints without end does
+      agent.hint();
+      Thread.sleep(1);
+    }
+
+    assertThat(checks.get()).as("checks: the one at start, and at most one for a second of hints").isLessThanOrEqualTo(2);
+    fx.feed.put(Mitigations.m1(2)).publish();
+    agent.hint();
+    awaitEnforced(reports, List.of("M1.2"));
+  }
+
   private void awaitEnforced(AgentFixture.Reports reports, List<String> expected) throws Exception {
     reports.await(expected + " to be enforced", () -> fx.enforced().equals(expected),
         () -> fx.enforced() + "; status " + agent.status());
