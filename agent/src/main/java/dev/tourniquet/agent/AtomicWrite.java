@@ -6,10 +6,12 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.EnumSet;
@@ -47,7 +49,9 @@ public final class AtomicWrite {
     try {
       try (FileChannel ch = created.channel()) {
         if (posix && !permissions.equals(OWNER_ONLY)) {
-          Files.setPosixFilePermissions(created.path(), permissions);
+          // Not following a link: the directory may be shared with a less trusted user (never chmod by path as root).
+          Files.getFileAttributeView(created.path(), PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+              .setPermissions(permissions);
         }
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
         while (buffer.hasRemaining()) {

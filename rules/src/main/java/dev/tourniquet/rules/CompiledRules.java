@@ -441,6 +441,28 @@ public final class CompiledRules {
   }
 
   /**
+   * A Location value with every control character percent-encoded ({@code %0D}, {@code %0A}, …): the path a
+   * redirect copies in ({@code {R:1}}, {@code {URL}}) is decoded, so a request for {@code /a%0D%0ASet-Cookie:…}
+   * would otherwise put a line break, and a header of the attacker's choosing, into the response.
+   */
+  static String headerSafe(String location) {
+    StringBuilder out = null;
+    for (int i = 0; i < location.length(); i++) {
+      char c = location.charAt(i);
+      if (c < 0x20 || c == 0x7f) {
+        if (out == null) {
+          out = new StringBuilder(location.length() + 8).append(location, 0, i);
+        }
+        out.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+            .append(Character.toUpperCase(Character.forDigit(c & 0xf, 16)));
+      } else if (out != null) {
+        out.append(c);
+      }
+    }
+    return out == null ? location : out.toString();
+  }
+
+  /**
    * The ordered walk over {@code candidates} (every rule when null); {@code reference} evaluates every
    * pattern with its captures, ignoring the shortcuts.
    */
@@ -459,7 +481,7 @@ public final class CompiledRules {
           everyRule = true;
         } else if (action instanceof InboundAction.Redirect rd) {
           return new Decision.Redirect(step.name(), rd.redirectType().status(),
-              withQuery(step.url().expand(ctx), rd.appendQueryString() ? ctx.query() : ""));
+              headerSafe(withQuery(step.url().expand(ctx), rd.appendQueryString() ? ctx.query() : "")));
         } else if (action instanceof InboundAction.CustomResponse cr) {
           return new Decision.Respond(step.name(), cr.statusCode(), cr.subStatusCode(),
               step.reason().expand(ctx), step.description().expand(ctx));

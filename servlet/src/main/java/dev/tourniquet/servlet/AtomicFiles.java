@@ -6,9 +6,11 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
@@ -41,7 +43,7 @@ final class AtomicFiles {
     try {
       try (FileChannel ch = created.channel()) {
         if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-          Files.setPosixFilePermissions(temp, READABLE); // a chmod: not narrowed by the umask
+          setPermissions(temp, READABLE); // a chmod: not narrowed by the umask
         }
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
         while (buffer.hasRemaining()) {
@@ -62,6 +64,22 @@ final class AtomicFiles {
       throw e;
     }
     fsyncDirectory(dir);
+  }
+
+  /**
+   * Sets a file's permissions without following a link (an open with {@code O_NOFOLLOW}, then {@code
+   * fchmod}). The enforcement file's directory is shared with the application's user, who could put a link
+   * in place of the temporary file between its creation and the chmod: a chmod by path, run as root, would
+   * then make any file it points to (say {@code /etc/shadow}) readable by everyone.
+   *
+   * @throws IOException if the path is a link, or not a regular file, or cannot be changed
+   */
+  static void setPermissions(Path file, Set<PosixFilePermission> permissions) throws IOException {
+    if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+      // A FIFO would block the open below; a link is refused by it anyway.
+      throw new IOException(file + ": expected the temporary file just created but found something else in its place");
+    }
+    Files.getFileAttributeView(file, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setPermissions(permissions);
   }
 
   /** A new temporary file beside the target, open for writing. */

@@ -93,6 +93,11 @@ public record EnforcementFile(Instant generated, List<ActiveMitigation> mitigati
 
   /** Reads at most {@link #MAX_BYTES}; a longer file is an error, however its size changes meanwhile. */
   static byte[] readCapped(Path file) throws IOException {
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      // A FIFO put there would block the open below, and with it the filter's start or every reload.
+      throw new IOException(file + ": expected a regular file but found something else (a FIFO, a device or a"
+          + " directory)");
+    }
     try (InputStream in = Files.newInputStream(file)) {
       byte[] bytes = in.readNBytes(MAX_BYTES + 1);
       if (bytes.length > MAX_BYTES) {

@@ -157,6 +157,19 @@ class ReloadTest {
   }
 
   @Test
+  void fifoInPlaceOfTheFileIsRefusedWithoutBlockingTheFilter() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    Process mkfifo = new ProcessBuilder("mkfifo", file.toString()).start();
+    assertThat(mkfifo.waitFor()).isZero();
+
+    // Opening a FIFO blocks until a writer comes: without the check, init() would never return.
+    org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20), () -> started(file));
+
+    assertThat(filter.status().lastError()).hasValueSatisfying(e -> assertThat(e)
+        .contains("expected a regular file but found something else"));
+  }
+
+  @Test
   void deletedFileKeepsTheLastRulesInForce() throws Exception {
     Path file = dir.resolve("enforcement.json");
     Fixtures.file(Fixtures.disable("M3", Mode.ENFORCE, "/ecp", 503)).write(file);

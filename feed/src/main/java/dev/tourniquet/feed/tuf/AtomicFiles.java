@@ -6,10 +6,12 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.EnumSet;
@@ -104,7 +106,9 @@ final class AtomicFiles {
     try (FileChannel channel = created.channel()) {
       if (posix && permissions != null && !permissions.equals(OWNER_ONLY)) {
         // A chmod, so that the umask cannot narrow it as it narrows a mode given at creation.
-        Files.setPosixFilePermissions(created.path(), permissions);
+        // Not following a link, whoever else may write to the directory.
+        Files.getFileAttributeView(created.path(), PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+            .setPermissions(permissions);
       }
       ByteBuffer buffer = ByteBuffer.wrap(bytes);
       while (buffer.hasRemaining()) {

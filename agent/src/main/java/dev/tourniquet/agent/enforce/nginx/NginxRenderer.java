@@ -46,6 +46,8 @@ final class NginxRenderer {
   private static final String NJS_MODULE = "tq_njs";
 
   private static final Pattern FUNCTION = Pattern.compile("\\{\\s*([A-Za-z]+)\\s*:\\s*(.*?)\\s*\\}", Pattern.DOTALL);
+  /** An input whose value nginx holds decoded ({URL}, {UrlDecode:…}): it may contain a line break. */
+  private static final Pattern DECODED_INPUT = Pattern.compile("(?i)\\{\\s*(URL\\s*\\}|UrlDecode\\s*:[^}]*\\}\\s*\\})");
   private static final Pattern VARIABLE = Pattern.compile("\\{([A-Za-z0-9_]+)\\}");
   private static final Set<Integer> REDIRECT_CODES = Set.of(301, 302, 303, 307, 308);
 
@@ -456,6 +458,13 @@ final class NginxRenderer {
       return "return " + cr.statusCode() + " \"" + template(cr.statusDescription(), where, "statusDescription") + "\";";
     }
     if (action instanceof InboundAction.Redirect redirect) {
+      Matcher decoded = DECODED_INPUT.matcher(redirect.url());
+      if (decoded.find()) {
+        // nginx sends a variable's value as it is: a decoded one may hold %0D%0A as a line break, and a header.
+        throw new Refusal(where + ": refused: the redirect url \"" + redirect.url() + "\" refers to " + decoded.group()
+            + ", a decoded value that may hold a line break, which nginx would put in the Location header as it is;"
+            + " expected variables that stay encoded, such as {REQUEST_URI} or {QUERY_STRING}");
+      }
       String url = template(redirect.url(), where, "redirect url");
       if (!redirect.url().startsWith("http://") && !redirect.url().startsWith("https://")) {
         throw new Refusal(where + ": refused: nginx makes a relative redirect location absolute (absolute_redirect), "
@@ -506,6 +515,10 @@ final class NginxRenderer {
         String variable = input(expression, where + ", " + what);
         out.append("${").append(variable.substring(1)).append('}');
         i = end + 1;
+      } else if (c < 0x20 || c == 0x7f) {
+        // A line break would end the directive's line in nginx -T's dump, where the enforcer reads pid and user.
+        throw new Refusal(where + ": refused: the " + what + " has the control character "
+            + String.format(Locale.ROOT, "U+%04X", (int) c) + "; expected text without control characters");
       } else if (c == '$' || c == '}') {
         throw new Refusal(where + ": refused: the " + what + " \"" + text + "\" has a literal '" + c + "', which "
             + "nginx cannot send as written; expected text without it");

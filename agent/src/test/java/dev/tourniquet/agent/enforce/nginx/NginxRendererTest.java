@@ -245,6 +245,24 @@ class NginxRendererTest {
     assertThat(reason).contains("rule \"cap\"", "{R:1}");
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"{URL}", "{UrlDecode:{REQUEST_URI}}", "{ url }"})
+  void renderRedirectToADecodedValueThenRefusesBecauseALineBreakWouldReachTheLocationHeader(String input) {
+    String reason = refusal(NJS, rules(rule("crlf", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"Redirect\" url=\"https://example.com" + input + "\" appendQueryString=\"false\" />")));
+
+    assertThat(reason).contains("rule \"crlf\"", input, "decoded value that may hold a line break");
+  }
+
+  @Test
+  void renderADescriptionWithALineBreakThenRefusesSoThatNoLineCanPassForADirectiveInTheDump() {
+    String reason = refusal(CORE, rules(rule("nl", "", ".*", "><add input=\"{HTTP_COOKIE}\" pattern=\"x\" />",
+        "<action type=\"CustomResponse\" statusCode=\"403\" statusReason=\"\" statusDescription=\"Blocked.&#10;pid"
+            + " /nonexistent/nginx.pid;\" />")));
+
+    assertThat(reason).contains("rule \"nl\"", "control character U+000A");
+  }
+
   @Test
   void renderRewriteThenRefuses() {
     String reason = refusal(CORE, rules(rule("rw", "", "^a$", "", "<action type=\"Rewrite\" url=\"/b\" />")));
