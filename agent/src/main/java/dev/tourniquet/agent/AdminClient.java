@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Talks to a running agent's local admin API, as {@code tourniquet status|check|block|unblock|remove|
@@ -43,26 +44,40 @@ public final class AdminClient {
    * @param stateDir the agent's state directory
    * @param timeout how long to wait for an answer (a check may take as long as fetching the feed)
    * @return the client
-   * @throws IOException if the port or token file is missing or unreadable (is the agent running? is this
-   *     the right user?)
+   * @throws IOException if the directory does not exist, the agent is not running with it (no
+   *     {@code admin.port}), or the token or port file is unreadable (is this the right user?)
    */
   public static AdminClient forStateDirectory(Path stateDir, Duration timeout) throws IOException {
     Objects.requireNonNull(timeout, "timeout");
-    String port;
-    String token;
-    try {
-      port = Files.readString(stateDir.resolve(AdminServer.PORT_FILE), StandardCharsets.US_ASCII).strip();
-      token = Files.readString(stateDir.resolve(AdminServer.TOKEN_FILE), StandardCharsets.US_ASCII).strip();
-    } catch (NoSuchFileException e) {
-      throw new IOException(e.getFile() + ": not found; expected the agent to have written it at start"
-          + " (is the agent running with this state directory?)", e);
-    } catch (java.nio.file.AccessDeniedException e) {
-      throw new IOException(e.getFile() + ": permission denied; run as the agent's user or an administrator", e);
+    if (Files.notExists(stateDir)) {
+      throw new IOException(stateDir + ": no such directory; expected the agent's state directory (stateDir in its"
+          + " configuration)");
     }
+    // The token before the port: the agent deletes admin.port before it writes a new token and writes it again
+    // only once it listens, so the port read here is never older than the token (AdminServer). Read the other
+    // way round, a port left by a killed agent could be sent the token its next run has just written.
+    Path tokenFile = stateDir.resolve(AdminServer.TOKEN_FILE);
+    Path portFile = stateDir.resolve(AdminServer.PORT_FILE);
+    String token = read(tokenFile).orElseThrow(() -> new IOException(tokenFile + ": not found; expected an agent to"
+        + " have started with this state directory"));
+    String port = read(portFile).orElseThrow(() -> new IOException("the agent is not running with the state directory "
+        + stateDir + ": " + portFile + " not found, which the agent writes once its admin API listens and deletes"
+        + " when it stops (if it is starting, try again in a moment)"));
     if (!port.matches("[0-9]{1,5}")) {
-      throw new IOException(stateDir.resolve(AdminServer.PORT_FILE) + ": expected a port number but found \"" + port + "\"");
+      throw new IOException(portFile + ": expected a port number but found \"" + port + "\"");
     }
     return new AdminClient(URI.create("http://127.0.0.1:" + port + "/"), token, timeout);
+  }
+
+  /** Reads a small file of the state directory, or empty if it does not exist. */
+  private static Optional<String> read(Path file) throws IOException {
+    try {
+      return Optional.of(Files.readString(file, StandardCharsets.US_ASCII).strip());
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (java.nio.file.AccessDeniedException e) {
+      throw new IOException(file + ": permission denied; run as the agent's user or an administrator", e);
+    }
   }
 
   /**
@@ -101,7 +116,8 @@ public final class AdminClient {
     try {
       response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
     } catch (ConnectException e) {
-      throw new IOException("cannot reach the agent at " + base + ": connection refused (is it running?)", e);
+      throw new IOException("cannot reach the agent at " + base + ": connection refused; expected it to listen on the"
+          + " port in admin.port, which an agent that was killed leaves behind until it starts again", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while waiting for the agent", e);

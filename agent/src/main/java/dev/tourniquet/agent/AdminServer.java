@@ -6,29 +6,33 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.Base64;
+import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The local admin API: HTTP on 127.0.0.1 only, every request authenticated with the bearer token kept in
- * {@code <stateDir>/admin.token} (generated at first start, readable by its owner only). The port is
- * written to {@code <stateDir>/admin.port}. Documented in {@code docs/operating.md}.
+ * {@code <stateDir>/admin.token}. Documented in {@code docs/operating.md}.
  *
  * <pre>
  * GET  /v1/status                      the status
@@ -39,46 +43,89 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Errors are JSON {@code {"error": "..."}}: 401 without the right token (nothing changes), 400 for a bad
  * body, 404 for an unknown path, 405 for a wrong method, 413 for a body over 4 KiB.
+ *
+ * <p>Any local user can connect to a loopback port, and bind one that is free. Three rules keep the token
+ * from reaching such a user and make one that did useless:
+ * <ol>
+ *   <li>The port is chosen by the system unless configured ({@code admin.port: 0}, the default): there is no
+ *       well-known port to take before the agent starts. A configured port that is taken fails the start,
+ *       naming it, rather than moving to another that operators would not expect.
+ *   <li>{@code admin.port} exists only while the API listens: it is deleted first at start, written once the
+ *       server listens, and deleted first at stop. So a client never finds the port of a stopped agent, which
+ *       someone else may have bound to collect the token. An agent that is killed leaves it; the next start
+ *       deletes it before it writes the token, and {@link AdminClient} reads the token before the port, so a
+ *       port a client reads is never older than the token it sends.
+ *   <li>The token is new at every start (written atomically and owner-only before the server listens): one
+ *       sent to whoever held the port of a killed agent, or read from an old backup, is refused by the next
+ *       run.
+ * </ol>
+ * Clients too slow to send their request or take their answer are cut off by {@link Workers}, so a
+ * few half-sent requests cannot hold the API's threads.
  */
 final class AdminServer {
   static final String TOKEN_FILE = "admin.token";
   static final String PORT_FILE = "admin.port";
   static final int MAX_BODY = 4096;
+  /** How long a client has to send its request, headers and body, and then to take its answer. */
+  static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
+  /** The least time a request gets once a thread takes it up, however long it waited in the queue. */
+  static final Duration QUEUED_GRACE = Duration.ofSeconds(1);
+  /**
+   * The threads. The agent does one thing at a time (its work lock), so more threads are waiters; these let
+   * a status be asked while checks wait, and dilute stalled clients until they are cut off.
+   */
+  static final int THREADS = 8;
   private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final HttpServer server;
-  private final ExecutorService executor;
+  private final Workers workers;
   private final byte[] token;
   private final Agent agent;
+  private final Path stateDir;
 
-  private AdminServer(HttpServer server, ExecutorService executor, byte[] token, Agent agent) {
+  private AdminServer(HttpServer server, Workers workers, byte[] token, Agent agent, Path stateDir) {
     this.server = server;
-    this.executor = executor;
+    this.workers = workers;
     this.token = token;
     this.agent = agent;
+    this.stateDir = stateDir;
   }
 
+  /**
+   * Writes a new token and starts listening on 127.0.0.1 and {@code port} (0: a free port the system
+   * chooses), then writes the port to {@code admin.port}.
+   *
+   * @throws IOException if the state directory cannot be written or the port cannot be listened on (the
+   *     message names the port)
+   */
   static AdminServer start(Agent agent, Path stateDir, int port) throws IOException {
-    byte[] token = ("Bearer " + loadOrCreateToken(stateDir)).getBytes(StandardCharsets.US_ASCII);
+    // In this order (see the class comment): no port file, a new token, listen, the port file.
+    deletePortFile(stateDir);
+    byte[] token = ("Bearer " + newToken(stateDir)).getBytes(StandardCharsets.US_ASCII);
     HttpServer server;
     try {
       server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);
     } catch (IOException e) {
-      throw new IOException("admin.port " + port + ": cannot listen on 127.0.0.1: " + e.getMessage(), e);
+      throw new IOException(port == 0
+          ? "admin API: cannot listen on 127.0.0.1 on a free port: " + e.getMessage()
+          : "admin.port " + port + ": cannot listen on 127.0.0.1:" + port + ": " + e.getMessage() + "; expected a port"
+              + " no other program holds: set admin.port: 0 (the default) to let the system choose a free one, which"
+              + " the tourniquet command finds in " + stateDir.resolve(PORT_FILE), e);
     }
-    ExecutorService executor = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "tourniquet-admin");
-      t.setDaemon(true);
-      return t;
-    });
-    AdminServer admin = new AdminServer(server, executor, token, agent);
+    Workers workers = new Workers();
+    AdminServer admin = new AdminServer(server, workers, token, agent, stateDir);
     server.createContext("/", admin::handle);
-    server.setExecutor(executor);
+    server.setExecutor(workers);
     server.start();
-    AtomicWrite.write(stateDir.resolve(PORT_FILE),
-        (server.getAddress().getPort() + "\n").getBytes(StandardCharsets.US_ASCII));
-    LOG.info("admin API listening on 127.0.0.1:{}", server.getAddress().getPort());
+    try {
+      AtomicWrite.write(stateDir.resolve(PORT_FILE), (admin.port() + "\n").getBytes(StandardCharsets.US_ASCII));
+    } catch (IOException | RuntimeException e) {
+      admin.stop();
+      throw e;
+    }
+    LOG.info("admin API listening on 127.0.0.1:{}", admin.port());
     return admin;
   }
 
@@ -86,54 +133,32 @@ final class AdminServer {
     return server.getAddress().getPort();
   }
 
+  /** Deletes {@code admin.port}, then stops listening and waits, at most 10 s, for the requests in progress. */
   void stop() {
-    server.stop(0);
-    executor.shutdown();
     try {
-      executor.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      deletePortFile(stateDir);
+    } catch (IOException e) {
+      LOG.warn("admin API: cannot delete {} ({}); the next start deletes it", stateDir.resolve(PORT_FILE), e.toString());
     }
+    server.stop(0);
+    workers.shutdown();
   }
 
-  /** Reads the token, or creates it owner-only (never readable by others, not even for a moment). */
-  static String loadOrCreateToken(Path stateDir) throws IOException {
-    Path file = stateDir.resolve(TOKEN_FILE);
-    boolean posix = file.getFileSystem().supportedFileAttributeViews().contains("posix");
-    if (!Files.exists(file)) {
-      byte[] random = new byte[32];
-      new SecureRandom().nextBytes(random);
-      String value = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
-      Path temp = stateDir.resolve(TOKEN_FILE + ".new");
-      Files.deleteIfExists(temp);
-      if (posix) {
-        Files.createFile(temp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-      } else {
-        Files.createFile(temp);
-      }
-      Files.write(temp, (value + "\n").getBytes(StandardCharsets.US_ASCII));
-      try {
-        Files.move(temp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-      } catch (FileAlreadyExistsException e) {
-        Files.deleteIfExists(temp);
-      }
-      AtomicWrite.fsyncDirectory(stateDir);
-    }
-    if (posix) {
-      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-      if (!PosixFilePermissions.toString(perms).equals("rw-------")) {
-        LOG.warn("{} was readable by others ({}); made it owner-only", file, PosixFilePermissions.toString(perms));
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-      }
-    }
-    String value = Files.readString(file, StandardCharsets.US_ASCII).strip();
-    if (value.length() < 32) {
-      throw new IOException(file + ": expected a token of at least 32 characters but found " + value.length());
-    }
+  /** Deletes {@code admin.port}, if there is one: what an agent does at start and stop, even without the API. */
+  static void deletePortFile(Path stateDir) throws IOException {
+    Files.deleteIfExists(stateDir.resolve(PORT_FILE));
+  }
+
+  /** Writes a new random token (32 bytes, base64url) owner-only and atomically, replacing an earlier run's. */
+  private static String newToken(Path stateDir) throws IOException {
+    byte[] random = new byte[32];
+    RANDOM.nextBytes(random);
+    String value = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+    AtomicWrite.write(stateDir.resolve(TOKEN_FILE), (value + "\n").getBytes(StandardCharsets.US_ASCII));
     return value;
   }
 
-  private void handle(HttpExchange exchange) {
+  private void handle(HttpExchange exchange) throws IOException {
     // The exchange is closed after the catch: a try-with-resources would close it before, and the 500 would
     // never be sent.
     try {
@@ -171,7 +196,7 @@ final class AdminServer {
       }
       AgentStatus status;
       try {
-        status = switch (path) {
+        status = Workers.uninterruptibly(() -> switch (path) {
           case "/v1/status" -> agent.status();
           case "/v1/check" -> agent.check();
           case "/v1/enable" -> agent.enable();
@@ -179,13 +204,18 @@ final class AdminServer {
           case "/v1/block" -> agent.block(id(body));
           case "/v1/unblock" -> agent.unblock(id(body));
           default -> agent.remove(id(body));
-        };
+        });
       } catch (IllegalArgumentException e) {
         send(exchange, 400, error(e.getMessage()));
         return;
       }
       send(exchange, 200, StatusJson.write(status));
     } catch (IOException | RuntimeException e) {
+      if (Workers.cutOff()) {
+        // A client too slow (the watchdog logged it): no one to answer. Thrown to the HttpServer, which then
+        // closes the connection and forgets it.
+        throw e;
+      }
       LOG.error("admin API: {} {} failed: {}", exchange.getRequestMethod(), exchange.getRequestURI().getPath(), e.toString(), e);
       try {
         send(exchange, 500, error("the agent failed: " + e.getMessage()));
@@ -241,6 +271,185 @@ final class AdminServer {
     exchange.sendResponseHeaders(code, body.length);
     try (OutputStream out = exchange.getResponseBody()) {
       out.write(body);
+    }
+  }
+
+  /**
+   * The admin API's threads, which cut off a client too slow to send its request or to take its answer.
+   *
+   * <p>The JDK's HttpServer hands a connection to its executor once the first byte of a request arrives; the
+   * executor's thread then reads the request line and headers, and the handler the body, with blocking reads
+   * that have no timeout. A local user who sends half a request and waits holds a thread for as long as he
+   * likes; with as many such connections as threads, no operator could block or remove a mitigation in an
+   * emergency (slowloris). The JDK has no timeout per server: {@code sun.net.httpserver.maxReqTime} is a
+   * system property read once per JVM, when its first HttpServer is made, so it would change every other
+   * server in the JVM and silently not apply if another was made first.
+   *
+   * <p>So every exchange has a deadline here: {@link AdminServer#REQUEST_TIMEOUT} after the connection was handed over,
+   * but at least {@link AdminServer#QUEUED_GRACE} after a thread takes it up (a request that waited in the queue behind
+   * stalled ones has usually arrived whole and is read at once; a stalled one costs a thread only that long).
+   * A watchdog interrupts the thread of an exchange past its deadline: the JDK reads and writes through a
+   * blocking {@link java.nio.channels.SocketChannel}, an interruptible channel, so the blocked read ends and
+   * the connection is closed. The agent's own work is never interrupted (an interrupt would close the files it
+   * is writing): the handler runs it through {@link #uninterruptibly}, which lifts the deadline, and the
+   * answer then has {@link AdminServer#REQUEST_TIMEOUT} to be taken. A connection that sends nothing holds no thread;
+   * the JDK closes it after {@code sun.net.httpserver.idleInterval} (30 s by default), as it does an idle
+   * kept-alive one.
+   *
+   * <p>What this bounds: a fixed number of stalled clients delays an answer by at most about
+   * {@link AdminServer#REQUEST_TIMEOUT}, plus {@link AdminServer#QUEUED_GRACE} for every {@link AdminServer#THREADS} of them beyond the first
+   * {@link AdminServer#THREADS}. A client that keeps opening new connections faster than they time out still delays it.
+   */
+  private static final class Workers implements Executor {
+    private static final long TICK_MILLIS = 100;
+    private static final ThreadLocal<Task> CURRENT = new ThreadLocal<>();
+
+    private final ThreadPoolExecutor pool;
+    private final ScheduledExecutorService watchdog;
+    private final Set<Task> running = ConcurrentHashMap.newKeySet();
+
+    Workers() {
+      pool = new ThreadPoolExecutor(THREADS, THREADS, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+          daemon("tourniquet-admin"));
+      pool.allowCoreThreadTimeOut(true); // an agent nobody talks to keeps no idle threads
+      watchdog = Executors.newSingleThreadScheduledExecutor(daemon("tourniquet-admin-watchdog"));
+      watchdog.scheduleWithFixedDelay(this::cutOffLate, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /** Called by the HttpServer's dispatcher when a request starts to arrive; never blocks it. */
+    @Override
+    public void execute(Runnable exchange) {
+      long handedOver = System.nanoTime();
+      pool.execute(() -> run(exchange, handedOver));
+    }
+
+    private void run(Runnable exchange, long handedOver) {
+      long deadline = handedOver + REQUEST_TIMEOUT.toNanos();
+      long earliest = System.nanoTime() + QUEUED_GRACE.toNanos();
+      Task task = new Task(Thread.currentThread(), deadline - earliest < 0 ? earliest : deadline);
+      CURRENT.set(task);
+      running.add(task);
+      try {
+        exchange.run();
+      } finally {
+        running.remove(task);
+        CURRENT.remove();
+        task.finish();
+      }
+    }
+
+    private void cutOffLate() {
+      try {
+        long now = System.nanoTime();
+        for (Task task : running) {
+          if (task.cutOffIfLate(now)) {
+            LOG.warn("admin API: closed a connection whose client took over {} s to send its request or to take its"
+                + " answer", REQUEST_TIMEOUT.toSeconds());
+          }
+        }
+      } catch (RuntimeException e) {
+        // A scheduled task that throws is never run again: log and keep watching.
+        LOG.error("admin API: the watchdog of slow clients failed: {}", e.toString(), e);
+      }
+    }
+
+    /**
+     * Runs the agent's work for the exchange on this thread without a deadline, then gives the answer
+     * {@link AdminServer#REQUEST_TIMEOUT} to be taken. Outside these threads it only runs {@code work}.
+     *
+     * @throws InterruptedIOException if the exchange was already cut off: the work is not done, since no one
+     *     would learn that it was
+     * @throws IOException if {@code work} throws it
+     */
+    static <T> T uninterruptibly(Work<T> work) throws IOException {
+      Task task = CURRENT.get();
+      if (task == null) {
+        return work.run();
+      }
+      task.startWork();
+      try {
+        return work.run();
+      } finally {
+        task.endWork(System.nanoTime() + REQUEST_TIMEOUT.toNanos());
+      }
+    }
+
+    /** Whether the exchange on this thread was cut off (its connection is closed; there is no one to answer). */
+    static boolean cutOff() {
+      Task task = CURRENT.get();
+      return task != null && task.wasCutOff();
+    }
+
+    /** Stops taking exchanges and waits, at most 10 s, for those running (the server closed their connections). */
+    void shutdown() {
+      pool.shutdown();
+      try {
+        pool.awaitTermination(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        watchdog.shutdownNow();
+      }
+    }
+
+    /** The agent's work for an exchange. */
+    @FunctionalInterface
+    interface Work<T> {
+      T run() throws IOException;
+    }
+
+    /** One exchange on one thread; the watchdog and that thread agree under its lock on when to interrupt. */
+    private static final class Task {
+      private final Thread thread;
+      private long deadline; // System.nanoTime(), while not working
+      private boolean working;
+      private boolean cutOff;
+      private boolean finished;
+
+      Task(Thread thread, long deadline) {
+        this.thread = thread;
+        this.deadline = deadline;
+      }
+
+      synchronized boolean cutOffIfLate(long now) {
+        if (finished || working || cutOff || now - deadline < 0) {
+          return false;
+        }
+        cutOff = true;
+        thread.interrupt();
+        return true;
+      }
+
+      synchronized void startWork() throws InterruptedIOException {
+        if (cutOff) {
+          throw new InterruptedIOException(String.format(Locale.ROOT,
+              "expected the request within %d s but the client was slower: its connection is closed", REQUEST_TIMEOUT.toSeconds()));
+        }
+        working = true;
+      }
+
+      synchronized void endWork(long answerBy) {
+        working = false;
+        deadline = answerBy;
+      }
+
+      synchronized boolean wasCutOff() {
+        return cutOff;
+      }
+
+      /** On the exchange's own thread: no interrupt comes after this one, and none is left for the next exchange. */
+      synchronized void finish() {
+        finished = true;
+        Thread.interrupted();
+      }
+    }
+
+    private static ThreadFactory daemon(String name) {
+      return r -> {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+      };
     }
   }
 }

@@ -283,12 +283,15 @@ public final class Agent implements AgentControl, Closeable {
    * and the admin API.
    *
    * @throws IOException if the state directory cannot be used, the trusted root is unreadable or invalid,
-   *     or the admin API cannot listen
+   *     or the admin API cannot listen (a configured {@code admin.port} that another program holds)
    */
   public void start() throws IOException {
     open();
     if (adminApi) {
       admin = AdminServer.start(this, config.stateDir(), config.adminPort());
+    } else {
+      // An earlier run's port, which someone else may hold now: no client must send a token there.
+      AdminServer.deletePortFile(config.stateDir());
     }
     synchronized (wake) {
       dueNanos = System.nanoTime();

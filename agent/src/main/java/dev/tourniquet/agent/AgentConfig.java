@@ -68,8 +68,12 @@ public record AgentConfig(Path source, String serverName, Map<String, String> la
   public static final Duration DEFAULT_INTERVAL = Duration.ofHours(1);
   /** The longest interval: a month between checks is already far from what a mitigation service is for. */
   static final Duration MAX_INTERVAL = Duration.ofDays(30);
-  /** The default admin API port. */
-  public static final int DEFAULT_ADMIN_PORT = 7341;
+  /**
+   * The default admin API port: 0, a free port the system chooses (the port in use is in {@code admin.port}).
+   * A fixed default would let any local user bind it first, so that the agent cannot start, or once it stops,
+   * so that clients send their token to him.
+   */
+  public static final int DEFAULT_ADMIN_PORT = 0;
   private static final long MAX_BYTES = 1 << 20;
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   /**

@@ -4,21 +4,28 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
+import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
@@ -140,20 +147,103 @@ class AdminApiTest {
   }
 
   @Test
-  void tokenIsOwnerOnlyAndSurvivesARestart() throws Exception {
+  void tokenIsOwnerOnlyInAnOwnerOnlyStateDirectory() throws Exception {
     Path file = fx.stateDir.resolve("admin.token");
-    String before = token();
 
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(fx.stateDir))).isEqualTo("rwx------");
-    assertThat(before).hasSizeGreaterThanOrEqualTo(43);
+    assertThat(token()).hasSizeGreaterThanOrEqualTo(43);
+  }
+
+  @Test
+  void aTokenFromAnEarlierRunIsRefusedAfterARestart() throws Exception {
+    String earlier = token();
+
+    restart();
+
+    assertThat(token()).isNotEqualTo(earlier).hasSizeGreaterThanOrEqualTo(43);
+    assertThat(send("GET", "/v1/status", "Bearer " + earlier, null).statusCode()).isEqualTo(401);
+    assertThat(send("GET", "/v1/status", "Bearer " + token(), null).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void aTokenFileLoosenedWhileTheAgentWasStoppedIsReplacedByAnOwnerOnlyOne() throws Exception {
+    agent.close();
+    Path file = fx.stateDir.resolve("admin.token");
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+
+    startAgain();
+
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+  }
+
+  @Test
+  void portFileIsDeletedWhenTheAgentStops() throws Exception {
+    assertThat(fx.stateDir.resolve("admin.port")).content().isEqualToIgnoringNewLines(String.valueOf(agent.adminPort()));
 
     agent.close();
-    agent = Agent.builder(fx.load()).clock(fx.clock).build();
-    agent.start();
 
-    assertThat(token()).isEqualTo(before);
-    assertThat(AdminClient.forStateDirectory(fx.stateDir, Duration.ofSeconds(60)).status().server()).isEqualTo("mail01");
+    assertThat(fx.stateDir.resolve("admin.port")).doesNotExist();
+    startAgain(); // for tearDown
+  }
+
+  @Test
+  void afterTheAgentStopsTheClientSaysItIsNotRunningAndSendsNothingToWhoeverTookItsPort() throws Exception {
+    int port = agent.adminPort();
+    agent.close();
+
+    try (ServerSocket impostor = new ServerSocket()) {
+      impostor.setReuseAddress(true);
+      impostor.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+
+      assertThatThrownBy(() -> AdminClient.forStateDirectory(fx.stateDir, Duration.ofSeconds(2)).status())
+          .isInstanceOf(IOException.class).hasMessageContaining("the agent is not running");
+      impostor.setSoTimeout(200);
+      assertThatThrownBy(impostor::accept).as("a connection to the impostor").isInstanceOf(SocketTimeoutException.class);
+    }
+    startAgain(); // for tearDown
+  }
+
+  @Test
+  void aStalePortFileIsDeletedBeforeTheApiListensSoAStartThatCannotListenLeavesNone() throws Exception {
+    agent.close();
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      Files.writeString(fx.stateDir.resolve("admin.port"), "1\n"); // what a killed agent could leave
+      useAdminPort(taken.getLocalPort());
+      agent = Agent.builder(fx.load()).clock(fx.clock).build();
+
+      assertThatThrownBy(agent::start).isInstanceOf(IOException.class);
+      assertThat(fx.stateDir.resolve("admin.port")).doesNotExist();
+    }
+  }
+
+  @Test
+  void aConfiguredPortInUseFailsTheStartNamingThePortAndSuggestingPortZero() throws Exception {
+    agent.close();
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      int port = taken.getLocalPort();
+      useAdminPort(port);
+      agent = Agent.builder(fx.load()).clock(fx.clock).build();
+
+      assertThatThrownBy(agent::start).isInstanceOf(IOException.class)
+          .hasMessageContaining("admin.port " + port + ": cannot listen on 127.0.0.1:" + port)
+          .hasMessageContaining("admin.port: 0");
+    }
+  }
+
+  @Test
+  void aConfiguredFixedPortIsListenedOnAndWrittenToThePortFile() throws Exception {
+    agent.close();
+    int port;
+    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = probe.getLocalPort(); // free a moment ago: the agent takes it once this is closed
+    }
+    useAdminPort(port);
+
+    startAgain();
+
+    assertThat(agent.adminPort()).isEqualTo(port);
+    assertThat(fx.stateDir.resolve("admin.port")).content().isEqualToIgnoringNewLines(String.valueOf(port));
   }
 
   @Test
@@ -210,11 +300,116 @@ class AdminApiTest {
   }
 
   @Test
-  void clientWithoutARunningAgentSaysSo() throws Exception {
-    agent.close();
+  void clientsThatStallMidRequestDoNotKeepAnAuthenticatedRequestFromBeingAnswered() throws Exception {
+    String token = token();
+    // More stalled clients than the API has threads, without a token or with one: a request line cut short,
+    // headers without their end, a body shorter than its Content-Length (answered 401 without reading it, so
+    // only the drain of the body waits), and the same with the token (the handler itself waits for the body).
+    List<String> partial = List.of(
+        "GET /v1/sta",
+        "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        "POST /v1/block HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"id\"",
+        "POST /v1/block HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token
+            + "\r\nContent-Length: 100\r\n\r\n{\"id\"");
+    List<Socket> stalled = new ArrayList<>();
+    try {
+      for (int i = 0; i < 24; i++) {
+        stalled.add(stall(partial.get(i % partial.size())));
+      }
+      long start = System.nanoTime();
 
-    assertThatThrownBy(() -> client.status()).isInstanceOf(IOException.class).hasMessageContaining("is it running?");
-    agent = Agent.builder(fx.load()).clock(fx.clock).build(); // for tearDown
-    agent.start();
+      AgentStatus status = AdminClient.forStateDirectory(fx.stateDir, Duration.ofSeconds(40)).status();
+
+      assertThat(status.server()).isEqualTo("mail01");
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).as("time to answer")
+          .isLessThan(AdminServer.REQUEST_TIMEOUT.plusSeconds(10));
+    } finally {
+      for (Socket s : stalled) {
+        s.close();
+      }
+    }
+  }
+
+  @Test
+  void aClientThatStallsMidRequestIsDisconnectedAfterTheRequestTimeout() throws Exception {
+    try (Socket s = stall("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")) {
+      s.setSoTimeout((int) AdminServer.REQUEST_TIMEOUT.plusSeconds(10).toMillis());
+      long start = System.nanoTime();
+
+      assertThat(readUntilClosed(s)).as("what the server answered").isEmpty();
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(AdminServer.REQUEST_TIMEOUT.minusMillis(500));
+    }
+  }
+
+  @Test
+  void aClientThatSendsItsRequestSlowlyButWithinTheTimeoutIsAnswered() throws Exception {
+    try (Socket s = stall("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")) {
+      s.setSoTimeout(30_000);
+      Thread.sleep(1000);
+      s.getOutputStream().write(("Authorization: Bearer " + token() + "\r\nConnection: close\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+
+      assertThat(readUntilClosed(s)).startsWith("HTTP/1.1 200");
+    }
+  }
+
+  @Test
+  void anOperationThatTakesLongerThanTheRequestTimeoutIsAnsweredNotCutOff() throws Exception {
+    agent.close();
+    AtomicBoolean slow = new AtomicBoolean();
+    start(Agent.builder(fx.load()).hook((point, target, appliedId) -> {
+      if (slow.getAndSet(false)) {
+        try {
+          Thread.sleep(AdminServer.REQUEST_TIMEOUT.plusSeconds(1).toMillis());
+        } catch (InterruptedException e) {
+          throw new IllegalStateException("the operation was interrupted", e);
+        }
+      }
+    }));
+    slow.set(true);
+
+    HttpResponse<String> r = send("POST", "/v1/block", "Bearer " + token(), "{\"id\":\"M1\"}");
+
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(fx.enforced()).isEmpty();
+  }
+
+  /** Connects to the admin API and sends the start of a request, which it never finishes. */
+  private Socket stall(String start) throws IOException {
+    Socket s = new Socket();
+    s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), agent.adminPort()), 5000);
+    s.getOutputStream().write(start.getBytes(StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    return s;
+  }
+
+  /** Reads what the server sends until it closes the connection (a reset counts as closed). */
+  private static String readUntilClosed(Socket s) throws IOException {
+    ByteArrayOutputStream received = new ByteArrayOutputStream();
+    byte[] buffer = new byte[4096];
+    try {
+      for (int n = s.getInputStream().read(buffer); n >= 0; n = s.getInputStream().read(buffer)) {
+        received.write(buffer, 0, n);
+      }
+    } catch (SocketException e) {
+      // Connection reset: closed with our unread request in its buffer.
+    }
+    return received.toString(StandardCharsets.ISO_8859_1);
+  }
+
+  /** Stops the agent and starts it again on the same state directory. */
+  private void restart() throws Exception {
+    agent.close();
+    startAgain();
+  }
+
+  /** Starts an agent again on the state directory of the one stopped. */
+  private void startAgain() throws Exception {
+    start(Agent.builder(fx.load()));
+  }
+
+  /** Rewrites the configuration with a fixed admin port. */
+  private void useAdminPort(int port) throws IOException {
+    Files.writeString(fx.configFile, Files.readString(fx.configFile).replace("admin: {port: 0}", "admin: {port: " + port + "}"));
   }
 }

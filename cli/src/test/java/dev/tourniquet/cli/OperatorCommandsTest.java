@@ -262,15 +262,15 @@ class OperatorCommandsTest {
     Result r = run("status", "--config", config.toString());
 
     assertThat(r.code()).isEqualTo(1);
-    assertThat(r.err()).contains("cannot reach the agent");
+    assertThat(r.err()).contains("the agent is not running with the state directory " + stateDir);
   }
 
   @Test
-  void aStateDirectoryWithoutAnAgentIsNamedInTheError() {
+  void aStateDirectoryThatDoesNotExistIsNamedInTheError() {
     Result r = run("status", "--state-dir", tmp.resolve("nowhere").toString());
 
     assertThat(r.code()).isEqualTo(1);
-    assertThat(r.err()).contains("admin.port").contains("not found");
+    assertThat(r.err()).contains(tmp.resolve("nowhere") + ": no such directory; expected the agent's state directory");
   }
 
   @Test
