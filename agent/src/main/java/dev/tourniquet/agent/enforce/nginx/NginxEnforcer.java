@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.io.UncheckedIOException;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
@@ -23,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -67,6 +65,8 @@ public final class NginxEnforcer implements Enforcer {
 
   private final String target;
   private final NginxSettings settings;
+  /** Counts the audit log's keys as it grows; never reset, so that the counts never go down. */
+  private final AuditLogReader audit;
   private Boolean joinsRepeatedHeaders;
   /** The mitigations of the last successful converge, to name audit keys. */
   private List<ActiveMitigation> converged = List.of();
@@ -81,6 +81,7 @@ public final class NginxEnforcer implements Enforcer {
   public NginxEnforcer(String target, NginxSettings settings) {
     this.target = Objects.requireNonNull(target, "target");
     this.settings = Objects.requireNonNull(settings, "settings");
+    this.audit = new AuditLogReader(target, auditLog());
   }
 
   @Override
@@ -197,28 +198,44 @@ public final class NginxEnforcer implements Enforcer {
   /**
    * Counts the audit log's lines per key and names them after the mitigations of the last converge; keys
    * of mitigations no longer active are left out. Empty without njs (audit mode then applies nothing).
+   *
+   * <p>The log is read incrementally, at most {@link AuditLogReader#MAX_BYTES_PER_READ} bytes per call, and
+   * only lines that are keys this enforcer writes count ({@link AuditTally}): a large file, as after a
+   * restart, is counted over several calls. The counts cover every line read since this enforcer was
+   * created, across truncation and rotation of the file, and never go down.
    */
   @Override
   public Map<String, Map<String, Long>> auditHits() {
     if (!settings.njs()) {
       return Map.of();
     }
-    Path log = NginxRenderer.auditLog(settings.stateDir().resolve(NjsScript.FILE_NAME));
-    Map<String, Long> perKey = new HashMap<>();
-    try (Stream<String> lines = Files.lines(log, StandardCharsets.UTF_8)) {
-      lines.filter(l -> !l.isBlank()).forEach(l -> perKey.merge(l.strip(), 1L, Long::sum));
-    } catch (IOException | UncheckedIOException e) {
-      return Map.of();
-    }
-    Map<String, Map<String, Long>> out = new TreeMap<>();
+    Map<String, ActiveMitigation> auditing = new HashMap<>();
     for (ActiveMitigation m : converged) {
-      if (!m.audit()) {
-        continue;
+      if (m.audit()) {
+        auditing.putIfAbsent(m.id(), m);
       }
-      perKey.forEach((key, count) -> NginxRenderer.auditName(m.mitigation(), key)
-          .ifPresent(name -> out.computeIfAbsent(m.id(), k -> new TreeMap<>()).merge(name, count, Long::sum)));
     }
+    Map<String, Long> perKey = audit.read(key -> auditName(auditing, key).isPresent());
+    Map<String, Map<String, Long>> out = new TreeMap<>();
+    perKey.forEach((key, count) -> auditName(auditing, key).ifPresent(
+        name -> out.computeIfAbsent(AuditTally.idOf(key), k -> new TreeMap<>()).merge(name, count, Long::sum)));
     return out;
+  }
+
+  /** The rule a key counts, if it is a key of one of {@code auditing} (by id). */
+  private static Optional<String> auditName(Map<String, ActiveMitigation> auditing, String key) {
+    ActiveMitigation m = auditing.get(AuditTally.idOf(key));
+    return m == null ? Optional.empty() : NginxRenderer.auditName(m.mitigation(), key);
+  }
+
+  /** The lines of the audit log ignored so far: not keys this enforcer writes, too long, or beyond the key cap. */
+  long auditLinesIgnored() {
+    return audit.ignored();
+  }
+
+  /** The audit log the njs script appends to, beside it in the state directory. */
+  private Path auditLog() {
+    return NginxRenderer.auditLog(settings.stateDir().resolve(NjsScript.FILE_NAME));
   }
 
   /**
@@ -228,7 +245,7 @@ public final class NginxEnforcer implements Enforcer {
    * created here, never changed once it exists.
    */
   private void prepareAuditLog() throws EnforcementException {
-    Path log = NginxRenderer.auditLog(settings.stateDir().resolve(NjsScript.FILE_NAME));
+    Path log = auditLog();
     Result dump = run(List.of("-T"));
     if (!dump.ok()) {
       throw new EnforcementException(target + ": nginx -T failed before anything was changed: " + dump.message());

@@ -6,20 +6,28 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tourniquet.agent.enforce.ActiveMitigation;
 import dev.tourniquet.agent.enforce.EnforcementException;
 import dev.tourniquet.feed.mitigation.Action;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The enforcer against a real nginx: apply, idempotence, M1 end to end, and the failure paths. */
+/** The enforcer against a real nginx: apply, idempotence, M1 end to end, the failure paths, and audit counting. */
 class NginxEnforcerTest {
   private static final String M1 = "shared:eems-m1.1-cve-2022-41040.xml";
   private static final String PROXY_NOT_SHELL =
@@ -161,5 +169,184 @@ class NginxEnforcerTest {
         .hasMessageContaining("cannot run the nginx binary " + missing)
         .satisfies(e -> assertThat(((EnforcementException) e).restored()).isTrue());
     assertThat(Files.readAllBytes(nginx.include)).isEqualTo(before);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Audit counting from the log nginx's workers append to, which any local user can append to as well:
+  // only the enforcer's own keys count, the file is read incrementally and at most
+  // AuditLogReader.MAX_BYTES_PER_READ bytes per status build, and a truncated or rotated file is read
+  // again from its start. Each test has its own state directory, so its own log; the lines are written by
+  // the test, as a local user could.
+
+  private static final String RULE = "disable-endpoint /probe";
+
+  @TempDir Path state;
+  private NginxEnforcer enforcer;
+
+  @AfterEach
+  void removeTheAuditedMitigation() throws Exception {
+    if (enforcer != null) {
+      enforcer.converge(List.of());
+    }
+  }
+
+  /** Converges, in audit mode, a mitigation whose one key is {@code <id>/1/1}, named {@value #RULE}. */
+  private NginxEnforcer auditing(String id) throws Exception {
+    NginxEnforcer e = new NginxEnforcer("web-nginx", nginx.settings(true, state));
+    ActiveMitigation audited = TestMitigations.audit(id, new Action.DisableEndpoint("/probe", 503, Optional.empty()));
+    e.converge(List.of(audited));
+    return e;
+  }
+
+  private Path log() {
+    return state.resolve(NjsScript.AUDIT_LOG);
+  }
+
+  private void append(String text) throws IOException {
+    append(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private void append(byte[] bytes) throws IOException {
+    Files.write(log(), bytes, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+  }
+
+  private static Map<String, Map<String, Long>> counted(String id, long hits) {
+    return Map.of(id, Map.of(RULE, hits));
+  }
+
+  @Test
+  void linesThatAreNotKeysTheEnforcerWritesAreIgnoredAndCountedAsIgnored() throws Exception {
+    enforcer = auditing("J-1");
+    append("J-1/1/1\n");
+    append(" J-1/1/1 \n");
+    append("J-1/01/1\n");
+    append("\n");
+    append("J-1/1/1/1\n");
+    append("../1/1\n");
+    append(new byte[] {(byte) 0xff, (byte) 0xfe, '\n'});
+    append("J-1/1/1\r\n");
+    append("J-1/1/1\n");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("J-1", 2));
+    assertThat(enforcer.auditLinesIgnored()).isEqualTo(7);
+  }
+
+  @Test
+  void aFileLargerThanThePerCallBoundIsCountedOverSeveralStatusBuildsWithoutReadingItWhole() throws Exception {
+    // Also what the first status builds after an agent restart do: a new enforcer reads the log from its start.
+    enforcer = auditing("BIG-2");
+    byte[] line = "BIG-2/1/1\n".getBytes(StandardCharsets.US_ASCII);
+    long bound = AuditLogReader.MAX_BYTES_PER_READ;
+    long lines = (2 * bound + bound / 2) / line.length;
+    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(log(), StandardOpenOption.APPEND))) {
+      for (long i = 0; i < lines; i++) {
+        out.write(line);
+      }
+    }
+
+    List<Long> seen = new ArrayList<>();
+    for (int status = 0; status < 4; status++) {
+      seen.add(enforcer.auditHits().getOrDefault("BIG-2", Map.of()).getOrDefault(RULE, 0L));
+    }
+
+    assertThat(seen).containsExactly(bound / line.length, 2 * bound / line.length, lines, lines);
+    assertThat(nginx.get("/probe/x").fromBackend()).as("audit mode never blocks").isTrue();
+    assertThat(enforcer.auditHits()).as("a hit nginx recorded since").isEqualTo(counted("BIG-2", lines + 1));
+  }
+
+  @Test
+  void aTruncatedFileIsReadFromItsStartAndItsLinesAddToTheCounts() throws Exception {
+    enforcer = auditing("T-3");
+    append("T-3/1/1\nT-3/1/1\nT-3/1/1\n");
+    assertThat(enforcer.auditHits()).isEqualTo(counted("T-3", 3));
+
+    Files.write(log(), new byte[0], StandardOpenOption.TRUNCATE_EXISTING);
+    append("T-3/1/1\n");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("T-3", 4));
+  }
+
+  @Test
+  void aRotatedFileIsReadFromItsStartEvenWhenItIsLongerThanTheOldOne() throws Exception {
+    enforcer = auditing("R-4");
+    append("R-4/1/1\nR-4/1/1\nR-4/1/1\n");
+    assertThat(enforcer.auditHits()).isEqualTo(counted("R-4", 3));
+
+    Files.move(log(), log().resolveSibling(NjsScript.AUDIT_LOG + ".1"));
+    append("R-4/1/1\nR-4/1/1\nR-4/1/1\nR-4/1/1\nR-4/1/1\n");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("R-4", 8));
+  }
+
+  @Test
+  void aLogRenamedAwayIsCreatedAgainByNginxAtTheNextHitAndCountedFromItsStart() throws Exception {
+    enforcer = auditing("N-5");
+    assertThat(nginx.get("/probe/1").fromBackend()).isTrue();
+    assertThat(enforcer.auditHits()).isEqualTo(counted("N-5", 1));
+
+    Files.move(log(), log().resolveSibling(NjsScript.AUDIT_LOG + ".1"));
+    assertThat(enforcer.auditHits()).as("no file: the counts stay").isEqualTo(counted("N-5", 1));
+    assertThat(nginx.get("/probe/2").fromBackend()).isTrue();
+    assertThat(nginx.get("/probe/3").fromBackend()).isTrue();
+
+    assertThat(log()).exists();
+    assertThat(enforcer.auditHits()).isEqualTo(counted("N-5", 3));
+  }
+
+  @Test
+  void aLineLongerThanTheCapIsSkippedWithoutBeingReadWhole() throws Exception {
+    enforcer = auditing("L-5");
+    long bound = AuditLogReader.MAX_BYTES_PER_READ;
+    append("L-5/1/1\n");
+    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(log(), StandardOpenOption.APPEND))) {
+      for (long i = 0; i < 2 * bound; i++) {
+        out.write('x');
+      }
+      out.write('\n');
+    }
+    append("L-5/1/1\n");
+
+    List<Long> seen = new ArrayList<>();
+    for (int status = 0; status < 3; status++) {
+      seen.add(enforcer.auditHits().getOrDefault("L-5", Map.of()).getOrDefault(RULE, 0L));
+    }
+
+    assertThat(seen).containsExactly(1L, 1L, 2L);
+    assertThat(enforcer.auditLinesIgnored()).isEqualTo(1);
+  }
+
+  @Test
+  void aLineOneByteOverTheCapIsIgnoredAndTheNextOneCounted() throws Exception {
+    enforcer = auditing("C-6");
+    String key = "C-6/1/1";
+    append(" ".repeat(AuditTally.MAX_LINE_BYTES + 1 - key.length()) + key + "\n" + key + "\n");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("C-6", 1));
+    assertThat(enforcer.auditLinesIgnored()).isEqualTo(1);
+  }
+
+  @Test
+  void aLineIsCountedOnlyOnceItsNewlineIsWritten() throws Exception {
+    enforcer = auditing("P-7");
+    append("P-7/1/1");
+    assertThat(enforcer.auditHits()).doesNotContainKey("P-7");
+
+    append("\n");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("P-7", 1));
+  }
+
+  @Test
+  void unknownKeysBeyondTheKeyCapAreIgnoredWhileTheActiveMitigationsKeysAreStillCounted() throws Exception {
+    enforcer = auditing("K-8");
+    StringBuilder forged = new StringBuilder();
+    for (int i = 0; i < AuditTally.MAX_KEYS + 10; i++) {
+      forged.append("FORGED-").append(i).append("/1/1\n");
+    }
+    append(forged.toString());
+    append("K-8/1/1\nK-8/1/1\n");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("K-8", 2));
+    assertThat(enforcer.auditLinesIgnored()).isEqualTo(10);
   }
 }

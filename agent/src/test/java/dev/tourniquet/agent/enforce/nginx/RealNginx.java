@@ -125,7 +125,11 @@ public final class RealNginx implements AutoCloseable {
   }
 
   NginxSettings settings(boolean njs) {
-    return new NginxSettings(include, BINARY, Optional.of(config), dir.resolve("state"), Duration.ofSeconds(20), njs);
+    return settings(njs, dir.resolve("state"));
+  }
+
+  NginxSettings settings(boolean njs, Path stateDir) {
+    return new NginxSettings(include, BINARY, Optional.of(config), stateDir, Duration.ofSeconds(20), njs);
   }
 
   long masterPid() throws IOException {
