@@ -83,7 +83,7 @@ public final class Agent implements AgentControl, Closeable {
   private final ReentrantLock work = new ReentrantLock();
   private final Object wake = new Object();
   private boolean hinted;
-  /** The shortest time between the starts of two checks a push hint makes. */
+  /** The shortest time between the starts of two checks push hints make, one after the other. */
   static final Duration HINT_GAP = Duration.ofSeconds(2);
   /** A check or command on another thread left probes owed: the worker must look again at when to recheck. */
   private boolean probesAdded;
@@ -537,19 +537,25 @@ public final class Agent implements AgentControl, Closeable {
   }
 
   private void runLoop() {
-    long lastCheckStart = System.nanoTime() - HINT_GAP.toNanos(); // the first hint is taken at once
+    long lastHintedCheck = System.nanoTime() - HINT_GAP.toNanos(); // the first hint is taken at once
     while (true) {
       // A probe owed to a change the target has not confirmed live yet is looked at between checks too, so
       // that it runs soon after the application starts, not at the next check up to an interval later.
       long recheckAt = probesOwed() ? System.nanoTime() + probeRecheck.toNanos() : Long.MAX_VALUE;
-      // A push hint is taken at once, but not more often than every HINT_GAP: a fleet server that sends
-      // hints without end (broken, or hostile) gets a check every two seconds, not one after the other.
-      long hintAt = lastCheckStart + HINT_GAP.toNanos();
+      // A push hint is taken at once, unless the check before was a hint's too and began less than HINT_GAP
+      // ago: a fleet server that sends hints without end (broken, or hostile) gets a check every two
+      // seconds, not one after the other, while a hint after a scheduled check or a quiet while waits for nothing.
+      long hintAt = lastHintedCheck + HINT_GAP.toNanos();
       boolean probesOnly = false;
+      boolean byHint = false;
       synchronized (wake) {
         while (!closed && !probesAdded) {
           long now = System.nanoTime();
-          if (now - dueNanos >= 0 || hinted && now - hintAt >= 0) {
+          if (now - dueNanos >= 0) {
+            break;
+          }
+          if (hinted && now - hintAt >= 0) {
+            byHint = true;
             break;
           }
           if (recheckAt != Long.MAX_VALUE && now - recheckAt >= 0) {
@@ -585,7 +591,9 @@ public final class Agent implements AgentControl, Closeable {
         if (probesOnly) {
           recheckProbes();
         } else {
-          lastCheckStart = System.nanoTime();
+          if (byHint) {
+            lastHintedCheck = System.nanoTime();
+          }
           check();
         }
       } catch (IOException | RuntimeException e) {
