@@ -110,13 +110,20 @@ class HttpFetcherTest {
     publishedFiles(repo.published()).forEach(server::put);
   }
 
+  /** A server on 127.0.0.1 whose every request goes to the handler, started. */
+  private static HttpServer serving(com.sun.net.httpserver.HttpHandler handler) throws IOException {
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", handler);
+    server.start();
+    return server;
+  }
+
   @Test
   void endlessHttpResponseIsCutAtTheCap() throws Exception {
     TestRepository repo = new TestRepository(temp);
     Path store = repo.newStore(temp.resolve("store"));
     AtomicLong sent = new AtomicLong();
-    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext("/", exchange -> {
+    HttpServer server = serving(exchange -> {
       try (exchange) {
         if (!exchange.getRequestURI().getPath().equals("/timestamp.json")) {
           exchange.sendResponseHeaders(404, -1);
@@ -136,7 +143,6 @@ class HttpFetcherTest {
         }
       }
     });
-    server.start();
     try {
       TufClient agent = TufClient.open(store, Fetchers.http(URI.create("http://127.0.0.1:"
           + server.getAddress().getPort())), repo.clock);
@@ -156,8 +162,7 @@ class HttpFetcherTest {
     TestRepository repo = new TestRepository(temp);
     Path store = repo.newStore(temp.resolve("store"));
     AtomicLong sent = new AtomicLong();
-    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext("/", exchange -> {
+    HttpServer server = serving(exchange -> {
       try (exchange; OutputStream out = exchange.getResponseBody()) {
         exchange.sendResponseHeaders(200, 0);
         // A byte every 100 ms, 300 at most (30 s): the client's deadline is 1 s.
@@ -171,7 +176,6 @@ class HttpFetcherTest {
         // expected: the client closed the connection at its deadline
       }
     });
-    server.start();
     try {
       HttpClient http = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).build();
       TufClient agent = TufClient.open(store, Fetchers.http(URI.create("http://127.0.0.1:"
@@ -190,13 +194,11 @@ class HttpFetcherTest {
 
   @Test
   void serverErrorIsAnIoFailureNotAVerdict() throws Exception {
-    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext("/", exchange -> {
+    HttpServer server = serving(exchange -> {
       try (exchange) {
         exchange.sendResponseHeaders(503, -1);
       }
     });
-    server.start();
     try {
       Fetcher fetcher = Fetchers.http(URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/feed"));
       assertThatThrownBy(() -> fetcher.fetch("timestamp.json", java.util.Optional.empty()))
