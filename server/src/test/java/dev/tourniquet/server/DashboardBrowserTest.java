@@ -173,6 +173,26 @@ class DashboardBrowserTest {
   }
 
   @Test
+  void logOutWithoutTheCsrfTokenStillEndsTheSessionOnTheServer() throws Exception {
+    HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    String setCookie = login.headers().firstValue("Set-Cookie").orElseThrow();
+    String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+
+    HttpResponse<String> logout = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/logout")).header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> after = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard")).header("Cookie", cookie)
+        .build(), HttpResponse.BodyHandlers.ofString());
+
+    assertThat(logout.statusCode()).isEqualTo(303);
+    assertThat(after.statusCode()).as("the old cookie after logging out").isEqualTo(303);
+    assertThat(after.headers().firstValue("Location")).hasValueSatisfying(l -> assertThat(l).endsWith("/login"));
+  }
+
+  @Test
   void dismissedConfirmationChangesNothing() throws Exception {
     logIn(fleet.adminToken);
     wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
