@@ -172,13 +172,18 @@ class DashboardBrowserTest {
     assertThat(browser.manage().getCookieNamed(Dashboard.COOKIE)).isNull();
   }
 
-  @Test
-  void logOutWithoutTheCsrfTokenStillEndsTheSessionOnTheServer() throws Exception {
+  /** Logs in as the first admin with a plain HTTP client; returns the Set-Cookie header of the session. */
+  private String logInOverHttp() throws Exception {
     HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
         HttpResponse.BodyHandlers.ofString());
-    String setCookie = login.headers().firstValue("Set-Cookie").orElseThrow();
+    return login.headers().firstValue("Set-Cookie").orElseThrow();
+  }
+
+  @Test
+  void logOutWithoutTheCsrfTokenStillEndsTheSessionOnTheServer() throws Exception {
+    String setCookie = logInOverHttp();
     String cookie = setCookie.substring(0, setCookie.indexOf(';'));
 
     HttpResponse<String> logout = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/logout")).header("Cookie", cookie)
@@ -214,11 +219,7 @@ class DashboardBrowserTest {
 
   @Test
   void sessionCookieIsHttpOnlyAndStrictAndActionsNeedTheCsrfToken() throws Exception {
-    HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
-        HttpResponse.BodyHandlers.ofString());
-    String setCookie = login.headers().firstValue("Set-Cookie").orElseThrow();
+    String setCookie = logInOverHttp();
     assertThat(setCookie).contains("HttpOnly").contains("SameSite=Strict").contains("Path=/");
     String cookie = setCookie.substring(0, setCookie.indexOf(';'));
 
