@@ -321,8 +321,9 @@ class AdminApiTest {
       AgentStatus status = AdminClient.forStateDirectory(fx.stateDir, Duration.ofSeconds(40)).status();
 
       assertThat(status.server()).isEqualTo("mail01");
+      // A bound for correctness, not speed: without the cut-off the client's own 40 s timeout ran out.
       assertThat(Duration.ofNanos(System.nanoTime() - start)).as("time to answer")
-          .isLessThan(AdminServer.REQUEST_TIMEOUT.plusSeconds(10));
+          .isLessThan(Duration.ofSeconds(30));
     } finally {
       for (Socket s : stalled) {
         s.close();

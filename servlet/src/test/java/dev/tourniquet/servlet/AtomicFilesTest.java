@@ -29,7 +29,7 @@ class AtomicFilesTest {
   }
 
   @Test
-  void writtenFileIsReadableByOthersWhateverTheUmask() throws Exception {
+  void writtenFileIsReadableByOthers() throws Exception {
     Path file = dir.resolve("web.json");
 
     AtomicFiles.write(file, "{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
