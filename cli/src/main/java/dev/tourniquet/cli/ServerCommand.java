@@ -61,6 +61,11 @@ final class ServerCommand extends Verb {
   @Option(names = "--tls-keystore", paramLabel = "FILE", description = "Serve HTTPS with the key and certificate of this PKCS#12 file.")
   Path tlsKeystore;
 
+  @Option(names = "--behind-https-proxy",
+      description = "Users reach the server only through a reverse proxy that terminates HTTPS: mark the dashboard's"
+          + " session cookie Secure.")
+  boolean behindHttpsProxy;
+
   @ArgGroup(exclusive = true, multiplicity = "0..1")
   KeystorePassword keystorePassword;
 
@@ -94,6 +99,9 @@ final class ServerCommand extends Verb {
       settings.tls(tlsKeystore, keystorePassword().toCharArray());
     } else if (keystorePassword != null) {
       throw new Invalid("--tls-password-env/--tls-password-file: expected --tls-keystore as well");
+    }
+    if (behindHttpsProxy) {
+      settings.behindHttpsProxy();
     }
     FleetServer server;
     try {

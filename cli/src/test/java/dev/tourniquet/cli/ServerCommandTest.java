@@ -64,7 +64,7 @@ class ServerCommandTest {
     return repo.publishedDirectory();
   }
 
-  private URI startServer(Path published) throws Exception {
+  private URI startServer(Path published, String... options) throws Exception {
     Path log = dir.resolve("server.log");
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -72,6 +72,7 @@ class ServerCommandTest {
     command.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
     command.addAll(List.of(Main.class.getName(), "server", "--data", dir.resolve("data").toString(), "--listen",
         "127.0.0.1:0", "--feed", "default=" + published));
+    command.addAll(List.of(options));
     process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (System.nanoTime() < deadline && process.isAlive()) {
@@ -90,7 +91,7 @@ class ServerCommandTest {
 
   @Test
   void serverRunsServesTheFeedIsOperatedByItsVerbsAndStopsOnSigterm() throws Exception {
-    URI uri = startServer(publishedFeed());
+    URI uri = startServer(publishedFeed(), "--behind-https-proxy");
     Path token = dir.resolve("data/admin.token");
     HttpClient http = HttpClient.newHttpClient();
 
@@ -99,6 +100,13 @@ class ServerCommandTest {
     assertThat(timestamp.statusCode()).isEqualTo(200);
     assertThat(Files.readString(dir.resolve("server.log"))).contains("first admin token is in")
         .doesNotContain(Files.readString(token).trim());
+
+    HttpResponse<String> login = http.send(HttpRequest.newBuilder(uri.resolve("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("token=" + Files.readString(token).trim())).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(login.headers().firstValue("Set-Cookie")).as("--behind-https-proxy")
+        .hasValueSatisfying(c -> assertThat(c).contains("; Secure"));
 
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();

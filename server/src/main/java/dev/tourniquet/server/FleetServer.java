@@ -147,7 +147,8 @@ public final class FleetServer implements AutoCloseable {
       connector.setPort(settings.port);
       connector.setIdleTimeout(Math.max(60_000, settings.keepAlive.toMillis() * 4));
       jetty.addConnector(connector);
-      Dashboard dashboard = new Dashboard(fleet, settings.tlsKeystore.isPresent(), settings.sessionTtl);
+      Dashboard dashboard = new Dashboard(fleet, settings.tlsKeystore.isPresent() || settings.behindHttpsProxy,
+          settings.sessionTtl);
       jetty.setHandler(new FleetHandler(fleet, streams, dashboard));
       jetty.setErrorHandler(new JsonErrorHandler());
       jetty.setStopTimeout(500);
@@ -333,6 +334,7 @@ public final class FleetServer implements AutoCloseable {
     private final Optional<String> jdbcUrl;
     private final Optional<Path> tlsKeystore;
     private final char[] tlsPassword;
+    private final boolean behindHttpsProxy;
     private final Clock clock;
     private final Duration keepAlive;
     private final Duration feedPollInterval;
@@ -352,6 +354,7 @@ public final class FleetServer implements AutoCloseable {
       this.jdbcUrl = b.jdbcUrl;
       this.tlsKeystore = b.tlsKeystore;
       this.tlsPassword = b.tlsPassword.clone();
+      this.behindHttpsProxy = b.behindHttpsProxy;
       this.clock = b.clock;
       this.keepAlive = b.keepAlive;
       this.feedPollInterval = b.feedPollInterval;
@@ -383,6 +386,7 @@ public final class FleetServer implements AutoCloseable {
       private Optional<String> jdbcUrl = Optional.empty();
       private Optional<Path> tlsKeystore = Optional.empty();
       private char[] tlsPassword = new char[0];
+      private boolean behindHttpsProxy;
       private Clock clock = Clock.systemUTC();
       private Duration keepAlive = Duration.ofSeconds(15);
       private Duration feedPollInterval = Duration.ofMillis(500);
@@ -459,6 +463,18 @@ public final class FleetServer implements AutoCloseable {
       }
 
       /**
+       * Says that users reach the server only through a reverse proxy that terminates HTTPS, so the
+       * dashboard's session cookie is marked {@code Secure} although the server itself speaks plain HTTP: a
+       * browser then never sends it over a plain connection, which someone on the network could read.
+       *
+       * @return this builder
+       */
+      public Builder behindHttpsProxy() {
+        this.behindHttpsProxy = true;
+        return this;
+      }
+
+      /**
        * Sets the clock (tests move it to exercise rollout delays and stale servers).
        *
        * @param clock the clock
@@ -531,8 +547,9 @@ public final class FleetServer implements AutoCloseable {
 
     @Override
     public String toString() {
-      return String.format(Locale.ROOT, "Settings[data=%s, listen=%s:%d, feeds=%s, db=%s, tls=%s]", dataDir, host, port,
-          new HashMap<>(feeds), jdbcUrl.map(Database::redact).orElse("H2"), tlsKeystore.isPresent());
+      return String.format(Locale.ROOT,
+          "Settings[data=%s, listen=%s:%d, feeds=%s, db=%s, tls=%s, behindHttpsProxy=%s]", dataDir, host, port,
+          new HashMap<>(feeds), jdbcUrl.map(Database::redact).orElse("H2"), tlsKeystore.isPresent(), behindHttpsProxy);
     }
   }
 }

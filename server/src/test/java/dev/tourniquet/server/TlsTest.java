@@ -16,7 +16,10 @@ import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** HTTPS from a PKCS#12 keystore made by the JDK's keytool; clients trust only that certificate. */
+/**
+ * HTTPS from a PKCS#12 keystore made by the JDK's keytool (clients trust only that certificate), and the
+ * session cookie's {@code Secure} attribute with and without TLS.
+ */
 class TlsTest {
   @TempDir
   Path dir;
@@ -60,5 +63,30 @@ class TlsTest {
         assertThat(expected).hasMessageContaining("PKIX");
       }
     }
+  }
+
+  @Test
+  void behindAnHttpsProxyThePlainHttpServerMarksTheSessionCookieSecure() throws Exception {
+    try (Fixture fleet = new Fixture(dir, Backend.h2(), b -> b.behindHttpsProxy())) {
+      assertThat(fleet.server.uri().getScheme()).isEqualTo("http");
+      assertThat(logInOverHttp(fleet)).contains("HttpOnly").contains("SameSite=Strict").contains("; Secure");
+    }
+  }
+
+  @Test
+  void withoutTlsOrAProxyTheSessionCookieIsNotMarkedSecure() throws Exception {
+    // A browser would never send a Secure cookie back over the plain connection, so login would loop.
+    try (Fixture fleet = new Fixture(dir, Backend.h2())) {
+      assertThat(logInOverHttp(fleet)).contains("HttpOnly").doesNotContain("Secure");
+    }
+  }
+
+  private static String logInOverHttp(Fixture fleet) throws Exception {
+    HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(login.statusCode()).isEqualTo(303);
+    return login.headers().firstValue("Set-Cookie").orElseThrow();
   }
 }
