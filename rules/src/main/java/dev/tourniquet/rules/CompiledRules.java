@@ -291,7 +291,7 @@ public final class CompiledRules {
     List<String> keys = new ArrayList<>();
     for (ConditionStep c : necessaryConditions(step)) {
       List<Template.Part> parts = c.input().parts();
-      if (parts.size() == 1 && parts.get(0) instanceof Template.Variable v && v.name().startsWith("HTTP_")
+      if (parts.size() == 1 && parts.get(0) instanceof Template.Variable v && v.header()
           && c.pattern().matches("") == c.negate()) {
         keys.add(v.name().substring(5));
       }

@@ -205,6 +205,7 @@ final class RequestContext implements Template.Environment {
         return query();
       case "REQUEST_URI":
       case "UNENCODED_URL":
+      case "HTTP_URL":
         return request.target();
       case "HTTPS":
         return request.https() ? "on" : "off";
@@ -213,8 +214,10 @@ final class RequestContext implements Template.Environment {
       case "REMOTE_ADDR":
         return request.remoteAddr();
       case "REQUEST_METHOD":
+      case "HTTP_METHOD":
         return request.method();
       case "SERVER_PROTOCOL":
+      case "HTTP_VERSION":
         return request.protocol();
       default:
         break;

@@ -18,7 +18,14 @@ final class Template {
   /** Request variables every inbound rule may use; {@code HTTP_*} (any request header) comes on top. */
   static final Set<String> REQUEST_VARIABLES = Set.of(
       "URL", "QUERY_STRING", "REQUEST_URI", "UNENCODED_URL", "HTTPS", "HTTP_HOST", "SERVER_PORT",
-      "REMOTE_ADDR", "REQUEST_METHOD", "SERVER_PROTOCOL");
+      "REMOTE_ADDR", "REQUEST_METHOD", "SERVER_PROTOCOL", "HTTP_URL", "HTTP_METHOD", "HTTP_VERSION");
+
+  /**
+   * IIS server variables that look like request headers but are not: the raw URL, the method and the
+   * protocol as sent (IIS Server Variables reference). A header named {@code URL} must not stand in for
+   * them, and a rule reading them must not see an absent header's empty value.
+   */
+  static final Set<String> NON_HEADER_HTTP_VARIABLES = Set.of("HTTP_URL", "HTTP_METHOD", "HTTP_VERSION");
 
   /** Where a template is used, which decides the variables it may name. */
   enum Scope {
@@ -50,7 +57,11 @@ final class Template {
    */
   record Variable(String name, boolean header, int headerHash) implements Part {
     Variable(String name) {
-      this(name, name.startsWith("HTTP_"), name.startsWith("HTTP_") ? RequestContext.keyHash(name, 5) : 0);
+      this(name, isHeader(name), isHeader(name) ? RequestContext.keyHash(name, 5) : 0);
+    }
+
+    private static boolean isHeader(String name) {
+      return name.startsWith("HTTP_") && !NON_HEADER_HTTP_VARIABLES.contains(name);
     }
   }
 
