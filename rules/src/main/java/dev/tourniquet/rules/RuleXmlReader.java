@@ -3,6 +3,7 @@ package dev.tourniquet.rules;
 import java.io.StringReader;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -58,18 +59,28 @@ public final class RuleXmlReader {
     Element root = parse(xml, source);
     List<Problem> problems = new ArrayList<>();
     List<Element> sections = new ArrayList<>();
+    // Rewrite sections inside a <location> that names a directory below the site, with that location.
+    Map<Element, Element> scopedBy = new IdentityHashMap<>();
     if (root.name().equals("rewrite")) {
       sections.add(root);
     } else if (root.name().equals("configuration")) {
+      // In applicationHost.config a location's path begins with the site's name; in a web.config it is a
+      // directory of the site.
+      boolean applicationHost = root.children().stream().anyMatch(c -> c.name().equals("system.applicationHost"));
       for (Element child : root.children()) {
         if (child.name().equals("system.webServer")) {
           collectRewrite(child, sections);
         } else if (child.name().equals("location")) {
+          List<Element> found = new ArrayList<>();
           for (Element inner : child.children()) {
             if (inner.name().equals("system.webServer")) {
-              collectRewrite(inner, sections);
+              collectRewrite(inner, found);
             }
           }
+          if (belowSite(child.attributes().getOrDefault("path", ""), applicationHost)) {
+            found.forEach(r -> scopedBy.put(r, child));
+          }
+          sections.addAll(found);
         }
       }
     } else {
@@ -83,11 +94,29 @@ public final class RuleXmlReader {
       throw single(source, sections.get(1).line(), "a second <rewrite> section (the first is on line "
           + sections.get(0).line() + "); expected one section per file, since each applies to a different site");
     }
+    Element location = scopedBy.get(sections.get(0));
+    if (location != null) {
+      // IIS URL Rewrite reference, "Rules scope": rules in a <location> apply to URLs under its path, and
+      // match the path relative to it. Read as site rules, ^auth/ in <location path="owa"> would never
+      // block /owa/auth/…, which IIS blocks.
+      throw single(source, location.line(), "rules in <location path=\"" + location.attributes().get("path")
+          + "\"> apply on IIS only to URLs under that path, matched relative to it, which is not supported; expected "
+          + "the rules at the site level (outside <location>, or in <location path=\".\">) with patterns on the whole path");
+    }
     RuleSet ruleSet = new Reader(source, problems).rewrite(sections.get(0));
     if (!problems.isEmpty()) {
       throw new RuleValidationException(problems);
     }
     return ruleSet;
+  }
+
+  /** Whether a location's path names a directory below a site rather than the site itself. */
+  private static boolean belowSite(String path, boolean applicationHost) {
+    String p = path.trim().replaceAll("^[/\\\\]+|[/\\\\]+$", "");
+    if (p.isEmpty() || p.equals(".")) {
+      return false;
+    }
+    return !applicationHost || p.contains("/") || p.contains("\\");
   }
 
   private static void collectRewrite(Element webServer, List<Element> sections) {
