@@ -49,6 +49,9 @@ final class NginxRenderer {
   /** An input whose value nginx holds decoded ({URL}, {UrlDecode:…}): it may contain a line break. */
   private static final Pattern DECODED_INPUT = Pattern.compile("(?i)\\{\\s*(URL\\s*\\}|UrlDecode\\s*:[^}]*\\}\\s*\\})");
   private static final Pattern VARIABLE = Pattern.compile("\\{([A-Za-z0-9_]+)\\}");
+  /** The server variables the rendering has an exact nginx equivalent for, as refusals list them. */
+  private static final String NGINX_VARIABLES = "REQUEST_URI, UNENCODED_URL, HTTP_URL, QUERY_STRING, REQUEST_METHOD,"
+      + " HTTP_METHOD, SERVER_PORT, REMOTE_ADDR, HTTPS, HTTP_COOKIE, HTTP_HOST, HTTP_* (nginx 1.23+) or, in njs mode, URL";
   private static final Set<Integer> REDIRECT_CODES = Set.of(301, 302, 303, 307, 308);
 
   /** A request line whose target is in origin form: the method, one space, then '/'. */
@@ -71,6 +74,16 @@ final class NginxRenderer {
     String four = "%(?:[Ff]0%[9ABab]" + h + "|[Ff][1-3]" + c + "|[Ff]4%8" + h + ")" + c + c;
     VALID_PATH = "\\A(?>(?:[^%?]|" + one + "|" + two + "|" + three + "|" + four + ")*)(?:\\?|\\z)";
   }
+
+  /**
+   * A raw path (before any '?') with a backslash or a '.' or '..' segment, raw or percent-encoded (the
+   * slashes around the segment too, since the rules module looks for them in the decoded path), which
+   * the rules module refuses to evaluate: IIS resolves them before its rules see the path, so taken as
+   * sent a rule on {@code ^owa/} would miss {@code /x/../owa/}. nginx's own {@code $uri} resolves them
+   * too, but the rules read the raw path, and the application behind may resolve them otherwise.
+   */
+  private static final String AMBIGUOUS_PATH =
+      "\\A[^?]*?(?:\\\\|%5[Cc]|(?:/|%2[Ff])(?:\\.|%2[Ee]){1,2}(?:/|%2[Ff]|\\?|\\z))";
 
   /**
    * What the renderer may use.
@@ -170,11 +183,12 @@ final class NginxRenderer {
     }
     if (hasRequestRules) {
       // The rules module refuses to evaluate a request whose target is not in origin form, or whose path has
-      // malformed percent-encoding or encodes invalid UTF-8, and an enforcer answers it 400 rather than let
-      // it through unchecked. nginx's $request_uri is only the path for an absolute-form target, so the
+      // malformed percent-encoding, encodes invalid UTF-8, or has a backslash or a dot segment, and an
+      // enforcer answers it 400 rather than let it through unchecked. nginx's $request_uri is only the path for an absolute-form target, so the
       // form is read from the request line.
       out.append("if ($request !~ ").append(quote(ORIGIN_FORM)).append(") { return 400; }\n");
       out.append("if ($request_uri !~ ").append(quote(VALID_PATH)).append(") { return 400; }\n");
+      out.append("if ($request_uri ~ ").append(quote(AMBIGUOUS_PATH)).append(") { return 400; }\n");
     }
     if (needsHttps) {
       out.append("set $tq_https off;\nif ($https = on) { set $tq_https on; }\n");
@@ -569,10 +583,13 @@ final class NginxRenderer {
     switch (name) {
       case "REQUEST_URI":
       case "UNENCODED_URL":
+      case "HTTP_URL":
+        // HTTP_URL is IIS's raw URL as sent, not a request header named URL.
         return "$request_uri";
       case "QUERY_STRING":
         return "$args";
       case "REQUEST_METHOD":
+      case "HTTP_METHOD":
         return "$request_method";
       case "SERVER_PORT":
         return "$server_port";
@@ -589,6 +606,11 @@ final class NginxRenderer {
       case "HTTP_HOST":
         // nginx refuses a request with two Host fields (400), so the one field is the value.
         return "$http_host";
+      case "HTTP_VERSION":
+        // The protocol as sent, like SERVER_PROTOCOL (and not a header named Version): neither has an exact
+        // nginx equivalent, which says HTTP/2.0 where the rule sees HTTP/2.
+        throw new Refusal(where + ": refused: the input " + template + " has no exact nginx equivalent; expected "
+            + NGINX_VARIABLES);
       default:
         if (name.startsWith("HTTP_") && name.length() > 5) {
           String header = name.substring(5).toLowerCase(Locale.ROOT);
@@ -607,8 +629,7 @@ final class NginxRenderer {
               + "njs mode, nginx 1.23.0 or later, or only {HTTP_COOKIE} and {HTTP_HOST}");
         }
         throw new Refusal(where + ": refused: the input " + template + " has no exact nginx equivalent; expected "
-            + "REQUEST_URI, UNENCODED_URL, QUERY_STRING, REQUEST_METHOD, SERVER_PORT, REMOTE_ADDR, HTTPS, HTTP_COOKIE, "
-            + "HTTP_HOST, HTTP_* (nginx 1.23+) or, in njs mode, URL");
+            + NGINX_VARIABLES);
     }
   }
 

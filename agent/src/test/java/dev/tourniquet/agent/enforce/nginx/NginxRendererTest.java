@@ -391,7 +391,7 @@ class NginxRendererTest {
     List<String> onUri = regexesOn(text, "$request_uri");
     if (!njs) {
       assertThat(onRequest).as("core mode checks the request line").hasSize(1);
-      assertThat(onUri).as("core mode checks the path's encoding").hasSize(1);
+      assertThat(onUri).as("core mode checks the path's encoding, then its segments").hasSize(2);
     }
     if (!onRequest.isEmpty()) {
       assertThat(pcreFinds(onRequest.get(0), "GET /x?y HTTP/1.1")).isTrue();
@@ -406,6 +406,16 @@ class NginxRendererTest {
       assertThat(pcreFinds(onUri.get(0), "/overlong%C0%AF")).isFalse();
       assertThat(pcreFinds(onUri.get(0), "/toolarge%F4%90%80%80")).isFalse();
     }
+    if (onUri.size() > 1) {
+      // The second guard answers 400 when it finds: a backslash or a dot segment, raw or encoded, in the path.
+      for (String ambiguous : List.of("/x/../a", "/x/%2e%2E/a", "/./a", "/x/..", "/x/.?q", "/x%2F..%2fa", "/a%5cb",
+          "/a\\b")) {
+        assertThat(pcreFinds(onUri.get(1), ambiguous)).as(ambiguous).isTrue();
+      }
+      for (String plain : List.of("/static/..hidden/a..b/.x/x.", "/a.b/c", "/x?p=../a\\b", "/x?p=/./", "/")) {
+        assertThat(pcreFinds(onUri.get(1), plain)).as(plain).isFalse();
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------- inputs
@@ -413,8 +423,8 @@ class NginxRendererTest {
   @Test
   void renderInputsWithAnExactNginxVariableThenUsesIt() throws Exception {
     String[][] inputs = {
-        {"{REQUEST_URI}", "$request_uri"}, {"{UNENCODED_URL}", "$request_uri"}, {"{QUERY_STRING}", "$args"},
-        {"{REQUEST_METHOD}", "$request_method"}, {"{SERVER_PORT}", "$server_port"}, {"{REMOTE_ADDR}", "$remote_addr"},
+        {"{REQUEST_URI}", "$request_uri"}, {"{UNENCODED_URL}", "$request_uri"}, {"{HTTP_URL}", "$request_uri"},
+        {"{QUERY_STRING}", "$args"}, {"{REQUEST_METHOD}", "$request_method"}, {"{HTTP_METHOD}", "$request_method"}, {"{SERVER_PORT}", "$server_port"}, {"{REMOTE_ADDR}", "$remote_addr"},
         {"{HTTP_COOKIE}", "$http_cookie"}, {"{HTTP_HOST}", "$http_host"}, {"{HTTPS}", "$tq_https"}};
     for (String[] io : inputs) {
       String text = render(CORE, rules(rule("in", "", ".*", "><add input=\"" + io[0] + "\" pattern=\"x\" />",
@@ -442,7 +452,7 @@ class NginxRendererTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"{ToLower:{REQUEST_URI}}", "{UrlEncode:{QUERY_STRING}}", "{SERVER_PROTOCOL}",
+  @ValueSource(strings = {"{ToLower:{REQUEST_URI}}", "{UrlEncode:{QUERY_STRING}}", "{SERVER_PROTOCOL}", "{HTTP_VERSION}",
       "{HTTP_HOST}{REQUEST_URI}", "{R:0}", "{C:1}", "{UrlDecode:{HTTP_COOKIE}}"})
   void renderAnInputWithoutAnExactNginxEquivalentThenRefusesNamingIt(String input) {
     String reason = refusal(NJS, rules(rule("in", "", ".*", "><add input=\"" + input + "\" pattern=\"x\" />",
