@@ -105,7 +105,10 @@ final class SequentialRegexEvaluator {
       throw unsupported(rule, "the input template '" + template + "'");
     }
     String variable = t.substring(1, t.length() - 1).trim().toUpperCase(Locale.ROOT);
-    if (!PLAIN_VARIABLES.contains(variable) && !(variable.startsWith("HTTP_") && variable.length() > 5)) {
+    // HTTP_URL, HTTP_METHOD and HTTP_VERSION are IIS's own variables, not headers; the baseline reads only headers.
+    boolean header = variable.startsWith("HTTP_") && variable.length() > 5
+        && !Set.of("HTTP_URL", "HTTP_METHOD", "HTTP_VERSION").contains(variable);
+    if (!PLAIN_VARIABLES.contains(variable) && !header) {
       throw unsupported(rule, "the server variable {" + variable + "}");
     }
     return new Input(variable, decode);
