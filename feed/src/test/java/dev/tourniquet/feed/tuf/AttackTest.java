@@ -14,6 +14,8 @@ import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Each attack on the feed that the client must reject, with a fixture built by {@link TestRepository}
@@ -420,6 +422,36 @@ class AttackTest {
 
     assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
         "signed.targets.mitigations/M1.json.hashes: expected an object but found nothing");
+  }
+
+  /** Serves targets (version 2, signed by the targets key) that also list {@code name}, with snapshot and timestamp. */
+  private void serveTargetsAlsoListing(String name) {
+    byte[] targets = TestRepository.forge(repo.publishedFile("1.targets.json"), s -> {
+      s.put("version", 2);
+      s.withObjectProperty("targets").set(name, Envelopes.targetEntry(new byte[] {'x'}));
+    }, repo.targetsKey);
+    byte[] snapshot = TestRepository.forge(repo.publishedFile("1.snapshot.json"), s -> {
+      s.put("version", 2);
+      s.withObjectProperty("meta").set("targets.json", TestRepository.metaEntry(2, targets));
+    }, repo.snapshotKey);
+    repo.overrides.put("2.targets.json", targets);
+    repo.overrides.put("2.snapshot.json", snapshot);
+    repo.overrides.put("timestamp.json", timestampListing(2, 2, snapshot));
+  }
+
+  // The target cache is targets/NAME in the store (TUF 5.7.3). On Windows a drive letter makes NAME absolute
+  // or drive-relative, so that Path.resolve leaves the store; ':' after a name opens an alternate data
+  // stream; a device name (in any directory, with any extension) is the device; a trailing dot or space is
+  // stripped. A signed targets file must not be able to write there, whatever platform verified it.
+  @ParameterizedTest
+  @ValueSource(strings = {"C:/Windows/System32/drivers/etc/hosts", "C:hosts", "mitigations/M1.json:hidden",
+      "mitigations/CON.json", "mitigations/nul", "mitigations/Com1.json", "lpt1/M1.json", "mitigations/M1.json.",
+      "mitigations/M1.json ", "mitigations/M?.json", "mitigations/M*.json", "mitigations/M<1>.json"})
+  void targetsListingANameThatIsNotAPlainFileOnWindowsIsMalformed(String name) throws Exception {
+    serveTargetsAlsoListing(name);
+
+    assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
+        "2.targets.json", "signed.targets." + name + ": expected a relative target path of safe segments but found");
   }
 
   // --- root chain ---------------------------------------------------------------------------------
