@@ -104,6 +104,29 @@ class AttackTest {
         "timestamp role", "but found 0");
   }
 
+  // Character.digit takes the digits of every script; HexFormat only ASCII ones. Neither input may turn
+  // into an unchecked exception: no key is needed to send it.
+  @Test
+  void signatureOfNonAsciiDigitsIsInvalidRatherThanAnUncheckedError() throws Exception {
+    ObjectNode envelope = Json.parseObject("forged", TestRepository.forge(repo.publishedFile("timestamp.json"),
+        s -> s.put("version", 2), repo.timestampKey));
+    ((ObjectNode) envelope.withArray("signatures").get(0)).put("sig", "\u0660\u0661\u0662\u0663");
+    repo.overrides.put("timestamp.json", Json.write(envelope));
+
+    assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), ThresholdNotMetException.class,
+        "timestamp role", "TUF 5.4.2", "but found 0");
+  }
+
+  @Test
+  void hashOfNonAsciiDigitsIsMalformedRatherThanAnUncheckedError() throws Exception {
+    repo.overrides.put("timestamp.json", TestRepository.forge(repo.publishedFile("timestamp.json"), s ->
+        ((ObjectNode) s.withObjectProperty("meta").get("snapshot.json")).putObject("hashes")
+            .put("sha256", "\uff10\uff11")));
+
+    assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
+        "signed.meta.snapshot.json.hashes.sha256: expected a hex digest but found \"\uff10\uff11\"");
+  }
+
   // --- rollback -----------------------------------------------------------------------------------
 
   @Test
