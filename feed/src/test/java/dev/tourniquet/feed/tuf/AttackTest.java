@@ -127,6 +127,22 @@ class AttackTest {
         "signed.meta.snapshot.json.hashes.sha256: expected a hex digest but found \"\uff10\uff11\"");
   }
 
+  @Test
+  void signedQuestionMarkSwappedForAnUnpairedSurrogateIsMalformedNotStillSigned() throws Exception {
+    // Encoded to UTF-8, an unpaired surrogate becomes "?": without a check both documents would have one
+    // canonical form, so the signature over one would verify the other (TUF 4.1: signatures are over the
+    // canonical form of the signed value as received).
+    String signed = new String(TestRepository.forge(repo.publishedFile("timestamp.json"), s -> {
+      s.put("version", 2);
+      s.put("note", "a?b");
+    }, repo.timestampKey), StandardCharsets.UTF_8);
+    assertThat(signed).contains("\"a?b\"");
+    repo.overrides.put("timestamp.json", signed.replace("\"a?b\"", "\"a\\ud800b\"").getBytes(StandardCharsets.UTF_8));
+
+    assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
+        "timestamp.json", "signed: expected a string of Unicode characters but found the unpaired surrogate U+D800");
+  }
+
   // --- rollback -----------------------------------------------------------------------------------
 
   @Test
