@@ -23,7 +23,8 @@ final class CanonicalJson {
   /**
    * Encodes a JSON tree canonically.
    *
-   * @throws IllegalArgumentException if the tree holds a non-integer number, which has no canonical form
+   * @throws IllegalArgumentException if the tree holds a non-integer number or a string with an unpaired
+   *     surrogate, which have no canonical form
    */
   static byte[] encode(JsonNode node) {
     ByteArrayOutputStream out = new ByteArrayOutputStream(1024);
@@ -82,6 +83,18 @@ final class CanonicalJson {
       char c = value.charAt(i);
       if (c == '"' || c == '\\') {
         escaped.append('\\');
+      }
+      if (Character.isSurrogate(c)) {
+        // UTF-8 has no form for an unpaired surrogate (a JSON "\\ud800" parses to one): String.getBytes
+        // would write "?", giving two documents one canonical form and so one signature.
+        boolean paired = Character.isHighSurrogate(c) && i + 1 < value.length()
+            && Character.isLowSurrogate(value.charAt(i + 1));
+        if (!paired) {
+          throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+              "expected a string of Unicode characters but found the unpaired surrogate U+%04X", (int) c));
+        }
+        escaped.append(c);
+        c = value.charAt(++i);
       }
       escaped.append(c);
     }

@@ -20,7 +20,9 @@ final class Hex {
       return Optional.empty();
     }
     for (int i = 0; i < text.length(); i++) {
-      if (Character.digit(text.charAt(i), 16) < 0) {
+      // ASCII only: Character.digit also takes other scripts' digits (U+0660, U+FF10), which HexFormat
+      // refuses with an unchecked exception, and metadata reaches here before any signature is checked.
+      if (!HexFormat.isHexDigit(text.charAt(i))) {
         return Optional.empty();
       }
     }

@@ -39,6 +39,12 @@ final class Metadata {
   private static final Pattern SPEC_VERSION = Pattern.compile("(\\d+)\\.(\\d+)(?:\\.(\\d+))?");
   /** Spec versions 1.x.y are read; TUF promises backwards-compatible changes within a major version. */
   static final int SUPPORTED_MAJOR = 1;
+  /** Characters Windows does not allow in a file name ({@code :} also names a drive or a data stream). */
+  private static final String WINDOWS_RESERVED_CHARACTERS = "<>:\"|?*";
+  /** Names Windows gives devices in every directory, with any extension and in any case. */
+  private static final Pattern WINDOWS_DEVICE = Pattern.compile(
+      "(?:CON|PRN|AUX|NUL|COM[0-9\u00b9\u00b2\u00b3]|LPT[0-9\u00b9\u00b2\u00b3]|CONIN\\$|CONOUT\\$)",
+      Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE);
 
   record Sig(String keyId, String sig) {}
 
@@ -313,7 +319,16 @@ final class Metadata {
     return hashes;
   }
 
-  /** Returns why a target path is unsafe to use as a relative file path, or null if it is safe. */
+  /**
+   * Returns why a target path is unsafe to use as a relative file path, or null if it is safe.
+   *
+   * <p>The agent caches a target as {@code targets/NAME} in its store (TUF 5.7.3) on Linux and on Windows,
+   * so a name must be a plain relative path on both, whichever platform checks it: on Windows {@code :}
+   * makes {@code C:/x} absolute and {@code C:x} drive-relative (either leaves the store) and opens an
+   * alternate data stream after a name; {@code <>"|?*} are not allowed in names; a device name such as
+   * {@code CON} or {@code nul.json} is the device in every directory; a trailing dot or space is stripped,
+   * so the file is another one than the name says.
+   */
   static String unsafeTargetPath(String name) {
     if (name.isEmpty() || name.length() > 1024) {
       return "a path of " + name.length() + " characters";
@@ -326,10 +341,22 @@ final class Metadata {
       if (c < 0x20 || c == 0x7f || c == '\\') {
         return "a control character or backslash in \"" + name.replaceAll("\\p{Cntrl}", "?") + "\"";
       }
+      if (WINDOWS_RESERVED_CHARACTERS.indexOf(c) >= 0) {
+        return "the character '" + c + "', which Windows reserves (" + WINDOWS_RESERVED_CHARACTERS + "), in \""
+            + name + "\"";
+      }
     }
     for (String segment : name.split("/", -1)) {
       if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
         return "an empty, \".\" or \"..\" segment in \"" + name + "\"";
+      }
+      if (segment.endsWith(".") || segment.endsWith(" ")) {
+        return "a segment ending in a dot or a space, which Windows strips, in \"" + name + "\"";
+      }
+      int dot = segment.indexOf('.');
+      String stem = (dot < 0 ? segment : segment.substring(0, dot)).stripTrailing();
+      if (WINDOWS_DEVICE.matcher(stem).matches()) {
+        return "the Windows device name \"" + stem + "\" as a segment in \"" + name + "\"";
       }
     }
     return null;

@@ -14,6 +14,8 @@ import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Each attack on the feed that the client must reject, with a fixture built by {@link TestRepository}
@@ -100,6 +102,45 @@ class AttackTest {
 
     assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), ThresholdNotMetException.class,
         "timestamp role", "but found 0");
+  }
+
+  // Character.digit takes the digits of every script; HexFormat only ASCII ones. Neither input may turn
+  // into an unchecked exception: no key is needed to send it.
+  @Test
+  void signatureOfNonAsciiDigitsIsInvalidRatherThanAnUncheckedError() throws Exception {
+    ObjectNode envelope = Json.parseObject("forged", TestRepository.forge(repo.publishedFile("timestamp.json"),
+        s -> s.put("version", 2), repo.timestampKey));
+    ((ObjectNode) envelope.withArray("signatures").get(0)).put("sig", "\u0660\u0661\u0662\u0663");
+    repo.overrides.put("timestamp.json", Json.write(envelope));
+
+    assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), ThresholdNotMetException.class,
+        "timestamp role", "TUF 5.4.2", "but found 0");
+  }
+
+  @Test
+  void hashOfNonAsciiDigitsIsMalformedRatherThanAnUncheckedError() throws Exception {
+    repo.overrides.put("timestamp.json", TestRepository.forge(repo.publishedFile("timestamp.json"), s ->
+        ((ObjectNode) s.withObjectProperty("meta").get("snapshot.json")).putObject("hashes")
+            .put("sha256", "\uff10\uff11")));
+
+    assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
+        "signed.meta.snapshot.json.hashes.sha256: expected a hex digest but found \"\uff10\uff11\"");
+  }
+
+  @Test
+  void signedQuestionMarkSwappedForAnUnpairedSurrogateIsMalformedNotStillSigned() throws Exception {
+    // Encoded to UTF-8, an unpaired surrogate becomes "?": without a check both documents would have one
+    // canonical form, so the signature over one would verify the other (TUF 4.1: signatures are over the
+    // canonical form of the signed value as received).
+    String signed = new String(TestRepository.forge(repo.publishedFile("timestamp.json"), s -> {
+      s.put("version", 2);
+      s.put("note", "a?b");
+    }, repo.timestampKey), StandardCharsets.UTF_8);
+    assertThat(signed).contains("\"a?b\"");
+    repo.overrides.put("timestamp.json", signed.replace("\"a?b\"", "\"a\\ud800b\"").getBytes(StandardCharsets.UTF_8));
+
+    assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
+        "timestamp.json", "signed: expected a string of Unicode characters but found the unpaired surrogate U+D800");
   }
 
   // --- rollback -----------------------------------------------------------------------------------
@@ -420,6 +461,36 @@ class AttackTest {
 
     assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
         "signed.targets.mitigations/M1.json.hashes: expected an object but found nothing");
+  }
+
+  /** Serves targets (version 2, signed by the targets key) that also list {@code name}, with snapshot and timestamp. */
+  private void serveTargetsAlsoListing(String name) {
+    byte[] targets = TestRepository.forge(repo.publishedFile("1.targets.json"), s -> {
+      s.put("version", 2);
+      s.withObjectProperty("targets").set(name, Envelopes.targetEntry(new byte[] {'x'}));
+    }, repo.targetsKey);
+    byte[] snapshot = TestRepository.forge(repo.publishedFile("1.snapshot.json"), s -> {
+      s.put("version", 2);
+      s.withObjectProperty("meta").set("targets.json", TestRepository.metaEntry(2, targets));
+    }, repo.snapshotKey);
+    repo.overrides.put("2.targets.json", targets);
+    repo.overrides.put("2.snapshot.json", snapshot);
+    repo.overrides.put("timestamp.json", timestampListing(2, 2, snapshot));
+  }
+
+  // The target cache is targets/NAME in the store (TUF 5.7.3). On Windows a drive letter makes NAME absolute
+  // or drive-relative, so that Path.resolve leaves the store; ':' after a name opens an alternate data
+  // stream; a device name (in any directory, with any extension) is the device; a trailing dot or space is
+  // stripped. A signed targets file must not be able to write there, whatever platform verified it.
+  @ParameterizedTest
+  @ValueSource(strings = {"C:/Windows/System32/drivers/etc/hosts", "C:hosts", "mitigations/M1.json:hidden",
+      "mitigations/CON.json", "mitigations/nul", "mitigations/Com1.json", "lpt1/M1.json", "mitigations/M1.json.",
+      "mitigations/M1.json ", "mitigations/M?.json", "mitigations/M*.json", "mitigations/M<1>.json"})
+  void targetsListingANameThatIsNotAPlainFileOnWindowsIsMalformed(String name) throws Exception {
+    serveTargetsAlsoListing(name);
+
+    assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
+        "2.targets.json", "signed.targets." + name + ": expected a relative target path of safe segments but found");
   }
 
   // --- root chain ---------------------------------------------------------------------------------

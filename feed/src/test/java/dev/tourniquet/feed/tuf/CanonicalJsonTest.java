@@ -37,6 +37,14 @@ class CanonicalJsonTest {
   }
 
   @Test
+  void unpairedSurrogateHasNoCanonicalFormRatherThanTheBytesOfAQuestionMark() {
+    assertThatThrownBy(() -> canonical("{\"k\": \"a\\ud800b\"}")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("expected a string of Unicode characters but found the unpaired surrogate U+D800");
+    assertThatThrownBy(() -> canonical("{\"k\": [\"\\udfff\\ud800\"]}")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("the unpaired surrogate U+DFFF");
+  }
+
+  @Test
   void largeIntegersKeepEveryDigit() throws Exception {
     assertThat(canonical("{\"v\": 123456789012345678901234567890}")).isEqualTo("{\"v\":123456789012345678901234567890}");
   }
