@@ -7,7 +7,8 @@ import java.util.Locale;
  *
  * <p>Every subclass names one check a caller can act on and carries its data; the message names the file,
  * the check (citing the TUF specification step) and reads "expected X but found Y". Whatever the failure,
- * the client's trusted store is left exactly as it was.
+ * the client's trusted store keeps no timestamp, snapshot or targets from the failed run; only a new root
+ * that the run verified is kept (TUF 5.3.8).
  */
 public abstract sealed class FeedVerificationException extends Exception
     permits ThresholdNotMetException,

@@ -23,8 +23,9 @@ import java.util.Optional;
  * byte[] m1 = client.download("mitigations/M1.json");
  * }</pre>
  *
- * <p>Any {@link FeedVerificationException} leaves the trusted store exactly as it was. An
- * {@link IOException} means the repository or the store could not be reached; retry later. A client is
+ * <p>Any {@link FeedVerificationException} or {@link IOException} leaves the trusted store as it was,
+ * except that a new root the run verified is kept (TUF 5.3.8: a root that revoked a key must not be
+ * forgotten because a later step failed). An {@link IOException} means the repository or the store could not be reached; retry later. A client is
  * not thread-safe; the store is locked against other processes while an update runs.
  *
  * <p>Keep one client for repeated refreshes: it remembers the exact bytes it verified, so a refresh that
@@ -117,7 +118,8 @@ public final class TufClient {
    * trusted store.
    *
    * @return the trusted feed
-   * @throws FeedVerificationException if any check fails; the trusted store is then unchanged
+   * @throws FeedVerificationException if any check fails; the trusted store then holds no new timestamp,
+   *     snapshot or targets (only a new root, if the chain of roots verified)
    * @throws IOException if the repository or the store cannot be reached
    */
   public TrustedFeed refresh() throws FeedVerificationException, IOException {
@@ -130,7 +132,8 @@ public final class TufClient {
    * conformance tests; an agent calls {@link #refresh()}.
    *
    * @param last the last role to update
-   * @throws FeedVerificationException if any check fails; the trusted store is then unchanged
+   * @throws FeedVerificationException if any check fails; the trusted store then holds no new timestamp,
+   *     snapshot or targets (only a new root, if the chain of roots verified)
    * @throws IOException if the repository or the store cannot be reached
    */
   public void refreshThrough(Role last) throws FeedVerificationException, IOException {

@@ -24,10 +24,13 @@ import java.util.OptionalLong;
  * <p>Two deliberate choices beyond the letter of the specification, both on the safe side:
  *
  * <ul>
- *   <li>Nothing is persisted until every step of the run has passed; then the store is updated in the
- *       specification's order (5.3.8, 5.4.5, 5.5.7, 5.6.6). A failure at any step therefore leaves the
- *       trusted store byte for byte as it was, including any root that an earlier step of the same run had
- *       accepted; the next run simply walks the root chain again.
+ *   <li>A new root is persisted as soon as the root chain is verified (5.3.8), together with the 5.3.11
+ *       deletions, and before its expiry is checked; the timestamp, snapshot and targets only when every
+ *       later step has passed (5.4.5, 5.5.7, 5.6.6). A failure therefore leaves the trusted store as it
+ *       was, except for a root that this run verified: a root that revokes a compromised key must not be
+ *       forgotten because a later step failed, or an attacker who then withholds it could have the client
+ *       accept that key again. The specification persists each root of the chain as it is verified; all
+ *       of them at once after the chain is no weaker, since an interrupted chain is walked again.
  *   <li>A timestamp of the same version as the trusted one (or an HTTP 304 for it) does not end the run:
  *       the trusted timestamp stays, its expiry is checked (so a mirror that keeps answering "not
  *       modified" cannot freeze the client past that expiry), and the trusted snapshot and targets are used
@@ -236,21 +239,25 @@ final class Updater {
       // TUF 5.3.6: the intermediate root's expiry does not matter. 5.3.7: it becomes the trusted root.
       root = candidate;
     }
+    if (root != trustedRoot) {
+      updated = true;
+      // TUF 5.3.8: persist the new root as root.json, now: whatever fails later in this run, a root that
+      // revoked a key stays trusted.
+      List<Change> rootChanges = new ArrayList<>();
+      rootChanges.add(Change.write(TrustedStore.ROOT, root.bytes));
+      // TUF 5.3.11: if the timestamp or snapshot keys were rotated, delete the trusted timestamp and
+      // snapshot, so that a repository recovering from a fast-forward attack is followed. In the same
+      // commit as the root, so that the next run, which compares against the stored root, cannot miss it.
+      if (rotated(Role.TIMESTAMP) || rotated(Role.SNAPSHOT)) {
+        rootChanges.add(Change.delete(TrustedStore.ETAG));
+        rootChanges.add(Change.delete(TrustedStore.TIMESTAMP));
+        rootChanges.add(Change.delete(TrustedStore.SNAPSHOT));
+      }
+      store.commit(rootChanges);
+    }
     // TUF 5.3.10: the final root must not have expired (freeze attack).
     if (root.expiredAt(now)) {
       throw new ExpiredException(root.file, Role.ROOT, "5.3.10", root.expires, now);
-    }
-    if (root != trustedRoot) {
-      updated = true;
-      // TUF 5.3.8: persist the new root as root.json (applied at commit).
-      changes.add(Change.write(TrustedStore.ROOT, root.bytes));
-      // TUF 5.3.11: if the timestamp or snapshot keys were rotated, delete the trusted timestamp and
-      // snapshot, so that a repository recovering from a fast-forward attack is followed.
-      if (rotated(Role.TIMESTAMP) || rotated(Role.SNAPSHOT)) {
-        changes.add(Change.delete(TrustedStore.ETAG));
-        changes.add(Change.delete(TrustedStore.TIMESTAMP));
-        changes.add(Change.delete(TrustedStore.SNAPSHOT));
-      }
     }
     // TUF 5.3.12: consistent snapshots as the trusted root says.
     consistentSnapshot = root.root().consistentSnapshot();

@@ -4,11 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.BeforeEach;
@@ -507,6 +512,37 @@ class AttackTest {
 
     assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), RootChainGapException.class,
         "2.root.json: root chain skips a version (TUF 5.3.5): expected version 2 but found 3");
+  }
+
+  @Test
+  void rootThatRevokedAKeyStaysTrustedWhenALaterStepOfItsRunFails() throws Exception {
+    repo.client(store).refresh();
+    // Root 2 revokes the timestamp key, say because it leaked.
+    SigningKey newTimestampKey = SigningKey.generate();
+    repo.repo.changeKeys(Role.TIMESTAMP, List.of(newTimestampKey.verificationKey()), Set.of(repo.timestampKey.keyId()),
+        OptionalInt.empty());
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(0));
+    repo.repo.sign(Role.ROOT, repo.rootKeys.get(2));
+    repo.repo.publish(List.of(repo.snapshotKey), List.of(newTimestampKey));
+    Fetcher mirror = repo.mirror();
+    // First run: the genuine 2.root.json arrives, then the connection drops before the timestamp.
+    TufClient first = TufClient.open(store, (p, e) -> {
+      if (p.equals("timestamp.json")) {
+        throw new IOException("connection reset");
+      }
+      return mirror.fetch(p, e);
+    }, repo.clock);
+    assertThatThrownBy(first::refresh).isInstanceOf(IOException.class);
+    // Second run: the attacker withholds 2.root.json and serves a timestamp signed with the revoked key.
+    byte[] forged = TestRepository.forge(repo.publishedFile("timestamp.json"), s -> s.put("version", 99),
+        repo.timestampKey);
+    TufClient second = TufClient.open(store, (p, e) -> p.equals("2.root.json") ? new Fetcher.NotFound()
+        : p.equals("timestamp.json") ? new Fetcher.Found(new ByteArrayInputStream(forged), Optional.empty())
+        : mirror.fetch(p, e), repo.clock);
+
+    assertThatThrownBy(second::refresh).isInstanceOf(ThresholdNotMetException.class)
+        .hasMessageContaining("timestamp.json").hasMessageContaining("root (version 2)");
+    assertThat(TufClient.open(store, mirror, repo.clock).trustedVersions()).containsEntry(Role.ROOT, 2L);
   }
 
   @Test
