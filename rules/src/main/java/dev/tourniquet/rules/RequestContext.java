@@ -154,6 +154,11 @@ final class RequestContext implements Template.Environment {
     return new RequestContext(request, newResponse, pathEnd, path(), query(), index, headerMask);
   }
 
+  /** The raw path of the target as sent, without the query. */
+  String rawPath() {
+    return request.target().substring(0, pathEnd);
+  }
+
   /** The decoded path. */
   private String path() {
     String p = path;

@@ -55,6 +55,16 @@ final class NginxRenderer {
   private static final String ORIGIN_FORM = "\\A[^\\x{20}]+\\x{20}/";
 
   /**
+   * A raw path (up to '?' or the end) that the rules module refuses as ambiguous where a rule reads the
+   * decoded path ({@code AmbiguousPath}): a raw or encoded backslash, a path parameter ({@code ;}), an encoded
+   * {@code /}, an empty segment, or a segment that is {@code .} or {@code ..}, raw or encoded. nginx routes
+   * {@code /./ecp/x}, {@code /a/../ecp/x} and {@code //ecp/x} as {@code /ecp/x} (and a Java backend strips
+   * {@code ;x=1}), while the njs path stays as sent: without this, {@code ^ecp/} would never see them.
+   */
+  private static final String AMBIGUOUS_PATH =
+      "\\A[^?]*?(?:\\x{5c}|;|%2[Ff]|%5[Cc]|//|/(?:\\.|%2[Ee]){1,2}(?:[/?]|\\z))";
+
+  /**
    * A raw path (up to '?' or the end) whose percent-encoding is well formed and encodes valid UTF-8
    * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), as the rules module's strict
    * decoding demands. Matched on bytes; each step of the loop is decided by the next few bytes, and the
@@ -99,6 +109,8 @@ final class NginxRenderer {
   private final Set<String> njsVariables = new LinkedHashSet<>();
   private boolean needsHttps;
   private boolean hasRequestRules;
+  /** An enforced rule reads the decoded path (njs {@code path} or {@code url}). */
+  private boolean readsDecodedPath;
   private int hits;
   private int headers;
   /** The mitigation being rendered records hits instead of answering. */
@@ -176,6 +188,9 @@ final class NginxRenderer {
       out.append("if ($request !~ ").append(quote(ORIGIN_FORM)).append(") { return 400; }\n");
       out.append("if ($request_uri !~ ").append(quote(VALID_PATH)).append(") { return 400; }\n");
     }
+    if (readsDecodedPath) {
+      out.append("if ($request_uri ~ ").append(quote(AMBIGUOUS_PATH)).append(") { return 400; }\n");
+    }
     if (needsHttps) {
       out.append("set $tq_https off;\nif ($https = on) { set $tq_https on; }\n");
     }
@@ -189,6 +204,7 @@ final class NginxRenderer {
     Set<String> njsBefore = new LinkedHashSet<>(njsVariables);
     boolean httpsBefore = needsHttps;
     boolean requestRulesBefore = hasRequestRules;
+    boolean readsPathBefore = readsDecodedPath;
     int hitsBefore = hits;
     auditing = active.audit() && options.njsScript().isPresent();
     for (int i = 0; i < actions.size(); i++) {
@@ -215,6 +231,7 @@ final class NginxRenderer {
     if (active.audit()) {
       // The path guard answers 400, which audit mode must never do.
       hasRequestRules = requestRulesBefore;
+      readsDecodedPath = readsPathBefore;
     }
     if (active.audit() && !auditing) {
       // Rendered above to refuse what cannot be enforced; without njs, audit mode applies nothing.
@@ -618,6 +635,7 @@ final class NginxRenderer {
           + "(libnginx-mod-http-js, see docs/nginx.md)");
     }
     njsVariables.add(function);
+    readsDecodedPath |= function.equals("path") || function.equals("url");
     return "$tq_njs_" + function;
   }
 
