@@ -78,6 +78,8 @@ public final class CompiledRules {
   /** Per inbound rule: whether any of its templates reads {R:n}, resp. {C:n}. */
   private final boolean[] readsRuleCaptures;
   private final boolean[] readsConditionCaptures;
+  /** Whether any rule reads the decoded path, so that an ambiguous one must be refused (see {@link AmbiguousPath}). */
+  private final boolean readsDecodedPath;
   /** Rules without a trigger, in order. */
   private final int[] alwaysCandidates;
   private final TriggerInput[] triggerInputs;
@@ -129,6 +131,7 @@ public final class CompiledRules {
     int n = inbound.length;
     this.readsRuleCaptures = new boolean[n];
     this.readsConditionCaptures = new boolean[n];
+    boolean readsPath = false;
     for (int i = 0; i < n; i++) {
       InboundStep step = inbound[i];
       List<Template> templates = new ArrayList<>();
@@ -142,9 +145,23 @@ public final class CompiledRules {
         if (t != null) {
           readsRuleCaptures[i] |= t.maxBackReference('R') >= 0;
           readsConditionCaptures[i] |= t.maxBackReference('C') >= 0;
+          readsPath |= t.readsUrl();
         }
       }
+      // A <match url> that can fail reads the path; so does any {R:n}, the match's captures of it.
+      readsPath |= !(step.match().alwaysMatches() && !step.matchNegate()) || readsRuleCaptures[i];
     }
+    for (OutboundStep step : outbound) {
+      List<ConditionStep> conditions = new ArrayList<>(List.of(step.conditions()));
+      if (step.preCondition() != null) {
+        conditions.addAll(List.of(step.preCondition().items()));
+      }
+      for (ConditionStep c : conditions) {
+        readsPath |= c.input().readsUrl();
+      }
+      readsPath |= step.value() != null && step.value().readsUrl();
+    }
+    this.readsDecodedPath = readsPath;
 
     // First the literal triggers; the rest is decided once every rule's guard options are known.
     List<Integer> always = new ArrayList<>();
@@ -343,12 +360,14 @@ public final class CompiledRules {
    *
    * @param request the request
    * @return the decision
-   * @throws RequestException if the request is malformed or over a limit; the caller should answer it
+   * @throws RequestException if the request is malformed or over a limit, or its path is ambiguous while a
+   *     rule reads the decoded path ({@link #readsDecodedPath()}); the caller should answer it
    *     with {@link RequestException#suggestedStatus()} rather than let it through
    */
   public Decision evaluate(HttpRequest request) {
     Scratch s = scratch.get();
     RequestContext ctx = RequestContext.of(request, null, limits, s.headerIndex);
+    checkPath(ctx);
     if (inbound.length == 0) {
       return Decision.ALLOW;
     }
@@ -362,7 +381,25 @@ public final class CompiledRules {
    */
   Decision evaluateSequentially(HttpRequest request) {
     RequestContext ctx = RequestContext.of(request, null, limits);
+    checkPath(ctx);
     return walk(ctx, null, true);
+  }
+
+  /**
+   * Whether a rule reads the decoded path ({@code <match url>} other than {@code .*}, {@code {URL}},
+   * {@code {R:n}}); if so, {@link #evaluate} and {@link #evaluateResponse} refuse an ambiguous path.
+   *
+   * @return true if the rules read the decoded path
+   */
+  public boolean readsDecodedPath() {
+    return readsDecodedPath;
+  }
+
+  /** Refuses an ambiguous path when a rule reads the decoded path (see {@link AmbiguousPath}). */
+  private void checkPath(RequestContext ctx) {
+    if (readsDecodedPath) {
+      AmbiguousPath.check(ctx.rawPath());
+    }
   }
 
   /** Fills {@code s.candidates} with the rules whose trigger fires, in ascending order. */
@@ -607,10 +644,12 @@ public final class CompiledRules {
    * @param response the application's response
    * @return the response headers after every outbound rule, in order (a rewritten header keeps its place;
    *     a header set by a rule that was absent comes last)
-   * @throws RequestException if the request is malformed or over a limit
+   * @throws RequestException if the request is malformed or over a limit, or its path is ambiguous while a
+   *     rule reads the decoded path
    */
   public List<Header> evaluateResponse(HttpRequest request, HttpResponse response) {
     RequestContext ctx = RequestContext.of(request, response, limits);
+    checkPath(ctx);
     List<Header> headers = new ArrayList<>(response.headers());
     for (OutboundStep step : outbound) {
       ctx.resetCaptures();

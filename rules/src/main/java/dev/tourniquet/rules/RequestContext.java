@@ -125,12 +125,6 @@ final class RequestContext implements Template.Environment {
             + "' has malformed percent-encoding or invalid UTF-8; expected %XX sequences of valid UTF-8", 400);
       }
     }
-    String ambiguity = decoded != null ? ambiguity(decoded, decoded.length()) : ambiguity(target, pathEnd);
-    if (ambiguity != null) {
-      throw new RequestException("request path '" + abbreviate(target.substring(0, pathEnd)) + "' has " + ambiguity
-          + ", which IIS resolves before its rules see the path; expected a path without '.' or '..' segments"
-          + " and without a backslash, raw or percent-encoded", 400);
-    }
     int size = Integer.highestOneBit(Math.max(8, n * 2)) * 2;
     if (index.slots.length < size) {
       index.slots = new int[size];
@@ -148,32 +142,6 @@ final class RequestContext implements Template.Environment {
     return new RequestContext(request, response, pathEnd, decoded, q < 0 ? "" : null, index, mask);
   }
 
-  /**
-   * Why the decoded path {@code path.substring(0, end)} is not the path IIS's rules would see, or null.
-   * HTTP.sys turns a backslash into a slash and resolves {@code .} and {@code ..} segments before any
-   * module runs (Microsoft KB 896287), so on IIS {@code /x/../owa/x} and {@code /owa%5Cx} reach the rules
-   * as {@code owa/x}; taken as sent, a rule on {@code ^owa/} would miss them while the application behind
-   * serves {@code /owa/x}. They are refused rather than resolved, since the server behind may resolve
-   * them otherwise (Tomcat's {@code ..;}, a backslash kept as a name character).
-   */
-  private static String ambiguity(String path, int end) {
-    int segmentStart = 1;
-    for (int i = 1; i <= end; i++) {
-      char c = i < end ? path.charAt(i) : '/';
-      if (c == '\\') {
-        return "a backslash";
-      }
-      if (c == '/') {
-        int length = i - segmentStart;
-        if ((length == 1 || length == 2) && path.charAt(segmentStart) == '.' && path.charAt(i - 1) == '.') {
-          return "a dot segment ('.' or '..')";
-        }
-        segmentStart = i + 1;
-      }
-    }
-    return null;
-  }
-
   private static String abbreviate(String s) {
     return s.length() <= 80 ? s : s.substring(0, 80) + "…";
   }
@@ -184,6 +152,11 @@ final class RequestContext implements Template.Environment {
     index.slots = headerSlots;
     index.hashes = headerHashes;
     return new RequestContext(request, newResponse, pathEnd, path(), query(), index, headerMask);
+  }
+
+  /** The raw path of the target as sent, without the query. */
+  String rawPath() {
+    return request.target().substring(0, pathEnd);
   }
 
   /** The decoded path. */

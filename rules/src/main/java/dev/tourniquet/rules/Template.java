@@ -119,6 +119,19 @@ final class Template {
     return false;
   }
 
+  /** True when the template reads {@code {URL}}, the request's decoded path, at any depth of nesting. */
+  boolean readsUrl() {
+    for (Part part : parts) {
+      if (part instanceof Variable v && v.name().equals("URL")) {
+        return true;
+      }
+      if (part instanceof Call call && call.argument().readsUrl()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The highest index of a back-reference of the given kind, or -1. */
   int maxBackReference(char kind) {
     int max = -1;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -133,9 +134,10 @@ class TriggerTest {
       automata += compiled.triggerInputCount() - compiled.skipScannedInputCount();
       for (int r = 0; r < 40; r++) {
         HttpRequest request = longRequest(random, used.toArray(new String[0]));
-        Decision decision = compiled.evaluate(request);
+        // Paths with '../' and '//' are refused (ambiguous) when a rule reads the path: both ways alike.
+        Object decision = outcome(() -> compiled.evaluate(request));
         assertThat(decision).as("rules %s%nrequest %s", RuleJson.write(compiled.ruleSet()), request)
-            .isEqualTo(compiled.evaluateSequentially(request));
+            .isEqualTo(outcome(() -> compiled.evaluateSequentially(request)));
         stopped += decision instanceof Decision.Abort ? 1 : 0;
         compared++;
       }
@@ -165,6 +167,15 @@ class TriggerTest {
   }
 
   /** Cookie, user agent and target long enough for two-halves scans, with the rules' words anywhere in them. */
+  /** The decision, or the message of the refusal. */
+  private static Object outcome(Supplier<Decision> evaluation) {
+    try {
+      return evaluation.get();
+    } catch (RequestException e) {
+      return e.getMessage();
+    }
+  }
+
   private static HttpRequest longRequest(Random random, String[] words) {
     String[] pieces = {"ClientId=8F2A1C0D4B5E", "; ", "/", "../", "=localhost/owa/?~19", "powershell", "%50ower%53hell", "q", "Mozilla/5.0 "};
     StringBuilder cookie = new StringBuilder();

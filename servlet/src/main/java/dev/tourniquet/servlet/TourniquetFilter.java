@@ -48,8 +48,9 @@ import java.util.Optional;
  * </ol>
  *
  * <p>A request the rules cannot evaluate (over a limit, malformed percent-encoding, an ambiguous path
- * where a path prefix must be matched) is answered with the status the failure suggests (400, 414, 431),
- * never let through. {@code responseRules} rewrite the response headers before the response commits.
+ * where a path prefix must be matched or a rule reads the decoded path) is answered with the status the
+ * failure suggests (400, 414, 431), never let through. {@code responseRules} rewrite the response headers
+ * before the response commits.
  *
  * <p><em>Audit</em>-mode mitigations are evaluated the same way but never block or change anything; their
  * matches, and the enforce-mode ones, are counted per mitigation and rule ({@link #hits()}) and written
@@ -271,8 +272,10 @@ public class TourniquetFilter extends GenericFilter {
           current = current.withTarget(r.target());
           pathKnown = false;
         }
-      } else if (c.response() != null && enforce) {
-        // The outbound rules read the request too; refuse one they cannot evaluate before it runs.
+      }
+      if (c.response() != null && enforce) {
+        // The outbound rules read the request too (an ambiguous path, when they read {URL}); refuse one
+        // they cannot evaluate before it runs, whether or not the mitigation also has request rules.
         try {
           c.response().evaluate(original);
         } catch (RequestException e) {

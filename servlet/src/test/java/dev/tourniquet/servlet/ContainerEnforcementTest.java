@@ -208,6 +208,29 @@ abstract class ContainerEnforcementTest {
   }
 
   @Test
+  void ruleOnTheDecodedPathIsNotBypassedByASpellingTheContainerNormalises() throws Exception {
+    RuleSet rules = Fixtures.json("""
+        {"rules": [{"name": "block ecp", "match": {"url": "^ecp/"},
+                    "action": {"type": "CustomResponse", "statusCode": 403, "statusDescription": "blocked"}},
+                   {"name": "block x.js", "match": {"url": ".*"},
+                    "conditions": {"items": [{"input": "{URL}", "pattern": "^/owa/auth/x\\\\.js$"}]},
+                    "action": {"type": "CustomResponse", "statusCode": 403, "statusDescription": "blocked"}}]}
+        """);
+    run(Fixtures.file(Fixtures.requestRules("T5", Mode.ENFORCE, rules)));
+
+    // Each of these is /ecp/x or /owa/auth/x.js to IIS's {URL} and to the container's mapping.
+    List<String> spellings = List.of("/./ecp/x", "/a/../ecp/x", "//ecp/x", "/%2e/ecp/x", "/ecp;a=b/x",
+        "/owa/x/..;/ecp/x", "/owa/auth/./x.js", "/owa/auth;x=y/x.js", "/owa/auth/x.js;x=y", "/owa//auth/x.js");
+    for (String spelling : spellings) {
+      assertThat(Http.get(port(), spelling).status()).as(spelling).isIn(400, 403);
+    }
+    Http.Response plain = Http.get(port(), "/owa/auth/y.js");
+
+    assertThat(app.requests).as("requests that reached the application").hasValue(1);
+    assertThat(plain.status()).isEqualTo(200);
+  }
+
+  @Test
   void authPolicyRefusesBasicWithout401Challenge() throws Exception {
     run(Fixtures.file(Fixtures.auth("M4", "/owa", true, false)));
 

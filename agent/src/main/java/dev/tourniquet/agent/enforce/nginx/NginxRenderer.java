@@ -58,6 +58,16 @@ final class NginxRenderer {
   private static final String ORIGIN_FORM = "\\A[^\\x{20}]+\\x{20}/";
 
   /**
+   * A raw path (up to '?' or the end) that the rules module refuses as ambiguous where a rule reads the
+   * decoded path ({@code AmbiguousPath}): a raw or encoded backslash, a path parameter ({@code ;}), an encoded
+   * {@code /}, an empty segment, or a segment that is {@code .} or {@code ..}, raw or encoded. nginx routes
+   * {@code /./ecp/x}, {@code /a/../ecp/x} and {@code //ecp/x} as {@code /ecp/x} (and a Java backend strips
+   * {@code ;x=1}), while the njs path stays as sent: without this, {@code ^ecp/} would never see them.
+   */
+  private static final String AMBIGUOUS_PATH =
+      "\\A[^?]*?(?:\\x{5c}|;|%2[Ff]|%5[Cc]|//|/(?:\\.|%2[Ee]){1,2}(?:[/?]|\\z))";
+
+  /**
    * A raw path (up to '?' or the end) whose percent-encoding is well formed and encodes valid UTF-8
    * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), as the rules module's strict
    * decoding demands. Matched on bytes; each step of the loop is decided by the next few bytes, and the
@@ -74,16 +84,6 @@ final class NginxRenderer {
     String four = "%(?:[Ff]0%[9ABab]" + h + "|[Ff][1-3]" + c + "|[Ff]4%8" + h + ")" + c + c;
     VALID_PATH = "\\A(?>(?:[^%?]|" + one + "|" + two + "|" + three + "|" + four + ")*)(?:\\?|\\z)";
   }
-
-  /**
-   * A raw path (before any '?') with a backslash or a '.' or '..' segment, raw or percent-encoded (the
-   * slashes around the segment too, since the rules module looks for them in the decoded path), which
-   * the rules module refuses to evaluate: IIS resolves them before its rules see the path, so taken as
-   * sent a rule on {@code ^owa/} would miss {@code /x/../owa/}. nginx's own {@code $uri} resolves them
-   * too, but the rules read the raw path, and the application behind may resolve them otherwise.
-   */
-  private static final String AMBIGUOUS_PATH =
-      "\\A[^?]*?(?:\\\\|%5[Cc]|(?:/|%2[Ff])(?:\\.|%2[Ee]){1,2}(?:/|%2[Ff]|\\?|\\z))";
 
   /**
    * What the renderer may use.
@@ -112,6 +112,8 @@ final class NginxRenderer {
   private final Set<String> njsVariables = new LinkedHashSet<>();
   private boolean needsHttps;
   private boolean hasRequestRules;
+  /** An enforced rule reads the decoded path (njs {@code path} or {@code url}). */
+  private boolean readsDecodedPath;
   private int hits;
   private int headers;
   /** The mitigation being rendered records hits instead of answering. */
@@ -183,11 +185,13 @@ final class NginxRenderer {
     }
     if (hasRequestRules) {
       // The rules module refuses to evaluate a request whose target is not in origin form, or whose path has
-      // malformed percent-encoding, encodes invalid UTF-8, or has a backslash or a dot segment, and an
-      // enforcer answers it 400 rather than let it through unchecked. nginx's $request_uri is only the path for an absolute-form target, so the
+      // malformed percent-encoding or encodes invalid UTF-8, and an enforcer answers it 400 rather than let
+      // it through unchecked. nginx's $request_uri is only the path for an absolute-form target, so the
       // form is read from the request line.
       out.append("if ($request !~ ").append(quote(ORIGIN_FORM)).append(") { return 400; }\n");
       out.append("if ($request_uri !~ ").append(quote(VALID_PATH)).append(") { return 400; }\n");
+    }
+    if (readsDecodedPath) {
       out.append("if ($request_uri ~ ").append(quote(AMBIGUOUS_PATH)).append(") { return 400; }\n");
     }
     if (needsHttps) {
@@ -203,6 +207,7 @@ final class NginxRenderer {
     Set<String> njsBefore = new LinkedHashSet<>(njsVariables);
     boolean httpsBefore = needsHttps;
     boolean requestRulesBefore = hasRequestRules;
+    boolean readsPathBefore = readsDecodedPath;
     int hitsBefore = hits;
     auditing = active.audit() && options.njsScript().isPresent();
     for (int i = 0; i < actions.size(); i++) {
@@ -229,6 +234,7 @@ final class NginxRenderer {
     if (active.audit()) {
       // The path guard answers 400, which audit mode must never do.
       hasRequestRules = requestRulesBefore;
+      readsDecodedPath = readsPathBefore;
     }
     if (active.audit() && !auditing) {
       // Rendered above to refuse what cannot be enforced; without njs, audit mode applies nothing.
@@ -639,6 +645,7 @@ final class NginxRenderer {
           + "(libnginx-mod-http-js, see docs/nginx.md)");
     }
     njsVariables.add(function);
+    readsDecodedPath |= function.equals("path") || function.equals("url");
     return "$tq_njs_" + function;
   }
 

@@ -14,8 +14,8 @@ package dev.tourniquet.agent.enforce.nginx;
  *   <li>{@code decodedRequestUri}, {@code decodedArgs}: {@code {UrlDecode:{REQUEST_URI}}} and
  *       {@code {UrlDecode:{QUERY_STRING}}}: lenient decoding, where a {@code %} not followed by two hex
  *       digits stays and invalid UTF-8 becomes U+FFFD; {@code +} stays.
- *   <li>{@code header}: the request header named by {@code $tq_header_name} (lower case), its fields
- *       joined with {@code ", "} ({@code "; "} for Cookie) as the rules module joins them; nginx before
+ *   <li>{@code header}: the request header named by {@code $tq_header_name} (lower case, {@code -} and
+ *       {@code _} alike), its fields joined with {@code ", "} ({@code "; "} for Cookie) as the rules module joins them; nginx before
  *       1.23 keeps only the first field in {@code $http_…}.
  *   <li>{@code hit}: audit mode; appends {@code $tq_hit_key} as a line to {@code $tq_audit_log} and returns
  *       the empty string. A failure to write is logged to nginx's error log and never fails the request.
@@ -119,11 +119,13 @@ final class NjsScript {
           return decodeLenient(r.variables.args || '');
       }
 
+      // '-' and '_' are one character here, as in the rules module's {HTTP_X_Y} and nginx's $http_x_y: with
+      // underscores_in_headers on, nginx passes X_Token on, which CGI, PHP and IIS read as HTTP_X_TOKEN.
       function header(r) {
-          var name = (r.variables.tq_header_name || '').toLowerCase();
+          var name = (r.variables.tq_header_name || '').toLowerCase().replace(/_/g, '-');
           var values = [];
           r.rawHeadersIn.forEach(function (field) {
-              if (field[0].toLowerCase() === name) {
+              if (field[0].toLowerCase().replace(/_/g, '-') === name) {
                   values.push(field[1]);
               }
           });

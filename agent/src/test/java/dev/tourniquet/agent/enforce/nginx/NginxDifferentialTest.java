@@ -183,6 +183,26 @@ class NginxDifferentialTest {
         .contains("abort", "allow", "status 403", "status 302", "status 400");
   }
 
+  @Test
+  void headerSpelledWithAnUnderscoreIsMatchedWhenNginxPassesItOn(@TempDir Path own) throws Exception {
+    // With underscores_in_headers on, nginx passes X_Token to the backend, where CGI, PHP and IIS read it as
+    // HTTP_X_TOKEN; the rules engine reads it as {HTTP_X_TOKEN} too.
+    RuleSet rules = TestMitigations.read(TestMitigations.repoRoot().resolve("agent/src/test/resources/nginx/differential.xml"));
+    CompiledRules engine = RuleCompiler.compile(rules);
+    List<Header> headers = List.of(new Header("Host", "localhost"), new Header("X_Token", "evil"));
+    assertThat(describe(engine.evaluate(new HttpRequest("GET", "/token", HttpRequest.HTTP_1_1, headers, "127.0.0.1", false, 80))))
+        .isEqualTo("status 503");
+    try (RealNginx underscores = new RealNginx(own.resolve("nginx"), "underscores_in_headers on;")) {
+      NginxEnforcer enforcer2 = new NginxEnforcer("web-nginx", underscores.settings(true));
+      enforcer2.converge(List.of(TestMitigations.rules("DIFF", rules)));
+
+      RealNginx.Outcome outcome = underscores.send("GET", "/token", List.<String[]>of(new String[] {"X_Token", "evil"}));
+
+      assertThat(describe(outcome)).isEqualTo("status 503");
+      enforcer2.converge(List.of());
+    }
+  }
+
   /** Why the test nginx cannot reproduce a vector's request (plain HTTP from 127.0.0.1 on its own port). */
   private static Optional<String> unreproducible(Vector v, String ruleText) {
     JsonNode r = v.request();
