@@ -58,7 +58,7 @@ public final class Fetchers {
 
   /**
    * Fetches over HTTP(S) with {@code java.net.http}: GET {@code base + path}, 200 is the file, 404 and
-   * 410 mean not found, 304 answers a conditional request ({@code If-None-Match}) for an unchanged file,
+   * 410 mean not found (and 403 for {@code N.root.json}, as an S3 bucket answers it), 304 answers a conditional request ({@code If-None-Match}) for an unchanged file,
    * anything else is an {@link IOException}. Redirects are followed; the content is verified anyway.
    *
    * @param base the repository base URL; a trailing {@code /} is added if missing

@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.StringJoiner;
+import java.util.regex.Pattern;
 
 /** {@link Fetcher} over HTTP with conditional GET; see {@link Fetchers#http(URI)}. */
 final class HttpFetcher implements Fetcher {
@@ -32,6 +33,9 @@ final class HttpFetcher implements Fetcher {
     this.client = Objects.requireNonNull(client, "client");
     this.timeout = Objects.requireNonNull(timeout, "timeout");
   }
+
+  /** {@code N.root.json}, the next root that TUF 5.3.3 asks for on every refresh. */
+  private static final Pattern NEXT_ROOT = Pattern.compile("[0-9]+\\.root\\.json");
 
   @Override
   public Response fetch(String path, Optional<String> ifNoneMatch) throws IOException {
@@ -62,6 +66,13 @@ final class HttpFetcher implements Fetcher {
       return new NotModified();
     }
     if (status == 404 || status == 410) {
+      return new NotFound();
+    }
+    if (status == 403 && NEXT_ROOT.matcher(path).matches()) {
+      // An S3 bucket (and mirrors like it) that does not let readers list answers 403 for a missing object.
+      // The next root is missing on almost every check (TUF 5.3.3 asks for it to learn there is none), so
+      // such a feed would never refresh; python-tuf reads 403 there as not found too. It gives an attacker
+      // nothing a 404 would not. Anywhere else 403 stays a failure: those files must exist and be readable.
       return new NotFound();
     }
     throw new IOException("GET " + response.uri() + ": expected HTTP 200 but found " + status);

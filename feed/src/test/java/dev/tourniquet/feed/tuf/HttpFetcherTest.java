@@ -53,6 +53,29 @@ class HttpFetcherTest {
   }
 
   @Test
+  void forbiddenNextRootIsNoNewRootAsFromABucketThatHidesMissingObjectsButForbiddenTimestampIsAFailure()
+      throws Exception {
+    TestRepository repo = new TestRepository(temp);
+    Path store = repo.newStore(temp.resolve("store"));
+    Map<String, byte[]> files = publishedFiles(repo.published());
+    try (MapHttpServer server = new MapHttpServer(files)) {
+      server.answerMissingWith(403); // S3 without list permission: a missing object is 403, not 404
+      TufClient agent = TufClient.open(store, Fetchers.http(server.base()), repo.clock);
+
+      assertThat(agent.refresh().rootVersion()).isEqualTo(1);
+      assertThat(server.requests()).contains("/feed/2.root.json");
+    }
+    files.remove("timestamp.json");
+    try (MapHttpServer server = new MapHttpServer(files)) {
+      server.answerMissingWith(403);
+      TufClient agent = TufClient.open(store, Fetchers.http(server.base()), repo.clock);
+
+      assertThatThrownBy(agent::refresh).isInstanceOf(IOException.class)
+          .hasMessageContaining("timestamp.json: expected HTTP 200 but found 403");
+    }
+  }
+
+  @Test
   void notModifiedAnswerCannotKeepAnExpiredTimestampAlive() throws Exception {
     TestRepository repo = new TestRepository(temp);
     Path store = repo.newStore(temp.resolve("store"));

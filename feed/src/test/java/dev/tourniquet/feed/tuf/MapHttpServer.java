@@ -15,12 +15,13 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A real HTTP server on 127.0.0.1 that serves exactly a map of request paths to bytes (404 for anything
- * else), answers {@code If-None-Match} with 304 when the entity tag matches, and records every request.
+ * else, or another status such as an S3 bucket's 403), answers {@code If-None-Match} with 304 when the entity tag matches, and records every request.
  */
 final class MapHttpServer implements AutoCloseable {
   private final HttpServer server;
   private final Map<String, byte[]> files = new ConcurrentHashMap<>();
   private final List<String> requests = new CopyOnWriteArrayList<>();
+  private volatile int missingStatus = 404;
 
   MapHttpServer(Map<String, byte[]> initial) {
     files.putAll(initial);
@@ -41,6 +42,11 @@ final class MapHttpServer implements AutoCloseable {
     files.put(path, bytes);
   }
 
+  /** Answers a path that is not in the map with this status instead of 404. */
+  void answerMissingWith(int status) {
+    missingStatus = status;
+  }
+
   List<String> requests() {
     return List.copyOf(requests);
   }
@@ -56,7 +62,7 @@ final class MapHttpServer implements AutoCloseable {
       requests.add(path + (conditional == null ? "" : " If-None-Match: " + conditional));
       byte[] body = path.startsWith("/feed/") ? files.get(path.substring("/feed/".length())) : null;
       if (body == null) {
-        exchange.sendResponseHeaders(404, -1);
+        exchange.sendResponseHeaders(missingStatus, -1);
         return;
       }
       String etag = etagOf(body);
