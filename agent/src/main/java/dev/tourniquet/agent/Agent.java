@@ -596,7 +596,10 @@ public final class Agent implements AgentControl, Closeable {
           }
           check();
         }
-      } catch (IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException | Error e) {
+        // An Error too (a class gone from a jar replaced under the running agent, a stack overflow): the worker
+        // is the only thread that checks, and the process outlives it, so its end would leave the server with
+        // no further check, removal or update while status and the service manager see an agent running.
         LOG.error("check failed: {}", e.toString(), e);
         synchronized (wake) {
           dueNanos = System.nanoTime() + Schedule.MIN_RETRY.toNanos();

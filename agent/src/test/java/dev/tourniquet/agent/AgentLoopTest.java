@@ -636,6 +636,30 @@ class AgentLoopTest {
   }
 
   @Test
+  void anErrorThrownDuringACheckDoesNotStopTheWorkerAndTheNextHintStillChecks() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.CountDownLatch thrown = new java.util.concurrent.CountDownLatch(1);
+    AgentFixture.Reports reports = new AgentFixture.Reports();
+    // An Error, not an exception: a class gone from a jar replaced while the agent runs, a stack overflow.
+    agent = Agent.builder(fx.load()).clock(fx.clock).adminApi(false).reporter(reports).policySource(() -> {
+      if (asked.incrementAndGet() == 1) {
+        thrown.countDown();
+        throw new NoClassDefFoundError("dev/tourniquet/agent/fleet/Gone");
+      }
+      return OrgPolicy.DEFAULT;
+    }).build();
+    agent.start();
+    assertThat(thrown.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("the check at start asked for the policy").isTrue();
+    agent.status(); // waits for that check to end
+
+    agent.hint();
+
+    awaitEnforced(reports, List.of("M1.1"));
+    assertThat(asked.get()).isEqualTo(2);
+  }
+
+  @Test
   void aFloodOfHintsMakesAtMostOneCheckEveryTwoSecondsAndTheLastHintIsStillServed() throws Exception {
     fx.feed.put(Mitigations.m1(1)).publish();
     java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
