@@ -323,6 +323,39 @@ class AgentLoopTest {
     assertThat(fx.enforced()).containsExactly("M1.1");
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"truncated", "unknown mode"})
+  void damagedStateFileStopsTheStartNamingTheFileAndTheProblemAndLeavesTheTargetAsItIs(String damage) throws Exception {
+    publishM1AndCheck();
+    agent.close();
+    agent = null;
+    Path file = fx.stateDir.resolve("state.json");
+    String state = Files.readString(file);
+    Files.writeString(file, damage.equals("truncated") ? state.substring(0, state.length() / 2)
+        : state.replace("\"modes\" : { }", "\"modes\" : { \"M1\" : \"enforce-please\" }"));
+    Agent damaged = Agent.builder(fx.load()).clock(fx.clock).adminApi(false).build();
+
+    try {
+      assertThatThrownBy(damaged::open).isInstanceOf(IOException.class)
+          .hasMessageStartingWith(file + ": ")
+          .hasMessageContaining(damage.equals("truncated") ? "expected JSON but it does not parse: Unexpected end-of-input"
+              : "local.modes.M1: expected \"enforce\" or \"audit\" but found \"enforce-please\"");
+    } finally {
+      damaged.close();
+    }
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void unparsableSavedOrganisationPolicyIsSaidNamingTheFile() throws Exception {
+    Files.createDirectories(fx.stateDir);
+    Path file = fx.stateDir.resolve("org-policy.json");
+    Files.writeString(file, "{\"format\":\"tourniquet-org-policy/1\",\"enabled\":tr");
+    agent = fx.open(Agent.builder(fx.load()).policySource(fleet(new AtomicReference<>())));
+
+    assertThat(agent.status().policyHealth()).contains(file + ": expected JSON but it does not parse: ");
+  }
+
   @Test
   void withdrawalRemoves() throws Exception {
     publishM1AndCheck();
