@@ -649,8 +649,11 @@ public final class Agent implements AgentControl, Closeable {
   private AgentStatus change(String id, StateChange change, String verb) throws IOException {
     work.lock();
     try {
-      state = change.apply(state);
-      store.save(state);
+      // Held only once saved: a command whose state cannot be written fails, and must not take effect at the
+      // next check all the same (a block that removes, an unblock that applies) with no line in the audit log.
+      AgentState changed = change.apply(state);
+      store.save(changed);
+      state = changed;
       audit.append(clock.instant(), id, verb, "-", "done", "operator command " + verb + ("-".equals(id) ? "" : " " + id));
       status = reconcile();
       wakeForProbes();

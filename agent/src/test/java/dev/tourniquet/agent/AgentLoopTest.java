@@ -468,6 +468,27 @@ class AgentLoopTest {
   }
 
   @Test
+  void anOperatorCommandWhoseStateCannotBeSavedFailsAndTakesNoEffectLater() throws Exception {
+    publishM1AndCheck();
+    Path file = fx.stateDir.resolve("state.json");
+    String saved = Files.readString(file);
+    Files.delete(file);
+    Files.createDirectories(file.resolve("in-the-way")); // state.json cannot be replaced, as on a full or failing disk
+
+    assertThatThrownBy(() -> agent.block("M1")).isInstanceOf(IOException.class);
+
+    Files.delete(file.resolve("in-the-way"));
+    Files.delete(file);
+    Files.writeString(file, saved);
+    fx.clock.advance(Duration.ofMinutes(5));
+    AgentStatus status = agent.check();
+
+    assertThat(AgentFixture.row(status, "M1").status()).as("the operator was told the block failed").isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M1.1", "removed")).isEmpty();
+  }
+
+  @Test
   void removeRollsBackAndKeepsItOffUntilANewRevision() throws Exception {
     publishM1AndCheck();
 
