@@ -666,7 +666,14 @@ public final class Agent implements AgentControl, Closeable {
   /** Plans on the last verified feed and policy and converges the targets. */
   private AgentStatus reconcile() throws IOException {
     Plan plan = Planner.plan(feed, policy(), facts(), applied(state), clock.instant());
-    state = converger.execute(plan, state);
+    try {
+      state = converger.execute(plan, state);
+    } catch (IOException | RuntimeException | Error e) {
+      // What was made and saved before the failure stays known: planning (or an operator's command saving)
+      // from the state before the check would forget it, and a restart would then undo it on the target.
+      state = converger.recorded();
+      throw e;
+    }
     return buildStatus(plan, state);
   }
 

@@ -489,6 +489,36 @@ class AgentLoopTest {
   }
 
   @Test
+  void aCheckThatFailsAfterRecordingAChangeKeepsItSoALaterCommandAndRestartDoNotUndoIt() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    Path log = fx.stateDir.resolve("audit.jsonl");
+    Path away = fx.stateDir.resolve("audit.jsonl.away");
+    // Once M1 is applied, and before it is recorded, the audit log becomes unwritable (a failing disk): the
+    // check fails after state.json recorded M1, before the outcome line.
+    agent = fx.open(Agent.builder(fx.load()).hook((point, target, appliedId) -> {
+      if (point.equals("converged") && appliedId.equals("M1.1") && !Files.exists(away)) {
+        try {
+          Files.move(log, away);
+          Files.createDirectory(log);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    }));
+    assertThatThrownBy(agent::check).isInstanceOf(IOException.class);
+    Files.delete(log);
+    Files.move(away, log);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+
+    agent.disable(); // nothing new is applied from now on; what is applied stays
+    agent.close();
+    agent = fx.open();
+
+    assertThat(fx.enforced()).as("still enforced after the restart").containsExactly("M1.1");
+    assertThat(AgentFixture.row(agent.status(), "M1").status()).isEqualTo(Status.APPLIED);
+  }
+
+  @Test
   void removeRollsBackAndKeepsItOffUntilANewRevision() throws Exception {
     publishM1AndCheck();
 
