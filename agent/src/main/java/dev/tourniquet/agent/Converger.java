@@ -161,11 +161,16 @@ final class Converger {
         state = state.withTarget(name, next, Map.of());
         save(state);
         audit.append(clock.instant(), appliedId, "remove", name, "removed", reason);
-      } catch (EnforcementException e) {
+      } catch (EnforcementException | RuntimeException e) {
         // Nothing recorded changes: the mitigation stays recorded as applied, and removal is tried again.
-        audit.append(clock.instant(), appliedId, "remove", name, "failed", e.getMessage());
-        removalProblems.computeIfAbsent(id, k -> new ArrayList<>()).add(name + ": " + e.getMessage());
-        LOG.error("target {}: removing {} failed: {}", name, appliedId, e.getMessage());
+        String message = describe(e);
+        audit.append(clock.instant(), appliedId, "remove", name, "failed", message);
+        removalProblems.computeIfAbsent(id, k -> new ArrayList<>()).add(name + ": " + message);
+        if (e instanceof RuntimeException) {
+          LOG.error("target {}: removing {} failed: {}", name, appliedId, message, e);
+        } else {
+          LOG.error("target {}: removing {} failed: {}", name, appliedId, message);
+        }
       }
     }
     // Then applies and updates, one at a time.
@@ -209,6 +214,12 @@ final class Converger {
         hook.at("converged", name, m.appliedId());
       } catch (EnforcementException e) {
         problem = Optional.of(e.restored() ? e.getMessage() : e.getMessage() + " (the target could not be restored: check it)");
+      } catch (RuntimeException e) {
+        // An enforcer (or probe) that breaks its contract, a bug or a custom target's, fails this mitigation on
+        // this target like an enforcer error, instead of ending the check before every mitigation and target
+        // after it (a new emergency mitigation never applied, a block never removing); what ran is put back.
+        LOG.error("target {}: {} {} failed unexpectedly", name, action, m.appliedId(), e);
+        problem = Optional.of(rollBack(t, before, docs, describe(e)));
       }
       if (problem.isEmpty()) {
         boolean probeDue = unverified.isPresent() && t.probe().isPresent();
@@ -285,9 +296,14 @@ final class Converger {
     try {
       t.enforcer().converge(active(before, docs));
       return problem + "; rolled back";
-    } catch (EnforcementException e) {
-      return problem + "; rolling back failed too: " + e.getMessage();
+    } catch (EnforcementException | RuntimeException e) {
+      return problem + "; rolling back failed too: " + describe(e);
     }
+  }
+
+  /** An enforcer's message; for what an enforcer must not throw, the exception's type too. */
+  private static String describe(Exception e) {
+    return e instanceof EnforcementException ? e.getMessage() : "failed unexpectedly: " + e;
   }
 
   /**
