@@ -596,7 +596,10 @@ public final class Agent implements AgentControl, Closeable {
           }
           check();
         }
-      } catch (IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException | Error e) {
+        // An Error too (a class gone from a jar replaced under the running agent, a stack overflow): the worker
+        // is the only thread that checks, and the process outlives it, so its end would leave the server with
+        // no further check, removal or update while status and the service manager see an agent running.
         LOG.error("check failed: {}", e.toString(), e);
         synchronized (wake) {
           dueNanos = System.nanoTime() + Schedule.MIN_RETRY.toNanos();
@@ -646,8 +649,11 @@ public final class Agent implements AgentControl, Closeable {
   private AgentStatus change(String id, StateChange change, String verb) throws IOException {
     work.lock();
     try {
-      state = change.apply(state);
-      store.save(state);
+      // Held only once saved: a command whose state cannot be written fails, and must not take effect at the
+      // next check all the same (a block that removes, an unblock that applies) with no line in the audit log.
+      AgentState changed = change.apply(state);
+      store.save(changed);
+      state = changed;
       audit.append(clock.instant(), id, verb, "-", "done", "operator command " + verb + ("-".equals(id) ? "" : " " + id));
       status = reconcile();
       wakeForProbes();
@@ -660,7 +666,14 @@ public final class Agent implements AgentControl, Closeable {
   /** Plans on the last verified feed and policy and converges the targets. */
   private AgentStatus reconcile() throws IOException {
     Plan plan = Planner.plan(feed, policy(), facts(), applied(state), clock.instant());
-    state = converger.execute(plan, state);
+    try {
+      state = converger.execute(plan, state);
+    } catch (IOException | RuntimeException | Error e) {
+      // What was made and saved before the failure stays known: planning (or an operator's command saving)
+      // from the state before the check would forget it, and a restart would then undo it on the target.
+      state = converger.recorded();
+      throw e;
+    }
     return buildStatus(plan, state);
   }
 

@@ -43,6 +43,8 @@ final class Converger {
   private final Hook hook;
   /** Removal failures of the last run, by id: "target: message". */
   private final Map<String, List<String>> removalProblems = new TreeMap<>();
+  /** The state the last {@link #execute} saved last, or started from: what {@code state.json} holds. */
+  private AgentState recorded;
 
   Converger(List<Target> targets, StateStore store, AuditLog audit, Clock clock, Hook hook) {
     this.targets = List.copyOf(targets);
@@ -108,9 +110,19 @@ final class Converger {
     return intent.action().equals("remove") ? ref == null : applied;
   }
 
+  /**
+   * The state the last {@link #execute} recorded, for a caller whose {@code execute} threw: the changes made
+   * and saved before the failure are in {@code state.json} and on the targets, so the agent must plan (and
+   * save its next command) from this state, not from the one before the check.
+   */
+  AgentState recorded() {
+    return recorded;
+  }
+
   /** Carries out the plan on every target; returns the new state (saved after every change). */
   AgentState execute(Plan plan, AgentState state) throws IOException {
     removalProblems.clear();
+    recorded = state;
     Map<String, Mitigation> docs = new HashMap<>(store.parseDocuments(state));
     Map<String, Step> desired = new TreeMap<>();
     for (Step s : plan.steps()) {
@@ -147,13 +159,18 @@ final class Converger {
         t.enforcer().converge(active(next, docs));
         hook.at("converged", name, appliedId);
         state = state.withTarget(name, next, Map.of());
-        store.save(state);
+        save(state);
         audit.append(clock.instant(), appliedId, "remove", name, "removed", reason);
-      } catch (EnforcementException e) {
+      } catch (EnforcementException | RuntimeException e) {
         // Nothing recorded changes: the mitigation stays recorded as applied, and removal is tried again.
-        audit.append(clock.instant(), appliedId, "remove", name, "failed", e.getMessage());
-        removalProblems.computeIfAbsent(id, k -> new ArrayList<>()).add(name + ": " + e.getMessage());
-        LOG.error("target {}: removing {} failed: {}", name, appliedId, e.getMessage());
+        String message = describe(e);
+        audit.append(clock.instant(), appliedId, "remove", name, "failed", message);
+        removalProblems.computeIfAbsent(id, k -> new ArrayList<>()).add(name + ": " + message);
+        if (e instanceof RuntimeException) {
+          LOG.error("target {}: removing {} failed: {}", name, appliedId, message, e);
+        } else {
+          LOG.error("target {}: removing {} failed: {}", name, appliedId, message);
+        }
       }
     }
     // Then applies and updates, one at a time.
@@ -174,7 +191,7 @@ final class Converger {
       Optional<String> refusal = t.enforcer().refusal(candidate);
       if (refusal.isPresent()) {
         state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), refusal.get(), true));
-        store.save(state);
+        save(state);
         audit.append(clock.instant(), m.appliedId(), "apply", name, "refused", refusal.get());
         continue;
       }
@@ -197,6 +214,12 @@ final class Converger {
         hook.at("converged", name, m.appliedId());
       } catch (EnforcementException e) {
         problem = Optional.of(e.restored() ? e.getMessage() : e.getMessage() + " (the target could not be restored: check it)");
+      } catch (RuntimeException e) {
+        // An enforcer (or probe) that breaks its contract, a bug or a custom target's, fails this mitigation on
+        // this target like an enforcer error, instead of ending the check before every mitigation and target
+        // after it (a new emergency mitigation never applied, a block never removing); what ran is put back.
+        LOG.error("target {}: {} {} failed unexpectedly", name, action, m.appliedId(), e);
+        problem = Optional.of(rollBack(t, before, docs, describe(e)));
       }
       if (problem.isEmpty()) {
         boolean probeDue = unverified.isPresent() && t.probe().isPresent();
@@ -204,12 +227,12 @@ final class Converger {
             : state.withoutProbeDue(name, step.id());
         state = state.withTarget(name, next, Map.of(m.appliedId(), store.document(m)))
             .withoutFailure(name, step.id());
-        store.save(state);
+        save(state);
         audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied",
             step.reason() + unverified.map(n -> "; " + n + (probeDue ? "; " + PROBE_DEFERRED : "")).orElse(""));
       } else {
         state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false));
-        store.save(state);
+        save(state);
         audit.append(clock.instant(), m.appliedId(), action, name, "failed", problem.get());
         LOG.error("target {}: {} {} failed: {}", name, action, m.appliedId(), problem.get());
       }
@@ -231,14 +254,14 @@ final class Converger {
     }
     if (t.probe().isEmpty()) { // the probe was taken out of the configuration since
       state = state.withoutProbesDue(name);
-      store.save(state);
+      save(state);
       return state;
     }
     Optional<String> problem = t.probe().get().check();
     String changes = due.stream().map(ProbeDue::appliedId).collect(Collectors.joining(", "));
     if (problem.isEmpty()) {
       state = state.withoutProbesDue(name);
-      store.save(state);
+      save(state);
       for (ProbeDue d : due) {
         audit.append(clock.instant(), d.appliedId(), "probe", name, "healthy",
             "health probe passed once the target confirmed " + changes + " live");
@@ -255,7 +278,7 @@ final class Converger {
     for (ProbeDue d : due) {
       state = state.withFailure(new TargetFailure(name, d.id(), d.revision(), reason, false));
     }
-    store.save(state);
+    save(state);
     for (ProbeDue d : due) {
       audit.append(clock.instant(), d.appliedId(), "probe", name, "failed", reason);
     }
@@ -263,14 +286,24 @@ final class Converger {
     return state;
   }
 
+  private void save(AgentState state) throws IOException {
+    store.save(state);
+    recorded = state;
+  }
+
   private String rollBack(Target t, Map<String, AppliedRef> before, Map<String, Mitigation> docs, String problem)
       throws IOException {
     try {
       t.enforcer().converge(active(before, docs));
       return problem + "; rolled back";
-    } catch (EnforcementException e) {
-      return problem + "; rolling back failed too: " + e.getMessage();
+    } catch (EnforcementException | RuntimeException e) {
+      return problem + "; rolling back failed too: " + describe(e);
     }
+  }
+
+  /** An enforcer's message; for what an enforcer must not throw, the exception's type too. */
+  private static String describe(Exception e) {
+    return e instanceof EnforcementException ? e.getMessage() : "failed unexpectedly: " + e;
   }
 
   /**

@@ -1,5 +1,7 @@
 package dev.tourniquet.agent;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -57,7 +59,7 @@ final class StateStore {
     Map<String, Mitigation.Mode> modes = new TreeMap<>();
     for (Iterator<Map.Entry<String, JsonNode>> it = localNode.path("modes").fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
-      modes.put(e.getKey(), Mitigation.Mode.valueOf(e.getValue().asText().toUpperCase(java.util.Locale.ROOT)));
+      modes.put(e.getKey(), mode(e.getValue(), "local.modes." + e.getKey()));
     }
     Map<String, Integer> removed = new TreeMap<>();
     localNode.path("removed").fields().forEachRemaining(e -> removed.put(e.getKey(), e.getValue().asInt()));
@@ -116,6 +118,16 @@ final class StateStore {
       }
     }
     AtomicWrite.write(stateFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+  }
+
+  /** A mode as the file holds it; anything else is an error naming the file and the field, not an enum's. */
+  private Mitigation.Mode mode(JsonNode node, String field) throws IOException {
+    for (Mitigation.Mode mode : Mitigation.Mode.values()) {
+      if (mode.name().equalsIgnoreCase(node.asText())) {
+        return mode;
+      }
+    }
+    throw new IOException(stateFile + ": " + field + ": expected \"enforce\" or \"audit\" but found " + node);
   }
 
   /** An applied revision as the file holds it: {@code {"revision": 2, "audit": false}}. */
@@ -182,7 +194,15 @@ final class StateStore {
     if (size > maxBytes) {
       throw new IOException(file + ": expected at most " + maxBytes + " bytes but found " + size);
     }
-    JsonNode root = json.readTree(Files.readAllBytes(file));
+    JsonNode root;
+    try {
+      root = json.readTree(Files.readAllBytes(file));
+    } catch (JsonProcessingException e) {
+      // Jackson's message names neither the file nor, for bytes, where: an operator must learn both.
+      JsonLocation at = e.getLocation();
+      throw new IOException(file + ": expected JSON but it does not parse: " + e.getOriginalMessage()
+          + (at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"), e);
+    }
     if (root == null || !format.equals(root.path("format").asText())) {
       throw new IOException(file + ": expected format \"" + format + "\" but found "
           + (root == null ? "an empty file" : root.path("format")));

@@ -323,6 +323,39 @@ class AgentLoopTest {
     assertThat(fx.enforced()).containsExactly("M1.1");
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"truncated", "unknown mode"})
+  void damagedStateFileStopsTheStartNamingTheFileAndTheProblemAndLeavesTheTargetAsItIs(String damage) throws Exception {
+    publishM1AndCheck();
+    agent.close();
+    agent = null;
+    Path file = fx.stateDir.resolve("state.json");
+    String state = Files.readString(file);
+    Files.writeString(file, damage.equals("truncated") ? state.substring(0, state.length() / 2)
+        : state.replace("\"modes\" : { }", "\"modes\" : { \"M1\" : \"enforce-please\" }"));
+    Agent damaged = Agent.builder(fx.load()).clock(fx.clock).adminApi(false).build();
+
+    try {
+      assertThatThrownBy(damaged::open).isInstanceOf(IOException.class)
+          .hasMessageStartingWith(file + ": ")
+          .hasMessageContaining(damage.equals("truncated") ? "expected JSON but it does not parse: Unexpected end-of-input"
+              : "local.modes.M1: expected \"enforce\" or \"audit\" but found \"enforce-please\"");
+    } finally {
+      damaged.close();
+    }
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
+  void unparsableSavedOrganisationPolicyIsSaidNamingTheFile() throws Exception {
+    Files.createDirectories(fx.stateDir);
+    Path file = fx.stateDir.resolve("org-policy.json");
+    Files.writeString(file, "{\"format\":\"tourniquet-org-policy/1\",\"enabled\":tr");
+    agent = fx.open(Agent.builder(fx.load()).policySource(fleet(new AtomicReference<>())));
+
+    assertThat(agent.status().policyHealth()).contains(file + ": expected JSON but it does not parse: ");
+  }
+
   @Test
   void withdrawalRemoves() throws Exception {
     publishM1AndCheck();
@@ -432,6 +465,57 @@ class AgentLoopTest {
 
     assertThat(AgentFixture.statusById(enabled)).containsEntry("M1", "Applied").containsEntry("M2", "Applied");
     assertThat(fx.enforced()).containsExactly("M1.1", "M2.1");
+  }
+
+  @Test
+  void anOperatorCommandWhoseStateCannotBeSavedFailsAndTakesNoEffectLater() throws Exception {
+    publishM1AndCheck();
+    Path file = fx.stateDir.resolve("state.json");
+    String saved = Files.readString(file);
+    Files.delete(file);
+    Files.createDirectories(file.resolve("in-the-way")); // state.json cannot be replaced, as on a full or failing disk
+
+    assertThatThrownBy(() -> agent.block("M1")).isInstanceOf(IOException.class);
+
+    Files.delete(file.resolve("in-the-way"));
+    Files.delete(file);
+    Files.writeString(file, saved);
+    fx.clock.advance(Duration.ofMinutes(5));
+    AgentStatus status = agent.check();
+
+    assertThat(AgentFixture.row(status, "M1").status()).as("the operator was told the block failed").isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit("M1.1", "removed")).isEmpty();
+  }
+
+  @Test
+  void aCheckThatFailsAfterRecordingAChangeKeepsItSoALaterCommandAndRestartDoNotUndoIt() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    Path log = fx.stateDir.resolve("audit.jsonl");
+    Path away = fx.stateDir.resolve("audit.jsonl.away");
+    // Once M1 is applied, and before it is recorded, the audit log becomes unwritable (a failing disk): the
+    // check fails after state.json recorded M1, before the outcome line.
+    agent = fx.open(Agent.builder(fx.load()).hook((point, target, appliedId) -> {
+      if (point.equals("converged") && appliedId.equals("M1.1") && !Files.exists(away)) {
+        try {
+          Files.move(log, away);
+          Files.createDirectory(log);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    }));
+    assertThatThrownBy(agent::check).isInstanceOf(IOException.class);
+    Files.delete(log);
+    Files.move(away, log);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+
+    agent.disable(); // nothing new is applied from now on; what is applied stays
+    agent.close();
+    agent = fx.open();
+
+    assertThat(fx.enforced()).as("still enforced after the restart").containsExactly("M1.1");
+    assertThat(AgentFixture.row(agent.status(), "M1").status()).isEqualTo(Status.APPLIED);
   }
 
   @Test
@@ -633,6 +717,30 @@ class AgentLoopTest {
     // status() waits for the check in progress, which wrote the file, to finish and record it.
     assertThat(AgentFixture.row(agent.status(), "M1").appliedId()).isEqualTo("M1.2");
     assertThat(fx.audit("M1.2", "applied")).containsExactly("update app");
+  }
+
+  @Test
+  void anErrorThrownDuringACheckDoesNotStopTheWorkerAndTheNextHintStillChecks() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.CountDownLatch thrown = new java.util.concurrent.CountDownLatch(1);
+    AgentFixture.Reports reports = new AgentFixture.Reports();
+    // An Error, not an exception: a class gone from a jar replaced while the agent runs, a stack overflow.
+    agent = Agent.builder(fx.load()).clock(fx.clock).adminApi(false).reporter(reports).policySource(() -> {
+      if (asked.incrementAndGet() == 1) {
+        thrown.countDown();
+        throw new NoClassDefFoundError("dev/tourniquet/agent/fleet/Gone");
+      }
+      return OrgPolicy.DEFAULT;
+    }).build();
+    agent.start();
+    assertThat(thrown.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("the check at start asked for the policy").isTrue();
+    agent.status(); // waits for that check to end
+
+    agent.hint();
+
+    awaitEnforced(reports, List.of("M1.1"));
+    assertThat(asked.get()).isEqualTo(2);
   }
 
   @Test
