@@ -210,7 +210,9 @@ final class AdminServer {
         return;
       }
       send(exchange, 200, StatusJson.write(status));
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | Error e) {
+      // An Error too (a class gone from a jar replaced under the agent): the client gets a 500 saying so,
+      // not a closed connection.
       if (Workers.cutOff()) {
         // A client too slow (the watchdog logged it): no one to answer. Thrown to the HttpServer, which then
         // closes the connection and forgets it.

@@ -79,6 +79,23 @@ class AdminApiTest {
     assertThat(r.body()).contains("\"error\"").contains("the agent failed: the target's disk is full");
   }
 
+  @Test
+  void operationThatEndsInAnErrorAnswers500Too() throws Exception {
+    agent.close();
+    AtomicBoolean failing = new AtomicBoolean();
+    start(Agent.builder(fx.load()).hook((point, target, appliedId) -> {
+      if (failing.get()) {
+        throw new NoClassDefFoundError("dev/tourniquet/agent/Gone (the jar was replaced under the agent)");
+      }
+    }));
+    failing.set(true);
+
+    HttpResponse<String> r = send("POST", "/v1/block", "Bearer " + token(), "{\"id\":\"M1\"}");
+
+    assertThat(r.statusCode()).isEqualTo(500);
+    assertThat(r.body()).contains("the agent failed: dev/tourniquet/agent/Gone");
+  }
+
   @AfterEach
   void tearDown() throws Exception {
     agent.close();
