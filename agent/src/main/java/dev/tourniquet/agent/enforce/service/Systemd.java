@@ -25,6 +25,7 @@ import java.util.Set;
  * systemctl stop -- UNIT                                                  stop a unit already masked
  * systemctl unmask -- UNIT                                                restore the startup
  * systemctl start -- UNIT                                                 restore a running unit
+ * systemctl mask -- UNIT                                                  mask again a unit that was masked yet ran
  * </pre>
  */
 final class Systemd implements ServiceManager {
@@ -32,7 +33,9 @@ final class Systemd implements ServiceManager {
 
   /** Unit types a mitigation may name directly; any other name is a service: {@code nginx} → {@code nginx.service}. */
   private static final List<String> UNIT_SUFFIXES = List.of(".service", ".socket", ".timer", ".path");
-  private static final Set<String> MASKED = Set.of("masked", "masked-runtime");
+  /** The UnitFileState of a unit masked in /etc, as {@code systemctl mask} without {@code --runtime} does. */
+  private static final String PERSISTENT_MASK = "masked";
+  private static final Set<String> MASKED = Set.of(PERSISTENT_MASK, "masked-runtime");
   /** ActiveState values of a unit that is up or on its way up; restore starts such a unit again. */
   private static final Set<String> RUNNING = Set.of("active", "activating", "reloading", "refreshing");
   /** ActiveState values of a unit that is down. */
@@ -130,21 +133,36 @@ final class Systemd implements ServiceManager {
       return;
     }
     ServiceState current = found.get();
-    boolean wasMasked = MASKED.contains(previous.startup());
+    // disable masks persistently (UnitFileState "masked"). A unit that had no persistent mask before (none, or
+    // one until the next boot with --runtime: "masked-runtime") loses that one, which is ours; plain unmask
+    // removes it and leaves a runtime mask alone. A unit that had one keeps it.
+    boolean hadMask = previous.startup().equals(PERSISTENT_MASK);
+    boolean masked = current.startup().equals(PERSISTENT_MASK);
     boolean wasRunning = RUNNING.contains(previous.activity());
+    boolean start = wasRunning && !RUNNING.contains(current.activity());
     boolean acted = false;
-    if (!wasMasked && MASKED.contains(current.startup())) {
+    // systemctl starts no masked unit ("Unit nginx.service is masked."): one that was masked yet running has
+    // its mask lifted for the start and put back after it, as Windows does with a Disabled service that ran.
+    boolean lift = hadMask && masked && start;
+    if (masked && (!hadMask || lift)) {
       commands.runExpecting(List.of(systemctl, "unmask", "--", unit));
       acted = true;
     }
-    if (wasRunning && !RUNNING.contains(current.activity())) {
+    if (start) {
       commands.runExpecting(List.of(systemctl, "start", "--", unit));
       acted = true;
     }
+    if (lift) {
+      commands.runExpecting(List.of(systemctl, "mask", "--", unit));
+    }
+    boolean runtimeBefore = previous.startup().equals("masked-runtime");
     commands.await(acted ? null : current, () -> query(unit),
-        s -> MASKED.contains(s.startup()) == wasMasked && (!wasRunning || s.activity().equals("active")),
+        s -> (hadMask ? s.startup().equals(PERSISTENT_MASK)
+            : !s.startup().equals(PERSISTENT_MASK) && (runtimeBefore || !MASKED.contains(s.startup())))
+            && (!wasRunning || s.activity().equals("active")),
         unit + " to be restored",
-        String.format(Locale.ROOT, "UnitFileState %s%s", wasMasked ? "masked" : "not masked (" + previous.startup() + " before)",
+        String.format(Locale.ROOT, "UnitFileState %s%s", hadMask ? PERSISTENT_MASK : runtimeBefore
+                ? "not masked persistently (masked-runtime before)" : "not masked (" + previous.startup() + " before)",
             wasRunning ? " and ActiveState active" : ""));
   }
 

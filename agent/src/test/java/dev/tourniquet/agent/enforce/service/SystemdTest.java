@@ -34,6 +34,7 @@ class SystemdTest {
   static final List<String> UNMASK = List.of("systemctl", "unmask", "--", "nginx.service");
   static final List<String> START = List.of("systemctl", "start", "--", "nginx.service");
   static final List<String> STOP = List.of("systemctl", "stop", "--", "nginx.service");
+  static final List<String> MASK_ONLY = List.of("systemctl", "mask", "--", "nginx.service");
   static final ActiveMitigation M1 = enforce("M1", disable("nginx", SYSTEMD));
 
   @TempDir Path state;
@@ -194,6 +195,53 @@ class SystemdTest {
     enforcer.converge(List.of(M1));
 
     runner.assertPlayedOut();
+  }
+
+  @Test
+  void aUnitMaskedYetRunningBeforeIsStartedOnRemovalByLiftingTheMaskForTheStart() throws Exception {
+    // An administrator masked nginx without --now: it runs on, and nothing may start it again. systemctl
+    // refuses to start a masked unit ("Unit nginx.service is masked."), so restoring "running" means lifting
+    // the mask for the start and putting it back, as Windows does with a Disabled service that ran.
+    runner.expect(SHOW, "systemd/show-masked-active.out")
+        .expect(STOP, 0, null, null)
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1));
+    assertThat(records().get("nginx.service").previous()).isEqualTo(new ServiceState("masked", "active"));
+    runner.reset()
+        .expect(SHOW, "systemd/show-masked-inactive.out")
+        .expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
+        .expect(START, 0, null, null)
+        .expect(MASK_ONLY, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-active.out");
+
+    enforcer.converge(List.of());
+
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void aRuntimeMaskIsNotLeftAsAPersistentMaskOnRemoval() throws Exception {
+    // Masked with --runtime by an administrator: disabled already, so only recorded.
+    runner.expect(SHOW, "systemd/show-masked-runtime-inactive.out");
+    enforcer.converge(List.of(M1));
+    // After a reboot the runtime mask is gone and nginx runs: the agent masks it, persistently.
+    runner.reset()
+        .expect(SHOW, "systemd/show-enabled-active.out")
+        .expect(MASK, 0, null, "systemd/mask-nginx.err")
+        .expect(SHOW, "systemd/show-masked-inactive.out");
+    enforcer.converge(List.of(M1));
+    assertThat(records().get("nginx.service").previous()).isEqualTo(new ServiceState("masked-runtime", "inactive"));
+    // The persistent mask is the agent's own: removal takes it away (a runtime mask still in place stays).
+    runner.reset()
+        .expect(SHOW, "systemd/show-masked-inactive.out")
+        .expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
+        .expect(SHOW, "systemd/show-enabled-inactive.out");
+
+    enforcer.converge(List.of());
+
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
   }
 
   @Test
