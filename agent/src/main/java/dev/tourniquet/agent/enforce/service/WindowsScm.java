@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  * sc.exe qc NAME                       start type:  START_TYPE : 2   AUTO_START  (DELAYED)
  * sc.exe query NAME                    state:       STATE      : 4  RUNNING
  * sc.exe config NAME start= disabled   ("start=" and its value are two arguments, as sc.exe wants)
- * sc.exe stop NAME                     then query until STOPPED, with a deadline
+ * sc.exe stop NAME                     then query until STOPPED, with a deadline (a START_PENDING service
+ *                                      first until it has started: it accepts no stop before)
  * sc.exe config NAME start= auto|delayed-auto|demand|boot|system
  * sc.exe start NAME                    then query until RUNNING, with a deadline
  * </pre>
@@ -156,8 +157,15 @@ final class WindowsScm implements ServiceManager {
     if (!current.startup().equals("disabled")) {
       setStartType(name, "disabled");
     }
-    if (!current.activity().equals("STOPPED")) {
-      if (!current.activity().equals("STOP_PENDING")) {
+    String activity = current.activity();
+    if (activity.equals("START_PENDING")) {
+      // ControlService refuses every control while a service starts (1061, ERROR_SERVICE_CANNOT_ACCEPT_CTRL):
+      // wait until it runs (or gave up starting), then stop it. Its start type is Disabled already.
+      activity = commands.await(null, () -> queryState(name, "disabled"), s -> !s.activity().equals("START_PENDING"),
+          name + " to finish starting", "a STATE other than START_PENDING").activity();
+    }
+    if (!activity.equals("STOPPED")) {
+      if (!activity.equals("STOP_PENDING")) {
         commands.runExpecting(List.of(sc, "stop", name), NOT_ACTIVE);
       }
       commands.await(null, () -> queryState(name, "disabled"), s -> s.activity().equals("STOPPED"), name + " to stop", "STATE STOPPED");

@@ -244,6 +244,25 @@ class WindowsScmTest {
   }
 
   @Test
+  void aServiceStillStartingIsStoppedOnlyOnceItHasStarted() throws Exception {
+    // ControlService refuses every control while a service is START_PENDING (1061,
+    // ERROR_SERVICE_CANNOT_ACCEPT_CTRL): sc.exe stop must wait until it runs.
+    runner.expect(QC, "windows/qc-auto.out")
+        .expect(QUERY, "windows/query-start-pending.out")
+        .expect(config("disabled"), "windows/config-success.out")
+        .expect(QC, "windows/qc-disabled.out")
+        .expect(QUERY, "windows/query-start-pending.out")
+        .expect(QUERY, "windows/query-running.out")
+        .expect(STOP, "windows/stop.out")
+        .expect(QUERY, "windows/query-stopped.out");
+
+    enforcer.converge(List.of(M3));
+
+    runner.assertPlayedOut();
+    assertThat(records().get("msexchangeum").previous()).isEqualTo(new ServiceState("auto", "START_PENDING"));
+  }
+
+  @Test
   void aServiceThatStaysStopPendingFailsAfterTheSettleTimeout() {
     ServiceManager slow = ServiceManagers.create("windows", Map.of("sc", SC, "settleTimeout", "PT0.05S"), runner,
         Duration.ofMillis(5));
