@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * and started again if it ran.
  *
  * <pre>
- * sc.exe qc NAME                       start type:  START_TYPE : 2   AUTO_START  (DELAYED)
+ * sc.exe qc NAME 8192                  start type:  START_TYPE : 2   AUTO_START  (DELAYED)
  * sc.exe query NAME                    state:       STATE      : 4  RUNNING
  * sc.exe config NAME start= disabled   ("start=" and its value are two arguments, as sc.exe wants)
  * sc.exe stop NAME                     then query until STOPPED, with a deadline (a START_PENDING service
@@ -40,6 +40,12 @@ final class WindowsScm implements ServiceManager {
   static final int ALREADY_RUNNING = 1056;
 
   /** START_TYPE number to its name in sc.exe output and its value for {@code sc.exe config start=}. */
+  /**
+   * The buffer {@code sc.exe qc} may use, in bytes. Its default, 1,024, fails with error 122
+   * (ERROR_INSUFFICIENT_BUFFER) for a service whose path, display name and dependencies need more, as
+   * long Exchange paths with several dependencies can.
+   */
+  private static final String QC_BUFFER = "8192";
   private static final Map<Integer, List<String>> START_TYPES = Map.of(
       0, List.of("BOOT_START", "boot"),
       1, List.of("SYSTEM_START", "system"),
@@ -79,7 +85,7 @@ final class WindowsScm implements ServiceManager {
 
   @Override
   public Optional<ServiceState> query(String name) throws ServiceManagerException {
-    List<String> qc = List.of(sc, "qc", name);
+    List<String> qc = List.of(sc, "qc", name, QC_BUFFER);
     CommandRunner.Result config = commands.runExpecting(qc, NO_SUCH_SERVICE);
     if (config.exitCode() == NO_SUCH_SERVICE) {
       return Optional.empty();
@@ -203,7 +209,7 @@ final class WindowsScm implements ServiceManager {
   /** Sets the start type and verifies it with {@code sc.exe qc}. */
   private void setStartType(String name, String startType) throws ServiceManagerException {
     commands.runExpecting(List.of(sc, "config", name, "start=", startType));
-    List<String> qc = List.of(sc, "qc", name);
+    List<String> qc = List.of(sc, "qc", name, QC_BUFFER);
     CommandRunner.Result check = commands.runExpecting(qc);
     Optional<String> now = parseStartType(check.stdout());
     if (!now.equals(Optional.of(startType))) {

@@ -28,7 +28,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class WindowsScmTest {
   static final String SC = "C:\\Windows\\System32\\sc.exe";
-  static final List<String> QC = List.of(SC, "qc", "msexchangeum");
+  static final List<String> QC = List.of(SC, "qc", "msexchangeum", "8192");
   static final List<String> QUERY = List.of(SC, "query", "msexchangeum");
   static final List<String> STOP = List.of(SC, "stop", "msexchangeum");
   static final List<String> START = List.of(SC, "start", "msexchangeum");
@@ -112,7 +112,7 @@ class WindowsScmTest {
 
     assertThatThrownBy(() -> scm.query("msexchangeum"))
         .isInstanceOf(ServiceManagerException.class)
-        .hasMessage("`" + SC + " qc msexchangeum` exited with 5: [SC] OpenService FAILED 5: | Access is denied."
+        .hasMessage("`" + SC + " qc msexchangeum 8192` exited with 5: [SC] OpenService FAILED 5: | Access is denied."
             + " (expected exit code 0)");
   }
 
@@ -226,7 +226,7 @@ class WindowsScmTest {
 
     assertThatThrownBy(() -> enforcer.converge(List.of(M3)))
         .isInstanceOf(EnforcementException.class)
-        .hasMessageContaining("restoring failed too, an operator must look: `" + SC + " qc msexchangeum` exited with 5")
+        .hasMessageContaining("restoring failed too, an operator must look: `" + SC + " qc msexchangeum 8192` exited with 5")
         .satisfies(e -> assertThat(((EnforcementException) e).restored()).isFalse());
     assertThat(records().get("msexchangeum").previous()).isEqualTo(new ServiceState("auto", "RUNNING"));
   }
