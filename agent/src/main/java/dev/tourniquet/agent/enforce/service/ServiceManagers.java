@@ -59,7 +59,7 @@ public final class ServiceManagers {
       }
       case "windows" -> {
         allow(type, options, "sc");
-        return new WindowsScm(options.getOrDefault("sc", defaultSc()), commands(type, options, runner, poll));
+        return new WindowsScm(options.getOrDefault("sc", defaultSc(System.getenv("SystemRoot"))), commands(type, options, runner, poll));
       }
       case "supervisord" -> {
         allow(type, options, "supervisorctl", "configFile", "serverUrl", "username", "password");
@@ -75,9 +75,14 @@ public final class ServiceManagers {
     }
   }
 
-  private static String defaultSc() {
-    String root = System.getenv("SystemRoot");
-    return root == null || root.isBlank() ? "sc.exe" : root + "\\System32\\sc.exe";
+  /**
+   * sc.exe in the system directory. Never a bare {@code sc.exe}: Windows would look for it in the current
+   * directory first, where anyone who can write there could plant one that the agent, as an administrator,
+   * would run.
+   */
+  static String defaultSc(String systemRoot) {
+    String root = systemRoot == null || systemRoot.isBlank() ? "C:\\Windows" : systemRoot;
+    return root + "\\System32\\sc.exe";
   }
 
   private static void allow(String type, Map<String, String> options, String... own) {

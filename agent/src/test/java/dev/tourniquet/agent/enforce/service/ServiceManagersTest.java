@@ -76,4 +76,12 @@ class ServiceManagersTest {
         .hasMessageContaining("username and password go with serverUrl")
         .hasMessageNotContaining("hunter2");
   }
+
+  @Test
+  void windowsRunsScExeFromTheSystemDirectoryNeverFromTheSearchPath() {
+    assertThat(ServiceManagers.defaultSc("D:\\WINNT")).isEqualTo("D:\\WINNT\\System32\\sc.exe");
+    // Without SystemRoot a bare sc.exe would be looked for in the current directory first.
+    assertThat(ServiceManagers.defaultSc(null)).isEqualTo("C:\\Windows\\System32\\sc.exe");
+    assertThat(ServiceManagers.defaultSc(" ")).isEqualTo("C:\\Windows\\System32\\sc.exe");
+  }
 }
