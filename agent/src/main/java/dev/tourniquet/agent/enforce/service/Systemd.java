@@ -60,12 +60,19 @@ final class Systemd implements ServiceManager {
     if (service.isEmpty() || service.startsWith("-")) {
       throw new IllegalArgumentException("expected a systemd unit name but found \"" + service + "\"");
     }
+    String unit = service + ".service";
     for (String suffix : UNIT_SUFFIXES) {
       if (service.endsWith(suffix) && service.length() > suffix.length()) {
-        return service;
+        unit = service;
       }
     }
-    return service + ".service";
+    if (unit.contains("@.")) {
+      // A template (getty@.service) is no unit that runs: stopping it fails, and masking it masks every
+      // instance, which restoring would not know to start again.
+      throw new IllegalArgumentException("expected a unit or a template's instance (getty@tty1) but found the"
+          + " template \"" + service + "\"");
+    }
+    return unit;
   }
 
   @Override

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The systemd manager: parsing {@code systemctl show}, and the exact commands the enforcer issues. */
 class SystemdTest {
@@ -112,6 +113,13 @@ class SystemdTest {
       "getty@tty1, getty@tty1.service", "app.v2, app.v2.service"})
   void addressNamesAUnitAndAddsServiceWhenNoUnitTypeIsGiven(String name, String unit) {
     assertThat(systemd.address(name)).isEqualTo(unit);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"getty@", "getty@.service", "app@.socket"})
+  void addressRefusesATemplateWhichNoInstanceOfRunsAs(String name) {
+    assertThatThrownBy(() -> systemd.address(name)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("expected a unit or a template's instance (getty@tty1) but found the template \"" + name + "\"");
   }
 
   @Test
