@@ -582,6 +582,56 @@ class FeedCommandTest {
   }
 
   @Test
+  void publishWithThePublicKeyFileWhereThePrivateKeyBelongsSaysWhichFileToGive() throws IOException {
+    publishM1();
+
+    // init takes --snapshot-key PUB and publish takes --snapshot-key KEY: a tired publisher mixes them up.
+    // Before, this asked for a passphrase (the file is JSON, as an encrypted key is), or for a public key
+    // file made readable by others, complained that it was not owner-only.
+    Result r = run("feed", "publish", "--repo", repoArg(), "--snapshot-key", key("snapshot.pub.json").toString(),
+        "--timestamp-key", key("timestamp.key").toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).isEqualTo("tourniquet: " + key("snapshot.pub.json") + ": expected a private key file but found a"
+        + " public key file; give the private key written beside it by keys generate (PREFIX.key, not"
+        + " PREFIX.pub.json)\n");
+  }
+
+  @Test
+  void signWithThePublicKeyFileAndAPassphraseSourceSaysWhichFileToGive() throws IOException {
+    initialise();
+    Path pass = tmp.resolve("pass");
+    Files.writeString(pass, "a passphrase\n");
+
+    Result r = run("feed", "sign", "--repo", repoArg(), "--role", "root", "--key", key("root-1.pub.json").toString(),
+        "--passphrase-file", pass.toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).contains(key("root-1.pub.json") + ": expected a private key file but found a public key file")
+        .doesNotContain("permissions");
+  }
+
+  @Test
+  void initWithAPrivateKeyFileWhereThePublicKeyBelongsSaysWhichFileToGive() throws IOException {
+    Path pass = tmp.resolve("pass");
+    Files.writeString(pass, "a passphrase\n");
+    ok("keys", "generate", "--out", key("plain").toString());
+    ok("keys", "generate", "--out", key("encrypted").toString(), "--encrypt", "--passphrase-file", pass.toString());
+    String pub = key("plain.pub.json").toString();
+
+    for (String privateKey : List.of("plain.key", "encrypted.key")) {
+      Result r = run("feed", "init", "--repo", repoArg(), "--root-key", key(privateKey).toString(), "--targets-key", pub,
+          "--snapshot-key", pub, "--timestamp-key", pub);
+
+      assertThat(r.code()).isEqualTo(2);
+      assertThat(r.err()).isEqualTo("tourniquet: " + key(privateKey) + ": expected a public key file but found a private"
+          + " key; give the public key written beside it by keys generate (PREFIX.pub.json), and keep the private key"
+          + " where it is\n");
+    }
+    assertThat(repo()).doesNotExist();
+  }
+
+  @Test
   void initRefusesAThresholdAboveTheNumberOfKeys() throws IOException {
     ok("keys", "generate", "--out", key("k").toString());
     String pub = key("k.pub.json").toString();
