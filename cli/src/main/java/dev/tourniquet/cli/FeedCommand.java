@@ -77,7 +77,13 @@ final class FeedCommand {
         description = "The repository directory (default: the current directory).")
     Path repo;
 
-    FeedRepository open() throws PublisherException, IOException {
+    FeedRepository open() throws PublisherException, IOException, Failed {
+      // Run from the wrong directory, "." alone names nothing, and "create one with init" would start a second
+      // feed with a new root: name the directory and the option that points elsewhere.
+      if (!Files.exists(repo.resolve("repository.json"))) {
+        throw new Failed(repo.toAbsolutePath().normalize() + ": expected a feed repository (repository.json) but found"
+            + " none; give its directory with --repo DIR (default: the current directory), or create one with feed init");
+      }
       return FeedRepository.open(repo, Clock.systemUTC());
     }
   }
@@ -206,6 +212,12 @@ final class FeedCommand {
   /** Reads and validates a mitigation document; problems become lines {@code FILE: path: message}. */
   static Document readMitigation(Path file, List<String> problems) throws IOException {
     String name = file.getFileName() == null ? file.toString() : file.getFileName().toString();
+    if (Files.isDirectory(file)) {
+      // Reading a directory fails with a bare "Is a directory" that names no file.
+      problems.add(name + ": document: expected a mitigation document (a JSON file) but found the directory " + file
+          + "; name its files (" + file + java.io.File.separator + "*.json)");
+      return null;
+    }
     byte[] bytes;
     try (InputStream in = Files.newInputStream(file)) {
       bytes = in.readNBytes(MitigationParser.MAX_BYTES + 1);

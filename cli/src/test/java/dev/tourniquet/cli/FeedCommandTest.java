@@ -632,6 +632,31 @@ class FeedCommandTest {
   }
 
   @Test
+  void verbRunInADirectoryThatHoldsNoRepositoryNamesTheDirectoryAndTheRepoOption() {
+    Path cwd = Path.of("").toAbsolutePath();
+
+    Result r = run("feed", "list");
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).isEqualTo("tourniquet: " + cwd + ": expected a feed repository (repository.json) but found none;"
+        + " give its directory with --repo DIR (default: the current directory), or create one with feed init\n");
+  }
+
+  @Test
+  void addOrCheckOfADirectoryInsteadOfADocumentNamesIt() throws IOException {
+    publishM1();
+
+    Result check = run("feed", "check", EXAMPLES.toString());
+    Result add = run("feed", "add", "--repo", repoArg(), EXAMPLES.toString());
+
+    assertThat(check.code()).isEqualTo(2);
+    assertThat(check.out()).isEqualTo("mitigations: document: expected a mitigation document (a JSON file) but found the"
+        + " directory " + EXAMPLES + "; name its files (" + EXAMPLES + "/*.json)\n");
+    assertThat(add.code()).isEqualTo(2);
+    assertThat(add.errLines()).first().asString().startsWith("mitigations: document: expected a mitigation document");
+  }
+
+  @Test
   void initRefusesAThresholdAboveTheNumberOfKeys() throws IOException {
     ok("keys", "generate", "--out", key("k").toString());
     String pub = key("k.pub.json").toString();
