@@ -572,6 +572,22 @@ class FeedCommandTest {
   }
 
   @Test
+  void mergeOfACopyTakenBeforeTheStagedMetadataChangedSaysToCopyItAgain() throws IOException {
+    initialise();
+    Path copy = machine(2).resolve("root.json");
+    Files.copy(repo().resolve("staged/root.json"), copy);
+    ok("feed", "rotate", "--repo", repoArg(), "--role", "snapshot", "--add", key("timestamp.pub.json").toString());
+    ok("feed", "sign", "--file", copy.toString(), "--key", machine(2).resolve("root-2.key").toString());
+
+    Result r = run("feed", "merge", "--repo", repoArg(), copy.toString());
+
+    // Before, the message stopped at two hashes, which tell a signer at 3 a.m. neither why nor what next.
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).endsWith("; the staged root.json changed since this copy was taken, or the copy was altered:"
+        + " copy the staged root.json again, sign that copy and merge it\n");
+  }
+
+  @Test
   void signingWithAKeyTheRoleDoesNotListFailsWithExitOne() throws IOException {
     initialise();
 

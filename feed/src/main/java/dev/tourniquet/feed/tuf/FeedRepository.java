@@ -569,7 +569,8 @@ public final class FeedRepository {
       throw new RepositoryStateException(otherCopy.toString(), e.problem());
     }
     if (!java.util.Arrays.equals(current.canonicalSigned, other.canonicalSigned)) {
-      throw new SignedContentMismatchException(otherCopy.toString(), Hashes.hex(Hashes.SHA256, current.canonicalSigned),
+      throw new SignedContentMismatchException(otherCopy.toString(), role.fileName(),
+          Hashes.hex(Hashes.SHA256, current.canonicalSigned),
           Hashes.hex(Hashes.SHA256, other.canonicalSigned));
     }
     Map<String, KeyInfo> keys = authorisedKeys(role);
