@@ -156,6 +156,21 @@ class FeedCommandTest {
   }
 
   @Test
+  void keysGenerateRefusesAPrefixThatAlreadyEndsInAKeyFileExtension() throws IOException {
+    for (String out : List.of("root-1.key", "root-1.pub.json")) {
+      Result r = run("keys", "generate", "--out", tmp.resolve(out).toString());
+
+      // Before, root-1.key.key and root-1.key.pub.json were written, and --key root-1.key then found no file.
+      assertThat(r.code()).isEqualTo(2);
+      assertThat(r.err()).isEqualTo("tourniquet: --out: expected a PREFIX to which .key and .pub.json are added but found "
+          + tmp.resolve(out) + "; use --out " + tmp.resolve("root-1") + "\n");
+    }
+    try (Stream<Path> files = Files.list(tmp)) {
+      assertThat(files).isEmpty();
+    }
+  }
+
+  @Test
   void encryptedKeyIsReadWithThePassphraseFromAFileAndRefusedWithAnotherOne() throws IOException {
     Path pass = tmp.resolve("pass");
     Files.writeString(pass, "correct horse battery staple\n");
