@@ -688,6 +688,28 @@ class FeedCommandTest {
   }
 
   @Test
+  void keyTheRoleDoesNotListIsNamedByItsFileWhenSigningPublishingAndRefreshingTheTimestamp() throws IOException {
+    publishM1();
+    ok("feed", "renew", "--repo", repoArg(), "--role", "targets");
+
+    // Before, only the key id was named: which of the publisher's key files is that?
+    Result sign = run("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("snapshot.key").toString());
+    ok("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
+    Result publish = run("feed", "publish", "--repo", repoArg(), "--snapshot-key", key("snapshot.key").toString(),
+        "--timestamp-key", key("targets.key").toString());
+    Result timestamp = run("feed", "timestamp", "--repo", repoArg(), "--timestamp-key", key("snapshot.key").toString());
+
+    assertThat(sign.code()).isEqualTo(1);
+    assertThat(sign.err()).startsWith("tourniquet: targets role: expected a key listed for it in root version 1 but found key ")
+        .endsWith(", from " + key("snapshot.key") + "; give the private key file of a targets key that the root lists"
+            + " (keys show FILE prints a file's key id)\n");
+    assertThat(publish.code()).isEqualTo(1);
+    assertThat(publish.err()).startsWith("tourniquet: timestamp role: ").contains(", from " + key("targets.key") + "; ");
+    assertThat(timestamp.code()).isEqualTo(1);
+    assertThat(timestamp.err()).startsWith("tourniquet: timestamp role: ").contains(", from " + key("snapshot.key") + "; ");
+  }
+
+  @Test
   void initRefusesAThresholdAboveTheNumberOfKeys() throws IOException {
     ok("keys", "generate", "--out", key("k").toString());
     String pub = key("k.pub.json").toString();
