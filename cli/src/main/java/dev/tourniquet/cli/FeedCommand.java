@@ -9,6 +9,7 @@ import dev.tourniquet.feed.mitigation.MitigationParser;
 import dev.tourniquet.feed.tuf.BundleFetcher;
 import dev.tourniquet.feed.tuf.FeedRepository;
 import dev.tourniquet.feed.tuf.FeedVerificationException;
+import dev.tourniquet.feed.tuf.KeyNotAuthorisedException;
 import dev.tourniquet.feed.tuf.Fetcher;
 import dev.tourniquet.feed.tuf.Fetchers;
 import dev.tourniquet.feed.tuf.Limits;
@@ -77,7 +78,13 @@ final class FeedCommand {
         description = "The repository directory (default: the current directory).")
     Path repo;
 
-    FeedRepository open() throws PublisherException, IOException {
+    FeedRepository open() throws PublisherException, IOException, Failed {
+      // Run from the wrong directory, "." alone names nothing, and "create one with init" would start a second
+      // feed with a new root: name the directory and the option that points elsewhere.
+      if (!Files.exists(repo.resolve("repository.json"))) {
+        throw new Failed(repo.toAbsolutePath().normalize() + ": expected a feed repository (repository.json) but found"
+            + " none; give its directory with --repo DIR (default: the current directory), or create one with feed init");
+      }
       return FeedRepository.open(repo, Clock.systemUTC());
     }
   }
@@ -206,6 +213,12 @@ final class FeedCommand {
   /** Reads and validates a mitigation document; problems become lines {@code FILE: path: message}. */
   static Document readMitigation(Path file, List<String> problems) throws IOException {
     String name = file.getFileName() == null ? file.toString() : file.getFileName().toString();
+    if (Files.isDirectory(file)) {
+      // Reading a directory fails with a bare "Is a directory" that names no file.
+      problems.add(name + ": document: expected a mitigation document (a JSON file) but found the directory " + file
+          + "; name its files (" + file + java.io.File.separator + "*.json)");
+      return null;
+    }
     byte[] bytes;
     try (InputStream in = Files.newInputStream(file)) {
       bytes = in.readNBytes(MitigationParser.MAX_BYTES + 1);
@@ -483,7 +496,11 @@ final class FeedCommand {
       FeedRepository repository = open();
       for (Path keyFile : keys) {
         SigningKey key = passphrases.readKey(keyFile);
-        repository.sign(role, key);
+        try {
+          repository.sign(role, key);
+        } catch (KeyNotAuthorisedException e) {
+          throw unauthorised(e, Map.of(key.keyId(), keyFile));
+        }
         out().println("signed staged " + role.fileName() + " with key " + key.keyId());
       }
       printSigningStatus(repository, role, out());
@@ -566,18 +583,35 @@ final class FeedCommand {
     @Override
     void run() throws Exception {
       FeedRepository repository = open();
-      TrustedFeed feed = repository.publish(readKeys(snapshotKeys, passphrases), readKeys(timestampKeys, passphrases));
+      Map<String, Path> files = new LinkedHashMap<>();
+      TrustedFeed feed;
+      try {
+        feed = repository.publish(readKeys(snapshotKeys, passphrases, files), readKeys(timestampKeys, passphrases, files));
+      } catch (KeyNotAuthorisedException e) {
+        throw unauthorised(e, files);
+      }
       out().println("published " + repo.resolve("published"));
       printFeed(feed, out());
     }
   }
 
-  static List<SigningKey> readKeys(List<Path> files, Passphrases passphrases) throws Exception {
+  /** Reads private key files, recording which file each key id came from. */
+  static List<SigningKey> readKeys(List<Path> files, Passphrases passphrases, Map<String, Path> fileOfKey)
+      throws Exception {
     List<SigningKey> keys = new ArrayList<>();
     for (Path file : files) {
-      keys.add(passphrases.readKey(file));
+      SigningKey key = passphrases.readKey(file);
+      fileOfKey.putIfAbsent(key.keyId(), file);
+      keys.add(key);
     }
     return keys;
+  }
+
+  /** A key the role does not list, named by the file it was read from: a key id alone names no file. */
+  static Verb.Failed unauthorised(KeyNotAuthorisedException e, Map<String, Path> fileOfKey) {
+    Path file = fileOfKey.get(e.keyId());
+    return new Verb.Failed(e.getMessage() + (file == null ? "" : ", from " + file) + "; give the private key file of a "
+        + e.role().typeName() + " key that the root lists (keys show FILE prints a file's key id)");
   }
 
   static void printFeed(TrustedFeed feed, PrintWriter out) {
@@ -609,7 +643,13 @@ final class FeedCommand {
         FeedRepository.Validity v = repository.validity();
         repository = repository.withValidity(new FeedRepository.Validity(v.root(), v.targets(), v.snapshot(), validity));
       }
-      TrustedFeed feed = repository.refreshTimestamp(readKeys(timestampKeys, passphrases));
+      Map<String, Path> files = new LinkedHashMap<>();
+      TrustedFeed feed;
+      try {
+        feed = repository.refreshTimestamp(readKeys(timestampKeys, passphrases, files));
+      } catch (KeyNotAuthorisedException e) {
+        throw unauthorised(e, files);
+      }
       out().println("refreshed timestamp: version " + feed.timestampVersion() + ", valid until " + feed.expires());
     }
   }

@@ -50,6 +50,13 @@ final class KeysCommand {
     @Override
     void run() throws Exception {
       String base = prefix.getFileName().toString();
+      // --out root-1.key would write root-1.key.key, and --key root-1.key would later find no file.
+      for (String extension : List.of(".pub.json", ".key")) {
+        if (base.endsWith(extension) && base.length() > extension.length()) {
+          throw new Invalid("tourniquet: --out: expected a PREFIX to which .key and .pub.json are added but found "
+              + prefix + "; use --out " + prefix.resolveSibling(base.substring(0, base.length() - extension.length())));
+        }
+      }
       Path privateFile = prefix.resolveSibling(base + ".key");
       Path publicFile = prefix.resolveSibling(base + ".pub.json");
       for (Path p : List.of(privateFile, publicFile)) {

@@ -156,6 +156,21 @@ class FeedCommandTest {
   }
 
   @Test
+  void keysGenerateRefusesAPrefixThatAlreadyEndsInAKeyFileExtension() throws IOException {
+    for (String out : List.of("root-1.key", "root-1.pub.json")) {
+      Result r = run("keys", "generate", "--out", tmp.resolve(out).toString());
+
+      // Before, root-1.key.key and root-1.key.pub.json were written, and --key root-1.key then found no file.
+      assertThat(r.code()).isEqualTo(2);
+      assertThat(r.err()).isEqualTo("tourniquet: --out: expected a PREFIX to which .key and .pub.json are added but found "
+          + tmp.resolve(out) + "; use --out " + tmp.resolve("root-1") + "\n");
+    }
+    try (Stream<Path> files = Files.list(tmp)) {
+      assertThat(files).isEmpty();
+    }
+  }
+
+  @Test
   void encryptedKeyIsReadWithThePassphraseFromAFileAndRefusedWithAnotherOne() throws IOException {
     Path pass = tmp.resolve("pass");
     Files.writeString(pass, "correct horse battery staple\n");
@@ -572,6 +587,22 @@ class FeedCommandTest {
   }
 
   @Test
+  void mergeOfACopyTakenBeforeTheStagedMetadataChangedSaysToCopyItAgain() throws IOException {
+    initialise();
+    Path copy = machine(2).resolve("root.json");
+    Files.copy(repo().resolve("staged/root.json"), copy);
+    ok("feed", "rotate", "--repo", repoArg(), "--role", "snapshot", "--add", key("timestamp.pub.json").toString());
+    ok("feed", "sign", "--file", copy.toString(), "--key", machine(2).resolve("root-2.key").toString());
+
+    Result r = run("feed", "merge", "--repo", repoArg(), copy.toString());
+
+    // Before, the message stopped at two hashes, which tell a signer at 3 a.m. neither why nor what next.
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).endsWith("; the staged root.json changed since this copy was taken, or the copy was altered:"
+        + " copy the staged root.json again, sign that copy and merge it\n");
+  }
+
+  @Test
   void signingWithAKeyTheRoleDoesNotListFailsWithExitOne() throws IOException {
     initialise();
 
@@ -579,6 +610,103 @@ class FeedCommandTest {
 
     assertThat(r.code()).isEqualTo(1);
     assertThat(r.err()).startsWith("tourniquet: root role: expected a key listed for it in root version 1 but found key ");
+  }
+
+  @Test
+  void publishWithThePublicKeyFileWhereThePrivateKeyBelongsSaysWhichFileToGive() throws IOException {
+    publishM1();
+
+    // init takes --snapshot-key PUB and publish takes --snapshot-key KEY: a tired publisher mixes them up.
+    // Before, this asked for a passphrase (the file is JSON, as an encrypted key is), or for a public key
+    // file made readable by others, complained that it was not owner-only.
+    Result r = run("feed", "publish", "--repo", repoArg(), "--snapshot-key", key("snapshot.pub.json").toString(),
+        "--timestamp-key", key("timestamp.key").toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).isEqualTo("tourniquet: " + key("snapshot.pub.json") + ": expected a private key file but found a"
+        + " public key file; give the private key written beside it by keys generate (PREFIX.key, not"
+        + " PREFIX.pub.json)\n");
+  }
+
+  @Test
+  void signWithThePublicKeyFileAndAPassphraseSourceSaysWhichFileToGive() throws IOException {
+    initialise();
+    Path pass = tmp.resolve("pass");
+    Files.writeString(pass, "a passphrase\n");
+
+    Result r = run("feed", "sign", "--repo", repoArg(), "--role", "root", "--key", key("root-1.pub.json").toString(),
+        "--passphrase-file", pass.toString());
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).contains(key("root-1.pub.json") + ": expected a private key file but found a public key file")
+        .doesNotContain("permissions");
+  }
+
+  @Test
+  void initWithAPrivateKeyFileWhereThePublicKeyBelongsSaysWhichFileToGive() throws IOException {
+    Path pass = tmp.resolve("pass");
+    Files.writeString(pass, "a passphrase\n");
+    ok("keys", "generate", "--out", key("plain").toString());
+    ok("keys", "generate", "--out", key("encrypted").toString(), "--encrypt", "--passphrase-file", pass.toString());
+    String pub = key("plain.pub.json").toString();
+
+    for (String privateKey : List.of("plain.key", "encrypted.key")) {
+      Result r = run("feed", "init", "--repo", repoArg(), "--root-key", key(privateKey).toString(), "--targets-key", pub,
+          "--snapshot-key", pub, "--timestamp-key", pub);
+
+      assertThat(r.code()).isEqualTo(2);
+      assertThat(r.err()).isEqualTo("tourniquet: " + key(privateKey) + ": expected a public key file but found a private"
+          + " key; give the public key written beside it by keys generate (PREFIX.pub.json), and keep the private key"
+          + " where it is\n");
+    }
+    assertThat(repo()).doesNotExist();
+  }
+
+  @Test
+  void verbRunInADirectoryThatHoldsNoRepositoryNamesTheDirectoryAndTheRepoOption() {
+    Path cwd = Path.of("").toAbsolutePath();
+
+    Result r = run("feed", "list");
+
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).isEqualTo("tourniquet: " + cwd + ": expected a feed repository (repository.json) but found none;"
+        + " give its directory with --repo DIR (default: the current directory), or create one with feed init\n");
+  }
+
+  @Test
+  void addOrCheckOfADirectoryInsteadOfADocumentNamesIt() throws IOException {
+    publishM1();
+
+    Result check = run("feed", "check", EXAMPLES.toString());
+    Result add = run("feed", "add", "--repo", repoArg(), EXAMPLES.toString());
+
+    assertThat(check.code()).isEqualTo(2);
+    assertThat(check.out()).isEqualTo("mitigations: document: expected a mitigation document (a JSON file) but found the"
+        + " directory " + EXAMPLES + "; name its files (" + EXAMPLES + "/*.json)\n");
+    assertThat(add.code()).isEqualTo(2);
+    assertThat(add.errLines()).first().asString().startsWith("mitigations: document: expected a mitigation document");
+  }
+
+  @Test
+  void keyTheRoleDoesNotListIsNamedByItsFileWhenSigningPublishingAndRefreshingTheTimestamp() throws IOException {
+    publishM1();
+    ok("feed", "renew", "--repo", repoArg(), "--role", "targets");
+
+    // Before, only the key id was named: which of the publisher's key files is that?
+    Result sign = run("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("snapshot.key").toString());
+    ok("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
+    Result publish = run("feed", "publish", "--repo", repoArg(), "--snapshot-key", key("snapshot.key").toString(),
+        "--timestamp-key", key("targets.key").toString());
+    Result timestamp = run("feed", "timestamp", "--repo", repoArg(), "--timestamp-key", key("snapshot.key").toString());
+
+    assertThat(sign.code()).isEqualTo(1);
+    assertThat(sign.err()).startsWith("tourniquet: targets role: expected a key listed for it in root version 1 but found key ")
+        .endsWith(", from " + key("snapshot.key") + "; give the private key file of a targets key that the root lists"
+            + " (keys show FILE prints a file's key id)\n");
+    assertThat(publish.code()).isEqualTo(1);
+    assertThat(publish.err()).startsWith("tourniquet: timestamp role: ").contains(", from " + key("targets.key") + "; ");
+    assertThat(timestamp.code()).isEqualTo(1);
+    assertThat(timestamp.err()).startsWith("tourniquet: timestamp role: ").contains(", from " + key("snapshot.key") + "; ");
   }
 
   @Test

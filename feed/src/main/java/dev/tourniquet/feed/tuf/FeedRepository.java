@@ -569,7 +569,8 @@ public final class FeedRepository {
       throw new RepositoryStateException(otherCopy.toString(), e.problem());
     }
     if (!java.util.Arrays.equals(current.canonicalSigned, other.canonicalSigned)) {
-      throw new SignedContentMismatchException(otherCopy.toString(), Hashes.hex(Hashes.SHA256, current.canonicalSigned),
+      throw new SignedContentMismatchException(otherCopy.toString(), role.fileName(),
+          Hashes.hex(Hashes.SHA256, current.canonicalSigned),
           Hashes.hex(Hashes.SHA256, other.canonicalSigned));
     }
     Map<String, KeyInfo> keys = authorisedKeys(role);
@@ -716,8 +717,9 @@ public final class FeedRepository {
    * @param timestampKeys keys of the timestamp role, at least its threshold
    * @return the feed as an agent now sees it
    * @throws KeyNotAuthorisedException if a key is not listed for the timestamp role
-   * @throws RepositoryStateException if nothing is published yet, or the snapshot expires before the new
-   *     timestamp would (publish again to re-sign the snapshot)
+   * @throws RepositoryStateException if nothing is published yet, the published root or targets metadata has
+   *     expired (renew it), or the snapshot expires before the new timestamp would (publish again to re-sign
+   *     the snapshot)
    * @throws FeedVerificationException if the feed would not verify (nothing is written then)
    * @throws IOException if files cannot be read or written
    */
@@ -727,14 +729,25 @@ public final class FeedRepository {
     Metadata snapshot = current.snapshot.orElseThrow(() -> new RepositoryStateException("timestamp.json",
         "expected a published feed but found none; publish first"));
     Instant now = clock.instant();
+    // The publisher's own metadata expired: say which and what to do, before the check as an agent would
+    // (below) reports it as a possible freeze attack.
+    Metadata root = current.root.orElseThrow();
+    if (root.expiredAt(now)) {
+      throw new RepositoryStateException("root.json", "expected an expiry after " + now + " but found " + root.expires
+          + "; renew the root, sign it and publish");
+    }
+    Metadata targets = current.targets.orElseThrow();
+    if (targets.expiredAt(now)) {
+      throw new RepositoryStateException(targets.file, "expected an expiry after " + now + " but found "
+          + targets.expires + "; renew targets, sign it and publish");
+    }
     Instant expires = now.plus(validity.timestamp());
     if (snapshot.expires.isBefore(expires)) {
       throw new RepositoryStateException(snapshot.file, "expected a snapshot valid past the new timestamp's expiry "
           + expires + " but found one that expires " + snapshot.expires + "; publish to re-sign the snapshot");
     }
     Map<String, byte[]> files = new LinkedHashMap<>();
-    files.put(TrustedStore.TIMESTAMP, timestamp(current, current.root.orElseThrow(), snapshot.version, snapshot.bytes,
-        timestampKeys, now));
+    files.put(TrustedStore.TIMESTAMP, timestamp(current, root, snapshot.version, snapshot.bytes, timestampKeys, now));
     TrustedFeed feed = verify(files);
     writePublished(files);
     return feed;

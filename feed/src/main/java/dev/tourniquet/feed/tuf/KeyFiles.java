@@ -91,8 +91,23 @@ public final class KeyFiles {
    * @throws IOException if the file cannot be read
    */
   public static boolean isEncrypted(Path file) throws IOException {
-    String text = Files.readString(file, StandardCharsets.UTF_8);
-    return text.stripLeading().startsWith("{");
+    byte[] content = Files.readAllBytes(file);
+    return new String(content, StandardCharsets.UTF_8).stripLeading().startsWith("{") && !isPublicKey(content);
+  }
+
+  /**
+   * Tells whether the bytes are a public key object ({@code keys generate}'s {@code PREFIX.pub.json}). It is
+   * JSON as an encrypted private key is, and the options that take a private key are named as those of
+   * {@code feed init} that take a public one: without this check, a public key given for a private one
+   * was asked a passphrase for, or refused for being readable by others.
+   */
+  private static boolean isPublicKey(byte[] content) {
+    try {
+      ObjectNode node = Json.parseObject("key", content);
+      return node.has("keyval") && !node.has("ciphertext");
+    } catch (MalformedMetadataException e) {
+      return false;
+    }
   }
 
   /**
@@ -103,12 +118,16 @@ public final class KeyFiles {
    * @return the key
    * @throws InsecureKeyFileException if other users may read or write the file
    * @throws WrongPassphraseException if an encrypted file does not decrypt with the passphrase
-   * @throws KeyFileException if the file is in no format this version reads
+   * @throws KeyFileException if the file is a public key file, or in no format this version reads
    * @throws IOException if the file cannot be read
    */
   public static SigningKey readPrivateKey(Path file, char[] passphrase) throws PublisherException, IOException {
-    checkPermissions(file);
     byte[] content = Files.readAllBytes(file);
+    if (isPublicKey(content)) {
+      throw new KeyFileException(file, "expected a private key file but found a public key file; give the private key"
+          + " written beside it by keys generate (PREFIX.key, not PREFIX.pub.json)");
+    }
+    checkPermissions(file);
     String text = new String(content, StandardCharsets.UTF_8);
     byte[] der;
     if (text.stripLeading().startsWith("{")) {

@@ -7,8 +7,11 @@ package dev.tourniquet.feed.tuf;
 public final class SignedContentMismatchException extends PublisherException {
   private static final long serialVersionUID = 1L;
 
-  SignedContentMismatchException(String file, String expectedSha256, String foundSha256) {
-    super(FeedVerificationException.format("%s: expected the same signed content (sha256 %s) but found sha256 %s",
-        file, expectedSha256, foundSha256));
+  SignedContentMismatchException(String file, String stagedName, String expectedSha256, String foundSha256) {
+    // The usual cause is a copy taken before an add, a rotation or a renewal restaged the metadata: say so
+    // and what to do, not only that two hashes differ.
+    super(FeedVerificationException.format("%s: expected the same signed content (sha256 %s) but found sha256 %s; the"
+        + " staged %s changed since this copy was taken, or the copy was altered: copy the staged %s again, sign"
+        + " that copy and merge it", file, expectedSha256, foundSha256, stagedName, stagedName));
   }
 }

@@ -92,11 +92,18 @@ public record VerificationKey(String keytype, String scheme, String publicValue)
    * @param file the file
    * @return the key
    * @throws IOException if the file cannot be read
-   * @throws IllegalArgumentException if it does not hold a supported key object
+   * @throws IllegalArgumentException if it is a private key file or does not hold a supported key object
    */
   public static VerificationKey read(Path file) throws IOException {
+    String text = Files.readString(file, StandardCharsets.UTF_8);
+    // A private key file given where its public key belongs: say so, rather than report a PEM block or an
+    // encrypted key object as malformed JSON or a key object without keytype.
+    if (text.stripLeading().startsWith("-----BEGIN") || text.contains(KeyFiles.FORMAT)) {
+      throw new IllegalArgumentException(file + ": expected a public key file but found a private key; give the public"
+          + " key written beside it by keys generate (PREFIX.pub.json), and keep the private key where it is");
+    }
     try {
-      return parse(Files.readString(file, StandardCharsets.UTF_8));
+      return parse(text);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
     }

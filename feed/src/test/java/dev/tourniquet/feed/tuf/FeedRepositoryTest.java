@@ -224,6 +224,35 @@ class FeedRepositoryTest {
   }
 
   @Test
+  void timestampRefreshWithAnExpiredRootSaysToRenewTheRootAndChangesNothing() throws Exception {
+    TestRepository shortRoot = new TestRepository(temp.resolve("short-root"), new FeedRepository.Validity(
+        Duration.ofHours(2), Duration.ofDays(90), Duration.ofDays(30), Duration.ofDays(1)));
+    shortRoot.clock.advance(Duration.ofHours(3));
+    StoreSnapshot before = StoreSnapshot.of(shortRoot.published());
+
+    // Before, the check of the result as an agent would see it spoke first: "root metadata expired,
+    // possible freeze attack (TUF 5.3.10)", which tells a publisher neither that it is their own root nor
+    // what to do.
+    assertThatThrownBy(() -> shortRoot.repo.refreshTimestamp(List.of(shortRoot.timestampKey)))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessage("root.json: expected an expiry after 2026-03-01T15:00:00Z but found 2026-03-01T14:00:00Z; renew"
+            + " the root, sign it and publish");
+    assertThat(StoreSnapshot.of(shortRoot.published())).isEqualTo(before);
+  }
+
+  @Test
+  void timestampRefreshWithExpiredTargetsSaysToRenewTargets() throws Exception {
+    TestRepository shortTargets = new TestRepository(temp.resolve("short-targets"), new FeedRepository.Validity(
+        Duration.ofDays(365), Duration.ofHours(2), Duration.ofDays(30), Duration.ofDays(1)));
+    shortTargets.clock.advance(Duration.ofHours(3));
+
+    assertThatThrownBy(() -> shortTargets.repo.refreshTimestamp(List.of(shortTargets.timestampKey)))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessage("1.targets.json: expected an expiry after 2026-03-01T15:00:00Z but found 2026-03-01T14:00:00Z;"
+            + " renew targets, sign it and publish");
+  }
+
+  @Test
   void initRefusesADirectoryThatAlreadyHoldsARepository() {
     assertThatThrownBy(() -> FeedRepository.init(temp.resolve("repo"), java.util.Map.of(),
         FeedRepository.Validity.defaults(), repo.clock)).isInstanceOf(IllegalArgumentException.class);
