@@ -187,9 +187,32 @@ final class FeedCommand {
       FeedRepository.init(repo, keys, new FeedRepository.Validity(rootValidity, targetsValidity, snapshotValidity,
           timestampValidity), Clock.systemUTC());
       out().println("initialised feed repository " + repo);
+      warnAboutSharedRootKeys(keys);
       out().printf(Locale.ROOT, "staged root version 1: sign it with %d of the %d root keys%n", rootThreshold, rootKeys.size());
       out().printf(Locale.ROOT, "staged targets version 1: sign it with %d of the %d targets keys (after adding mitigations)%n",
           targetsThreshold, targetsKeys.size());
+    }
+
+    /**
+     * A root key that also signs another role is no longer offline: snapshot and timestamp keys sign at every
+     * publish, and whoever holds one of them could then also sign a new root. Allowed (a demo, a test feed),
+     * but said.
+     */
+    private void warnAboutSharedRootKeys(Map<Role, FeedRepository.KeySet> keys) {
+      for (int i = 0; i < rootKeys.size(); i++) {
+        String id = keys.get(Role.ROOT).keys().get(i).keyId();
+        List<String> roles = new ArrayList<>();
+        for (Role role : List.of(Role.TARGETS, Role.SNAPSHOT, Role.TIMESTAMP)) {
+          if (keys.get(role).keys().stream().anyMatch(k -> k.keyId().equals(id))) {
+            roles.add(role.name().toLowerCase(Locale.ROOT));
+          }
+        }
+        if (!roles.isEmpty()) {
+          err().println("warning: the root key " + rootKeys.get(i) + " also signs " + String.join(" and ", roles)
+              + ": a root key belongs offline, and one that signs other roles is used where they are; for a feed"
+              + " agents trust, give each role its own key (keys generate)");
+        }
+      }
     }
 
     private static FeedRepository.KeySet keySet(String option, List<Path> files, int threshold) throws IOException {

@@ -710,6 +710,34 @@ class FeedCommandTest {
   }
 
   @Test
+  void initWithTheRootKeyAlsoSigningOtherRolesWarnsButInitialises() throws IOException {
+    ok("keys", "generate", "--out", key("k").toString());
+    ok("keys", "generate", "--out", key("online").toString());
+    String pub = key("k.pub.json").toString();
+
+    Result r = ok("feed", "init", "--repo", repoArg(), "--root-key", pub, "--targets-key", pub,
+        "--snapshot-key", key("online.pub.json").toString(), "--timestamp-key", pub);
+
+    assertThat(r.err()).isEqualTo("warning: the root key " + pub + " also signs targets and timestamp: a root key"
+        + " belongs offline, and one that signs other roles is used where they are; for a feed agents trust, give"
+        + " each role its own key (keys generate)\n");
+    assertThat(repo().resolve("repository.json")).exists();
+  }
+
+  @Test
+  void initWithItsOwnKeyForEachRoleWarnsOfNothing() throws IOException {
+    for (String name : List.of("root", "targets", "snapshot", "timestamp")) {
+      ok("keys", "generate", "--out", key(name).toString());
+    }
+
+    Result r = ok("feed", "init", "--repo", repoArg(), "--root-key", key("root.pub.json").toString(),
+        "--targets-key", key("targets.pub.json").toString(), "--snapshot-key", key("snapshot.pub.json").toString(),
+        "--timestamp-key", key("timestamp.pub.json").toString());
+
+    assertThat(r.err()).isEmpty();
+  }
+
+  @Test
   void initRefusesAThresholdAboveTheNumberOfKeys() throws IOException {
     ok("keys", "generate", "--out", key("k").toString());
     String pub = key("k.pub.json").toString();
