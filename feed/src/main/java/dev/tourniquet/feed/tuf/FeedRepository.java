@@ -7,10 +7,12 @@ import dev.tourniquet.feed.tuf.Metadata.RootInfo;
 import dev.tourniquet.feed.tuf.Metadata.Sig;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -28,6 +30,8 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -62,6 +66,8 @@ import java.util.zip.ZipOutputStream;
  */
 public final class FeedRepository {
   private static final String SETTINGS = "repository.json";
+  /** The file whose lock an operation that writes the repository holds ({@link #exclusive}). */
+  private static final String LOCK = ".lock";
   private static final String SETTINGS_FORMAT = "tourniquet-repository/1";
   private static final Pattern ROOT_FILE = Pattern.compile("([1-9][0-9]{0,17})\\.root\\.json");
   private static final Pattern MITIGATION_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -154,6 +160,9 @@ public final class FeedRepository {
     }
   }
 
+  /** Per repository directory, the lock of this JVM's threads, taken before the file lock (see {@link #exclusive}). */
+  private static final Map<Path, ReentrantLock> LOCAL_LOCKS = new ConcurrentHashMap<>();
+
   private final Path dir;
   private final Path published;
   private final Path staged;
@@ -166,6 +175,56 @@ public final class FeedRepository {
     this.staged = this.dir.resolve("staged");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.validity = Objects.requireNonNull(validity, "validity");
+  }
+
+  /** Holds the repository for one operation; see {@link #exclusive()}. */
+  private static final class Exclusive implements AutoCloseable {
+    private final ReentrantLock local;
+    private final FileChannel channel;
+
+    Exclusive(ReentrantLock local, FileChannel channel) {
+      this.local = local;
+      this.channel = channel;
+    }
+
+    @Override
+    public void close() throws IOException {
+      try {
+        if (channel != null) {
+          channel.close(); // releases the file lock
+        }
+      } finally {
+        local.unlock();
+      }
+    }
+  }
+
+  /**
+   * Takes the repository for an operation that writes it, waiting for any other: another process's
+   * {@code feed timestamp} from cron that read the published snapshot just before a {@code publish}
+   * replaced it would otherwise write a timestamp listing the old snapshot after the new one, so agents
+   * that had not yet checked would never see the new mitigation, and those that had would refuse every
+   * later timestamp as a rollback. The lock is {@code .lock} in the repository (a file lock, held by the
+   * JVM, so threads of one JVM first take a lock of their own); an operation that calls another takes it once.
+   */
+  private Exclusive exclusive() throws IOException {
+    ReentrantLock local = LOCAL_LOCKS.computeIfAbsent(dir, d -> new ReentrantLock());
+    local.lock();
+    if (local.getHoldCount() > 1) {
+      return new Exclusive(local, null);
+    }
+    FileChannel channel = null;
+    try {
+      channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      channel.lock();
+      return new Exclusive(local, channel);
+    } catch (IOException | RuntimeException e) {
+      if (channel != null) {
+        channel.close();
+      }
+      local.unlock();
+      throw e;
+    }
   }
 
   /**
@@ -326,14 +385,16 @@ public final class FeedRepository {
    * @throws IOException if files cannot be read or written
    */
   public void addTargets(Map<String, byte[]> contents) throws PublisherException, IOException {
-    contents.keySet().forEach(FeedRepository::requireSafeName);
-    ObjectNode envelope = stageTargets();
-    ObjectNode targets = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets");
-    for (Map.Entry<String, byte[]> entry : new TreeMap<>(contents).entrySet()) {
-      targets.set(entry.getKey(), Envelopes.targetEntry(entry.getValue()));
-      AtomicFiles.write(staged.resolve("targets").resolve(entry.getKey()), entry.getValue());
+    try (Exclusive held = exclusive()) {
+      contents.keySet().forEach(FeedRepository::requireSafeName);
+      ObjectNode envelope = stageTargets();
+      ObjectNode targets = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets");
+      for (Map.Entry<String, byte[]> entry : new TreeMap<>(contents).entrySet()) {
+        targets.set(entry.getKey(), Envelopes.targetEntry(entry.getValue()));
+        AtomicFiles.write(staged.resolve("targets").resolve(entry.getKey()), entry.getValue());
+      }
+      writeStaged(Role.TARGETS, envelope);
     }
-    writeStaged(Role.TARGETS, envelope);
   }
 
   /**
@@ -344,16 +405,18 @@ public final class FeedRepository {
    * @throws IOException if files cannot be read or written
    */
   public void removeTarget(String name) throws PublisherException, IOException {
-    requireSafeName(name);
-    ObjectNode envelope = stageTargets();
-    ObjectNode targets = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets");
-    if (!targets.has(name)) {
-      throw new RepositoryStateException("targets.json", "expected a target named \"" + name + "\" but found only "
-          + targets.size() + " others");
+    try (Exclusive held = exclusive()) {
+      requireSafeName(name);
+      ObjectNode envelope = stageTargets();
+      ObjectNode targets = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets");
+      if (!targets.has(name)) {
+        throw new RepositoryStateException("targets.json", "expected a target named \"" + name + "\" but found only "
+            + targets.size() + " others");
+      }
+      targets.remove(name);
+      Files.deleteIfExists(staged.resolve("targets").resolve(name));
+      writeStaged(Role.TARGETS, envelope);
     }
-    targets.remove(name);
-    Files.deleteIfExists(staged.resolve("targets").resolve(name));
-    writeStaged(Role.TARGETS, envelope);
   }
 
   /**
@@ -446,8 +509,10 @@ public final class FeedRepository {
    * @throws IOException if files cannot be read or written
    */
   public void renew(Role role) throws PublisherException, IOException {
-    requireOffline(role);
-    writeStaged(role, role == Role.ROOT ? stageRoot() : stageTargets());
+    try (Exclusive held = exclusive()) {
+      requireOffline(role);
+      writeStaged(role, role == Role.ROOT ? stageRoot() : stageTargets());
+    }
   }
 
   /**
@@ -466,40 +531,43 @@ public final class FeedRepository {
    */
   public void changeKeys(Role role, List<VerificationKey> add, Collection<String> removeKeyIds,
       OptionalInt threshold) throws PublisherException, IOException {
-    ObjectNode envelope = stageRoot();
-    ObjectNode signed = (ObjectNode) envelope.get("signed");
-    ObjectNode roleNode = signed.withObjectProperty("roles").withObjectProperty(role.typeName());
-    List<String> ids = new ArrayList<>();
-    roleNode.withArray("keyids").forEach(id -> ids.add(id.asText()));
-    for (String remove : removeKeyIds) {
-      if (!ids.remove(remove)) {
-        throw new IllegalArgumentException("remove: expected a key id listed for " + role.typeName() + " but found "
-            + remove);
+    try (Exclusive held = exclusive()) {
+      ObjectNode envelope = stageRoot();
+      ObjectNode signed = (ObjectNode) envelope.get("signed");
+      ObjectNode roleNode = signed.withObjectProperty("roles").withObjectProperty(role.typeName());
+      List<String> ids = new ArrayList<>();
+      roleNode.withArray("keyids").forEach(id -> ids.add(id.asText()));
+      for (String remove : removeKeyIds) {
+        if (!ids.remove(remove)) {
+          throw new IllegalArgumentException("remove: expected a key id listed for " + role.typeName() + " but found "
+              + remove);
+        }
       }
-    }
-    ObjectNode keys = signed.withObjectProperty("keys");
-    for (VerificationKey key : add) {
-      if (ids.contains(key.keyId())) {
-        throw new IllegalArgumentException("add: expected a key not yet listed for " + role.typeName()
-            + " but found " + key.keyId());
+      ObjectNode keys = signed.withObjectProperty("keys");
+      for (VerificationKey key : add) {
+        if (ids.contains(key.keyId())) {
+          throw new IllegalArgumentException("add: expected a key not yet listed for " + role.typeName()
+              + " but found " + key.keyId());
+        }
+        ids.add(key.keyId());
+        keys.set(key.keyId(), key.toJson());
       }
-      ids.add(key.keyId());
-      keys.set(key.keyId(), key.toJson());
+      int newThreshold = threshold.orElse(roleNode.path("threshold").asInt());
+      if (ids.isEmpty() || newThreshold < 1 || newThreshold > ids.size()) {
+        throw new IllegalArgumentException(role.typeName() + ": expected 1 to " + ids.size()
+            + " required signatures of " + ids.size() + " keys but found a threshold of " + newThreshold);
+      }
+      ids.sort(Comparator.naturalOrder());
+      ArrayNode idArray = roleNode.putArray("keyids");
+      ids.forEach(idArray::add);
+      roleNode.put("threshold", newThreshold);
+      // Keys no role lists any more leave the root.
+      Set<String> used = new HashSet<>();
+      signed.withObjectProperty("roles").elements()
+          .forEachRemaining(r -> r.path("keyids").forEach(id -> used.add(id.asText())));
+      keys.retain(used);
+      writeStaged(Role.ROOT, envelope);
     }
-    int newThreshold = threshold.orElse(roleNode.path("threshold").asInt());
-    if (ids.isEmpty() || newThreshold < 1 || newThreshold > ids.size()) {
-      throw new IllegalArgumentException(role.typeName() + ": expected 1 to " + ids.size() + " required signatures of "
-          + ids.size() + " keys but found a threshold of " + newThreshold);
-    }
-    ids.sort(Comparator.naturalOrder());
-    ArrayNode idArray = roleNode.putArray("keyids");
-    ids.forEach(idArray::add);
-    roleNode.put("threshold", newThreshold);
-    // Keys no role lists any more leave the root.
-    Set<String> used = new HashSet<>();
-    signed.withObjectProperty("roles").elements().forEachRemaining(r -> r.path("keyids").forEach(id -> used.add(id.asText())));
-    keys.retain(used);
-    writeStaged(Role.ROOT, envelope);
   }
 
   /**
@@ -512,11 +580,13 @@ public final class FeedRepository {
    * @throws IOException if files cannot be read or written
    */
   public void sign(Role role, SigningKey key) throws PublisherException, IOException {
-    requireOffline(role);
-    Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
-    requireAuthorised(role, key.keyId());
-    Envelopes.putSignature(current.tree, key.keyId(), key.signHex(current.canonicalSigned));
-    writeStaged(role, current.tree);
+    try (Exclusive held = exclusive()) {
+      requireOffline(role);
+      Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
+      requireAuthorised(role, key.keyId());
+      Envelopes.putSignature(current.tree, key.keyId(), key.signHex(current.canonicalSigned));
+      writeStaged(role, current.tree);
+    }
   }
 
   /**
@@ -560,32 +630,34 @@ public final class FeedRepository {
    * @throws IOException if files cannot be read or written
    */
   public void merge(Role role, Path otherCopy) throws PublisherException, IOException {
-    requireOffline(role);
-    Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
-    Metadata other;
-    try {
-      other = Metadata.parse(otherCopy.toString(), Files.readAllBytes(otherCopy), role);
-    } catch (MalformedMetadataException e) {
-      throw new RepositoryStateException(otherCopy.toString(), e.problem());
-    }
-    if (!java.util.Arrays.equals(current.canonicalSigned, other.canonicalSigned)) {
-      throw new SignedContentMismatchException(otherCopy.toString(), role.fileName(),
-          Hashes.hex(Hashes.SHA256, current.canonicalSigned),
-          Hashes.hex(Hashes.SHA256, other.canonicalSigned));
-    }
-    Map<String, KeyInfo> keys = authorisedKeys(role);
-    for (Sig sig : other.signatures) {
-      KeyInfo key = keys.get(sig.keyId());
-      if (key == null) {
-        throw new KeyNotAuthorisedException(role, sig.keyId(), describeAuthorisingRoots(role));
+    try (Exclusive held = exclusive()) {
+      requireOffline(role);
+      Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
+      Metadata other;
+      try {
+        other = Metadata.parse(otherCopy.toString(), Files.readAllBytes(otherCopy), role);
+      } catch (MalformedMetadataException e) {
+        throw new RepositoryStateException(otherCopy.toString(), e.problem());
       }
-      if (!key.verifies(sig.sig(), current.canonicalSigned)) {
-        throw new RepositoryStateException(otherCopy.toString(), "signature by key " + sig.keyId()
-            + ": expected a valid signature over the staged content but found one that does not verify");
+      if (!java.util.Arrays.equals(current.canonicalSigned, other.canonicalSigned)) {
+        throw new SignedContentMismatchException(otherCopy.toString(), role.fileName(),
+            Hashes.hex(Hashes.SHA256, current.canonicalSigned),
+            Hashes.hex(Hashes.SHA256, other.canonicalSigned));
       }
-      Envelopes.putSignature(current.tree, sig.keyId(), sig.sig());
+      Map<String, KeyInfo> keys = authorisedKeys(role);
+      for (Sig sig : other.signatures) {
+        KeyInfo key = keys.get(sig.keyId());
+        if (key == null) {
+          throw new KeyNotAuthorisedException(role, sig.keyId(), describeAuthorisingRoots(role));
+        }
+        if (!key.verifies(sig.sig(), current.canonicalSigned)) {
+          throw new RepositoryStateException(otherCopy.toString(), "signature by key " + sig.keyId()
+              + ": expected a valid signature over the staged content but found one that does not verify");
+        }
+        Envelopes.putSignature(current.tree, sig.keyId(), sig.sig());
+      }
+      writeStaged(role, current.tree);
     }
-    writeStaged(role, current.tree);
   }
 
   /**
@@ -636,78 +708,81 @@ public final class FeedRepository {
    */
   public TrustedFeed publish(List<SigningKey> snapshotKeys, List<SigningKey> timestampKeys)
       throws PublisherException, FeedVerificationException, IOException {
-    Published current = load();
-    Instant now = clock.instant();
-    Map<String, byte[]> files = new LinkedHashMap<>();
+    try (Exclusive held = exclusive()) {
+      Published current = load();
+      Instant now = clock.instant();
+      Map<String, byte[]> files = new LinkedHashMap<>();
 
-    Optional<Metadata> stagedRoot = readStaged(Role.ROOT);
-    Metadata root;
-    if (stagedRoot.isPresent()) {
-      root = stagedRoot.get();
-      long expected = current.root.map(r -> r.version + 1).orElse(1L);
-      if (root.version != expected) {
-        throw new RepositoryStateException("staged root.json", "expected version " + expected + " but found "
-            + root.version + "; stage the change again");
+      Optional<Metadata> stagedRoot = readStaged(Role.ROOT);
+      Metadata root;
+      if (stagedRoot.isPresent()) {
+        root = stagedRoot.get();
+        long expected = current.root.map(r -> r.version + 1).orElse(1L);
+        if (root.version != expected) {
+          throw new RepositoryStateException("staged root.json", "expected version " + expected + " but found "
+              + root.version + "; stage the change again");
+        }
+        requireComplete(root, current.root, Role.ROOT);
+        files.put(root.version + ".root.json", Json.write(root.tree));
+      } else {
+        root = current.root.orElseThrow(() -> notInitialised());
       }
-      requireComplete(root, current.root, Role.ROOT);
-      files.put(root.version + ".root.json", Json.write(root.tree));
-    } else {
-      root = current.root.orElseThrow(() -> notInitialised());
-    }
-    if (root.expiredAt(now)) {
-      throw new RepositoryStateException("root.json", "expected an expiry after " + now + " but found "
-          + root.expires + "; renew the root");
-    }
-
-    Optional<Metadata> stagedTargets = readStaged(Role.TARGETS);
-    Metadata targets;
-    if (stagedTargets.isPresent()) {
-      targets = stagedTargets.get();
-      long expected = current.targets.map(t -> t.version + 1).orElse(1L);
-      if (targets.version != expected) {
-        throw new RepositoryStateException("staged targets.json", "expected version " + expected + " but found "
-            + targets.version + "; stage the change again");
+      if (root.expiredAt(now)) {
+        throw new RepositoryStateException("root.json", "expected an expiry after " + now + " but found "
+            + root.expires + "; renew the root");
       }
-      requireComplete(targets, Optional.of(root), Role.TARGETS);
-      files.put(targets.version + ".targets.json", Json.write(targets.tree));
-    } else {
-      targets = current.targets.orElseThrow(() -> new RepositoryStateException("targets.json",
-          "expected staged or published targets metadata but found none"));
-      if (Signatures.countValid(targets, root.root(), Role.TARGETS) < root.root().roles().get(Role.TARGETS).threshold()) {
-        throw new RepositoryStateException("targets.json", "expected a signature threshold of the targets keys in root"
-            + " version " + root.version + " but found the published targets signed by other keys; renew targets"
-            + " and sign it with the new keys");
+
+      Optional<Metadata> stagedTargets = readStaged(Role.TARGETS);
+      Metadata targets;
+      if (stagedTargets.isPresent()) {
+        targets = stagedTargets.get();
+        long expected = current.targets.map(t -> t.version + 1).orElse(1L);
+        if (targets.version != expected) {
+          throw new RepositoryStateException("staged targets.json", "expected version " + expected + " but found "
+              + targets.version + "; stage the change again");
+        }
+        requireComplete(targets, Optional.of(root), Role.TARGETS);
+        files.put(targets.version + ".targets.json", Json.write(targets.tree));
+      } else {
+        targets = current.targets.orElseThrow(() -> new RepositoryStateException("targets.json",
+            "expected staged or published targets metadata but found none"));
+        int targetsThreshold = root.root().roles().get(Role.TARGETS).threshold();
+        if (Signatures.countValid(targets, root.root(), Role.TARGETS) < targetsThreshold) {
+          throw new RepositoryStateException("targets.json", "expected a signature threshold of the targets keys in"
+              + " root version " + root.version + " but found the published targets signed by other keys; renew"
+              + " targets and sign it with the new keys");
+        }
       }
-    }
-    if (targets.expiredAt(now)) {
-      throw new RepositoryStateException("targets.json", "expected an expiry after " + now + " but found "
-          + targets.expires + "; renew targets and sign it");
-    }
-    for (TargetFile target : targets.targets().values()) {
-      String path = targetPath(target);
-      if (!Files.isRegularFile(published.resolve(path))) {
-        files.put(path, targetContent(target));
+      if (targets.expiredAt(now)) {
+        throw new RepositoryStateException("targets.json", "expected an expiry after " + now + " but found "
+            + targets.expires + "; renew targets and sign it");
       }
+      for (TargetFile target : targets.targets().values()) {
+        String path = targetPath(target);
+        if (!Files.isRegularFile(published.resolve(path))) {
+          files.put(path, targetContent(target));
+        }
+      }
+
+      byte[] targetsBytes = files.containsKey(targets.version + ".targets.json")
+          ? files.get(targets.version + ".targets.json")
+          : targets.bytes;
+      long snapshotVersion = current.snapshot.map(s -> s.version + 1).orElse(1L);
+      ObjectNode snapshot = Envelopes.signedBase(Role.SNAPSHOT, snapshotVersion, now.plus(validity.snapshot()));
+      snapshot.putObject("meta").set(Role.TARGETS.fileName(), Envelopes.metaEntry(targets.version, targetsBytes));
+      byte[] snapshotBytes = signOnline(Role.SNAPSHOT, snapshot, root, snapshotKeys);
+      files.put(snapshotVersion + ".snapshot.json", snapshotBytes);
+
+      files.put(TrustedStore.TIMESTAMP, timestamp(current, root, snapshotVersion, snapshotBytes, timestampKeys, now));
+      if (stagedRoot.isPresent()) {
+        files.put("root.json", files.get(root.version + ".root.json"));
+      }
+
+      TrustedFeed feed = verify(files);
+      writePublished(files);
+      clearStaged();
+      return feed;
     }
-
-    byte[] targetsBytes = files.containsKey(targets.version + ".targets.json")
-        ? files.get(targets.version + ".targets.json")
-        : targets.bytes;
-    long snapshotVersion = current.snapshot.map(s -> s.version + 1).orElse(1L);
-    ObjectNode snapshot = Envelopes.signedBase(Role.SNAPSHOT, snapshotVersion, now.plus(validity.snapshot()));
-    snapshot.putObject("meta").set(Role.TARGETS.fileName(), Envelopes.metaEntry(targets.version, targetsBytes));
-    byte[] snapshotBytes = signOnline(Role.SNAPSHOT, snapshot, root, snapshotKeys);
-    files.put(snapshotVersion + ".snapshot.json", snapshotBytes);
-
-    files.put(TrustedStore.TIMESTAMP, timestamp(current, root, snapshotVersion, snapshotBytes, timestampKeys, now));
-    if (stagedRoot.isPresent()) {
-      files.put("root.json", files.get(root.version + ".root.json"));
-    }
-
-    TrustedFeed feed = verify(files);
-    writePublished(files);
-    clearStaged();
-    return feed;
   }
 
   /**
@@ -725,32 +800,34 @@ public final class FeedRepository {
    */
   public TrustedFeed refreshTimestamp(List<SigningKey> timestampKeys)
       throws PublisherException, FeedVerificationException, IOException {
-    Published current = load();
-    Metadata snapshot = current.snapshot.orElseThrow(() -> new RepositoryStateException("timestamp.json",
-        "expected a published feed but found none; publish first"));
-    Instant now = clock.instant();
-    // The publisher's own metadata expired: say which and what to do, before the check as an agent would
-    // (below) reports it as a possible freeze attack.
-    Metadata root = current.root.orElseThrow();
-    if (root.expiredAt(now)) {
-      throw new RepositoryStateException("root.json", "expected an expiry after " + now + " but found " + root.expires
-          + "; renew the root, sign it and publish");
+    try (Exclusive held = exclusive()) {
+      Published current = load();
+      Metadata snapshot = current.snapshot.orElseThrow(() -> new RepositoryStateException("timestamp.json",
+          "expected a published feed but found none; publish first"));
+      Instant now = clock.instant();
+      // The publisher's own metadata expired: say which and what to do, before the check as an agent would
+      // (below) reports it as a possible freeze attack.
+      Metadata root = current.root.orElseThrow();
+      if (root.expiredAt(now)) {
+        throw new RepositoryStateException("root.json", "expected an expiry after " + now + " but found " + root.expires
+            + "; renew the root, sign it and publish");
+      }
+      Metadata targets = current.targets.orElseThrow();
+      if (targets.expiredAt(now)) {
+        throw new RepositoryStateException(targets.file, "expected an expiry after " + now + " but found "
+            + targets.expires + "; renew targets, sign it and publish");
+      }
+      Instant expires = now.plus(validity.timestamp());
+      if (snapshot.expires.isBefore(expires)) {
+        throw new RepositoryStateException(snapshot.file, "expected a snapshot valid past the new timestamp's expiry "
+            + expires + " but found one that expires " + snapshot.expires + "; publish to re-sign the snapshot");
+      }
+      Map<String, byte[]> files = new LinkedHashMap<>();
+      files.put(TrustedStore.TIMESTAMP, timestamp(current, root, snapshot.version, snapshot.bytes, timestampKeys, now));
+      TrustedFeed feed = verify(files);
+      writePublished(files);
+      return feed;
     }
-    Metadata targets = current.targets.orElseThrow();
-    if (targets.expiredAt(now)) {
-      throw new RepositoryStateException(targets.file, "expected an expiry after " + now + " but found "
-          + targets.expires + "; renew targets, sign it and publish");
-    }
-    Instant expires = now.plus(validity.timestamp());
-    if (snapshot.expires.isBefore(expires)) {
-      throw new RepositoryStateException(snapshot.file, "expected a snapshot valid past the new timestamp's expiry "
-          + expires + " but found one that expires " + snapshot.expires + "; publish to re-sign the snapshot");
-    }
-    Map<String, byte[]> files = new LinkedHashMap<>();
-    files.put(TrustedStore.TIMESTAMP, timestamp(current, root, snapshot.version, snapshot.bytes, timestampKeys, now));
-    TrustedFeed feed = verify(files);
-    writePublished(files);
-    return feed;
   }
 
   /**
@@ -769,45 +846,47 @@ public final class FeedRepository {
    * @throws IOException if files cannot be read or written
    */
   public TrustedFeed writeBundle(Path out) throws PublisherException, FeedVerificationException, IOException {
-    Published current = load();
-    Metadata timestamp = current.timestamp.orElseThrow(() -> new RepositoryStateException("timestamp.json",
-        "expected a published feed but found none; publish first"));
-    Map<String, byte[]> entries = new TreeMap<>();
-    for (long v = 1; v <= current.root.orElseThrow().version; v++) {
-      entries.put(v + ".root.json", Files.readAllBytes(published.resolve(v + ".root.json")));
-    }
-    entries.put(TrustedStore.TIMESTAMP, timestamp.bytes);
-    Metadata snapshot = current.snapshot.orElseThrow();
-    entries.put(snapshot.version + ".snapshot.json", snapshot.bytes);
-    Metadata targets = current.targets.orElseThrow();
-    entries.put(targets.version + ".targets.json", targets.bytes);
-    for (TargetFile target : targets.targets().values()) {
-      entries.put(targetPath(target), Files.readAllBytes(published.resolve(targetPath(target))));
-    }
-    ObjectNode descriptor = Json.object();
-    descriptor.put("format", BundleFetcher.FORMAT);
-    descriptor.put("created", Metadata.formatExpires(clock.instant()));
-    descriptor.put("root_version", current.root.get().version);
-    descriptor.put("timestamp_version", timestamp.version);
-    descriptor.put("timestamp_expires", Metadata.formatExpires(timestamp.expires));
-    ByteArrayOutputStream zipBytes = new ByteArrayOutputStream();
-    try (ZipOutputStream zip = new ZipOutputStream(zipBytes)) {
-      zipEntry(zip, BundleFetcher.DESCRIPTOR, Json.writePretty(descriptor));
-      for (Map.Entry<String, byte[]> entry : entries.entrySet()) {
-        zipEntry(zip, entry.getKey(), entry.getValue());
+    try (Exclusive held = exclusive()) {
+      Published current = load();
+      Metadata timestamp = current.timestamp.orElseThrow(() -> new RepositoryStateException("timestamp.json",
+          "expected a published feed but found none; publish first"));
+      Map<String, byte[]> entries = new TreeMap<>();
+      for (long v = 1; v <= current.root.orElseThrow().version; v++) {
+        entries.put(v + ".root.json", Files.readAllBytes(published.resolve(v + ".root.json")));
       }
-    }
-    Path temp = Files.createTempFile(dir, ".bundle-", ".zip");
-    try {
-      Files.write(temp, zipBytes.toByteArray());
-      TrustedFeed feed;
-      try (BundleFetcher fetcher = Fetchers.bundle(temp)) {
-        feed = verifyWith(fetcher);
+      entries.put(TrustedStore.TIMESTAMP, timestamp.bytes);
+      Metadata snapshot = current.snapshot.orElseThrow();
+      entries.put(snapshot.version + ".snapshot.json", snapshot.bytes);
+      Metadata targets = current.targets.orElseThrow();
+      entries.put(targets.version + ".targets.json", targets.bytes);
+      for (TargetFile target : targets.targets().values()) {
+        entries.put(targetPath(target), Files.readAllBytes(published.resolve(targetPath(target))));
       }
-      AtomicFiles.write(out, zipBytes.toByteArray(), true, false, AtomicFiles.PUBLIC);
-      return feed;
-    } finally {
-      Files.deleteIfExists(temp);
+      ObjectNode descriptor = Json.object();
+      descriptor.put("format", BundleFetcher.FORMAT);
+      descriptor.put("created", Metadata.formatExpires(clock.instant()));
+      descriptor.put("root_version", current.root.get().version);
+      descriptor.put("timestamp_version", timestamp.version);
+      descriptor.put("timestamp_expires", Metadata.formatExpires(timestamp.expires));
+      ByteArrayOutputStream zipBytes = new ByteArrayOutputStream();
+      try (ZipOutputStream zip = new ZipOutputStream(zipBytes)) {
+        zipEntry(zip, BundleFetcher.DESCRIPTOR, Json.writePretty(descriptor));
+        for (Map.Entry<String, byte[]> entry : entries.entrySet()) {
+          zipEntry(zip, entry.getKey(), entry.getValue());
+        }
+      }
+      Path temp = Files.createTempFile(dir, ".bundle-", ".zip");
+      try {
+        Files.write(temp, zipBytes.toByteArray());
+        TrustedFeed feed;
+        try (BundleFetcher fetcher = Fetchers.bundle(temp)) {
+          feed = verifyWith(fetcher);
+        }
+        AtomicFiles.write(out, zipBytes.toByteArray(), true, false, AtomicFiles.PUBLIC);
+        return feed;
+      } finally {
+        Files.deleteIfExists(temp);
+      }
     }
   }
 

@@ -3,6 +3,8 @@ package dev.tourniquet.feed.tuf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,6 +12,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -329,5 +335,34 @@ class FeedRepositoryTest {
 
     assertThatThrownBy(() -> Fetchers.bundle(bundle)).isInstanceOf(java.io.IOException.class)
         .hasMessageContaining("safe relative names");
+  }
+
+  @Test
+  void publisherCommandWaitsWhileAnotherProcessWritesTheRepository() throws Exception {
+    // Another process (a cron job's feed timestamp, a second publisher) holds the repository.
+    String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        classPath, LockHolder.class.getName(), temp.resolve("repo/.lock").toString())
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    try {
+      BufferedReader said = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
+      assertThat(said.readLine()).isEqualTo("locked true");
+      CompletableFuture<TrustedFeed> refresh = CompletableFuture.supplyAsync(() -> {
+        try {
+          return repo.repo.refreshTimestamp(List.of(repo.timestampKey));
+        } catch (Exception e) {
+          throw new CompletionException(e);
+        }
+      });
+
+      // Without the lock this takes a few milliseconds; with it, it must still be waiting.
+      assertThatThrownBy(() -> refresh.get(2, TimeUnit.SECONDS)).isInstanceOf(TimeoutException.class);
+      holder.getOutputStream().close();
+
+      assertThat(refresh.get(60, TimeUnit.SECONDS).timestampVersion()).isEqualTo(2);
+    } finally {
+      holder.destroy();
+      holder.waitFor(30, TimeUnit.SECONDS);
+    }
   }
 }
