@@ -452,17 +452,7 @@ class AttackTest {
 
   @Test
   void targetEntryWithoutHashesIsMalformed() throws Exception {
-    byte[] targets = TestRepository.forge(repo.publishedFile("1.targets.json"), s -> {
-      s.put("version", 2);
-      ((ObjectNode) s.withObjectProperty("targets").get("mitigations/M1.json")).remove("hashes");
-    }, repo.targetsKey);
-    byte[] snapshot = TestRepository.forge(repo.publishedFile("1.snapshot.json"), s -> {
-      s.put("version", 2);
-      s.withObjectProperty("meta").set("targets.json", TestRepository.metaEntry(2, targets));
-    }, repo.snapshotKey);
-    repo.overrides.put("2.targets.json", targets);
-    repo.overrides.put("2.snapshot.json", snapshot);
-    repo.overrides.put("timestamp.json", timestampListing(2, 2, snapshot));
+    serveTargets(targets -> ((ObjectNode) targets.get("mitigations/M1.json")).remove("hashes"));
 
     assertRejectedAndStoreUnchanged(() -> repo.client(store).refresh(), MalformedMetadataException.class,
         "signed.targets.mitigations/M1.json.hashes: expected an object but found nothing");
@@ -470,9 +460,14 @@ class AttackTest {
 
   /** Serves targets (version 2, signed by the targets key) that also list {@code name}, with snapshot and timestamp. */
   private void serveTargetsAlsoListing(String name) {
+    serveTargets(targets -> targets.set(name, Envelopes.targetEntry(new byte[] {'x'})));
+  }
+
+  /** Serves targets version 2 with its {@code targets} edited, signed by the targets key, with snapshot and timestamp. */
+  private void serveTargets(java.util.function.Consumer<ObjectNode> edit) {
     byte[] targets = TestRepository.forge(repo.publishedFile("1.targets.json"), s -> {
       s.put("version", 2);
-      s.withObjectProperty("targets").set(name, Envelopes.targetEntry(new byte[] {'x'}));
+      edit.accept(s.withObjectProperty("targets"));
     }, repo.targetsKey);
     byte[] snapshot = TestRepository.forge(repo.publishedFile("1.snapshot.json"), s -> {
       s.put("version", 2);
