@@ -39,7 +39,7 @@ final class KeysCommand {
   static final class Generate extends Verb {
     @Option(names = "--out", required = true, paramLabel = "PREFIX",
         description = "Where to write: PREFIX.key and PREFIX.pub.json, e.g. keys/root-1.")
-    Path prefix;
+    String out;
 
     @Option(names = "--encrypt", description = "Encrypt the private key with a passphrase.")
     boolean encrypt;
@@ -49,6 +49,13 @@ final class KeysCommand {
 
     @Override
     void run() throws Exception {
+      // keys/ (or an existing directory) would write keys.key beside the directory, not in it.
+      if (out.endsWith("/") || out.endsWith(java.io.File.separator) || Files.isDirectory(Path.of(out))) {
+        throw new Invalid("tourniquet: --out: expected a PREFIX to which .key and .pub.json are added but found the"
+            + " directory " + out + "; use --out " + Path.of(out).resolve("NAME") + ", e.g. "
+            + Path.of(out).resolve("root-1"));
+      }
+      Path prefix = Path.of(out);
       String base = prefix.getFileName().toString();
       // --out root-1.key would write root-1.key.key, and --key root-1.key would later find no file.
       for (String extension : List.of(".pub.json", ".key")) {

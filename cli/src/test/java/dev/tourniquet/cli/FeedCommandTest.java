@@ -171,6 +171,22 @@ class FeedCommandTest {
   }
 
   @Test
+  void keysGenerateRefusesADirectoryForAPrefix() throws IOException {
+    Files.createDirectories(tmp.resolve("existing"));
+    for (String out : List.of(tmp.resolve("keys") + "/", tmp.resolve("existing").toString())) {
+      Result r = run("keys", "generate", "--out", out);
+
+      // Before, keys/ wrote keys.key and keys.pub.json beside the directory.
+      assertThat(r.code()).isEqualTo(2);
+      assertThat(r.err()).startsWith("tourniquet: --out: expected a PREFIX to which .key and .pub.json are added but"
+          + " found the directory " + out + "; use --out ").endsWith("root-1\n");
+    }
+    try (Stream<Path> files = Files.list(tmp)) {
+      assertThat(files).containsExactly(tmp.resolve("existing"));
+    }
+  }
+
+  @Test
   void encryptedKeyIsReadWithThePassphraseFromAFileAndRefusedWithAnotherOne() throws IOException {
     Path pass = tmp.resolve("pass");
     Files.writeString(pass, "correct horse battery staple\n");
