@@ -553,6 +553,11 @@ public final class FeedRepository {
         keys.set(key.keyId(), key.toJson());
       }
       int newThreshold = threshold.orElse(roleNode.path("threshold").asInt());
+      if (add.isEmpty() && removeKeyIds.isEmpty() && newThreshold == roleNode.path("threshold").asInt()) {
+        // A root version that changes nothing would still need the root keys' signatures before any publish.
+        throw new IllegalArgumentException(role.typeName() + ": expected a key to add or remove or another threshold"
+            + " but found none (threshold " + newThreshold + " of " + ids.size() + " keys, as now); nothing is staged");
+      }
       if (ids.isEmpty() || newThreshold < 1 || newThreshold > ids.size()) {
         throw new IllegalArgumentException(role.typeName() + ": expected 1 to " + ids.size()
             + " required signatures of " + ids.size() + " keys but found a threshold of " + newThreshold);

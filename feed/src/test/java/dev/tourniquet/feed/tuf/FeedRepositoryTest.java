@@ -188,6 +188,14 @@ class FeedRepositoryTest {
   }
 
   @Test
+  void keyChangeThatChangesNothingIsRefusedAndStagesNoRoot() {
+    assertThatThrownBy(() -> repo.repo.changeKeys(Role.TIMESTAMP, List.of(), Set.of(), OptionalInt.of(1)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("timestamp: expected a key to add or remove or"
+            + " another threshold but found none (threshold 1 of 1 keys, as now); nothing is staged");
+    assertThat(repo.repo.stagedFile(Role.ROOT)).doesNotExist();
+  }
+
+  @Test
   void rotatedTargetsKeyRequiresTargetsSignedByTheNewKey() throws Exception {
     SigningKey newTargetsKey = SigningKey.generate();
     repo.repo.changeKeys(Role.TARGETS, List.of(newTargetsKey.verificationKey()), Set.of(repo.targetsKey.keyId()),
