@@ -153,8 +153,13 @@ final class StateStore {
         try {
           p = new Parsed(e.getValue(), MitigationParser.parse(e.getValue()));
         } catch (MitigationException ex) {
-          throw new IOException("state.json: documents." + e.getKey() + ": expected a valid mitigation document but found: "
-              + ex.getMessage(), ex);
+          // Most likely an earlier agent version applied a document that this one validates more strictly. The
+          // targets still enforce it, and this agent changes nothing while it cannot read it: say what to do.
+          throw new IOException(stateFile + ": documents." + e.getKey() + ": expected a mitigation document that this"
+              + " agent version accepts but found: " + ex.getMessage() + ". An earlier version (or a hand edit)"
+              + " recorded it; the targets keep enforcing it, and this version changes nothing while it cannot read"
+              + " it: run the version that applied it until the feed publishes a revision this one accepts, then"
+              + " upgrade again", ex);
         }
       }
       out.put(e.getKey(), p.mitigation());
