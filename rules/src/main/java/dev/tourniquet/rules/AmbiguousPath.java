@@ -1,7 +1,5 @@
 package dev.tourniquet.rules;
 
-import java.util.Locale;
-
 /**
  * Refuses request paths that the rules and the application could read as different paths, for rule sets
  * that read the decoded path ({@code <match url>}, {@code {URL}}, {@code {R:n}}).
@@ -22,46 +20,66 @@ final class AmbiguousPath {
   private AmbiguousPath() {}
 
   /**
-   * Checks a raw path whose percent-encoding is already known to be well formed.
+   * Checks the raw path of a request target whose percent-encoding is already known to be well formed.
+   * It runs on every request of a rule set that reads the path, so it reads the target in place.
    *
-   * @param raw the path as sent, without the query
+   * @param target the request target as sent
+   * @param end where its path ends (at the {@code ?} or the end)
    * @throws RequestException with status 400 naming the offending sequence
    */
-  static void check(String raw) {
+  static void check(String target, int end) {
     int segmentStart = 1;
-    for (int i = 1; i <= raw.length(); i++) {
-      char c = i < raw.length() ? raw.charAt(i) : '/';
+    for (int i = 1; i <= end; i++) {
+      char c = i < end ? target.charAt(i) : '/';
       if (c == '\\') {
-        throw refuse(raw, "backslash");
+        throw refuse(target, end, "backslash");
       }
       if (c == ';') {
-        throw refuse(raw, "path parameter (';'), which the container would strip before routing");
+        throw refuse(target, end, "path parameter (';'), which the container would strip before routing");
       }
-      if (c == '%' && i + 2 < raw.length()) {
-        String hex = raw.substring(i + 1, i + 3).toLowerCase(Locale.ROOT);
-        if (hex.equals("2f")) {
-          throw refuse(raw, "encoded '/'");
+      if (c == '%' && i + 2 < end) {
+        char hi = target.charAt(i + 1);
+        char lo = Character.toLowerCase(target.charAt(i + 2));
+        if (hi == '2' && lo == 'f') {
+          throw refuse(target, end, "encoded '/'");
         }
-        if (hex.equals("5c")) {
-          throw refuse(raw, "encoded backslash");
+        if (hi == '5' && lo == 'c') {
+          throw refuse(target, end, "encoded backslash");
         }
       }
       if (c != '/') {
         continue;
       }
-      String segment = raw.substring(segmentStart, i);
-      if (segment.isEmpty() && i < raw.length()) {
-        throw refuse(raw, "empty segment ('//')");
+      int length = i - segmentStart;
+      if (length == 0 && i < end) {
+        throw refuse(target, end, "empty segment ('//')");
       }
-      String dots = segment.replace("%2e", ".").replace("%2E", ".");
-      if (dots.equals(".") || dots.equals("..")) {
-        throw refuse(raw, "'" + dots + "' segment");
+      int dots = dots(target, segmentStart, i);
+      if (dots == 1 || dots == 2) {
+        throw refuse(target, end, "'" + ".".repeat(dots) + "' segment");
       }
       segmentStart = i + 1;
     }
   }
 
-  private static RequestException refuse(String raw, String what) {
+  /** How many dots the segment {@code [from, to)} is made of, raw or as {@code %2e}; 0 if anything else is in it. */
+  private static int dots(String target, int from, int to) {
+    int dots = 0;
+    for (int i = from; i < to && dots < 3; dots++) {
+      if (target.charAt(i) == '.') {
+        i++;
+      } else if (i + 2 < to && target.charAt(i) == '%' && target.charAt(i + 1) == '2'
+          && (target.charAt(i + 2) == 'e' || target.charAt(i + 2) == 'E')) {
+        i += 3;
+      } else {
+        return 0;
+      }
+    }
+    return dots;
+  }
+
+  private static RequestException refuse(String target, int end, String what) {
+    String raw = target.substring(0, end);
     String shown = raw.length() > 200 ? raw.substring(0, 200) + "…" : raw;
     return new RequestException("ambiguous request path '" + shown + "': expected no " + what
         + " where a rule reads the decoded path", 400);

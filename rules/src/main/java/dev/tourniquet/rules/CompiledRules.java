@@ -398,7 +398,7 @@ public final class CompiledRules {
   /** Refuses an ambiguous path when a rule reads the decoded path (see {@link AmbiguousPath}). */
   private void checkPath(RequestContext ctx) {
     if (readsDecodedPath) {
-      AmbiguousPath.check(ctx.rawPath());
+      AmbiguousPath.check(ctx.target(), ctx.pathEnd());
     }
   }
 

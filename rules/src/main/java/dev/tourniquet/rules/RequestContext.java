@@ -154,9 +154,14 @@ final class RequestContext implements Template.Environment {
     return new RequestContext(request, newResponse, pathEnd, path(), query(), index, headerMask);
   }
 
-  /** The raw path of the target as sent, without the query. */
-  String rawPath() {
-    return request.target().substring(0, pathEnd);
+  /** The request target as sent. */
+  String target() {
+    return request.target();
+  }
+
+  /** Where the target's path ends: at its {@code ?}, or its length. */
+  int pathEnd() {
+    return pathEnd;
   }
 
   /** The decoded path. */

@@ -397,6 +397,7 @@ class FleetClientTest {
   void endlessLineOnTheEventStreamIsCutAndTheStreamReopenedStillHinting() throws Exception {
     java.util.concurrent.atomic.AtomicInteger streams = new java.util.concurrent.atomic.AtomicInteger();
     java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.CountDownLatch over = new java.util.concurrent.CountDownLatch(1);
     com.sun.net.httpserver.HttpServer hostile = hostile((path, out) -> {
       if (streams.incrementAndGet() == 1) {
         byte[] chunk = "x".repeat(8192).getBytes(StandardCharsets.US_ASCII);
@@ -407,7 +408,7 @@ class FleetClientTest {
       } else {
         out.write("event: feed\n\n".getBytes(StandardCharsets.US_ASCII));
         out.flush();
-        Thread.sleep(10_000);
+        over.await(30, java.util.concurrent.TimeUnit.SECONDS); // the stream stays open until the test is over
       }
     });
     Hints agent = new Hints();
@@ -418,6 +419,7 @@ class FleetClientTest {
       assertThat(push.connections()).isEqualTo(2);
       assertThat(sent.get()).as("bytes of the endless line sent before the client hung up").isLessThan(256L * 1024 * 1024);
     } finally {
+      over.countDown();
       hostile.stop(0);
     }
   }
