@@ -173,6 +173,23 @@ public record EnforcementFile(Instant generated, List<ActiveMitigation> mitigati
    */
   public byte[] write(Path file) throws IOException {
     Snapshot.compile(this, file.toString());
+    return writePrecompiled(file);
+  }
+
+  /**
+   * Writes the file as {@link #write(Path)} does, without compiling its rules first: for a caller each of whose
+   * rule sets this version's {@link dev.tourniquet.rules.RuleCompiler} has compiled already. The agent's come
+   * from validated mitigation documents, and a document's rule actions cannot be made without compiling their
+   * rules, so compiling every applied mitigation's rules again at every change would repeat the same work to
+   * the same outcome. Should such a file not compile after all, the filter refuses it and keeps what it
+   * enforced, and its acknowledgement says so.
+   *
+   * @param file the path
+   * @return the bytes written
+   * @throws IOException if it cannot be written
+   * @throws EnforcementFileException if the file would be larger than {@link #MAX_BYTES}
+   */
+  public byte[] writePrecompiled(Path file) throws IOException {
     byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
     if (bytes.length > MAX_BYTES) {
       throw new EnforcementFileException(List.of(String.format(Locale.ROOT,

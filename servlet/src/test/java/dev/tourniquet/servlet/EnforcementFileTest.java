@@ -100,6 +100,23 @@ class EnforcementFileTest {
   }
 
   @Test
+  void writePrecompiledLeavesCompilingToTheFilterWhichStillRefusesRulesThatDoNotCompile() throws Exception {
+    Path file = dir.resolve("enforcement.json");
+    RuleSet lookbehind = Fixtures.json("""
+        {"rules": [{"name": "bad", "match": {"url": "(?<=x)y"}, "action": {"type": "AbortRequest"}}]}
+        """);
+    EnforcementFile bad = Fixtures.file(Fixtures.requestRules("M9", Mode.ENFORCE, lookbehind));
+
+    bad.writePrecompiled(file); // the caller vouched for rules it had not compiled: written as they are
+
+    EnforcementFile read = EnforcementFile.read(file);
+    assertThat(read).isEqualTo(bad);
+    assertThatThrownBy(() -> Snapshot.compile(read, file.toString()))
+        .isInstanceOf(EnforcementFileException.class)
+        .hasMessageContaining("mitigations[0] (M9).requestRules");
+  }
+
+  @Test
   void readRefusesAFileOverTheSizeCapWithoutParsingIt() throws Exception {
     Path file = dir.resolve("huge.json");
     try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {

@@ -154,7 +154,8 @@ public final class ServletEnforcer implements Enforcer {
     }
     byte[] written;
     try {
-      written = new EnforcementFile(clock.instant(), converted).write(file);
+      // Each rule set is a validated document's, compiled when the document was read: not compiled again.
+      written = new EnforcementFile(clock.instant(), converted).writePrecompiled(file);
     } catch (IOException | RuntimeException e) {
       // The write is atomic: the previous file is untouched.
       throw new EnforcementException(file + ": could not write the enforcement file: " + e.getMessage(), true, e);
