@@ -34,6 +34,15 @@ import org.slf4j.LoggerFactory;
  * managers, or name a service this manager does not know: both mean the mitigation was not written for
  * this host, and saying so beats reporting it applied.
  *
+ * <p><b>One record per service, whatever its name.</b> A service can have several names ({@code web},
+ * {@code web:} and {@code web:web} in supervisord; a systemd unit and its aliases), and two mitigations may
+ * name it differently. So every name is {@linkplain ServiceManager#resolve resolved} by the manager to the
+ * service's identity before anything is recorded or done, and records are kept by identity: otherwise the
+ * second name would record the service as the first mitigation left it (stopped), and removing the first
+ * mitigation would start it while the second still wants it stopped. A name the manager does not know is
+ * kept as it is written (its address), and fails as it always did. Record files of earlier versions, kept by
+ * name, are {@linkplain #load keyed by identity} when read.
+ *
  * <p><b>Records, before anything changes.</b> For every service it disables, the enforcer records the
  * state it found and which mitigations want it disabled, in {@code <stateDir>/services/<target>.json}
  * (see {@link ServiceRecords}), written atomically <em>before</em> the service is touched. So an agent
@@ -119,7 +128,7 @@ public final class ServiceEnforcer implements Enforcer {
         return Optional.of("disable-service " + action.service() + ": " + e.getMessage());
       }
       try {
-        if (manager.query(address).isEmpty()) {
+        if (manager.resolve(action.service()).isEmpty()) {
           return Optional.of(String.format(Locale.ROOT, "disable-service %s: expected a service %s on %s but found none",
               action.service(), address, manager));
         }
@@ -132,13 +141,16 @@ public final class ServiceEnforcer implements Enforcer {
 
   @Override
   public void converge(List<ActiveMitigation> active) throws EnforcementException {
-    Map<String, SortedSet<String>> wanted = wanted(active);
     Map<String, ServiceRecords.Entry> before;
     try {
-      before = records.read();
+      before = load();
     } catch (IOException e) {
       throw new EnforcementException(target + ": " + e.getMessage(), true, e);
+    } catch (ServiceManagerException e) {
+      throw new EnforcementException(target + ": " + records.file() + ": records of an earlier version, kept by name:"
+          + " could not ask " + manager + " which service each name is, so nothing was changed: " + e.getMessage(), true, e);
     }
+    Map<String, SortedSet<String>> wanted = wanted(active);
     Map<String, ServiceRecords.Entry> current = new TreeMap<>(before);
     Deque<Undo> undo = new ArrayDeque<>();
     try {
@@ -149,6 +161,45 @@ public final class ServiceEnforcer implements Enforcer {
     }
   }
 
+  /**
+   * Reads the records. A file of an earlier version, kept by the name each mitigation wrote, is keyed by
+   * identity and written back in the current format before anything else happens, so the file is never
+   * half of each. Records that turn out to be of one service are merged: the mitigations of all of them,
+   * and as the previous state the one that is not the disabled state, if any is: only the first of them
+   * can have found the service before a mitigation disabled it; the others found it disabled by that one.
+   */
+  private Map<String, ServiceRecords.Entry> load() throws IOException, ServiceManagerException {
+    ServiceRecords.Stored stored = records.read();
+    if (!stored.keyedByName()) {
+      return new TreeMap<>(stored.entries());
+    }
+    Map<String, List<ServiceRecords.Entry>> byIdentity = new TreeMap<>();
+    for (Map.Entry<String, ServiceRecords.Entry> record : stored.entries().entrySet()) {
+      for (Map.Entry<String, ServiceState> one : manager.identitiesOfRecord(record.getKey(), record.getValue().previous())
+          .entrySet()) {
+        byIdentity.computeIfAbsent(one.getKey(), k -> new ArrayList<>())
+            .add(new ServiceRecords.Entry(one.getValue(), record.getValue().mitigations()));
+      }
+    }
+    Map<String, ServiceRecords.Entry> migrated = new TreeMap<>();
+    byIdentity.forEach((identity, entries) -> {
+      SortedSet<String> mitigations = new TreeSet<>();
+      entries.forEach(e -> mitigations.addAll(e.mitigations()));
+      List<ServiceState> found = entries.stream().map(ServiceRecords.Entry::previous).distinct().toList();
+      List<ServiceState> notDisabled = found.stream().filter(state -> !manager.isDisabled(state)).toList();
+      ServiceState previous = notDisabled.isEmpty() ? found.get(0) : notDisabled.get(0);
+      if (notDisabled.size() > 1) {
+        LOG.warn("{}: {} was recorded by an earlier version under several names with the states {}; restoring it to {}",
+            target, identity, notDisabled, previous);
+      }
+      migrated.put(identity, new ServiceRecords.Entry(previous, mitigations));
+    });
+    records.write(migrated);
+    LOG.info("{}: records of an earlier version, kept by name ({}), are now kept by service ({})", target,
+        stored.entries().keySet(), migrated.keySet());
+    return migrated;
+  }
+
   /** Restores every recorded service that no active mitigation wants disabled any more. */
   private void release(Map<String, SortedSet<String>> wanted, Map<String, ServiceRecords.Entry> current,
       Deque<Undo> undo) throws ServiceManagerException, IOException {
@@ -156,14 +207,14 @@ public final class ServiceEnforcer implements Enforcer {
       if (wanted.containsKey(record.getKey())) {
         continue;
       }
-      String address = record.getKey();
+      String identity = record.getKey();
       ServiceState previous = record.getValue().previous();
       // Pushed first: a restore that fails halfway is taken back too (redisable does only what is needed).
-      undo.push(() -> redisable(address));
-      manager.restore(address, previous);
-      LOG.info("{}: restored {} to {} (no mitigation disables it any more; last: {})", target, address, previous,
+      undo.push(() -> redisable(identity));
+      manager.restore(identity, previous);
+      LOG.info("{}: restored {} to {} (no mitigation disables it any more; last: {})", target, identity, previous,
           record.getValue().mitigations());
-      current.remove(address);
+      current.remove(identity);
       records.write(current);
     }
   }
@@ -172,41 +223,41 @@ public final class ServiceEnforcer implements Enforcer {
   private void hold(Map<String, SortedSet<String>> wanted, Map<String, ServiceRecords.Entry> current,
       Deque<Undo> undo) throws ServiceManagerException, IOException {
     for (Map.Entry<String, SortedSet<String>> want : wanted.entrySet()) {
-      String address = want.getKey();
-      Optional<ServiceState> state = manager.query(address);
-      ServiceRecords.Entry record = current.get(address);
+      String identity = want.getKey();
+      Optional<ServiceState> state = manager.query(identity);
+      ServiceRecords.Entry record = current.get(identity);
       if (record == null) {
         if (state.isEmpty()) {
           throw new ServiceManagerException(String.format(Locale.ROOT,
-              "disable-service %s (for %s): expected a service on %s but found none", address, want.getValue(), manager));
+              "disable-service %s (for %s): expected a service on %s but found none", identity, want.getValue(), manager));
         }
         // Record before touching the service: a crash from here on converges on restart.
-        current.put(address, new ServiceRecords.Entry(state.get(), want.getValue()));
+        current.put(identity, new ServiceRecords.Entry(state.get(), want.getValue()));
         records.write(current);
       } else if (!record.mitigations().equals(want.getValue())) {
-        current.put(address, new ServiceRecords.Entry(record.previous(), want.getValue()));
+        current.put(identity, new ServiceRecords.Entry(record.previous(), want.getValue()));
         records.write(current);
       }
       if (state.isEmpty()) {
-        LOG.warn("{}: {} is recorded as disabled for {} but {} no longer knows it; nothing to do", target, address,
+        LOG.warn("{}: {} is recorded as disabled for {} but {} no longer knows it; nothing to do", target, identity,
             want.getValue(), manager);
         continue;
       }
       if (!manager.isDisabled(state.get())) {
         // The state this call found, not the recorded one: undo puts back what was there before the call.
         ServiceState found = state.get();
-        undo.push(() -> manager.restore(address, found));
-        manager.disable(address, found);
-        LOG.info("{}: disabled {} for {} (found {}; recorded before: {})", target, address, want.getValue(), found,
-            current.get(address).previous());
+        undo.push(() -> manager.restore(identity, found));
+        manager.disable(identity, found);
+        LOG.info("{}: disabled {} for {} (found {}; recorded before: {})", target, identity, want.getValue(), found,
+            current.get(identity).previous());
       }
     }
   }
 
-  private void redisable(String address) throws ServiceManagerException {
-    Optional<ServiceState> state = manager.query(address);
+  private void redisable(String identity) throws ServiceManagerException {
+    Optional<ServiceState> state = manager.query(identity);
     if (state.isPresent() && !manager.isDisabled(state.get())) {
-      manager.disable(address, state.get());
+      manager.disable(identity, state.get());
     }
   }
 
@@ -241,7 +292,10 @@ public final class ServiceEnforcer implements Enforcer {
         + String.join("; ", problems), false, failure);
   }
 
-  /** Service address to the ids of the enforce-mode mitigations that want it disabled. */
+  /**
+   * Service identity to the ids of the enforce-mode mitigations that want it disabled. A name the manager
+   * does not know stands for itself (its address): converge then fails on it, or warns if it is recorded.
+   */
   private Map<String, SortedSet<String>> wanted(List<ActiveMitigation> active) throws EnforcementException {
     Map<String, SortedSet<String>> wanted = new TreeMap<>();
     for (ActiveMitigation mitigation : active) {
@@ -254,14 +308,22 @@ public final class ServiceEnforcer implements Enforcer {
               + " nothing is changed", target, mitigation.id(), action.service());
           continue;
         }
-        String address;
+        List<String> identities;
         try {
-          address = manager.address(action.service());
+          identities = manager.resolve(action.service());
+          if (identities.isEmpty()) {
+            identities = List.of(manager.address(action.service()));
+          }
         } catch (IllegalArgumentException e) {
           throw new EnforcementException(target + ": " + mitigation.id() + ": disable-service " + action.service() + ": "
               + e.getMessage(), true, e);
+        } catch (ServiceManagerException e) {
+          throw new EnforcementException(target + ": " + mitigation.id() + ": disable-service " + action.service()
+              + ": could not ask " + manager + " which service that is, so nothing was changed: " + e.getMessage(), true, e);
         }
-        wanted.computeIfAbsent(address, a -> new TreeSet<>()).add(mitigation.id());
+        for (String identity : identities) {
+          wanted.computeIfAbsent(identity, a -> new TreeSet<>()).add(mitigation.id());
+        }
       }
     }
     return wanted;

@@ -24,12 +24,13 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * The enforcer's memory, one file per target: for each service it disabled, the state it found before
- * (what restore puts back) and the mitigations that want it disabled (restore waits for the last one).
+ * The enforcer's memory, one file per target: for each service it disabled, keyed by the service's
+ * {@linkplain ServiceManager#resolve identity}, the state it found before (what restore puts back) and the
+ * mitigations that want it disabled (restore waits for the last one).
  *
  * <pre>
  * {
- *   "format": "tourniquet-service-records/1",
+ *   "format": "tourniquet-service-records/2",
  *   "target": "exchange-services",
  *   "manager": "windows",
  *   "services": {
@@ -43,9 +44,15 @@ import java.util.TreeSet;
  * the file is deleted. Read strictly: an unknown format, another target's or manager's file, or an unknown
  * field is an error, not a guess, since restoring from a misread record would put a service in a state
  * nobody chose.
+ *
+ * <p>Format 1, written by earlier versions, is the same but keyed by the name a mitigation wrote (its
+ * {@linkplain ServiceManager#address address}), so one service could have several records. It is read
+ * as it is, {@linkplain Stored#keyedByName marked so}; the enforcer keys it by identity and writes format 2.
  */
 final class ServiceRecords {
-  static final String FORMAT = "tourniquet-service-records/1";
+  static final String FORMAT = "tourniquet-service-records/2";
+  /** Earlier versions' format: records keyed by the name a mitigation wrote, not by the service's identity. */
+  static final String FORMAT_BY_NAME = "tourniquet-service-records/1";
   /** Far above any real file (a few hundred bytes per service); a larger one is not ours. */
   static final int MAX_BYTES = 1 << 20;
 
@@ -67,6 +74,18 @@ final class ServiceRecords {
     }
   }
 
+  /**
+   * What a record file holds.
+   *
+   * @param entries service identity (with {@code keyedByName}: the name's address) to entry, sorted
+   * @param keyedByName true for a file of an earlier version ({@link #FORMAT_BY_NAME}), keyed by names
+   */
+  record Stored(Map<String, Entry> entries, boolean keyedByName) {
+    Stored {
+      entries = Collections.unmodifiableMap(new TreeMap<>(entries));
+    }
+  }
+
   private final Path file;
   private final String target;
   private final Manager manager;
@@ -84,15 +103,15 @@ final class ServiceRecords {
   /**
    * Reads the records.
    *
-   * @return service address to entry, sorted; empty if there is no file
+   * @return the records; none if there is no file
    * @throws IOException if the file cannot be read or is not a valid record file of this target and manager
    */
-  Map<String, Entry> read() throws IOException {
+  Stored read() throws IOException {
     byte[] bytes;
     try (InputStream in = Files.newInputStream(file)) {
       bytes = in.readNBytes(MAX_BYTES + 1);
     } catch (NoSuchFileException e) {
-      return new TreeMap<>();
+      return new Stored(Map.of(), false);
     }
     if (bytes.length > MAX_BYTES) {
       throw invalid("expected at most " + MAX_BYTES + " bytes but found more");
@@ -107,9 +126,13 @@ final class ServiceRecords {
       throw invalid("expected a JSON object");
     }
     fields(root, "", Set.of("format", "target", "manager", "services"));
-    expectText(root, "format", FORMAT);
-    expectText(root, "target", target);
-    expectText(root, "manager", manager.jsonName());
+    JsonNode format = root.get("format");
+    boolean keyedByName = format != null && format.isTextual() && format.asText().equals(FORMAT_BY_NAME);
+    if (!keyedByName) {
+      expectText(root, "format", FORMAT, " (or \"" + FORMAT_BY_NAME + "\", of an earlier version)");
+    }
+    expectText(root, "target", target, "");
+    expectText(root, "manager", manager.jsonName(), "");
     JsonNode services = root.get("services");
     if (services == null || !services.isObject()) {
       throw invalid("services: expected an object");
@@ -141,13 +164,13 @@ final class ServiceRecords {
         throw invalid(at + e.getMessage());
       }
     }
-    return entries;
+    return new Stored(entries, keyedByName);
   }
 
   /**
-   * Replaces the records atomically, or deletes the file when there are none.
+   * Replaces the records atomically, or deletes the file when there are none; always in {@link #FORMAT}.
    *
-   * @param entries service address to entry
+   * @param entries service identity to entry
    * @throws IOException if the file could not be written durably
    */
   void write(Map<String, Entry> entries) throws IOException {
@@ -183,10 +206,11 @@ final class ServiceRecords {
     }
   }
 
-  private void expectText(JsonNode root, String field, String expected) throws IOException {
+  private void expectText(JsonNode root, String field, String expected, String alternative) throws IOException {
     JsonNode value = root.get(field);
     if (value == null || !value.isTextual() || !value.asText().equals(expected)) {
-      throw invalid(field + ": expected \"" + expected + "\" but found " + (value == null ? "nothing" : value));
+      throw invalid(field + ": expected \"" + expected + "\"" + alternative + " but found "
+          + (value == null ? "nothing" : value));
     }
   }
 

@@ -27,9 +27,16 @@ import java.util.regex.Pattern;
  * every time and stops it again. docs/services.md spells out the window this leaves.
  *
  * <p>A name without {@code :} is one program (group and process of the same name); {@code group:} or
- * {@code group:process} address a group or one of its processes, as supervisorctl reads them. The state of a
- * group records each process, and restore starts exactly the processes that were running. The name
+ * {@code group:process} address a group or one of its processes, as supervisorctl reads them. The name
  * {@code all} is refused: supervisorctl reads it as every program.
+ *
+ * <p><b>Identity.</b> A process is identified by its namespec as {@code supervisorctl status NAME} prints
+ * it: {@code web} for a program {@code web} (its group has its name), {@code grp:api} for a process in a
+ * group of another name. So {@code web}, {@code web:} and {@code web:web} all resolve to {@code web}, and a
+ * group name {@code pool:} resolves to each of its processes ({@code pool:pool_00}, {@code pool:pool_01}),
+ * each recorded, stopped and restored on its own: a group is the processes it has at each converge.
+ * Earlier versions recorded a group as one record of {@code namespec=STATE} pairs; such a record is read as
+ * one record per process ({@link #identitiesOfRecord}).
  *
  * <p>How supervisorctl finds supervisord: a configuration file ({@code -c}), or a server URL ({@code -s}).
  * With a username and password, they go into a private temporary configuration file for the length of
@@ -119,8 +126,48 @@ final class Supervisord implements ServiceManager {
   }
 
   @Override
-  public Optional<ServiceState> query(String name) throws ServiceManagerException {
+  public List<String> resolve(String service) throws ServiceManagerException {
+    String name = address(service);
     List<String> argv = argv("status", name);
+    Optional<Map<String, String>> processes = status(argv, name);
+    if (processes.isEmpty()) {
+      return List.of();
+    }
+    for (String namespec : processes.get().keySet()) {
+      try {
+        address(namespec);
+      } catch (IllegalArgumentException e) {
+        // A program named "all": supervisorctl would read every command for it as one for every program.
+        throw new ServiceManagerException("`" + String.join(" ", argv) + "`: " + name + " is the process " + namespec
+            + ", which cannot be addressed safely: " + e.getMessage(), e);
+      }
+    }
+    return List.copyOf(processes.get().keySet());
+  }
+
+  @Override
+  public Map<String, ServiceState> identitiesOfRecord(String name, ServiceState previous) throws ServiceManagerException {
+    // The earlier version recorded what `status NAME` printed: a bare state when it printed the name itself
+    // (so the name was the namespec), namespec=STATE pairs otherwise. Either way the namespecs are there.
+    Map<String, ServiceState> identities = new LinkedHashMap<>();
+    for (Map.Entry<String, String> process : processes(name, previous).entrySet()) {
+      try {
+        identities.put(address(process.getKey()), new ServiceState(previous.startup(), process.getValue()));
+      } catch (IllegalArgumentException e) {
+        throw new ServiceManagerException(name + ": expected a recorded state of namespec=STATE pairs but found \""
+            + previous.activity() + "\": " + e.getMessage(), e);
+      }
+    }
+    return identities;
+  }
+
+  @Override
+  public Optional<ServiceState> query(String name) throws ServiceManagerException {
+    return status(argv("status", name), name).map(p -> new ServiceState(ServiceState.SUPERVISORD_STARTUP, activity(name, p)));
+  }
+
+  /** Runs {@code status NAME}: namespec to state, empty if supervisord knows no such process or group. */
+  private Optional<Map<String, String>> status(List<String> argv, String name) throws ServiceManagerException {
     CommandRunner.Result result = run(argv);
     // Exit codes: 0 all running, 3 some not running, 4 no such process or no supervisord to ask.
     if (result.exitCode() != 0 && result.exitCode() != 3 && result.exitCode() != 4) {
@@ -131,7 +178,7 @@ final class Supervisord implements ServiceManager {
       throw Commands.failed(argv, result, "status lines such as `" + name + "  RUNNING   pid 123, uptime 0:00:05`"
           + " or `" + name + ": ERROR (no such process)`");
     }
-    return processes.map(p -> new ServiceState(ServiceState.SUPERVISORD_STARTUP, activity(name, p)));
+    return processes;
   }
 
   /**

@@ -20,6 +20,7 @@ import java.util.Set;
  * <p>Commands, every unit name after {@code --} so that no name can read as an option:
  *
  * <pre>
+ * systemctl show --property=Id,LoadState,ActiveState -- NAME              resolve: the unit's Id
  * systemctl show --property=LoadState,UnitFileState,ActiveState -- UNIT    query
  * systemctl mask --now -- UNIT                                            disable (and stop)
  * systemctl stop -- UNIT                                                  stop a unit already masked
@@ -27,9 +28,15 @@ import java.util.Set;
  * systemctl start -- UNIT                                                 restore a running unit
  * systemctl mask -- UNIT                                                  mask again a unit that was masked yet ran
  * </pre>
+ *
+ * <p>A unit is identified by its {@code Id}: {@code systemctl show} reports the same {@code Id} for every
+ * name of a unit (an alias, a symlink in a unit directory, names the unit it links to), so {@code ssh} and
+ * {@code sshd.service} on Debian are one unit, {@code ssh.service}, and every command after resolving names
+ * it so. That matters beyond the records: {@code systemctl mask} by an alias would mask the alias's name only.
  */
 final class Systemd implements ServiceManager {
   static final String PROPERTIES = "--property=LoadState,UnitFileState,ActiveState";
+  static final String IDENTITY = "--property=Id,LoadState,ActiveState";
 
   /** Unit types a mitigation may name directly; any other name is a service: {@code nginx} → {@code nginx.service}. */
   private static final List<String> UNIT_SUFFIXES = List.of(".service", ".socket", ".timer", ".path");
@@ -76,6 +83,44 @@ final class Systemd implements ServiceManager {
   }
 
   @Override
+  public List<String> resolve(String service) throws ServiceManagerException {
+    String unit = address(service);
+    List<String> argv = List.of(systemctl, "show", IDENTITY, "--", unit);
+    CommandRunner.Result result = commands.runExpecting(argv);
+    Map<String, String> properties = parseShow(result.stdout());
+    String id = properties.get("Id");
+    String load = properties.get("LoadState");
+    String active = properties.get("ActiveState");
+    if (id == null || id.isEmpty() || load == null || load.isEmpty() || active == null || active.isEmpty()) {
+      throw Commands.failed(argv, result, "Id, LoadState and ActiveState lines");
+    }
+    if (notFound(load, active)) {
+      return List.of();
+    }
+    try {
+      // The Id is a unit name systemd reports, never a template: checked as a name a mitigation could write.
+      if (!address(id).equals(id)) {
+        throw new IllegalArgumentException("expected a unit name with its type but found \"" + id + "\"");
+      }
+    } catch (IllegalArgumentException e) {
+      throw Commands.failed(argv, result, "an Id that names one unit: " + e.getMessage());
+    }
+    return List.of(id);
+  }
+
+  @Override
+  public Map<String, ServiceState> identitiesOfRecord(String unit, ServiceState previous) throws ServiceManagerException {
+    // The earlier version's key was the unit as the mitigation named it, maybe an alias: ask systemd.
+    List<String> ids = resolve(unit);
+    return Map.of(ids.isEmpty() ? unit : ids.get(0), previous);
+  }
+
+  /** A unit whose file was deleted while it ran is not-found but still active: it exists, and runs. */
+  private static boolean notFound(String load, String active) {
+    return load.equals("not-found") && DOWN.contains(active);
+  }
+
+  @Override
   public Optional<ServiceState> query(String unit) throws ServiceManagerException {
     List<String> argv = List.of(systemctl, "show", PROPERTIES, "--", unit);
     CommandRunner.Result result = commands.runExpecting(argv);
@@ -86,8 +131,7 @@ final class Systemd implements ServiceManager {
     if (load == null || load.isEmpty() || active == null || active.isEmpty() || unitFile == null) {
       throw Commands.failed(argv, result, "LoadState, UnitFileState and ActiveState lines");
     }
-    // A unit whose file was deleted while it ran is not-found but still active: it exists, and runs.
-    if (load.equals("not-found") && DOWN.contains(active)) {
+    if (notFound(load, active)) {
       return Optional.empty();
     }
     // UnitFileState is empty for units without a unit file (transient, generated without one).

@@ -29,7 +29,11 @@ import java.util.regex.Pattern;
  * Italian) but never the numbers nor the English value names after them, so the parsers find the value by
  * its shape ({@code : 2   AUTO_START}), not by its label, and check that number and name agree. A missing
  * service is recognized by sc.exe's exit code, the Win32 error 1060, which is not translated either.
- * Service names are case-insensitive on Windows; addresses are lower case, so two spellings are one service.
+ *
+ * <p>A service is identified by its key name in lower case: Windows compares service names ignoring case,
+ * so {@code MSExchangeUM} and {@code msexchangeum} are one service. A name that {@code sc.exe qc} does not
+ * know (it takes key names only) may be a display name: {@code sc.exe getkeyname NAME} gives its key name.
+ * A key name wins over another service's display name, as it does for sc.exe itself.
  */
 final class WindowsScm implements ServiceManager {
   /** ERROR_SERVICE_DOES_NOT_EXIST. */
@@ -56,6 +60,8 @@ final class WindowsScm implements ServiceManager {
       "CONTINUE_PENDING", "PAUSE_PENDING", "PAUSED");
   private static final Pattern START_TYPE = Pattern.compile(
       ":\\s+(\\d+)\\s+(BOOT_START|SYSTEM_START|AUTO_START|DEMAND_START|DISABLED)(\\s+\\(DELAYED\\))?\\s*$");
+  /** The key name in {@code sc.exe getkeyname} output, after a label that may be translated: {@code Name = Key}. */
+  private static final Pattern KEY_NAME = Pattern.compile("\\s=\\s+([^\\s/\\\\,]+)\\s*$");
   private static final Pattern STATE = Pattern.compile(
       ":\\s+(\\d+)\\s+(STOPPED|START_PENDING|STOP_PENDING|RUNNING|CONTINUE_PENDING|PAUSE_PENDING|PAUSED)\\s*$");
   /** States in which the service's process is up: restore starts such a service again. */
@@ -81,6 +87,48 @@ final class WindowsScm implements ServiceManager {
       throw new IllegalArgumentException("expected a Windows service name but found \"" + service + "\"");
     }
     return service.toLowerCase(Locale.ROOT);
+  }
+
+  @Override
+  public List<String> resolve(String service) throws ServiceManagerException {
+    String name = address(service);
+    CommandRunner.Result config = commands.runExpecting(List.of(sc, "qc", name, QC_BUFFER), NO_SUCH_SERVICE);
+    if (config.exitCode() != NO_SUCH_SERVICE) {
+      // sc.exe qc opens the service by its key name only (never by display name), ignoring case.
+      return List.of(name);
+    }
+    List<String> getKeyName = List.of(sc, "getkeyname", service);
+    CommandRunner.Result key = commands.runExpecting(getKeyName, NO_SUCH_SERVICE);
+    if (key.exitCode() == NO_SUCH_SERVICE) {
+      return List.of();
+    }
+    String keyName = parseKeyName(key.stdout()).orElseThrow(() -> Commands.failed(getKeyName, key,
+        "a line such as `[SC] GetServiceKeyName SUCCESS  Name = MSExchangeUM`"));
+    return List.of(address(keyName));
+  }
+
+  @Override
+  public Map<String, ServiceState> identitiesOfRecord(String name, ServiceState previous) {
+    // The earlier version's key was the name in lower case, and sc.exe qc had found it: a key name.
+    return Map.of(name, previous);
+  }
+
+  /**
+   * Reads the key name from {@code sc.exe getkeyname} output: {@code [SC] GetServiceKeyName SUCCESS  Name = Key}
+   * on one line, or the {@code Name = Key} on a line of its own, as newer sc.exe prints it.
+   *
+   * @param stdout the output
+   * @return the key name; empty if no line ends with {@code = } and a name without spaces, {@code /},
+   *     {@code \} or {@code ,} (which no key name has)
+   */
+  static Optional<String> parseKeyName(String stdout) {
+    for (String line : stdout.split("\\R")) {
+      Matcher m = KEY_NAME.matcher(line);
+      if (m.find()) {
+        return Optional.of(m.group(1));
+      }
+    }
+    return Optional.empty();
   }
 
   @Override

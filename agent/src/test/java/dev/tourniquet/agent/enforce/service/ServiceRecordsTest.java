@@ -33,11 +33,14 @@ class ServiceRecordsTest {
     records().write(Map.of("msexchangeum", entry("delayed-auto", "RUNNING", "M3", "M1"),
         "msexchangeumcr", entry("auto", "RUNNING", "M3")));
 
-    assertThat(records().read()).containsExactly(
+    assertThat(records().read()).isEqualTo(new ServiceRecords.Stored(Map.of(
+        "msexchangeum", entry("delayed-auto", "RUNNING", "M1", "M3"),
+        "msexchangeumcr", entry("auto", "RUNNING", "M3")), false));
+    assertThat(records().read().entries()).containsExactly(
         Map.entry("msexchangeum", entry("delayed-auto", "RUNNING", "M1", "M3")),
         Map.entry("msexchangeumcr", entry("auto", "RUNNING", "M3")));
     assertThat(Files.readString(dir.resolve("services/exchange.json"))).isEqualToIgnoringWhitespace("""
-        {"format":"tourniquet-service-records/1","target":"exchange","manager":"windows","services":{
+        {"format":"tourniquet-service-records/2","target":"exchange","manager":"windows","services":{
           "msexchangeum":{"startup":"delayed-auto","activity":"RUNNING","mitigations":["M1","M3"]},
           "msexchangeumcr":{"startup":"auto","activity":"RUNNING","mitigations":["M3"]}}}
         """);
@@ -54,13 +57,36 @@ class ServiceRecordsTest {
     records().write(Map.of());
 
     assertThat(dir.resolve("services/exchange.json")).doesNotExist();
-    assertThat(records().read()).isEmpty();
+    assertThat(records().read()).isEqualTo(new ServiceRecords.Stored(Map.of(), false));
+  }
+
+  @Test
+  void aFileOfAnEarlierVersionIsReadAsKeyedByNameAndWrittenBackInTheCurrentFormat() throws Exception {
+    Files.createDirectories(dir.resolve("services"));
+    Files.writeString(dir.resolve("services/exchange.json"), """
+        {"format":"tourniquet-service-records/1","target":"exchange","manager":"windows","services":{
+          "msexchangeum":{"startup":"delayed-auto","activity":"RUNNING","mitigations":["M1","M3"]}}}
+        """);
+
+    ServiceRecords.Stored stored = records().read();
+
+    assertThat(stored.keyedByName()).isTrue();
+    assertThat(stored.entries()).containsExactly(Map.entry("msexchangeum", entry("delayed-auto", "RUNNING", "M1", "M3")));
+    records().write(stored.entries());
+    assertThat(Files.readString(dir.resolve("services/exchange.json"))).contains("\"tourniquet-service-records/2\"");
+    assertThat(records().read().keyedByName()).isFalse();
   }
 
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
-      "{\"format\":\"tourniquet-service-records/2\",\"target\":\"exchange\",\"manager\":\"windows\",\"services\":{}}"
-          + "| format: expected \"tourniquet-service-records/1\" but found \"tourniquet-service-records/2\"",
+      "{\"format\":\"tourniquet-service-records/3\",\"target\":\"exchange\",\"manager\":\"windows\",\"services\":{}}"
+          + "| format: expected \"tourniquet-service-records/2\" (or \"tourniquet-service-records/1\", of an earlier version)"
+          + " but found \"tourniquet-service-records/3\"",
+      "{\"target\":\"exchange\",\"manager\":\"windows\",\"services\":{}}"
+          + "| format: expected \"tourniquet-service-records/2\" (or \"tourniquet-service-records/1\", of an earlier version)"
+          + " but found nothing",
+      "{\"format\":\"tourniquet-service-records/2\",\"target\":\"exchange\",\"manager\":\"systemd\",\"services\":{}}"
+          + "| manager: expected \"windows\" but found \"systemd\"",
       "{\"format\":\"tourniquet-service-records/1\",\"target\":\"exchange\",\"manager\":\"systemd\",\"services\":{}}"
           + "| manager: expected \"windows\" but found \"systemd\"",
       "{\"format\":\"tourniquet-service-records/1\",\"target\":\"exchange\",\"manager\":\"windows\",\"services\":{},"

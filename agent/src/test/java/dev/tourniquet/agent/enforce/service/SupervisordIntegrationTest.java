@@ -25,6 +25,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The service enforcer against a real supervisord: a private one per test, run in the foreground as a
@@ -173,6 +175,16 @@ class SupervisordIntegrationTest {
     return List.of(SUPERVISORCTL_BIN.toString(), "-c", config.toString(), "status", name);
   }
 
+  Path recordFile() {
+    return dir.resolve("state/services/programs.json");
+  }
+
+  /** The start commands among those issued, by the name they start. */
+  List<String> started() {
+    return issued.stream().filter(argv -> argv.get(argv.size() - 2).equals("start")).map(argv -> argv.get(argv.size() - 1))
+        .toList();
+  }
+
   static final ActiveMitigation M5 = enforce("M5", disable("web", SUPERVISORD));
 
   @Test
@@ -188,7 +200,8 @@ class SupervisordIntegrationTest {
 
     enforcer.converge(List.of(M5));
 
-    assertThat(issued).containsExactly(status("web"));
+    // Once to resolve the name to the process, once to query the process.
+    assertThat(issued).containsExactly(status("web"), status("web"));
     assertThat(state("web")).isEqualTo("STOPPED");
   }
 
@@ -279,5 +292,89 @@ class SupervisordIntegrationTest {
         .hasValueSatisfying(reason -> assertThat(reason)
             .startsWith("disable-service nosuch: expected a service nosuch on supervisord (/usr/bin/supervisorctl -c ")
             .endsWith("but found none"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"web:", "web:web"})
+  void twoSpellingsOfOneProgramAreOneRecordSoItRunsAgainOnlyWhenBothMitigationsAreGone(String spelling)
+      throws Exception {
+    ActiveMitigation other = enforce("M9", disable(spelling, SUPERVISORD));
+    enforcer.converge(List.of(M5));
+    enforcer.converge(List.of(M5, other));
+    assertThat(state("web")).isEqualTo("STOPPED");
+    issued.clear();
+
+    // M5 goes first: M9 still wants web stopped, so nothing may start it, not even for a moment.
+    enforcer.converge(List.of(other));
+
+    assertThat(started()).isEmpty();
+    assertThat(state("web")).isEqualTo("STOPPED");
+
+    // M9 goes too: web ran before M5 stopped it, so it runs again.
+    enforcer.converge(List.of());
+
+    assertThat(state("web")).isEqualTo("RUNNING");
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void aGroupAndOneOfItsProcessesShareThatProcessAndEachProcessIsRestoredWhenTheLastMitigationForItGoes()
+      throws Exception {
+    ActiveMitigation group = enforce("M7", disable("pool:", SUPERVISORD));
+    ActiveMitigation one = enforce("M9", disable("pool:pool_00", SUPERVISORD));
+    enforcer.converge(List.of(group));
+    enforcer.converge(List.of(group, one));
+    issued.clear();
+
+    enforcer.converge(List.of(one));
+
+    assertThat(started()).containsExactly("pool:pool_01");
+    assertThat(state("pool:pool_00")).isEqualTo("STOPPED");
+    assertThat(state("pool:pool_01")).isEqualTo("RUNNING");
+
+    enforcer.converge(List.of());
+
+    assertThat(state("pool:pool_00")).isEqualTo("RUNNING");
+    assertThat(state("pool:pool_01")).isEqualTo("RUNNING");
+  }
+
+  @Test
+  void recordsAnEarlierVersionKeptPerSpellingAreMergedPerProcessAndRestoredWhenTheLastMitigationGoes()
+      throws Exception {
+    // What the earlier version left after M5 (web) and then M9 (web:web), which found web stopped by M5,
+    // and after M7 (pool:), which found pool_00 running and pool_01 stopped.
+    ctl("stop", "web");
+    ctl("stop", "pool:");
+    Files.createDirectories(recordFile().getParent());
+    Files.writeString(recordFile(), """
+        {
+          "format" : "tourniquet-service-records/1",
+          "target" : "programs",
+          "manager" : "supervisord",
+          "services" : {
+            "pool:" : { "startup" : "config", "activity" : "pool:pool_00=RUNNING,pool:pool_01=STOPPED", "mitigations" : [ "M7" ] },
+            "web" : { "startup" : "config", "activity" : "RUNNING", "mitigations" : [ "M5" ] },
+            "web:web" : { "startup" : "config", "activity" : "web=STOPPED", "mitigations" : [ "M9" ] }
+          }
+        }
+        """);
+    ActiveMitigation m7 = enforce("M7", disable("pool:", SUPERVISORD));
+    ActiveMitigation m9 = enforce("M9", disable("web:web", SUPERVISORD));
+
+    enforcer.converge(List.of(m7, m9));
+
+    assertThat(started()).isEmpty();
+    assertThat(state("web")).isEqualTo("STOPPED");
+    assertThat(new ServiceRecords(recordFile(), "programs", SUPERVISORD).read().entries()).containsExactly(
+        Map.entry("pool:pool_00", new ServiceRecords.Entry(new ServiceState("config", "RUNNING"), new TreeSet<>(Set.of("M7")))),
+        Map.entry("pool:pool_01", new ServiceRecords.Entry(new ServiceState("config", "STOPPED"), new TreeSet<>(Set.of("M7")))),
+        Map.entry("web", new ServiceRecords.Entry(new ServiceState("config", "RUNNING"), new TreeSet<>(Set.of("M9")))));
+
+    enforcer.converge(List.of());
+
+    assertThat(state("web")).isEqualTo("RUNNING");
+    assertThat(state("pool:pool_00")).isEqualTo("RUNNING");
+    assertThat(state("pool:pool_01")).isEqualTo("STOPPED");
+    assertThat(recordFile()).doesNotExist();
   }
 }

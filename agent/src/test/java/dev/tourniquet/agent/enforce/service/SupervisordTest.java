@@ -155,4 +155,40 @@ class SupervisordTest {
     assertThat(withPassword.query("web")).isPresent();
     assertThat(withPassword.toString()).doesNotContain("s3cret").contains("(password set)");
   }
+
+  @Test
+  void aGroupResolvesToEachOfItsProcessesAndAProgramToItsNamespec() throws Exception {
+    runner.expect(List.of(CTL, "-c", "/etc/supervisor/supervisord.conf", "status", "pool:"), 3,
+            "supervisord/status-group-mixed.out", null)
+        .expect(List.of(CTL, "-c", "/etc/supervisor/supervisord.conf", "status", "web:web"), 0,
+            "supervisord/status-running.out", null)
+        .expect(List.of(CTL, "-c", "/etc/supervisor/supervisord.conf", "status", "nosuch:"), 4,
+            "supervisord/status-no-such-group.out", null);
+
+    assertThat(supervisord.resolve("pool:")).containsExactly("pool:pool_00", "pool:pool_01");
+    assertThat(supervisord.resolve("web:web")).containsExactly("web");
+    assertThat(supervisord.resolve("nosuch:")).isEmpty();
+  }
+
+  @Test
+  void aProgramNamedAllIsNotResolvedToANameSupervisorctlReadsAsEveryProgram() {
+    runner.expect(List.of(CTL, "-c", "/etc/supervisor/supervisord.conf", "status", "all:"), 0,
+        "supervisord/status-program-named-all.out", null);
+
+    assertThatThrownBy(() -> supervisord.resolve("all:"))
+        .isInstanceOf(ServiceManagerException.class)
+        .hasMessageContaining("all: is the process all, which cannot be addressed safely");
+  }
+
+  @Test
+  void aGroupRecordOfAnEarlierVersionIsOneRecordPerProcess() throws Exception {
+    assertThat(supervisord.identitiesOfRecord("pool:", new ServiceState("config", "pool:pool_00=RUNNING,pool:pool_01=STOPPED")))
+        .containsExactly(Map.entry("pool:pool_00", new ServiceState("config", "RUNNING")),
+            Map.entry("pool:pool_01", new ServiceState("config", "STOPPED")));
+    assertThat(supervisord.identitiesOfRecord("web:", new ServiceState("config", "web=RUNNING")))
+        .containsExactly(Map.entry("web", new ServiceState("config", "RUNNING")));
+    assertThat(supervisord.identitiesOfRecord("web", new ServiceState("config", "RUNNING")))
+        .containsExactly(Map.entry("web", new ServiceState("config", "RUNNING")));
+    assertThat(runner.issued()).isEmpty();
+  }
 }

@@ -31,6 +31,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 class SystemdTest {
   static final List<String> SHOW = List.of("systemctl", "show", "--property=LoadState,UnitFileState,ActiveState", "--",
       "nginx.service");
+  static final List<String> RESOLVE = List.of("systemctl", "show", "--property=Id,LoadState,ActiveState", "--",
+      "nginx.service");
+  static final String ID = "systemd/show-id-nginx.out";
   static final List<String> MASK = List.of("systemctl", "mask", "--now", "--", "nginx.service");
   static final List<String> UNMASK = List.of("systemctl", "unmask", "--", "nginx.service");
   static final List<String> START = List.of("systemctl", "start", "--", "nginx.service");
@@ -55,7 +58,7 @@ class SystemdTest {
   }
 
   Map<String, ServiceRecords.Entry> records() throws Exception {
-    return new ServiceRecords(recordFile(), "web-systemd", SYSTEMD).read();
+    return new ServiceRecords(recordFile(), "web-systemd", SYSTEMD).read().entries();
   }
 
   @Test
@@ -124,7 +127,7 @@ class SystemdTest {
 
   @Test
   void convergeRecordsThenMasksAndStopsAndVerifies() throws Exception {
-    runner.expect(SHOW, "systemd/show-enabled-active.out")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
         .expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
 
@@ -137,20 +140,20 @@ class SystemdTest {
 
   @Test
   void convergeAgainIssuesOnlyTheQuery() throws Exception {
-    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
-    runner.reset().expect(SHOW, "systemd/show-masked-inactive.out");
+    runner.reset().expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-inactive.out");
 
     enforcer.converge(List.of(M1));
 
-    assertThat(runner.issued()).containsExactly(SHOW);
+    assertThat(runner.issued()).containsExactly(RESOLVE, SHOW);
     runner.assertPlayedOut();
   }
 
   @Test
   void removalUnmasksAndStartsWhatWasEnabledAndActiveThenDeletesTheRecord() throws Exception {
-    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     runner.reset()
@@ -167,7 +170,7 @@ class SystemdTest {
 
   @Test
   void removalOfAUnitThatWasDisabledAndInactiveUnmasksItAndDoesNotStartIt() throws Exception {
-    runner.expect(SHOW, "systemd/show-disabled-inactive.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-disabled-inactive.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     runner.reset()
@@ -183,7 +186,7 @@ class SystemdTest {
 
   @Test
   void aUnitMaskedBeforeIsLeftMaskedOnRemoval() throws Exception {
-    runner.expect(SHOW, "systemd/show-masked-inactive.out");
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     assertThat(records().get("nginx.service").previous()).isEqualTo(new ServiceState("masked", "inactive"));
     runner.reset().expect(SHOW, "systemd/show-masked-inactive.out");
@@ -196,7 +199,7 @@ class SystemdTest {
 
   @Test
   void aMaskedUnitThatRunsIsStoppedNotMaskedAgain() throws Exception {
-    runner.expect(SHOW, "systemd/show-masked-active.out")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-active.out")
         .expect(STOP, 0, null, null)
         .expect(SHOW, "systemd/show-masked-inactive.out");
 
@@ -210,7 +213,7 @@ class SystemdTest {
     // An administrator masked nginx without --now: it runs on, and nothing may start it again. systemctl
     // refuses to start a masked unit ("Unit nginx.service is masked."), so restoring "running" means lifting
     // the mask for the start and putting it back, as Windows does with a Disabled service that ran.
-    runner.expect(SHOW, "systemd/show-masked-active.out")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-active.out")
         .expect(STOP, 0, null, null)
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
@@ -231,11 +234,11 @@ class SystemdTest {
   @Test
   void aRuntimeMaskIsNotLeftAsAPersistentMaskOnRemoval() throws Exception {
     // Masked with --runtime by an administrator: disabled already, so only recorded.
-    runner.expect(SHOW, "systemd/show-masked-runtime-inactive.out");
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-runtime-inactive.out");
     enforcer.converge(List.of(M1));
     // After a reboot the runtime mask is gone and nginx runs: the agent masks it, persistently.
     runner.reset()
-        .expect(SHOW, "systemd/show-enabled-active.out")
+        .expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
         .expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
@@ -254,7 +257,7 @@ class SystemdTest {
 
   @Test
   void aFailedMaskLeavesTheUnitAndTheRecordsAsTheyWere() throws Exception {
-    runner.expect(SHOW, "systemd/show-enabled-active.out")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
         .expect(MASK, 1, null, "systemd/mask-file-exists.err")
         .expect(SHOW, "systemd/show-enabled-active.out");
 
@@ -270,7 +273,7 @@ class SystemdTest {
 
   @Test
   void aStartThatFailsOnRemovalMasksTheUnitAgainAndKeepsTheRecord() throws Exception {
-    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     Map<String, ServiceRecords.Entry> recorded = records();
@@ -296,7 +299,7 @@ class SystemdTest {
     // The agent recorded nginx as enabled and active, then died before masking it.
     new ServiceRecords(recordFile(), "web-systemd", SYSTEMD).write(Map.of("nginx.service",
         new ServiceRecords.Entry(new ServiceState("enabled", "active"), new TreeSet<>(Set.of("M1")))));
-    runner.expect(SHOW, "systemd/show-enabled-active.out")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
         .expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
 
@@ -309,14 +312,14 @@ class SystemdTest {
   @Test
   void twoMitigationsOnOneUnitRestoreItOnlyWhenTheLastGoes() throws Exception {
     ActiveMitigation m2 = enforce("M2", disable("nginx.service", SYSTEMD, WINDOWS));
-    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, ID).expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1, m2));
     assertThat(records().get("nginx.service").mitigations()).containsExactly("M1", "M2");
 
-    runner.reset().expect(SHOW, "systemd/show-masked-inactive.out");
+    runner.reset().expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(m2));
-    assertThat(runner.issued()).containsExactly(SHOW);
+    assertThat(runner.issued()).containsExactly(RESOLVE, SHOW);
     assertThat(records().get("nginx.service"))
         .isEqualTo(new ServiceRecords.Entry(new ServiceState("enabled", "active"), new TreeSet<>(Set.of("M2"))));
 
@@ -337,7 +340,7 @@ class SystemdTest {
 
   @Test
   void switchingToAuditModeRestoresTheUnit() throws Exception {
-    runner.expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     runner.reset().expect(SHOW, "systemd/show-masked-inactive.out").expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
@@ -351,7 +354,7 @@ class SystemdTest {
 
   @Test
   void refusalNamesAnUnknownUnit() {
-    runner.expect(SHOW, "systemd/show-not-found.out");
+    runner.expect(RESOLVE, "systemd/show-id-not-found.out");
 
     assertThat(enforcer.refusal(M1)).hasValue(
         "disable-service nginx: expected a service nginx.service on systemd (systemctl) but found none");
@@ -368,7 +371,7 @@ class SystemdTest {
 
   @Test
   void noRefusalForAKnownUnitNorForAMitigationWithoutDisableService() {
-    runner.expect(SHOW, "systemd/show-enabled-active.out");
+    runner.expect(RESOLVE, ID);
 
     assertThat(enforcer.refusal(M1)).isEmpty();
     assertThat(enforcer.refusal(endpointOnly("M4"))).isEmpty();
@@ -378,7 +381,7 @@ class SystemdTest {
 
   @Test
   void refusalSaysWhenSystemctlCannotBeAsked() {
-    runner.expect(SHOW, 1, null, "systemd/no-bus.err");
+    runner.expect(RESOLVE, 1, null, "systemd/no-bus.err");
 
     assertThat(enforcer.refusal(M1)).hasValueSatisfying(r -> assertThat(r)
         .startsWith("disable-service nginx: could not query systemd (systemctl): `systemctl show")
@@ -387,7 +390,7 @@ class SystemdTest {
 
   @Test
   void convergeOnAnUnknownUnitFailsWithoutChangingAnything() {
-    runner.expect(SHOW, "systemd/show-not-found.out");
+    runner.expect(RESOLVE, "systemd/show-id-not-found.out").expect(SHOW, "systemd/show-not-found.out");
 
     assertThatThrownBy(() -> enforcer.converge(List.of(M1)))
         .isInstanceOf(EnforcementException.class)
@@ -413,7 +416,7 @@ class SystemdTest {
     ServiceManager slow = ServiceManagers.create("systemd", Map.of("systemctl", "systemctl", "settleTimeout", "PT0.05S"),
         runner, Duration.ofMillis(5));
     ServiceEnforcer withSlow = new ServiceEnforcer("web-systemd", slow, state);
-    runner.expect(SHOW, "systemd/show-enabled-active.out")
+    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
         .expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expectRepeatedly(SHOW, "systemd/show-masked-active.out")
         // roll back: unmask; it still runs, so nothing to start
@@ -426,5 +429,178 @@ class SystemdTest {
             + " ActiveState inactive or failed within PT0.05S but found startup masked, active");
     runner.assertPlayedOut();
     assertThat(recordFile()).doesNotExist();
+  }
+
+  /** An enforcer on a simulated systemd where ssh.service runs, enabled, and has the alias sshd.service. */
+  ServiceEnforcer simulated(SimulatedSystemctl systemctl) {
+    systemctl.unit("ssh.service", "enabled", true, "sshd.service");
+    return new ServiceEnforcer("web-systemd", ServiceManagers.create("systemd", Map.of("systemctl", "systemctl"),
+        systemctl, Duration.ZERO), state);
+  }
+
+  static boolean startsOrUnmasks(List<String> argv) {
+    return argv.get(1).equals("start") || argv.get(1).equals("unmask");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"ssh.service", "sshd", "sshd.service"})
+  void aUnitAndItsAliasAreOneRecordSoTheUnitRunsAgainOnlyWhenBothMitigationsAreGone(String spelling) throws Exception {
+    SimulatedSystemctl systemctl = new SimulatedSystemctl();
+    ServiceEnforcer enforcer = simulated(systemctl);
+    ActiveMitigation first = enforce("M1", disable("ssh", SYSTEMD));
+    ActiveMitigation second = enforce("M2", disable(spelling, SYSTEMD));
+    enforcer.converge(List.of(first));
+    enforcer.converge(List.of(first, second));
+    assertThat(systemctl.state("ssh.service")).isEqualTo("masked inactive");
+    systemctl.clear();
+
+    // M1 goes first: M2 still wants the unit masked, so nothing may unmask or start it, not even for a moment.
+    enforcer.converge(List.of(second));
+
+    assertThat(systemctl.issued()).noneMatch(SystemdTest::startsOrUnmasks);
+    assertThat(systemctl.state("ssh.service")).isEqualTo("masked inactive");
+
+    // M2 goes too: the unit was enabled and active before M1 masked it.
+    enforcer.converge(List.of());
+
+    assertThat(systemctl.state("ssh.service")).isEqualTo("enabled active");
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void recordsAnEarlierVersionKeptPerSpellingAreMergedPerUnitAndRestoredWhenTheLastMitigationGoes() throws Exception {
+    // What the earlier version left after M1 (ssh) and then M2 (sshd.service), which found the unit masked by M1.
+    SimulatedSystemctl systemctl = new SimulatedSystemctl();
+    ServiceEnforcer enforcer = simulated(systemctl);
+    systemctl.run(List.of("systemctl", "mask", "--now", "--", "ssh.service"), Duration.ZERO);
+    systemctl.clear();
+    Files.createDirectories(recordFile().getParent());
+    Files.writeString(recordFile(), """
+        {
+          "format" : "tourniquet-service-records/1",
+          "target" : "web-systemd",
+          "manager" : "systemd",
+          "services" : {
+            "ssh.service" : { "startup" : "enabled", "activity" : "active", "mitigations" : [ "M1" ] },
+            "sshd.service" : { "startup" : "masked", "activity" : "inactive", "mitigations" : [ "M2" ] }
+          }
+        }
+        """);
+    ActiveMitigation second = enforce("M2", disable("sshd.service", SYSTEMD));
+
+    enforcer.converge(List.of(second));
+
+    assertThat(systemctl.issued()).noneMatch(SystemdTest::startsOrUnmasks);
+    assertThat(systemctl.state("ssh.service")).isEqualTo("masked inactive");
+
+    enforcer.converge(List.of());
+
+    assertThat(systemctl.state("ssh.service")).isEqualTo("enabled active");
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  static List<String> systemctl(String... args) {
+    return java.util.stream.Stream.concat(java.util.stream.Stream.of("systemctl"), java.util.stream.Stream.of(args)).toList();
+  }
+
+  @Test
+  void anAliasIsResolvedToTheUnitsIdAndEveryCommandNamesTheId() throws Exception {
+    runner.expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "sshd.service"),
+            "systemd/show-id-sshd-alias.out")
+        .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-enabled-active.out")
+        .expect(systemctl("mask", "--now", "--", "ssh.service"), 0, null, "systemd/mask-nginx.err")
+        .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-masked-inactive.out");
+
+    enforcer.converge(List.of(enforce("M2", disable("sshd", SYSTEMD))));
+
+    runner.assertPlayedOut();
+    assertThat(records()).containsOnlyKeys("ssh.service");
+  }
+
+  void writeRecordsOfAnEarlierVersion() throws Exception {
+    Files.createDirectories(recordFile().getParent());
+    Files.writeString(recordFile(), """
+        {
+          "format" : "tourniquet-service-records/1",
+          "target" : "web-systemd",
+          "manager" : "systemd",
+          "services" : {
+            "ssh.service" : { "startup" : "enabled", "activity" : "active", "mitigations" : [ "M1" ] },
+            "sshd.service" : { "startup" : "masked", "activity" : "inactive", "mitigations" : [ "M2" ] }
+          }
+        }
+        """);
+  }
+
+  @Test
+  void recordsOfAnEarlierVersionAreKeyedByUnitIdBeforeAnythingElseAndRestoredOnce() throws Exception {
+    writeRecordsOfAnEarlierVersion();
+    runner.expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "ssh.service"),
+            "systemd/show-id-sshd-alias.out")
+        .expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "sshd.service"),
+            "systemd/show-id-sshd-alias.out")
+        // Both mitigations are gone: ssh.service gets back what M1 found, once.
+        .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-masked-inactive.out")
+        .expect(systemctl("unmask", "--", "ssh.service"), 0, null, "systemd/unmask-nginx.err")
+        .expect(systemctl("start", "--", "ssh.service"), 0, null, null)
+        .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-enabled-active.out");
+
+    enforcer.converge(List.of());
+
+    runner.assertPlayedOut();
+    assertThat(recordFile()).doesNotExist();
+  }
+
+  @Test
+  void recordsOfAnEarlierVersionAreWrittenBackKeyedByUnitIdWithTheStateFoundFirst() throws Exception {
+    writeRecordsOfAnEarlierVersion();
+    runner.expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "ssh.service"),
+            "systemd/show-id-sshd-alias.out")
+        .expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "sshd.service"),
+            "systemd/show-id-sshd-alias.out")
+        .expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "sshd.service"),
+            "systemd/show-id-sshd-alias.out")
+        .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-masked-inactive.out");
+
+    enforcer.converge(List.of(enforce("M2", disable("sshd.service", SYSTEMD))));
+
+    runner.assertPlayedOut();
+    assertThat(Files.readString(recordFile())).contains("\"tourniquet-service-records/2\"");
+    assertThat(records()).containsExactly(Map.entry("ssh.service",
+        new ServiceRecords.Entry(new ServiceState("enabled", "active"), new TreeSet<>(Set.of("M2")))));
+  }
+
+  @Test
+  void recordsOfAnEarlierVersionAreLeftAsTheyWereWhenSystemctlCannotSayWhichUnitIsWhich() throws Exception {
+    writeRecordsOfAnEarlierVersion();
+    String written = Files.readString(recordFile());
+    runner.expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "ssh.service"), 1, null,
+        "systemd/no-bus.err");
+
+    assertThatThrownBy(() -> enforcer.converge(List.of()))
+        .isInstanceOf(EnforcementException.class)
+        .hasMessageContaining("web-systemd.json: records of an earlier version, kept by name: could not ask systemd"
+            + " (systemctl) which service each name is, so nothing was changed: `systemctl show"
+            + " --property=Id,LoadState,ActiveState -- ssh.service` exited with 1")
+        .satisfies(e -> assertThat(((EnforcementException) e).restored()).isTrue());
+    runner.assertPlayedOut();
+    assertThat(Files.readString(recordFile())).isEqualTo(written);
+  }
+
+  @Test
+  void aUnitNoLongerKnownKeepsItsRecordOfAnEarlierVersionUnderItsName() throws Exception {
+    Files.createDirectories(recordFile().getParent());
+    Files.writeString(recordFile(), """
+        {"format":"tourniquet-service-records/1","target":"web-systemd","manager":"systemd","services":{
+          "nginx.service":{"startup":"enabled","activity":"active","mitigations":["M1"]}}}
+        """);
+    runner.expect(RESOLVE, "systemd/show-id-not-found.out")
+        .expect(RESOLVE, "systemd/show-id-not-found.out")
+        .expect(SHOW, "systemd/show-not-found.out");
+
+    enforcer.converge(List.of(M1));
+
+    runner.assertPlayedOut();
+    assertThat(records()).containsOnlyKeys("nginx.service");
   }
 }

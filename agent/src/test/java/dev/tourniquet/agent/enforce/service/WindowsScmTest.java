@@ -51,12 +51,13 @@ class WindowsScmTest {
   }
 
   Map<String, ServiceRecords.Entry> records() throws Exception {
-    return new ServiceRecords(state.resolve("services/exchange.json"), "exchange", WINDOWS).read();
+    return new ServiceRecords(state.resolve("services/exchange.json"), "exchange", WINDOWS).read().entries();
   }
 
   /** Scripts the commands that disable a running service whose start type is {@code qcSample}. */
   void scriptDisable(String qcSample) {
-    runner.expect(QC, qcSample)
+    runner.expect(QC, qcSample) // resolve: sc.exe qc knows the name, so it is a key name
+        .expect(QC, qcSample)
         .expect(QUERY, "windows/query-running.out")
         .expect(config("disabled"), "windows/config-success.out")
         .expect(QC, "windows/qc-disabled.out")
@@ -131,11 +132,12 @@ class WindowsScmTest {
   void convergeAgainIssuesOnlyTheQueries() throws Exception {
     scriptDisable("windows/qc-auto.out");
     enforcer.converge(List.of(M3));
-    runner.reset().expect(QC, "windows/qc-disabled.out").expect(QUERY, "windows/query-stopped.out");
+    runner.reset().expect(QC, "windows/qc-disabled.out").expect(QC, "windows/qc-disabled.out")
+        .expect(QUERY, "windows/query-stopped.out");
 
     enforcer.converge(List.of(M3));
 
-    assertThat(runner.issued()).containsExactly(QC, QUERY);
+    assertThat(runner.issued()).containsExactly(QC, QC, QUERY);
   }
 
   @Test
@@ -176,7 +178,7 @@ class WindowsScmTest {
 
   @Test
   void aStoppedManualServiceIsOnlyDisabledAndOnRemovalOnlyGetsItsStartTypeBack() throws Exception {
-    runner.expect(QC, "windows/qc-demand.out")
+    runner.expect(QC, "windows/qc-demand.out").expect(QC, "windows/qc-demand.out")
         .expect(QUERY, "windows/query-stopped.out")
         .expect(config("disabled"), "windows/config-success.out")
         .expect(QC, "windows/qc-disabled.out");
@@ -194,7 +196,7 @@ class WindowsScmTest {
 
   @Test
   void aStopThatFailsPutsTheStartTypeBack() throws Exception {
-    runner.expect(QC, "windows/qc-auto.out")
+    runner.expect(QC, "windows/qc-auto.out").expect(QC, "windows/qc-auto.out")
         .expect(QUERY, "windows/query-running.out")
         .expect(config("disabled"), "windows/config-success.out")
         .expect(QC, "windows/qc-disabled.out")
@@ -217,7 +219,7 @@ class WindowsScmTest {
 
   @Test
   void aRollbackThatFailsTooSaysAnOperatorMustLookAndKeepsTheRecord() throws Exception {
-    runner.expect(QC, "windows/qc-auto.out")
+    runner.expect(QC, "windows/qc-auto.out").expect(QC, "windows/qc-auto.out")
         .expect(QUERY, "windows/query-running.out")
         .expect(config("disabled"), "windows/config-success.out")
         .expect(QC, "windows/qc-disabled.out")
@@ -233,7 +235,7 @@ class WindowsScmTest {
 
   @Test
   void aStopAnsweredNotStartedIsFine() throws Exception {
-    runner.expect(QC, "windows/qc-disabled.out")
+    runner.expect(QC, "windows/qc-disabled.out").expect(QC, "windows/qc-disabled.out")
         .expect(QUERY, "windows/query-running.out")
         .expect(STOP, WindowsScm.NOT_ACTIVE, "windows/stop-not-started.out", null)
         .expect(QUERY, "windows/query-stopped.out");
@@ -247,7 +249,7 @@ class WindowsScmTest {
   void aServiceStillStartingIsStoppedOnlyOnceItHasStarted() throws Exception {
     // ControlService refuses every control while a service is START_PENDING (1061,
     // ERROR_SERVICE_CANNOT_ACCEPT_CTRL): sc.exe stop must wait until it runs.
-    runner.expect(QC, "windows/qc-auto.out")
+    runner.expect(QC, "windows/qc-auto.out").expect(QC, "windows/qc-auto.out")
         .expect(QUERY, "windows/query-start-pending.out")
         .expect(config("disabled"), "windows/config-success.out")
         .expect(QC, "windows/qc-disabled.out")
@@ -296,6 +298,7 @@ class WindowsScmTest {
 
   @Test
   void twoSpellingsOfOneServiceAreOneRecord() throws Exception {
+    runner.expect(QC, "windows/qc-auto.out");
     scriptDisable("windows/qc-auto.out");
 
     enforcer.converge(List.of(M3, enforce("M4", disable("msexchangeum", WINDOWS))));
@@ -306,9 +309,56 @@ class WindowsScmTest {
 
   @Test
   void refusalNamesAServiceThatIsNotInstalled() {
-    runner.expect(QC, WindowsScm.NO_SUCH_SERVICE, "windows/no-such-service.out", null);
+    runner.expect(QC, WindowsScm.NO_SUCH_SERVICE, "windows/no-such-service.out", null)
+        .expect(List.of(SC, "getkeyname", "MSExchangeUM"), WindowsScm.NO_SUCH_SERVICE,
+            "windows/getkeyname-no-such-service.out", null);
 
     assertThat(enforcer.refusal(M3)).hasValue("disable-service MSExchangeUM: expected a service msexchangeum on Windows"
         + " service control manager (" + SC + ") but found none");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "[SC] GetServiceKeyName SUCCESS  Name = MSExchangeUM\\r\\n| MSExchangeUM",
+      "[SC] GetServiceKeyName SUCCESS\\r\\nName = wuauserv\\r\\n| wuauserv",
+      "[SC] GetServiceKeyName OPERAZIONI RIUSCITE\\r\\nNome = wuauserv\\r\\n| wuauserv"})
+  void parseKeyNameReadsTheNameAfterTheEqualsSignWhateverTheLabel(String stdout, String keyName) {
+    assertThat(WindowsScm.parseKeyName(stdout.replace("\\r\\n", "\r\n"))).contains(keyName);
+  }
+
+  @Test
+  void parseKeyNameRefusesAnAnswerWithoutAKeyName() {
+    assertThat(WindowsScm.parseKeyName("[SC] GetServiceKeyName SUCCESS\r\n")).isEmpty();
+    assertThat(WindowsScm.parseKeyName("Name = two words\r\n")).isEmpty();
+  }
+
+  @Test
+  void aDisplayNameIsResolvedToTheKeyNameAndSharesItsRecord() throws Exception {
+    // Not a key name (sc.exe qc opens services by key name only), but a display name without spaces.
+    List<String> qcDisplay = List.of(SC, "qc", "exchange-um", "8192");
+    runner.expect(QC, "windows/qc-auto.out")
+        .expect(qcDisplay, WindowsScm.NO_SUCH_SERVICE, "windows/no-such-service.out", null)
+        .expect(List.of(SC, "getkeyname", "Exchange-UM"), "windows/getkeyname.out")
+        .expect(QC, "windows/qc-auto.out")
+        .expect(QUERY, "windows/query-running.out")
+        .expect(config("disabled"), "windows/config-success.out")
+        .expect(QC, "windows/qc-disabled.out")
+        .expect(STOP, "windows/stop.out")
+        .expect(QUERY, "windows/query-stopped.out");
+
+    enforcer.converge(List.of(M3, enforce("M4", disable("Exchange-UM", WINDOWS))));
+
+    runner.assertPlayedOut();
+    assertThat(records()).containsExactly(Map.entry("msexchangeum",
+        new ServiceRecords.Entry(new ServiceState("auto", "RUNNING"), new TreeSet<>(Set.of("M3", "M4")))));
+  }
+
+  @Test
+  void refusalAcceptsADisplayNameThatNamesAService() {
+    runner.expect(List.of(SC, "qc", "exchange-um", "8192"), WindowsScm.NO_SUCH_SERVICE, "windows/no-such-service.out", null)
+        .expect(List.of(SC, "getkeyname", "Exchange-UM"), "windows/getkeyname.out");
+
+    assertThat(enforcer.refusal(enforce("M4", disable("Exchange-UM", WINDOWS)))).isEmpty();
+    runner.assertPlayedOut();
   }
 }
