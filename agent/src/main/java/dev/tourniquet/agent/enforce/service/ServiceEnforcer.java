@@ -150,7 +150,7 @@ public final class ServiceEnforcer implements Enforcer {
       throw new EnforcementException(target + ": " + records.file() + ": records of an earlier version, kept by name:"
           + " could not ask " + manager + " which service each name is, so nothing was changed: " + e.getMessage(), true, e);
     }
-    Map<String, SortedSet<String>> wanted = wanted(active);
+    Map<String, SortedSet<String>> wanted = wanted(active, before);
     Map<String, ServiceRecords.Entry> current = new TreeMap<>(before);
     Deque<Undo> undo = new ArrayDeque<>();
     try {
@@ -294,9 +294,14 @@ public final class ServiceEnforcer implements Enforcer {
 
   /**
    * Service identity to the ids of the enforce-mode mitigations that want it disabled. A name the manager
-   * does not know stands for itself (its address): converge then fails on it, or warns if it is recorded.
+   * does not know any more, of a mitigation that has records, stands for the services recorded for it: a
+   * service it disabled that has since gone (a program removed from supervisord's configuration, named
+   * {@code web:} or {@code pool:}) stays held, and its check only logs that it is gone, as it does for a
+   * service named by its own name; every other unknown name stands for itself (its address), on which
+   * converge fails. A new name was refused ({@link #refusal}) before its mitigation came here.
    */
-  private Map<String, SortedSet<String>> wanted(List<ActiveMitigation> active) throws EnforcementException {
+  private Map<String, SortedSet<String>> wanted(List<ActiveMitigation> active, Map<String, ServiceRecords.Entry> records)
+      throws EnforcementException {
     Map<String, SortedSet<String>> wanted = new TreeMap<>();
     for (ActiveMitigation mitigation : active) {
       for (DisableService action : disableServices(mitigation)) {
@@ -311,6 +316,11 @@ public final class ServiceEnforcer implements Enforcer {
         List<String> identities;
         try {
           identities = manager.resolve(action.service());
+          if (identities.isEmpty()) {
+            String id = mitigation.id();
+            identities = records.entrySet().stream().filter(r -> r.getValue().mitigations().contains(id))
+                .map(Map.Entry::getKey).toList();
+          }
           if (identities.isEmpty()) {
             identities = List.of(manager.address(action.service()));
           }

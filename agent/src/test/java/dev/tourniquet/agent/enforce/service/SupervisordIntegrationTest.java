@@ -287,6 +287,24 @@ class SupervisordIntegrationTest {
   }
 
   @Test
+  void aProgramNamedByItsGroupThatLeavesTheConfigurationOnlyWarnsAndOtherMitigationsStillApply() throws Exception {
+    ActiveMitigation web = enforce("M5", disable("web:", SUPERVISORD));
+    enforcer.converge(List.of(web));
+    assertThat(state("web")).isEqualTo("STOPPED");
+
+    // An administrator removes the program: supervisord knows neither web nor web: any more.
+    Files.writeString(config, Files.readString(config).replaceAll("(?s)\\[program:web\\].*?(?=\\[program:idle\\])", ""));
+    ctl("reread");
+    ctl("update");
+    awaitStatus(s -> !s.contains("web"));
+
+    ActiveMitigation idle = enforce("M6", disable("idle", SUPERVISORD));
+    enforcer.converge(List.of(web, idle)); // before: "disable-service web: expected a service … but found none"
+    assertThat(state("idle")).isEqualTo("STOPPED");
+    assertThat(Files.readString(recordFile())).contains("\"web\"").contains("M5");
+  }
+
+  @Test
   void refusalNamesAProgramSupervisordDoesNotKnow() {
     assertThat(enforcer.refusal(enforce("M8", disable("nosuch", SUPERVISORD))))
         .hasValueSatisfying(reason -> assertThat(reason)
