@@ -792,17 +792,20 @@ public final class Agent implements AgentControl, Closeable {
 
   /** The applied state as the planner sees it: the highest revision of each id, and failed revisions. */
   private Planner.Applied applied(AgentState state) throws IOException {
-    Map<String, Mitigation> docs = store.parseDocuments(state);
+    StateStore.Documents docs = store.parseDocuments(state);
     Map<String, Planner.AppliedMitigation> applied = new TreeMap<>();
     for (Map<String, AppliedRef> onTarget : state.targets().values()) {
       for (Map.Entry<String, AppliedRef> e : onTarget.entrySet()) {
         Planner.AppliedMitigation current = applied.get(e.getKey());
-        if (current == null || current.mitigation().revision() < e.getValue().revision()) {
-          Mitigation m = docs.get(e.getKey() + "." + e.getValue().revision());
-          if (m == null) {
-            throw new IOException("state.json: " + e.getKey() + "." + e.getValue().revision() + " is applied but its document is missing");
+        if (current == null || current.revision() < e.getValue().revision()) {
+          String appliedId = e.getKey() + "." + e.getValue().revision();
+          Mitigation m = docs.readable().get(appliedId);
+          if (m == null && !docs.unreadable().containsKey(appliedId)) {
+            throw new IOException("state.json: " + appliedId + " is applied but its document is missing");
           }
-          applied.put(e.getKey(), new Planner.AppliedMitigation(m, e.getValue().audit()));
+          // One this version cannot read is planned without its document: kept as it is, unless replaced or removed.
+          applied.put(e.getKey(), new Planner.AppliedMitigation(e.getValue().revision(), e.getValue().audit(),
+              Optional.ofNullable(m)));
         }
       }
     }
@@ -825,9 +828,10 @@ public final class Agent implements AgentControl, Closeable {
   }
 
   private AgentStatus buildStatus(Plan plan, AgentState st) {
+    Map<String, String> unreadable = store.parseDocuments(st).unreadable();
     List<MitigationStatus> rows = new ArrayList<>();
     for (Step step : plan.steps()) {
-      rows.add(row(step, st));
+      rows.add(row(step, st, unreadable));
     }
     Map<String, Map<String, Map<String, Long>>> hits = new TreeMap<>();
     for (Target t : converger.targets()) {
@@ -892,10 +896,17 @@ public final class Agent implements AgentControl, Closeable {
         s.feedHealth(), s.policyHealth(), s.feedVersion(), rows, s.auditHits());
   }
 
-  private MitigationStatus row(Step step, AgentState st) {
+  /**
+   * The status row of a step, from what the targets run after it. A mitigation held on a target (its applied
+   * revision there has a document this version cannot read) is Failed, the reason saying why and where first:
+   * the fleet server takes no other status, and Failed is the one that asks a person to look.
+   */
+  private MitigationStatus row(Step step, AgentState st, Map<String, String> unreadable) {
     Optional<Mitigation> doc = step.desired().or(step::shown);
     String id = step.id();
-    int revision = doc.map(Mitigation::revision).orElse(st.appliedRevision(id).orElse(0));
+    boolean keptUnread = step.decision() == Decision.KEEP && step.desired().isEmpty();
+    int revision = keptUnread ? st.appliedRevision(id).orElse(0)
+        : doc.map(Mitigation::revision).orElse(st.appliedRevision(id).orElse(0));
     String kinds = doc.map(m -> String.join(",", new LinkedHashSet<>(m.actions().stream().map(Action::kind).toList())))
         .orElse("");
     String title = doc.map(Mitigation::title).orElse("");
@@ -919,9 +930,13 @@ public final class Agent implements AgentControl, Closeable {
           }
           st.failure(t.name(), id, m.revision()).ifPresent(f -> (f.refused() ? refused : failed).add(t.name() + ": " + f.reason()));
         }
+        List<String> waiting = converger.waiting().getOrDefault(id, List.of());
         if (!failed.isEmpty()) {
           status = Status.FAILED;
           reason = "failed: " + String.join("; ", failed) + (appliedOn > 0 ? "; applied on " + appliedOn + " other target(s)" : "");
+        } else if (!waiting.isEmpty()) {
+          status = Status.FAILED;
+          reason = "waits on " + String.join("; ", waiting) + (appliedOn > 0 ? "; applied on " + appliedOn + " other target(s)" : "");
         } else if (appliedOn == 0 && !refused.isEmpty()) {
           status = Status.NOT_APPLICABLE;
           reason = "not applicable: " + String.join("; ", refused);
@@ -931,10 +946,26 @@ public final class Agent implements AgentControl, Closeable {
       }
     } else if (step.decision() == Decision.REMOVE) {
       List<String> problems = converger.removalProblems().get(id);
+      List<String> waiting = converger.waiting().getOrDefault(id, List.of());
       if (problems != null && !problems.isEmpty()) {
         status = Status.FAILED;
         reason = "removing failed (" + reason + "): " + String.join("; ", problems);
+      } else if (!waiting.isEmpty()) {
+        status = Status.FAILED;
+        reason = "removing waits (" + reason + ") on " + String.join("; ", waiting);
       }
+    }
+    List<String> held = new ArrayList<>();
+    for (Target t : converger.targets()) {
+      AppliedRef ref = st.on(t.name()).get(id);
+      String why = ref == null ? null : unreadable.get(id + "." + ref.revision());
+      if (why != null) {
+        held.add(Converger.held(t.name(), id + "." + ref.revision(), why));
+      }
+    }
+    if (!held.isEmpty()) {
+      status = Status.FAILED;
+      reason = String.join("; ", held) + "; " + reason;
     }
     return new MitigationStatus(id, revision, kinds, title, status, reason, appliedRevision, Optional.empty());
   }

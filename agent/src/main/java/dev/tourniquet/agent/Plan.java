@@ -36,7 +36,9 @@ record Plan(List<Step> steps) {
    * @param decision what to do
    * @param status the status it leads to (before enforcement outcomes)
    * @param reason why, in words
-   * @param desired the mitigation that should be active after the step (APPLY, UPDATE, KEEP), else empty
+   * @param desired the mitigation that should be active after the step (APPLY, UPDATE, KEEP), else empty; also
+   *     empty for a KEEP of a revision whose stored document this agent version cannot read (its targets hold
+   *     it as it is)
    * @param audit whether the desired mitigation runs in audit mode
    * @param shown the document the status row describes: the feed's for the id, or for one withdrawn from the
    *     feed the revision it removes; empty if neither

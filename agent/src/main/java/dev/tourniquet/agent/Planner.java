@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -22,7 +23,7 @@ import java.util.TreeSet;
  *
  * <ol>
  *   <li>An id whose document in the feed is invalid keeps its applied revision (a broken target never
- *       removes protection) and is otherwise Failed.
+ *       removes protection) unless an administrator blocked or removed it, and is otherwise Failed.
  *   <li>Withdrawn from the feed, expired, another product, or not applicable to the installed version:
  *       removed if applied (automatically after patching), otherwise NotApplicable.
  *   <li>Blocked (organisation, then server): removed if applied.
@@ -56,10 +57,21 @@ final class Planner {
   /**
    * A mitigation applied on at least one target.
    *
-   * @param mitigation the applied revision
+   * @param revision the applied revision
    * @param audit whether it runs in audit mode
+   * @param mitigation its document; empty if this agent version cannot read the one {@code state.json} keeps
+   *     (an earlier version applied it): then it is kept, with no document, unless a step replaces or
+   *     removes it, which needs none
    */
-  record AppliedMitigation(Mitigation mitigation, boolean audit) {}
+  record AppliedMitigation(int revision, boolean audit, Optional<Mitigation> mitigation) {
+    AppliedMitigation {
+      Objects.requireNonNull(mitigation, "mitigation");
+    }
+
+    AppliedMitigation(Mitigation mitigation, boolean audit) {
+      this(mitigation.revision(), audit, Optional.of(mitigation));
+    }
+  }
 
   /**
    * A revision that failed on every target that handles it.
@@ -89,18 +101,21 @@ final class Planner {
 
     String invalid = feed.rejected().get(id);
     if (invalid != null) {
-      return applied != null
-          ? keep(id, applied, "kept revision " + revision(applied) + ": the feed's document is invalid: " + invalid, inFeed)
-          : skip(id, Status.FAILED, "failed: invalid document in the feed: " + invalid, inFeed);
+      if (applied == null) {
+        return skip(id, Status.FAILED, "failed: invalid document in the feed: " + invalid, inFeed);
+      }
+      // An administrator's block or removal needs no document: it removes, whatever the feed holds.
+      return removedByAdmin(id, applied, policy, inFeed).orElseGet(() ->
+          keep(id, applied, "kept revision " + revision(id, applied) + ": the feed's document is invalid: " + invalid, inFeed));
     }
     if (m == null && feed.targetsVersion() == 0) {
       // No feed has ever verified here (or the TUF store lost it): absence proves nothing, keep protection.
-      return keep(id, applied, "kept revision " + revision(applied) + ": no verified feed yet", inFeed);
+      return keep(id, applied, "kept revision " + revision(id, applied) + ": no verified feed yet", inFeed);
     }
     if (m == null) {
       // The row still names what was applied (M1.2, its kind and title), not a bare id at revision 0.
       return remove(id, Status.REMOVED, "withdrawn from the feed",
-          Optional.ofNullable(applied).map(AppliedMitigation::mitigation));
+          Optional.ofNullable(applied).flatMap(AppliedMitigation::mitigation));
     }
     String product = m.applicability().product();
     if (!product.toLowerCase(Locale.ROOT).equals(host.product().toLowerCase(Locale.ROOT))) {
@@ -114,7 +129,7 @@ final class Planner {
     }
     if (host.version().isEmpty()) {
       String why = "product version unknown: " + host.versionProblem();
-      return applied != null ? keep(id, applied, "kept revision " + revision(applied) + ": " + why, inFeed)
+      return applied != null ? keep(id, applied, "kept revision " + revision(id, applied) + ": " + why, inFeed)
           : skip(id, Status.NOT_APPLICABLE, "not applicable: " + why, inFeed);
     }
     Version version = host.version().get();
@@ -141,7 +156,7 @@ final class Planner {
     }
     boolean audit = mode(id, m, policy) == Mitigation.Mode.AUDIT;
     String disabled = disabled(policy);
-    if (applied != null && applied.mitigation().revision() == m.revision() && applied.audit() == audit) {
+    if (applied != null && applied.revision() == m.revision() && applied.audit() == audit) {
       String why = audit ? "audit mode: matched and counted, never blocks" : "applied";
       if (disabled != null) {
         why += "; " + disabled + ", so nothing new is applied (remove it with tourniquet remove " + id + " or block " + id + ")";
@@ -153,7 +168,7 @@ final class Planner {
       String why = failure.refused() ? "not applicable: " + failure.reason() : "failed: " + failure.reason();
       if (applied != null) {
         // The new revision failed; the older one stays, but the row says the feed's revision failed.
-        Step kept = keep(id, applied, "revision " + m.revision() + " " + why + "; kept revision " + revision(applied), inFeed);
+        Step kept = keep(id, applied, "revision " + m.revision() + " " + why + "; kept revision " + revision(id, applied), inFeed);
         return failure.refused() ? kept : new Step(id, Decision.KEEP, Status.FAILED, kept.reason(), kept.desired(), kept.audit(), inFeed);
       }
       return skip(id, failure.refused() ? Status.NOT_APPLICABLE : Status.FAILED, why, inFeed);
@@ -161,23 +176,43 @@ final class Planner {
     String heldBecause = policy.org().held().get(id);
     if (heldBecause != null) {
       String why = "held by the fleet server: " + heldBecause;
-      return applied != null ? keep(id, applied, "kept revision " + revision(applied) + "; revision " + m.revision() + " " + why, inFeed)
+      return applied != null ? keep(id, applied, "kept revision " + revision(id, applied) + "; revision " + m.revision() + " " + why, inFeed)
           : skip(id, Status.NOT_APPLICABLE, why, inFeed);
     }
     if (disabled != null) {
       String why = disabled + ": detected only";
-      return applied != null ? keep(id, applied, "kept revision " + revision(applied) + "; revision " + m.revision() + " " + why, inFeed)
+      return applied != null ? keep(id, applied, "kept revision " + revision(id, applied) + "; revision " + m.revision() + " " + why, inFeed)
           : skip(id, Status.DETECTED, why, inFeed);
     }
     Status status = audit ? Status.AUDIT : Status.APPLIED;
     if (applied != null) {
-      String why = applied.mitigation().revision() != m.revision()
-          ? "new revision " + m.revision() + " replaces " + revision(applied)
+      String why = applied.revision() != m.revision()
+          ? "new revision " + m.revision() + " replaces " + revision(id, applied)
           : "mode changed to " + (audit ? "audit" : "enforce");
       return new Step(id, Decision.UPDATE, status, why, Optional.of(m), audit, inFeed);
     }
     return new Step(id, Decision.APPLY, status, "applies to version " + version + (audit ? " (audit mode)" : ""),
         Optional.of(m), audit, inFeed);
+  }
+
+  /**
+   * Removes an applied mitigation that an administrator blocked, or removed at its revision or a later one,
+   * when the feed gives no document to plan with.
+   */
+  private static Optional<Step> removedByAdmin(String id, AppliedMitigation applied, Policy policy,
+      Optional<Mitigation> shown) {
+    if (policy.org().blocked().contains(id)) {
+      return Optional.of(remove(id, Status.BLOCKED, "blocked by admin in the organisation", shown));
+    }
+    if (policy.local().blocked().contains(id)) {
+      return Optional.of(remove(id, Status.BLOCKED, "blocked by admin", shown));
+    }
+    Integer removedRevision = policy.local().removed().get(id);
+    if (removedRevision != null && applied.revision() <= removedRevision) {
+      return Optional.of(remove(id, Status.REMOVED, "removed by admin: revision " + removedRevision
+          + " stays off until unblocked or revised", shown));
+    }
+    return Optional.empty();
   }
 
   /** Server-level override first, then the organisation's, then the publisher's default. */
@@ -202,13 +237,14 @@ final class Planner {
     return null;
   }
 
-  private static String revision(AppliedMitigation applied) {
-    return applied.mitigation().appliedId();
+  private static String revision(String id, AppliedMitigation applied) {
+    return id + "." + applied.revision();
   }
 
+  /** Keeps the applied revision; one whose document cannot be read is kept with none (nothing to render). */
   private static Step keep(String id, AppliedMitigation applied, String reason, Optional<Mitigation> shown) {
     return new Step(id, Decision.KEEP, applied.audit() ? Status.AUDIT : Status.APPLIED, reason,
-        Optional.of(applied.mitigation()), applied.audit(), shown);
+        applied.mitigation(), applied.audit(), shown);
   }
 
   private static Step remove(String id, Status status, String reason, Optional<Mitigation> shown) {

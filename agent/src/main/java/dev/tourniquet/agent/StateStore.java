@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -26,6 +27,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 
 /**
  * Reads and writes the agent's {@code state.json} (policy, applied, failures, probes owed), always
@@ -85,6 +87,11 @@ final class StateStore {
     return new AgentState(local, targets, documents, failures, probesDue);
   }
 
+  /**
+   * Writes the state atomically. Every document is written back as the bytes it was loaded or recorded
+   * with, never re-serialised: one this version cannot read stays exactly as the version that applied it
+   * recorded it, for as long as a target has it.
+   */
   void save(AgentState state) throws IOException {
     ObjectNode root = json.createObjectNode();
     root.put("format", STATE_FORMAT);
@@ -142,31 +149,52 @@ final class StateStore {
   /**
    * Parses the documents of the applied revisions, by applied id. A check reads them several times and
    * parsing validates each document and compiles its rules, so a document whose bytes are those parsed
-   * last time is not parsed again.
+   * last time is not parsed again (nor one that did not parse).
+   *
+   * <p>A document that does not parse is not an error: an earlier agent version recorded it (most likely it
+   * validated less strictly than this one; or a hand edit), and the targets that have it keep enforcing it
+   * as that version left them. It is returned among the {@link Documents#unreadable() unreadable} ones,
+   * with why, and its bytes stay in the state as they are ({@link #save} writes them back verbatim): the
+   * {@link Converger} holds those targets for it, and nothing is rendered from it.
    */
-  synchronized Map<String, Mitigation> parseDocuments(AgentState state) throws IOException {
-    Map<String, Mitigation> out = new HashMap<>();
+  synchronized Documents parseDocuments(AgentState state) {
+    Map<String, Mitigation> readable = new HashMap<>();
+    Map<String, String> unreadable = new TreeMap<>();
     Map<String, Parsed> next = new HashMap<>();
     for (Map.Entry<String, byte[]> e : state.documents().entrySet()) {
       Parsed p = parsed.get(e.getKey());
       if (p == null || !Arrays.equals(p.bytes(), e.getValue())) {
         try {
-          p = new Parsed(e.getValue(), MitigationParser.parse(e.getValue()));
+          p = new Parsed(e.getValue(), MitigationParser.parse(e.getValue()), null);
         } catch (MitigationException ex) {
-          // Most likely an earlier agent version applied a document that this one validates more strictly. The
-          // targets still enforce it, and this agent changes nothing while it cannot read it: say what to do.
-          throw new IOException(stateFile + ": documents." + e.getKey() + ": expected a mitigation document that this"
-              + " agent version accepts but found: " + ex.getMessage() + ". An earlier version (or a hand edit)"
-              + " recorded it; the targets keep enforcing it, and this version changes nothing while it cannot read"
-              + " it: run the version that applied it until the feed publishes a revision this one accepts, then"
-              + " upgrade again", ex);
+          p = new Parsed(e.getValue(), null, stateFile + ": documents." + e.getKey() + ": expected a mitigation"
+              + " document that this agent version accepts but found: " + ex.problems().stream()
+                  .map(Object::toString).collect(Collectors.joining("; ")));
         }
       }
-      out.put(e.getKey(), p.mitigation());
+      if (p.mitigation() != null) {
+        readable.put(e.getKey(), p.mitigation());
+      } else {
+        unreadable.put(e.getKey(), p.problem());
+      }
       next.put(e.getKey(), p);
     }
     parsed = next;
-    return out;
+    return new Documents(readable, unreadable);
+  }
+
+  /**
+   * The documents of the applied revisions, by applied id ({@code M1.2}).
+   *
+   * @param readable those this agent version parses
+   * @param unreadable those it does not, with why: the message names {@code state.json}, the document and
+   *     the fields the parser refuses
+   */
+  record Documents(Map<String, Mitigation> readable, Map<String, String> unreadable) {
+    Documents {
+      readable = Map.copyOf(readable);
+      unreadable = Collections.unmodifiableMap(new TreeMap<>(unreadable));
+    }
   }
 
   /**
@@ -177,13 +205,13 @@ final class StateStore {
   synchronized byte[] document(Mitigation m) {
     byte[] bytes = MitigationWriter.write(m);
     Map<String, Parsed> next = new HashMap<>(parsed);
-    next.put(m.appliedId(), new Parsed(bytes, m));
+    next.put(m.appliedId(), new Parsed(bytes, m, null));
     parsed = next;
     return bytes;
   }
 
-  /** A document of the state and the bytes it was parsed from. */
-  private record Parsed(byte[] bytes, Mitigation mitigation) {}
+  /** A document of the state and the bytes it was parsed from, or (mitigation null) why they do not parse. */
+  private record Parsed(byte[] bytes, Mitigation mitigation, String problem) {}
 
   private JsonNode read(Path file, String format) throws IOException {
     return read(json, file, format, MAX_BYTES);

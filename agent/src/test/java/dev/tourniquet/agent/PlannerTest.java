@@ -191,6 +191,18 @@ class PlannerTest {
           i.rejected.put("M1", "target mitigations/M1.json: revision: expected 1 or more");
           return i;
         }, Decision.KEEP, Status.APPLIED, "kept revision M1.1: the feed's document is invalid: target mitigations/M1.json: revision: expected 1 or more"),
+        new Case("invalid document in the feed, applied, blocked by admin: remove", i -> {
+          i.applied(1).feed.remove("M1");
+          i.rejected.put("M1", "target mitigations/M1.json: revision: expected 1 or more");
+          i.local = LocalPolicy.DEFAULT.withBlocked("M1");
+          return i;
+        }, Decision.REMOVE, Status.BLOCKED, "blocked by admin"),
+        new Case("invalid document in the feed, applied, removed by admin: remove", i -> {
+          i.applied(1).feed.remove("M1");
+          i.rejected.put("M1", "target mitigations/M1.json: revision: expected 1 or more");
+          i.local = LocalPolicy.DEFAULT.withRemoved("M1", 1);
+          return i;
+        }, Decision.REMOVE, Status.REMOVED, "removed by admin: revision 1 stays off until unblocked or revised"),
         new Case("invalid document in the feed, not applied: failed", i -> {
           i.feed.remove("M1");
           i.rejected.put("M1", "target mitigations/M1.json: expected the document of M1 but found the document of M2");
