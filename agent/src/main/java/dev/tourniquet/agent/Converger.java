@@ -62,6 +62,15 @@ final class Converger {
   private Map<String, String> logging = new HashMap<>();
   /** The state the last {@link #execute} saved last, or started from: what {@code state.json} holds. */
   private AgentState recorded;
+  /**
+   * Per target, what it runs since a change whose state could not be saved ({@code state.json} on a full or
+   * failing disk): the next {@link #execute} records it before anything else, so that what follows (a
+   * removal, say) is planned, made and audited from what the target runs, not from the state before.
+   */
+  private final Map<String, Unrecorded> unrecorded = new TreeMap<>();
+
+  /** What a target runs that {@code state.json} does not record, with the documents of those revisions. */
+  private record Unrecorded(Map<String, AppliedRef> applied, Map<String, byte[]> documents) {}
 
   Converger(List<Target> targets, StateStore store, AuditLog audit, Clock clock, Hook hook) {
     this.targets = List.copyOf(targets);
@@ -157,6 +166,7 @@ final class Converger {
     removalProblems.clear();
     waiting.clear();
     recorded = state;
+    state = recordUnrecorded(state);
     StateStore.Documents stored = store.parseDocuments(state);
     Map<String, Mitigation> docs = new HashMap<>(stored.readable());
     Map<String, Step> desired = new TreeMap<>();
@@ -214,7 +224,7 @@ final class Converger {
         t.enforcer().converge(active(next, docs));
         hook.at("converged", name, appliedId);
         state = state.withTarget(name, next, Map.of());
-        save(state);
+        saveChange(name, state);
         audit.append(clock.instant(), appliedId, "remove", name, "removed", reason);
       } catch (EnforcementException | RuntimeException e) {
         // Nothing recorded changes: the mitigation stays recorded as applied, and removal is tried again.
@@ -246,7 +256,7 @@ final class Converger {
       Optional<String> refusal = t.enforcer().refusal(candidate);
       if (refusal.isPresent()) {
         state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), refusal.get(), true));
-        save(state);
+        saveChange(name, state);
         audit.append(clock.instant(), m.appliedId(), "apply", name, "refused", refusal.get());
         continue;
       }
@@ -287,7 +297,7 @@ final class Converger {
         // the failure keeps it from being made again until unblocked or revised.
         state = state.withTarget(name, next, Map.of(m.appliedId(), store.document(m))).withoutProbeDue(name, step.id())
             .withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false));
-        save(state);
+        saveChange(name, state);
         audit.append(clock.instant(), m.appliedId(), action, name, "failed", problem.get());
         LOG.error("target {}: {} {} failed: {}", name, action, m.appliedId(), problem.get());
       } else if (problem.isEmpty()) {
@@ -296,12 +306,12 @@ final class Converger {
             : state.withoutProbeDue(name, step.id());
         state = state.withTarget(name, next, Map.of(m.appliedId(), store.document(m)))
             .withoutFailure(name, step.id());
-        save(state);
+        saveChange(name, state);
         audit.append(clock.instant(), m.appliedId(), action, name, step.audit() ? "audit" : "applied",
             step.reason() + unverified.map(n -> "; " + n + (probeDue ? "; " + PROBE_DEFERRED : "")).orElse(""));
       } else {
         state = state.withFailure(new TargetFailure(name, step.id(), m.revision(), problem.get(), false));
-        save(state);
+        saveChange(name, state);
         audit.append(clock.instant(), m.appliedId(), action, name, "failed", problem.get());
         LOG.error("target {}: {} {} failed: {}", name, action, m.appliedId(), problem.get());
       }
@@ -324,14 +334,14 @@ final class Converger {
     }
     if (t.probe().isEmpty()) { // the probe was taken out of the configuration since
       state = state.withoutProbesDue(name);
-      save(state);
+      saveChange(name, state);
       return state;
     }
     Optional<String> problem = t.probe().get().check();
     String changes = due.stream().map(ProbeDue::appliedId).collect(Collectors.joining(", "));
     if (problem.isEmpty()) {
       state = state.withoutProbesDue(name);
-      save(state);
+      saveChange(name, state);
       for (ProbeDue d : due) {
         audit.append(clock.instant(), d.appliedId(), "probe", name, "healthy",
             "health probe passed once the target confirmed " + changes + " live");
@@ -352,7 +362,7 @@ final class Converger {
     for (ProbeDue d : due) {
       state = state.withFailure(new TargetFailure(name, d.id(), d.revision(), reason, false));
     }
-    save(state);
+    saveChange(name, state);
     for (ProbeDue d : due) {
       audit.append(clock.instant(), d.appliedId(), "probe", name, "failed", reason);
     }
@@ -363,6 +373,58 @@ final class Converger {
   private void save(AgentState state) throws IOException {
     store.save(state);
     recorded = state;
+  }
+
+  /**
+   * Saves the state after a step on a target. If it cannot be saved and the target changed, what the target
+   * now runs is remembered (and the audit log says so) for the next {@link #execute} to record first: else
+   * the next plan would start from the state before, and a change made on that target later would drop the
+   * unrecorded revision without a word, or the target would keep running one that is no longer wanted.
+   */
+  private void saveChange(String target, AgentState state) throws IOException {
+    try {
+      save(state);
+    } catch (IOException e) {
+      Map<String, AppliedRef> runs = state.on(target);
+      if (!runs.equals(recorded.on(target))) {
+        Map<String, byte[]> documents = new TreeMap<>();
+        runs.forEach((id, ref) -> Optional.ofNullable(state.documents().get(id + "." + ref.revision()))
+            .ifPresent(bytes -> documents.put(id + "." + ref.revision(), bytes)));
+        unrecorded.put(target, new Unrecorded(runs, documents));
+        try {
+          audit.append(clock.instant(), "-", "record", target, "failed", target + " runs " + describe(runs)
+              + " but that could not be recorded in " + store.stateFile() + " (" + e.getMessage() + "); the next check"
+              + " records it first");
+        } catch (IOException also) {
+          e.addSuppressed(also);
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** Records first what targets run since a change whose state could not be saved (see {@link #saveChange}). */
+  private AgentState recordUnrecorded(AgentState state) throws IOException {
+    if (unrecorded.isEmpty()) {
+      return state;
+    }
+    AgentState next = state;
+    for (Map.Entry<String, Unrecorded> u : unrecorded.entrySet()) {
+      next = next.withTarget(u.getKey(), u.getValue().applied(), u.getValue().documents());
+    }
+    save(next);
+    for (Map.Entry<String, Unrecorded> u : unrecorded.entrySet()) {
+      audit.append(clock.instant(), "-", "record", u.getKey(), "recorded", u.getKey() + " runs "
+          + describe(u.getValue().applied()) + " since the last check, which could not record it then");
+    }
+    unrecorded.clear();
+    return next;
+  }
+
+  private static String describe(Map<String, AppliedRef> applied) {
+    return applied.isEmpty() ? "no mitigation" : applied.entrySet().stream()
+        .map(e -> e.getKey() + "." + e.getValue().revision() + (e.getValue().audit() ? " (audit)" : ""))
+        .collect(Collectors.joining(", "));
   }
 
   private String rollBack(Target t, Map<String, AppliedRef> before, Map<String, Mitigation> docs,

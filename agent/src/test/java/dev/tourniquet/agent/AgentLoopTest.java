@@ -519,6 +519,42 @@ class AgentLoopTest {
   }
 
   @Test
+  void aChangeMadeOnATargetButNotRecordedIsRecordedFirstAtTheNextCheckSoItsRemovalIsAudited() throws Exception {
+    fx.feed.put(Mitigations.m1(1)).publish();
+    Path file = fx.stateDir.resolve("state.json");
+    // Once M1 is applied on the target, state.json cannot be replaced (a full or failing disk): the change is
+    // made and not recorded.
+    java.util.concurrent.atomic.AtomicBoolean once = new java.util.concurrent.atomic.AtomicBoolean();
+    agent = fx.open(Agent.builder(fx.load()).hook((point, target, appliedId) -> {
+      if (point.equals("converged") && appliedId.equals("M1.1") && once.compareAndSet(false, true)) {
+        try {
+          Files.deleteIfExists(file);
+          Files.createDirectories(file.resolve("in-the-way"));
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    }));
+    assertThatThrownBy(agent::check).isInstanceOf(IOException.class);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(fx.audit()).filteredOn(l -> l.path("action").asText().equals("record"))
+        .singleElement().satisfies(l -> assertThat(l.path("outcome").asText() + ": " + l.path("reason").asText())
+            .startsWith("failed: app runs M1.1").contains("could not be recorded").contains("state.json"));
+    Files.delete(file.resolve("in-the-way"));
+    Files.delete(file);
+
+    fx.feed.withdraw("M1").publish();
+    fx.clock.advance(Duration.ofMinutes(5));
+    agent.check();
+
+    assertThat(fx.enforced()).as("the withdrawal removes what the target ran unrecorded").isEmpty();
+    assertThat(fx.audit()).filteredOn(l -> l.path("action").asText().equals("record")).last()
+        .satisfies(l -> assertThat(l.path("outcome").asText() + ": " + l.path("reason").asText())
+            .startsWith("recorded: app runs M1.1"));
+    assertThat(fx.audit("M1.1", "removed")).hasSize(1);
+  }
+
+  @Test
   void removeRollsBackAndKeepsItOffUntilANewRevision() throws Exception {
     publishM1AndCheck();
 
