@@ -65,7 +65,7 @@ final class RuleSetGenerator {
   };
 
   private static final String[] HEADER_VALUE_INPUTS = {
-    "HTTP_CONNECTION", "HTTP_X_FORWARDED_HOST", "HTTP_X_ORIGINAL_URL", "HTTP_REFERER", "HTTP_CONTENT_TYPE",
+    "HTTP_CONNECTION", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_SERVER", "HTTP_REFERER", "HTTP_CONTENT_TYPE",
   };
 
   private static final String[] PATH_APPS = {"owa", "ecp", "ews", "mapi", "autodiscover", "api/v1/admin", "oab", "rpc"};
@@ -189,7 +189,7 @@ final class RuleSetGenerator {
         String header = switch (input) {
           case "HTTP_CONNECTION" -> "Connection";
           case "HTTP_X_FORWARDED_HOST" -> "X-Forwarded-Host";
-          case "HTTP_X_ORIGINAL_URL" -> "X-Original-URL";
+          case "HTTP_X_FORWARDED_SERVER" -> "X-Forwarded-Server";
           case "HTTP_REFERER" -> "Referer";
           default -> "Content-Type";
         };

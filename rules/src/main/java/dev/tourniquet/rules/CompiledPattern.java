@@ -68,14 +68,24 @@ abstract sealed class CompiledPattern {
     /** Decides without RE2, or null. */
     private final MatchShortcut shortcut;
     private final int groups;
+    /** For each .NET group number from 1, the RE2 group that holds it (index 0 unused). */
+    private final int[] re2OfNumber;
+    /** The RE2 groups in which a {@code $} consumed the final newline (see {@link Re2Emitter}). */
+    private final int[] finalNewlineGroups;
 
-    Regex(com.google.re2j.Pattern pattern, com.google.re2j.Pattern decisionPattern, MatchShortcut shortcut, int groups,
-        Set<String> requiredLiterals) {
+    /**
+     * @param re2OfNumber for each .NET group number from 1, the RE2 group that holds it (index 0 unused)
+     * @param finalNewlineGroups the RE2 groups that hold a final newline consumed by a {@code $}
+     */
+    Regex(com.google.re2j.Pattern pattern, com.google.re2j.Pattern decisionPattern, MatchShortcut shortcut,
+        int[] re2OfNumber, int[] finalNewlineGroups, Set<String> requiredLiterals) {
       super(requiredLiterals);
       this.pattern = pattern;
       this.decisionPattern = decisionPattern;
       this.shortcut = shortcut;
-      this.groups = groups;
+      this.groups = re2OfNumber.length - 1;
+      this.re2OfNumber = re2OfNumber.clone();
+      this.finalNewlineGroups = finalNewlineGroups.clone();
     }
 
     @Override
@@ -107,15 +117,17 @@ abstract sealed class CompiledPattern {
       if (!m.find()) {
         return null;
       }
-      // re2j computes submatch positions lazily, on the first group(n) with n > 0.
+      // re2j computes submatch positions lazily, on the first group(n) with n > 0 (or when a $ may have
+      // consumed the final newline, which only the submatches tell).
+      boolean endsWithNewline = finalNewlineGroups.length > 0 && m.end() == input.length() && input.endsWith("\n");
+      boolean dollarAteNewline = endsWithNewline && consumedFinalNewline(m, finalNewlineGroups);
       return new Captures() {
         @Override
         public String group(int n) {
           if (n > groups) {
             return "";
           }
-          String g = m.group(n);
-          return g == null ? "" : g;
+          return n == 0 ? text(m, 0, input, dollarAteNewline) : text(m, re2OfNumber[n], input, dollarAteNewline);
         }
 
         @Override
@@ -131,9 +143,40 @@ abstract sealed class CompiledPattern {
     }
   }
 
+  /** Whether one of the given RE2 groups holds the final newline, consumed by the {@code $} it stands for. */
+  static boolean consumedFinalNewline(com.google.re2j.Matcher m, int[] finalNewlineGroups) {
+    for (int g : finalNewlineGroups) {
+      if (m.start(g) >= 0 && m.end(g) > m.start(g)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A group's text as .NET gives it. When a {@code $} consumed the final newline, .NET's match stopped
+   * before it: whatever RE2 matched at the very end (after the newline) .NET matched just before it, so a
+   * boundary at the end of the input moves back by one. Unmatched groups are empty.
+   */
+  static String text(com.google.re2j.Matcher m, int group, String input, boolean dollarAteNewline) {
+    int start = m.start(group);
+    if (start < 0) {
+      return "";
+    }
+    int end = m.end(group);
+    if (dollarAteNewline) {
+      int n = input.length();
+      start = start == n ? n - 1 : start;
+      end = end == n ? n - 1 : end;
+    }
+    return input.substring(start, end);
+  }
+
   /** The lookahead conjunction idiom, rewritten as independent searches; see {@link PatternCompiler}. */
   static final class Conjunction extends CompiledPattern {
     private final List<com.google.re2j.Pattern> parts;
+    /** Per part, the RE2 groups that hold a final newline consumed by a {@code $}. */
+    private final int[][] finalNewlineGroups;
     /** The parts with lazy quantifiers and no captures, for the yes/no search. */
     private final List<com.google.re2j.Pattern> decisionParts;
     private final boolean hasTrailing;
@@ -142,10 +185,11 @@ abstract sealed class CompiledPattern {
     /** Per part, for the one-line case, a shortcut deciding whether the part after its leading .* occurs; null entries search. */
     private final MatchShortcut[] shortcuts;
 
-    Conjunction(List<com.google.re2j.Pattern> parts, List<com.google.re2j.Pattern> decisionParts, List<MatchShortcut> shortcuts,
-        boolean hasTrailing, boolean anchored, Set<String> requiredLiterals) {
+    Conjunction(List<com.google.re2j.Pattern> parts, List<int[]> finalNewlineGroups, List<com.google.re2j.Pattern> decisionParts,
+        List<MatchShortcut> shortcuts, boolean hasTrailing, boolean anchored, Set<String> requiredLiterals) {
       super(requiredLiterals);
       this.parts = List.copyOf(parts);
+      this.finalNewlineGroups = finalNewlineGroups.toArray(new int[0][]);
       this.decisionParts = List.copyOf(decisionParts);
       this.shortcuts = shortcuts.isEmpty() ? new MatchShortcut[parts.size()] : shortcuts.toArray(new MatchShortcut[0]);
       this.hasTrailing = hasTrailing;
@@ -196,7 +240,7 @@ abstract sealed class CompiledPattern {
             return null;
           }
         }
-        return Captures.of(hasTrailing ? last.group() : "");
+        return Captures.of(hasTrailing ? trailingText(last, input) : "");
       }
       if (input.indexOf('\n') < 0) {
         // One line: each part need only occur somewhere, since each begins with .*.
@@ -207,7 +251,7 @@ abstract sealed class CompiledPattern {
             return null;
           }
         }
-        return Captures.of(hasTrailing ? last.group() : "");
+        return Captures.of(hasTrailing ? trailingText(last, input) : "");
       }
       int lineStart = firstCommonLine(input);
       if (lineStart < 0) {
@@ -218,7 +262,15 @@ abstract sealed class CompiledPattern {
       }
       com.google.re2j.Matcher trailing = parts.get(parts.size() - 1).matcher(input);
       trailing.find(lineStart);
-      return Captures.of(trailing.group());
+      return Captures.of(trailingText(trailing, input));
+    }
+
+    /** {@code {R:0}}: the trailing part's match, without a final newline a {@code $} consumed. */
+    private String trailingText(com.google.re2j.Matcher trailing, String input) {
+      int[] newlineGroups = finalNewlineGroups[finalNewlineGroups.length - 1];
+      boolean dollarAteNewline = newlineGroups.length > 0 && trailing.end() == input.length() && input.endsWith("\n")
+          && consumedFinalNewline(trailing, newlineGroups);
+      return text(trailing, 0, input, dollarAteNewline);
     }
 
     /**

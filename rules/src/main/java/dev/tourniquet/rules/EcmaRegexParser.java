@@ -1,8 +1,12 @@
 package dev.tourniquet.rules;
 
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Parses the ECMAScript-flavoured regular expressions that IIS URL Rewrite accepts (.NET's regex engine
@@ -14,14 +18,29 @@ import java.util.Locale;
  * negative lookahead, lookbehind, atomic groups, conditionals, possessive or nested quantifiers, Unicode
  * property escapes (which .NET refuses in ECMAScript mode) and the {@code x} and {@code n} options. An
  * ambiguous {@code ]} at the start of a class is rejected rather than guessed at.
+ *
+ * <h2>Group numbers</h2>
+ *
+ * <p>{@code {R:n}} and {@code {C:n}} name groups by .NET's numbers, which are not positions: unnamed groups
+ * are numbered first, left to right; a group named with digits ({@code (?<5>…)}) takes that number; named
+ * groups come last, left to right, each taking the lowest number not yet taken (.NET's "Grouping
+ * constructs in regular expressions": named groups are numbered after the unnamed ones). So in
+ * {@code (?<app>\w+)/(\d+)} the digits are group 1 and {@code app} is group 2. .NET makes two groups of the
+ * same name or number one group; that, and numbers that leave a gap ({@code (?<3>a)(b)}: no group 2), are
+ * refused here rather than given a meaning of our own.
  */
 final class EcmaRegexParser {
   /** RE2's own bound on counted repetition. */
   static final int MAX_REPEAT = 1000;
 
+  /** The highest group number accepted: far above any {@code {R:n}} (at most 99), and a bound on the array. */
+  private static final int MAX_GROUP_NUMBER = 999;
+
   private final String pattern;
   private int pos;
   private int captures;
+  /** Per capturing group, in the order of their opening parentheses: how it is named. */
+  private final List<GroupName> groupNames = new ArrayList<>();
   private boolean ignoreCase;
   private boolean multiline;
   private boolean dotAll;
@@ -31,8 +50,29 @@ final class EcmaRegexParser {
     this.ignoreCase = ignoreCase;
   }
 
-  /** The parse result: the tree and the number of capturing groups. */
-  record Parsed(RegexNode root, int captureCount) {}
+  /**
+   * How a capturing group is named.
+   *
+   * @param offset where the group opens
+   * @param name its name, or null for an unnamed group or one named with digits
+   * @param number the number a group named with digits asks for, 0 otherwise
+   */
+  private record GroupName(int offset, String name, int number) {}
+
+  /**
+   * The parse result.
+   *
+   * @param root the tree; each capturing {@link RegexNode.Group} carries its position among the capturing
+   *     groups (1 for the first opening parenthesis), which is how RE2 numbers it
+   * @param captureOfNumber for each .NET group number n from 1, the position of the group it names
+   *     (index 0 is unused); every number from 1 to the highest names a group
+   */
+  record Parsed(RegexNode root, int[] captureOfNumber) {
+    /** The highest group number, so {@code {R:0}} to {@code {R:captureCount}} are the groups. */
+    int captureCount() {
+      return captureOfNumber.length - 1;
+    }
+  }
 
   /**
    * Parses a pattern.
@@ -47,7 +87,56 @@ final class EcmaRegexParser {
       // Only an unbalanced ')' stops the top-level alternation early.
       throw parser.error("unbalanced ')' at offset " + parser.pos, "remove it or escape it as \\)");
     }
-    return new Parsed(root, parser.captures);
+    return new Parsed(root, parser.numberGroups());
+  }
+
+  /**
+   * Gives each capturing group its .NET number (see the class comment) and returns, for each number, the
+   * group's position.
+   */
+  private int[] numberGroups() throws RegexSyntaxException {
+    Map<Integer, Integer> positionOfNumber = new HashMap<>();
+    int unnamed = 0;
+    for (int i = 0; i < groupNames.size(); i++) {
+      GroupName g = groupNames.get(i);
+      if (g.name() == null && g.number() == 0) {
+        positionOfNumber.put(++unnamed, i + 1);
+      }
+    }
+    for (int i = 0; i < groupNames.size(); i++) {
+      GroupName g = groupNames.get(i);
+      if (g.number() > 0 && positionOfNumber.putIfAbsent(g.number(), i + 1) != null) {
+        throw error("group number " + g.number() + " at offset " + g.offset() + " is already the number of another group,"
+            + " which .NET would make one group with it", "distinct group numbers");
+      }
+    }
+    Set<String> names = new HashSet<>();
+    int next = unnamed + 1;
+    for (int i = 0; i < groupNames.size(); i++) {
+      GroupName g = groupNames.get(i);
+      if (g.name() == null) {
+        continue;
+      }
+      if (!names.add(g.name())) {
+        throw error("group name '" + g.name() + "' at offset " + g.offset() + " is used twice, which .NET would make"
+            + " one group", "distinct group names");
+      }
+      while (positionOfNumber.containsKey(next)) {
+        next++;
+      }
+      positionOfNumber.put(next, i + 1);
+    }
+    int highest = positionOfNumber.keySet().stream().mapToInt(Integer::intValue).max().orElse(0);
+    int[] captureOfNumber = new int[highest + 1];
+    for (int n = 1; n <= highest; n++) {
+      Integer position = positionOfNumber.get(n);
+      if (position == null) {
+        throw error("the groups are numbered up to " + highest + " but there is no group " + n,
+            "group numbers from 1 without a gap, as {R:n} and trackAllCaptures count them");
+      }
+      captureOfNumber[n] = position;
+    }
+    return captureOfNumber;
   }
 
   private RegexNode parseAlternation() throws RegexSyntaxException {
@@ -194,7 +283,7 @@ final class EcmaRegexParser {
       case '^':
         return new RegexNode.LineStart(multiline);
       case '$':
-        return new RegexNode.LineEnd(multiline);
+        return new RegexNode.LineEnd(multiline, start);
       case '\\':
         return parseEscape(start);
       case '*':
@@ -231,6 +320,7 @@ final class EcmaRegexParser {
       }
       if (peek() != '?') {
         int index = ++captures;
+        groupNames.add(new GroupName(start, null, 0));
         RegexNode body = parseAlternation();
         expectClose(start);
         return new RegexNode.Group(body, index, "");
@@ -291,10 +381,23 @@ final class EcmaRegexParser {
     while (more() && (Character.isLetterOrDigit(peek()) || peek() == '_')) {
       pos++;
     }
-    if (!more() || peek() != terminator || pos == nameStart) {
-      throw error("malformed group name at offset " + start, "(?<name>…) with a name of letters, digits and _");
+    String name = pattern.substring(nameStart, pos);
+    boolean digits = !name.isEmpty() && name.chars().allMatch(c -> c >= '0' && c <= '9');
+    if (!more() || peek() != terminator || name.isEmpty() || (Character.isDigit(name.charAt(0)) && !digits)) {
+      throw error("malformed group name at offset " + start,
+          "(?<name>…) with a name of letters, digits and _ that does not begin with a digit, or (?<number>…)");
     }
     pos++;
+    if (digits) {
+      int number = name.length() > 4 ? Integer.MAX_VALUE : Integer.parseInt(name);
+      if (number == 0 || number > MAX_GROUP_NUMBER) {
+        throw error("group number " + name + " at offset " + start + (number == 0 ? " is the whole match" : " is too large"),
+            "a group number from 1 to " + MAX_GROUP_NUMBER);
+      }
+      groupNames.add(new GroupName(start, null, number));
+    } else {
+      groupNames.add(new GroupName(start, name, 0));
+    }
     int index = ++captures;
     RegexNode body = parseAlternation();
     expectClose(start);
@@ -393,7 +496,7 @@ final class EcmaRegexParser {
         return new RegexNode.TextEnd();
       case 'Z':
         // \Z is $ without the multiline option.
-        return new RegexNode.LineEnd(false);
+        return new RegexNode.LineEnd(false, start);
       case 'G':
         throw unsupported("\\G anchor", start);
       case 'k':

@@ -30,6 +30,11 @@ final class IntBuffer {
     size = 0;
   }
 
+  /** A copy of the items. */
+  int[] toArray() {
+    return Arrays.copyOf(items, size);
+  }
+
   /** Sorts the items in ascending order. */
   void sort() {
     Arrays.sort(items, 0, size);

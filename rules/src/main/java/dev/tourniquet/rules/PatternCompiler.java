@@ -34,22 +34,99 @@ final class PatternCompiler {
   static CompiledPattern compile(String pattern, PatternSyntax syntax, boolean ignoreCase) throws RegexSyntaxException {
     switch (syntax) {
       case WILDCARD:
-        return plain(wildcard(pattern, ignoreCase), countStars(pattern));
+        return plain(wildcard(pattern, ignoreCase), positions(countStars(pattern)));
       case EXACT_MATCH:
-        return plain(exact(pattern, ignoreCase), 0);
+        return plain(exact(pattern, ignoreCase), positions(0));
       default:
         EcmaRegexParser.Parsed parsed = EcmaRegexParser.parse(pattern, ignoreCase);
         if (containsLookahead(parsed.root())) {
           return conjunction(parsed.root());
         }
-        return plain(parsed.root(), parsed.captureCount());
+        requireNothingAfterDollar(parsed.root(), true);
+        return plain(parsed.root(), parsed.captureOfNumber());
     }
   }
 
-  private static CompiledPattern plain(RegexNode root, int groups) throws RegexSyntaxException {
-    com.google.re2j.Pattern re2 = re2(Re2Emitter.emit(root));
+  /** Group numbers that are the groups' positions, as for Wildcard's stars. */
+  private static int[] positions(int groups) {
+    int[] identity = new int[groups + 1];
+    for (int n = 1; n <= groups; n++) {
+      identity[n] = n;
+    }
+    return identity;
+  }
+
+  /**
+   * @param captureOfNumber for each group number from 1, the position of its group (see {@link EcmaRegexParser.Parsed})
+   */
+  private static CompiledPattern plain(RegexNode root, int[] captureOfNumber) throws RegexSyntaxException {
+    Re2Emitter.Emitted emitted = Re2Emitter.emit(root);
+    com.google.re2j.Pattern re2 = re2(emitted.pattern());
     com.google.re2j.Pattern decision = re2(Re2Emitter.emitForDecision(root));
-    return new CompiledPattern.Regex(re2, decision, MatchShortcut.of(root), groups, LiteralExtractor.requiredLiterals(root));
+    int[] re2OfNumber = new int[captureOfNumber.length];
+    for (int n = 1; n < captureOfNumber.length; n++) {
+      re2OfNumber[n] = emitted.re2OfCapture()[captureOfNumber[n] - 1];
+    }
+    return new CompiledPattern.Regex(re2, decision, MatchShortcut.of(root), re2OfNumber, emitted.finalNewlineGroups(),
+        LiteralExtractor.requiredLiterals(root));
+  }
+
+  /**
+   * Refuses a {@code $} (without {@code m}) that more of the pattern can follow. .NET's {@code $} holds at
+   * the end or before a final newline, without consuming it; the RE2 translation consumes the newline
+   * (see {@link Re2Emitter}), which decides the same only when what follows can match nothing but the
+   * empty string wherever it is: another {@code $}, a multiline {@code $}, inline flags, empty groups.
+   * {@code a$\n} (which .NET matches on "a\n"), {@code a$\z}, {@code a$\b} would be decided differently.
+   *
+   * @param last whether nothing follows the node but such zero-width parts, up to the end of the pattern
+   */
+  static void requireNothingAfterDollar(RegexNode node, boolean last) throws RegexSyntaxException {
+    if (node instanceof RegexNode.LineEnd end && !end.multiline()) {
+      if (!last) {
+        throw new RegexSyntaxException("'$' at offset " + end.offset() + " is followed by more of the pattern; .NET's $ "
+            + "(without the m option) holds at the end of the input or before a final newline, which RE2 decides exactly "
+            + "only where nothing but the end of the pattern follows it; expected $ at the end of the pattern or of an "
+            + "alternative, \\z where the very end is meant, or (?m)$");
+      }
+    } else if (node instanceof RegexNode.Group g) {
+      requireNothingAfterDollar(g.body(), last);
+    } else if (node instanceof RegexNode.Lookahead la) {
+      requireNothingAfterDollar(la.body(), true);
+    } else if (node instanceof RegexNode.Alternation a) {
+      for (RegexNode item : a.items()) {
+        requireNothingAfterDollar(item, last);
+      }
+    } else if (node instanceof RegexNode.Repeat r) {
+      // A second repetition follows the first.
+      requireNothingAfterDollar(r.body(), last && (r.max() == 1 || zeroWidthAtTheEnd(r.body())));
+    } else if (node instanceof RegexNode.Concat c) {
+      List<RegexNode> items = c.items();
+      boolean restIsEnd = last;
+      for (int i = items.size() - 1; i >= 0; i--) {
+        requireNothingAfterDollar(items.get(i), restIsEnd);
+        restIsEnd &= zeroWidthAtTheEnd(items.get(i));
+      }
+    }
+  }
+
+  /** Matches only the empty string, and holds at the end of the input exactly when it holds before a final newline. */
+  private static boolean zeroWidthAtTheEnd(RegexNode node) {
+    if (node instanceof RegexNode.Empty || node instanceof RegexNode.Flags || node instanceof RegexNode.LineEnd) {
+      return true;
+    }
+    if (node instanceof RegexNode.Group g) {
+      return zeroWidthAtTheEnd(g.body());
+    }
+    if (node instanceof RegexNode.Repeat r) {
+      return zeroWidthAtTheEnd(r.body());
+    }
+    if (node instanceof RegexNode.Concat c) {
+      return c.items().stream().allMatch(PatternCompiler::zeroWidthAtTheEnd);
+    }
+    if (node instanceof RegexNode.Alternation a) {
+      return a.items().stream().allMatch(PatternCompiler::zeroWidthAtTheEnd);
+    }
+    return false;
   }
 
   /** Case-insensitivity is already spelled out by the emitter (see {@link CaseOrbits}); no flag is passed. */
@@ -97,7 +174,7 @@ final class PatternCompiler {
     int i = 0;
     StringBuilder leadingFlags = new StringBuilder();
     while (i < items.size() && items.get(i) instanceof RegexNode.Flags f) {
-      leadingFlags.append(Re2Emitter.emit(f));
+      leadingFlags.append(Re2Emitter.emitForDecision(f));
       i++;
     }
     boolean anchored = false;
@@ -149,17 +226,23 @@ final class PatternCompiler {
       }
     }
     List<com.google.re2j.Pattern> compiled = new ArrayList<>();
+    List<int[]> finalNewlineGroups = new ArrayList<>();
     List<com.google.re2j.Pattern> decisions = new ArrayList<>();
     Set<String> bestLiterals = null;
     for (RegexNode part : all) {
-      compiled.add(re2(leadingFlags + Re2Emitter.emit(part)));
+      // Each part is a pattern of its own: a $ ends it when nothing follows inside the part.
+      requireNothingAfterDollar(part, true);
+      Re2Emitter.Emitted emitted = Re2Emitter.emit(part);
+      compiled.add(re2(leadingFlags + emitted.pattern()));
+      finalNewlineGroups.add(emitted.finalNewlineGroups());
       decisions.add(re2(leadingFlags + Re2Emitter.emitForDecision(part)));
       Set<String> literals = LiteralExtractor.requiredLiterals(part);
       if (LiteralExtractor.score(literals) > LiteralExtractor.score(bestLiterals)) {
         bestLiterals = literals;
       }
     }
-    return new CompiledPattern.Conjunction(compiled, decisions, shortcuts, trailing != null, anchored, bestLiterals);
+    return new CompiledPattern.Conjunction(compiled, finalNewlineGroups, decisions, shortcuts, trailing != null, anchored,
+        bestLiterals);
   }
 
   private static RegexSyntaxException misplacedLookahead() {

@@ -4,14 +4,37 @@ package dev.tourniquet.rules;
  * Writes a {@link RegexNode} tree in RE2 syntax, keeping .NET's ECMAScript meaning where the two
  * differ: {@code $} also matches before a final newline, {@code \s} is {@code [ \f\n\r\t\v]}, and every
  * character outside printable ASCII is written as {@code \x{…}}.
+ *
+ * <p>.NET's {@code $} (without {@code m}) is {@code (?=\n?\z)}; RE2 has no lookahead, so it is written
+ * {@code (\n?)\z}, which consumes the final newline. That decides the same as long as nothing but the end
+ * of the pattern follows the {@code $} ({@link PatternCompiler} refuses the rest), and with captures the
+ * extra group tells {@link CompiledPattern} that the newline was consumed by a {@code $}, so it can leave
+ * it out of every group that ends there, as .NET does.
  */
 final class Re2Emitter {
   private Re2Emitter() {}
 
-  static String emit(RegexNode node) {
+  /**
+   * A pattern written for RE2 with its captures.
+   *
+   * @param pattern the RE2 pattern
+   * @param re2OfCapture for each capturing group by position (index 0 for the first), its RE2 group number
+   * @param finalNewlineGroups the RE2 groups, one per {@code $}, that hold the final newline a {@code $} consumed
+   */
+  record Emitted(String pattern, int[] re2OfCapture, int[] finalNewlineGroups) {}
+
+  /** Counts RE2's groups as they are written. */
+  private static final class Groups {
+    final IntBuffer re2OfCapture = new IntBuffer(4);
+    final IntBuffer finalNewline = new IntBuffer(4);
+    int next;
+  }
+
+  static Emitted emit(RegexNode node) {
     StringBuilder out = new StringBuilder();
-    emit(node, out, false);
-    return out.toString();
+    Groups groups = new Groups();
+    emit(node, out, false, groups);
+    return new Emitted(out.toString(), groups.re2OfCapture.toArray(), groups.finalNewline.toArray());
   }
 
   /**
@@ -22,11 +45,11 @@ final class Re2Emitter {
    */
   static String emitForDecision(RegexNode node) {
     StringBuilder out = new StringBuilder();
-    emit(node, out, true);
+    emit(node, out, true, new Groups());
     return out.toString();
   }
 
-  private static void emit(RegexNode node, StringBuilder out, boolean decision) {
+  private static void emit(RegexNode node, StringBuilder out, boolean decision, Groups groups) {
     if (node instanceof RegexNode.Empty) {
       out.append("(?:)");
     } else if (node instanceof RegexNode.Literal lit) {
@@ -48,8 +71,16 @@ final class Re2Emitter {
       out.append('^');
     } else if (node instanceof RegexNode.LineEnd end) {
       // .NET's $ (without m) is (?=\n?\z); RE2 has no lookahead, and consuming the optional final
-      // newline matches the same inputs. With m, RE2's and .NET's $ agree.
-      out.append(end.multiline() ? "(?m:$)" : "(?:\\n?\\z)");
+      // newline matches the same inputs when nothing follows (see the class comment). With m, RE2's and
+      // .NET's $ agree.
+      if (end.multiline()) {
+        out.append("(?m:$)");
+      } else if (decision) {
+        out.append("(?:\\n?\\z)");
+      } else {
+        groups.finalNewline.add(++groups.next);
+        out.append("(?:(\\n?)\\z)");
+      }
     } else if (node instanceof RegexNode.TextStart) {
       out.append("\\A");
     } else if (node instanceof RegexNode.TextEnd) {
@@ -58,13 +89,14 @@ final class Re2Emitter {
       out.append(wb.negated() ? "\\B" : "\\b");
     } else if (node instanceof RegexNode.Group group) {
       if (group.capture() > 0 && !decision) {
+        groups.re2OfCapture.add(++groups.next);
         out.append('(');
       } else if (!withoutCase(group.flags()).isEmpty()) {
         out.append("(?").append(withoutCase(group.flags())).append(':');
       } else {
         out.append("(?:");
       }
-      emit(group.body(), out, decision);
+      emit(group.body(), out, decision, groups);
       out.append(')');
     } else if (node instanceof RegexNode.Flags flags) {
       if (!withoutCase(flags.flags()).isEmpty()) {
@@ -72,7 +104,7 @@ final class Re2Emitter {
       }
     } else if (node instanceof RegexNode.Repeat rep) {
       out.append("(?:");
-      emit(rep.body(), out, decision);
+      emit(rep.body(), out, decision, groups);
       out.append(')');
       if (rep.min() == 0 && rep.max() == -1) {
         out.append('*');
@@ -92,7 +124,7 @@ final class Re2Emitter {
       }
     } else if (node instanceof RegexNode.Concat concat) {
       for (RegexNode item : concat.items()) {
-        emit(item, out, decision);
+        emit(item, out, decision, groups);
       }
     } else if (node instanceof RegexNode.Alternation alt) {
       out.append("(?:");
@@ -100,7 +132,7 @@ final class Re2Emitter {
         if (i > 0) {
           out.append('|');
         }
-        emit(alt.items().get(i), out, decision);
+        emit(alt.items().get(i), out, decision, groups);
       }
       out.append(')');
     } else if (node instanceof RegexNode.Lookahead) {

@@ -43,8 +43,12 @@ sealed interface RegexNode {
   /** {@code ^}. */
   record LineStart(boolean multiline) implements RegexNode {}
 
-  /** {@code $}: end of input or before a final newline; under {@code m}, before any newline too. */
-  record LineEnd(boolean multiline) implements RegexNode {}
+  /**
+   * {@code $}: end of input or before a final newline; under {@code m}, before any newline too.
+   *
+   * @param offset where it stands in the pattern, for messages
+   */
+  record LineEnd(boolean multiline, int offset) implements RegexNode {}
 
   /** {@code \A}. */
   record TextStart() implements RegexNode {}

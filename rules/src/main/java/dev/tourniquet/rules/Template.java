@@ -27,6 +27,15 @@ final class Template {
    */
   static final Set<String> NON_HEADER_HTTP_VARIABLES = Set.of("HTTP_URL", "HTTP_METHOD", "HTTP_VERSION");
 
+  /**
+   * {@code HTTP_X_ORIGINAL_URL} is where IIS URL Rewrite keeps the original URL, decoded, once it rewrites
+   * (URL Rewrite Module Configuration Reference, "Preserving Original URL"); a rule written for IIS may
+   * rely on it. Here nothing sets it: the name could only read an {@code X-Original-URL} request header,
+   * which any client can send with any value or leave out, so such a rule could be steered or skipped by
+   * the very request it is meant to stop. Refused, naming the variables that hold the original target.
+   */
+  static final String ORIGINAL_URL = "HTTP_X_ORIGINAL_URL";
+
   /** Where a template is used, which decides the variables it may name. */
   enum Scope {
     /** Inbound rules: request variables only. */
@@ -282,6 +291,12 @@ final class Template {
             + source + "'; expected a name of letters, digits and _");
       }
       String upper = name.toUpperCase(Locale.ROOT);
+      if (upper.equals(ORIGINAL_URL)) {
+        throw new RegexSyntaxException("server variable {" + name + "} at offset " + (from - 1) + " in '" + source
+            + "' is set by IIS URL Rewrite to the original URL when it rewrites; here it would be the client's own "
+            + "X-Original-URL header, which a client can forge or leave out; expected {UrlDecode:{REQUEST_URI}} for the "
+            + "original request target decoded, {REQUEST_URI} for it as sent, or {URL} for the current path");
+      }
       if (REQUEST_VARIABLES.contains(upper) || (upper.startsWith("HTTP_") && upper.length() > 5)) {
         return new Variable(upper);
       }

@@ -7,6 +7,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The translation to RE2 keeps the meaning of ECMAScript patterns. The oracle is java.util.regex with
@@ -32,7 +33,7 @@ class PatternTranslationTest {
       try {
         ours = PatternCompiler.compile(pattern, PatternSyntax.ECMA_SCRIPT, ignoreCase);
       } catch (RegexSyntaxException e) {
-        // Only the conjunction restrictions may refuse a generated pattern.
+        // Only the conjunction restrictions and a $ with more of the pattern after it may refuse a generated pattern.
         assertThat(e.getMessage()).as(pattern).containsAnyOf("conjunction", "newline");
         continue;
       }
@@ -45,10 +46,8 @@ class PatternTranslationTest {
         CompiledPattern.Captures actual = ours.match(input);
         assertThat(actual != null).as("pattern %s ignoreCase %s input %s", pattern, ignoreCase, show(input)).isEqualTo(found);
         if (found && !(ours instanceof CompiledPattern.Conjunction)) {
-          // RE2 and backtracking engines agree on leftmost-first submatches; $ may consume the final newline.
-          String group0 = actual.group(0);
-          assertThat(group0.equals(expected.group()) || group0.equals(expected.group() + "\n"))
-              .as("group 0 of %s on %s: %s vs %s", pattern, show(input), show(group0), show(expected.group())).isTrue();
+          // RE2 and backtracking engines agree on leftmost-first submatches; $ leaves the final newline out.
+          assertThat(actual.group(0)).as("group 0 of %s on %s", pattern, show(input)).isEqualTo(expected.group());
         }
         compared++;
       }
@@ -80,6 +79,10 @@ class PatternTranslationTest {
     }
     if (random.nextInt(4) == 0) {
       p.append('$');
+      if (random.nextInt(3) == 0) {
+        // More pattern after $: refused unless it matches only the empty string at the end.
+        p.append(random.nextBoolean() ? "$" : sequence(random, 1));
+      }
     }
     return p.toString();
   }
@@ -177,6 +180,69 @@ class PatternTranslationTest {
         "<rewrite><rules><rule name=\"k\"><match url=\"kelvin\"/><action type=\"AbortRequest\"/></rule></rules></rewrite>", "k"));
     HttpRequest request = HttpRequest.of("GET", "/\u212Aelvin", java.util.List.of());
     assertThat(rules.evaluate(request)).isEqualTo(new Decision.Abort("k"));
+  }
+
+  @Test
+  void namedGroupsAreNumberedAfterTheUnnamedGroupsAsInDotNet() throws Exception {
+    // .NET: "named capturing groups are always ordered last, after non-named capture groups".
+    CompiledPattern.Captures m = PatternCompiler.compile("^(?<app>\\w+)/(\\d+)/(?'rest'.*)$", PatternSyntax.ECMA_SCRIPT, true)
+        .match("owa/12/x");
+    assertThat(m.count()).isEqualTo(4);
+    assertThat(m.group(1)).isEqualTo("12");
+    assertThat(m.group(2)).isEqualTo("owa");
+    assertThat(m.group(3)).isEqualTo("x");
+  }
+
+  @Test
+  void groupNamedWithDigitsTakesThatNumberAndNamedGroupsSkipIt() throws Exception {
+    // (b) is 1, (?<2>a) is 2, so the first free number for (?<x>c) is 3.
+    CompiledPattern compiled = PatternCompiler.compile("(?<2>a)(b)(?<x>c)", PatternSyntax.ECMA_SCRIPT, false);
+    CompiledPattern.Captures m = compiled.match("abc");
+    assertThat(compiled.groupCount()).isEqualTo(3);
+    assertThat(m.group(1)).isEqualTo("b");
+    assertThat(m.group(2)).isEqualTo("a");
+    assertThat(m.group(3)).isEqualTo("c");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "(?<x>a)(?<x>b)|group name 'x' at offset 7 is used twice",
+      "(a)(?<1>b)|group number 1 at offset 3 is already the number of another group",
+      "(?<3>a)(b)|no group 2",
+      "(?<0>a)|group number 0 at offset 0",
+      "(?<1a>x)|malformed group name at offset 0",
+  })
+  void groupNamesThatWouldShareOrSkipNumbersAreRefused(String pattern, String message) {
+    assertThatThrownBy(() -> PatternCompiler.compile(pattern, PatternSyntax.ECMA_SCRIPT, true))
+        .isInstanceOf(RegexSyntaxException.class)
+        .hasMessageContaining(message);
+  }
+
+  @Test
+  void dollarBeforeAFinalNewlineLeavesTheNewlineOutOfTheCaptures() throws Exception {
+    CompiledPattern.Captures m = PatternCompiler.compile("^(.*\\.cmd$)", PatternSyntax.ECMA_SCRIPT, true).match("run.cmd\n");
+    assertThat(m.group(0)).isEqualTo("run.cmd");
+    assertThat(m.group(1)).isEqualTo("run.cmd");
+    CompiledPattern.Captures empty = PatternCompiler.compile("x(a|$)()", PatternSyntax.ECMA_SCRIPT, true).match("x\n");
+    assertThat(empty.group(0)).isEqualTo("x");
+    assertThat(empty.group(1)).isEmpty();
+    assertThat(PatternCompiler.compile("(?=.*run)(?=.*cmd).*\\.cmd$", PatternSyntax.ECMA_SCRIPT, true).match("run.cmd\n").group(0))
+        .isEqualTo("run.cmd");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"a$\\n", "a$\\z", "a$\\b", "a$^", "(?:a$|b)\\n", "(?:a$)+", "a$\\s*", "a$x?"})
+  void dollarFollowedByMoreOfThePatternIsRefused(String pattern) {
+    assertThatThrownBy(() -> PatternCompiler.compile(pattern, PatternSyntax.ECMA_SCRIPT, true))
+        .isInstanceOf(RegexSyntaxException.class)
+        .hasMessageContaining("'$' at offset")
+        .hasMessageContaining("before a final newline");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"a$$", "(a$|b$)", "^(?:a|b$)$", "a$(?i)", "(a$)?", "a(?m)$\\n", "a$()"})
+  void dollarWithNothingButAssertionsOfItsKindAfterItIsAccepted(String pattern) throws Exception {
+    PatternCompiler.compile(pattern, PatternSyntax.ECMA_SCRIPT, true);
   }
 
   @Test
