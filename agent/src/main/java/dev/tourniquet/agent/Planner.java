@@ -22,7 +22,8 @@ import java.util.TreeSet;
  *
  * <ol>
  *   <li>An id whose document in the feed is invalid keeps its applied revision (a broken target never
- *       removes protection) and is otherwise Failed.
+ *       removes protection) and is otherwise Failed. So does one whose revision is below the highest this
+ *       server ever applied (removed since or not): a revision never goes back.
  *   <li>Withdrawn from the feed, expired, another product, or not applicable to the installed version:
  *       removed if applied (automatically after patching), otherwise NotApplicable.
  *   <li>Blocked (organisation, then server): removed if applied.
@@ -50,8 +51,9 @@ final class Planner {
    *
    * @param applied applied mitigations by id (the revision on at least one target) with their mode
    * @param failed revisions that failed, by id: revision and reason
+   * @param highest the highest revision of each id this server ever applied, removed since or not
    */
-  record Applied(Map<String, AppliedMitigation> applied, Map<String, Failure> failed) {}
+  record Applied(Map<String, AppliedMitigation> applied, Map<String, Failure> failed, Map<String, Integer> highest) {}
 
   /**
    * A mitigation applied on at least one target.
@@ -92,6 +94,19 @@ final class Planner {
       return applied != null
           ? keep(id, applied, "kept revision " + revision(applied) + ": the feed's document is invalid: " + invalid, inFeed)
           : skip(id, Status.FAILED, "failed: invalid document in the feed: " + invalid, inFeed);
+    }
+    Integer highest = state.highest().get(id);
+    if (m != null && highest != null && m.revision() < highest) {
+      // A revision never goes back: revision 3 replaced 1 for a reason (a bypass, a false positive), so the feed
+      // handing out 1 again (an old file published by mistake, after a withdrawal or not) is refused like an
+      // invalid document: what is applied stays, and its applicability (the fixed version) is not trusted either.
+      String why = "revision " + m.revision() + " is below revision " + highest + ", which this server applied before:"
+          + " a revision never goes back; the publisher must publish it as revision " + (highest + 1) + " or above";
+      if (applied != null) {
+        Step kept = keep(id, applied, "kept revision " + revision(applied) + ": " + why, inFeed);
+        return new Step(id, Decision.KEEP, Status.FAILED, kept.reason(), kept.desired(), kept.audit(), inFeed);
+      }
+      return skip(id, Status.FAILED, "failed: " + why, inFeed);
     }
     if (m == null && feed.targetsVersion() == 0) {
       // No feed has ever verified here (or the TUF store lost it): absence proves nothing, keep protection.
