@@ -329,20 +329,27 @@ final class FeedCommand {
                 + m.id() + "\" where the feed has \"" + otherId + "\"");
           }
         }
-        // Agents may have applied the published revision: a new one must go above it. A revision staged but
-        // not yet published was never seen by an agent, so it may be replaced by one of the same number.
+        // Agents may have applied any revision the feed ever published, withdrawn since or not: a new one must go
+        // above the highest. A revision staged but not yet published was never seen by an agent, so it may be
+        // replaced by one of the same number.
         Optional<Mitigation> published = feedRevision(name, m, repository.readPublishedTarget(m.targetName()));
         Optional<Mitigation> current = feedRevision(name, m, repository.readTarget(m.targetName()));
+        int last = repository.lastPublishedRevision(m.id()).orElse(0);
+        String lastId = m.id() + "." + last;
         String note = "new";
-        if (published.isPresent() && m.revision() <= published.get().revision()) {
-          problems.add(name + ": revision: expected a revision above " + published.get().revision()
-              + " (the feed publishes " + published.get().appliedId() + ") but found " + m.revision());
+        if (m.revision() <= last) {
+          String why = published.isEmpty() ? "the feed published " + lastId + " before " + m.id() + " was withdrawn"
+              : published.get().revision() == last ? "the feed publishes " + lastId
+              : "the feed published " + lastId + " before, and publishes " + published.get().appliedId() + " now";
+          problems.add(name + ": revision: expected a revision above " + last + " (" + why + ") but found " + m.revision());
         } else if (current.isPresent() && m.revision() < current.get().revision()) {
           problems.add(name + ": revision: expected a revision of at least " + current.get().revision()
               + " (staged as " + current.get().appliedId() + ") but found " + m.revision());
         }
         if (published.isPresent()) {
           note = "revises " + published.get().appliedId();
+        } else if (last > 0) {
+          note = "re-adds " + m.id() + ", withdrawn at " + lastId;
         }
         if (current.isPresent() && !current.equals(published)) {
           note += ", replaces staged " + current.get().appliedId();

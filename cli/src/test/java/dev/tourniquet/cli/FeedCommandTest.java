@@ -503,6 +503,56 @@ class FeedCommandTest {
   }
 
   @Test
+  void aWithdrawnMitigationCannotComeBackAtARevisionNotAboveTheLastOnePublished() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    signTargetsAndPublish();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    signTargetsAndPublish();
+
+    Result old = run("feed", "add", "--repo", repoArg(), revisedM1(1).toString());
+    Result same = run("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    Result higher = run("feed", "add", "--repo", repoArg(), revisedM1(4).toString());
+
+    assertThat(old.code()).isEqualTo(2);
+    assertThat(old.err()).isEqualTo("M1-r1.json: revision: expected a revision above 3 (the feed published M1.3 before"
+        + " M1 was withdrawn) but found 1\n" + NOTHING_STAGED + "\n");
+    assertThat(same.code()).isEqualTo(2);
+    assertThat(same.err()).startsWith("M1-r3.json: revision: expected a revision above 3");
+    assertThat(higher.code()).isZero();
+    assertThat(higher.out()).startsWith("staged mitigations/M1.json (M1.4, re-adds M1, withdrawn at M1.3)\n");
+  }
+
+  @Test
+  void aCopyOfThePublishedRepositoryRemembersAWithdrawnRevisionToo() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    signTargetsAndPublish();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    signTargetsAndPublish();
+    // Another publisher's machine: the settings and the published feed, nothing else (no staged files, no lock).
+    Path copy = tmp.resolve("other-publisher/feed");
+    Files.createDirectories(copy);
+    Files.copy(repo().resolve("repository.json"), copy.resolve("repository.json"));
+    try (Stream<Path> files = Files.walk(published())) {
+      for (Path file : files.toList()) {
+        Path to = copy.resolve("published").resolve(published().relativize(file).toString());
+        if (Files.isDirectory(file)) {
+          Files.createDirectories(to);
+        } else {
+          Files.copy(file, to);
+        }
+      }
+    }
+
+    Result old = run("feed", "add", "--repo", copy.toString(), revisedM1(2).toString());
+
+    assertThat(old.code()).isEqualTo(2);
+    assertThat(old.err()).startsWith("M1-r2.json: revision: expected a revision above 3 (the feed published M1.3 before"
+        + " M1 was withdrawn) but found 2\n");
+  }
+
+  @Test
   void addRefusesAnIdThatDiffersFromOneInTheFeedOnlyInCase() throws IOException {
     publishM1();
     Path lower = tmp.resolve("m1-lower.json");

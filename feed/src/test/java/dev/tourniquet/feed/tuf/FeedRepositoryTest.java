@@ -71,6 +71,89 @@ class FeedRepositoryTest {
   }
 
   @Test
+  void withdrawnMitigationLeavesItsLastPublishedRevisionInTheSignedTargets() throws Exception {
+    repo.publishRevision(3);
+    repo.repo.removeTarget("mitigations/M1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    TrustedFeed feed = agent("agent").refresh();
+    ObjectNodeView signed = signedTargets(feed.targetsVersion());
+    assertThat(feed.targets()).containsOnlyKeys("mitigations/M2.json");
+    assertThat(signed.withdrawn()).isEqualTo("{\"M1\":3}");
+    assertThat(repo.repo.lastPublishedRevision("M1")).isEqualTo(OptionalInt.of(3));
+    assertThat(repo.repo.lastPublishedRevision("M2")).isEqualTo(OptionalInt.of(1));
+    assertThat(repo.repo.lastPublishedRevision("M3")).isEmpty();
+  }
+
+  @Test
+  void theMemoryOfAWithdrawnRevisionIsCarriedIntoEveryLaterTargetsVersion() throws Exception {
+    repo.publishRevision(3);
+    repo.repo.removeTarget("mitigations/M1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+    repo.repo.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    assertThat(repo.repo.lastPublishedRevision("M1")).isEqualTo(OptionalInt.of(3));
+    assertThat(signedTargets(4).withdrawn()).isEqualTo("{\"M1\":3}");
+  }
+
+  @Test
+  void withdrawingARevisionStagedButNeverPublishedRemembersThePublishedOne() throws Exception {
+    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 5));
+    repo.repo.removeTarget("mitigations/M1.json");
+
+    assertThat(repo.repo.lastPublishedRevision("M1")).isEqualTo(OptionalInt.of(1));
+  }
+
+  @Test
+  void aRepositoryOlderThanTheMemoryReadsWithdrawnRevisionsFromItsPublishedHistory() throws Exception {
+    repo.publishRevision(3);
+    // As an earlier version withdrew M1: no memory in the targets metadata it signed.
+    repo.repo.removeTarget("mitigations/M1.json");
+    Path staged = repo.repo.stagedFile(Role.TARGETS);
+    com.fasterxml.jackson.databind.node.ObjectNode tree = Json.parseObject("staged", Files.readAllBytes(staged));
+    ((com.fasterxml.jackson.databind.node.ObjectNode) tree.get("signed")).remove(FeedRepository.WITHDRAWN);
+    Files.write(staged, Json.writePretty(tree));
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+    assertThat(signedTargets(3).withdrawn()).isNull();
+
+    OptionalInt fromHistory = repo.repo.lastPublishedRevision("M1");
+    repo.repo.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
+
+    assertThat(fromHistory).isEqualTo(OptionalInt.of(3));
+    assertThat(Json.parseObject("staged", Files.readAllBytes(staged)).get("signed").get(FeedRepository.WITHDRAWN))
+        .hasToString("{\"M1\":3,\"M2\":1}");
+  }
+
+  @Test
+  void aDamagedPublishedFileDoesNotStopItsWithdrawal() throws Exception {
+    Files.delete(repo.published().resolve("targets/mitigations/"
+        + Hashes.hex(Hashes.SHA256, TestRepository.mitigation("M2", 1)) + ".M2.json"));
+
+    repo.repo.removeTarget("mitigations/M2.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    assertThat(agent("agent").refresh().targets()).containsOnlyKeys("mitigations/M1.json");
+  }
+
+  /** The signed part of a published targets version, as agents received it. */
+  private ObjectNodeView signedTargets(long version) throws Exception {
+    return new ObjectNodeView(Json.parseObject("targets", repo.publishedFile(version + ".targets.json")).get("signed"));
+  }
+
+  private record ObjectNodeView(com.fasterxml.jackson.databind.JsonNode signed) {
+    String withdrawn() {
+      com.fasterxml.jackson.databind.JsonNode node = signed.get(FeedRepository.WITHDRAWN);
+      return node == null ? null : node.toString();
+    }
+  }
+
+  @Test
   void withdrawingAnUnknownTargetIsRefused() {
     assertThatThrownBy(() -> repo.repo.removeTarget("mitigations/M7.json"))
         .isInstanceOf(RepositoryStateException.class)
