@@ -65,7 +65,8 @@ import picocli.CommandLine.TypeConversionException;
         "then feed timestamp on a schedule. See docs/publishing.md."},
     subcommands = {FeedCommand.Init.class, FeedCommand.Check.class, FeedCommand.Add.class, FeedCommand.Remove.class,
         FeedCommand.ListTargets.class, FeedCommand.Status.class, FeedCommand.Sign.class, FeedCommand.Merge.class,
-        FeedCommand.Publish.class, FeedCommand.Timestamp.class, FeedCommand.Renew.class, FeedCommand.Rotate.class,
+        FeedCommand.Discard.class, FeedCommand.Publish.class, FeedCommand.Timestamp.class, FeedCommand.Renew.class,
+        FeedCommand.Rotate.class,
         FeedCommand.Bundle.class, FeedCommand.Verify.class})
 final class FeedCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -589,6 +590,23 @@ final class FeedCommand {
         repository.merge(role, copy);
         out().println("merged " + copy + " into staged " + role.fileName());
       }
+      printSigningStatus(repository, null, out());
+    }
+  }
+
+  @Command(name = "discard", mixinStandardHelpOptions = true,
+      description = {"Discard the staged root or targets metadata and its signatures; the published feed stays as it is.",
+          "For targets: every add and remove since the last publish. For root: a staged key change or renewal.",
+          "Then stage the changes again on the published feed (e.g. after another copy of the repository published)."})
+  static final class Discard extends RepositoryVerb {
+    @Option(names = "--role", required = true, converter = RoleConverter.class, paramLabel = "ROLE", description = "root or targets.")
+    Role role;
+
+    @Override
+    void run() throws Exception {
+      FeedRepository repository = open();
+      repository.discard(role);
+      out().println("discarded staged " + role.fileName());
       printSigningStatus(repository, null, out());
     }
   }

@@ -553,6 +553,21 @@ class FeedCommandTest {
   }
 
   @Test
+  void discardUndoesAStagedWithdrawalAndTheNextPublishChangesNoMitigation() throws IOException {
+    publishM1();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+
+    Result discarded = ok("feed", "discard", "--repo", repoArg(), "--role", "targets");
+    Result again = run("feed", "discard", "--repo", repoArg(), "--role", "targets");
+
+    assertThat(discarded.out()).isEqualTo("discarded staged targets.json\nstaged: nothing\n");
+    assertThat(ok("feed", "list", "--repo", repoArg()).out()).startsWith("M1.1 ");
+    assertThat(again.code()).isEqualTo(1);
+    assertThat(again.err()).isEqualTo("tourniquet: staged targets.json: expected staged targets.json to discard but"
+        + " found none; the published feed is what the next publish starts from\n");
+  }
+
+  @Test
   void addRefusesAnIdThatDiffersFromOneInTheFeedOnlyInCase() throws IOException {
     publishM1();
     Path lower = tmp.resolve("m1-lower.json");

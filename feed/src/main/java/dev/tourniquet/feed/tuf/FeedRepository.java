@@ -867,11 +867,7 @@ public final class FeedRepository {
       Metadata root;
       if (stagedRoot.isPresent()) {
         root = stagedRoot.get();
-        long expected = current.root.map(r -> r.version + 1).orElse(1L);
-        if (root.version != expected) {
-          throw new RepositoryStateException("staged root.json", "expected version " + expected + " but found "
-              + root.version + "; stage the change again");
-        }
+        requireNext(root, current.root, Role.ROOT);
         requireComplete(root, current.root, Role.ROOT);
         files.put(root.version + ".root.json", Json.write(root.tree));
       } else {
@@ -886,11 +882,7 @@ public final class FeedRepository {
       Metadata targets;
       if (stagedTargets.isPresent()) {
         targets = stagedTargets.get();
-        long expected = current.targets.map(t -> t.version + 1).orElse(1L);
-        if (targets.version != expected) {
-          throw new RepositoryStateException("staged targets.json", "expected version " + expected + " but found "
-              + targets.version + "; stage the change again");
-        }
+        requireNext(targets, current.targets, Role.TARGETS);
         requireComplete(targets, Optional.of(root), Role.TARGETS);
         files.put(targets.version + ".targets.json", Json.write(targets.tree));
       } else {
@@ -1193,10 +1185,70 @@ public final class FeedRepository {
         + " but found none; add the target again");
   }
 
+  /**
+   * Staged metadata must be the version after the published one. Another copy of the repository may have
+   * published since this one was staged (the publisher then fetched the feed as served): the staged version
+   * was built on an older feed, lacks what was published since, and can never be published. Changes staged on
+   * top of it would be lost with it, so they are refused too, with the way out.
+   */
+  private static void requireNext(Metadata staged, Optional<Metadata> published, Role role)
+      throws RepositoryStateException {
+    long expected = published.map(p -> p.version + 1).orElse(1L);
+    if (staged.version != expected) {
+      throw new RepositoryStateException("staged " + role.fileName(), "expected version " + expected
+          + (published.isPresent() ? ", the one after the published " + role.typeName() + " version "
+              + published.get().version : ", the first") + ", but found version " + staged.version
+          + ": it was staged from another state of the feed (did another copy of the repository publish since?)"
+          + " and can never be published; discard it (feed discard --role " + role.typeName()
+          + ") and stage the changes again on the published feed");
+    }
+  }
+
+  /**
+   * Discards the staged metadata of a role, with its signatures: for targets, every mitigation added or
+   * withdrawn since the last publish (the staged contents go too); for root, a staged key change or renewal.
+   * The published feed is not touched. Before the first publish, the staged targets become the empty
+   * targets version 1 that {@link #init} staged; the first root, which the repository cannot do without, is
+   * not discarded.
+   *
+   * @param role {@code ROOT} or {@code TARGETS}
+   * @throws IllegalArgumentException for snapshot or timestamp, which are never staged
+   * @throws RepositoryStateException if nothing is staged for the role, or it is the first root
+   * @throws IOException if files cannot be read or deleted
+   */
+  public void discard(Role role) throws PublisherException, IOException {
+    try (Exclusive held = exclusive()) {
+      requireOffline(role);
+      if (!Files.exists(stagedFile(role))) {
+        throw new RepositoryStateException("staged " + role.fileName(), "expected staged " + role.fileName()
+            + " to discard but found none; the published feed is what the next publish starts from");
+      }
+      Published current = load();
+      if (role == Role.ROOT) {
+        if (current.root.isEmpty()) {
+          throw new RepositoryStateException("staged root.json", "expected a staged root after a published one but"
+              + " found the first root, which init staged and the repository cannot do without; sign it, or start"
+              + " over with feed init in another directory");
+        }
+        Files.delete(stagedFile(Role.ROOT));
+        return;
+      }
+      deleteTree(staged.resolve("targets"));
+      if (current.targets.isEmpty()) {
+        ObjectNode empty = Envelopes.signedBase(Role.TARGETS, 1, clock.instant().plus(validity.targets()));
+        empty.putObject("targets");
+        writeStaged(Role.TARGETS, Envelopes.envelope(empty));
+      } else {
+        Files.delete(stagedFile(Role.TARGETS));
+      }
+    }
+  }
+
   private ObjectNode stageTargets() throws PublisherException, IOException {
     Optional<Metadata> existing = readStaged(Role.TARGETS);
     ObjectNode envelope;
     if (existing.isPresent()) {
+      requireNext(existing.get(), load().targets, Role.TARGETS);
       envelope = existing.get().tree;
     } else {
       Metadata base = load().targets.orElseThrow(() -> new RepositoryStateException("targets.json",
@@ -1219,6 +1271,7 @@ public final class FeedRepository {
     Optional<Metadata> existing = readStaged(Role.ROOT);
     ObjectNode envelope;
     if (existing.isPresent()) {
+      requireNext(existing.get(), load().root, Role.ROOT);
       envelope = existing.get().tree;
     } else {
       Metadata base = load().root.orElseThrow(() -> notInitialised());

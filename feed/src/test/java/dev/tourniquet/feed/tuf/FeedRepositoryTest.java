@@ -141,6 +141,87 @@ class FeedRepositoryTest {
     assertThat(agent("agent").refresh().targets()).containsOnlyKeys("mitigations/M1.json");
   }
 
+  @Test
+  void targetsStagedFromAFeedAnotherCopyPublishedOverAreRefusedAndCanBeDiscarded() throws Exception {
+    Path other = temp.resolve("other-copy");
+    copyTree(repo.repo.publishedDirectory().getParent(), other);
+    FeedRepository copy = FeedRepository.open(other, repo.clock);
+    // This machine stages a withdrawal of M2 on targets version 1; meanwhile the other copy publishes version 2.
+    repo.repo.removeTarget("mitigations/M2.json");
+    copy.addTarget("mitigations/M3.json", TestRepository.mitigation("M3", 1));
+    copy.sign(Role.TARGETS, repo.targetsKey);
+    copy.publish(List.of(repo.snapshotKey), List.of(repo.timestampKey));
+    deleteTree(repo.published());
+    copyTree(copy.publishedDirectory(), repo.published()); // the publisher fetches the feed as served now
+
+    assertThatThrownBy(() -> repo.repo.removeTarget("mitigations/M1.json"))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("expected version 3, the one after the published targets version 2, but found version 2")
+        .hasMessageContaining("feed discard --role targets");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("feed discard --role targets");
+
+    repo.repo.discard(Role.TARGETS);
+    repo.repo.removeTarget("mitigations/M2.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+
+    assertThat(repo.publish().targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M3.json");
+  }
+
+  @Test
+  void discardingStagedTargetsUndoesAStagedWithdrawalAndLeavesThePublishedFeedAsItIs() throws Exception {
+    byte[] timestamp = repo.publishedFile("timestamp.json");
+    repo.repo.removeTarget("mitigations/M1.json");
+
+    repo.repo.discard(Role.TARGETS);
+
+    assertThat(repo.repo.targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M2.json");
+    assertThat(repo.repo.status()).isEmpty();
+    assertThat(repo.publishedFile("timestamp.json")).isEqualTo(timestamp);
+    assertThat(repo.repo.stagedFile(Role.TARGETS).getParent().resolve("targets")).doesNotExist();
+    assertThatThrownBy(() -> repo.repo.discard(Role.TARGETS)).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("expected staged targets.json to discard but found none");
+  }
+
+  @Test
+  void discardingTheFirstStagedTargetsStagesAnEmptyOneAndTheFirstRootIsNotDiscarded() throws Exception {
+    java.util.Map<Role, FeedRepository.KeySet> keys = new java.util.EnumMap<>(Role.class);
+    for (Role role : Role.values()) {
+      keys.put(role, new FeedRepository.KeySet(List.of(SigningKey.generate().verificationKey()), 1));
+    }
+    FeedRepository fresh = FeedRepository.init(temp.resolve("fresh"), keys, FeedRepository.Validity.defaults(), repo.clock);
+    fresh.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 1));
+
+    fresh.discard(Role.TARGETS);
+
+    assertThat(fresh.targets()).isEmpty();
+    assertThat(fresh.status()).extracting(FeedRepository.SigningStatus::version).containsExactly(1L, 1L);
+    assertThatThrownBy(() -> fresh.discard(Role.ROOT)).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("the first root");
+  }
+
+  private static void copyTree(Path from, Path to) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> files = Files.walk(from)) {
+      for (Path file : files.toList()) {
+        Path target = to.resolve(from.relativize(file).toString());
+        if (Files.isDirectory(file)) {
+          Files.createDirectories(target);
+        } else if (!file.getFileName().toString().equals(".lock")) {
+          Files.copy(file, target);
+        }
+      }
+    }
+  }
+
+  private static void deleteTree(Path root) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> files = Files.walk(root)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
   /** The signed part of a published targets version, as agents received it. */
   private ObjectNodeView signedTargets(long version) throws Exception {
     return new ObjectNodeView(Json.parseObject("targets", repo.publishedFile(version + ".targets.json")).get("signed"));
