@@ -555,6 +555,10 @@ final class FeedCommand {
     } else if (type.equals("targets")) {
       signed.path("targets").properties().forEach(e -> out.printf(Locale.ROOT, "  %s  %d bytes  sha256 %s%n", e.getKey(),
           e.getValue().path("length").asLong(), e.getValue().path("hashes").path("sha256").asText()));
+      // Signed too: a copy that raised a revision here would keep the id from ever coming back below it.
+      signed.path("x-tourniquet-withdrawn").properties().forEach(e -> out.printf(Locale.ROOT,
+          "  withdrawn %s.%s: %s can come back only above revision %s%n", e.getKey(), e.getValue().asText(), e.getKey(),
+          e.getValue().asText()));
     }
   }
 

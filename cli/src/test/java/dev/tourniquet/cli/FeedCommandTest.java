@@ -553,7 +553,22 @@ class FeedCommandTest {
   }
 
   @Test
-  void discardUndoesAStagedWithdrawalAndTheNextPublishChangesNoMitigation() throws IOException {
+  void signingACopyOfStagedTargetsShowsTheWithdrawnRevisionsItSigns() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    signTargetsAndPublish();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    Path copy = machine(2).resolve("targets.json");
+    Files.copy(repo().resolve("staged/targets.json"), copy);
+
+    Result signed = ok("feed", "sign", "--file", copy.toString(), "--key", key("targets.key").toString());
+
+    assertThat(signed.out()).contains(": targets version 3, expires ")
+        .contains("\n  withdrawn M1.3: M1 can come back only above revision 3\n");
+  }
+
+  @Test
+  void discardUndoesAStagedWithdrawal() throws IOException {
     publishM1();
     ok("feed", "remove", "--repo", repoArg(), "M1");
 
