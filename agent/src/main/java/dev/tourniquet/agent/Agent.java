@@ -824,7 +824,7 @@ public final class Agent implements AgentControl, Closeable {
       String reason = String.join("; ", latest.stream().map(TargetFailure::reason).toList());
       failed.put(id, new Planner.Failure(revision, reason, latest.stream().allMatch(TargetFailure::refused)));
     });
-    return new Planner.Applied(applied, failed);
+    return new Planner.Applied(applied, failed, state.highestApplied());
   }
 
   private AgentStatus buildStatus(Plan plan, AgentState st) {

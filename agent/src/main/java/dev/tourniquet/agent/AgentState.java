@@ -23,11 +23,15 @@ import java.util.stream.Stream;
  * @param failures revisions that failed or were refused on a target
  * @param probesDue changes made while their target had not confirmed them live, whose health probe runs
  *     once it does
+ * @param highestApplied the highest revision of each id that a target of this server has run, kept after it is
+ *     removed (withdrawn, fixed, blocked, removed by the operator): a revision never goes back, so the feed's
+ *     document of an id below it is refused ({@link Planner}). Always at least every revision in {@code targets}
  */
 record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> targets, Map<String, byte[]> documents,
-    List<TargetFailure> failures, List<ProbeDue> probesDue) {
+    List<TargetFailure> failures, List<ProbeDue> probesDue, Map<String, Integer> highestApplied) {
 
-  static final AgentState EMPTY = new AgentState(LocalPolicy.DEFAULT, Map.of(), Map.of(), List.of(), List.of());
+  static final AgentState EMPTY = new AgentState(LocalPolicy.DEFAULT, Map.of(), Map.of(), List.of(), List.of(),
+      Map.of());
 
   AgentState {
     Objects.requireNonNull(local, "local");
@@ -37,6 +41,10 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
     documents = Collections.unmodifiableMap(new TreeMap<>(documents));
     failures = List.copyOf(failures);
     probesDue = List.copyOf(probesDue);
+    // What a target runs is applied: a state written before this memory existed starts it from what is applied.
+    Map<String, Integer> h = new TreeMap<>(highestApplied);
+    t.values().forEach(onTarget -> onTarget.forEach((id, ref) -> h.merge(id, ref.revision(), Math::max)));
+    highestApplied = Collections.unmodifiableMap(h);
   }
 
   /**
@@ -83,7 +91,7 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
   }
 
   AgentState withLocal(LocalPolicy value) {
-    return new AgentState(value, targets, documents, failures, probesDue);
+    return new AgentState(value, targets, documents, failures, probesDue, highestApplied);
   }
 
   /**
@@ -109,7 +117,7 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
     List<ProbeDue> p = new ArrayList<>(probesDue);
     p.removeIf(same);
     p.add(earlier.map(e -> new ProbeDue(due.target(), due.id(), due.revision(), e.previous())).orElse(due));
-    return new AgentState(local, targets, documents, failures, p);
+    return new AgentState(local, targets, documents, failures, p, highestApplied);
   }
 
   /** Forgets the probe owed to an id on a target (its probe ran, or a newer change of it was probed). */
@@ -142,28 +150,28 @@ record AgentState(LocalPolicy local, Map<String, Map<String, AppliedRef>> target
     docs.keySet().retainAll(Stream.concat(
         t.values().stream().flatMap(m -> m.entrySet().stream().map(e -> e.getKey() + "." + e.getValue().revision())),
         still.stream().flatMap(p -> p.previous().stream().map(r -> p.id() + "." + r.revision()))).toList());
-    return new AgentState(local, t, docs, failures, still);
+    return new AgentState(local, t, docs, failures, still, highestApplied);
   }
 
   AgentState withFailure(TargetFailure failure) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.target().equals(failure.target()) && x.id().equals(failure.id()));
     f.add(failure);
-    return new AgentState(local, targets, documents, f, probesDue);
+    return new AgentState(local, targets, documents, f, probesDue, highestApplied);
   }
 
   /** Forgets the failures of an id, so that the operator's unblock retries it. */
   AgentState withoutFailures(String id) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.id().equals(id));
-    return new AgentState(local, targets, documents, f, probesDue);
+    return new AgentState(local, targets, documents, f, probesDue, highestApplied);
   }
 
   /** Forgets the failure of an id on one target, once a revision of it applied there. */
   AgentState withoutFailure(String target, String id) {
     List<TargetFailure> f = new ArrayList<>(failures);
     f.removeIf(x -> x.target().equals(target) && x.id().equals(id));
-    return new AgentState(local, targets, documents, f, probesDue);
+    return new AgentState(local, targets, documents, f, probesDue, highestApplied);
   }
 
   Optional<TargetFailure> failure(String target, String id, int revision) {

@@ -23,7 +23,9 @@ import java.util.TreeSet;
  *
  * <ol>
  *   <li>An id whose document in the feed is invalid keeps its applied revision (a broken target never
- *       removes protection) unless an administrator blocked or removed it, and is otherwise Failed.
+ *       removes protection) unless an administrator blocked or removed it, and is otherwise Failed. So does
+ *       one whose revision is below the highest this server ever applied (removed since or not): a revision
+ *       never goes back.
  *   <li>Withdrawn from the feed, expired, another product, or not applicable to the installed version:
  *       removed if applied (automatically after patching), otherwise NotApplicable.
  *   <li>Blocked (organisation, then server): removed if applied.
@@ -51,8 +53,9 @@ final class Planner {
    *
    * @param applied applied mitigations by id (the revision on at least one target) with their mode
    * @param failed revisions that failed, by id: revision and reason
+   * @param highest the highest revision of each id this server ever applied, removed since or not
    */
-  record Applied(Map<String, AppliedMitigation> applied, Map<String, Failure> failed) {}
+  record Applied(Map<String, AppliedMitigation> applied, Map<String, Failure> failed, Map<String, Integer> highest) {}
 
   /**
    * A mitigation applied on at least one target.
@@ -107,6 +110,23 @@ final class Planner {
       // An administrator's block or removal needs no document: it removes, whatever the feed holds.
       return removedByAdmin(id, applied, policy, inFeed).orElseGet(() ->
           keep(id, applied, "kept revision " + revision(id, applied) + ": the feed's document is invalid: " + invalid, inFeed));
+    }
+    Integer highest = state.highest().get(id);
+    if (m != null && highest != null && m.revision() < highest) {
+      // A revision never goes back: revision 3 replaced 1 for a reason (a bypass, a false positive), so the feed
+      // handing out 1 again (an old file published by mistake, after a withdrawal or not) is refused like an
+      // invalid document: what is applied stays, and its applicability (the fixed version) is not trusted either.
+      String why = "revision " + m.revision() + " is below revision " + highest + ", which this server applied before:"
+          + " a revision never goes back; the publisher must publish it as revision " + (highest + 1) + " or above";
+      if (applied != null) {
+        Optional<Step> byAdmin = removedByAdmin(id, applied, policy, inFeed);
+        if (byAdmin.isPresent()) {
+          return byAdmin.get();
+        }
+        Step kept = keep(id, applied, "kept revision " + revision(id, applied) + ": " + why, inFeed);
+        return new Step(id, Decision.KEEP, Status.FAILED, kept.reason(), kept.desired(), kept.audit(), inFeed);
+      }
+      return skip(id, Status.FAILED, "failed: " + why, inFeed);
     }
     if (m == null && feed.targetsVersion() == 0) {
       // No feed has ever verified here (or the TUF store lost it): absence proves nothing, keep protection.

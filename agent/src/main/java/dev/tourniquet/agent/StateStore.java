@@ -30,7 +30,8 @@ import java.util.TreeSet;
 import java.util.stream.Collectors;
 
 /**
- * Reads and writes the agent's {@code state.json} (policy, applied, failures, probes owed), always
+ * Reads and writes the agent's {@code state.json} (policy, applied, failures, probes owed, the highest revision
+ * of each id ever applied), always
  * atomically ({@link AtomicWrite}). The last verified feed is not kept here: the TUF store holds it.
  */
 final class StateStore {
@@ -84,7 +85,17 @@ final class StateStore {
     root.path("probesDue").forEach(d -> probesDue.add(new AgentState.ProbeDue(d.path("target").asText(),
         d.path("id").asText(), d.path("revision").asInt(),
         d.path("previous").isObject() ? Optional.of(appliedRef(d.path("previous"))) : Optional.empty())));
-    return new AgentState(local, targets, documents, failures, probesDue);
+    // Absent from a state an earlier version wrote: AgentState starts it from what is applied.
+    Map<String, Integer> highestApplied = new TreeMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = root.path("highestApplied").fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (!e.getValue().canConvertToInt() || !e.getValue().isIntegralNumber() || e.getValue().intValue() < 1) {
+        throw new IOException(stateFile + ": highestApplied." + e.getKey() + ": expected a revision of at least 1 but"
+            + " found " + e.getValue());
+      }
+      highestApplied.put(e.getKey(), e.getValue().intValue());
+    }
+    return new AgentState(local, targets, documents, failures, probesDue, highestApplied);
   }
 
   /**
@@ -124,6 +135,8 @@ final class StateStore {
         node.putNull("previous");
       }
     }
+    ObjectNode highestApplied = root.putObject("highestApplied");
+    state.highestApplied().forEach(highestApplied::put);
     AtomicWrite.write(stateFile, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
   }
 

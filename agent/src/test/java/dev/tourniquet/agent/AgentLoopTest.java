@@ -404,6 +404,59 @@ class AgentLoopTest {
   }
 
   @Test
+  void aLowerRevisionInTheFeedDoesNotReplaceTheAppliedOne() throws Exception {
+    fx.feed.put(Mitigations.m1(3)).publish();
+    agent = fx.open();
+    agent.check();
+    fx.feed.put(Mitigations.m1(2)).publish();
+
+    AgentStatus status = agent.check();
+
+    MitigationStatus m1 = AgentFixture.row(status, "M1");
+    assertThat(fx.enforced()).containsExactly("M1.3");
+    assertThat(m1.status()).isEqualTo(Status.FAILED);
+    assertThat(m1.reason()).startsWith("kept revision M1.3: revision 2 is below revision 3, which this server applied"
+        + " before: a revision never goes back; the publisher must publish it as revision 4 or above");
+  }
+
+  @Test
+  void aWithdrawnMitigationBackAtALowerRevisionIsNotAppliedEvenAfterARestartButAHigherOneIs() throws Exception {
+    fx.feed.put(Mitigations.m1(3)).publish();
+    agent = fx.open();
+    agent.check();
+    fx.feed.withdraw("M1").publish();
+    agent.check();
+    agent.close();
+    fx.feed.put(Mitigations.m1(1)).publish();
+    agent = fx.open();
+
+    MitigationStatus back = AgentFixture.row(agent.check(), "M1");
+    List<String> enforcedAtOne = fx.enforced();
+    fx.feed.put(Mitigations.m1(4)).publish();
+    MitigationStatus revised = AgentFixture.row(agent.check(), "M1");
+
+    assertThat(enforcedAtOne).isEmpty();
+    assertThat(back.status()).isEqualTo(Status.FAILED);
+    assertThat(back.reason()).isEqualTo("failed: revision 1 is below revision 3, which this server applied before: a"
+        + " revision never goes back; the publisher must publish it as revision 4 or above");
+    assertThat(revised.status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.4");
+  }
+
+  @Test
+  void theRevisionTheFixedVersionRemovedIsAppliedAgainWhenTheServerIsVulnerableAgain() throws Exception {
+    publishM1AndCheck();
+    fx.version(Mitigations.FIXED);
+    agent.check();
+    fx.version(Mitigations.VULNERABLE);
+
+    AgentStatus status = agent.check();
+
+    assertThat(AgentFixture.row(status, "M1").status()).isEqualTo(Status.APPLIED);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+  }
+
+  @Test
   void newRevisionUpdates() throws Exception {
     publishM1AndCheck();
     fx.feed.put(Mitigations.m1(2)).publish();

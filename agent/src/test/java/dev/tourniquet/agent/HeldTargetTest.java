@@ -69,7 +69,7 @@ class HeldTargetTest {
     AppliedRef r1 = new AppliedRef(1, false);
     new StateStore(fx.stateDir).save(new AgentState(LocalPolicy.DEFAULT,
         Map.of("app", Map.of("M1", r1, "M2", r1), "web", Map.of("M2", r1)),
-        Map.of("M1.1", earlierM1, "M2.1", MitigationWriter.write(m2)), List.of(), List.of()));
+        Map.of("M1.1", earlierM1, "M2.1", MitigationWriter.write(m2)), List.of(), List.of(), Map.of()));
     fx.feed.putRaw(FeedRepository.mitigationTarget("M1"), earlierM1).put(m2).publish();
   }
 

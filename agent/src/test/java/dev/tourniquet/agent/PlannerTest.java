@@ -38,9 +38,11 @@ class PlannerTest {
     HostFacts host = HostFacts.of(Docs.PRODUCT, Version.parse("1.5"));
     Map<String, Planner.AppliedMitigation> applied = new HashMap<>();
     Map<String, Planner.Failure> failed = new HashMap<>();
+    Map<String, Integer> highest = new HashMap<>();
 
     Inputs applied(int revision) {
       applied.put("M1", new Planner.AppliedMitigation(Docs.mitigation("M1", revision), false));
+      highest.merge("M1", revision, Math::max);
       return this;
     }
 
@@ -51,7 +53,7 @@ class PlannerTest {
 
     Step plan() {
       Plan plan = Planner.plan(new FeedView(1, feed, rejected), new Planner.Policy(org, local), host,
-          new Planner.Applied(applied, failed), NOW);
+          new Planner.Applied(applied, failed, highest), NOW);
       return plan.steps().stream().filter(s -> s.id().equals("M1")).findFirst().orElseThrow();
     }
   }
@@ -203,6 +205,31 @@ class PlannerTest {
           i.local = LocalPolicy.DEFAULT.withRemoved("M1", 1);
           return i;
         }, Decision.REMOVE, Status.REMOVED, "removed by admin: revision 1 stays off until unblocked or revised"),
+        new Case("a lower revision than the applied one: keep the applied one, failed", i -> i.applied(3),
+            Decision.KEEP, Status.FAILED, "kept revision M1.3: revision 1 is below revision 3, which this server"
+                + " applied before: a revision never goes back; the publisher must publish it as revision 4 or above"),
+        new Case("a lower revision than one applied before and removed since: failed", i -> {
+          i.highest.put("M1", 3);
+          return i;
+        }, Decision.SKIP, Status.FAILED, "failed: revision 1 is below revision 3, which this server applied before: a"
+            + " revision never goes back; the publisher must publish it as revision 4 or above"),
+        new Case("the revision applied before and removed since (a fixed version, then a downgrade): apply", i -> {
+          i.highest.put("M1", 1);
+          return i;
+        }, Decision.APPLY, Status.APPLIED, "applies to version 1.5"),
+        new Case("a revision above one applied before and removed since: apply", i -> {
+          i.highest.put("M1", 1);
+          return i.feed(Docs.mitigation("M1", 2));
+        }, Decision.APPLY, Status.APPLIED, "applies to version 1.5"),
+        new Case("a lower revision than the applied one, blocked by admin: remove", i -> {
+          i.applied(3).local = LocalPolicy.DEFAULT.withBlocked("M1");
+          return i;
+        }, Decision.REMOVE, Status.BLOCKED, "blocked by admin"),
+        new Case("a lower revision that says the installed version is fixed does not remove the applied one", i -> {
+          i.applied(3).host = HostFacts.of(Docs.PRODUCT, Version.parse("2.0.1"));
+          return i;
+        }, Decision.KEEP, Status.FAILED, "kept revision M1.3: revision 1 is below revision 3, which this server"
+            + " applied before: a revision never goes back; the publisher must publish it as revision 4 or above"),
         new Case("invalid document in the feed, not applied: failed", i -> {
           i.feed.remove("M1");
           i.rejected.put("M1", "target mitigations/M1.json: expected the document of M1 but found the document of M2");
@@ -225,9 +252,9 @@ class PlannerTest {
     Inputs a = new Inputs().applied(1);
     a.feed(Docs.mitigation("M2", 3));
     Plan first = Planner.plan(new FeedView(1, a.feed, a.rejected), new Planner.Policy(a.org, a.local), a.host,
-        new Planner.Applied(a.applied, a.failed), NOW);
+        new Planner.Applied(a.applied, a.failed, a.highest), NOW);
     Plan second = Planner.plan(new FeedView(1, a.feed, a.rejected), new Planner.Policy(a.org, a.local), a.host,
-        new Planner.Applied(a.applied, a.failed), NOW);
+        new Planner.Applied(a.applied, a.failed, a.highest), NOW);
 
     assertThat(first).isEqualTo(second);
     assertThat(first.steps()).extracting(Step::id).containsExactly("M1", "M2");

@@ -18,7 +18,30 @@ class StateStoreTest {
   Path dir;
 
   private static AgentState withDocuments(Map<String, byte[]> documents) {
-    return new AgentState(LocalPolicy.DEFAULT, Map.of(), documents, List.of(), List.of());
+    return new AgentState(LocalPolicy.DEFAULT, Map.of(), documents, List.of(), List.of(), Map.of());
+  }
+
+  @Test
+  void theHighestRevisionAppliedOutlivesItsRemovalAndTheRestart() throws Exception {
+    StateStore store = new StateStore(dir);
+    byte[] m1 = MitigationWriter.write(Mitigations.m1(3));
+    AgentState applied = AgentState.EMPTY.withTarget("app", Map.of("M1", new AgentState.AppliedRef(3, false)),
+        Map.of("M1.3", m1));
+
+    AgentState removed = applied.withTarget("app", Map.of(), Map.of());
+    store.save(removed);
+
+    assertThat(removed.documents()).isEmpty();
+    assertThat(removed.highestApplied()).isEqualTo(Map.of("M1", 3));
+    assertThat(new StateStore(dir).load().highestApplied()).isEqualTo(Map.of("M1", 3));
+  }
+
+  @Test
+  void aStateWrittenBeforeTheHighestRevisionWasKeptStartsItFromWhatIsApplied() throws Exception {
+    java.nio.file.Files.writeString(dir.resolve("state.json"), "{\"format\": \"" + StateStore.STATE_FORMAT + "\","
+        + " \"targets\": {\"app\": {\"M1\": {\"revision\": 2, \"audit\": false}}}}");
+
+    assertThat(new StateStore(dir).load().highestApplied()).isEqualTo(Map.of("M1", 2));
   }
 
   @Test
@@ -73,7 +96,7 @@ class StateStoreTest {
     StateStore store = new StateStore(dir);
     byte[] earlier = "{\n  \"id\" : \"M1\",\n  \"preCondition\" : null, \"title\": \"caf\u00e9\"\n}".getBytes(StandardCharsets.UTF_8);
     store.save(new AgentState(LocalPolicy.DEFAULT, Map.of("app", Map.of("M1", new AgentState.AppliedRef(1, false))),
-        Map.of("M1.1", earlier), List.of(), List.of()));
+        Map.of("M1.1", earlier), List.of(), List.of(), Map.of()));
 
     AgentState loaded = store.load();
     store.save(loaded.withLocal(loaded.local().withBlocked("M9")));

@@ -65,7 +65,8 @@ import picocli.CommandLine.TypeConversionException;
         "then feed timestamp on a schedule. See docs/publishing.md."},
     subcommands = {FeedCommand.Init.class, FeedCommand.Check.class, FeedCommand.Add.class, FeedCommand.Remove.class,
         FeedCommand.ListTargets.class, FeedCommand.Status.class, FeedCommand.Sign.class, FeedCommand.Merge.class,
-        FeedCommand.Publish.class, FeedCommand.Timestamp.class, FeedCommand.Renew.class, FeedCommand.Rotate.class,
+        FeedCommand.Discard.class, FeedCommand.Publish.class, FeedCommand.Timestamp.class, FeedCommand.Renew.class,
+        FeedCommand.Rotate.class,
         FeedCommand.Bundle.class, FeedCommand.Verify.class})
 final class FeedCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -329,20 +330,27 @@ final class FeedCommand {
                 + m.id() + "\" where the feed has \"" + otherId + "\"");
           }
         }
-        // Agents may have applied the published revision: a new one must go above it. A revision staged but
-        // not yet published was never seen by an agent, so it may be replaced by one of the same number.
+        // Agents may have applied any revision the feed ever published, withdrawn since or not: a new one must go
+        // above the highest. A revision staged but not yet published was never seen by an agent, so it may be
+        // replaced by one of the same number.
         Optional<Mitigation> published = feedRevision(name, m, repository.readPublishedTarget(m.targetName()));
         Optional<Mitigation> current = feedRevision(name, m, repository.readTarget(m.targetName()));
+        int last = repository.lastPublishedRevision(m.id()).orElse(0);
+        String lastId = m.id() + "." + last;
         String note = "new";
-        if (published.isPresent() && m.revision() <= published.get().revision()) {
-          problems.add(name + ": revision: expected a revision above " + published.get().revision()
-              + " (the feed publishes " + published.get().appliedId() + ") but found " + m.revision());
+        if (m.revision() <= last) {
+          String why = published.isEmpty() ? "the feed published " + lastId + " before " + m.id() + " was withdrawn"
+              : published.get().revision() == last ? "the feed publishes " + lastId
+              : "the feed published " + lastId + " before, and publishes " + published.get().appliedId() + " now";
+          problems.add(name + ": revision: expected a revision above " + last + " (" + why + ") but found " + m.revision());
         } else if (current.isPresent() && m.revision() < current.get().revision()) {
           problems.add(name + ": revision: expected a revision of at least " + current.get().revision()
               + " (staged as " + current.get().appliedId() + ") but found " + m.revision());
         }
         if (published.isPresent()) {
           note = "revises " + published.get().appliedId();
+        } else if (last > 0) {
+          note = "re-adds " + m.id() + ", withdrawn at " + lastId;
         }
         if (current.isPresent() && !current.equals(published)) {
           note += ", replaces staged " + current.get().appliedId();
@@ -547,6 +555,10 @@ final class FeedCommand {
     } else if (type.equals("targets")) {
       signed.path("targets").properties().forEach(e -> out.printf(Locale.ROOT, "  %s  %d bytes  sha256 %s%n", e.getKey(),
           e.getValue().path("length").asLong(), e.getValue().path("hashes").path("sha256").asText()));
+      // Signed too: a copy that raised a revision here would keep the id from ever coming back below it.
+      signed.path("x-tourniquet-withdrawn").properties().forEach(e -> out.printf(Locale.ROOT,
+          "  withdrawn %s.%s: %s can come back only above revision %s%n", e.getKey(), e.getValue().asText(), e.getKey(),
+          e.getValue().asText()));
     }
   }
 
@@ -582,6 +594,23 @@ final class FeedCommand {
         repository.merge(role, copy);
         out().println("merged " + copy + " into staged " + role.fileName());
       }
+      printSigningStatus(repository, null, out());
+    }
+  }
+
+  @Command(name = "discard", mixinStandardHelpOptions = true,
+      description = {"Discard the staged root or targets metadata and its signatures; the published feed stays as it is.",
+          "For targets: every add and remove since the last publish. For root: a staged key change or renewal.",
+          "Then stage the changes again on the published feed (e.g. after another copy of the repository published)."})
+  static final class Discard extends RepositoryVerb {
+    @Option(names = "--role", required = true, converter = RoleConverter.class, paramLabel = "ROLE", description = "root or targets.")
+    Role role;
+
+    @Override
+    void run() throws Exception {
+      FeedRepository repository = open();
+      repository.discard(role);
+      out().println("discarded staged " + role.fileName());
       printSigningStatus(repository, null, out());
     }
   }

@@ -503,6 +503,86 @@ class FeedCommandTest {
   }
 
   @Test
+  void aWithdrawnMitigationCannotComeBackAtARevisionNotAboveTheLastOnePublished() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    signTargetsAndPublish();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    signTargetsAndPublish();
+
+    Result old = run("feed", "add", "--repo", repoArg(), revisedM1(1).toString());
+    Result same = run("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    Result higher = run("feed", "add", "--repo", repoArg(), revisedM1(4).toString());
+
+    assertThat(old.code()).isEqualTo(2);
+    assertThat(old.err()).isEqualTo("M1-r1.json: revision: expected a revision above 3 (the feed published M1.3 before"
+        + " M1 was withdrawn) but found 1\n" + NOTHING_STAGED + "\n");
+    assertThat(same.code()).isEqualTo(2);
+    assertThat(same.err()).startsWith("M1-r3.json: revision: expected a revision above 3");
+    assertThat(higher.code()).isZero();
+    assertThat(higher.out()).startsWith("staged mitigations/M1.json (M1.4, re-adds M1, withdrawn at M1.3)\n");
+  }
+
+  @Test
+  void aCopyOfThePublishedRepositoryRemembersAWithdrawnRevisionToo() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    signTargetsAndPublish();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    signTargetsAndPublish();
+    // Another publisher's machine: the settings and the published feed, nothing else (no staged files, no lock).
+    Path copy = tmp.resolve("other-publisher/feed");
+    Files.createDirectories(copy);
+    Files.copy(repo().resolve("repository.json"), copy.resolve("repository.json"));
+    try (Stream<Path> files = Files.walk(published())) {
+      for (Path file : files.toList()) {
+        Path to = copy.resolve("published").resolve(published().relativize(file).toString());
+        if (Files.isDirectory(file)) {
+          Files.createDirectories(to);
+        } else {
+          Files.copy(file, to);
+        }
+      }
+    }
+
+    Result old = run("feed", "add", "--repo", copy.toString(), revisedM1(2).toString());
+
+    assertThat(old.code()).isEqualTo(2);
+    assertThat(old.err()).startsWith("M1-r2.json: revision: expected a revision above 3 (the feed published M1.3 before"
+        + " M1 was withdrawn) but found 2\n");
+  }
+
+  @Test
+  void signingACopyOfStagedTargetsShowsTheWithdrawnRevisionsItSigns() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    signTargetsAndPublish();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    Path copy = machine(2).resolve("targets.json");
+    Files.copy(repo().resolve("staged/targets.json"), copy);
+
+    Result signed = ok("feed", "sign", "--file", copy.toString(), "--key", key("targets.key").toString());
+
+    assertThat(signed.out()).contains(": targets version 3, expires ")
+        .contains("\n  withdrawn M1.3: M1 can come back only above revision 3\n");
+  }
+
+  @Test
+  void discardUndoesAStagedWithdrawal() throws IOException {
+    publishM1();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+
+    Result discarded = ok("feed", "discard", "--repo", repoArg(), "--role", "targets");
+    Result again = run("feed", "discard", "--repo", repoArg(), "--role", "targets");
+
+    assertThat(discarded.out()).isEqualTo("discarded staged targets.json\nstaged: nothing\n");
+    assertThat(ok("feed", "list", "--repo", repoArg()).out()).startsWith("M1.1 ");
+    assertThat(again.code()).isEqualTo(1);
+    assertThat(again.err()).isEqualTo("tourniquet: staged targets.json: expected staged targets.json to discard but"
+        + " found none; the published feed is what the next publish starts from\n");
+  }
+
+  @Test
   void addRefusesAnIdThatDiffersFromOneInTheFeedOnlyInCase() throws IOException {
     publishM1();
     Path lower = tmp.resolve("m1-lower.json");

@@ -71,6 +71,19 @@ public final class FeedRepository {
   private static final String SETTINGS_FORMAT = "tourniquet-repository/1";
   private static final Pattern ROOT_FILE = Pattern.compile("([1-9][0-9]{0,17})\\.root\\.json");
   private static final Pattern MITIGATION_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  private static final Pattern TARGETS_FILE = Pattern.compile("([1-9][0-9]{0,17})\\.targets\\.json");
+  private static final String MITIGATIONS = "mitigations/";
+  /**
+   * The field of the signed targets metadata that remembers withdrawn mitigations: {@code {"M1": 3}} says that
+   * a targets version published revision 3 of M1 before M1 was withdrawn (in a repository older than the field,
+   * the first targets version staged starts it with the highest revision of every mitigation its published
+   * history lists, withdrawn or not). Entries are never dropped. A withdrawal leaves nothing else
+   * behind, and the revision of an id must never go back (agents that applied M1.3 must not be handed M1.1),
+   * so the memory travels with the feed: it is signed with the targets, copied into every next targets version,
+   * and any copy of the published repository carries it, not a file on one publisher's machine. TUF lets
+   * metadata carry fields it does not define (section 4, "Document formats"); clients keep them and sign over them.
+   */
+  static final String WITHDRAWN = "x-tourniquet-withdrawn";
 
   /**
    * The keys of one role and how many of them must sign.
@@ -398,7 +411,9 @@ public final class FeedRepository {
   }
 
   /**
-   * Withdraws a target in a new staged targets version.
+   * Withdraws a target in a new staged targets version. Withdrawing a mitigation the feed publishes records
+   * its published revision in the signed targets metadata ({@value #WITHDRAWN}), so that it can only come back
+   * above it ({@link #lastPublishedRevision}).
    *
    * @param name the target path
    * @throws RepositoryStateException if no such target is listed
@@ -412,6 +427,21 @@ public final class FeedRepository {
       if (!targets.has(name)) {
         throw new RepositoryStateException("targets.json", "expected a target named \"" + name + "\" but found only "
             + targets.size() + " others");
+      }
+      String id = mitigationIdOf(name);
+      if (id != null) {
+        // Only what agents may have applied counts: the published revision, not one staged since. A published
+        // file that is damaged must not stop a withdrawal (it may be why): what it said is then not known.
+        OptionalInt published;
+        try {
+          published = revisionOf(readPublishedTarget(name));
+        } catch (RepositoryStateException e) {
+          published = OptionalInt.empty();
+        }
+        if (published.isPresent()) {
+          ObjectNode withdrawn = ((ObjectNode) envelope.get("signed")).withObjectProperty(WITHDRAWN);
+          withdrawn.put(id, Math.max(published.getAsInt(), withdrawn.path(id).asInt(0)));
+        }
       }
       targets.remove(name);
       Files.deleteIfExists(staged.resolve("targets").resolve(name));
@@ -471,6 +501,121 @@ public final class FeedRepository {
           + target.hashes().get(Hashes.SHA256) + " but found " + (Files.isRegularFile(file) ? "other content" : "no file"));
     }
     return Optional.of(bytes);
+  }
+
+  /**
+   * Returns the highest revision of a mitigation that the feed has ever published: the revision it publishes
+   * now, or the last one published before the mitigation was withdrawn (remembered in the signed targets
+   * metadata, {@value #WITHDRAWN}). A document of that id must go above it, whether it revises the mitigation or
+   * brings a withdrawn one back: agents may have applied it. A repository whose targets metadata predates that
+   * memory has it read from the targets versions still in its published directory (each with its mitigation
+   * files; one that is missing or unreadable tells nothing), and writes it into the next targets version staged.
+   *
+   * @param id the mitigation id
+   * @return the highest revision published, or empty if no published targets version listed the id
+   * @throws IllegalArgumentException if the id is not a mitigation id ({@link #mitigationTarget})
+   * @throws RepositoryStateException if the published content of the mitigation is missing or differs from its
+   *     listing, or the remembered revisions are malformed
+   * @throws IOException if files cannot be read
+   */
+  public OptionalInt lastPublishedRevision(String id) throws PublisherException, IOException {
+    String name = mitigationTarget(id);
+    int highest = revisionOf(readPublishedTarget(name)).orElse(0);
+    Optional<Metadata> next = readStaged(Role.TARGETS);
+    if (next.isEmpty()) {
+      next = load().targets;
+    }
+    if (next.isPresent()) {
+      highest = Math.max(highest, withdrawn(next.get()).getOrDefault(id, 0));
+    }
+    return highest == 0 ? OptionalInt.empty() : OptionalInt.of(highest);
+  }
+
+  /** The remembered revisions of withdrawn mitigations, or for older metadata, what the published history says. */
+  private Map<String, Integer> withdrawn(Metadata targets) throws PublisherException, IOException {
+    JsonNode node = targets.tree.path("signed").get(WITHDRAWN);
+    if (node == null) {
+      return publishedHistory();
+    }
+    if (!node.isObject()) {
+      throw new RepositoryStateException(targets.file, "signed." + WITHDRAWN + ": expected an object of mitigation"
+          + " ids and revisions but found " + Json.kind(node));
+    }
+    Map<String, Integer> revisions = new TreeMap<>();
+    for (Map.Entry<String, JsonNode> entry : node.properties()) {
+      JsonNode revision = entry.getValue();
+      if (!revision.canConvertToInt() || !revision.isIntegralNumber() || revision.intValue() < 1) {
+        throw new RepositoryStateException(targets.file, "signed." + WITHDRAWN + "." + entry.getKey()
+            + ": expected a revision of at least 1 but found " + revision);
+      }
+      revisions.put(entry.getKey(), revision.intValue());
+    }
+    return revisions;
+  }
+
+  /**
+   * The highest revision of every mitigation listed by any targets version in the published directory, read
+   * from its published file: the memory of a repository whose targets metadata is older than {@value #WITHDRAWN}.
+   * Best effort: a targets version or a mitigation file that is gone or unreadable is skipped.
+   */
+  private Map<String, Integer> publishedHistory() throws IOException {
+    Map<String, Integer> revisions = new TreeMap<>();
+    if (!Files.isDirectory(published)) {
+      return revisions;
+    }
+    List<Path> files;
+    try (Stream<Path> list = Files.list(published)) {
+      files = list.filter(p -> TARGETS_FILE.matcher(p.getFileName().toString()).matches()).sorted().toList();
+    }
+    Set<Path> read = new HashSet<>();
+    for (Path file : files) {
+      Map<String, TargetFile> listed;
+      try {
+        listed = Metadata.parse(file.getFileName().toString(), Files.readAllBytes(file), Role.TARGETS).targets();
+      } catch (MalformedMetadataException | IOException e) {
+        continue;
+      }
+      for (TargetFile target : listed.values()) {
+        String id = mitigationIdOf(target.name());
+        Path content = published.resolve(targetPath(target));
+        if (id == null || !read.add(content) || !Files.isRegularFile(content)) {
+          continue;
+        }
+        byte[] bytes = Files.readAllBytes(content);
+        if (bytes.length == target.length()
+            && Hashes.hex(Hashes.SHA256, bytes).equals(target.hashes().get(Hashes.SHA256))) {
+          revisionOf(Optional.of(bytes)).ifPresent(r -> revisions.merge(id, r, Math::max));
+        }
+      }
+    }
+    return revisions;
+  }
+
+  /** The id of a target named {@code mitigations/<id>.json}, or null for another target. */
+  private static String mitigationIdOf(String name) {
+    if (!name.startsWith(MITIGATIONS) || !name.endsWith(".json")) {
+      return null;
+    }
+    String id = name.substring(MITIGATIONS.length(), name.length() - ".json".length());
+    return MITIGATION_ID.matcher(id).matches() ? id : null;
+  }
+
+  /**
+   * The {@code revision} of a mitigation document, read alone: a document this version no longer validates
+   * still had a revision that agents may have applied.
+   */
+  private static OptionalInt revisionOf(Optional<byte[]> document) {
+    if (document.isEmpty()) {
+      return OptionalInt.empty();
+    }
+    try {
+      JsonNode revision = Json.parseObject("mitigation", document.get()).get("revision");
+      return revision != null && revision.isIntegralNumber() && revision.canConvertToInt() && revision.intValue() > 0
+          ? OptionalInt.of(revision.intValue())
+          : OptionalInt.empty();
+    } catch (MalformedMetadataException e) {
+      return OptionalInt.empty();
+    }
   }
 
   /**
@@ -722,11 +867,7 @@ public final class FeedRepository {
       Metadata root;
       if (stagedRoot.isPresent()) {
         root = stagedRoot.get();
-        long expected = current.root.map(r -> r.version + 1).orElse(1L);
-        if (root.version != expected) {
-          throw new RepositoryStateException("staged root.json", "expected version " + expected + " but found "
-              + root.version + "; stage the change again");
-        }
+        requireNext(root, current.root, Role.ROOT);
         requireComplete(root, current.root, Role.ROOT);
         files.put(root.version + ".root.json", Json.write(root.tree));
       } else {
@@ -741,11 +882,7 @@ public final class FeedRepository {
       Metadata targets;
       if (stagedTargets.isPresent()) {
         targets = stagedTargets.get();
-        long expected = current.targets.map(t -> t.version + 1).orElse(1L);
-        if (targets.version != expected) {
-          throw new RepositoryStateException("staged targets.json", "expected version " + expected + " but found "
-              + targets.version + "; stage the change again");
-        }
+        requireNext(targets, current.targets, Role.TARGETS);
         requireComplete(targets, Optional.of(root), Role.TARGETS);
         files.put(targets.version + ".targets.json", Json.write(targets.tree));
       } else {
@@ -1048,10 +1185,70 @@ public final class FeedRepository {
         + " but found none; add the target again");
   }
 
+  /**
+   * Staged metadata must be the version after the published one. Another copy of the repository may have
+   * published since this one was staged (the publisher then fetched the feed as served): the staged version
+   * was built on an older feed, lacks what was published since, and can never be published. Changes staged on
+   * top of it would be lost with it, so they are refused too, with the way out.
+   */
+  private static void requireNext(Metadata staged, Optional<Metadata> published, Role role)
+      throws RepositoryStateException {
+    long expected = published.map(p -> p.version + 1).orElse(1L);
+    if (staged.version != expected) {
+      throw new RepositoryStateException("staged " + role.fileName(), "expected version " + expected
+          + (published.isPresent() ? ", the one after the published " + role.typeName() + " version "
+              + published.get().version : ", the first") + ", but found version " + staged.version
+          + ": it was staged from another state of the feed (did another copy of the repository publish since?)"
+          + " and can never be published; discard it (feed discard --role " + role.typeName()
+          + ") and stage the changes again on the published feed");
+    }
+  }
+
+  /**
+   * Discards the staged metadata of a role, with its signatures: for targets, every mitigation added or
+   * withdrawn since the last publish (the staged contents go too); for root, a staged key change or renewal.
+   * The published feed is not touched. Before the first publish, the staged targets become the empty
+   * targets version 1 that {@link #init} staged; the first root, which the repository cannot do without, is
+   * not discarded.
+   *
+   * @param role {@code ROOT} or {@code TARGETS}
+   * @throws IllegalArgumentException for snapshot or timestamp, which are never staged
+   * @throws RepositoryStateException if nothing is staged for the role, or it is the first root
+   * @throws IOException if files cannot be read or deleted
+   */
+  public void discard(Role role) throws PublisherException, IOException {
+    try (Exclusive held = exclusive()) {
+      requireOffline(role);
+      if (!Files.exists(stagedFile(role))) {
+        throw new RepositoryStateException("staged " + role.fileName(), "expected staged " + role.fileName()
+            + " to discard but found none; the published feed is what the next publish starts from");
+      }
+      Published current = load();
+      if (role == Role.ROOT) {
+        if (current.root.isEmpty()) {
+          throw new RepositoryStateException("staged root.json", "expected a staged root after a published one but"
+              + " found the first root, which init staged and the repository cannot do without; sign it, or start"
+              + " over with feed init in another directory");
+        }
+        Files.delete(stagedFile(Role.ROOT));
+        return;
+      }
+      deleteTree(staged.resolve("targets"));
+      if (current.targets.isEmpty()) {
+        ObjectNode empty = Envelopes.signedBase(Role.TARGETS, 1, clock.instant().plus(validity.targets()));
+        empty.putObject("targets");
+        writeStaged(Role.TARGETS, Envelopes.envelope(empty));
+      } else {
+        Files.delete(stagedFile(Role.TARGETS));
+      }
+    }
+  }
+
   private ObjectNode stageTargets() throws PublisherException, IOException {
     Optional<Metadata> existing = readStaged(Role.TARGETS);
     ObjectNode envelope;
     if (existing.isPresent()) {
+      requireNext(existing.get(), load().targets, Role.TARGETS);
       envelope = existing.get().tree;
     } else {
       Metadata base = load().targets.orElseThrow(() -> new RepositoryStateException("targets.json",
@@ -1059,8 +1256,13 @@ public final class FeedRepository {
       envelope = base.tree.deepCopy();
       ((ObjectNode) envelope.get("signed")).put("version", base.version + 1);
     }
-    ((ObjectNode) envelope.get("signed")).put("expires",
-        Metadata.formatExpires(clock.instant().plus(validity.targets())));
+    ObjectNode signed = (ObjectNode) envelope.get("signed");
+    signed.put("expires", Metadata.formatExpires(clock.instant().plus(validity.targets())));
+    if (!signed.has(WITHDRAWN)) {
+      // Metadata older than the memory of withdrawn revisions: start it from the published history.
+      ObjectNode withdrawn = signed.putObject(WITHDRAWN);
+      publishedHistory().forEach(withdrawn::put);
+    }
     Envelopes.clearSignatures(envelope);
     return envelope;
   }
@@ -1069,6 +1271,7 @@ public final class FeedRepository {
     Optional<Metadata> existing = readStaged(Role.ROOT);
     ObjectNode envelope;
     if (existing.isPresent()) {
+      requireNext(existing.get(), load().root, Role.ROOT);
       envelope = existing.get().tree;
     } else {
       Metadata base = load().root.orElseThrow(() -> notInitialised());

@@ -71,6 +71,170 @@ class FeedRepositoryTest {
   }
 
   @Test
+  void withdrawnMitigationLeavesItsLastPublishedRevisionInTheSignedTargets() throws Exception {
+    repo.publishRevision(3);
+    repo.repo.removeTarget("mitigations/M1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    TrustedFeed feed = agent("agent").refresh();
+    ObjectNodeView signed = signedTargets(feed.targetsVersion());
+    assertThat(feed.targets()).containsOnlyKeys("mitigations/M2.json");
+    assertThat(signed.withdrawn()).isEqualTo("{\"M1\":3}");
+    assertThat(repo.repo.lastPublishedRevision("M1")).isEqualTo(OptionalInt.of(3));
+    assertThat(repo.repo.lastPublishedRevision("M2")).isEqualTo(OptionalInt.of(1));
+    assertThat(repo.repo.lastPublishedRevision("M3")).isEmpty();
+  }
+
+  @Test
+  void theMemoryOfAWithdrawnRevisionIsCarriedIntoEveryLaterTargetsVersion() throws Exception {
+    repo.publishRevision(3);
+    repo.repo.removeTarget("mitigations/M1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+    repo.repo.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    assertThat(repo.repo.lastPublishedRevision("M1")).isEqualTo(OptionalInt.of(3));
+    assertThat(signedTargets(4).withdrawn()).isEqualTo("{\"M1\":3}");
+  }
+
+  @Test
+  void withdrawingARevisionStagedButNeverPublishedRemembersThePublishedOne() throws Exception {
+    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 5));
+    repo.repo.removeTarget("mitigations/M1.json");
+
+    assertThat(repo.repo.lastPublishedRevision("M1")).isEqualTo(OptionalInt.of(1));
+  }
+
+  @Test
+  void aRepositoryOlderThanTheMemoryReadsWithdrawnRevisionsFromItsPublishedHistory() throws Exception {
+    repo.publishRevision(3);
+    // As an earlier version withdrew M1: no memory in the targets metadata it signed.
+    repo.repo.removeTarget("mitigations/M1.json");
+    Path staged = repo.repo.stagedFile(Role.TARGETS);
+    com.fasterxml.jackson.databind.node.ObjectNode tree = Json.parseObject("staged", Files.readAllBytes(staged));
+    ((com.fasterxml.jackson.databind.node.ObjectNode) tree.get("signed")).remove(FeedRepository.WITHDRAWN);
+    Files.write(staged, Json.writePretty(tree));
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+    assertThat(signedTargets(3).withdrawn()).isNull();
+
+    OptionalInt fromHistory = repo.repo.lastPublishedRevision("M1");
+    repo.repo.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
+
+    assertThat(fromHistory).isEqualTo(OptionalInt.of(3));
+    assertThat(Json.parseObject("staged", Files.readAllBytes(staged)).get("signed").get(FeedRepository.WITHDRAWN))
+        .hasToString("{\"M1\":3,\"M2\":1}");
+  }
+
+  @Test
+  void aDamagedPublishedFileDoesNotStopItsWithdrawal() throws Exception {
+    Files.delete(repo.published().resolve("targets/mitigations/"
+        + Hashes.hex(Hashes.SHA256, TestRepository.mitigation("M2", 1)) + ".M2.json"));
+
+    repo.repo.removeTarget("mitigations/M2.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    assertThat(agent("agent").refresh().targets()).containsOnlyKeys("mitigations/M1.json");
+  }
+
+  @Test
+  void targetsStagedFromAFeedAnotherCopyPublishedOverAreRefusedAndCanBeDiscarded() throws Exception {
+    Path other = temp.resolve("other-copy");
+    copyTree(repo.repo.publishedDirectory().getParent(), other);
+    FeedRepository copy = FeedRepository.open(other, repo.clock);
+    // This machine stages a withdrawal of M2 on targets version 1; meanwhile the other copy publishes version 2.
+    repo.repo.removeTarget("mitigations/M2.json");
+    copy.addTarget("mitigations/M3.json", TestRepository.mitigation("M3", 1));
+    copy.sign(Role.TARGETS, repo.targetsKey);
+    copy.publish(List.of(repo.snapshotKey), List.of(repo.timestampKey));
+    deleteTree(repo.published());
+    copyTree(copy.publishedDirectory(), repo.published()); // the publisher fetches the feed as served now
+
+    assertThatThrownBy(() -> repo.repo.removeTarget("mitigations/M1.json"))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("expected version 3, the one after the published targets version 2, but found version 2")
+        .hasMessageContaining("feed discard --role targets");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("feed discard --role targets");
+
+    repo.repo.discard(Role.TARGETS);
+    repo.repo.removeTarget("mitigations/M2.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+
+    assertThat(repo.publish().targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M3.json");
+  }
+
+  @Test
+  void discardingStagedTargetsUndoesAStagedWithdrawalAndLeavesThePublishedFeedAsItIs() throws Exception {
+    byte[] timestamp = repo.publishedFile("timestamp.json");
+    repo.repo.removeTarget("mitigations/M1.json");
+
+    repo.repo.discard(Role.TARGETS);
+
+    assertThat(repo.repo.targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M2.json");
+    assertThat(repo.repo.status()).isEmpty();
+    assertThat(repo.publishedFile("timestamp.json")).isEqualTo(timestamp);
+    assertThat(repo.repo.stagedFile(Role.TARGETS).getParent().resolve("targets")).doesNotExist();
+    assertThatThrownBy(() -> repo.repo.discard(Role.TARGETS)).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("expected staged targets.json to discard but found none");
+  }
+
+  @Test
+  void discardingTheFirstStagedTargetsStagesAnEmptyOneAndTheFirstRootIsNotDiscarded() throws Exception {
+    java.util.Map<Role, FeedRepository.KeySet> keys = new java.util.EnumMap<>(Role.class);
+    for (Role role : Role.values()) {
+      keys.put(role, new FeedRepository.KeySet(List.of(SigningKey.generate().verificationKey()), 1));
+    }
+    FeedRepository fresh = FeedRepository.init(temp.resolve("fresh"), keys, FeedRepository.Validity.defaults(), repo.clock);
+    fresh.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 1));
+
+    fresh.discard(Role.TARGETS);
+
+    assertThat(fresh.targets()).isEmpty();
+    assertThat(fresh.status()).extracting(FeedRepository.SigningStatus::version).containsExactly(1L, 1L);
+    assertThatThrownBy(() -> fresh.discard(Role.ROOT)).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("the first root");
+  }
+
+  private static void copyTree(Path from, Path to) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> files = Files.walk(from)) {
+      for (Path file : files.toList()) {
+        Path target = to.resolve(from.relativize(file).toString());
+        if (Files.isDirectory(file)) {
+          Files.createDirectories(target);
+        } else if (!file.getFileName().toString().equals(".lock")) {
+          Files.copy(file, target);
+        }
+      }
+    }
+  }
+
+  private static void deleteTree(Path root) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> files = Files.walk(root)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
+  /** The signed part of a published targets version, as agents received it. */
+  private ObjectNodeView signedTargets(long version) throws Exception {
+    return new ObjectNodeView(Json.parseObject("targets", repo.publishedFile(version + ".targets.json")).get("signed"));
+  }
+
+  private record ObjectNodeView(com.fasterxml.jackson.databind.JsonNode signed) {
+    String withdrawn() {
+      com.fasterxml.jackson.databind.JsonNode node = signed.get(FeedRepository.WITHDRAWN);
+      return node == null ? null : node.toString();
+    }
+  }
+
+  @Test
   void withdrawingAnUnknownTargetIsRefused() {
     assertThatThrownBy(() -> repo.repo.removeTarget("mitigations/M7.json"))
         .isInstanceOf(RepositoryStateException.class)
