@@ -21,6 +21,8 @@ final class AdminApi {
   private static final String MAX_AUTO_RELEASE = "P365D";
   /** The actor of the server's own audit entries (first start, automatic release); no user may take it. */
   private static final String SYSTEM_ACTOR = "system";
+  /** The query parameters of {@code GET audit}, in the order the docs give them; no other resource takes any. */
+  private static final Set<String> AUDIT_QUERY = new java.util.LinkedHashSet<>(List.of("limit", "before"));
 
   private final Fleet fleet;
 
@@ -33,6 +35,8 @@ final class AdminApi {
       throws SQLException, HttpException {
     String p0 = path.isEmpty() ? "" : path.get(0);
     int n = path.size();
+    // A misspelt or repeated parameter is refused, never ignored: audit?lmit=5 answered 100 entries.
+    body.onlyQuery(p0.equals("audit") ? AUDIT_QUERY : Set.of());
     switch (p0) {
       case "whoami" -> {
         exact(n, 1, method, "GET");
@@ -71,6 +75,12 @@ final class AdminApi {
           need(user, Role.OPERATOR);
           if (path.get(2).equals("labels")) {
             JsonBodies.Obj o = body.json("labels").only(Set.of("labels"));
+            // Required: the labels replace all the server's labels, its ring with them, so a body without them
+            // (or with null) is a mistake to refuse, not a request to remove them all; {} says that.
+            if (!o.has("labels")) {
+              throw o.error("labels", "an object of at most 32 string values ({} removes every label)",
+                  o.present("labels") ? JsonBodies.MAPPER.getNodeFactory().nullNode() : null);
+            }
             return message(fleet.setLabels(user, server, labels(o)));
           }
           return change(path.get(2), Optional.of(server), user, body);
@@ -172,6 +182,9 @@ final class AdminApi {
     JsonBodies.Obj jsonOrEmpty(String what) throws HttpException;
 
     Optional<String> query(String name);
+
+    /** Refuses a query parameter not in {@code allowed}, and one given twice. */
+    void onlyQuery(Set<String> allowed) throws HttpException;
   }
 
   private Reply change(String verb, Optional<String> server, Users.Principal user, BodySupplier body)
