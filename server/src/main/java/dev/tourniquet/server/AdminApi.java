@@ -67,7 +67,9 @@ final class AdminApi {
             body.jsonOrEmpty("remove server").only(Set.of());
             return message(fleet.removeServer(user, server));
           }
-          require(method, "GET");
+          if (!method.equals("GET")) {
+            throw HttpException.methodNotAllowed(method, "GET", "DELETE");
+          }
           return server(server);
         }
         if (n == 3) {
@@ -118,7 +120,9 @@ final class AdminApi {
               "role", u.role().label(), "createdAt", u.createdAt().toString(), "createdBy", u.createdBy())).toList()));
         }
         if (n == 1) {
-          require(method, "POST");
+          if (!method.equals("POST")) {
+            throw HttpException.methodNotAllowed(method, "GET", "POST");
+          }
           need(user, Role.ADMIN);
           JsonBodies.Obj o = body.json("user").only(Set.of("name", "role"));
           String name = o.string("name", JsonBodies.USER_NAME, "a user name (a-z, 0-9, '.', '_', '-', at most 64)");
@@ -164,7 +168,9 @@ final class AdminApi {
             return m;
           }).toList()));
         }
-        require(method, "POST");
+        if (!method.equals("POST")) {
+          throw HttpException.methodNotAllowed(method, "GET", "POST");
+        }
         JsonBodies.Obj o = body.jsonOrEmpty("enrolment token").only(Set.of("ttl", "note"));
         Duration ttl = duration(o, "enrolment token", "ttl", MAX_TOKEN_TTL).orElse(Duration.ofHours(24));
         String note = o.optText("note", 500).orElse("");
@@ -347,7 +353,7 @@ final class AdminApi {
 
   private static void require(String method, String allowed) throws HttpException {
     if (!method.equals(allowed)) {
-      throw new HttpException(405, "method " + method + " is not allowed here; expected " + allowed);
+      throw HttpException.methodNotAllowed(method, allowed);
     }
   }
 

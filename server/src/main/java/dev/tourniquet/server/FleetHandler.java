@@ -80,6 +80,9 @@ final class FleetHandler extends Handler.Abstract {
       reply = route(method, path, request);
     } catch (HttpException e) {
       reply = Reply.error(e.status(), e.getMessage());
+      if (!e.allowed().isEmpty()) {
+        reply = reply.with("Allow", String.join(", ", e.allowed()));
+      }
       if (e.status() == 401) {
         reply = reply.with("WWW-Authenticate", "Bearer realm=\"tourniquet\"");
       }
@@ -226,7 +229,7 @@ final class FleetHandler extends Handler.Abstract {
       throws HttpException, IOException {
     String method = request.getMethod();
     if (!method.equals("GET") && !method.equals("HEAD")) {
-      throw new HttpException(405, "feeds are read-only: expected GET or HEAD but found " + method);
+      throw HttpException.methodNotAllowed(method, "GET", "HEAD");
     }
     int slash = rest.indexOf('/');
     String name = slash < 0 ? rest : rest.substring(0, slash);
@@ -309,7 +312,7 @@ final class FleetHandler extends Handler.Abstract {
 
   private static void requireMethod(String method, String allowed) throws HttpException {
     if (!method.equals(allowed)) {
-      throw new HttpException(405, "method " + method + " is not allowed here; expected " + allowed);
+      throw HttpException.methodNotAllowed(method, allowed);
     }
   }
 
