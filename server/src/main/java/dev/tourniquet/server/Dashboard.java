@@ -429,6 +429,7 @@ final class Dashboard {
     // Rollouts.
     b.append("<section id=\"rollouts\"><h2>Rollouts</h2><table><thead><tr><th>Mitigation</th><th>Feed</th><th>State</th>"
         + "<th>Canary ring</th><th>Other rings</th><th></th></tr></thead><tbody>");
+    int canary = (int) o.agents().stream().filter(a -> a.ring().map(Policies.CANARY::equals).orElse(false)).count();
     for (Policies.Rollout r : o.rollouts()) {
       Map<String, Map<String, Integer>> progress = Fleet.progress(r, o.agents(), o.reports());
       String key = r.id() + "." + r.revision();
@@ -437,8 +438,8 @@ final class Dashboard {
           .append(r.released() ? "released " + r.releasedAt().map(Dashboard::when).orElse("") + " by "
               + esc(r.releasedBy().orElse("")) : "<span class=\"tag canary\">canary only</span> "
               + esc(o.heldReasons().getOrDefault(key, "")))
-          .append("</td><td>").append(progressText(progress.get("canary"))).append("</td><td>")
-          .append(progressText(progress.get("other"))).append("</td><td>");
+          .append("</td><td>").append(progressText(progress.get("canary"), canary, key)).append("</td><td>")
+          .append(progressText(progress.get("other"), o.agents().size() - canary, key)).append("</td><td>");
       if (operator && !r.released()) {
         List<String> failed = Fleet.failures(r, o.agents(), o.reports());
         b.append(form(s, "approve", "Approve for every ring", "small", Map.of("id", r.id(), "revision",
@@ -471,13 +472,23 @@ final class Dashboard {
     return String.join(", ", out);
   }
 
-  private static String progressText(Map<String, Integer> counts) {
+  /**
+   * A ring's progress: servers per reported status, and how many of the ring's servers have not reported
+   * the revision. The counts alone read "1 Applied" as if the ring were done, however many servers it has.
+   */
+  private static String progressText(Map<String, Integer> counts, int servers, String key) {
     if (counts.isEmpty()) {
-      return "no report yet";
+      return servers == 0 ? "no server in this ring" : "no report yet from its " + servers
+          + (servers == 1 ? " server" : " servers");
     }
     StringBuilder b = new StringBuilder();
     counts.forEach((status, n) -> b.append("<span class=\"cell st-").append(esc(status)).append("\">").append(n)
         .append(' ').append(esc(status)).append("</span> "));
+    int missing = servers - counts.values().stream().mapToInt(Integer::intValue).sum();
+    if (missing > 0) {
+      b.append("<div class=\"missing\">").append(missing).append(" of ").append(servers)
+          .append(servers == 1 ? " server" : " servers").append(" without a report of ").append(esc(key)).append("</div>");
+    }
     return b.toString().trim();
   }
 }

@@ -276,6 +276,24 @@ class DashboardBrowserTest {
     assertThat(head.statusCode()).isEqualTo(200);
   }
 
+  @Test
+  void rolloutProgressCountsTheServersThatHaveNotReportedTheRevision() throws Exception {
+    // M1.1: web-01 (canary) Applied, web-02 Failed, web-03 never reported. The other rings read "1 Failed"
+    // alone, as if the ring were done; M3.1's canary ring "1 Applied" whatever the size of the ring.
+    String web4 = fleet.enrol("web-04", "{\"ring\":\"canary\"}");
+    report(web4, "web-04", "[]");
+    logIn(fleet.adminToken);
+    WebElement m1 = wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("tr.rollout[data-rollout='M1.1']")));
+    screenshot("rollout-progress");
+
+    List<WebElement> m1Cells = m1.findElements(By.tagName("td"));
+    assertThat(m1Cells.get(3).getText()).isEqualTo("1 Applied\n1 of 2 servers without a report of M1.1");
+    assertThat(m1Cells.get(4).getText()).isEqualTo("1 Failed\n1 of 2 servers without a report of M1.1");
+    List<WebElement> m3Cells = browser.findElements(By.cssSelector("tr.rollout[data-rollout='M3.1'] td"));
+    assertThat(m3Cells.get(3).getText()).isEqualTo("1 Applied\n1 of 2 servers without a report of M3.1");
+    assertThat(m3Cells.get(4).getText()).isEqualTo("no report yet from its 2 servers");
+  }
+
   /** Logs in as the first admin with a plain HTTP client; returns the Set-Cookie header of the session. */
   private String logInOverHttp() throws Exception {
     HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
