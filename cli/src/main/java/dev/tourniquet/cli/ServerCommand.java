@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Pattern;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -184,6 +185,9 @@ final class ServerCommand extends Verb {
   /** A verb that calls the admin API once and prints the answer. */
   abstract static class ApiVerb extends Verb {
     static final ObjectMapper JSON = new ObjectMapper();
+    /** The fleet server's patterns for the names that go into paths. */
+    static final Pattern SERVER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
+    static final Pattern MITIGATION_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     @Mixin
     Target target;
@@ -222,8 +226,21 @@ final class ServerCommand extends Verb {
     }
 
     /** The admin path of the organisation, or of one server with {@code --on}. */
-    static String scope(String on) {
-      return on == null ? "api/v1/admin/org/" : "api/v1/admin/servers/" + on + "/";
+    static String scope(String on) throws Invalid {
+      return on == null ? "api/v1/admin/org/" : "api/v1/admin/servers/" + segment("--on", on, SERVER_NAME,
+          "a server name (letters, digits, '.', '_', '-'; at most 253)") + "/";
+    }
+
+    /**
+     * A value that goes into the request's path, checked as the server checks it. Unchecked, "../org" in
+     * {@code --on} made the path resolve to the organisation's, and a change meant for one server was made
+     * everywhere.
+     */
+    static String segment(String option, String value, Pattern pattern, String expected) throws Invalid {
+      if (!pattern.matcher(value).matches()) {
+        throw new Invalid(option + ": expected " + expected + " but found \"" + value + "\"");
+      }
+      return value;
     }
 
     void printResult(JsonNode answer) {
@@ -251,10 +268,21 @@ final class ServerCommand extends Verb {
             .append(e.getValue().asInt()).append(' '));
         rows.add(List.of(s.path("server").asText(), s.path("ring").asText("-"),
             s.path("lastSeen").asText("never") + (s.path("stale").asBoolean() ? " (stale)" : ""),
-            s.path("productVersion").asText("-"), s.path("feedHealth").asText("-").equals("ok") ? "ok" : "ERROR",
+            s.path("productVersion").asText("-"), feed(s.path("feedHealth")),
             counts.toString().trim()));
       }
       TextTable.print(out(), List.of("SERVER", "RING", "LAST SEEN", "PRODUCT", "FEED", "MITIGATIONS"), rows);
+    }
+
+    /**
+     * A server that has not reported (or reports with data collection off) has no feed health: "-", as
+     * the other columns say it. It was shown as ERROR, a feed failure on every such server.
+     */
+    static String feed(JsonNode health) {
+      if (health.isNull() || health.isMissingNode()) {
+        return "-";
+      }
+      return health.asText().equals("ok") ? "ok" : "ERROR";
     }
   }
 
@@ -345,7 +373,8 @@ final class ServerCommand extends Verb {
 
     @Override
     void run() throws Exception {
-      printResult(call("POST", "api/v1/admin/rollouts/" + id + "/approve",
+      printResult(call("POST", "api/v1/admin/rollouts/" + segment("ID", id, MITIGATION_ID,
+              "a mitigation id (letters, digits, '.', '_', '-'; at most 128)") + "/approve",
           revision == null ? Map.of() : Map.of("revision", revision)));
     }
   }

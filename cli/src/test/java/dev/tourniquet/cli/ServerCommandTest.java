@@ -151,6 +151,45 @@ class ServerCommandTest {
   }
 
   @Test
+  void statusShowsNoFeedErrorForAServerThatHasNotReportedAndANameThatIsNotOneServerIsRefused() throws Exception {
+    URI uri = startServer(publishedFeed());
+    Path token = dir.resolve("data/admin.token");
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    assertThat(run(out, err, "server", "enrolment-token", "--server", uri.toString(), "--token-file", token.toString()))
+        .as(err.toString()).isZero();
+    HttpResponse<String> enrolled = HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri.resolve("/api/v1/enrol"))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"token\":\"" + out.toString().trim() + "\",\"server\":\"web-01\"}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
+
+    // web-01 has sent no report: no feed health is known, which is not a feed error.
+    out = new StringWriter();
+    assertThat(run(out, err, "server", "status", "--server", uri.toString(), "--token-file", token.toString())).isZero();
+    List<String> table = out.toString().lines().toList();
+    int feed = table.get(0).indexOf("FEED");
+    assertThat(table.get(1).substring(feed).split(" +")[0]).as(out.toString()).isEqualTo("-");
+
+    // --on names one server: "../org" made the path /admin/servers/../org/, which the client resolved to the
+    // organisation's: a block meant for one server was made everywhere.
+    for (String[] args : new String[][] {{"block", "M1", "--on", "../org"}, {"disable", "--on", "../org"},
+        {"mode", "M1", "audit", "--on", "../org"}, {"approve", "../../org/disable"}}) {
+      err = new StringWriter();
+      List<String> command = new ArrayList<>(List.of("server"));
+      command.addAll(List.of(args));
+      command.addAll(List.of("--server", uri.toString(), "--token-file", token.toString()));
+      assertThat(run(new StringWriter(), err, command.toArray(String[]::new))).as(String.join(" ", args))
+          .isEqualTo(Main.INVALID);
+      assertThat(err.toString()).as(String.join(" ", args)).containsAnyOf(
+          "--on: expected a server name (letters, digits, '.', '_', '-'; at most 253) but found \"../org\"",
+          "ID: expected a mitigation id (letters, digits, '.', '_', '-'; at most 128) but found \"../../org/disable\"");
+    }
+    out = new StringWriter();
+    assertThat(run(out, err, "server", "audit", "--server", uri.toString(), "--token-file", token.toString())).isZero();
+    assertThat(out.toString()).doesNotContain("block").doesNotContain("disable").doesNotContain("mode");
+  }
+
+  @Test
   void wrongTokenIsAnOperationalFailure() throws Exception {
     URI uri = startServer(publishedFeed());
     Path wrong = dir.resolve("wrong.token");

@@ -21,6 +21,8 @@ final class AdminApi {
   private static final String MAX_AUTO_RELEASE = "P365D";
   /** The actor of the server's own audit entries (first start, automatic release); no user may take it. */
   private static final String SYSTEM_ACTOR = "system";
+  /** The query parameters of {@code GET audit}, in the order the docs give them; no other resource takes any. */
+  private static final Set<String> AUDIT_QUERY = new java.util.LinkedHashSet<>(List.of("limit", "before"));
 
   private final Fleet fleet;
 
@@ -33,6 +35,8 @@ final class AdminApi {
       throws SQLException, HttpException {
     String p0 = path.isEmpty() ? "" : path.get(0);
     int n = path.size();
+    // A misspelt or repeated parameter is refused, never ignored: audit?lmit=5 answered 100 entries.
+    body.onlyQuery(p0.equals("audit") ? AUDIT_QUERY : Set.of());
     switch (p0) {
       case "whoami" -> {
         exact(n, 1, method, "GET");
@@ -63,7 +67,9 @@ final class AdminApi {
             body.jsonOrEmpty("remove server").only(Set.of());
             return message(fleet.removeServer(user, server));
           }
-          require(method, "GET");
+          if (!method.equals("GET")) {
+            throw HttpException.methodNotAllowed(method, "GET", "DELETE");
+          }
           return server(server);
         }
         if (n == 3) {
@@ -71,6 +77,12 @@ final class AdminApi {
           need(user, Role.OPERATOR);
           if (path.get(2).equals("labels")) {
             JsonBodies.Obj o = body.json("labels").only(Set.of("labels"));
+            // Required: the labels replace all the server's labels, its ring with them, so a body without them
+            // (or with null) is a mistake to refuse, not a request to remove them all; {} says that.
+            if (!o.has("labels")) {
+              throw o.error("labels", "an object of at most 32 string values ({} removes every label)",
+                  o.present("labels") ? JsonBodies.MAPPER.getNodeFactory().nullNode() : null);
+            }
             return message(fleet.setLabels(user, server, labels(o)));
           }
           return change(path.get(2), Optional.of(server), user, body);
@@ -108,7 +120,9 @@ final class AdminApi {
               "role", u.role().label(), "createdAt", u.createdAt().toString(), "createdBy", u.createdBy())).toList()));
         }
         if (n == 1) {
-          require(method, "POST");
+          if (!method.equals("POST")) {
+            throw HttpException.methodNotAllowed(method, "GET", "POST");
+          }
           need(user, Role.ADMIN);
           JsonBodies.Obj o = body.json("user").only(Set.of("name", "role"));
           String name = o.string("name", JsonBodies.USER_NAME, "a user name (a-z, 0-9, '.', '_', '-', at most 64)");
@@ -154,7 +168,9 @@ final class AdminApi {
             return m;
           }).toList()));
         }
-        require(method, "POST");
+        if (!method.equals("POST")) {
+          throw HttpException.methodNotAllowed(method, "GET", "POST");
+        }
         JsonBodies.Obj o = body.jsonOrEmpty("enrolment token").only(Set.of("ttl", "note"));
         Duration ttl = duration(o, "enrolment token", "ttl", MAX_TOKEN_TTL).orElse(Duration.ofHours(24));
         String note = o.optText("note", 500).orElse("");
@@ -172,6 +188,9 @@ final class AdminApi {
     JsonBodies.Obj jsonOrEmpty(String what) throws HttpException;
 
     Optional<String> query(String name);
+
+    /** Refuses a query parameter not in {@code allowed}, and one given twice. */
+    void onlyQuery(Set<String> allowed) throws HttpException;
   }
 
   private Reply change(String verb, Optional<String> server, Users.Principal user, BodySupplier body)
@@ -334,7 +353,7 @@ final class AdminApi {
 
   private static void require(String method, String allowed) throws HttpException {
     if (!method.equals(allowed)) {
-      throw new HttpException(405, "method " + method + " is not allowed here; expected " + allowed);
+      throw HttpException.methodNotAllowed(method, allowed);
     }
   }
 

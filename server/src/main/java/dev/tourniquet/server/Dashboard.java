@@ -45,12 +45,15 @@ final class Dashboard {
     String p = String.join("/", path);
     switch (p) {
       case "" -> {
+        requireRead(method);
         return Reply.redirect("/dashboard");
       }
       case "static/dashboard.css" -> {
+        requireRead(method);
         return resource("dashboard.css", "text/css; charset=utf-8");
       }
       case "static/dashboard.js" -> {
+        requireRead(method);
         return resource("dashboard.js", "text/javascript; charset=utf-8");
       }
       case "login" -> {
@@ -91,16 +94,25 @@ final class Dashboard {
       }
       case "dashboard/action" -> {
         requireMethod(method, "POST");
-        Optional<Users.Session> session = session(request);
-        if (session.isEmpty()) {
-          throw HttpException.unauthorized("dashboard: expected a session; log in again");
+        try {
+          Optional<Users.Session> session = session(request);
+          if (session.isEmpty()) {
+            throw HttpException.unauthorized("dashboard: expected a session; log in again");
+          }
+          Map<String, String> form = form(request);
+          if (!Secrets.same(form.get("csrf"), session.get().csrfToken())) {
+            throw HttpException.forbidden("dashboard: expected the form's CSRF token of this session; reload the page");
+          }
+          act(session.get().principal(), form);
+          return Reply.redirect("/dashboard");
+        } catch (HttpException e) {
+          // A browser that submitted the form gets a page that says why, with a way back; it got the API's
+          // JSON, on a page with no link (another operator approving first is enough). Scripts keep the JSON.
+          if (!acceptsHtml(request)) {
+            throw e;
+          }
+          return page(e.status(), errorPage(e));
         }
-        Map<String, String> form = form(request);
-        if (!Secrets.same(form.get("csrf"), session.get().csrfToken())) {
-          throw HttpException.forbidden("dashboard: expected the form's CSRF token of this session; reload the page");
-        }
-        act(session.get().principal(), form);
-        return Reply.redirect("/dashboard");
       }
       default -> throw HttpException.notFound("no page %s", JsonBodies.quote("/" + p));
     }
@@ -192,8 +204,31 @@ final class Dashboard {
 
   private static void requireMethod(String method, String allowed) throws HttpException {
     if (!method.equals(allowed)) {
-      throw new HttpException(405, "method " + method + " is not allowed here; expected " + allowed);
+      throw HttpException.methodNotAllowed(method, allowed);
     }
+  }
+
+  /** Static files and the root redirect: read only. Any method answered them before. */
+  private static void requireRead(String method) throws HttpException {
+    if (!method.equals("GET") && !method.equals("HEAD")) {
+      throw HttpException.methodNotAllowed(method, "GET", "HEAD");
+    }
+  }
+
+  private static boolean acceptsHtml(Request request) {
+    String accept = request.getHeaders().get(HttpHeader.ACCEPT);
+    return accept != null && accept.toLowerCase(Locale.ROOT).contains("text/html");
+  }
+
+  private static String errorPage(HttpException e) {
+    return head("Tourniquet fleet: not done") + "<body class=\"login\"><main><h1>Not done</h1>"
+        + "<p class=\"error\" id=\"action-error\">" + esc(e.getMessage()) + "</p><p>Nothing was changed (HTTP "
+        + e.status() + ").</p><p><a id=\"back\" href=\"/dashboard\">Back to the dashboard</a></p></main></body></html>";
+  }
+
+  /** Times to the second: the microseconds the database keeps made every date wrap and say nothing more. */
+  private static String when(java.time.Instant t) {
+    return t.truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
   }
 
   private static Reply resource(String name, String type) throws IOException {
@@ -279,10 +314,12 @@ final class Dashboard {
       b.append(' ').append(o.org().mitigationsEnabled()
           ? form(s, "disable", "Disable everywhere", "danger", Map.of(), "Disable mitigations in the whole organisation?"
               + " Servers then only detect; applied mitigations stay.")
-          : form(s, "enable", "Enable everywhere", "", Map.of(), ""));
+          : form(s, "enable", "Enable everywhere", "", Map.of(), "Enable mitigations in the whole organisation?"
+              + " Servers then apply what the feed and their policy say."));
     }
     b.append("</p><p>Blocked: <span id=\"org-blocked\">").append(o.orgBlocks().isEmpty() ? "none"
-        : esc(String.join(", ", o.orgBlocks()))).append("</span>. Rollout rings: ")
+        : esc(String.join(", ", o.orgBlocks()))).append("</span>. Mode overrides: <span id=\"org-modes\">")
+        .append(o.orgModes().isEmpty() ? "none" : esc(modes(o.orgModes()))).append("</span>. Rollout rings: ")
         .append(o.org().rolloutEnabled() ? "on (canary first" + o.org().autoReleaseAfter().map(
             d -> ", automatic release after " + d + " with no failure").orElse(", then approval") + ")" : "off")
         .append(".</p></section>");
@@ -311,7 +348,7 @@ final class Dashboard {
       if (fleet.stale(a)) {
         attention++;
         b.append("<li class=\"stale\">").append(esc(a.server())).append(": not seen since ")
-            .append(a.lastSeen().map(Object::toString).orElse("enrolment")).append("</li>");
+            .append(a.lastSeen().map(Dashboard::when).orElse("enrolment")).append("</li>");
       }
     }
     if (attention == 0) {
@@ -331,7 +368,8 @@ final class Dashboard {
         b.append(" <span class=\"tag blocked\">blocked</span>");
       }
       if (operator) {
-        b.append(blocked ? form(s, "unblock", "Unblock", "small", Map.of("id", id), "")
+        b.append(blocked ? form(s, "unblock", "Unblock", "small", Map.of("id", id), "Unblock " + id + " in the whole"
+            + " organisation? Servers apply it again where it applies.")
             : form(s, "block", "Block", "small danger", Map.of("id", id), "Block " + id + " in the whole organisation?"
                 + " Servers that applied it remove it."));
       }
@@ -344,8 +382,8 @@ final class Dashboard {
       int severity = Fleet.severity(a, rows, stale);
       b.append("<tr class=\"server").append(severity == 0 ? " has-failure" : stale ? " stale" : "")
           .append("\" data-server=\"").append(esc(a.server())).append("\"><th>").append(esc(a.server())).append("</th><td>")
-          .append(esc(a.ring().orElse(""))).append("</td><td>").append(a.lastSeen().map(Object::toString).orElse("never"))
-          .append(stale ? " <span class=\"tag stale\">stale</span>" : "").append("</td><td>")
+          .append(esc(a.ring().orElse(""))).append("</td><td class=\"seen\">").append(a.lastSeen().map(Dashboard::when)
+          .orElse("never")).append(stale ? " <span class=\"tag stale\">stale</span>" : "").append("</td><td class=\"product\">")
           .append(esc(a.productVersion().orElse(a.dataCollection().orElse(true) ? "" : "data collection off")))
           .append("</td>");
       for (String id : ids) {
@@ -360,12 +398,22 @@ final class Dashboard {
               .append("</td>");
         }
       }
-      b.append("<td>").append(a.mitigationsEnabled() ? "enabled" : "<span class=\"tag off\">disabled</span>");
+      b.append("<td class=\"policy\">").append(a.mitigationsEnabled() ? "enabled" : "<span class=\"tag off\">disabled</span>");
       if (operator) {
         b.append(' ').append(a.mitigationsEnabled()
             ? form(s, "disable", "Disable", "small danger", Map.of("server", a.server()),
                 "Disable mitigations on " + a.server() + "? It then only detects.")
-            : form(s, "enable", "Enable", "small", Map.of("server", a.server()), ""));
+            : form(s, "enable", "Enable", "small", Map.of("server", a.server()), "Enable mitigations on " + a.server()
+                + "? It then applies what the feed and its policy say."));
+      }
+      // This server's own blocks and mode overrides: the cells show their effect, this says why.
+      java.util.Set<String> own = o.serverBlocks().getOrDefault(a.agentId(), java.util.Set.of());
+      if (!own.isEmpty()) {
+        b.append("<div class=\"own\">blocked here: ").append(esc(String.join(", ", own))).append("</div>");
+      }
+      Map<String, String> ownModes = o.serverModes().getOrDefault(a.agentId(), Map.of());
+      if (!ownModes.isEmpty()) {
+        b.append("<div class=\"own\">mode here: ").append(esc(modes(ownModes))).append("</div>");
       }
       b.append("</td></tr>");
     }
@@ -381,19 +429,22 @@ final class Dashboard {
     // Rollouts.
     b.append("<section id=\"rollouts\"><h2>Rollouts</h2><table><thead><tr><th>Mitigation</th><th>Feed</th><th>State</th>"
         + "<th>Canary ring</th><th>Other rings</th><th></th></tr></thead><tbody>");
+    int canary = (int) o.agents().stream().filter(a -> a.ring().map(Policies.CANARY::equals).orElse(false)).count();
     for (Policies.Rollout r : o.rollouts()) {
       Map<String, Map<String, Integer>> progress = Fleet.progress(r, o.agents(), o.reports());
       String key = r.id() + "." + r.revision();
       b.append("<tr class=\"rollout ").append(r.released() ? "released" : "canary").append("\" data-rollout=\"")
           .append(esc(key)).append("\"><td>").append(esc(key)).append("</td><td>").append(esc(r.feed())).append("</td><td>")
-          .append(r.released() ? "released " + r.releasedAt().map(Object::toString).orElse("") + " by "
+          .append(r.released() ? "released " + r.releasedAt().map(Dashboard::when).orElse("") + " by "
               + esc(r.releasedBy().orElse("")) : "<span class=\"tag canary\">canary only</span> "
               + esc(o.heldReasons().getOrDefault(key, "")))
-          .append("</td><td>").append(progressText(progress.get("canary"))).append("</td><td>")
-          .append(progressText(progress.get("other"))).append("</td><td>");
+          .append("</td><td>").append(progressText(progress.get("canary"), canary, key)).append("</td><td>")
+          .append(progressText(progress.get("other"), o.agents().size() - canary, key)).append("</td><td>");
       if (operator && !r.released()) {
+        List<String> failed = Fleet.failures(r, o.agents(), o.reports());
         b.append(form(s, "approve", "Approve for every ring", "small", Map.of("id", r.id(), "revision",
-            String.valueOf(r.revision())), "Release " + key + " to every ring?"));
+            String.valueOf(r.revision())), "Release " + key + " to every ring?" + (failed.isEmpty() ? ""
+                : " " + String.join(", ", failed) + (failed.size() == 1 ? " reports" : " report") + " it Failed.")));
       }
       b.append("</td></tr>");
     }
@@ -406,7 +457,7 @@ final class Dashboard {
     b.append("<section id=\"audit\"><h2>Audit log</h2><table><thead><tr><th>When</th><th>Who</th><th>What</th>"
         + "<th>Target</th><th>Details</th></tr></thead><tbody>");
     for (AuditLog.Entry e : o.audit()) {
-      b.append("<tr><td>").append(e.at()).append("</td><td>").append(esc(e.actor())).append("</td><td>")
+      b.append("<tr><td class=\"seen\">").append(when(e.at())).append("</td><td>").append(esc(e.actor())).append("</td><td>")
           .append(esc(e.action())).append("</td><td>").append(esc(e.target())).append("</td><td>").append(esc(e.detail()))
           .append("</td></tr>");
     }
@@ -414,13 +465,30 @@ final class Dashboard {
     return b.toString();
   }
 
-  private static String progressText(Map<String, Integer> counts) {
+  /** Mode overrides as "M1 audit, M2 enforce". */
+  private static String modes(Map<String, String> modes) {
+    List<String> out = new ArrayList<>();
+    modes.forEach((id, mode) -> out.add(id + " " + mode));
+    return String.join(", ", out);
+  }
+
+  /**
+   * A ring's progress: servers per reported status, and how many of the ring's servers have not reported
+   * the revision. The counts alone read "1 Applied" as if the ring were done, however many servers it has.
+   */
+  private static String progressText(Map<String, Integer> counts, int servers, String key) {
     if (counts.isEmpty()) {
-      return "no report yet";
+      return servers == 0 ? "no server in this ring" : "no report yet from its " + servers
+          + (servers == 1 ? " server" : " servers");
     }
     StringBuilder b = new StringBuilder();
     counts.forEach((status, n) -> b.append("<span class=\"cell st-").append(esc(status)).append("\">").append(n)
         .append(' ').append(esc(status)).append("</span> "));
+    int missing = servers - counts.values().stream().mapToInt(Integer::intValue).sum();
+    if (missing > 0) {
+      b.append("<div class=\"missing\">").append(missing).append(" of ").append(servers)
+          .append(servers == 1 ? " server" : " servers").append(" without a report of ").append(esc(key)).append("</div>");
+    }
     return b.toString().trim();
   }
 }

@@ -329,7 +329,8 @@ final class Fleet {
   /** Everything the dashboard and the server list show, read in one go. */
   record Overview(Policies.OrgSettings org, java.util.Set<String> orgBlocks, Map<String, String> orgModes,
       List<Agents.Agent> agents, Map<String, List<Agents.MitigationReport>> reports, List<Policies.Rollout> rollouts,
-      Map<String, String> heldReasons, List<AuditLog.Entry> audit) {}
+      Map<String, String> heldReasons, List<AuditLog.Entry> audit, Map<String, java.util.Set<String>> serverBlocks,
+      Map<String, Map<String, String>> serverModes) {}
 
   Overview overview(int auditEntries) throws SQLException, HttpException {
     return db.read(c -> {
@@ -342,7 +343,8 @@ final class Fleet {
         }
       }
       return new Overview(org, Policies.orgBlocks(c), Policies.orgModes(c), Agents.list(c), Agents.mitigations(c),
-          rollouts, held, auditEntries > 0 ? AuditLog.newest(c, auditEntries, 0) : List.of());
+          rollouts, held, auditEntries > 0 ? AuditLog.newest(c, auditEntries, 0) : List.of(), Policies.serverBlocks(c),
+          Policies.serverModes(c));
     });
   }
 
@@ -373,6 +375,20 @@ final class Fleet {
         }
       }
     }
+    return out;
+  }
+
+  /** The servers that report a revision Failed, by name: what {@link Policies#failures} reads, from an overview. */
+  static List<String> failures(Policies.Rollout r, List<Agents.Agent> agents,
+      Map<String, List<Agents.MitigationReport>> reports) {
+    List<String> out = new ArrayList<>();
+    for (Agents.Agent a : agents) {
+      if (reports.getOrDefault(a.agentId(), List.of()).stream().anyMatch(m -> m.id().equals(r.id())
+          && m.revision() == r.revision() && m.status().equals("Failed"))) {
+        out.add(a.server());
+      }
+    }
+    out.sort(null);
     return out;
   }
 

@@ -80,6 +80,9 @@ final class FleetHandler extends Handler.Abstract {
       reply = route(method, path, request);
     } catch (HttpException e) {
       reply = Reply.error(e.status(), e.getMessage());
+      if (!e.allowed().isEmpty()) {
+        reply = reply.with("Allow", String.join(", ", e.allowed()));
+      }
       if (e.status() == 401) {
         reply = reply.with("WWW-Authenticate", "Bearer realm=\"tourniquet\"");
       }
@@ -163,8 +166,12 @@ final class FleetHandler extends Handler.Abstract {
     }
     String agentVersion = o.text("agentVersion", 128);
     String productVersion = o.optText("productVersion", 128).orElse(null);
-    String feedHealth = o.optMessage("feedHealth", 2000).orElseThrow(
-        () -> o.error("feedHealth", "\"ok\" or the feed's error", null));
+    // Not empty: anything but "ok" is shown to operators as the feed's error, and an empty one says nothing.
+    String feedHealthExpected = "\"ok\" or the feed's error (1 to 2000 characters)";
+    String feedHealth = o.optMessage("feedHealth", 2000).orElseThrow(() -> o.error("feedHealth", feedHealthExpected, null));
+    if (feedHealth.isEmpty()) {
+      throw o.error("feedHealth", feedHealthExpected, JsonBodies.MAPPER.getNodeFactory().textNode(feedHealth));
+    }
     List<Agents.MitigationReport> rows = new ArrayList<>();
     Set<String> ids = new HashSet<>();
     for (JsonBodies.Obj m : o.objects("mitigations", 2000)) {
@@ -222,7 +229,7 @@ final class FleetHandler extends Handler.Abstract {
       throws HttpException, IOException {
     String method = request.getMethod();
     if (!method.equals("GET") && !method.equals("HEAD")) {
-      throw new HttpException(405, "feeds are read-only: expected GET or HEAD but found " + method);
+      throw HttpException.methodNotAllowed(method, "GET", "HEAD");
     }
     int slash = rest.indexOf('/');
     String name = slash < 0 ? rest : rest.substring(0, slash);
@@ -305,7 +312,7 @@ final class FleetHandler extends Handler.Abstract {
 
   private static void requireMethod(String method, String allowed) throws HttpException {
     if (!method.equals(allowed)) {
-      throw new HttpException(405, "method " + method + " is not allowed here; expected " + allowed);
+      throw HttpException.methodNotAllowed(method, allowed);
     }
   }
 
@@ -382,6 +389,20 @@ final class FleetHandler extends Handler.Abstract {
         Fields fields = Request.extractQueryParameters(request);
         Fields.Field f = fields.get(name);
         return f == null ? Optional.empty() : Optional.ofNullable(f.getValue());
+      }
+
+      @Override
+      public void onlyQuery(Set<String> allowed) throws HttpException {
+        for (Fields.Field f : Request.extractQueryParameters(request)) {
+          if (!allowed.contains(f.getName())) {
+            throw HttpException.badRequest("query parameter %s: unknown; %s", JsonBodies.quote(f.getName()),
+                allowed.isEmpty() ? "this resource takes no query parameters"
+                    : "expected only " + String.join(", ", allowed));
+          }
+          if (f.getValues().size() > 1) {
+            throw HttpException.badRequest("query parameter %s: given twice; expected it once", f.getName());
+          }
+        }
       }
     };
   }

@@ -1,5 +1,6 @@
 package dev.tourniquet.server;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -11,14 +12,31 @@ final class HttpException extends Exception {
   private static final long serialVersionUID = 1L;
 
   private final int status;
+  private final List<String> allowed;
 
   HttpException(int status, String message) {
+    this(status, message, List.of());
+  }
+
+  private HttpException(int status, String message, List<String> allowed) {
     super(message);
     this.status = status;
+    this.allowed = allowed;
   }
 
   int status() {
     return status;
+  }
+
+  /** The methods a 405 names in its {@code Allow} header (RFC 9110 15.5.6); empty otherwise. */
+  List<String> allowed() {
+    return allowed;
+  }
+
+  /** 405: {@code method} is not one of {@code allowed}. */
+  static HttpException methodNotAllowed(String method, String... allowed) {
+    return new HttpException(405, "method " + method + " is not allowed here; expected " + String.join(" or ", allowed),
+        List.of(allowed));
   }
 
   static HttpException badRequest(String format, Object... args) {

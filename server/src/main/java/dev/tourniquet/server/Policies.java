@@ -99,6 +99,26 @@ final class Policies {
     return out;
   }
 
+  /** Every server's own blocks, by agent id (servers with none are absent). */
+  static Map<String, Set<String>> serverBlocks(Connection c) throws SQLException {
+    Map<String, Set<String>> out = new TreeMap<>();
+    for (var e : Database.query(c, "SELECT agent_id, mitigation_id FROM server_blocks", rs -> Map.entry(rs.getString(1),
+        rs.getString(2)))) {
+      out.computeIfAbsent(e.getKey(), k -> new TreeSet<>()).add(e.getValue());
+    }
+    return out;
+  }
+
+  /** Every server's own mode overrides, by agent id (servers with none are absent). */
+  static Map<String, Map<String, String>> serverModes(Connection c) throws SQLException {
+    Map<String, Map<String, String>> out = new TreeMap<>();
+    for (var row : Database.query(c, "SELECT agent_id, mitigation_id, mode FROM server_modes",
+        rs -> List.of(rs.getString(1), rs.getString(2), rs.getString(3)))) {
+      out.computeIfAbsent(row.get(0), k -> new TreeMap<>()).put(row.get(1), row.get(2));
+    }
+    return out;
+  }
+
   /** Blocks at org level (agentId empty) or for one server; false if it already was. */
   static boolean block(Connection c, Optional<String> agentId, String id) throws SQLException {
     if (agentId.isEmpty()) {

@@ -172,6 +172,18 @@ abstract class AdminContract extends ContractBase {
         Arguments.of("POST", "/api/v1/admin/enrolment-tokens", "{\"ttl\":\"P365D\"}", 400, "from PT1S to P30D"),
         Arguments.of("POST", "/api/v1/admin/enrolment-tokens", "{\"ttl\":\"PT0.5S\"}", 400, "whole seconds from PT1S"),
         Arguments.of("GET", "/api/v1/admin/audit?limit=0", null, 400, "query parameter limit"),
+        // A body without the labels, or with null, used to clear every label, the ring with them.
+        Arguments.of("POST", "/api/v1/admin/servers/web-01/labels", "{}", 400,
+            "labels: field \"labels\": expected an object of at most 32 string values ({} removes every label)"
+                + " but found nothing"),
+        Arguments.of("POST", "/api/v1/admin/servers/web-01/labels", "{\"labels\":null}", 400,
+            "labels: field \"labels\": expected an object of at most 32 string values ({} removes every label)"
+                + " but found null"),
+        Arguments.of("GET", "/api/v1/admin/audit?lmit=5", null, 400,
+            "query parameter \"lmit\": unknown; expected only limit, before"),
+        Arguments.of("GET", "/api/v1/admin/audit?limit=5&limit=6", null, 400, "query parameter limit: given twice; expected it once"),
+        Arguments.of("GET", "/api/v1/admin/servers?stale=true", null, 400,
+            "query parameter \"stale\": unknown; this resource takes no query parameters"),
         Arguments.of("GET", "/api/v1/admin/nothing", null, 404, "no admin resource"),
         Arguments.of("DELETE", "/api/v1/admin/policy", null, 405, "expected GET"));
   }
@@ -180,7 +192,8 @@ abstract class AdminContract extends ContractBase {
   @MethodSource("badAdminRequests")
   void badAdminRequestIsRefusedWithAClearErrorAndChangesNothing(String method, String path, String body, int status,
       String message) throws Exception {
-    fleet.enrol("web-01", "{}");
+    fleet.enrol("web-01", "{\"ring\":\"canary\"}");
+    JsonNode serverBefore = fleet.adminGet("/api/v1/admin/servers/web-01");
     JsonNode policyBefore = fleet.adminGet("/api/v1/admin/policy");
     int auditBefore = fleet.adminGet("/api/v1/admin/audit?limit=1000").size();
 
@@ -195,6 +208,7 @@ abstract class AdminContract extends ContractBase {
     assertThat(fleet.adminGet("/api/v1/admin/policy")).isEqualTo(policyBefore);
     assertThat(fleet.adminGet("/api/v1/admin/audit?limit=1000")).hasSize(auditBefore);
     assertThat(fleet.adminGet("/api/v1/admin/users")).hasSize(1);
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web-01")).isEqualTo(serverBefore);
   }
 
   @Test

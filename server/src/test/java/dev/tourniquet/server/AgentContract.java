@@ -358,6 +358,14 @@ abstract class AgentContract extends ContractBase {
         Arguments.of(REPORT.replace("\"lastCheck\":\"2026-03-01T12:00:00Z\"", "\"lastCheck\":\"yesterday\""), 400,
             "ISO-8601"),
         Arguments.of(REPORT.replace("\"feedHealth\":\"ok\",", ""), 400, "feedHealth"),
+        // An empty feedHealth is not "ok": the dashboard listed it as a feed error with no text.
+        Arguments.of(REPORT.replace("\"feedHealth\":\"ok\"", "\"feedHealth\":\"\""), 400,
+            "field \"feedHealth\": expected \"ok\" or the feed's error (1 to 2000 characters) but found the string \"\""),
+        // Times the databases cannot store were a 500 (H2) or taken as they were (a year -999999999).
+        Arguments.of(REPORT.replace("\"2026-03-01T12:00:00Z\"", "\"+1000000000-01-01T00:00:00Z\""), 400,
+            "field \"lastCheck\": expected an ISO-8601 UTC time from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"),
+        Arguments.of(REPORT.replace("\"2026-03-01T13:00:00Z\"", "\"-999999999-01-01T00:00:00Z\""), 400,
+            "field \"nextCheck\": expected an ISO-8601 UTC time from 0001-01-01T00:00:00Z"),
         Arguments.of(REPORT.replace("\"server\":\"web-01\",", "\"server\":\"web-01\",\"extra\":1,"), 400,
             "unknown field \"extra\""),
         Arguments.of("{\"dataCollection\":\"yes\"}", 400, "true or false"),

@@ -35,6 +35,8 @@ class DashboardBrowserTest {
   Fixture fleet;
   ChromeDriver browser;
   WebDriverWait wait;
+  String web1;
+  String web2;
 
   @BeforeEach
   void start() throws Exception {
@@ -42,8 +44,8 @@ class DashboardBrowserTest {
     // web-03 enrols, then is not heard from for four hours: stale.
     fleet.enrol("web-03", "{\"ring\":\"broad\"}");
     fleet.clock.advance(Duration.ofHours(4));
-    String web1 = fleet.enrol("web-01", "{\"ring\":\"canary\",\"site\":\"paris\"}");
-    String web2 = fleet.enrol("web-02", "{\"ring\":\"<b>broad</b>\"}");
+    web1 = fleet.enrol("web-01", "{\"ring\":\"canary\",\"site\":\"paris\"}");
+    web2 = fleet.enrol("web-02", "{\"ring\":\"<b>broad</b>\"}");
     fleet.adminPost("/api/v1/admin/org/rollout", "{\"enabled\":true}");
     fleet.feed.publish(Map.of("M3", 1));
     awaitRollout("M3");
@@ -170,6 +172,126 @@ class DashboardBrowserTest {
     browser.get(fleet.uri("/dashboard").toString());
     assertThat(wait.until(ExpectedConditions.presenceOfElementLocated(By.id("token"))).isDisplayed()).isTrue();
     assertThat(browser.manage().getCookieNamed(Dashboard.COOKIE)).isNull();
+  }
+
+  @Test
+  void longServerNameAndLongReasonWrapInsteadOfWideningThePage() throws Exception {
+    // Agent-supplied strings: a 253-character host name and a 2000-character error without a space. The
+    // server column took 2000 px and the page 15000 px: the mitigation columns were off screen.
+    String name = "exchange-" + "x".repeat(227) + ".corp.example.org";
+    String credential = fleet.enrol(name, "{}");
+    report(credential, name, "[{\"id\":\"M1\",\"revision\":1,\"kind\":\"request-rules\",\"status\":\"Failed\",\"reason\":"
+        + "\"nginx -t: " + "y".repeat(1900) + "\"}]");
+    logIn(fleet.adminToken);
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+    screenshot("long-names");
+
+    long viewport = (Long) browser.executeScript("return document.documentElement.clientWidth");
+    assertThat((Long) browser.executeScript("return document.documentElement.scrollWidth")).as("page width")
+        .isLessThanOrEqualTo(viewport);
+    WebElement row = browser.findElement(By.cssSelector("tr.server[data-server='" + name + "']"));
+    assertThat(row.findElement(By.tagName("th")).getSize().getWidth()).as("server column").isLessThan((int) viewport / 3);
+    assertThat(row.findElement(By.cssSelector("td.st-Failed")).getLocation().getX()).as("the failed cell is on screen")
+        .isLessThan((int) viewport);
+  }
+
+  @Test
+  void everyActionAsksForConfirmationAndApprovalNamesTheCanaryFailures() throws Exception {
+    fleet.adminPost("/api/v1/admin/org/block", "{\"id\":\"M1\"}");
+    fleet.adminPost("/api/v1/admin/org/disable", "");
+    fleet.adminPost("/api/v1/admin/servers/web-02/disable", "");
+    report(web1, "web-01", "[{\"id\":\"M3\",\"revision\":1,\"kind\":\"request-rules\",\"status\":\"Failed\",\"reason\":"
+        + "\"health probe: expected 200 but found 502\"}]");
+    logIn(fleet.user("olga", "operator"));
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+
+    // Unblock (servers apply the mitigation again) and enable were sent at the first click.
+    List<WebElement> forms = browser.findElements(By.cssSelector("form[action='/dashboard/action']"));
+    assertThat(forms).extracting(f -> f.findElement(By.cssSelector("input[name=action]")).getAttribute("value"))
+        .contains("unblock", "enable", "approve", "block", "disable");
+    assertThat(forms).allSatisfy(f -> assertThat(f.getAttribute("data-confirm")).as(f.getText()).isNotBlank());
+    browser.findElement(By.cssSelector("th.mitigation[data-id='M1'] button")).click();
+    assertThat(wait.until(ExpectedConditions.alertIsPresent()).getText()).contains("Unblock M1");
+    browser.switchTo().alert().dismiss();
+    assertThat(fleet.adminGet("/api/v1/admin/policy").get("blocked").toString()).isEqualTo("[\"M1\"]");
+
+    WebElement approve = browser.findElement(By.cssSelector("tr.rollout[data-rollout='M3.1'] button"));
+    approve.click();
+    assertThat(wait.until(ExpectedConditions.alertIsPresent()).getText()).contains("web-01 reports it Failed");
+    browser.switchTo().alert().dismiss();
+    assertThat(fleet.adminGet("/api/v1/admin/rollouts").get(0).get("state").asText()).isEqualTo("canary");
+  }
+
+  @Test
+  void modeOverridesAndOneServersBlocksAreShown() throws Exception {
+    // An organisation-wide audit override leaves a mitigation unenforced everywhere; a server's own block
+    // removes it there. Neither was on the page: an operator saw Audit or Blocked cells and no reason.
+    fleet.adminPost("/api/v1/admin/org/mode", "{\"id\":\"M2\",\"mode\":\"audit\"}");
+    fleet.adminPost("/api/v1/admin/servers/web-02/block", "{\"id\":\"M1\"}");
+    fleet.adminPost("/api/v1/admin/servers/web-01/mode", "{\"id\":\"M2\",\"mode\":\"enforce\"}");
+    logIn(fleet.user("vera", "viewer"));
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+    screenshot("policy-overrides");
+
+    assertThat(browser.findElement(By.id("org-modes")).getText()).isEqualTo("M2 audit");
+    assertThat(browser.findElement(By.cssSelector("tr.server[data-server='web-02'] td.policy")).getText())
+        .contains("blocked here: M1");
+    assertThat(browser.findElement(By.cssSelector("tr.server[data-server='web-01'] td.policy")).getText())
+        .contains("M2 enforce");
+    assertThat(browser.findElement(By.cssSelector("tr.server[data-server='web-03'] td.policy")).getText())
+        .isEqualTo("enabled");
+  }
+
+  @Test
+  void refusedActionIsAPageThatSaysWhyWithAWayBack() throws Exception {
+    logIn(fleet.user("olga", "operator"));
+    WebElement approve = wait.until(ExpectedConditions.presenceOfElementLocated(
+        By.cssSelector("tr.rollout[data-rollout='M3.1'] button")));
+    fleet.adminPost("/api/v1/admin/rollouts/M3/approve", "{}"); // another operator was quicker
+    submitConfirmed(approve);
+
+    // It was the API's JSON, on a page with no way back.
+    WebElement error = wait.until(ExpectedConditions.presenceOfElementLocated(By.id("action-error")));
+    screenshot("action-refused");
+    assertThat(error.getText()).contains("no revision of M3 with revision 1 is waiting in ring canary");
+    browser.findElement(By.id("back")).click();
+    wait.until(ExpectedConditions.attributeContains(By.cssSelector("tr.rollout[data-rollout='M3.1']"), "class",
+        "released"));
+  }
+
+  @Test
+  void staticFilesAndTheRootAnswerOnlyGetAndHead() throws Exception {
+    // POST /static/dashboard.js answered 200 with the script, DELETE / a redirect.
+    for (String[] r : new String[][] {{"POST", "/static/dashboard.js"}, {"PUT", "/static/dashboard.css"},
+        {"DELETE", "/"}}) {
+      HttpResponse<String> answer = fleet.http.send(HttpRequest.newBuilder(fleet.uri(r[1]))
+          .method(r[0], HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(answer.statusCode()).as(r[0] + " " + r[1]).isEqualTo(405);
+      assertThat(Fixture.json(answer).get("error").asText()).isEqualTo("method " + r[0]
+          + " is not allowed here; expected GET or HEAD");
+      assertThat(answer.headers().firstValue("Allow")).hasValue("GET, HEAD");
+    }
+    HttpResponse<String> head = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/static/dashboard.css"))
+        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(head.statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void rolloutProgressCountsTheServersThatHaveNotReportedTheRevision() throws Exception {
+    // M1.1: web-01 (canary) Applied, web-02 Failed, web-03 never reported. The other rings read "1 Failed"
+    // alone, as if the ring were done; M3.1's canary ring "1 Applied" whatever the size of the ring.
+    String web4 = fleet.enrol("web-04", "{\"ring\":\"canary\"}");
+    report(web4, "web-04", "[]");
+    logIn(fleet.adminToken);
+    WebElement m1 = wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("tr.rollout[data-rollout='M1.1']")));
+    screenshot("rollout-progress");
+
+    List<WebElement> m1Cells = m1.findElements(By.tagName("td"));
+    assertThat(m1Cells.get(3).getText()).isEqualTo("1 Applied\n1 of 2 servers without a report of M1.1");
+    assertThat(m1Cells.get(4).getText()).isEqualTo("1 Failed\n1 of 2 servers without a report of M1.1");
+    List<WebElement> m3Cells = browser.findElements(By.cssSelector("tr.rollout[data-rollout='M3.1'] td"));
+    assertThat(m3Cells.get(3).getText()).isEqualTo("1 Applied\n1 of 2 servers without a report of M3.1");
+    assertThat(m3Cells.get(4).getText()).isEqualTo("no report yet from its 2 servers");
   }
 
   /** Logs in as the first admin with a plain HTTP client; returns the Set-Cookie header of the session. */

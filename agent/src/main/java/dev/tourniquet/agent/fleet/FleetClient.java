@@ -58,6 +58,9 @@ public final class FleetClient implements PolicySource, Reporter {
   private static final int MAX_HELD_REASON_CHARS = 300;
   /** The longest reason the fleet server takes per mitigation; a longer one would make it refuse the report. */
   static final int MAX_REASON_CHARS = 2000;
+  /** The longest feed health and product version the fleet server takes. */
+  static final int MAX_FEED_HEALTH_CHARS = 2000;
+  static final int MAX_VERSION_CHARS = 128;
 
   private final URI base;
   private final String credential;
@@ -289,16 +292,31 @@ public final class FleetClient implements PolicySource, Reporter {
     return text.substring(0, end) + "…";
   }
 
+  /**
+   * The text with each control character the fleet server refuses replaced by U+FFFD (line breaks and tabs
+   * kept where {@code lines}). Reasons and feed errors carry other programs' output, colour escapes and
+   * all: the server refused the whole report for one of them, and a failing server only looked stale.
+   */
+  static String printable(String text, boolean lines) {
+    StringBuilder b = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      boolean control = (c < 0x20 && !(lines && (c == '\n' || c == '\r' || c == '\t'))) || c == 0x7f;
+      b.append(control ? '\ufffd' : c);
+    }
+    return b.toString();
+  }
+
   /** The report body of the contract from the agent's status. */
   static ObjectNode reportBody(AgentStatus status) {
     ObjectNode body = JSON.createObjectNode();
     body.put("server", status.server());
     String version = FleetClient.class.getPackage().getImplementationVersion();
     body.put("agentVersion", version == null ? "development" : version);
-    status.version().ifPresent(v -> body.put("productVersion", v));
+    status.version().ifPresent(v -> body.put("productVersion", shorten(printable(v, false), MAX_VERSION_CHARS)));
     status.lastCheck().ifPresent(t -> body.put("lastCheck", t.toString()));
     body.put("nextCheck", status.nextCheck().toString());
-    body.put("feedHealth", status.feedHealth());
+    body.put("feedHealth", shorten(printable(status.feedHealth(), true), MAX_FEED_HEALTH_CHARS));
     body.put("dataCollection", true);
     ArrayNode mitigations = body.putArray("mitigations");
     for (MitigationStatus m : status.mitigations()) {
@@ -307,7 +325,7 @@ public final class FleetClient implements PolicySource, Reporter {
       row.put("revision", m.revision());
       row.put("kind", m.kinds());
       row.put("status", m.status().label());
-      row.put("reason", shorten(m.reason(), MAX_REASON_CHARS));
+      row.put("reason", shorten(printable(m.reason(), true), MAX_REASON_CHARS));
       // Hit counters are kept per target; the server shows them per mitigation and rule.
       Map<String, Long> hits = new TreeMap<>();
       status.auditHits().values().forEach(byId -> byId.getOrDefault(m.id(), Map.of())

@@ -193,6 +193,27 @@ class FleetClientTest {
   }
 
   @Test
+  void controlCharactersAndAFeedErrorTooLongForTheServerAreMadeSafeNotRefused() throws Exception {
+    // A failure whose reason carried an escape sequence (a command's coloured output), or a feed error longer
+    // than the server takes, made the server refuse every report: the failing server only looked stale.
+    FleetClient client = enrolled("web-01", Map.of(), true);
+    String reason = "nginx -t failed:\n\u001b[31merror\u001b[0m in line 3\u0000";
+    String feedError = "feed rejected: " + "y".repeat(3000);
+    AgentStatus status = new AgentStatus("web-01", Map.of(), "microsoft-exchange-server",
+        Optional.of("15.2\u0007" + "9".repeat(200)), true, Optional.empty(), Instant.parse("2026-03-01T13:00:00Z"),
+        feedError, "ok", 3, List.of(new MitigationStatus("M1", 1, "request-rules", "abort", Status.FAILED, reason,
+            Optional.of(1), Optional.of(false))), Map.of());
+
+    client.report(status);
+
+    JsonNode server = admin("GET", "/api/v1/admin/servers/web-01", null);
+    assertThat(server.get("mitigations").get(0).get("reason").asText())
+        .isEqualTo("nginx -t failed:\n\ufffd[31merror\ufffd[0m in line 3\ufffd");
+    assertThat(server.get("feedHealth").asText()).hasSize(2000).startsWith("feed rejected: y").endsWith("y…");
+    assertThat(server.get("productVersion").asText()).hasSize(128).startsWith("15.2\ufffd999");
+  }
+
+  @Test
   void withDataCollectionOffOnlyAHeartbeatIsSent() throws Exception {
     FleetClient client = enrolled("web-01", Map.of(), false);
 
