@@ -15,6 +15,7 @@ final class TextTable {
    * @param caps the largest width of each column but the last, 0 for none; missing entries mean none
    */
   static void print(PrintWriter out, List<String> header, List<List<String>> rows, int... caps) {
+    rows = rows.stream().map(row -> row.stream().map(TextTable::printable).toList()).toList();
     int columns = header.size();
     int[] width = new int[columns - 1];
     for (int c = 0; c < columns - 1; c++) {
@@ -30,6 +31,30 @@ final class TextTable {
     for (List<String> row : rows) {
       out.println(line(row, width));
     }
+  }
+
+  /**
+   * A cell as it may reach a terminal: control characters (C0, DEL, C1) and invisible format characters
+   * (direction overrides and isolates, zero-width marks) become U+FFFD. Cells hold what agents reported
+   * (reasons, labels, product versions), and such characters could move the cursor, clear the screen, or
+   * make one server's name read as another's; a tab or line break would also break the table.
+   */
+  static String printable(String cell) {
+    StringBuilder out = null;
+    for (int i = 0; i < cell.length(); ) {
+      int cp = cell.codePointAt(i);
+      int type = Character.getType(cp);
+      if (type == Character.CONTROL || type == Character.FORMAT) {
+        if (out == null) {
+          out = new StringBuilder(cell.length()).append(cell, 0, i);
+        }
+        out.append('\ufffd');
+      } else if (out != null) {
+        out.appendCodePoint(cp);
+      }
+      i += Character.charCount(cp);
+    }
+    return out == null ? cell : out.toString();
   }
 
   private static String line(List<String> cells, int[] width) {

@@ -30,6 +30,18 @@ class TextTableTest {
         "M1.1  Exchange Se…  a reason longer than any column");
   }
 
+  @Test
+  void controlAndDirectionCharactersFromAgentsAreShownAsReplacementCharactersNotSentToTheTerminal() {
+    // A reported reason or label could clear the screen (ESC [2J, or the 8-bit CSI U+009B) or, with a
+    // right-to-left override, make "web-01\u202e10-bew" read as another server's name.
+    List<String> lines = print(List.of("SERVER", "DETAIL"), List.of(
+        List.of("web-01\u202egpj.exe", "failed\u001b[2J\u009b31mhidden\ttab\nnew line")), 0);
+
+    assertThat(lines).containsExactly(
+        "SERVER          DETAIL",
+        "web-01\ufffdgpj.exe  failed\ufffd[2J\ufffd31mhidden\ufffdtab\ufffdnew line");
+  }
+
   private static List<String> print(List<String> header, List<List<String>> rows, int... caps) {
     StringWriter out = new StringWriter();
     try (PrintWriter writer = new PrintWriter(out)) {
