@@ -129,8 +129,10 @@ final class Planner {
       return skip(id, Status.FAILED, "failed: " + why, inFeed);
     }
     if (m == null && feed.targetsVersion() == 0) {
-      // No feed has ever verified here (or the TUF store lost it): absence proves nothing, keep protection.
-      return keep(id, applied, "kept revision " + revision(id, applied) + ": no verified feed yet", inFeed);
+      // No feed has ever verified here (or the TUF store lost it): absence proves nothing, keep protection,
+      // unless an administrator blocked or removed it, which needs no feed.
+      return removedByAdmin(id, applied, policy, inFeed).orElseGet(() ->
+          keep(id, applied, "kept revision " + revision(id, applied) + ": no verified feed yet", inFeed));
     }
     if (m == null) {
       // The row still names what was applied (M1.2, its kind and title), not a bare id at revision 0.
@@ -149,7 +151,8 @@ final class Planner {
     }
     if (host.version().isEmpty()) {
       String why = "product version unknown: " + host.versionProblem();
-      return applied != null ? keep(id, applied, "kept revision " + revision(id, applied) + ": " + why, inFeed)
+      return applied != null ? removedByAdmin(id, applied, policy, inFeed).orElseGet(() ->
+          keep(id, applied, "kept revision " + revision(id, applied) + ": " + why, inFeed))
           : skip(id, Status.NOT_APPLICABLE, "not applicable: " + why, inFeed);
     }
     Version version = host.version().get();

@@ -39,6 +39,8 @@ class PlannerTest {
     Map<String, Planner.AppliedMitigation> applied = new HashMap<>();
     Map<String, Planner.Failure> failed = new HashMap<>();
     Map<String, Integer> highest = new HashMap<>();
+    /** The verified feed's targets version: 0 when no feed has verified on this state directory yet. */
+    long targetsVersion = 1;
 
     Inputs applied(int revision) {
       applied.put("M1", new Planner.AppliedMitigation(Docs.mitigation("M1", revision), false));
@@ -52,7 +54,7 @@ class PlannerTest {
     }
 
     Step plan() {
-      Plan plan = Planner.plan(new FeedView(1, feed, rejected), new Planner.Policy(org, local), host,
+      Plan plan = Planner.plan(new FeedView(targetsVersion, feed, rejected), new Planner.Policy(org, local), host,
           new Planner.Applied(applied, failed, highest), NOW);
       return plan.steps().stream().filter(s -> s.id().equals("M1")).findFirst().orElseThrow();
     }
@@ -119,6 +121,22 @@ class PlannerTest {
           i.applied(1).host = new HostFacts(Docs.PRODUCT, Optional.empty(), "command failed");
           return i;
         }, Decision.KEEP, Status.APPLIED, "kept revision M1.1: product version unknown: command failed"),
+        new Case("version unknown, applied, blocked by admin: remove", i -> {
+          i.applied(1).host = new HostFacts(Docs.PRODUCT, Optional.empty(), "command failed");
+          i.local = LocalPolicy.DEFAULT.withBlocked("M1");
+          return i;
+        }, Decision.REMOVE, Status.BLOCKED, "blocked by admin"),
+        new Case("no verified feed yet, applied: keep", i -> {
+          i.applied(1).feed.clear();
+          i.targetsVersion = 0;
+          return i;
+        }, Decision.KEEP, Status.APPLIED, "kept revision M1.1: no verified feed yet"),
+        new Case("no verified feed yet, applied, removed by admin: remove", i -> {
+          i.applied(1).feed.clear();
+          i.targetsVersion = 0;
+          i.local = LocalPolicy.DEFAULT.withRemoved("M1", 1);
+          return i;
+        }, Decision.REMOVE, Status.REMOVED, "removed by admin: revision 1 stays off until unblocked or revised"),
         new Case("blocked by admin", i -> {
           i.local = LocalPolicy.DEFAULT.withBlocked("M1");
           return i;
