@@ -483,9 +483,16 @@ final class FeedCommand {
           s.version(), s.valid(), s.threshold(), s.role().typeName(), s.keysOf(), s.complete() ? "" : " (needs more)");
       complete &= s.complete();
     }
+    // A staged version another copy's publish overtook can never be published, however well signed.
+    List<String> stale = status.stream().filter(s -> only == null || s.role() == only)
+        .flatMap(s -> s.unpublishable().map(why -> "staged " + s.role().fileName() + ": " + why).stream())
+        .distinct().toList();
+    stale.forEach(out::println);
     if (only == null) {
-      out.println(status.isEmpty() ? "staged: nothing" : complete ? "ready to publish" : "not ready to publish: sign with more keys");
+      out.println(status.isEmpty() ? "staged: nothing" : !stale.isEmpty() ? "not ready to publish: discard the stale"
+          + " staged metadata (above)" : complete ? "ready to publish" : "not ready to publish: sign with more keys");
     }
+    complete &= stale.isEmpty();
     return complete;
   }
 

@@ -161,8 +161,11 @@ public final class FeedRepository {
    * @param keysOf which root lists the keys counted, e.g. {@code "the published root (version 1)"}
    * @param valid valid signatures by distinct keys of that root's role
    * @param threshold signatures required
+   * @param unpublishable why the staged version can never be published, if so: it is not the version after the
+   *     published one (another copy of the repository published since it was staged), and must be discarded
    */
-  public record SigningStatus(Role role, long version, String keysOf, int valid, int threshold) {
+  public record SigningStatus(Role role, long version, String keysOf, int valid, int threshold,
+      Optional<String> unpublishable) {
     /**
      * Tells whether the threshold is met.
      *
@@ -823,23 +826,25 @@ public final class FeedRepository {
     Optional<Metadata> stagedRoot = readStaged(Role.ROOT);
     if (stagedRoot.isPresent()) {
       Metadata root = stagedRoot.get();
+      Optional<String> stale = notNext(root, current.root, Role.ROOT);
       if (current.root.isPresent()) {
-        result.add(status(root, current.root.get(), "the published root", Role.ROOT));
+        result.add(status(root, current.root.get(), "the published root", Role.ROOT, stale));
       }
-      result.add(status(root, root, "the new root", Role.ROOT));
+      result.add(status(root, root, "the new root", Role.ROOT, stale));
     }
     Optional<Metadata> stagedTargets = readStaged(Role.TARGETS);
     if (stagedTargets.isPresent()) {
       Metadata root = stagedRoot.or(() -> current.root).orElseThrow(() -> notInitialised());
       result.add(status(stagedTargets.get(), root, stagedRoot.isPresent() ? "the new root" : "the published root",
-          Role.TARGETS));
+          Role.TARGETS, notNext(stagedTargets.get(), current.targets, Role.TARGETS)));
     }
     return result;
   }
 
-  private static SigningStatus status(Metadata m, Metadata root, String description, Role role) {
+  private static SigningStatus status(Metadata m, Metadata root, String description, Role role,
+      Optional<String> unpublishable) {
     return new SigningStatus(role, m.version, description + " (version " + root.version + ")",
-        Signatures.countValid(m, root.root(), role), root.root().roles().get(role).threshold());
+        Signatures.countValid(m, root.root(), role), root.root().roles().get(role).threshold(), unpublishable);
   }
 
   /**
@@ -1077,7 +1082,8 @@ public final class FeedRepository {
       roots.add(staged);
     }
     for (Metadata root : roots) {
-      SigningStatus status = status(staged, root, root == staged ? "the new root" : "the published root", role);
+      SigningStatus status = status(staged, root, root == staged ? "the new root" : "the published root", role,
+          Optional.empty());
       if (!status.complete()) {
         throw new RepositoryStateException("staged " + role.fileName(), "expected at least " + status.threshold()
             + " valid signature" + (status.threshold() == 1 ? "" : "s") + " by " + role.typeName() + " keys of "
@@ -1193,15 +1199,24 @@ public final class FeedRepository {
    */
   private static void requireNext(Metadata staged, Optional<Metadata> published, Role role)
       throws RepositoryStateException {
-    long expected = published.map(p -> p.version + 1).orElse(1L);
-    if (staged.version != expected) {
-      throw new RepositoryStateException("staged " + role.fileName(), "expected version " + expected
-          + (published.isPresent() ? ", the one after the published " + role.typeName() + " version "
-              + published.get().version : ", the first") + ", but found version " + staged.version
-          + ": it was staged from another state of the feed (did another copy of the repository publish since?)"
-          + " and can never be published; discard it (feed discard --role " + role.typeName()
-          + ") and stage the changes again on the published feed");
+    Optional<String> problem = notNext(staged, published, role);
+    if (problem.isPresent()) {
+      throw new RepositoryStateException("staged " + role.fileName(), problem.get());
     }
+  }
+
+  /** Why staged metadata is not the version after the published one and can never be published, if so. */
+  private static Optional<String> notNext(Metadata staged, Optional<Metadata> published, Role role) {
+    long expected = published.map(p -> p.version + 1).orElse(1L);
+    if (staged.version == expected) {
+      return Optional.empty();
+    }
+    return Optional.of("expected version " + expected
+        + (published.isPresent() ? ", the one after the published " + role.typeName() + " version "
+            + published.get().version : ", the first") + ", but found version " + staged.version
+        + ": it was staged from another state of the feed (did another copy of the repository publish since?)"
+        + " and can never be published; discard it (feed discard --role " + role.typeName()
+        + ") and stage the changes again on the published feed");
   }
 
   /**

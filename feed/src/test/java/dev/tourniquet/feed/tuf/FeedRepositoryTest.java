@@ -161,10 +161,17 @@ class FeedRepositoryTest {
     repo.repo.sign(Role.TARGETS, repo.targetsKey);
     assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
         .hasMessageContaining("feed discard --role targets");
+    // Signed enough, and still never publishable: the status says so instead of "ready".
+    assertThat(repo.repo.status()).singleElement().satisfies(st -> {
+      assertThat(st.complete()).isTrue();
+      assertThat(st.unpublishable()).hasValueSatisfying(why -> assertThat(why)
+          .contains("expected version 3").contains("feed discard --role targets"));
+    });
 
     repo.repo.discard(Role.TARGETS);
     repo.repo.removeTarget("mitigations/M2.json");
     repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    assertThat(repo.repo.status()).singleElement().satisfies(st -> assertThat(st.unpublishable()).isEmpty());
 
     assertThat(repo.publish().targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M3.json");
   }
