@@ -108,8 +108,7 @@ final class Planner {
         return skip(id, Status.FAILED, "failed: invalid document in the feed: " + invalid, inFeed);
       }
       // An administrator's block or removal needs no document: it removes, whatever the feed holds.
-      return removedByAdmin(id, applied, policy, inFeed).orElseGet(() ->
-          keep(id, applied, "kept revision " + revision(id, applied) + ": the feed's document is invalid: " + invalid, inFeed));
+      return keepUnlessRemovedByAdmin(id, applied, policy, inFeed, "the feed's document is invalid: " + invalid);
     }
     Integer highest = state.highest().get(id);
     if (m != null && highest != null && m.revision() < highest) {
@@ -119,20 +118,16 @@ final class Planner {
       String why = "revision " + m.revision() + " is below revision " + highest + ", which this server applied before:"
           + " a revision never goes back; the publisher must publish it as revision " + (highest + 1) + " or above";
       if (applied != null) {
-        Optional<Step> byAdmin = removedByAdmin(id, applied, policy, inFeed);
-        if (byAdmin.isPresent()) {
-          return byAdmin.get();
-        }
-        Step kept = keep(id, applied, "kept revision " + revision(id, applied) + ": " + why, inFeed);
-        return new Step(id, Decision.KEEP, Status.FAILED, kept.reason(), kept.desired(), kept.audit(), inFeed);
+        Step kept = keepUnlessRemovedByAdmin(id, applied, policy, inFeed, why);
+        return kept.decision() != Decision.KEEP ? kept
+            : new Step(id, Decision.KEEP, Status.FAILED, kept.reason(), kept.desired(), kept.audit(), inFeed);
       }
       return skip(id, Status.FAILED, "failed: " + why, inFeed);
     }
     if (m == null && feed.targetsVersion() == 0) {
       // No feed has ever verified here (or the TUF store lost it): absence proves nothing, keep protection,
       // unless an administrator blocked or removed it, which needs no feed.
-      return removedByAdmin(id, applied, policy, inFeed).orElseGet(() ->
-          keep(id, applied, "kept revision " + revision(id, applied) + ": no verified feed yet", inFeed));
+      return keepUnlessRemovedByAdmin(id, applied, policy, inFeed, "no verified feed yet");
     }
     if (m == null) {
       // The row still names what was applied (M1.2, its kind and title), not a bare id at revision 0.
@@ -151,8 +146,7 @@ final class Planner {
     }
     if (host.version().isEmpty()) {
       String why = "product version unknown: " + host.versionProblem();
-      return applied != null ? removedByAdmin(id, applied, policy, inFeed).orElseGet(() ->
-          keep(id, applied, "kept revision " + revision(id, applied) + ": " + why, inFeed))
+      return applied != null ? keepUnlessRemovedByAdmin(id, applied, policy, inFeed, why)
           : skip(id, Status.NOT_APPLICABLE, "not applicable: " + why, inFeed);
     }
     Version version = host.version().get();
@@ -222,6 +216,17 @@ final class Planner {
    * Removes an applied mitigation that an administrator blocked, or removed at its revision or a later one,
    * when the feed gives no document to plan with.
    */
+  /**
+   * Keeps an applied revision that the feed cannot decide about (its document invalid or below one applied
+   * before, no feed verified yet, the version unknown), unless an administrator blocked or removed it: that
+   * needs neither a document nor a version.
+   */
+  private static Step keepUnlessRemovedByAdmin(String id, AppliedMitigation applied, Policy policy,
+      Optional<Mitigation> shown, String why) {
+    return removedByAdmin(id, applied, policy, shown).orElseGet(() ->
+        keep(id, applied, "kept revision " + revision(id, applied) + ": " + why, shown));
+  }
+
   private static Optional<Step> removedByAdmin(String id, AppliedMitigation applied, Policy policy,
       Optional<Mitigation> shown) {
     if (policy.org().blocked().contains(id)) {
