@@ -10,7 +10,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -51,9 +53,13 @@ import org.slf4j.LoggerFactory;
  * mitigations disabling the same service restore it only when both are gone. The previous state is the
  * one found by the first mitigation, never overwritten by a later one (which would find it disabled).
  *
- * <p><b>Converge re-checks reality.</b> Every converge queries every wanted service, even those its
- * records say are disabled, and disables again whatever someone (or a supervisord restart) started. With
- * nothing to change, a converge issues queries only.
+ * <p><b>Converge re-checks reality.</b> Every converge asks the manager about every wanted service, even
+ * those its records say are disabled, and disables again whatever someone (or a supervisord restart)
+ * started. The answer that {@linkplain ServiceManager#resolve resolves} a name carries each service's state,
+ * and is used as long as this converge has changed nothing yet; after a change (a restore, a disable, which
+ * can start or stop other services), the next service is queried afresh. A name two mitigations write alike
+ * is asked about once. So with nothing to change, a converge issues one resolve per name and nothing else
+ * (systemd, supervisord: one command each; Windows: two).
  *
  * <p><b>Failure.</b> The steps of one converge are undone in reverse order if a later one fails: services
  * disabled by this call are restored, services restored by this call are disabled again, and the records
@@ -150,12 +156,13 @@ public final class ServiceEnforcer implements Enforcer {
       throw new EnforcementException(target + ": " + records.file() + ": records of an earlier version, kept by name:"
           + " could not ask " + manager + " which service each name is, so nothing was changed: " + e.getMessage(), true, e);
     }
-    Map<String, SortedSet<String>> wanted = wanted(active, before);
+    Map<String, ServiceState> found = new HashMap<>();
+    Map<String, SortedSet<String>> wanted = wanted(active, before, found);
     Map<String, ServiceRecords.Entry> current = new TreeMap<>(before);
     Deque<Undo> undo = new ArrayDeque<>();
     try {
       release(wanted, current, undo);
-      hold(wanted, current, undo);
+      hold(wanted, found, current, undo);
     } catch (ServiceManagerException | IOException e) {
       throw rollBack(e, before, current, undo);
     }
@@ -219,12 +226,18 @@ public final class ServiceEnforcer implements Enforcer {
     }
   }
 
-  /** Records, then disables, every wanted service; re-disables any that runs again. */
-  private void hold(Map<String, SortedSet<String>> wanted, Map<String, ServiceRecords.Entry> current,
-      Deque<Undo> undo) throws ServiceManagerException, IOException {
+  /**
+   * Records, then disables, every wanted service; re-disables any that runs again. {@code found} holds the
+   * states the manager reported when it resolved the names; one is used only while this converge has changed
+   * nothing (no undo step yet), since a change to one service can change another (a unit started by a
+   * dependency, stopped with one).
+   */
+  private void hold(Map<String, SortedSet<String>> wanted, Map<String, ServiceState> found,
+      Map<String, ServiceRecords.Entry> current, Deque<Undo> undo) throws ServiceManagerException, IOException {
     for (Map.Entry<String, SortedSet<String>> want : wanted.entrySet()) {
       String identity = want.getKey();
-      Optional<ServiceState> state = manager.query(identity);
+      Optional<ServiceState> state = undo.isEmpty() && found.containsKey(identity)
+          ? Optional.of(found.get(identity)) : manager.query(identity);
       ServiceRecords.Entry record = current.get(identity);
       if (record == null) {
         if (state.isEmpty()) {
@@ -245,10 +258,10 @@ public final class ServiceEnforcer implements Enforcer {
       }
       if (!manager.isDisabled(state.get())) {
         // The state this call found, not the recorded one: undo puts back what was there before the call.
-        ServiceState found = state.get();
-        undo.push(() -> manager.restore(identity, found));
-        manager.disable(identity, found);
-        LOG.info("{}: disabled {} for {} (found {}; recorded before: {})", target, identity, want.getValue(), found,
+        ServiceState now = state.get();
+        undo.push(() -> manager.restore(identity, now));
+        manager.disable(identity, now);
+        LOG.info("{}: disabled {} for {} (found {}; recorded before: {})", target, identity, want.getValue(), now,
             current.get(identity).previous());
       }
     }
@@ -299,10 +312,14 @@ public final class ServiceEnforcer implements Enforcer {
    * {@code web:} or {@code pool:}) stays held, and its check only logs that it is gone, as it does for a
    * service named by its own name; every other unknown name stands for itself (its address), on which
    * converge fails. A new name was refused ({@link #refusal}) before its mitigation came here.
+   *
+   * <p>Puts the state the manager reported for each identity it resolved into {@code found}; names with
+   * the same {@linkplain ServiceManager#address address} are resolved once.
    */
-  private Map<String, SortedSet<String>> wanted(List<ActiveMitigation> active, Map<String, ServiceRecords.Entry> records)
-      throws EnforcementException {
+  private Map<String, SortedSet<String>> wanted(List<ActiveMitigation> active, Map<String, ServiceRecords.Entry> records,
+      Map<String, ServiceState> found) throws EnforcementException {
     Map<String, SortedSet<String>> wanted = new TreeMap<>();
+    Map<String, Map<String, ServiceState>> resolved = new HashMap<>();
     for (ActiveMitigation mitigation : active) {
       for (DisableService action : disableServices(mitigation)) {
         if (!action.managers().contains(manager.kind())) {
@@ -313,9 +330,15 @@ public final class ServiceEnforcer implements Enforcer {
               + " nothing is changed", target, mitigation.id(), action.service());
           continue;
         }
-        List<String> identities;
+        Collection<String> identities;
         try {
-          identities = manager.resolve(action.service());
+          Map<String, ServiceState> answer = resolved.get(manager.address(action.service()));
+          if (answer == null) {
+            answer = manager.resolve(action.service());
+            resolved.put(manager.address(action.service()), answer);
+            found.putAll(answer);
+          }
+          identities = answer.keySet();
           if (identities.isEmpty()) {
             String id = mitigation.id();
             identities = records.entrySet().stream().filter(r -> r.getValue().mitigations().contains(id))

@@ -18,7 +18,9 @@ import java.util.Optional;
  * {@code web:web} are one supervisord process, {@code ssh.service} and its alias {@code sshd.service} one
  * systemd unit, {@code MSExchangeUM} and {@code msexchangeum} one Windows service. The enforcer keeps one
  * record per service, so it asks the manager, through {@link #resolve}, which service a name denotes, by
- * the one name the manager itself gives it.
+ * the one name the manager itself gives it. The answer carries each service's state as well, so that a check
+ * that finds nothing to change asks the manager once per name (systemd, supervisord: one command; Windows:
+ * two, since no one {@code sc.exe} command reports both start type and state).
  */
 public sealed interface ServiceManager permits Systemd, WindowsScm, Supervisord {
 
@@ -45,15 +47,16 @@ public sealed interface ServiceManager permits Systemd, WindowsScm, Supervisord 
    * Asks the manager which services a name denotes, by their identity: the name the manager itself reports
    * for each (supervisord: the process's namespec as {@code supervisorctl status} prints it; systemd: the
    * unit's {@code Id}; Windows: the service's key name, in lower case). Every name of one service resolves
-   * to the same identity, and an identity resolves to itself.
+   * to the same identity, and an identity resolves to itself. Each identity comes with the service's
+   * current state, as {@link #query} of that identity would report it at the same moment.
    *
    * @param service the service name from a disable-service action, or an identity
-   * @return the identities, one per process or unit (several only for a supervisord group); empty if the
-   *     manager knows no service by that name
+   * @return identity to current state, one per process or unit (several only for a supervisord group), in
+   *     the manager's order; empty if the manager knows no service by that name
    * @throws IllegalArgumentException if this manager cannot address that name safely (see {@link #address})
    * @throws ServiceManagerException if the manager could not be asked or its answer could not be read
    */
-  List<String> resolve(String service) throws ServiceManagerException;
+  Map<String, ServiceState> resolve(String service) throws ServiceManagerException;
 
   /**
    * Says which services a record of an earlier version denotes. Earlier versions kept their records by the

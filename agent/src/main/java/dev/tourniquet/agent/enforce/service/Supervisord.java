@@ -34,7 +34,9 @@ import java.util.regex.Pattern;
  * it: {@code web} for a program {@code web} (its group has its name), {@code grp:api} for a process in a
  * group of another name. So {@code web}, {@code web:} and {@code web:web} all resolve to {@code web}, and a
  * group name {@code pool:} resolves to each of its processes ({@code pool:pool_00}, {@code pool:pool_01}),
- * each recorded, stopped and restored on its own: a group is the processes it has at each converge.
+ * each recorded, stopped and restored on its own: a group is the processes it has at each converge. The
+ * status that resolves a name prints each process's state too, so a check that changes nothing runs one
+ * {@code status} per name.
  * Earlier versions recorded a group as one record of {@code namespec=STATE} pairs; such a record is read as
  * one record per process ({@link #identitiesOfRecord}).
  *
@@ -126,23 +128,26 @@ final class Supervisord implements ServiceManager {
   }
 
   @Override
-  public List<String> resolve(String service) throws ServiceManagerException {
+  public Map<String, ServiceState> resolve(String service) throws ServiceManagerException {
     String name = address(service);
     List<String> argv = argv("status", name);
     Optional<Map<String, String>> processes = status(argv, name);
     if (processes.isEmpty()) {
-      return List.of();
+      return Map.of();
     }
-    for (String namespec : processes.get().keySet()) {
+    // Each process's state as `status NAMESPEC` prints it: its line, the bare state (see activity).
+    Map<String, ServiceState> identities = new LinkedHashMap<>();
+    for (Map.Entry<String, String> process : processes.get().entrySet()) {
       try {
-        address(namespec);
+        address(process.getKey());
       } catch (IllegalArgumentException e) {
         // A program named "all": supervisorctl would read every command for it as one for every program.
-        throw new ServiceManagerException("`" + String.join(" ", argv) + "`: " + name + " is the process " + namespec
-            + ", which cannot be addressed safely: " + e.getMessage(), e);
+        throw new ServiceManagerException("`" + String.join(" ", argv) + "`: " + name + " is the process "
+            + process.getKey() + ", which cannot be addressed safely: " + e.getMessage(), e);
       }
+      identities.put(process.getKey(), new ServiceState(ServiceState.SUPERVISORD_STARTUP, process.getValue()));
     }
-    return List.copyOf(processes.get().keySet());
+    return identities;
   }
 
   @Override

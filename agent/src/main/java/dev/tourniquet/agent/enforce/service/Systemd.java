@@ -20,23 +20,26 @@ import java.util.Set;
  * <p>Commands, every unit name after {@code --} so that no name can read as an option:
  *
  * <pre>
- * systemctl show --property=Id,LoadState,ActiveState -- NAME              resolve: the unit's Id
- * systemctl show --property=LoadState,UnitFileState,ActiveState -- UNIT    query
- * systemctl mask --now -- UNIT                                            disable (and stop)
- * systemctl stop -- UNIT                                                  stop a unit already masked
- * systemctl unmask -- UNIT                                                restore the startup
- * systemctl start -- UNIT                                                 restore a running unit
- * systemctl mask -- UNIT                                                  mask again a unit that was masked yet ran
+ * systemctl show --property=Id,LoadState,UnitFileState,ActiveState -- NAME    resolve: the unit's Id and state
+ * systemctl show --property=LoadState,UnitFileState,ActiveState -- UNIT       query: verify a step, restore, re-check
+ * systemctl mask --now -- UNIT                                                disable (and stop)
+ * systemctl stop -- UNIT                                                      stop a unit already masked
+ * systemctl unmask -- UNIT                                                    restore the startup
+ * systemctl start -- UNIT                                                     restore a running unit
+ * systemctl mask -- UNIT                                                      mask again a unit that was masked yet ran
  * </pre>
  *
  * <p>A unit is identified by its {@code Id}: {@code systemctl show} reports the same {@code Id} for every
  * name of a unit (an alias, a symlink in a unit directory, names the unit it links to), so {@code ssh} and
  * {@code sshd.service} on Debian are one unit, {@code ssh.service}, and every command after resolving names
  * it so. That matters beyond the records: {@code systemctl mask} by an alias would mask the alias's name only.
+ * The show that resolves a name reports the unit's state as well, the same properties of the same unit as a
+ * query by its {@code Id} (systemd reaches one unit object by any of its names), so a check that changes
+ * nothing costs one {@code systemctl} per name.
  */
 final class Systemd implements ServiceManager {
   static final String PROPERTIES = "--property=LoadState,UnitFileState,ActiveState";
-  static final String IDENTITY = "--property=Id,LoadState,ActiveState";
+  static final String IDENTITY = "--property=Id,LoadState,UnitFileState,ActiveState";
 
   /** Unit types a mitigation may name directly; any other name is a service: {@code nginx} → {@code nginx.service}. */
   private static final List<String> UNIT_SUFFIXES = List.of(".service", ".socket", ".timer", ".path");
@@ -83,19 +86,19 @@ final class Systemd implements ServiceManager {
   }
 
   @Override
-  public List<String> resolve(String service) throws ServiceManagerException {
+  public Map<String, ServiceState> resolve(String service) throws ServiceManagerException {
     String unit = address(service);
     List<String> argv = List.of(systemctl, "show", IDENTITY, "--", unit);
     CommandRunner.Result result = commands.runExpecting(argv);
     Map<String, String> properties = parseShow(result.stdout());
+    String expected = "Id, LoadState, UnitFileState and ActiveState lines";
     String id = properties.get("Id");
-    String load = properties.get("LoadState");
-    String active = properties.get("ActiveState");
-    if (id == null || id.isEmpty() || load == null || load.isEmpty() || active == null || active.isEmpty()) {
-      throw Commands.failed(argv, result, "Id, LoadState and ActiveState lines");
+    if (id == null || id.isEmpty()) {
+      throw Commands.failed(argv, result, expected);
     }
-    if (notFound(load, active)) {
-      return List.of();
+    Optional<ServiceState> state = state(argv, result, properties, expected);
+    if (state.isEmpty()) {
+      return Map.of();
     }
     try {
       // The Id is a unit name systemd reports, never a template: checked as a name a mitigation could write.
@@ -105,14 +108,14 @@ final class Systemd implements ServiceManager {
     } catch (IllegalArgumentException e) {
       throw Commands.failed(argv, result, "an Id that names one unit: " + e.getMessage());
     }
-    return List.of(id);
+    return Map.of(id, state.get());
   }
 
   @Override
   public Map<String, ServiceState> identitiesOfRecord(String unit, ServiceState previous) throws ServiceManagerException {
     // The earlier version's key was the unit as the mitigation named it, maybe an alias: ask systemd.
-    List<String> ids = resolve(unit);
-    return Map.of(ids.isEmpty() ? unit : ids.get(0), previous);
+    Set<String> ids = resolve(unit).keySet();
+    return Map.of(ids.isEmpty() ? unit : ids.iterator().next(), previous);
   }
 
   /** A unit whose file was deleted while it ran is not-found but still active: it exists, and runs. */
@@ -124,12 +127,17 @@ final class Systemd implements ServiceManager {
   public Optional<ServiceState> query(String unit) throws ServiceManagerException {
     List<String> argv = List.of(systemctl, "show", PROPERTIES, "--", unit);
     CommandRunner.Result result = commands.runExpecting(argv);
-    Map<String, String> properties = parseShow(result.stdout());
+    return state(argv, result, parseShow(result.stdout()), "LoadState, UnitFileState and ActiveState lines");
+  }
+
+  /** The state in a show's answer; empty for a unit that does not exist. */
+  private static Optional<ServiceState> state(List<String> argv, CommandRunner.Result result,
+      Map<String, String> properties, String expected) throws ServiceManagerException {
     String load = properties.get("LoadState");
     String active = properties.get("ActiveState");
     String unitFile = properties.get("UnitFileState");
     if (load == null || load.isEmpty() || active == null || active.isEmpty() || unitFile == null) {
-      throw Commands.failed(argv, result, "LoadState, UnitFileState and ActiveState lines");
+      throw Commands.failed(argv, result, expected);
     }
     if (notFound(load, active)) {
       return Optional.empty();

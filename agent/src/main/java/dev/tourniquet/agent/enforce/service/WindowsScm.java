@@ -34,6 +34,11 @@ import java.util.regex.Pattern;
  * so {@code MSExchangeUM} and {@code msexchangeum} are one service. A name that {@code sc.exe qc} does not
  * know (it takes key names only) may be a display name: {@code sc.exe getkeyname NAME} gives its key name.
  * A key name wins over another service's display name, as it does for sc.exe itself.
+ *
+ * <p>Resolving a key name is querying it: {@code sc.exe qc} knows it (and gives the start type), then
+ * {@code sc.exe query} gives the state. So a check that changes nothing runs those two per name; no one
+ * sc.exe command reports both ({@code qc} reads the service's configuration, {@code query} and
+ * {@code queryex} its status).
  */
 final class WindowsScm implements ServiceManager {
   /** ERROR_SERVICE_DOES_NOT_EXIST. */
@@ -90,21 +95,23 @@ final class WindowsScm implements ServiceManager {
   }
 
   @Override
-  public List<String> resolve(String service) throws ServiceManagerException {
+  public Map<String, ServiceState> resolve(String service) throws ServiceManagerException {
     String name = address(service);
-    CommandRunner.Result config = commands.runExpecting(List.of(sc, "qc", name, QC_BUFFER), NO_SUCH_SERVICE);
-    if (config.exitCode() != NO_SUCH_SERVICE) {
-      // sc.exe qc opens the service by its key name only (never by display name), ignoring case.
-      return List.of(name);
+    // sc.exe qc opens the service by its key name only (never by display name), ignoring case: if it knows the
+    // name, the name is the key name, and its answer has the start type, so only the state is left to query.
+    Optional<ServiceState> state = query(name);
+    if (state.isPresent()) {
+      return Map.of(name, state.get());
     }
     List<String> getKeyName = List.of(sc, "getkeyname", service);
     CommandRunner.Result key = commands.runExpecting(getKeyName, NO_SUCH_SERVICE);
     if (key.exitCode() == NO_SUCH_SERVICE) {
-      return List.of();
+      return Map.of();
     }
-    String keyName = parseKeyName(key.stdout()).orElseThrow(() -> Commands.failed(getKeyName, key,
-        "a line such as `[SC] GetServiceKeyName SUCCESS  Name = MSExchangeUM`"));
-    return List.of(address(keyName));
+    String keyName = address(parseKeyName(key.stdout()).orElseThrow(() -> Commands.failed(getKeyName, key,
+        "a line such as `[SC] GetServiceKeyName SUCCESS  Name = MSExchangeUM`")));
+    // Empty only if the service was deleted since getkeyname found it.
+    return query(keyName).map(found -> Map.of(keyName, found)).orElse(Map.of());
   }
 
   @Override

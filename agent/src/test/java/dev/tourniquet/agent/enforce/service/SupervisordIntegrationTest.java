@@ -200,9 +200,25 @@ class SupervisordIntegrationTest {
 
     enforcer.converge(List.of(M5));
 
-    // Once to resolve the name to the process, once to query the process.
-    assertThat(issued).containsExactly(status("web"), status("web"));
+    // Once: the status that resolves the name to the process also says the process is stopped.
+    assertThat(issued).containsExactly(status("web"));
     assertThat(state("web")).isEqualTo("STOPPED");
+  }
+
+  @Test
+  void aSteadyStateConvergeIssuesOneStatusPerServiceNamed() throws Exception {
+    List<ActiveMitigation> active = List.of(M5, enforce("M6", disable("idle", SUPERVISORD)),
+        enforce("M7", disable("pool:", SUPERVISORD)), enforce("M8", disable("web", SUPERVISORD)));
+    enforcer.converge(active);
+    assertThat(countRunning(ctl("status"))).isZero();
+    issued.clear();
+
+    enforcer.converge(active);
+
+    // The status that resolves a name also reports each process's state; a group's one status covers its
+    // processes, and two mitigations writing one name share its status.
+    assertThat(issued).containsExactlyInAnyOrder(status("web"), status("idle"), status("pool:"));
+    assertThat(countRunning(ctl("status"))).isZero();
   }
 
   @Test

@@ -157,7 +157,7 @@ class SupervisordTest {
   }
 
   @Test
-  void aGroupResolvesToEachOfItsProcessesAndAProgramToItsNamespec() throws Exception {
+  void aGroupResolvesToEachOfItsProcessesAndAProgramToItsNamespecEachWithItsState() throws Exception {
     runner.expect(List.of(CTL, "-c", "/etc/supervisor/supervisord.conf", "status", "pool:"), 3,
             "supervisord/status-group-mixed.out", null)
         .expect(List.of(CTL, "-c", "/etc/supervisor/supervisord.conf", "status", "web:web"), 0,
@@ -165,8 +165,10 @@ class SupervisordTest {
         .expect(List.of(CTL, "-c", "/etc/supervisor/supervisord.conf", "status", "nosuch:"), 4,
             "supervisord/status-no-such-group.out", null);
 
-    assertThat(supervisord.resolve("pool:")).containsExactly("pool:pool_00", "pool:pool_01");
-    assertThat(supervisord.resolve("web:web")).containsExactly("web");
+    assertThat(supervisord.resolve("pool:")).containsExactly(
+        Map.entry("pool:pool_00", new ServiceState("config", "RUNNING")),
+        Map.entry("pool:pool_01", new ServiceState("config", "STOPPED")));
+    assertThat(supervisord.resolve("web:web")).containsExactly(Map.entry("web", new ServiceState("config", "RUNNING")));
     assertThat(supervisord.resolve("nosuch:")).isEmpty();
   }
 

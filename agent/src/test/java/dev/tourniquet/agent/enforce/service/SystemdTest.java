@@ -31,9 +31,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class SystemdTest {
   static final List<String> SHOW = List.of("systemctl", "show", "--property=LoadState,UnitFileState,ActiveState", "--",
       "nginx.service");
-  static final List<String> RESOLVE = List.of("systemctl", "show", "--property=Id,LoadState,ActiveState", "--",
-      "nginx.service");
-  static final String ID = "systemd/show-id-nginx.out";
+  static final List<String> RESOLVE = resolving("nginx.service");
   static final List<String> MASK = List.of("systemctl", "mask", "--now", "--", "nginx.service");
   static final List<String> UNMASK = List.of("systemctl", "unmask", "--", "nginx.service");
   static final List<String> START = List.of("systemctl", "start", "--", "nginx.service");
@@ -95,6 +93,35 @@ class SystemdTest {
     assertThat(systemd.query("nginx.service")).contains(new ServiceState(startup, activity));
   }
 
+  @ParameterizedTest
+  @CsvSource({
+      "show-id-enabled-active.out, nginx.service, enabled, active",
+      "show-id-masked-runtime-inactive.out, nginx.service, masked-runtime, inactive",
+      "show-id-sshd-alias.out, ssh.service, enabled, active"})
+  void resolveReadsTheUnitsIdAndItsStateFromOneShow(String sampleFile, String id, String startup, String activity)
+      throws Exception {
+    runner.expect(RESOLVE, "systemd/" + sampleFile);
+
+    assertThat(systemd.resolve("nginx")).containsExactly(Map.entry(id, new ServiceState(startup, activity)));
+    runner.assertPlayedOut();
+  }
+
+  @Test
+  void resolveOfAnUnknownUnitIsEmpty() throws Exception {
+    runner.expect(RESOLVE, "systemd/show-id-not-found.out");
+
+    assertThat(systemd.resolve("nginx")).isEmpty();
+  }
+
+  @Test
+  void resolveFailsOnAnAnswerWithoutTheId() {
+    runner.expect(RESOLVE, "systemd/show-masked-inactive.out");
+
+    assertThatThrownBy(() -> systemd.resolve("nginx"))
+        .isInstanceOf(ServiceManagerException.class)
+        .hasMessageContaining("(expected Id, LoadState, UnitFileState and ActiveState lines)");
+  }
+
   @Test
   void queryOfAnUnknownUnitIsEmpty() throws Exception {
     runner.expect(SHOW, "systemd/show-not-found.out");
@@ -127,7 +154,7 @@ class SystemdTest {
 
   @Test
   void convergeRecordsThenMasksAndStopsAndVerifies() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out")
         .expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
 
@@ -139,21 +166,61 @@ class SystemdTest {
   }
 
   @Test
-  void convergeAgainIssuesOnlyTheQuery() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+  void convergeAgainIssuesOnlyTheShowThatResolvesTheName() throws Exception {
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
-    runner.reset().expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-inactive.out");
+    runner.reset().expect(RESOLVE, "systemd/show-id-masked-inactive.out");
 
     enforcer.converge(List.of(M1));
 
-    assertThat(runner.issued()).containsExactly(RESOLVE, SHOW);
+    assertThat(runner.issued()).containsExactly(RESOLVE);
     runner.assertPlayedOut();
   }
 
   @Test
+  void aSteadyStateConvergeIssuesOneShowPerUnit() throws Exception {
+    // Three units, one named by its alias, one named by two mitigations in two ways of writing one address.
+    SimulatedSystemctl systemctl = new SimulatedSystemctl()
+        .unit("nginx.service", "enabled", true)
+        .unit("redis.service", "disabled", true);
+    ServiceEnforcer enforcer = simulated(systemctl);
+    List<ActiveMitigation> active = List.of(enforce("M1", disable("nginx", SYSTEMD)),
+        enforce("M2", disable("sshd", SYSTEMD), disable("redis", SYSTEMD)),
+        enforce("M3", disable("nginx.service", SYSTEMD)));
+    enforcer.converge(active);
+    assertThat(systemctl.state("nginx.service")).isEqualTo("masked inactive");
+    assertThat(systemctl.state("ssh.service")).isEqualTo("masked inactive");
+    assertThat(systemctl.state("redis.service")).isEqualTo("masked inactive");
+    systemctl.clear();
+
+    enforcer.converge(active);
+
+    // One systemctl per unit and check: the show that resolves the name also reports the unit's state.
+    assertThat(systemctl.issued()).extracting(argv -> argv.get(1) + " " + argv.get(argv.size() - 1))
+        .containsExactlyInAnyOrder("show nginx.service", "show sshd.service", "show redis.service");
+  }
+
+  @Test
+  void onceAConvergeHasChangedAUnitTheUnitsStillToCheckAreQueriedAfresh() throws Exception {
+    // Masking nginx with --now can stop or start other units (BindsTo=, a unit that wants it): the state the
+    // resolve reported for redis is from before that, so redis is queried again before anything is decided.
+    SimulatedSystemctl systemctl = new SimulatedSystemctl()
+        .unit("nginx.service", "enabled", true)
+        .unit("redis.service", "masked", false);
+    ServiceEnforcer enforcer = new ServiceEnforcer("web-systemd", ServiceManagers.create("systemd",
+        Map.of("systemctl", "systemctl"), systemctl, Duration.ZERO), state);
+
+    enforcer.converge(List.of(enforce("M1", disable("nginx", SYSTEMD)), enforce("M2", disable("redis", SYSTEMD))));
+
+    assertThat(systemctl.issued()).containsExactly(resolving("nginx.service"), resolving("redis.service"),
+        systemctl("mask", "--now", "--", "nginx.service"), systemctl("show", Systemd.PROPERTIES, "--", "nginx.service"),
+        systemctl("show", Systemd.PROPERTIES, "--", "redis.service"));
+  }
+
+  @Test
   void removalUnmasksAndStartsWhatWasEnabledAndActiveThenDeletesTheRecord() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     runner.reset()
@@ -170,7 +237,7 @@ class SystemdTest {
 
   @Test
   void removalOfAUnitThatWasDisabledAndInactiveUnmasksItAndDoesNotStartIt() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-disabled-inactive.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, "systemd/show-id-disabled-inactive.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     runner.reset()
@@ -186,7 +253,7 @@ class SystemdTest {
 
   @Test
   void aUnitMaskedBeforeIsLeftMaskedOnRemoval() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-inactive.out");
+    runner.expect(RESOLVE, "systemd/show-id-masked-inactive.out");
     enforcer.converge(List.of(M1));
     assertThat(records().get("nginx.service").previous()).isEqualTo(new ServiceState("masked", "inactive"));
     runner.reset().expect(SHOW, "systemd/show-masked-inactive.out");
@@ -199,7 +266,7 @@ class SystemdTest {
 
   @Test
   void aMaskedUnitThatRunsIsStoppedNotMaskedAgain() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-active.out")
+    runner.expect(RESOLVE, "systemd/show-id-masked-active.out")
         .expect(STOP, 0, null, null)
         .expect(SHOW, "systemd/show-masked-inactive.out");
 
@@ -213,7 +280,7 @@ class SystemdTest {
     // An administrator masked nginx without --now: it runs on, and nothing may start it again. systemctl
     // refuses to start a masked unit ("Unit nginx.service is masked."), so restoring "running" means lifting
     // the mask for the start and putting it back, as Windows does with a Disabled service that ran.
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-active.out")
+    runner.expect(RESOLVE, "systemd/show-id-masked-active.out")
         .expect(STOP, 0, null, null)
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
@@ -234,11 +301,11 @@ class SystemdTest {
   @Test
   void aRuntimeMaskIsNotLeftAsAPersistentMaskOnRemoval() throws Exception {
     // Masked with --runtime by an administrator: disabled already, so only recorded.
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-runtime-inactive.out");
+    runner.expect(RESOLVE, "systemd/show-id-masked-runtime-inactive.out");
     enforcer.converge(List.of(M1));
     // After a reboot the runtime mask is gone and nginx runs: the agent masks it, persistently.
     runner.reset()
-        .expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
+        .expect(RESOLVE, "systemd/show-id-enabled-active.out")
         .expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
@@ -257,7 +324,7 @@ class SystemdTest {
 
   @Test
   void aFailedMaskLeavesTheUnitAndTheRecordsAsTheyWere() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out")
         .expect(MASK, 1, null, "systemd/mask-file-exists.err")
         .expect(SHOW, "systemd/show-enabled-active.out");
 
@@ -273,7 +340,7 @@ class SystemdTest {
 
   @Test
   void aStartThatFailsOnRemovalMasksTheUnitAgainAndKeepsTheRecord() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     Map<String, ServiceRecords.Entry> recorded = records();
@@ -299,7 +366,7 @@ class SystemdTest {
     // The agent recorded nginx as enabled and active, then died before masking it.
     new ServiceRecords(recordFile(), "web-systemd", SYSTEMD).write(Map.of("nginx.service",
         new ServiceRecords.Entry(new ServiceState("enabled", "active"), new TreeSet<>(Set.of("M1")))));
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out")
         .expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
 
@@ -312,14 +379,15 @@ class SystemdTest {
   @Test
   void twoMitigationsOnOneUnitRestoreItOnlyWhenTheLastGoes() throws Exception {
     ActiveMitigation m2 = enforce("M2", disable("nginx.service", SYSTEMD, WINDOWS));
-    runner.expect(RESOLVE, ID).expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    // nginx and nginx.service are one address: systemctl is asked once.
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1, m2));
     assertThat(records().get("nginx.service").mitigations()).containsExactly("M1", "M2");
 
-    runner.reset().expect(RESOLVE, ID).expect(SHOW, "systemd/show-masked-inactive.out");
+    runner.reset().expect(RESOLVE, "systemd/show-id-masked-inactive.out");
     enforcer.converge(List.of(m2));
-    assertThat(runner.issued()).containsExactly(RESOLVE, SHOW);
+    assertThat(runner.issued()).containsExactly(RESOLVE);
     assertThat(records().get("nginx.service"))
         .isEqualTo(new ServiceRecords.Entry(new ServiceState("enabled", "active"), new TreeSet<>(Set.of("M2"))));
 
@@ -340,7 +408,7 @@ class SystemdTest {
 
   @Test
   void switchingToAuditModeRestoresTheUnit() throws Exception {
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out").expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expect(SHOW, "systemd/show-masked-inactive.out");
     enforcer.converge(List.of(M1));
     runner.reset().expect(SHOW, "systemd/show-masked-inactive.out").expect(UNMASK, 0, null, "systemd/unmask-nginx.err")
@@ -371,7 +439,7 @@ class SystemdTest {
 
   @Test
   void noRefusalForAKnownUnitNorForAMitigationWithoutDisableService() {
-    runner.expect(RESOLVE, ID);
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out");
 
     assertThat(enforcer.refusal(M1)).isEmpty();
     assertThat(enforcer.refusal(endpointOnly("M4"))).isEmpty();
@@ -416,7 +484,7 @@ class SystemdTest {
     ServiceManager slow = ServiceManagers.create("systemd", Map.of("systemctl", "systemctl", "settleTimeout", "PT0.05S"),
         runner, Duration.ofMillis(5));
     ServiceEnforcer withSlow = new ServiceEnforcer("web-systemd", slow, state);
-    runner.expect(RESOLVE, ID).expect(SHOW, "systemd/show-enabled-active.out")
+    runner.expect(RESOLVE, "systemd/show-id-enabled-active.out")
         .expect(MASK, 0, null, "systemd/mask-nginx.err")
         .expectRepeatedly(SHOW, "systemd/show-masked-active.out")
         // roll back: unmask; it still runs, so nothing to start
@@ -499,15 +567,18 @@ class SystemdTest {
     assertThat(recordFile()).doesNotExist();
   }
 
+  /** The show that resolves a name: the unit's Id, and its state. */
+  static List<String> resolving(String name) {
+    return List.of("systemctl", "show", "--property=Id,LoadState,UnitFileState,ActiveState", "--", name);
+  }
+
   static List<String> systemctl(String... args) {
     return java.util.stream.Stream.concat(java.util.stream.Stream.of("systemctl"), java.util.stream.Stream.of(args)).toList();
   }
 
   @Test
   void anAliasIsResolvedToTheUnitsIdAndEveryCommandNamesTheId() throws Exception {
-    runner.expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "sshd.service"),
-            "systemd/show-id-sshd-alias.out")
-        .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-enabled-active.out")
+    runner.expect(resolving("sshd.service"), "systemd/show-id-sshd-alias.out")
         .expect(systemctl("mask", "--now", "--", "ssh.service"), 0, null, "systemd/mask-nginx.err")
         .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-masked-inactive.out");
 
@@ -535,10 +606,8 @@ class SystemdTest {
   @Test
   void recordsOfAnEarlierVersionAreKeyedByUnitIdBeforeAnythingElseAndRestoredOnce() throws Exception {
     writeRecordsOfAnEarlierVersion();
-    runner.expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "ssh.service"),
-            "systemd/show-id-sshd-alias.out")
-        .expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "sshd.service"),
-            "systemd/show-id-sshd-alias.out")
+    runner.expect(resolving("ssh.service"), "systemd/show-id-sshd-alias-masked.out")
+        .expect(resolving("sshd.service"), "systemd/show-id-sshd-alias-masked.out")
         // Both mitigations are gone: ssh.service gets back what M1 found, once.
         .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-masked-inactive.out")
         .expect(systemctl("unmask", "--", "ssh.service"), 0, null, "systemd/unmask-nginx.err")
@@ -554,13 +623,9 @@ class SystemdTest {
   @Test
   void recordsOfAnEarlierVersionAreWrittenBackKeyedByUnitIdWithTheStateFoundFirst() throws Exception {
     writeRecordsOfAnEarlierVersion();
-    runner.expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "ssh.service"),
-            "systemd/show-id-sshd-alias.out")
-        .expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "sshd.service"),
-            "systemd/show-id-sshd-alias.out")
-        .expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "sshd.service"),
-            "systemd/show-id-sshd-alias.out")
-        .expect(systemctl("show", Systemd.PROPERTIES, "--", "ssh.service"), "systemd/show-masked-inactive.out");
+    runner.expect(resolving("ssh.service"), "systemd/show-id-sshd-alias-masked.out")
+        .expect(resolving("sshd.service"), "systemd/show-id-sshd-alias-masked.out")
+        .expect(resolving("sshd.service"), "systemd/show-id-sshd-alias-masked.out");
 
     enforcer.converge(List.of(enforce("M2", disable("sshd.service", SYSTEMD))));
 
@@ -574,14 +639,13 @@ class SystemdTest {
   void recordsOfAnEarlierVersionAreLeftAsTheyWereWhenSystemctlCannotSayWhichUnitIsWhich() throws Exception {
     writeRecordsOfAnEarlierVersion();
     String written = Files.readString(recordFile());
-    runner.expect(systemctl("show", "--property=Id,LoadState,ActiveState", "--", "ssh.service"), 1, null,
-        "systemd/no-bus.err");
+    runner.expect(resolving("ssh.service"), 1, null, "systemd/no-bus.err");
 
     assertThatThrownBy(() -> enforcer.converge(List.of()))
         .isInstanceOf(EnforcementException.class)
         .hasMessageContaining("web-systemd.json: records of an earlier version, kept by name: could not ask systemd"
             + " (systemctl) which service each name is, so nothing was changed: `systemctl show"
-            + " --property=Id,LoadState,ActiveState -- ssh.service` exited with 1")
+            + " --property=Id,LoadState,UnitFileState,ActiveState -- ssh.service` exited with 1")
         .satisfies(e -> assertThat(((EnforcementException) e).restored()).isTrue());
     runner.assertPlayedOut();
     assertThat(Files.readString(recordFile())).isEqualTo(written);
