@@ -174,40 +174,41 @@ class EndToEndTest {
         "remove app removed: withdrawn from the feed",
         "remove web removed: withdrawn from the feed");
 
-    // Published again, then the fixed version is installed: removed from both by itself.
-    feed.put(Mitigations.m1(2, "Revision 2: the same rule, a clearer description.")).publish();
+    // Published again, above the withdrawn revision (a revision never goes back, FeedRepository refuses M1.2), then
+    // the fixed version is installed: removed from both by itself.
+    feed.put(Mitigations.m1(3, "Revision 3: published again after the withdrawal.")).publish();
     assertThat(row(admin.post("check", null)).status()).isEqualTo(Status.APPLIED);
-    awaitOnBoth(PROXYNOTSHELL, Outcome::aborted, "M1.2 to abort ProxyNotShell again", System.nanoTime());
+    awaitOnBoth(PROXYNOTSHELL, Outcome::aborted, "M1.3 to abort ProxyNotShell again", System.nanoTime());
     version(Mitigations.FIXED);
     AgentStatus patched = admin.post("check", null);
     assertThat(patched.version()).contains(Mitigations.FIXED);
     assertThat(row(patched).status()).isEqualTo(Status.REMOVED);
     assertThat(row(patched).reason()).isEqualTo("no longer applicable: version " + Mitigations.FIXED + " is fixed");
     assertUnprotected();
-    assertThat(audit("M1.2")).endsWith(
+    assertThat(audit("M1.3")).endsWith(
         "remove app removed: no longer applicable: version " + Mitigations.FIXED + " is fixed",
         "remove web removed: no longer applicable: version " + Mitigations.FIXED + " is fixed");
 
     // Back on the vulnerable build it is applied again; an operator's block removes it from both.
     version(Mitigations.VULNERABLE);
     assertThat(row(admin.post("check", null)).status()).isEqualTo(Status.APPLIED);
-    awaitOnBoth(PROXYNOTSHELL, Outcome::aborted, "M1.2 to abort ProxyNotShell once more", System.nanoTime());
+    awaitOnBoth(PROXYNOTSHELL, Outcome::aborted, "M1.3 to abort ProxyNotShell once more", System.nanoTime());
     AgentStatus blocked = admin.post("block", "M1");
     assertThat(row(blocked).status()).isEqualTo(Status.BLOCKED);
     assertThat(row(blocked).reason()).isEqualTo("blocked by admin");
     assertUnprotected();
     assertThat(audit("M1")).containsExactly("block - done: operator command block M1");
-    assertThat(audit("M1.2")).endsWith("remove app removed: blocked by admin", "remove web removed: blocked by admin");
+    assertThat(audit("M1.3")).endsWith("remove app removed: blocked by admin", "remove web removed: blocked by admin");
     assertThat(row(admin.post("check", null)).status()).as("a check does not undo a block").isEqualTo(Status.BLOCKED);
 
     // Unblocked: applied again. Then a tampered feed changes nothing and the status says why.
     assertThat(row(admin.post("unblock", "M1")).status()).isEqualTo(Status.APPLIED);
-    awaitOnBoth(PROXYNOTSHELL, Outcome::aborted, "M1.2 to abort ProxyNotShell after unblocking", System.nanoTime());
+    awaitOnBoth(PROXYNOTSHELL, Outcome::aborted, "M1.3 to abort ProxyNotShell after unblocking", System.nanoTime());
     long feedVersion = admin.status().feedVersion();
-    feed.put(Mitigations.m1(3, "Revision 3, which the mirror tampers with.")).publish();
+    feed.put(Mitigations.m1(4, "Revision 4, which the mirror tampers with.")).publish();
     byte[] include = Files.readAllBytes(nginx.include);
     byte[] enforcement = Files.readAllBytes(enforcementFile);
-    List<String> auditBefore = audit("M1.2");
+    List<String> auditBefore = audit("M1.3");
 
     Path timestamp = feed.published().resolve("timestamp.json");
     TestFeed.flipByte(timestamp);
@@ -226,28 +227,28 @@ class EndToEndTest {
     assertThat(badTarget.feedVersion()).isEqualTo(feedVersion);
     assertUnchanged(badTarget, include, enforcement, auditBefore);
 
-    // Repaired, the same signed revision 3 is accepted: the rejections were the tampering and nothing else.
+    // Repaired, the same signed revision 4 is accepted: the rejections were the tampering and nothing else.
     TestFeed.flipByte(target);
     AgentStatus repaired = admin.post("check", null);
     assertThat(repaired.feedHealth()).isEqualTo("ok");
     assertThat(repaired.feedVersion()).isGreaterThan(feedVersion);
-    assertThat(row(repaired).appliedId()).isEqualTo("M1.3");
-    assertProtected("M1.3");
-    assertThat(audit("M1.3")).containsExactly(
-        "update app applied: new revision 3 replaces M1.2",
-        "update web applied: new revision 3 replaces M1.2");
+    assertThat(row(repaired).appliedId()).isEqualTo("M1.4");
+    assertProtected("M1.4");
+    assertThat(audit("M1.4")).containsExactly(
+        "update app applied: new revision 4 replaces M1.3",
+        "update web applied: new revision 4 replaces M1.3");
   }
 
-  /** Nothing moved: M1.2 still applied and enforced, the targets' files untouched, no change audited. */
+  /** Nothing moved: M1.3 still applied and enforced, the targets' files untouched, no change audited. */
   private static void assertUnchanged(AgentStatus status, byte[] include, byte[] enforcement, List<String> auditBefore)
       throws Exception {
     assertThat(row(status).status()).isEqualTo(Status.APPLIED);
-    assertThat(row(status).appliedId()).isEqualTo("M1.2");
+    assertThat(row(status).appliedId()).isEqualTo("M1.3");
     assertThat(Files.readAllBytes(nginx.include)).isEqualTo(include);
     assertThat(Files.readAllBytes(enforcementFile)).isEqualTo(enforcement);
-    assertThat(audit("M1.2")).isEqualTo(auditBefore);
-    assertThat(audit("M1.3")).isEmpty();
-    assertProtected("M1.2");
+    assertThat(audit("M1.3")).isEqualTo(auditBefore);
+    assertThat(audit("M1.4")).isEmpty();
+    assertProtected("M1.3");
   }
 
   /**

@@ -1,5 +1,7 @@
 package dev.tourniquet.agent;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.mitigation.MitigationWriter;
 import dev.tourniquet.feed.tuf.FeedRepository;
@@ -8,8 +10,10 @@ import dev.tourniquet.feed.tuf.SigningKey;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.EnumMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -44,6 +48,28 @@ final class TestFeed {
   /** Stages any bytes under a target name: the publisher signs what it is given. */
   TestFeed putRaw(String name, byte[] bytes) throws Exception {
     repo.addTarget(name, bytes);
+    return this;
+  }
+
+  /**
+   * Stages a revision that goes back (below one the feed published, or a withdrawn mitigation back at or below its
+   * last revision), which {@link FeedRepository} refuses to stage: here it is written into the staged targets
+   * metadata directly, as a publisher's own tool or a hand edit would, for the agent to refuse on its own.
+   */
+  TestFeed putGoingBack(Mitigation m) throws Exception {
+    String name = FeedRepository.mitigationTarget(m.id());
+    byte[] bytes = MitigationWriter.write(m);
+    repo.renew(Role.TARGETS); // the next targets version, staged to be edited
+    Path staged = repo.stagedFile(Role.TARGETS);
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode envelope = (ObjectNode) json.readTree(staged.toFile());
+    ObjectNode entry = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets").putObject(name);
+    entry.put("length", bytes.length);
+    entry.putObject("hashes").put("sha256", HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)));
+    Path content = staged.resolveSibling("targets").resolve(name);
+    Files.createDirectories(content.getParent());
+    Files.write(content, bytes);
+    Files.write(staged, json.writeValueAsBytes(envelope));
     return this;
   }
 

@@ -14,6 +14,7 @@ import dev.tourniquet.feed.tuf.Fetcher;
 import dev.tourniquet.feed.tuf.Fetchers;
 import dev.tourniquet.feed.tuf.Limits;
 import dev.tourniquet.feed.tuf.PublisherException;
+import dev.tourniquet.feed.tuf.RevisionRollbackException;
 import dev.tourniquet.feed.tuf.Role;
 import dev.tourniquet.feed.tuf.SigningKey;
 import dev.tourniquet.feed.tuf.TargetFile;
@@ -302,13 +303,17 @@ final class FeedCommand {
     void run() throws Exception {
       FeedRepository repository = open();
       Map<String, TargetFile> existing = repository.targets();
-      List<String> problems = new ArrayList<>();
+      // One list of problems per file, so that the revisions the repository refuses go under their file.
+      List<List<String>> problemsOf = new ArrayList<>();
+      Map<String, Integer> fileOfTarget = new LinkedHashMap<>();
       Map<String, byte[]> staged = new LinkedHashMap<>();
       List<String> notes = new ArrayList<>();
       Map<String, String> idsInThisRun = new LinkedHashMap<>();
       Instant now = Instant.now();
       for (Path file : files) {
         String name = file.getFileName().toString();
+        List<String> problems = new ArrayList<>();
+        problemsOf.add(problems);
         Document document = readMitigation(file, problems);
         if (document == null) {
           continue;
@@ -330,41 +335,44 @@ final class FeedCommand {
                 + m.id() + "\" where the feed has \"" + otherId + "\"");
           }
         }
-        // Agents may have applied any revision the feed ever published, withdrawn since or not: a new one must go
-        // above the highest. A revision staged but not yet published was never seen by an agent, so it may be
-        // replaced by one of the same number.
+        // What the document does to the feed, for the publisher to read back. Whether its revision may be staged
+        // is the repository's rule (FeedRepository.addTargets), checked below for every document at once.
         Optional<Mitigation> published = feedRevision(name, m, repository.readPublishedTarget(m.targetName()));
         Optional<Mitigation> current = feedRevision(name, m, repository.readTarget(m.targetName()));
         int last = repository.lastPublishedRevision(m.id()).orElse(0);
-        String lastId = m.id() + "." + last;
         String note = "new";
-        if (m.revision() <= last) {
-          String why = published.isEmpty() ? "the feed published " + lastId + " before " + m.id() + " was withdrawn"
-              : published.get().revision() == last ? "the feed publishes " + lastId
-              : "the feed published " + lastId + " before, and publishes " + published.get().appliedId() + " now";
-          problems.add(name + ": revision: expected a revision above " + last + " (" + why + ") but found " + m.revision());
-        } else if (current.isPresent() && m.revision() < current.get().revision()) {
-          problems.add(name + ": revision: expected a revision of at least " + current.get().revision()
-              + " (staged as " + current.get().appliedId() + ") but found " + m.revision());
-        }
         if (published.isPresent()) {
           note = "revises " + published.get().appliedId();
         } else if (last > 0) {
-          note = "re-adds " + m.id() + ", withdrawn at " + lastId;
+          note = "re-adds " + m.id() + ", withdrawn at " + m.id() + "." + last;
         }
         if (current.isPresent() && !current.equals(published)) {
           note += ", replaces staged " + current.get().appliedId();
         }
         // The bytes validated are the bytes signed: the file is not read again.
         staged.put(m.targetName(), document.bytes());
+        fileOfTarget.put(m.targetName(), problemsOf.size() - 1);
         notes.add("staged " + m.targetName() + " (" + m.appliedId() + ", " + note + ")");
       }
+      try {
+        if (!staged.isEmpty()) {
+          repository.checkTargets(staged);
+        }
+        if (problemsOf.stream().allMatch(List::isEmpty)) {
+          repository.addTargets(staged);
+        }
+      } catch (RevisionRollbackException e) {
+        for (RevisionRollbackException.Refusal refusal : e.refusals()) {
+          int file = fileOfTarget.get(refusal.target());
+          problemsOf.get(file).add(files.get(file).getFileName() + ": revision: " + refusal.problem());
+        }
+      }
+      List<String> problems = problemsOf.stream().flatMap(List::stream).collect(Collectors.toCollection(ArrayList::new));
       if (!problems.isEmpty()) {
         problems.add("nothing staged: the " + (files.size() == 1 ? "document is" : files.size() + " documents are")
             + " added together or not at all; mend the problems above and add again");
         throw new Invalid(problems);
       }
-      repository.addTargets(staged);
       notes.forEach(out()::println);
       out().println("next: sign targets (feed sign --role targets --key KEY), then publish");
     }
@@ -502,7 +510,9 @@ final class FeedCommand {
       description = {"Sign staged root or targets metadata.",
           "--role ROLE signs in the repository; --file COPY signs on another machine (a copy of staged/root.json or"
               + " staged/targets.json, signed in place; bring it back and feed merge it).",
-          "With --file, what is signed is printed first: read it before you trust it."})
+          "With --file, what is signed is printed first: read it before you trust it.",
+          "--role refuses staged metadata that another copy's publish overtook (discard it); --file cannot tell, so run"
+              + " feed status before carrying a copy to a signer."})
   static final class Sign extends RepositoryVerb {
     @Option(names = "--role", converter = RoleConverter.class, paramLabel = "ROLE", description = "root or targets.")
     Role role;
@@ -577,7 +587,8 @@ final class FeedCommand {
 
   @Command(name = "merge", mixinStandardHelpOptions = true,
       description = {"Merge the signatures of copies signed elsewhere (feed sign --file) into the staged metadata.",
-          "Refuses a copy of other content, a signature by a key the role does not list, or one that does not verify."})
+          "Refuses staged metadata that another copy's publish overtook (discard it), a copy of other content, a"
+              + " signature by a key the role does not list, or one that does not verify."})
   static final class Merge extends RepositoryVerb {
     @Parameters(paramLabel = "COPY", arity = "1..*", description = "Signed copies of staged/root.json or staged/targets.json.")
     List<Path> copies;

@@ -553,6 +553,72 @@ class FeedCommandTest {
   }
 
   @Test
+  void addReportsARevisionThatGoesBackUnderItsFileAlongWithTheOtherDocumentsProblems() throws IOException {
+    publishM1();
+    Path bad = tmp.resolve("bad.json");
+    Files.writeString(bad, Files.readString(EXAMPLES.resolve("TQ-2021-0002.json"))
+        .replace("\"severity\": \"high\"", "\"severity\": \"urgent\""));
+
+    Result r = run("feed", "add", "--repo", repoArg(), revisedM1(1).toString(), bad.toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.errLines()).containsExactly(
+        "M1-r1.json: revision: expected a revision above 1 (the feed publishes M1.1) but found 1",
+        "bad.json: severity: expected low, medium, high or critical but found the string \"urgent\"",
+        "nothing staged: the 2 documents are added together or not at all; mend the problems above and add again");
+  }
+
+  @Test
+  void signAndMergeRefuseStagedTargetsThatAnotherCopysPublishOvertookAndSayToDiscardThem() throws IOException {
+    publishM1();
+    Path other = tmp.resolve("other-publisher/feed");
+    copyTree(repo(), other);
+    // Here: a withdrawal of M1 staged, and a copy on its way to the targets key holder. There: M1.2 published.
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    Path carried = machine(2).resolve("targets.json");
+    Files.copy(repo().resolve("staged/targets.json"), carried);
+    ok("feed", "sign", "--file", carried.toString(), "--key", key("targets.key").toString());
+    ok("feed", "add", "--repo", other.toString(), revisedM1(2).toString());
+    ok("feed", "sign", "--repo", other.toString(), "--role", "targets", "--key", key("targets.key").toString());
+    ok("feed", "publish", "--repo", other.toString(), "--snapshot-key", key("snapshot.key").toString(),
+        "--timestamp-key", key("timestamp.key").toString());
+    FeedCommand.deleteTree(published());
+    copyTree(other.resolve("published"), published()); // the feed as served now
+    byte[] staged = Files.readAllBytes(repo().resolve("staged/targets.json"));
+
+    Result signed = run("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
+    Result merged = run("feed", "merge", "--repo", repoArg(), carried.toString());
+
+    String stale = "tourniquet: staged targets.json: expected version 3, the one after the published targets version 2,"
+        + " but found version 2: it was staged from another state of the feed (did another copy of the repository"
+        + " publish since?) and can never be published; discard it (feed discard --role targets) and stage the changes"
+        + " again on the published feed\n";
+    assertThat(signed.code()).isEqualTo(1);
+    assertThat(signed.err()).isEqualTo(stale);
+    assertThat(merged.code()).isEqualTo(1);
+    assertThat(merged.err()).isEqualTo(stale);
+    assertThat(repo().resolve("staged/targets.json")).hasBinaryContent(staged);
+
+    ok("feed", "discard", "--repo", repoArg(), "--role", "targets");
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    signTargetsAndPublish();
+    assertThat(verify(published().toString()).out()).contains("targets version 3").contains("0 targets");
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> files = Files.walk(from)) {
+      for (Path file : files.toList()) {
+        Path target = to.resolve(from.relativize(file).toString());
+        if (Files.isDirectory(file)) {
+          Files.createDirectories(target);
+        } else if (!file.getFileName().toString().equals(".lock")) {
+          Files.copy(file, target);
+        }
+      }
+    }
+  }
+
+  @Test
   void signingACopyOfStagedTargetsShowsTheWithdrawnRevisionsItSigns() throws IOException {
     publishM1();
     ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());

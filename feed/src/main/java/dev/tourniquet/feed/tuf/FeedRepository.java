@@ -380,12 +380,15 @@ public final class FeedRepository {
 
   /**
    * Adds a target, or revises it if one of that name exists, in a new staged targets version. Any
-   * signatures on the staged targets metadata are dropped: they signed other content.
+   * signatures on the staged targets metadata are dropped: they signed other content. A mitigation's revision
+   * never goes back (see {@link #addTargets}).
    *
    * @param name the target path, e.g. from {@link #mitigationTarget(String)}
    * @param content the file's bytes
    * @throws IllegalArgumentException if the name is not a safe relative path
-   * @throws RepositoryStateException if the repository has no targets metadata to start from
+   * @throws RevisionRollbackException if the content is a mitigation document whose revision goes back
+   * @throws RepositoryStateException if the repository has no targets metadata to start from, or the staged
+   *     targets metadata was overtaken by another copy's publish
    * @throws IOException if files cannot be read or written
    */
   public void addTarget(String name, byte[] content) throws PublisherException, IOException {
@@ -393,17 +396,28 @@ public final class FeedRepository {
   }
 
   /**
-   * Adds or revises several targets in one new staged targets version.
+   * Adds or revises several targets in one new staged targets version, all of them or none.
+   *
+   * <p>A mitigation's revision never goes back: agents may have applied any revision the feed ever published,
+   * withdrawn since or not, and refuse a lower one. So a mitigation document ({@code mitigations/<id>.json}) must
+   * carry a revision above {@link #lastPublishedRevision} of its id; one staged since the last publish was seen by
+   * no agent and may be replaced by a document of at least its revision. The rule is checked here, for every
+   * caller, and not only by {@code tourniquet feed add}. It reads the document's {@code revision} alone, as agents
+   * do; a target elsewhere than {@code mitigations/}, or a document without a whole-number revision from 1, is no
+   * mitigation an agent applies (agents refuse it as invalid) and is staged as given: validating documents is
+   * {@code MitigationParser}'s job, which {@code feed add} runs first.
    *
    * @param contents the files' bytes by target path
    * @throws IllegalArgumentException if a name is not a safe relative path
-   * @throws RepositoryStateException if the repository has no targets metadata to start from
+   * @throws RevisionRollbackException if the revision of a mitigation document goes back; it lists every one
+   * @throws RepositoryStateException if the repository has no targets metadata to start from, the staged targets
+   *     metadata was overtaken by another copy's publish, or the published or staged content of a mitigation to
+   *     compare with is missing or differs from its listing
    * @throws IOException if files cannot be read or written
    */
   public void addTargets(Map<String, byte[]> contents) throws PublisherException, IOException {
     try (Exclusive held = exclusive()) {
-      contents.keySet().forEach(FeedRepository::requireSafeName);
-      ObjectNode envelope = stageTargets();
+      ObjectNode envelope = stageChecked(contents);
       ObjectNode targets = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets");
       for (Map.Entry<String, byte[]> entry : new TreeMap<>(contents).entrySet()) {
         targets.set(entry.getKey(), Envelopes.targetEntry(entry.getValue()));
@@ -411,6 +425,84 @@ public final class FeedRepository {
       }
       writeStaged(Role.TARGETS, envelope);
     }
+  }
+
+  /**
+   * Checks targets as {@link #addTargets} would, and stages nothing: to report every problem of a set of documents
+   * at once before adding them. {@link #addTargets} checks again.
+   *
+   * @param contents the files' bytes by target path
+   * @throws IllegalArgumentException if a name is not a safe relative path
+   * @throws RevisionRollbackException if the revision of a mitigation document goes back; it lists every one
+   * @throws RepositoryStateException as {@link #addTargets} would
+   * @throws IOException if files cannot be read
+   */
+  public void checkTargets(Map<String, byte[]> contents) throws PublisherException, IOException {
+    try (Exclusive held = exclusive()) {
+      stageChecked(contents);
+    }
+  }
+
+  /** The next staged targets envelope, once the targets to add pass every check; nothing is written. */
+  private ObjectNode stageChecked(Map<String, byte[]> contents) throws PublisherException, IOException {
+    contents.keySet().forEach(FeedRepository::requireSafeName);
+    // A staged version another copy's publish overtook is refused first: no revision compares with it.
+    ObjectNode envelope = stageTargets();
+    List<RevisionRollbackException.Refusal> refusals = revisionRefusals(contents);
+    if (!refusals.isEmpty()) {
+      throw new RevisionRollbackException(refusals);
+    }
+    return envelope;
+  }
+
+  /**
+   * The publisher's revision rule (see {@link #addTargets}): one refusal per mitigation document whose revision
+   * goes back, in target order.
+   */
+  private List<RevisionRollbackException.Refusal> revisionRefusals(Map<String, byte[]> contents)
+      throws PublisherException, IOException {
+    List<RevisionRollbackException.Refusal> refusals = new ArrayList<>();
+    Published current = null;
+    Optional<Metadata> stagedTargets = Optional.empty();
+    Map<String, Integer> withdrawn = Map.of();
+    for (Map.Entry<String, byte[]> entry : new TreeMap<>(contents).entrySet()) {
+      String name = entry.getKey();
+      String id = mitigationIdOf(name);
+      OptionalInt found = id == null ? OptionalInt.empty() : revisionOf(Optional.of(entry.getValue()));
+      if (found.isEmpty()) {
+        continue;
+      }
+      if (current == null) { // read once for all the documents: a batch may hold thousands
+        current = load();
+        stagedTargets = readStaged(Role.TARGETS);
+        withdrawn = withdrawnMemory(current, stagedTargets);
+      }
+      int revision = found.getAsInt();
+      Optional<byte[]> publishedDocument = readPublishedTarget(current, name);
+      OptionalInt published = revisionOf(publishedDocument);
+      int last = Math.max(published.orElse(0), withdrawn.getOrDefault(id, 0));
+      if (revision <= last) {
+        String lastId = id + "." + last;
+        String why = publishedDocument.isEmpty() ? "the feed published " + lastId + " before " + id + " was withdrawn"
+            : published.isEmpty() ? "the feed published " + lastId + " before"
+            : published.getAsInt() == last ? "the feed publishes " + lastId
+            : "the feed published " + lastId + " before, and publishes " + id + "." + published.getAsInt() + " now";
+        refusals.add(new RevisionRollbackException.Refusal(name, revision, last + 1,
+            "expected a revision above " + last + " (" + why + ") but found " + revision));
+        continue;
+      }
+      // A revision staged since the last publish was never seen by an agent: it may be replaced by one of the same
+      // revision (a mended document), but not by a lower one, which would undo the publisher's own raise.
+      TargetFile stagedTarget = stagedTargets.map(t -> t.targets().get(name)).orElse(null);
+      OptionalInt staged = stagedTarget == null ? OptionalInt.empty()
+          : revisionOf(Optional.of(targetContent(stagedTarget)));
+      if (staged.isPresent() && revision < staged.getAsInt()) {
+        refusals.add(new RevisionRollbackException.Refusal(name, revision, staged.getAsInt(),
+            "expected a revision of at least " + staged.getAsInt() + " (staged as " + id + "." + staged.getAsInt()
+                + ") but found " + revision));
+      }
+    }
+    return refusals;
   }
 
   /**
@@ -492,7 +584,11 @@ public final class FeedRepository {
    * @throws IOException if files cannot be read
    */
   public Optional<byte[]> readPublishedTarget(String name) throws PublisherException, IOException {
-    Optional<Metadata> targets = load().targets;
+    return readPublishedTarget(load(), name);
+  }
+
+  private Optional<byte[]> readPublishedTarget(Published current, String name) throws PublisherException, IOException {
+    Optional<Metadata> targets = current.targets;
     if (targets.isEmpty() || !targets.get().targets().containsKey(name)) {
       return Optional.empty();
     }
@@ -523,15 +619,17 @@ public final class FeedRepository {
    */
   public OptionalInt lastPublishedRevision(String id) throws PublisherException, IOException {
     String name = mitigationTarget(id);
-    int highest = revisionOf(readPublishedTarget(name)).orElse(0);
-    Optional<Metadata> next = readStaged(Role.TARGETS);
-    if (next.isEmpty()) {
-      next = load().targets;
-    }
-    if (next.isPresent()) {
-      highest = Math.max(highest, withdrawn(next.get()).getOrDefault(id, 0));
-    }
+    Published current = load();
+    int highest = Math.max(revisionOf(readPublishedTarget(current, name)).orElse(0),
+        withdrawnMemory(current, readStaged(Role.TARGETS)).getOrDefault(id, 0));
     return highest == 0 ? OptionalInt.empty() : OptionalInt.of(highest);
+  }
+
+  /** The remembered revisions of withdrawn mitigations, from the staged targets metadata if any, else the published. */
+  private Map<String, Integer> withdrawnMemory(Published current, Optional<Metadata> stagedTargets)
+      throws PublisherException, IOException {
+    Optional<Metadata> next = stagedTargets.isPresent() ? stagedTargets : current.targets;
+    return next.isPresent() ? withdrawn(next.get()) : Map.of();
   }
 
   /** The remembered revisions of withdrawn mitigations, or for older metadata, what the published history says. */
@@ -729,13 +827,16 @@ public final class FeedRepository {
    * @param role {@code ROOT} or {@code TARGETS}
    * @param key the key
    * @throws KeyNotAuthorisedException if no relevant root lists the key for the role
-   * @throws RepositoryStateException if nothing is staged for the role
+   * @throws RepositoryStateException if nothing is staged for the role, or the staged version can never be
+   *     published: another copy of the repository published since it was staged ({@link #discard} it)
    * @throws IOException if files cannot be read or written
    */
   public void sign(Role role, SigningKey key) throws PublisherException, IOException {
     try (Exclusive held = exclusive()) {
       requireOffline(role);
       Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
+      // A signature on a version that can never be published is an offline key holder's ceremony wasted.
+      requireNext(current, published(load(), role), role);
       requireAuthorised(role, key.keyId());
       Envelopes.putSignature(current.tree, key.keyId(), key.signHex(current.canonicalSigned));
       writeStaged(role, current.tree);
@@ -778,14 +879,17 @@ public final class FeedRepository {
    * @param otherCopy the other copy
    * @throws SignedContentMismatchException if the copy signs different content
    * @throws KeyNotAuthorisedException if the copy carries a signature by a key the role does not list
-   * @throws RepositoryStateException if nothing is staged, the copy is not metadata of the role, or one of
-   *     its signatures does not verify
+   * @throws RepositoryStateException if nothing is staged, the staged version can never be published (another
+   *     copy of the repository published since it was staged: {@link #discard} it), the copy is not metadata of the
+   *     role, or one of its signatures does not verify
    * @throws IOException if files cannot be read or written
    */
   public void merge(Role role, Path otherCopy) throws PublisherException, IOException {
     try (Exclusive held = exclusive()) {
       requireOffline(role);
       Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
+      // Checked before the copy: whatever it signs, its signatures would go on a version that cannot be published.
+      requireNext(current, published(load(), role), role);
       Metadata other;
       try {
         other = Metadata.parse(otherCopy.toString(), Files.readAllBytes(otherCopy), role);
@@ -1203,6 +1307,11 @@ public final class FeedRepository {
     if (problem.isPresent()) {
       throw new RepositoryStateException("staged " + role.fileName(), problem.get());
     }
+  }
+
+  /** The published metadata of a staged role: root or targets. */
+  private static Optional<Metadata> published(Published current, Role role) {
+    return role == Role.ROOT ? current.root : current.targets;
   }
 
   /** Why staged metadata is not the version after the published one and can never be published, if so. */

@@ -6,7 +6,7 @@ package dev.tourniquet.feed.tuf;
  */
 public abstract sealed class PublisherException extends Exception
     permits RepositoryStateException, KeyNotAuthorisedException, SignedContentMismatchException,
-        KeyFileException, WrongPassphraseException, InsecureKeyFileException {
+        RevisionRollbackException, KeyFileException, WrongPassphraseException, InsecureKeyFileException {
   private static final long serialVersionUID = 1L;
 
   PublisherException(String message) {

@@ -143,22 +143,20 @@ class FeedRepositoryTest {
 
   @Test
   void targetsStagedFromAFeedAnotherCopyPublishedOverAreRefusedAndCanBeDiscarded() throws Exception {
-    Path other = temp.resolve("other-copy");
-    copyTree(repo.repo.publishedDirectory().getParent(), other);
-    FeedRepository copy = FeedRepository.open(other, repo.clock);
-    // This machine stages a withdrawal of M2 on targets version 1; meanwhile the other copy publishes version 2.
+    FeedRepository copy = otherCopy();
+    // This machine stages and signs a withdrawal of M2 on targets version 1; meanwhile the other copy publishes
+    // version 2.
     repo.repo.removeTarget("mitigations/M2.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
     copy.addTarget("mitigations/M3.json", TestRepository.mitigation("M3", 1));
     copy.sign(Role.TARGETS, repo.targetsKey);
     copy.publish(List.of(repo.snapshotKey), List.of(repo.timestampKey));
-    deleteTree(repo.published());
-    copyTree(copy.publishedDirectory(), repo.published()); // the publisher fetches the feed as served now
+    fetchTheFeedAsServedBy(copy);
 
     assertThatThrownBy(() -> repo.repo.removeTarget("mitigations/M1.json"))
         .isInstanceOf(RepositoryStateException.class)
         .hasMessageContaining("expected version 3, the one after the published targets version 2, but found version 2")
         .hasMessageContaining("feed discard --role targets");
-    repo.repo.sign(Role.TARGETS, repo.targetsKey);
     assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
         .hasMessageContaining("feed discard --role targets");
     // Signed enough, and still never publishable: the status says so instead of "ready".
@@ -174,6 +172,156 @@ class FeedRepositoryTest {
     assertThat(repo.repo.status()).singleElement().satisfies(st -> assertThat(st.unpublishable()).isEmpty());
 
     assertThat(repo.publish().targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M3.json");
+  }
+
+  @Test
+  void signingOrMergingStagedTargetsThatAnotherCopysPublishOvertookIsRefusedWithTheWayOut() throws Exception {
+    FeedRepository copy = otherCopy();
+    repo.repo.removeTarget("mitigations/M2.json");
+    Path carried = temp.resolve("signer/targets.json"); // on its way to the targets key holder's machine
+    Files.createDirectories(carried.getParent());
+    Files.copy(repo.repo.stagedFile(Role.TARGETS), carried);
+    FeedRepository.signFile(carried, repo.targetsKey);
+    copy.addTarget("mitigations/M3.json", TestRepository.mitigation("M3", 1));
+    copy.sign(Role.TARGETS, repo.targetsKey);
+    copy.publish(List.of(repo.snapshotKey), List.of(repo.timestampKey));
+    fetchTheFeedAsServedBy(copy);
+    byte[] staged = Files.readAllBytes(repo.repo.stagedFile(Role.TARGETS));
+
+    assertThatThrownBy(() -> repo.repo.sign(Role.TARGETS, repo.targetsKey))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageStartingWith("staged targets.json: expected version 3, the one after the published targets version"
+            + " 2, but found version 2")
+        .hasMessageContaining("discard it (feed discard --role targets)");
+    assertThatThrownBy(() -> repo.repo.merge(Role.TARGETS, carried))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageStartingWith("staged targets.json: expected version 3, the one after the published targets version"
+            + " 2, but found version 2")
+        .hasMessageContaining("discard it (feed discard --role targets)");
+    assertThat(Files.readAllBytes(repo.repo.stagedFile(Role.TARGETS))).isEqualTo(staged);
+  }
+
+  @Test
+  void signingOrMergingAStagedRootThatAnotherCopysPublishOvertookIsRefusedWithTheWayOut() throws Exception {
+    FeedRepository copy = otherCopy();
+    repo.repo.renew(Role.ROOT);
+    Path carried = temp.resolve("signer/root.json");
+    Files.createDirectories(carried.getParent());
+    Files.copy(repo.repo.stagedFile(Role.ROOT), carried);
+    FeedRepository.signFile(carried, repo.rootKeys.get(2));
+    copy.renew(Role.ROOT);
+    copy.sign(Role.ROOT, repo.rootKeys.get(0));
+    copy.sign(Role.ROOT, repo.rootKeys.get(1));
+    copy.publish(List.of(repo.snapshotKey), List.of(repo.timestampKey));
+    fetchTheFeedAsServedBy(copy);
+
+    assertThatThrownBy(() -> repo.repo.sign(Role.ROOT, repo.rootKeys.get(0)))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageStartingWith("staged root.json: expected version 3, the one after the published root version 2,"
+            + " but found version 2")
+        .hasMessageContaining("discard it (feed discard --role root)");
+    assertThatThrownBy(() -> repo.repo.merge(Role.ROOT, carried))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("discard it (feed discard --role root)");
+    assertThat(repo.repo.status()).allSatisfy(st -> assertThat(st.valid()).isZero());
+  }
+
+  /** A copy of this repository as it is now, e.g. on a second publisher's machine. */
+  private FeedRepository otherCopy() throws Exception {
+    Path other = temp.resolve("other-copy");
+    copyTree(repo.repo.publishedDirectory().getParent(), other);
+    return FeedRepository.open(other, repo.clock);
+  }
+
+  /** This publisher fetches the feed as served now, which the other copy published. */
+  private void fetchTheFeedAsServedBy(FeedRepository other) throws Exception {
+    deleteTree(repo.published());
+    copyTree(other.publishedDirectory(), repo.published());
+  }
+
+  // The revision rule: a mitigation's revision never goes back, whoever calls the repository.
+
+  @Test
+  void aRevisionNotAboveThePublishedOneIsRefusedAndNothingIsStaged() throws Exception {
+    repo.publishRevision(3);
+
+    assertThatThrownBy(() -> repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 3)))
+        .isInstanceOf(RevisionRollbackException.class)
+        .hasMessageStartingWith("mitigations/M1.json: revision: expected a revision above 3 (the feed publishes M1.3)"
+            + " but found 3");
+    assertThatThrownBy(() -> repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 1)))
+        .isInstanceOf(RevisionRollbackException.class)
+        .hasMessageContaining("expected a revision above 3 (the feed publishes M1.3) but found 1");
+    assertThat(repo.repo.stagedFile(Role.TARGETS)).doesNotExist();
+  }
+
+  @Test
+  void aWithdrawnMitigationComesBackOnlyAboveTheLastRevisionPublished() throws Exception {
+    repo.publishRevision(3);
+    repo.repo.removeTarget("mitigations/M1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    assertThatThrownBy(() -> repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 3)))
+        .isInstanceOf(RevisionRollbackException.class)
+        .hasMessageContaining("expected a revision above 3 (the feed published M1.3 before M1 was withdrawn) but found 3");
+    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 4));
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    TufClient agent = agent("agent");
+    agent.refresh();
+    assertThat(agent.download("mitigations/M1.json")).isEqualTo(TestRepository.mitigation("M1", 4));
+  }
+
+  @Test
+  void aStagedRevisionMayBeReplacedByOneOfTheSameRevisionButNotALowerOne() throws Exception {
+    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 3));
+    byte[] sameRevision = "{\"id\":\"M1\",\"revision\":3,\"title\":\"M1.3, mended before publishing\"}\n"
+        .getBytes(StandardCharsets.UTF_8);
+    repo.repo.addTarget("mitigations/M1.json", sameRevision);
+
+    assertThatThrownBy(() -> repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 2)))
+        .isInstanceOf(RevisionRollbackException.class)
+        .hasMessageContaining("expected a revision of at least 3 (staged as M1.3) but found 2");
+    assertThat(repo.repo.readTarget("mitigations/M1.json").orElseThrow()).isEqualTo(sameRevision);
+  }
+
+  @Test
+  void oneRevisionThatGoesBackStagesNoneOfTheOtherTargetsAndEachRefusalCarriesItsRevisions() throws Exception {
+    java.util.Map<String, byte[]> contents = java.util.Map.of(
+        "mitigations/M1.json", TestRepository.mitigation("M1", 1),
+        "mitigations/M2.json", TestRepository.mitigation("M2", 2),
+        "mitigations/M3.json", TestRepository.mitigation("M3", 1));
+    repo.publishRevision(2);
+
+    assertThatThrownBy(() -> repo.repo.addTargets(contents)).isInstanceOfSatisfying(RevisionRollbackException.class,
+        e -> assertThat(e.refusals()).containsExactly(new RevisionRollbackException.Refusal("mitigations/M1.json", 1, 3,
+            "expected a revision above 2 (the feed publishes M1.2) but found 1")));
+    assertThat(repo.repo.targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M2.json");
+    assertThat(repo.repo.stagedFile(Role.TARGETS)).doesNotExist();
+  }
+
+  @Test
+  void checkingTargetsRefusesWhatAddingThemWouldAndStagesNothing() throws Exception {
+    assertThatThrownBy(() -> repo.repo.checkTargets(java.util.Map.of("mitigations/M1.json",
+        TestRepository.mitigation("M1", 1)))).isInstanceOf(RevisionRollbackException.class)
+        .hasMessageContaining("expected a revision above 1 (the feed publishes M1.1) but found 1");
+
+    repo.repo.checkTargets(java.util.Map.of("mitigations/M1.json", TestRepository.mitigation("M1", 2)));
+
+    assertThat(repo.repo.stagedFile(Role.TARGETS)).doesNotExist();
+  }
+
+  @Test
+  void targetsThatAreNoMitigationAnAgentAppliesAreStagedAsGiven() throws Exception {
+    // Outside mitigations/, or without a revision to read: agents apply none of these (they refuse the second as
+    // an invalid document), so no revision of theirs can go back.
+    byte[] noRevision = "{\"id\":\"M1\"}".getBytes(StandardCharsets.UTF_8);
+    repo.repo.addTarget("notes/M1.json", TestRepository.mitigation("M1", 1));
+    repo.repo.addTarget("mitigations/M1.json", noRevision);
+
+    assertThat(repo.repo.readTarget("mitigations/M1.json").orElseThrow()).isEqualTo(noRevision);
   }
 
   @Test
