@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * the counts it shows are at once those shown before it. The saved position names the file by its inode
  * and first bytes ({@link AuditTallyFile.Position#sameFileAs}): a file rotated or truncated while the agent
  * was down is read from its start, as during a run. A saved tally that cannot be used (corrupt, not a
- * regular file) is said once and set aside: the counts start again from the log as it is, which counts
- * every line of it once, never more. A tally that cannot be saved (a full disk) is said once and the
+ * regular file) is said once and not used at all: the counts start again from the log as it is, which
+ * counts every line of it once, never more, and the next save replaces it. A tally that cannot be saved (a full disk) is said once and the
  * counts go on in memory; a restart then goes on from the last tally saved, reading its lines again.
  */
 final class AuditLogReader {

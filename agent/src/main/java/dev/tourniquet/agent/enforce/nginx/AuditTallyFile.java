@@ -199,7 +199,8 @@ final class AuditTallyFile {
       }
       JsonNode countsNode = root.path("counts");
       if (!countsNode.isObject()) {
-        throw new IllegalArgumentException("expected counts to be an object but found " + countsNode);
+        throw new IllegalArgumentException("expected counts to be an object but found "
+            + (countsNode.isMissingNode() ? "nothing" : countsNode.toString()));
       }
       Map<String, Long> counts = new TreeMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> it = countsNode.fields(); it.hasNext(); ) {

@@ -533,6 +533,8 @@ class NginxEnforcerTest {
             "expected headSha256 to be 64 lower-case hex digits but found zz"),
         arguments("an unknown field", (UnaryOperator<String>) t -> t.replace("\"counts\":", "\"extra\":1,\"counts\":"),
             "expected only the fields [counts, format, log] but found extra"),
+        arguments("no counts", (UnaryOperator<String>) t -> t.replaceFirst(",\"counts\":\\{[^}]*}", ""),
+            "expected counts to be an object but found nothing"),
         arguments("counts without a position", (UnaryOperator<String>) t -> t.replaceFirst("\"log\":\\{[^}]*}", "\"log\":null"),
             "expected a log position with the counts but found counts without one"),
         arguments("over the size cap", (UnaryOperator<String>) t -> t + " ".repeat(AuditTallyFile.MAX_BYTES),
