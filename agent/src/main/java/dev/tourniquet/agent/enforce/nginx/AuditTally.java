@@ -27,7 +27,9 @@ import java.util.regex.Pattern;
  *       other new key is ignored.
  * </ul>
  *
- * A line's bytes may arrive in several pieces: the unfinished line is kept until its newline comes.
+ * A line's bytes may arrive in several pieces: the unfinished line is kept until its newline comes, and
+ * {@link #pending} tells how many bytes it has so far, so that a position saved across an agent restart
+ * ({@link AuditTallyFile}) can be the start of that line rather than its middle.
  */
 final class AuditTally {
   /** The longest line considered, newline excluded; a longer one is ignored. */
@@ -37,12 +39,36 @@ final class AuditTally {
 
   private static final Pattern KEY = Pattern.compile("([^/]+)/[1-9][0-9]{0,2}/[1-9][0-9]{0,4}");
 
-  private final Map<String, Long> counts = new HashMap<>();
+  private final Map<String, Long> counts;
   private final byte[] line = new byte[MAX_LINE_BYTES];
   private int length;
+  /** The bytes of the unfinished line so far, those skipped included. */
+  private long pending;
   /** Inside a line longer than the cap: its bytes are dropped up to its newline. */
   private boolean skipping;
   private long ignored;
+
+  /** A tally with no counts. */
+  AuditTally() {
+    this(Map.of());
+  }
+
+  /**
+   * A tally that goes on from saved counts.
+   *
+   * @param saved counts per key, each key one {@link #isKey} accepts and each count positive
+   * @throws IllegalArgumentException if a key or a count is not
+   */
+  AuditTally(Map<String, Long> saved) {
+    counts = new HashMap<>();
+    saved.forEach((key, count) -> {
+      if (!isKey(key) || count == null || count < 1) {
+        throw new IllegalArgumentException("expected keys <id>/<action>/<rule> with positive counts but found "
+            + key + ": " + count);
+      }
+      counts.put(key, count);
+    });
+  }
 
   /**
    * Counts the complete lines in {@code bytes[from, to)}, together with the unfinished line from before.
@@ -59,11 +85,13 @@ final class AuditTally {
         }
         skipping = false;
         length = 0;
-      } else if (!skipping) {
-        if (length == MAX_LINE_BYTES) {
+        pending = 0;
+      } else {
+        pending++;
+        if (!skipping && length == MAX_LINE_BYTES) {
           skipping = true;
           ignored++;
-        } else {
+        } else if (!skipping) {
           line[length++] = b;
         }
       }
@@ -73,7 +101,13 @@ final class AuditTally {
   /** Drops the unfinished line: the file it came from was truncated or replaced. The counts stay. */
   void startOver() {
     length = 0;
+    pending = 0;
     skipping = false;
+  }
+
+  /** The bytes handed over since the last newline: the unfinished line, however long, not counted yet. */
+  long pending() {
+    return pending;
   }
 
   /** The counts per key: a copy. */
@@ -100,16 +134,24 @@ final class AuditTally {
     return key.substring(0, key.indexOf('/'));
   }
 
+  /**
+   * Tells whether a text is a key the enforcer writes: {@code <id>/<action>/<rule>}, a valid mitigation id
+   * and numbers within {@link NginxRenderer#auditName}'s bounds.
+   */
+  static boolean isKey(String text) {
+    Matcher m = KEY.matcher(text);
+    return m.matches() && Mitigation.idProblem(m.group(1)).isEmpty();
+  }
+
   // Bytes were decoded as ISO-8859-1, one char each: a byte above 0x7F becomes a char the pattern and the
   // id rule refuse, so such a line is ignored.
   private void line(String text, Predicate<String> named) {
     Long count = counts.get(text);
     if (count != null) {
-      counts.put(text, count + 1);
+      counts.put(text, count == Long.MAX_VALUE ? count : count + 1); // saturates: a count never goes down
       return;
     }
-    Matcher m = KEY.matcher(text);
-    if (!m.matches() || Mitigation.idProblem(m.group(1)).isPresent() || (full() && !named.test(text))) {
+    if (!isKey(text) || (full() && !named.test(text))) {
       ignored++;
       return;
     }

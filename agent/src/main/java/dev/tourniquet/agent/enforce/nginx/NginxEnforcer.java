@@ -65,7 +65,10 @@ public final class NginxEnforcer implements Enforcer {
 
   private final String target;
   private final NginxSettings settings;
-  /** Counts the audit log's keys as it grows; never reset, so that the counts never go down. */
+  /**
+   * Counts the audit log's keys as it grows; never reset, so that the counts never go down, and saved with
+   * how far it read, so that they go on across a restart of the agent.
+   */
   private final AuditLogReader audit;
   private Boolean joinsRepeatedHeaders;
   /** The mitigations of the last successful converge, to name audit keys. */
@@ -81,7 +84,7 @@ public final class NginxEnforcer implements Enforcer {
   public NginxEnforcer(String target, NginxSettings settings) {
     this.target = Objects.requireNonNull(target, "target");
     this.settings = Objects.requireNonNull(settings, "settings");
-    this.audit = new AuditLogReader(target, auditLog());
+    this.audit = new AuditLogReader(target, auditLog(), settings.stateDir().resolve(AuditTallyFile.FILE_NAME));
   }
 
   @Override
@@ -200,9 +203,13 @@ public final class NginxEnforcer implements Enforcer {
    * of mitigations no longer active are left out. Empty without njs (audit mode then applies nothing).
    *
    * <p>The log is read incrementally, at most {@link AuditLogReader#MAX_BYTES_PER_READ} bytes per call, and
-   * only lines that are keys this enforcer writes count ({@link AuditTally}): a large file, as after a
-   * restart, is counted over several calls. The counts cover every line read since this enforcer was
-   * created, across truncation and rotation of the file, and never go down.
+   * only lines that are keys this enforcer writes count ({@link AuditTally}): a large file (a burst, or a log
+   * with no saved position) is counted over several calls. The counts cover every line read, across truncation and
+   * rotation of the file, and never go down. They are saved with how far the log was read
+   * ({@link AuditTallyFile}), so an enforcer created over the same state directory, as at an agent restart,
+   * goes on from them: it neither counts a line again nor forgets the hits of files rotated away. A
+   * mitigation that leaves audit mode is not shown; its counts are kept, and shown again, going on, if it
+   * comes back to audit mode.
    */
   @Override
   public Map<String, Map<String, Long>> auditHits() {
@@ -231,6 +238,11 @@ public final class NginxEnforcer implements Enforcer {
   /** The lines of the audit log ignored so far: not keys this enforcer writes, too long, or beyond the key cap. */
   long auditLinesIgnored() {
     return audit.ignored();
+  }
+
+  /** The last problem with the saved audit counts in this run (unusable, or not saved), if any. */
+  Optional<String> auditTallyProblem() {
+    return audit.tallyProblem();
   }
 
   /** The audit log the njs script appends to, beside it in the state directory. */

@@ -2,6 +2,7 @@ package dev.tourniquet.agent.enforce.nginx;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 import dev.tourniquet.agent.enforce.ActiveMitigation;
 import dev.tourniquet.agent.enforce.EnforcementException;
@@ -21,11 +22,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** The enforcer against a real nginx: apply, idempotence, M1 end to end, the failure paths, and audit counting. */
 class NginxEnforcerTest {
@@ -233,7 +239,8 @@ class NginxEnforcerTest {
 
   @Test
   void aFileLargerThanThePerCallBoundIsCountedOverSeveralStatusBuildsWithoutReadingItWhole() throws Exception {
-    // Also what the first status builds after an agent restart do: a new enforcer reads the log from its start.
+    // Also what the first status builds do after a restart that finds no usable saved counts: the log is
+    // read from its start.
     enforcer = auditing("BIG-2");
     byte[] line = "BIG-2/1/1\n".getBytes(StandardCharsets.US_ASCII);
     long bound = AuditLogReader.MAX_BYTES_PER_READ;
@@ -348,5 +355,247 @@ class NginxEnforcerTest {
 
     assertThat(enforcer.auditHits()).isEqualTo(counted("K-8", 2));
     assertThat(enforcer.auditLinesIgnored()).isEqualTo(10);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Across an agent restart: a new enforcer over the same state directory, as the agent builds at start.
+  // The counts go on from where they were, never lower and never counting a line twice, whatever happened
+  // to the log meanwhile.
+
+  /** Converges {@code id} in enforce mode: its rule answers, and nothing is written to the audit log. */
+  private NginxEnforcer enforcing(String id) throws Exception {
+    NginxEnforcer e = new NginxEnforcer("web-nginx", nginx.settings(true, state));
+    e.converge(List.of(TestMitigations.enforce(id, new Action.DisableEndpoint("/probe", 503, Optional.empty()))));
+    return e;
+  }
+
+  private void appendLines(String id, int lines) throws IOException {
+    append((id + "/1/1\n").repeat(lines));
+  }
+
+  @Test
+  void afterARestartTheCountsGoOnFromWhereTheyWereWithoutCountingTheLogAgain() throws Exception {
+    enforcer = auditing("S-1");
+    assertThat(nginx.get("/probe/1").fromBackend()).isTrue();
+    assertThat(nginx.get("/probe/2").fromBackend()).isTrue();
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-1", 2));
+
+    enforcer = auditing("S-1");
+
+    assertThat(enforcer.auditHits()).as("the first status after the restart").isEqualTo(counted("S-1", 2));
+    assertThat(nginx.get("/probe/3").fromBackend()).isTrue();
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-1", 3));
+  }
+
+  @Test
+  void aRestartKeepsTheHitsOfAFileRotatedAwayBeforeIt() throws Exception {
+    enforcer = auditing("S-2");
+    appendLines("S-2", 3);
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-2", 3));
+    Files.move(log(), log().resolveSibling(NjsScript.AUDIT_LOG + ".1"));
+    assertThat(nginx.get("/probe/1").fromBackend()).isTrue();
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-2", 4));
+
+    enforcer = auditing("S-2");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-2", 4));
+    assertThat(nginx.get("/probe/2").fromBackend()).isTrue();
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-2", 5));
+  }
+
+  @Test
+  void aFileRotatedWhileTheAgentWasDownIsReadFromItsStartAndAddsToTheSavedCounts() throws Exception {
+    enforcer = auditing("S-3");
+    appendLines("S-3", 3);
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-3", 3));
+
+    Files.move(log(), log().resolveSibling(NjsScript.AUDIT_LOG + ".1"));
+    appendLines("S-3", 5); // a new file, longer than the one read
+    enforcer = auditing("S-3");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-3", 8));
+  }
+
+  @Test
+  void aFileTruncatedWhileTheAgentWasDownIsReadFromItsStartAndAddsToTheSavedCounts() throws Exception {
+    enforcer = auditing("S-4");
+    appendLines("S-4", 3);
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-4", 3));
+
+    Files.write(log(), new byte[0], StandardOpenOption.TRUNCATE_EXISTING);
+    appendLines("S-4", 1);
+    enforcer = auditing("S-4");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-4", 4));
+  }
+
+  @Test
+  void aFileRewrittenInPlaceWhileTheAgentWasDownIsToldFromTheOneReadByItsFirstBytes() throws Exception {
+    // Same inode, longer than what was read: only its first bytes tell it from the file that was read.
+    enforcer = auditing("S-5");
+    appendLines("S-5", 3);
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-5", 3));
+
+    Files.writeString(log(), "X-0/1/1\n" + "S-5/1/1\n".repeat(4), StandardOpenOption.TRUNCATE_EXISTING);
+    enforcer = auditing("S-5");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-5", 7));
+  }
+
+  @Test
+  void aLineUnfinishedAtARestartIsCountedOnceItsNewlineComes() throws Exception {
+    enforcer = auditing("S-6");
+    append("S-6/1/1\nS-6/1/1");
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-6", 1));
+
+    enforcer = auditing("S-6");
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-6", 1));
+    append("\n");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-6", 2));
+  }
+
+  @Test
+  void aRestartWhileALargeLogIsBeingCountedNeverShowsFewerHits() throws Exception {
+    enforcer = auditing("S-7");
+    byte[] line = "S-7/1/1\n".getBytes(StandardCharsets.US_ASCII);
+    long bound = AuditLogReader.MAX_BYTES_PER_READ;
+    long lines = (2 * bound + bound / 2) / line.length;
+    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(log(), StandardOpenOption.APPEND))) {
+      for (long i = 0; i < lines; i++) {
+        out.write(line);
+      }
+    }
+    List<Long> seen = new ArrayList<>();
+    for (int status = 0; status < 2; status++) {
+      seen.add(enforcer.auditHits().getOrDefault("S-7", Map.of()).getOrDefault(RULE, 0L));
+    }
+
+    enforcer = auditing("S-7");
+    for (int status = 0; status < 2; status++) {
+      seen.add(enforcer.auditHits().getOrDefault("S-7", Map.of()).getOrDefault(RULE, 0L));
+    }
+
+    assertThat(seen).containsExactly(bound / line.length, 2 * bound / line.length, lines, lines);
+  }
+
+  @Test
+  void leavingAndReenteringAuditModeAcrossARestartShowsTheEarlierCountsAgainAndGoesOn() throws Exception {
+    enforcer = auditing("S-8");
+    assertThat(nginx.get("/probe/1").fromBackend()).isTrue();
+    assertThat(nginx.get("/probe/2").fromBackend()).isTrue();
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-8", 2));
+
+    enforcer = enforcing("S-8");
+    assertThat(nginx.get("/probe/3").status()).as("enforced: answered, not recorded").isEqualTo(503);
+    assertThat(enforcer.auditHits()).as("not in audit mode: not shown").doesNotContainKey("S-8");
+    enforcer = enforcing("S-8");
+    assertThat(enforcer.auditHits()).doesNotContainKey("S-8");
+    enforcer = auditing("S-8");
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-8", 2));
+    assertThat(nginx.get("/probe/4").fromBackend()).isTrue();
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-8", 3));
+  }
+
+  private Path tally() {
+    return state.resolve(AuditTallyFile.FILE_NAME);
+  }
+
+  @Test
+  void theSavedCountsAreReadableByTheAgentOnly() throws Exception {
+    // The state directory is searchable by nginx's workers, so that they reach the log (see Audit mode).
+    enforcer = auditing("S-9");
+    appendLines("S-9", 1);
+    assertThat(enforcer.auditHits()).isEqualTo(counted("S-9", 1));
+
+    assertThat(Files.getPosixFilePermissions(tally())).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+  }
+
+  /** Ways a saved tally can be unusable, each made from a valid one that counts C-9's one key 1000 times. */
+  static Stream<Arguments> unusableTallies() {
+    return Stream.of(
+        arguments("cut short", (UnaryOperator<String>) t -> t.substring(0, t.length() / 2), "expected JSON but it does not parse"),
+        arguments("empty", (UnaryOperator<String>) t -> "", "expected a JSON object but found an empty file"),
+        arguments("another format", (UnaryOperator<String>) t -> t.replace("tally/1", "tally/9"),
+            "expected format \"tourniquet-nginx-audit-tally/1\" but found \"tourniquet-nginx-audit-tally/9\""),
+        arguments("a key the include does not write", (UnaryOperator<String>) t -> t.replace("\"counts\":{", "\"counts\":{\"../1/1\":5,"),
+            "expected the keys of counts to be <id>/<action>/<rule> as the include writes them but found \"../1/1\""),
+        arguments("a negative count", (UnaryOperator<String>) t -> t.replace(":1000", ":-1"),
+            "expected counts.C-9/1/1 to be a whole number of at least 0 but found -1"),
+        arguments("a count that is text", (UnaryOperator<String>) t -> t.replace(":1000", ":\"1000\""),
+            "expected counts.C-9/1/1 to be a whole number of at least 0 but found \"1000\""),
+        arguments("a count of zero", (UnaryOperator<String>) t -> t.replace(":1000", ":0"),
+            "expected counts.C-9/1/1 to be at least 1 but found 0"),
+        arguments("a negative offset", (UnaryOperator<String>) t -> t.replaceFirst("\"offset\":\\d+", "\"offset\":-1"),
+            "expected log.offset to be a whole number of at least 0 but found -1"),
+        arguments("a digest that is not hex", (UnaryOperator<String>) t -> t.replaceFirst("\"headSha256\":\"[0-9a-f]+\"", "\"headSha256\":\"zz\""),
+            "expected headSha256 to be 64 lower-case hex digits but found zz"),
+        arguments("an unknown field", (UnaryOperator<String>) t -> t.replace("\"counts\":", "\"extra\":1,\"counts\":"),
+            "expected only the fields [counts, format, log] but found extra"),
+        arguments("no counts", (UnaryOperator<String>) t -> t.replaceFirst(",\"counts\":\\{[^}]*}", ""),
+            "expected counts to be an object but found nothing"),
+        arguments("counts without a position", (UnaryOperator<String>) t -> t.replaceFirst("\"log\":\\{[^}]*}", "\"log\":null"),
+            "expected a log position with the counts but found counts without one"),
+        arguments("over the size cap", (UnaryOperator<String>) t -> t + " ".repeat(AuditTallyFile.MAX_BYTES),
+            "expected at most " + AuditTallyFile.MAX_BYTES + " bytes"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("unusableTallies")
+  void anUnusableSavedTallyIsSaidAndTheCountsStartAgainFromTheLogNeverAbove(
+      String what, UnaryOperator<String> spoil, String expected) throws Exception {
+    enforcer = auditing("C-9");
+    appendLines("C-9", 3);
+    assertThat(enforcer.auditHits()).isEqualTo(counted("C-9", 3));
+    String valid = Files.readString(tally());
+    assertThat(valid).contains("\"C-9/1/1\":3");
+    Files.writeString(tally(), spoil.apply(valid.replace("\"C-9/1/1\":3", "\"C-9/1/1\":1000")));
+
+    enforcer = auditing("C-9");
+
+    assertThat(enforcer.auditHits()).as("each line of the log once, nothing of the unusable tally")
+        .isEqualTo(counted("C-9", 3));
+    assertThat(enforcer.auditTallyProblem()).hasValueSatisfying(problem -> assertThat(problem)
+        .contains("the saved audit counts cannot be used", tally().toString(), expected));
+    enforcer = auditing("C-9");
+    assertThat(enforcer.auditHits()).as("replaced by a usable tally").isEqualTo(counted("C-9", 3));
+    assertThat(enforcer.auditTallyProblem()).isEmpty();
+  }
+
+  @Test
+  void aSavedTallyThatIsALinkIsNotFollowed() throws Exception {
+    enforcer = auditing("C-10");
+    appendLines("C-10", 2);
+    assertThat(enforcer.auditHits()).isEqualTo(counted("C-10", 2));
+    Path elsewhere = Files.move(tally(), state.resolve("elsewhere.json"));
+    Files.writeString(elsewhere, Files.readString(elsewhere).replace("\"C-10/1/1\":2", "\"C-10/1/1\":1000"));
+    Files.createSymbolicLink(tally(), elsewhere);
+
+    enforcer = auditing("C-10");
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("C-10", 2));
+    assertThat(enforcer.auditTallyProblem()).hasValueSatisfying(problem -> assertThat(problem)
+        .contains(tally().toString(), "expected a regular file but found a symbolic link"));
+  }
+
+  @Test
+  void countsThatCannotBeSavedGoOnInMemoryAndAreSavedOnceTheyCanBe() throws Exception {
+    enforcer = auditing("U-1");
+    Files.createDirectories(tally().resolve("occupied")); // a rename cannot replace a directory that is not empty
+    appendLines("U-1", 2);
+
+    assertThat(enforcer.auditHits()).isEqualTo(counted("U-1", 2));
+    assertThat(enforcer.auditTallyProblem()).hasValueSatisfying(problem -> assertThat(problem)
+        .contains("cannot save the audit counts to " + tally()));
+    appendLines("U-1", 1);
+    assertThat(enforcer.auditHits()).isEqualTo(counted("U-1", 3));
+
+    Files.delete(tally().resolve("occupied"));
+    Files.delete(tally());
+    assertThat(enforcer.auditHits()).as("nothing new read, saved all the same").isEqualTo(counted("U-1", 3));
+    Files.move(log(), log().resolveSibling(NjsScript.AUDIT_LOG + ".1"));
+    enforcer = auditing("U-1");
+    assertThat(enforcer.auditHits()).as("the counts of the file rotated away were saved").isEqualTo(counted("U-1", 3));
   }
 }
