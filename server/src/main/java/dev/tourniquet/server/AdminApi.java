@@ -229,7 +229,7 @@ final class AdminApi {
   }
 
   private Reply servers() throws SQLException, HttpException {
-    Fleet.Overview o = fleet.overview(0);
+    Fleet.Overview o = fleet.overview(0, 0);
     return Reply.json(200, o.agents().stream().map(a -> Views.server(a, o.reports().getOrDefault(a.agentId(), List.of()),
         fleet.stale(a))).toList());
   }
@@ -248,7 +248,7 @@ final class AdminApi {
   }
 
   private Reply rollouts() throws SQLException, HttpException {
-    Fleet.Overview o = fleet.overview(0);
+    Fleet.Overview o = fleet.overview(0, 0);
     List<Object> out = new java.util.ArrayList<>();
     for (Policies.Rollout r : o.rollouts()) {
       List<String> failures = fleet.db().read(c -> Policies.failures(c, r.id(), r.revision()));
@@ -278,7 +278,12 @@ final class AdminApi {
   private Reply audit(Optional<String> limitText, Optional<String> beforeText) throws SQLException, HttpException {
     int limit = (int) number("limit", limitText, 1, 1000).orElse(100L).longValue();
     long before = number("before", beforeText, 1, Long.MAX_VALUE).orElse(0L);
-    return Reply.json(200, fleet.db().read(c -> AuditLog.newest(c, limit, before)).stream().map(Views::audit).toList());
+    AuditLog.Page page = fleet.db().read(c -> AuditLog.page(c, limit, before));
+    Reply reply = Reply.json(200, page.entries().stream().map(Views::audit).toList());
+    // The body stays the array it always was; where the next page starts is a header (RFC 8288), present only
+    // when older entries exist, so a client need not ask for an empty page to learn it has them all.
+    return page.olderBefore().map(id -> reply.with("Link", "</api/v1/admin/audit?limit=" + limit + "&before=" + id
+        + ">; rel=\"next\"")).orElse(reply);
   }
 
   private static Optional<Long> number(String name, Optional<String> text, long min, long max) throws HttpException {

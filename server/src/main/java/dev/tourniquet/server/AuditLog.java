@@ -14,6 +14,13 @@ final class AuditLog {
   /** One entry. */
   record Entry(long id, Instant at, String actor, String action, String target, String detail) {}
 
+  /**
+   * Entries newest first, and the id to page back from when older ones exist: keyset paging on the id, so a
+   * page is found by the primary key however deep, and entries written meanwhile move no entry to another
+   * page (an offset would show some twice or skip them).
+   */
+  record Page(List<Entry> entries, java.util.Optional<Long> olderBefore) {}
+
   private AuditLog() {}
 
   static void append(Connection c, Instant at, String actor, String action, String target, String detail)
@@ -41,6 +48,19 @@ final class AuditLog {
         return out;
       }
     }
+  }
+
+  /** At most {@code limit} entries older than {@code beforeId} (when positive), and whether there are more. */
+  static Page page(Connection c, int limit, long beforeId) throws SQLException {
+    if (limit >= Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("audit log: expected a limit below " + Integer.MAX_VALUE + " but found " + limit);
+    }
+    List<Entry> entries = newest(c, limit + 1, beforeId);
+    if (entries.size() <= limit) {
+      return new Page(entries, java.util.Optional.empty());
+    }
+    List<Entry> shown = List.copyOf(entries.subList(0, limit));
+    return new Page(shown, java.util.Optional.of(shown.get(limit - 1).id()));
   }
 
   private static String clip(String s, int max) {

@@ -16,28 +16,42 @@ import java.util.Optional;
 import org.eclipse.jetty.http.HttpCookie;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.util.Fields;
 
 /**
  * The dashboard: server-rendered HTML with a little JavaScript. Log in with a user token (form → an
  * HttpOnly, SameSite=Strict session cookie that holds a separate random secret); every action is a POST
  * form carrying the session's CSRF token. Operators see action buttons (block, unblock, enable, disable,
  * approve a rollout); viewers see the same page without them. Every value shown is HTML-escaped, and the
- * Content-Security-Policy allows only this server's own script and style sheet.
+ * Content-Security-Policy allows only this server's own script and style sheet, and the script's requests
+ * to this server alone.
+ *
+ * <p>A session ends when it has not been used for the idle timeout, or at the end of its lifetime. An open
+ * page refreshes itself from {@code /dashboard/live}, the same page for the same session, which is not use:
+ * otherwise a page left open would keep its session alive until the end of its lifetime. The audit log is
+ * shown a page at a time, {@code /dashboard?before=ID} giving the entries older than ID.
  */
 final class Dashboard {
   static final String COOKIE = "tq_session";
   private static final int MAX_FORM_BYTES = 8 * 1024;
+  /** The audit entries on one page of the dashboard. */
+  static final int AUDIT_PAGE = 50;
+  // connect-src: the refresh fetches /dashboard/live; default-src 'none' refused it.
   private static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
-      + " form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+      + " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
   private final Fleet fleet;
   private final boolean secureCookie;
   private final Duration sessionTtl;
+  private final Duration sessionIdle;
+  private final Duration refreshEvery;
 
-  Dashboard(Fleet fleet, boolean secureCookie, Duration sessionTtl) {
+  Dashboard(Fleet fleet, boolean secureCookie, Duration sessionTtl, Duration sessionIdle, Duration refreshEvery) {
     this.fleet = fleet;
     this.secureCookie = secureCookie;
     this.sessionTtl = sessionTtl;
+    this.sessionIdle = sessionIdle;
+    this.refreshEvery = refreshEvery;
   }
 
   Reply handle(String method, List<String> path, Request request, FleetHandler handler)
@@ -67,7 +81,8 @@ final class Dashboard {
         if (user.isEmpty()) {
           return page(401, loginPage("That token is not the token of a user of this server."));
         }
-        String session = fleet.db().transaction(c -> Users.openSession(c, user.get(), fleet.now(), sessionTtl));
+        String session = fleet.db().transaction(c -> Users.openSession(c, user.get(), fleet.now(), sessionTtl,
+            sessionIdle));
         return Reply.redirect("/dashboard").with("Set-Cookie", cookie(session, sessionTtl.toSeconds()));
       }
       case "logout" -> {
@@ -86,16 +101,37 @@ final class Dashboard {
       }
       case "dashboard" -> {
         requireMethod(method, "GET");
-        Optional<Users.Session> session = session(request);
+        long before;
+        try {
+          before = auditBefore(request);
+        } catch (HttpException e) {
+          if (!acceptsHtml(request)) {
+            throw e;
+          }
+          return page(e.status(), errorPage("Not shown", e, "This page has no such audit entries."));
+        }
+        Optional<Users.Session> session = session(request, true);
         if (session.isEmpty()) {
           return Reply.redirect("/login");
         }
-        return page(200, dashboardPage(session.get()));
+        return page(200, dashboardPage(session.get(), before));
+      }
+      case "dashboard/live" -> {
+        // The page's own refresh: the same page, without stamping the session as used, and a 401 (not a
+        // redirect to the login page, which a script would take for the dashboard) once the session ended.
+        requireMethod(method, "GET");
+        long before = auditBefore(request);
+        Optional<Users.Session> session = session(request, false);
+        if (session.isEmpty()) {
+          throw HttpException.unauthorized("dashboard: the session has ended (logged out, not used for "
+              + sessionIdle + ", or older than " + sessionTtl + "); log in again");
+        }
+        return page(200, dashboardPage(session.get(), before));
       }
       case "dashboard/action" -> {
         requireMethod(method, "POST");
         try {
-          Optional<Users.Session> session = session(request);
+          Optional<Users.Session> session = session(request, true);
           if (session.isEmpty()) {
             throw HttpException.unauthorized("dashboard: expected a session; log in again");
           }
@@ -111,7 +147,7 @@ final class Dashboard {
           if (!acceptsHtml(request)) {
             throw e;
           }
-          return page(e.status(), errorPage(e));
+          return page(e.status(), errorPage("Not done", e, "Nothing was changed."));
         }
       }
       default -> throw HttpException.notFound("no page %s", JsonBodies.quote("/" + p));
@@ -161,12 +197,49 @@ final class Dashboard {
     return Optional.empty();
   }
 
-  private Optional<Users.Session> session(Request request) throws SQLException, HttpException {
+  /**
+   * The request's session if it has not ended. A use (a page, an action) stamps it as used when the stamp is
+   * a minute old; the page's automatic refresh is no use.
+   */
+  private Optional<Users.Session> session(Request request, boolean use) throws SQLException, HttpException {
     Optional<String> cookie = sessionCookie(request);
     if (cookie.isEmpty()) {
       return Optional.empty();
     }
-    return fleet.db().read(c -> Users.session(c, cookie.get(), fleet.now()));
+    java.time.Instant now = fleet.now();
+    Optional<Users.Session> session = fleet.db().read(c -> Users.session(c, cookie.get(), now, sessionIdle));
+    if (use && session.isPresent() && session.get().stampDue(now)) {
+      fleet.db().transaction(c -> {
+        Users.stampUse(c, cookie.get(), now);
+        return null;
+      });
+    }
+    return session;
+  }
+
+  /** The audit page asked for: {@code before=ID}, the only query parameter of the page; 0 for the newest. */
+  private static long auditBefore(Request request) throws HttpException {
+    long before = 0;
+    for (Fields.Field f : Request.extractQueryParameters(request)) {
+      if (!f.getName().equals("before")) {
+        throw HttpException.badRequest("query parameter %s: unknown; expected only before (the audit entry to page back"
+            + " from)", JsonBodies.quote(f.getName()));
+      }
+      if (f.getValues().size() > 1) {
+        throw HttpException.badRequest("query parameter before: given twice; expected it once");
+      }
+      String v = f.getValue();
+      try {
+        before = Long.parseLong(v);
+      } catch (NumberFormatException e) {
+        before = 0;
+      }
+      if (before < 1 || !v.matches("[0-9]{1,19}")) {
+        throw HttpException.badRequest("query parameter before: expected a whole number from 1 to %d (an audit entry's"
+            + " id) but found %s", Long.MAX_VALUE, JsonBodies.quote(v));
+      }
+    }
+    return before;
   }
 
   private String cookie(String value, long maxAge) {
@@ -220,10 +293,10 @@ final class Dashboard {
     return accept != null && accept.toLowerCase(Locale.ROOT).contains("text/html");
   }
 
-  private static String errorPage(HttpException e) {
-    return head("Tourniquet fleet: not done") + "<body class=\"login\"><main><h1>Not done</h1>"
-        + "<p class=\"error\" id=\"action-error\">" + esc(e.getMessage()) + "</p><p>Nothing was changed (HTTP "
-        + e.status() + ").</p><p><a id=\"back\" href=\"/dashboard\">Back to the dashboard</a></p></main></body></html>";
+  private static String errorPage(String title, HttpException e, String consequence) {
+    return head("Tourniquet fleet: " + title.toLowerCase(Locale.ROOT)) + "<body class=\"login\"><main><h1>" + esc(title)
+        + "</h1><p class=\"error\" id=\"action-error\">" + esc(e.getMessage()) + "</p><p>" + esc(consequence) + " (HTTP "
+        + e.status() + ")</p><p><a id=\"back\" href=\"/dashboard\">Back to the dashboard</a></p></main></body></html>";
   }
 
   /** Times to the second: the microseconds the database keeps made every date wrap and say nothing more. */
@@ -297,12 +370,14 @@ final class Dashboard {
         .append("</button></form>").toString();
   }
 
-  private String dashboardPage(Users.Session s) throws SQLException, HttpException {
-    Fleet.Overview o = fleet.overview(50);
+  private String dashboardPage(Users.Session s, long auditBefore) throws SQLException, HttpException {
+    Fleet.Overview o = fleet.overview(AUDIT_PAGE, auditBefore);
     boolean operator = s.principal().role().allows(Role.OPERATOR);
     List<String> ids = Fleet.sortedIds(o);
     StringBuilder b = new StringBuilder(head("Tourniquet fleet"));
-    b.append("<body><header><h1>Tourniquet fleet</h1><span class=\"who\" id=\"who\">")
+    // The script refreshes the page every data-refresh-ms; #refresh-status says when it last did.
+    b.append("<body data-refresh-ms=\"").append(refreshEvery.toMillis()).append("\"><header><h1>Tourniquet fleet</h1>")
+        .append("<span class=\"refresh\" id=\"refresh-status\" aria-live=\"polite\"></span><span class=\"who\" id=\"who\">")
         .append(esc(s.principal().name())).append(" (").append(s.principal().role().label()).append(")</span>")
         .append("<form method=\"post\" action=\"/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"")
         .append(esc(s.csrfToken())).append("\"><button type=\"submit\" id=\"logout\">Log out</button></form></header><main>");
@@ -456,12 +531,21 @@ final class Dashboard {
     // Audit log.
     b.append("<section id=\"audit\"><h2>Audit log</h2><table><thead><tr><th>When</th><th>Who</th><th>What</th>"
         + "<th>Target</th><th>Details</th></tr></thead><tbody>");
-    for (AuditLog.Entry e : o.audit()) {
-      b.append("<tr><td class=\"seen\">").append(when(e.at())).append("</td><td>").append(esc(e.actor())).append("</td><td>")
-          .append(esc(e.action())).append("</td><td>").append(esc(e.target())).append("</td><td>").append(esc(e.detail()))
-          .append("</td></tr>");
+    for (AuditLog.Entry e : o.audit().entries()) {
+      b.append("<tr class=\"entry\" data-id=\"").append(e.id()).append("\"><td class=\"seen\">").append(when(e.at()))
+          .append("</td><td>").append(esc(e.actor())).append("</td><td>").append(esc(e.action())).append("</td><td>")
+          .append(esc(e.target())).append("</td><td>").append(esc(e.detail())).append("</td></tr>");
     }
-    b.append("</tbody></table></section></main></body></html>");
+    if (o.audit().entries().isEmpty()) {
+      b.append("<tr><td colspan=\"5\">").append(auditBefore > 0 ? "No older entry." : "No entry yet.").append("</td></tr>");
+    }
+    b.append("</tbody></table><p class=\"pager\">");
+    o.audit().olderBefore().ifPresent(id -> b.append("<a id=\"audit-older\" href=\"/dashboard?before=").append(id)
+        .append("#audit\">Older entries</a> "));
+    if (auditBefore > 0) {
+      b.append("<a id=\"audit-newest\" href=\"/dashboard#audit\">Newest entries</a>");
+    }
+    b.append("</p></section></main></body></html>");
     return b.toString();
   }
 

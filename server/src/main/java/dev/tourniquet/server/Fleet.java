@@ -329,10 +329,14 @@ final class Fleet {
   /** Everything the dashboard and the server list show, read in one go. */
   record Overview(Policies.OrgSettings org, java.util.Set<String> orgBlocks, Map<String, String> orgModes,
       List<Agents.Agent> agents, Map<String, List<Agents.MitigationReport>> reports, List<Policies.Rollout> rollouts,
-      Map<String, String> heldReasons, List<AuditLog.Entry> audit, Map<String, java.util.Set<String>> serverBlocks,
+      Map<String, String> heldReasons, AuditLog.Page audit, Map<String, java.util.Set<String>> serverBlocks,
       Map<String, Map<String, String>> serverModes) {}
 
-  Overview overview(int auditEntries) throws SQLException, HttpException {
+  /**
+   * Reads the overview with a page of at most {@code auditEntries} audit entries (none when 0), older than
+   * the entry {@code auditBefore} when it is positive.
+   */
+  Overview overview(int auditEntries, long auditBefore) throws SQLException, HttpException {
     return db.read(c -> {
       Policies.OrgSettings org = Policies.org(c);
       List<Policies.Rollout> rollouts = Policies.rollouts(c);
@@ -343,7 +347,8 @@ final class Fleet {
         }
       }
       return new Overview(org, Policies.orgBlocks(c), Policies.orgModes(c), Agents.list(c), Agents.mitigations(c),
-          rollouts, held, auditEntries > 0 ? AuditLog.newest(c, auditEntries, 0) : List.of(), Policies.serverBlocks(c),
+          rollouts, held, auditEntries > 0 ? AuditLog.page(c, auditEntries, auditBefore)
+              : new AuditLog.Page(List.of(), Optional.empty()), Policies.serverBlocks(c),
           Policies.serverModes(c));
     });
   }

@@ -148,7 +148,7 @@ public final class FleetServer implements AutoCloseable {
       connector.setIdleTimeout(Math.max(60_000, settings.keepAlive.toMillis() * 4));
       jetty.addConnector(connector);
       Dashboard dashboard = new Dashboard(fleet, settings.tlsKeystore.isPresent() || settings.behindHttpsProxy,
-          settings.sessionTtl);
+          settings.sessionTtl, settings.sessionIdle, settings.dashboardRefresh);
       jetty.setHandler(new FleetHandler(fleet, streams, dashboard));
       jetty.setErrorHandler(new JsonErrorHandler());
       jetty.setStopTimeout(500);
@@ -341,6 +341,8 @@ public final class FleetServer implements AutoCloseable {
     private final Duration rolloutCheckInterval;
     private final Duration staleAfter;
     private final Duration sessionTtl;
+    private final Duration sessionIdle;
+    private final Duration dashboardRefresh;
     private final int maxStreamsPerAgent;
     private final int maxStreams;
     private final int feedCacheEntries;
@@ -361,6 +363,8 @@ public final class FleetServer implements AutoCloseable {
       this.rolloutCheckInterval = b.rolloutCheckInterval;
       this.staleAfter = b.staleAfter;
       this.sessionTtl = b.sessionTtl;
+      this.sessionIdle = b.sessionIdle;
+      this.dashboardRefresh = b.dashboardRefresh;
       this.maxStreamsPerAgent = b.maxStreamsPerAgent;
       this.maxStreams = b.maxStreams;
       this.feedCacheEntries = b.feedCacheEntries;
@@ -393,6 +397,8 @@ public final class FleetServer implements AutoCloseable {
       private Duration rolloutCheckInterval = Duration.ofSeconds(30);
       private Duration staleAfter = Duration.ofHours(3);
       private Duration sessionTtl = Duration.ofHours(8);
+      private Duration sessionIdle = Duration.ofMinutes(30);
+      private Duration dashboardRefresh = Duration.ofSeconds(15);
       private int maxStreamsPerAgent = 2;
       private int maxStreams = 10_000;
       private int feedCacheEntries = FeedFileCache.DEFAULT_ENTRIES;
@@ -518,6 +524,38 @@ public final class FleetServer implements AutoCloseable {
         }
         this.maxStreamsPerAgent = perAgent;
         this.maxStreams = total;
+        return this;
+      }
+
+      /**
+       * Sets how long a dashboard session lasts: it ends {@code lifetime} after logging in (8 hours) however
+       * much it is used, and sooner once it has not been used for {@code idle} (30 minutes). A page's
+       * automatic refresh is not use. The last use is written at most once a minute, so an unused session
+       * ends between {@code idle} minus a minute and {@code idle} after its last use.
+       *
+       * @param lifetime whole seconds from PT2M to P30D
+       * @param idle whole seconds from PT2M to {@code lifetime}
+       * @return this builder
+       * @throws IllegalArgumentException if either is out of range
+       */
+      public Builder sessions(Duration lifetime, Duration idle) {
+        Duration min = Duration.ofMinutes(2);
+        if (lifetime.getNano() != 0 || lifetime.compareTo(min) < 0 || lifetime.compareTo(Duration.ofDays(30)) > 0) {
+          throw new IllegalArgumentException("session lifetime: expected whole seconds from PT2M to P30D but found "
+              + lifetime);
+        }
+        if (idle.getNano() != 0 || idle.compareTo(min) < 0 || idle.compareTo(lifetime) > 0) {
+          throw new IllegalArgumentException("session idle timeout: expected whole seconds from PT2M to the lifetime ("
+              + lifetime + ") but found " + idle);
+        }
+        this.sessionTtl = lifetime;
+        this.sessionIdle = idle;
+        return this;
+      }
+
+      /** How often an open dashboard page refreshes itself (15 s); tests make it short. */
+      Builder dashboardRefresh(Duration every) {
+        this.dashboardRefresh = positive("dashboardRefresh", every);
         return this;
       }
 

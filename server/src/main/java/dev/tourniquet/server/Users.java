@@ -11,6 +11,11 @@ import java.util.Optional;
  * Administrators of the fleet server, their bearer tokens (stored hashed) and dashboard sessions. A
  * dashboard session is created by logging in with a token; its cookie holds a separate random secret, and
  * the session carries the CSRF token that every dashboard action must echo.
+ *
+ * <p>A session ends at its absolute expiry or once it has not been used for the idle timeout, whichever
+ * comes first. Its last use is stamped only when the stamp is {@link #STAMP_EVERY} old, so that a page
+ * and its style sheet and script do not each write the database: an unused session therefore ends between
+ * the idle timeout less a minute and the idle timeout after its last use.
  */
 final class Users {
   /** An authenticated administrator. */
@@ -19,8 +24,16 @@ final class Users {
   /** A user as listed (never with a token). */
   record User(String name, Role role, Instant createdAt, String createdBy) {}
 
-  /** A dashboard session. */
-  record Session(Principal principal, String csrfToken) {}
+  /** A dashboard session, with when it was last stamped as used. */
+  record Session(Principal principal, String csrfToken, Instant lastUsed) {
+    /** Whether a use at {@code now} is to be written: only when the stamp is {@link #STAMP_EVERY} old. */
+    boolean stampDue(Instant now) {
+      return !lastUsed.plus(STAMP_EVERY).isAfter(now);
+    }
+  }
+
+  /** How old the last-use stamp of a session must be before a use writes it again. */
+  static final Duration STAMP_EVERY = Duration.ofMinutes(1);
 
   private Users() {}
 
@@ -79,24 +92,38 @@ final class Users {
     return Database.query(c, "SELECT name FROM admin_users WHERE role = 'admin' FOR UPDATE", rs -> rs.getString(1));
   }
 
-  /** Opens a session; returns the cookie secret. */
-  static String openSession(Connection c, Principal principal, Instant now, Duration ttl) throws SQLException {
+  /** Opens a session, used now, and removes the sessions that have ended; returns the cookie secret. */
+  static String openSession(Connection c, Principal principal, Instant now, Duration ttl, Duration idle)
+      throws SQLException {
     String id = Secrets.newSecret(Secrets.SESSION);
-    Database.update(c, "DELETE FROM dashboard_sessions WHERE expires_at < ?", now);
-    Database.update(c, "INSERT INTO dashboard_sessions (id_hash, user_name, csrf_token, expires_at) VALUES (?, ?, ?, ?)",
-        Secrets.hash(id), principal.name(), Secrets.newSecret(Secrets.CSRF), now.plus(ttl));
+    Database.update(c, "DELETE FROM dashboard_sessions WHERE expires_at < ? OR last_used_at < ?", now, now.minus(idle));
+    Database.update(c, "INSERT INTO dashboard_sessions (id_hash, user_name, csrf_token, expires_at, last_used_at)"
+        + " VALUES (?, ?, ?, ?, ?)", Secrets.hash(id), principal.name(), Secrets.newSecret(Secrets.CSRF), now.plus(ttl), now);
     return id;
   }
 
-  static Optional<Session> session(Connection c, String cookie, Instant now) throws SQLException {
+  /** The session of a cookie if it has neither expired nor been idle for {@code idle}; changes nothing. */
+  static Optional<Session> session(Connection c, String cookie, Instant now, Duration idle) throws SQLException {
     if (!Secrets.looksLike(Secrets.SESSION, cookie)) {
       return Optional.empty();
     }
-    return Database.queryOne(c, "SELECT u.name, u.role, s.csrf_token FROM dashboard_sessions s"
-            + " JOIN admin_users u ON u.name = s.user_name WHERE s.id_hash = ? AND s.expires_at > ?",
+    return Database.queryOne(c, "SELECT u.name, u.role, s.csrf_token, s.last_used_at FROM dashboard_sessions s"
+            + " JOIN admin_users u ON u.name = s.user_name WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_used_at > ?",
         rs -> new Session(new Principal(rs.getString("name"),
-            Role.valueOf(rs.getString("role").toUpperCase(java.util.Locale.ROOT))), rs.getString("csrf_token")),
-        Secrets.hash(cookie), now);
+            Role.valueOf(rs.getString("role").toUpperCase(java.util.Locale.ROOT))), rs.getString("csrf_token"),
+            Database.instant(rs, "last_used_at")),
+        Secrets.hash(cookie), now, now.minus(idle));
+  }
+
+  /**
+   * Stamps a session as used at {@code now} unless a stamp less than {@link #STAMP_EVERY} old is there (a
+   * concurrent request may have just written one): a stamp never goes back.
+   */
+  static void stampUse(Connection c, String cookie, Instant now) throws SQLException {
+    if (Secrets.looksLike(Secrets.SESSION, cookie)) {
+      Database.update(c, "UPDATE dashboard_sessions SET last_used_at = ? WHERE id_hash = ? AND last_used_at <= ?", now,
+          Secrets.hash(cookie), now.minus(STAMP_EVERY));
+    }
   }
 
   static void closeSession(Connection c, String cookie) throws SQLException {

@@ -67,6 +67,42 @@ abstract class AdminContract extends ContractBase {
   }
 
   @Test
+  void auditLogPagesBackByIdAndSaysWhereTheNextPageIs() throws Exception {
+    fleet.server.database().transaction(c -> {
+      for (int i = 1; i <= 120; i++) {
+        AuditLog.append(c, fleet.clock.instant(), "agent:web-" + i, "enrol", "server web-" + i, "entry " + i);
+      }
+      return null;
+    });
+    int total = fleet.adminGet("/api/v1/admin/audit?limit=1000").size();
+    java.util.List<Long> seen = new java.util.ArrayList<>();
+    String path = "/api/v1/admin/audit?limit=50";
+    java.util.List<Integer> sizes = new java.util.ArrayList<>();
+    for (int pages = 0; path != null; pages++) {
+      assertThat(pages).as("pages").isLessThan(10);
+      HttpResponse<String> r = fleet.get(path, fleet.adminToken);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      JsonNode page = Fixture.json(r);
+      assertThat(page.isArray()).as("the answer is still a plain array").isTrue();
+      page.forEach(e -> seen.add(e.get("id").asLong()));
+      sizes.add(page.size());
+      java.util.Optional<String> link = r.headers().firstValue("Link");
+      if (link.isPresent()) {
+        assertThat(link.get()).matches("</api/v1/admin/audit\\?limit=50&before=[0-9]+>; rel=\"next\"");
+        assertThat(link.get()).contains("before=" + page.get(page.size() - 1).get("id").asLong() + ">");
+        path = link.get().substring(1, link.get().indexOf('>'));
+      } else {
+        path = null;
+      }
+    }
+
+    assertThat(sizes).containsExactly(50, 50, total - 100);
+    assertThat(seen).hasSize(total).doesNotHaveDuplicates().isSortedAccordingTo(java.util.Comparator.reverseOrder());
+    // A page that ends exactly at the oldest entry has no next page.
+    assertThat(fleet.get("/api/v1/admin/audit?limit=" + total, fleet.adminToken).headers().firstValue("Link")).isEmpty();
+  }
+
+  @Test
   void newUserTokenRevokesTheOldOne() throws Exception {
     String old = fleet.user("olga", "operator");
 

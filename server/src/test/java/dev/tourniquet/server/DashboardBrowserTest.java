@@ -11,10 +11,13 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -24,11 +27,13 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The dashboard in a real headless Chromium (Debian's chromium and chromium-driver, never downloaded):
- * log in, read the matrix with failures first, approve a rollout and block a mitigation; screenshots go
- * to target/screenshots/.
+ * log in, read the matrix with failures first, approve a rollout and block a mitigation, watch the page
+ * refresh itself, page through the audit log; screenshots go to target/screenshots/.
  */
 class DashboardBrowserTest {
   static final Path SCREENSHOTS = Path.of("target", "screenshots");
+  /** Tests of the automatic refresh: it runs every second for them. */
+  static final String LIVE = "live";
 
   @TempDir
   Path dir;
@@ -39,8 +44,10 @@ class DashboardBrowserTest {
   String web2;
 
   @BeforeEach
-  void start() throws Exception {
-    fleet = new Fixture(dir, Backend.h2());
+  void start(TestInfo test) throws Exception {
+    // The other tests hold elements that a refresh would replace under them: theirs comes once an hour.
+    Duration refresh = test.getTags().contains(LIVE) ? Duration.ofSeconds(1) : Duration.ofHours(1);
+    fleet = new Fixture(dir, Backend.h2(), b -> b.dashboardRefresh(refresh));
     // web-03 enrols, then is not heard from for four hours: stale.
     fleet.enrol("web-03", "{\"ring\":\"broad\"}");
     fleet.clock.advance(Duration.ofHours(4));
@@ -66,6 +73,8 @@ class DashboardBrowserTest {
         .usingDriverExecutable(Path.of("/usr/bin/chromedriver").toFile()).usingAnyFreePort().build();
     browser = new ChromeDriver(service, options);
     wait = new WebDriverWait(browser, Duration.ofSeconds(15));
+    // Under a refresh every second, an element found may be replaced before it is read: read it again.
+    wait.ignoring(StaleElementReferenceException.class);
     Files.createDirectories(SCREENSHOTS);
   }
 
@@ -385,6 +394,108 @@ class DashboardBrowserTest {
     HttpResponse<String> page = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard")).header("Cookie", cookie)
         .build(), HttpResponse.BodyHandlers.ofString());
     assertThat(page.headers().firstValue("Content-Security-Policy")).hasValueSatisfying(
-        csp -> assertThat(csp).contains("script-src 'self'").contains("frame-ancestors 'none'"));
+        csp -> assertThat(csp).contains("script-src 'self'").contains("frame-ancestors 'none'")
+            .contains("connect-src 'self'").doesNotContain("unsafe"));
+  }
+
+  private WebElement body() {
+    return browser.findElement(By.tagName("body"));
+  }
+
+  /** An attribute of an element as it is now: found and read again if a refresh replaced it meanwhile. */
+  private String live(By by, String attribute) {
+    return wait.until(d -> String.valueOf(attribute.equals("text") ? d.findElement(by).getText()
+        : attribute.equals("displayed") ? d.findElement(by).isDisplayed() : d.findElement(by).getAttribute(attribute)));
+  }
+
+  @Test
+  @Tag(LIVE)
+  void aStatusChangeReportedThroughTheApiAppearsWithoutAReload() throws Exception {
+    logIn(fleet.adminToken);
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("tr.server[data-server='web-01'] td.st-Applied")));
+    browser.executeScript("window.tqNotReloaded = true");
+
+    report(web1, "web-01", "[{\"id\":\"M1\",\"revision\":1,\"kind\":\"request-rules\",\"status\":\"Failed\",\"reason\":"
+        + "\"<img src=x onerror=alert(1)>\"},{\"id\":\"M3\",\"revision\":1,\"kind\":\"request-rules\",\"status\":"
+        + "\"Applied\",\"reason\":\"canary\"}]");
+
+    By failed = By.cssSelector("tr.server[data-server='web-01'] td.st-Failed");
+    wait.until(ExpectedConditions.presenceOfElementLocated(failed));
+    screenshot("live-refresh");
+    assertThat(browser.executeScript("return window.tqNotReloaded")).as("the page was not reloaded").isEqualTo(true);
+    // The agent's string is text: no element was made of it.
+    assertThat(live(failed, "title")).isEqualTo("<img src=x onerror=alert(1)>");
+    assertThat(live(By.id("attention"), "text")).contains("web-01: M1.1 Failed: <img src=x");
+    assertThat(browser.findElements(By.cssSelector("main img"))).isEmpty();
+    assertThat(live(By.id("refresh-status"), "text")).startsWith("Updated ");
+  }
+
+  @Test
+  @Tag(LIVE)
+  void theRefreshPausesWhileAFieldHasTheFocusAndKeepsTheFilter() throws Exception {
+    logIn(fleet.adminToken);
+    WebElement filter = wait.until(ExpectedConditions.presenceOfElementLocated(By.id("filter")));
+    filter.sendKeys("web-01");
+    wait.until(ExpectedConditions.attributeToBe(By.tagName("body"), "data-refresh", "paused"));
+    int skipped = Integer.parseInt(body().getAttribute("data-skipped"));
+    report(web1, "web-01", "[{\"id\":\"M1\",\"revision\":1,\"kind\":\"request-rules\",\"status\":\"Failed\",\"reason\":"
+        + "\"health probe: expected 200 but found 503\"}]");
+
+    // Two refreshes come due while the field has the focus: neither replaces anything.
+    wait.until(d -> Integer.parseInt(body().getAttribute("data-skipped")) >= skipped + 2);
+    assertThat(browser.findElements(By.cssSelector("tr.server[data-server='web-01'] td.st-Failed"))).isEmpty();
+    assertThat(live(By.id("refresh-status"), "text")).contains("Paused");
+
+    // The focus leaves the field: the page catches up, the filter still applied.
+    browser.executeScript("document.activeElement.blur()");
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("tr.server[data-server='web-01'] td.st-Failed")));
+    assertThat(browser.findElement(By.id("filter")).getAttribute("value")).isEqualTo("web-01");
+    assertThat(live(By.cssSelector("tr.server[data-server='web-02']"), "displayed")).isEqualTo("false");
+    assertThat(live(By.cssSelector("tr.server[data-server='web-01']"), "displayed")).isEqualTo("true");
+  }
+
+  @Test
+  @Tag(LIVE)
+  void whenTheSessionEndsTheRefreshStopsAndSaysSo() throws Exception {
+    logIn(fleet.user("vera", "viewer"));
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+
+    fleet.clock.advance(Duration.ofMinutes(31));
+
+    WebElement notice = wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("session-ended")));
+    screenshot("session-ended");
+    assertThat(notice.getText()).contains("Your session has ended").contains("no longer updated");
+    assertThat(body().getAttribute("data-refresh")).isEqualTo("ended");
+    notice.findElement(By.tagName("a")).click();
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("token")));
+  }
+
+  @Test
+  void auditLogShowsTheNewestFiftyEntriesAndLinksToOlderOnes() throws Exception {
+    fleet.server.database().transaction(c -> {
+      for (int i = 1; i <= 120; i++) {
+        AuditLog.append(c, fleet.clock.instant(), "olga", "block", "organisation: M" + i, "blocked M" + i);
+      }
+      return null;
+    });
+    logIn(fleet.adminToken);
+    List<WebElement> rows = wait.until(ExpectedConditions.presenceOfElementLocated(By.id("audit")))
+        .findElements(By.cssSelector("tr.entry"));
+    assertThat(rows).hasSize(50);
+    long newest = Long.parseLong(rows.get(0).getAttribute("data-id"));
+    long last = Long.parseLong(rows.get(49).getAttribute("data-id"));
+    assertThat(rows.get(0).getText()).contains("blocked M120");
+
+    browser.findElement(By.id("audit-older")).click();
+    wait.until(ExpectedConditions.urlContains("before=" + last));
+    rows = browser.findElements(By.cssSelector("#audit tr.entry"));
+    screenshot("audit-older");
+    assertThat(rows).hasSize(50);
+    assertThat(Long.parseLong(rows.get(0).getAttribute("data-id"))).isLessThan(last);
+    assertThat(rows.get(0).getText()).contains("blocked M70");
+
+    browser.findElement(By.id("audit-newest")).click();
+    wait.until(d -> d.findElement(By.cssSelector("#audit tr.entry")).getAttribute("data-id").equals(String.valueOf(newest)));
+    assertThat(browser.findElements(By.id("audit-newest"))).isEmpty();
   }
 }
