@@ -7,6 +7,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -96,6 +97,26 @@ final class AtomicFiles {
    */
   static Staged stage(Path target, byte[] bytes, boolean durable) throws IOException {
     return new Staged(writeTemporary(target, bytes, durable, null), target);
+  }
+
+  /**
+   * Writes a file in place, without a temporary file, a rename or a sync, and never through a symbolic link:
+   * for a file whose reader checks what it reads, so that torn or stale bytes cost it nothing, and which
+   * changes often enough that replacing it (a new file each time) is a cost of its own. Created owner-only.
+   *
+   * @throws IOException if it cannot be written (e.g. the name is a link or a directory)
+   */
+  static void overwrite(Path target, byte[] bytes) throws IOException {
+    Set<OpenOption> options = Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING, LinkOption.NOFOLLOW_LINKS);
+    FileAttribute<?>[] attributes = isPosix(target.toAbsolutePath().getParent()) ? Temporary.OWNER_ONLY_AT_CREATION
+        : new FileAttribute<?>[0];
+    try (FileChannel channel = FileChannel.open(target, options, attributes)) {
+      ByteBuffer buffer = ByteBuffer.wrap(bytes);
+      while (buffer.hasRemaining()) {
+        channel.write(buffer);
+      }
+    }
   }
 
   private static Path writeTemporary(Path target, byte[] bytes, boolean durable, Set<PosixFilePermission> permissions)

@@ -31,9 +31,10 @@ import java.util.Optional;
  * loaded (a file signed by rotated-out keys counts as absent), an older timestamp or snapshot beside a
  * newer one is simply updated again, and the entity tag is used only with the exact timestamp bytes it was
  * received with (its file names their SHA-256), so a new tag beside an old timestamp cannot turn the next
- * request into a "304 Not Modified" that keeps the old timestamp. The entity tag's own bytes are not synced
- * (a torn or empty tag file matches no timestamp, or sends a tag the server does not have: a full
- * download). A failed update writes nothing.
+ * request into a "304 Not Modified" that keeps the old timestamp. The entity tag is written in place after
+ * the renames, neither synced nor replaced (a torn or empty tag file matches no timestamp, or sends a tag the
+ * server does not have: a full download), so that a new timestamp costs no new file for it; one that cannot
+ * be written is removed, and the next request is unconditional. A failed update writes nothing.
  */
 final class TrustedStore {
   static final String ROOT = "root.json";
@@ -101,23 +102,28 @@ final class TrustedStore {
     AtomicFiles.ensureDirectory(dir);
     List<AtomicFiles.Staged> staged = new ArrayList<>();
     int replaced = 0;
+    byte[] etag = null;
     try {
       for (Change change : changes) {
-        if (change.bytes() != null) {
-          // The entity tag only makes requests conditional: lost or torn by a crash, it costs one full
-          // download of the timestamp, so it is not worth a sync of its own.
-          staged.add(AtomicFiles.stage(dir.resolve(change.name()), change.bytes(), !change.name().equals(ETAG)));
+        if (change.name().equals(ETAG)) {
+          etag = change.bytes();
+        } else if (change.bytes() != null) {
+          staged.add(AtomicFiles.stage(dir.resolve(change.name()), change.bytes(), true));
         }
       }
+      boolean renamed = false;
       for (Change change : changes) {
         if (change.bytes() == null) {
-          Files.deleteIfExists(dir.resolve(change.name()));
-        } else {
+          renamed |= Files.deleteIfExists(dir.resolve(change.name()));
+        } else if (!change.name().equals(ETAG)) {
           staged.get(replaced).replace();
           replaced++;
+          renamed = true;
         }
       }
-      AtomicFiles.syncDirectory(dir);
+      if (renamed) {
+        AtomicFiles.syncDirectory(dir);
+      }
     } catch (IOException | RuntimeException e) {
       for (AtomicFiles.Staged s : staged.subList(replaced, staged.size())) {
         try {
@@ -127,6 +133,28 @@ final class TrustedStore {
         }
       }
       throw e;
+    }
+    if (etag != null) {
+      writeEtag(etag);
+    }
+  }
+
+  /**
+   * The entity tag only makes requests conditional, and is used only beside the timestamp bytes it names:
+   * torn, stale or missing, it costs one full download of the timestamp. So it is not worth a sync, and a
+   * failure to write it (a link or a directory in its place) must not fail an update already committed: the
+   * file is removed instead, or, if even that fails, left naming a timestamp that is no longer trusted.
+   */
+  private void writeEtag(byte[] record) {
+    Path file = dir.resolve(ETAG);
+    try {
+      AtomicFiles.overwrite(file, record);
+    } catch (IOException e) {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException ignored) {
+        // Names the timestamp it was written with, not the new one: never sent with the new one.
+      }
     }
   }
 
