@@ -242,23 +242,16 @@ class NginxEnforcerTest {
     // Also what the first status builds do after a restart that finds no usable saved counts: the log is
     // read from its start.
     enforcer = auditing("BIG-2");
-    byte[] line = "BIG-2/1/1\n".getBytes(StandardCharsets.US_ASCII);
-    long bound = AuditLogReader.MAX_BYTES_PER_READ;
-    long lines = (2 * bound + bound / 2) / line.length;
-    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(log(), StandardOpenOption.APPEND))) {
-      for (long i = 0; i < lines; i++) {
-        out.write(line);
-      }
-    }
+    Filled filled = appendPastTwoReadBounds("BIG-2/1/1\n");
 
     List<Long> seen = new ArrayList<>();
     for (int status = 0; status < 4; status++) {
       seen.add(enforcer.auditHits().getOrDefault("BIG-2", Map.of()).getOrDefault(RULE, 0L));
     }
 
-    assertThat(seen).containsExactly(bound / line.length, 2 * bound / line.length, lines, lines);
+    assertThat(seen).containsExactly(filled.afterOneRead(), filled.afterTwoReads(), filled.lines(), filled.lines());
     assertThat(nginx.get("/probe/x").fromBackend()).as("audit mode never blocks").isTrue();
-    assertThat(enforcer.auditHits()).as("a hit nginx recorded since").isEqualTo(counted("BIG-2", lines + 1));
+    assertThat(enforcer.auditHits()).as("a hit nginx recorded since").isEqualTo(counted("BIG-2", filled.lines() + 1));
   }
 
   @Test
@@ -458,14 +451,7 @@ class NginxEnforcerTest {
   @Test
   void aRestartWhileALargeLogIsBeingCountedNeverShowsFewerHits() throws Exception {
     enforcer = auditing("S-7");
-    byte[] line = "S-7/1/1\n".getBytes(StandardCharsets.US_ASCII);
-    long bound = AuditLogReader.MAX_BYTES_PER_READ;
-    long lines = (2 * bound + bound / 2) / line.length;
-    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(log(), StandardOpenOption.APPEND))) {
-      for (long i = 0; i < lines; i++) {
-        out.write(line);
-      }
-    }
+    Filled filled = appendPastTwoReadBounds("S-7/1/1\n");
     List<Long> seen = new ArrayList<>();
     for (int status = 0; status < 2; status++) {
       seen.add(enforcer.auditHits().getOrDefault("S-7", Map.of()).getOrDefault(RULE, 0L));
@@ -476,7 +462,7 @@ class NginxEnforcerTest {
       seen.add(enforcer.auditHits().getOrDefault("S-7", Map.of()).getOrDefault(RULE, 0L));
     }
 
-    assertThat(seen).containsExactly(bound / line.length, 2 * bound / line.length, lines, lines);
+    assertThat(seen).containsExactly(filled.afterOneRead(), filled.afterTwoReads(), filled.lines(), filled.lines());
   }
 
   @Test
@@ -597,5 +583,21 @@ class NginxEnforcerTest {
     Files.move(log(), log().resolveSibling(NjsScript.AUDIT_LOG + ".1"));
     enforcer = auditing("U-1");
     assertThat(enforcer.auditHits()).as("the counts of the file rotated away were saved").isEqualTo(counted("U-1", 3));
+  }
+
+  /** The lines counted after one and two status builds, and the lines in all. */
+  private record Filled(long afterOneRead, long afterTwoReads, long lines) {}
+
+  /** Appends one line to the audit log over and over, to two and a half times what one status build reads. */
+  private Filled appendPastTwoReadBounds(String text) throws IOException {
+    byte[] line = text.getBytes(StandardCharsets.US_ASCII);
+    long bound = AuditLogReader.MAX_BYTES_PER_READ;
+    long lines = (2 * bound + bound / 2) / line.length;
+    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(log(), StandardOpenOption.APPEND))) {
+      for (long i = 0; i < lines; i++) {
+        out.write(line);
+      }
+    }
+    return new Filled(bound / line.length, 2 * bound / line.length, lines);
   }
 }
