@@ -122,6 +122,7 @@ final class AuditTotals {
       run = Optional.of(since);
       changed = true;
     }
+    int keys = keys(); // counted once: a forged file may name many new pairs
     for (Map.Entry<String, Map<String, Long>> byId : reading.counts().entrySet()) {
       for (Map.Entry<String, Long> e : byId.getValue().entrySet()) {
         String id = byId.getKey();
@@ -130,8 +131,11 @@ final class AuditTotals {
         if (e.getValue() <= held) {
           continue; // within a run a count only grows: a smaller one is not a decrease to pass on
         }
-        if (held == 0 && !known(id, rule) && keys() >= MAX_KEYS && !auditing.test(id)) {
-          continue;
+        if (held == 0 && !known(id, rule)) {
+          if (keys >= MAX_KEYS && !auditing.test(id)) {
+            continue;
+          }
+          keys++;
         }
         current.computeIfAbsent(id, k -> new TreeMap<>()).put(rule, e.getValue());
         changed = true;

@@ -82,7 +82,7 @@ public final class ServletEnforcer implements Enforcer {
   /** The totals across application runs; null until the first {@link #auditHits} loads the saved ones. */
   private AuditTotals totals;
   /** The mitigations of the last successful converge, to tell which are in audit mode. */
-  private List<ActiveMitigation> converged = List.of();
+  private volatile List<ActiveMitigation> converged = List.of();
   /** The last problem with the saved totals in this run (unusable, or not saved), if any. */
   private String totalsProblem;
   /** The last problem with the hits file, said once until it goes away. */

@@ -308,6 +308,25 @@ class ServletEnforcerTest {
     assertThat(enforcer.auditHits()).isEqualTo(m1(5));
   }
 
+  /** The hits file is the application's: names it makes up cannot crowd out the mitigations being audited. */
+  @Test
+  void forgedNamesBeyondTheCapDoNotCrowdOutAMitigationBeingAudited() throws Exception {
+    ServletEnforcer enforcer = auditingM1();
+    StringBuilder hits = new StringBuilder("{\"format\": \"tourniquet-hits/1\", \"since\": \"" + APP_START_1
+        + "\", \"hits\": [");
+    for (int i = 0; i < AuditTotals.MAX_KEYS; i++) {
+      hits.append("{\"mitigation\": \"F").append(i).append("\", \"revision\": 1, \"mode\": \"audit\","
+          + " \"rule\": \"forged\", \"count\": 1}, ");
+    }
+    hits.append("{\"mitigation\": \"M1\", \"revision\": 1, \"mode\": \"audit\", \"rule\": \"block attack\","
+        + " \"count\": 2}, {\"mitigation\": \"Z9\", \"revision\": 1, \"mode\": \"audit\", \"rule\": \"forged\","
+        + " \"count\": 1}]}");
+    Files.writeString(enforcer.file().resolveSibling("app.json.hits.json"), hits);
+
+    assertThat(enforcer.auditHits()).isEqualTo(m1(2));
+    assertThat(Files.readString(dir.resolve("state/servlet-audit.totals.json"))).contains("\"M1\"").doesNotContain("\"Z9\"");
+  }
+
   /**
    * The Enforcer contract: audit-mode hit counters. Enforce-mode matches, and mitigations not (or no
    * longer) in audit mode, are not reported, as on nginx.
