@@ -40,7 +40,7 @@ public final class TargetFactories {
     Map<String, TargetFactory> map = new TreeMap<>();
     map.put("servlet", (config, stateDir, clock) -> {
       allow(config, "enforcementFile");
-      return new ServletEnforcer(config.name(), Path.of(required(config, "enforcementFile")), clock);
+      return new ServletEnforcer(config.name(), Path.of(required(config, "enforcementFile")), stateDir, clock);
     });
     map.put("nginx", (config, stateDir, clock) -> {
       allow(config, "includeFile", "nginxBinary", "configFile", "commandTimeout", "njs");

@@ -62,9 +62,9 @@ class HeldTargetTest {
     Mitigation m2 = Mitigations.proxyLogon("M2", 1);
     earlierM1 = withNullPreCondition(MitigationWriter.write(m1));
     // What the earlier version left: the targets' files, and state.json with M1.1 as it recorded it.
-    new ServletEnforcer("app", fx.enforcementFile, fx.clock, Duration.ZERO)
+    new ServletEnforcer("app", fx.enforcementFile, fx.stateDir.resolve("targets/app"), fx.clock, Duration.ZERO)
         .converge(List.of(new ActiveMitigation(m1, false), new ActiveMitigation(m2, false)));
-    new ServletEnforcer("web", webFile, fx.clock, Duration.ZERO).converge(List.of(new ActiveMitigation(m2, false)));
+    new ServletEnforcer("web", webFile, fx.stateDir.resolve("targets/web"), fx.clock, Duration.ZERO).converge(List.of(new ActiveMitigation(m2, false)));
     Files.createDirectories(fx.stateDir);
     AppliedRef r1 = new AppliedRef(1, false);
     new StateStore(fx.stateDir).save(new AgentState(LocalPolicy.DEFAULT,

@@ -1,5 +1,6 @@
 package dev.tourniquet.agent.enforce.servlet;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tourniquet.agent.enforce.ActiveMitigation;
@@ -27,6 +28,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -46,7 +48,8 @@ import org.slf4j.LoggerFactory;
  * <p>Converging writes the file atomically, and only when its content (apart from {@code generated})
  * differs, so converging twice on the same set does not make the filter reload. The previous file is the
  * snapshot: if the new one cannot be written it is still in place. Audit counters come from the filter's
- * {@code <file>.hits.json}.
+ * {@code <file>.hits.json}, which starts again from 0 whenever the application restarts: the enforcer adds
+ * them up across restarts of the application and of the agent ({@link #auditHits}), in its state directory.
  *
  * <p>Whether the file is live is read from the filter's {@code <file>.loaded.json}, which names the SHA-256
  * of the content it last loaded or rejected: the file is live when that is the SHA-256 of the file as it is
@@ -74,6 +77,16 @@ public final class ServletEnforcer implements Enforcer {
   private final Path ackFile;
   private final Clock clock;
   private final Duration ackTimeout;
+  private final Path hitsFile;
+  private final AuditTotalsFile totalsFile;
+  /** The totals across application runs; null until the first {@link #auditHits} loads the saved ones. */
+  private AuditTotals totals;
+  /** The mitigations of the last successful converge, to tell which are in audit mode. */
+  private volatile List<ActiveMitigation> converged = List.of();
+  /** The last problem with the saved totals in this run (unusable, or not saved), if any. */
+  private String totalsProblem;
+  /** The last problem with the hits file, said once until it goes away. */
+  private String hitsProblem;
   /** The SHA-256 of the file as last hashed, with the attributes it had then. */
   private volatile Digest digest;
 
@@ -84,10 +97,11 @@ public final class ServletEnforcer implements Enforcer {
    *
    * @param target the target's name from the configuration
    * @param file the enforcement file the filter reads
+   * @param stateDir the target's own directory, where the audit totals are kept
    * @param clock the clock for the file's {@code generated} time
    */
-  public ServletEnforcer(String target, Path file, Clock clock) {
-    this(target, file, clock, ACK_TIMEOUT);
+  public ServletEnforcer(String target, Path file, Path stateDir, Clock clock) {
+    this(target, file, stateDir, clock, ACK_TIMEOUT);
   }
 
   /**
@@ -95,15 +109,18 @@ public final class ServletEnforcer implements Enforcer {
    *
    * @param target the target's name from the configuration
    * @param file the enforcement file the filter reads
+   * @param stateDir the target's own directory, where the audit totals are kept
    * @param clock the clock for the file's {@code generated} time
    * @param ackTimeout how long converge waits for the filter to acknowledge a new file
    */
-  public ServletEnforcer(String target, Path file, Clock clock, Duration ackTimeout) {
+  public ServletEnforcer(String target, Path file, Path stateDir, Clock clock, Duration ackTimeout) {
     this.target = Objects.requireNonNull(target, "target");
     this.file = Objects.requireNonNull(file, "file");
     this.ackFile = file.resolveSibling(file.getFileName() + ".loaded.json");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.ackTimeout = Objects.requireNonNull(ackTimeout, "ackTimeout");
+    this.hitsFile = file.resolveSibling(file.getFileName() + ".hits.json");
+    this.totalsFile = new AuditTotalsFile(Objects.requireNonNull(stateDir, "stateDir").resolve(AuditTotalsFile.FILE_NAME));
   }
 
   @Override
@@ -138,8 +155,10 @@ public final class ServletEnforcer implements Enforcer {
   @Override
   public void converge(List<ActiveMitigation> active) throws EnforcementException {
     List<dev.tourniquet.servlet.ActiveMitigation> converted = new ArrayList<>();
+    List<ActiveMitigation> handled = new ArrayList<>();
     for (ActiveMitigation m : active) {
       if (m.mitigation().actions().stream().anyMatch(a -> handles(a.kind()))) {
+        handled.add(m);
         try {
           converted.add(convert(m));
         } catch (IllegalArgumentException e) {
@@ -150,6 +169,7 @@ public final class ServletEnforcer implements Enforcer {
     Optional<Existing> existing = readExisting();
     if (existing.isPresent()
         && existing.get().text().equals(new EnforcementFile(existing.get().file().generated(), converted).toJson())) {
+      converged = List.copyOf(handled);
       return; // same content (the file as this agent writes it, its time kept): no write, the filter does not reload
     }
     byte[] written;
@@ -161,6 +181,7 @@ public final class ServletEnforcer implements Enforcer {
       throw new EnforcementException(file + ": could not write the enforcement file: " + e.getMessage(), true, e);
     }
     verifyLoaded(written, existing.map(Existing::file));
+    converged = List.copyOf(handled);
   }
 
   @Override
@@ -327,7 +348,7 @@ public final class ServletEnforcer implements Enforcer {
    * application, often as a user the agent trusts less: a link there must not make the agent read another
    * file, nor a named pipe block its check.
    */
-  private static byte[] readUpTo(Path path, int max) throws IOException {
+  static byte[] readUpTo(Path path, int max) throws IOException {
     BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     if (!attributes.isRegularFile()) {
       throw new IOException(path + ": expected a regular file but found "
@@ -357,27 +378,133 @@ public final class ServletEnforcer implements Enforcer {
     }
   }
 
+  /**
+   * Returns the audit-mode counts of the mitigations in audit mode since the last {@link #converge}, added
+   * up across restarts of the application and of the agent, as on nginx: enforce-mode matches are not
+   * audit hits, and a mitigation that leaves audit mode is not shown (its counts are kept, and shown again,
+   * going on, if it comes back to audit mode). Revisions of a mitigation add up per rule name.
+   *
+   * <p>The filter's {@code <file>.hits.json} counts from 0 each time the application starts, which its
+   * {@code since} tells; {@link AuditTotals} adds one run to the next and {@link AuditTotalsFile} keeps the
+   * totals in the state directory, so the counts never go down and no run is counted twice. What a run
+   * counted after the agent last read the file is lost when the application restarts, and so is a whole
+   * run that started and ended between two readings: the filter does not keep its counts. A hits file that
+   * cannot be used (missing, unreadable, not as the filter writes it) leaves the totals as they were; saved
+   * totals that cannot be used are said once and not used: the totals start again from the hits file as it
+   * is, never more than it says, and are replaced at the next save.
+   */
   @Override
-  public Map<String, Map<String, Long>> auditHits() {
-    Path hits = file.resolveSibling(file.getFileName() + ".hits.json");
+  public synchronized Map<String, Map<String, Long>> auditHits() {
+    Set<String> auditing = new java.util.HashSet<>();
+    for (ActiveMitigation m : converged) {
+      if (m.audit()) {
+        auditing.add(m.mitigation().id());
+      }
+    }
+    if (totals == null) {
+      loadTotals();
+    }
+    Optional<AuditTotals.Reading> reading = readHits();
+    if (reading.isPresent() && totals.observe(reading.get(), auditing::contains)) {
+      try {
+        totalsFile.save(totals.state());
+        if (totalsProblem != null && totalsProblem.startsWith("cannot save")) {
+          totalsProblem = null;
+        }
+      } catch (IOException | RuntimeException e) {
+        if (totalsProblem == null || !totalsProblem.startsWith("cannot save")) {
+          totalsProblem = "cannot save the audit totals to " + totalsFile.file() + ": " + e.getMessage();
+          LOG.warn("target {}: {}; they go on in memory, and an agent restart goes on from the last saved", target,
+              totalsProblem);
+        }
+      }
+    }
     Map<String, Map<String, Long>> out = new TreeMap<>();
+    totals.totals().forEach((id, rules) -> {
+      if (auditing.contains(id)) {
+        out.put(id, rules);
+      }
+    });
+    return out;
+  }
+
+  /** The last problem with the saved audit totals in this run (unusable, or not saved), if any. */
+  synchronized Optional<String> auditTotalsProblem() {
+    return Optional.ofNullable(totalsProblem);
+  }
+
+  private void loadTotals() {
     try {
-      byte[] bytes = readUpTo(hits, MAX_HITS_BYTES);
+      totals = new AuditTotals(totalsFile.load().orElse(AuditTotals.State.EMPTY));
+    } catch (IOException | RuntimeException e) {
+      // Never guess: part of a file could add a run twice. The hits file as it is counts each hit once.
+      totals = new AuditTotals(AuditTotals.State.EMPTY);
+      totalsProblem = "the saved audit totals cannot be used: " + e.getMessage();
+      LOG.warn("target {}: {}; counting again from the servlet filter's {} as it is (its application's earlier runs"
+          + " are no longer counted). The file is replaced at the next save", target, totalsProblem, hitsFile);
+    }
+  }
+
+  /**
+   * The audit-mode counts in the filter's hits file, per mitigation and rule (revisions added up), with the
+   * run they belong to; empty if there is no usable file. The file is the application's: it is checked
+   * whole, and one that is not as the filter writes it (docs/servlet.md) is not used at all.
+   */
+  private Optional<AuditTotals.Reading> readHits() {
+    try {
+      byte[] bytes = readUpTo(hitsFile, MAX_HITS_BYTES);
       if (bytes.length > MAX_HITS_BYTES) {
-        return Map.of();
+        throw new IllegalArgumentException("expected at most " + MAX_HITS_BYTES + " bytes but found more");
       }
       JsonNode root = JSON.readTree(bytes);
       if (root == null || !"tourniquet-hits/1".equals(root.path("format").asText())) {
-        return Map.of();
+        throw new IllegalArgumentException("expected format \"tourniquet-hits/1\" but found "
+            + (root == null ? "an empty file" : root.path("format").toString()));
       }
+      Instant since = AuditTotalsFile.instant(root.path("since"), "since");
+      if (!root.path("hits").isArray()) {
+        throw new IllegalArgumentException("expected hits to be an array but found " + root.path("hits"));
+      }
+      Map<String, Map<String, Long>> counts = new TreeMap<>();
+      int i = 0;
       for (JsonNode hit : root.path("hits")) {
-        out.computeIfAbsent(hit.path("mitigation").asText(), k -> new TreeMap<>())
-            .merge(hit.path("rule").asText(), hit.path("count").asLong(), Long::sum);
+        String where = "hits[" + i++ + "]";
+        JsonNode count = hit.path("count");
+        if (!hit.path("mitigation").isTextual() || !hit.path("rule").isTextual() || !hit.path("mode").isTextual()
+            || !count.isIntegralNumber() || !count.canConvertToLong() || count.asLong() < 0) {
+          throw new IllegalArgumentException("expected " + where + " to have a mitigation, mode and rule (text) and a"
+              + " count (a whole number of at least 0) but found " + abbreviated(hit.toString()));
+        }
+        if (!Mode.AUDIT.jsonName().equals(hit.path("mode").asText())) {
+          continue; // enforce mode: not an audit hit
+        }
+        String id = hit.path("mitigation").asText();
+        String rule = hit.path("rule").asText();
+        Optional<String> problem = AuditTotals.nameProblem(id, rule);
+        if (problem.isPresent()) {
+          throw new IllegalArgumentException(where + ": " + problem.get());
+        }
+        counts.computeIfAbsent(id, k -> new TreeMap<>()).merge(rule, count.asLong(),
+            (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
       }
-      return out;
-    } catch (IOException e) {
-      return Map.of();
+      hitsProblem = null;
+      return Optional.of(new AuditTotals.Reading(since, counts));
+    } catch (NoSuchFileException e) {
+      return Optional.empty(); // the application has not counted anything yet
+    } catch (IOException | IllegalArgumentException e) {
+      String problem = e instanceof JsonProcessingException j ? "expected JSON but it does not parse: "
+          + j.getOriginalMessage() : e.getMessage();
+      if (!problem.equals(hitsProblem)) {
+        hitsProblem = problem;
+        LOG.warn("target {}: cannot use the servlet filter's hit counters {}: {}; the audit counts stay as they were",
+            target, hitsFile, abbreviated(problem));
+      }
+      return Optional.empty();
     }
+  }
+
+  private static String abbreviated(String text) {
+    return text.length() > 300 ? text.substring(0, 300) + "…" : text;
   }
 
   /** Converts the servlet-relevant actions of a mitigation; throws IllegalArgumentException if it cannot. */

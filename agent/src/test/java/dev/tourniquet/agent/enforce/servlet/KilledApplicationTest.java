@@ -26,7 +26,7 @@ class KilledApplicationTest {
   @Timeout(180)
   void anApplicationKilledWithoutItsFilterSayingSoIsNotLiveUntilItStartsAgain() throws Exception {
     Path file = dir.resolve("enforcement/exchange.json");
-    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, Clock.systemUTC(), WAIT);
+    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, dir.resolve("state"), Clock.systemUTC(), WAIT);
     enforcer.converge(List.of());
     long pid;
     try (ChildJvm app = ChildJvm.start(dir.resolve("app-stderr.txt"), ApplicationMain.class, file.toString())) {
@@ -46,7 +46,7 @@ class KilledApplicationTest {
     });
 
     // A change written while it is down does not wait for an acknowledgement that cannot come.
-    ServletEnforcer patient = new ServletEnforcer("exchange", file, Clock.systemUTC(), Duration.ofMinutes(10));
+    ServletEnforcer patient = new ServletEnforcer("exchange", file, dir.resolve("state"), Clock.systemUTC(), Duration.ofMinutes(10));
     patient.converge(List.of());
     assertThat(patient.notLive()).hasValueSatisfying(n -> assertThat(n.reason()).contains("ended without"));
 

@@ -82,7 +82,7 @@ class ServletEnforcerJettyTest {
 
   @Test
   void proxyNotShellIsServedBeforeM1AndCutOffAfterTheEnforcerAppliesIt() throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, Clock.systemUTC());
+    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, dir.resolve("state"), Clock.systemUTC());
     enforcer.converge(List.of());
     assertThat(status(get(PROXYNOTSHELL))).isEqualTo(200);
 
@@ -101,7 +101,7 @@ class ServletEnforcerJettyTest {
       example = example.getParent();
     }
     Mitigation m1 = MitigationParser.parse(Files.readAllBytes(example.resolve("examples/mitigations/M1.json")));
-    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, Clock.systemUTC());
+    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, dir.resolve("state"), Clock.systemUTC());
 
     enforcer.converge(List.of(new ActiveMitigation(m1, false)));
 
@@ -111,7 +111,7 @@ class ServletEnforcerJettyTest {
 
   @Test
   void stoppingTheApplicationMakesItsFileNotConfirmedLiveUntilItStartsAgain() throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, Clock.systemUTC());
+    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, dir.resolve("state"), Clock.systemUTC());
     enforcer.converge(List.of(new ActiveMitigation(m1FromFixture(), false)));
     assertThat(enforcer.notLive()).as("acknowledged by the running filter").isEmpty();
 
@@ -129,7 +129,7 @@ class ServletEnforcerJettyTest {
 
   @Test
   void inAuditModeTheRequestPassesAndTheHitIsCountedInTheHitsFile() throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, Clock.systemUTC());
+    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, dir.resolve("state"), Clock.systemUTC());
 
     enforcer.converge(List.of(new ActiveMitigation(m1FromFixture(), true)));
     poll(Duration.ofSeconds(30), "the filter to load M1 in audit mode", () -> {
@@ -139,6 +139,40 @@ class ServletEnforcerJettyTest {
 
     assertThat(served.get()).isPositive();
     assertThat(enforcer.auditHits().get("M1")).containsKey("EEMS M1.1 PowerShell - inbound");
+  }
+
+  /**
+   * The real filter counts from 0 again when its application restarts (a new {@code since}); the counts
+   * the agent reports go on from what it counted before, and an agent restarted over the same state
+   * directory reports the same.
+   */
+  @Test
+  void afterTheApplicationRestartsTheAuditCountsGoOnFromWhatItCountedBefore() throws Exception {
+    ServletEnforcer enforcer = new ServletEnforcer("exchange", file, dir.resolve("state"), Clock.systemUTC());
+    enforcer.converge(List.of(new ActiveMitigation(m1FromFixture(), true)));
+    String rule = "EEMS M1.1 PowerShell - inbound";
+    for (int i = 0; i < 3; i++) {
+      assertThat(status(get(PROXYNOTSHELL))).isEqualTo(200);
+    }
+    poll(Duration.ofSeconds(30), "the three hits in the hits file", () -> count(enforcer, rule), n -> n == 3);
+    Path hits = file.resolveSibling(file.getFileName() + ".hits.json");
+    String firstRun = Files.readString(hits);
+
+    server.stop();
+    server.start();
+    port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+    assertThat(status(get(PROXYNOTSHELL))).isEqualTo(200);
+
+    poll(Duration.ofSeconds(30), "the new run's hit on top of the first run's", () -> count(enforcer, rule), n -> n == 4);
+    assertThat(Files.readString(hits)).as("the filter started again from 0, with a new since").isNotEqualTo(firstRun)
+        .containsPattern("\"count\"\\s*:\\s*1[^0-9]");
+    ServletEnforcer restarted = new ServletEnforcer("exchange", file, dir.resolve("state"), Clock.systemUTC());
+    restarted.converge(List.of(new ActiveMitigation(m1FromFixture(), true)));
+    assertThat(count(restarted, rule)).as("after an agent restart").isEqualTo(4);
+  }
+
+  private static long count(ServletEnforcer enforcer, String rule) {
+    return enforcer.auditHits().getOrDefault("M1", Map.of()).getOrDefault(rule, 0L);
   }
 
   int status(String raw) {

@@ -55,7 +55,7 @@ class ServletEnforcerTest {
   }
 
   ServletEnforcer enforcer(Clock clock) {
-    return new ServletEnforcer("app", dir.resolve("enforcement/app.json"), clock);
+    return new ServletEnforcer("app", dir.resolve("enforcement/app.json"), dir.resolve("state"), clock);
   }
 
   @Test
@@ -148,7 +148,7 @@ class ServletEnforcerTest {
   void aFileThatCannotBeWrittenIsAnEnforcementExceptionAndTheOldFileStays() throws Exception {
     Path blocker = dir.resolve("not-a-dir");
     Files.writeString(blocker, "x");
-    ServletEnforcer enforcer = new ServletEnforcer("app", blocker.resolve("app.json"), Clock.fixed(T0, ZoneOffset.UTC));
+    ServletEnforcer enforcer = new ServletEnforcer("app", blocker.resolve("app.json"), dir.resolve("state"), Clock.fixed(T0, ZoneOffset.UTC));
 
     assertThatThrownBy(() -> enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false))))
         .isInstanceOf(EnforcementException.class)
@@ -160,7 +160,7 @@ class ServletEnforcerTest {
 
   @Test
   void auditHitsAreReadFromTheFiltersHitsFile() throws Exception {
-    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    ServletEnforcer enforcer = auditingM1();
     Files.createDirectories(enforcer.file().getParent());
     Files.writeString(enforcer.file().resolveSibling("app.json.hits.json"), """
         {"format": "tourniquet-hits/1", "since": "2026-11-28T05:00:00Z", "written": "2026-11-28T05:10:00Z",
@@ -170,6 +170,184 @@ class ServletEnforcerTest {
 
     assertThat(enforcer.auditHits()).isEqualTo(Map.of("M1",
         Map.of("EEMS M1.1 PowerShell - inbound", 2L, "disable-endpoint /ecp", 5L)));
+  }
+
+  /** The filter's {@code <file>.hits.json} as it writes it: one audit-mode count of M1's rule, started at {@code since}. */
+  private void filterWroteHits(ServletEnforcer enforcer, String since, long count) throws Exception {
+    Files.createDirectories(enforcer.file().getParent());
+    Files.writeString(enforcer.file().resolveSibling("app.json.hits.json"), "{\"format\": \"tourniquet-hits/1\","
+        + " \"since\": \"" + since + "\", \"written\": \"2026-11-28T12:00:00Z\", \"hits\": [{\"mitigation\": \"M1\","
+        + " \"revision\": 1, \"mode\": \"audit\", \"rule\": \"block attack\", \"count\": " + count + "}]}",
+        StandardCharsets.UTF_8);
+  }
+
+  /** An enforcer that has converged on M1 in audit mode, as the agent does at every start. */
+  private ServletEnforcer auditingM1() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    enforcer.converge(List.of(new ActiveMitigation(mitigation("M1", 1, List.of(Action.RequestRules.ofXml(RULES))), true)));
+    return enforcer;
+  }
+
+  private static Map<String, Map<String, Long>> m1(long count) {
+    return Map.of("M1", Map.of("block attack", count));
+  }
+
+  static final String APP_START_1 = "2026-11-28T05:00:00Z";
+  static final String APP_START_2 = "2026-11-28T09:00:00Z";
+  static final String APP_START_3 = "2026-11-28T10:00:00Z";
+
+  @Test
+  void whenTheApplicationRestartsTheCountsGoOnFromWhatItCountedBefore() throws Exception {
+    ServletEnforcer enforcer = auditingM1();
+    filterWroteHits(enforcer, APP_START_1, 5);
+    assertThat(enforcer.auditHits()).isEqualTo(m1(5));
+
+    filterWroteHits(enforcer, APP_START_2, 2); // the application restarted: its filter counts from 0 again
+
+    assertThat(enforcer.auditHits()).isEqualTo(m1(7));
+    filterWroteHits(enforcer, APP_START_2, 3);
+    assertThat(enforcer.auditHits()).isEqualTo(m1(8));
+  }
+
+  @Test
+  void readingTheSameCountsAgainDoesNotCountThemTwice() throws Exception {
+    ServletEnforcer enforcer = auditingM1();
+    filterWroteHits(enforcer, APP_START_1, 5);
+    assertThat(enforcer.auditHits()).isEqualTo(m1(5));
+
+    assertThat(enforcer.auditHits()).isEqualTo(m1(5));
+    filterWroteHits(enforcer, APP_START_1, 6);
+    assertThat(enforcer.auditHits()).isEqualTo(m1(6));
+  }
+
+  @Test
+  void anAgentRestartGoesOnFromTheSavedTotalsWithoutCountingAgain() throws Exception {
+    ServletEnforcer before = auditingM1();
+    filterWroteHits(before, APP_START_1, 5);
+    before.auditHits();
+    filterWroteHits(before, APP_START_2, 2);
+    assertThat(before.auditHits()).isEqualTo(m1(7));
+
+    ServletEnforcer after = auditingM1(); // the agent restarted; the application did not
+    assertThat(after.auditHits()).isEqualTo(m1(7));
+    filterWroteHits(after, APP_START_2, 3);
+    assertThat(after.auditHits()).isEqualTo(m1(8));
+  }
+
+  @Test
+  void anApplicationRestartWhileTheAgentWasDownAddsToTheSavedTotals() throws Exception {
+    ServletEnforcer before = auditingM1();
+    filterWroteHits(before, APP_START_1, 5);
+    assertThat(before.auditHits()).isEqualTo(m1(5));
+    filterWroteHits(before, APP_START_2, 1); // written while no agent was running
+
+    assertThat(auditingM1().auditHits()).isEqualTo(m1(6));
+  }
+
+  /**
+   * Two restarts between two reads: the middle run's counts were never seen and are lost (the filter
+   * does not keep them), but nothing is counted twice and the counts do not go down.
+   */
+  @Test
+  void twoApplicationRestartsBetweenTwoReadsLoseOnlyTheMiddleRun() throws Exception {
+    ServletEnforcer enforcer = auditingM1();
+    filterWroteHits(enforcer, APP_START_1, 5);
+    enforcer.auditHits();
+    filterWroteHits(enforcer, APP_START_2, 4); // never read
+    filterWroteHits(enforcer, APP_START_3, 1);
+
+    assertThat(enforcer.auditHits()).isEqualTo(m1(6));
+  }
+
+  /**
+   * An application redeployed side by side: the old instance's filter, still running, may write the hits
+   * file after the new one did. Its counts were already added; taking them again would count them twice.
+   */
+  @Test
+  void countsOfAnEarlierRunWrittenAgainAreNotAddedAgain() throws Exception {
+    ServletEnforcer enforcer = auditingM1();
+    filterWroteHits(enforcer, APP_START_1, 5);
+    enforcer.auditHits();
+    filterWroteHits(enforcer, APP_START_2, 1);
+    enforcer.auditHits();
+
+    filterWroteHits(enforcer, APP_START_1, 6);
+    assertThat(enforcer.auditHits()).isEqualTo(m1(6));
+    filterWroteHits(enforcer, APP_START_2, 2);
+    assertThat(enforcer.auditHits()).isEqualTo(m1(7));
+  }
+
+  @Test
+  void aCorruptSavedTotalIsNotUsedAndIsReplacedAtTheNextSave() throws Exception {
+    ServletEnforcer before = auditingM1();
+    filterWroteHits(before, APP_START_1, 5);
+    before.auditHits();
+    Path saved = dir.resolve("state/servlet-audit.totals.json");
+    Files.createDirectories(saved.getParent());
+    Files.writeString(saved, "{\"format\": \"tourniquet-servlet-audit-totals/1\", \"epoch\": \"not a time\"");
+    filterWroteHits(before, APP_START_2, 3);
+
+    ServletEnforcer after = auditingM1();
+
+    assertThat(after.auditHits()).as("only what the file says now: never more").isEqualTo(m1(3));
+    assertThat(after.auditTotalsProblem()).hasValueSatisfying(p -> assertThat(p)
+        .contains(saved.toString()).contains("cannot be used"));
+    filterWroteHits(after, APP_START_2, 4);
+    assertThat(auditingM1().auditHits()).as("replaced by a usable file").isEqualTo(m1(4));
+  }
+
+  @Test
+  void aHitsFileWithoutAStartTimeDoesNotChangeTheCounts() throws Exception {
+    ServletEnforcer enforcer = auditingM1();
+    filterWroteHits(enforcer, APP_START_1, 5);
+    enforcer.auditHits();
+    Files.writeString(enforcer.file().resolveSibling("app.json.hits.json"), "{\"format\": \"tourniquet-hits/1\","
+        + " \"hits\": [{\"mitigation\": \"M1\", \"revision\": 1, \"mode\": \"audit\", \"rule\": \"block attack\","
+        + " \"count\": 900}]}");
+
+    assertThat(enforcer.auditHits()).isEqualTo(m1(5));
+  }
+
+  /** The hits file is the application's: names it makes up cannot crowd out the mitigations being audited. */
+  @Test
+  void forgedNamesBeyondTheCapDoNotCrowdOutAMitigationBeingAudited() throws Exception {
+    ServletEnforcer enforcer = auditingM1();
+    StringBuilder hits = new StringBuilder("{\"format\": \"tourniquet-hits/1\", \"since\": \"" + APP_START_1
+        + "\", \"hits\": [");
+    for (int i = 0; i < AuditTotals.MAX_KEYS; i++) {
+      hits.append("{\"mitigation\": \"F").append(i).append("\", \"revision\": 1, \"mode\": \"audit\","
+          + " \"rule\": \"forged\", \"count\": 1}, ");
+    }
+    hits.append("{\"mitigation\": \"M1\", \"revision\": 1, \"mode\": \"audit\", \"rule\": \"block attack\","
+        + " \"count\": 2}, {\"mitigation\": \"Z9\", \"revision\": 1, \"mode\": \"audit\", \"rule\": \"forged\","
+        + " \"count\": 1}]}");
+    Files.writeString(enforcer.file().resolveSibling("app.json.hits.json"), hits);
+
+    assertThat(enforcer.auditHits()).isEqualTo(m1(2));
+    assertThat(Files.readString(dir.resolve("state/servlet-audit.totals.json"))).contains("\"M1\"").doesNotContain("\"Z9\"");
+  }
+
+  /**
+   * The Enforcer contract: audit-mode hit counters. Enforce-mode matches, and mitigations not (or no
+   * longer) in audit mode, are not reported, as on nginx.
+   */
+  @Test
+  void onlyAuditModeHitsOfMitigationsInAuditModeNowAreReported() throws Exception {
+    ServletEnforcer enforcer = enforcer(Clock.fixed(T0, ZoneOffset.UTC));
+    enforcer.converge(List.of(
+        new ActiveMitigation(mitigation("M1", 2, List.of(Action.RequestRules.ofXml(RULES))), true),
+        new ActiveMitigation(mitigation("M2", 1, List.of(Action.RequestRules.ofXml(RULES))), false)));
+    Files.writeString(enforcer.file().resolveSibling("app.json.hits.json"), """
+        {"format": "tourniquet-hits/1", "since": "2026-11-28T05:00:00Z", "written": "2026-11-28T05:10:00Z",
+         "hits": [{"mitigation": "M1", "revision": 1, "mode": "audit", "rule": "block attack", "count": 2},
+                  {"mitigation": "M1", "revision": 1, "mode": "enforce", "rule": "block attack", "count": 7},
+                  {"mitigation": "M1", "revision": 2, "mode": "audit", "rule": "block attack", "count": 1},
+                  {"mitigation": "M2", "revision": 1, "mode": "audit", "rule": "block attack", "count": 4},
+                  {"mitigation": "M2", "revision": 1, "mode": "enforce", "rule": "block attack", "count": 3},
+                  {"mitigation": "M3", "revision": 1, "mode": "audit", "rule": "block attack", "count": 1}]}
+        """, StandardCharsets.UTF_8);
+
+    assertThat(enforcer.auditHits()).isEqualTo(m1(3));
   }
 
   @Test
@@ -201,7 +379,7 @@ class ServletEnforcerTest {
   @Test
   void anAcknowledgementOfTheCurrentFileConfirmsItUntilTheFileChanges() throws Exception {
     MutableTime time = new MutableTime(T0);
-    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), time, Duration.ZERO);
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), dir.resolve("state"), time, Duration.ZERO);
     enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
     acknowledge(enforcer, sha256(enforcer.file()), "loaded", null);
 
@@ -218,7 +396,7 @@ class ServletEnforcerTest {
 
   @Test
   void aStoppedFilterMeansNotLiveEvenForTheFileItLoaded() throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), dir.resolve("state"),
         Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
     enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
     acknowledge(enforcer, sha256(enforcer.file()), "loaded", null);
@@ -234,7 +412,7 @@ class ServletEnforcerTest {
   @Test
   @org.junit.jupiter.api.Timeout(60)
   void aFileWrittenWhileTheApplicationIsStoppedDoesNotWaitForAnAcknowledgement() throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), dir.resolve("state"),
         Clock.fixed(T0, ZoneOffset.UTC), Duration.ofMinutes(10));
     enforcer.converge(List.of());
     acknowledge(enforcer, sha256(enforcer.file()), "stopped", null);
@@ -246,7 +424,7 @@ class ServletEnforcerTest {
 
   @Test
   void aRejectionOfTheCurrentFileIsReportedAsRejectedNotAsUnconfirmed() throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), dir.resolve("state"),
         Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
     enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
     acknowledge(enforcer, sha256(enforcer.file()), "rejected", "mitigations[0] (TQ-1): unknown field \"x\"");
@@ -260,7 +438,7 @@ class ServletEnforcerTest {
 
   @Test
   void aRejectionOfAnotherVersionSaysNothingAboutTheCurrentFile() throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), dir.resolve("state"),
         Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
     enforcer.converge(List.of());
     acknowledge(enforcer, "0".repeat(64), "rejected", "an older file");
@@ -360,7 +538,7 @@ class ServletEnforcerTest {
   @Test
   @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
   void anAcknowledgementThatIsALinkOrAPipeIsNotReadAndDoesNotBlock() throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), dir.resolve("state"),
         Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
     enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
     Path ack = enforcer.file().resolveSibling("app.json.loaded.json");
@@ -384,7 +562,7 @@ class ServletEnforcerTest {
 
   /** An enforcer whose current file is acknowledged {@code loaded} by the filter of {@code process}. */
   private ServletEnforcer acknowledgedBy(String process) throws Exception {
-    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"),
+    ServletEnforcer enforcer = new ServletEnforcer("app", dir.resolve("enforcement/app.json"), dir.resolve("state"),
         Clock.fixed(T0, ZoneOffset.UTC), Duration.ZERO);
     enforcer.converge(List.of(new ActiveMitigation(everyServletKind("TQ-1"), false)));
     Path ack = enforcer.file().resolveSibling("app.json.loaded.json");
