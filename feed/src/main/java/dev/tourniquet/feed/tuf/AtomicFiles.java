@@ -109,8 +109,8 @@ final class AtomicFiles {
   static void overwrite(Path target, byte[] bytes) throws IOException {
     Set<OpenOption> options = Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING, LinkOption.NOFOLLOW_LINKS);
-    FileAttribute<?>[] attributes = isPosix(target.toAbsolutePath().getParent()) ? Temporary.OWNER_ONLY_AT_CREATION
-        : new FileAttribute<?>[0];
+    boolean posix = target.getFileSystem().supportedFileAttributeViews().contains("posix");
+    FileAttribute<?>[] attributes = posix ? Temporary.OWNER_ONLY_AT_CREATION : new FileAttribute<?>[0];
     try (FileChannel channel = FileChannel.open(target, options, attributes)) {
       ByteBuffer buffer = ByteBuffer.wrap(bytes);
       while (buffer.hasRemaining()) {
