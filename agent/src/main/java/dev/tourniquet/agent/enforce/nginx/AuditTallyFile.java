@@ -1,19 +1,15 @@
 package dev.tourniquet.agent.enforce.nginx;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.agent.enforce.StateFiles;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tourniquet.agent.AtomicWrite;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -159,25 +155,11 @@ final class AuditTallyFile {
    *     #save} writes it; the message names the file, what was expected and what was found
    */
   Optional<Saved> load() throws IOException {
-    byte[] bytes;
-    try {
-      bytes = readUpTo(file, MAX_BYTES);
-    } catch (NoSuchFileException e) {
+    Optional<ObjectNode> read = StateFiles.readObject(file, MAX_BYTES, json);
+    if (read.isEmpty()) {
       return Optional.empty();
     }
-    if (bytes.length > MAX_BYTES) {
-      throw new IOException(file + ": expected at most " + MAX_BYTES + " bytes but found more");
-    }
-    JsonNode root;
-    try {
-      root = json.readTree(bytes);
-    } catch (JsonProcessingException e) {
-      throw new IOException(file + ": expected JSON but it does not parse: " + e.getOriginalMessage(), e);
-    }
-    if (root == null || !root.isObject()) {
-      throw new IOException(file + ": expected a JSON object but found " + (root == null || root.isMissingNode()
-          ? "an empty file" : root.getNodeType().toString().toLowerCase(Locale.ROOT)));
-    }
+    JsonNode root = read.get();
     try {
       fieldsAmong(root, FIELDS, "");
       if (!FORMAT.equals(root.path("format").asText(null))) {
@@ -280,21 +262,6 @@ final class AuditTallyFile {
       return HexFormat.of().formatHex(digest.digest());
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every Java runtime has SHA-256", e);
-    }
-  }
-
-  /**
-   * Up to {@code max + 1} bytes of a regular file, not following a link: more than {@code max} means too
-   * long. Anything else is refused before it is opened: a FIFO would block the read for ever.
-   */
-  private static byte[] readUpTo(Path file, int max) throws IOException {
-    BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    if (!attributes.isRegularFile()) {
-      throw new IOException(file + ": expected a regular file but found " + (attributes.isSymbolicLink()
-          ? "a symbolic link" : attributes.isDirectory() ? "a directory" : "a special file"));
-    }
-    try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-      return in.readNBytes(max + 1);
     }
   }
 }

@@ -1,20 +1,19 @@
 package dev.tourniquet.agent.enforce.servlet;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tourniquet.agent.enforce.StateFiles;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tourniquet.agent.AtomicWrite;
 import java.io.IOException;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -66,25 +65,11 @@ final class AuditTotalsFile {
    *     message names the file, what was expected and what was found
    */
   Optional<AuditTotals.State> load() throws IOException {
-    byte[] bytes;
-    try {
-      bytes = ServletEnforcer.readUpTo(file, MAX_BYTES);
-    } catch (NoSuchFileException e) {
+    Optional<ObjectNode> read = StateFiles.readObject(file, MAX_BYTES, json);
+    if (read.isEmpty()) {
       return Optional.empty();
     }
-    if (bytes.length > MAX_BYTES) {
-      throw new IOException(file + ": expected at most " + MAX_BYTES + " bytes but found more");
-    }
-    JsonNode root;
-    try {
-      root = json.readTree(bytes);
-    } catch (JsonProcessingException e) {
-      throw new IOException(file + ": expected JSON but it does not parse: " + e.getOriginalMessage(), e);
-    }
-    if (root == null || !root.isObject()) {
-      throw new IOException(file + ": expected a JSON object but found " + (root == null || root.isMissingNode()
-          ? "an empty file" : root.getNodeType().toString().toLowerCase(Locale.ROOT)));
-    }
+    JsonNode root = read.get();
     try {
       for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
         String name = it.next();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tourniquet.agent.enforce.ActiveMitigation;
 import dev.tourniquet.agent.enforce.EnforcementException;
 import dev.tourniquet.agent.enforce.Enforcer;
+import dev.tourniquet.agent.enforce.StateFiles;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.rules.RuleSet;
@@ -15,13 +16,11 @@ import dev.tourniquet.servlet.EnforcementFile;
 import dev.tourniquet.servlet.Mode;
 import dev.tourniquet.servlet.PathPrefix;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
@@ -313,7 +312,7 @@ public final class ServletEnforcer implements Enforcer {
     Digest d = digest;
     if (d == null || !Objects.equals(d.fileKey(), now.fileKey()) || !d.modified().equals(now.lastModifiedTime())
         || d.size() != now.size()) {
-      byte[] bytes = readUpTo(file, EnforcementFile.MAX_BYTES); // longer: the filter refuses it, it never matches
+      byte[] bytes = StateFiles.readUpTo(file, EnforcementFile.MAX_BYTES); // longer: the filter refuses it, it never matches
       d = new Digest(now.fileKey(), now.lastModifiedTime(), now.size(), sha256(bytes));
       digest = d;
     }
@@ -322,7 +321,7 @@ public final class ServletEnforcer implements Enforcer {
 
   private Optional<JsonNode> readAck() {
     try {
-      byte[] bytes = readUpTo(ackFile, MAX_ACK_BYTES);
+      byte[] bytes = StateFiles.readUpTo(ackFile, MAX_ACK_BYTES);
       if (bytes.length > MAX_ACK_BYTES) {
         return Optional.empty();
       }
@@ -342,29 +341,12 @@ public final class ServletEnforcer implements Enforcer {
     }
   }
 
-  /**
-   * Reads at most {@code max + 1} bytes (a longer result means the file is over the limit) of a regular
-   * file, without following a symbolic link. The files beside the enforcement file are written by the
-   * application, often as a user the agent trusts less: a link there must not make the agent read another
-   * file, nor a named pipe block its check.
-   */
-  static byte[] readUpTo(Path path, int max) throws IOException {
-    BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    if (!attributes.isRegularFile()) {
-      throw new IOException(path + ": expected a regular file but found "
-          + (attributes.isSymbolicLink() ? "a symbolic link" : attributes.isDirectory() ? "a directory" : "a special file"));
-    }
-    try (InputStream in = Files.newInputStream(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-      return in.readNBytes(max + 1);
-    }
-  }
-
   /** The enforcement file on disk, and its text as read (this agent writes exactly {@code file.toJson()}). */
   private record Existing(EnforcementFile file, String text) {}
 
   private Optional<Existing> readExisting() {
     try {
-      byte[] bytes = readUpTo(file, EnforcementFile.MAX_BYTES);
+      byte[] bytes = StateFiles.readUpTo(file, EnforcementFile.MAX_BYTES);
       if (bytes.length > EnforcementFile.MAX_BYTES) {
         return Optional.empty(); // the filter refuses it: rewrite it from the agent's state
       }
@@ -452,7 +434,7 @@ public final class ServletEnforcer implements Enforcer {
    */
   private Optional<AuditTotals.Reading> readHits() {
     try {
-      byte[] bytes = readUpTo(hitsFile, MAX_HITS_BYTES);
+      byte[] bytes = StateFiles.readUpTo(hitsFile, MAX_HITS_BYTES);
       if (bytes.length > MAX_HITS_BYTES) {
         throw new IllegalArgumentException("expected at most " + MAX_HITS_BYTES + " bytes but found more");
       }
