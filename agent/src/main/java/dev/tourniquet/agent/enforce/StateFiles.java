@@ -12,8 +12,11 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Iterator;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Reads the small files enforcers keep or find beside a target: bounded, never through a symbolic link, never
@@ -75,5 +78,24 @@ public final class StateFiles {
           ? "an empty file" : root.getNodeType().toString().toLowerCase(Locale.ROOT)));
     }
     return Optional.of((ObjectNode) root);
+  }
+
+  /**
+   * Refuses an object with a field not among those allowed, as a saved file that a later version wrote, or
+   * someone edited, would have.
+   *
+   * @param node the object
+   * @param allowed the fields it may have
+   * @param prefix where the object is, for the message: {@code ""} for the top level, else e.g. {@code "log."}
+   * @throws IllegalArgumentException naming the fields expected and the one found
+   */
+  public static void requireOnlyFields(JsonNode node, Set<String> allowed, String prefix) {
+    for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+      String name = it.next();
+      if (!allowed.contains(name)) {
+        throw new IllegalArgumentException("expected only the fields " + new TreeSet<>(allowed)
+            + (prefix.isEmpty() ? "" : " in " + prefix.substring(0, prefix.length() - 1)) + " but found " + prefix + name);
+      }
+    }
   }
 }

@@ -20,7 +20,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
@@ -161,7 +160,7 @@ final class AuditTallyFile {
     }
     JsonNode root = read.get();
     try {
-      fieldsAmong(root, FIELDS, "");
+      StateFiles.requireOnlyFields(root, FIELDS, "");
       if (!FORMAT.equals(root.path("format").asText(null))) {
         throw new IllegalArgumentException("expected format \"" + FORMAT + "\" but found " + root.path("format"));
       }
@@ -171,7 +170,7 @@ final class AuditTallyFile {
         if (!log.isObject()) {
           throw new IllegalArgumentException("expected log to be an object or null but found " + log);
         }
-        fieldsAmong(log, LOG_FIELDS, "log.");
+        StateFiles.requireOnlyFields(log, LOG_FIELDS, "log.");
         long headBytes = number(log.path("headBytes"), "log.headBytes");
         if (headBytes > HEAD_BYTES) {
           throw new IllegalArgumentException("expected log.headBytes at most " + HEAD_BYTES + " but found " + headBytes);
@@ -226,15 +225,6 @@ final class AuditTallyFile {
     AtomicWrite.write(file, json.writeValueAsBytes(root));
   }
 
-  private static void fieldsAmong(JsonNode node, Set<String> allowed, String prefix) {
-    for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-      String name = it.next();
-      if (!allowed.contains(name)) {
-        throw new IllegalArgumentException("expected only the fields " + new TreeSet<>(allowed)
-            + (prefix.isEmpty() ? "" : " in " + prefix.substring(0, prefix.length() - 1)) + " but found " + prefix + name);
-      }
-    }
-  }
 
   /** A whole number from 0 to {@link Long#MAX_VALUE}. */
   private static long number(JsonNode node, String field) {

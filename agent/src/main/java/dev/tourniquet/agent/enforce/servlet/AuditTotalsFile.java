@@ -19,7 +19,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * The {@link AuditTotals} of one servlet target, kept in {@code <stateDir>/}{@value #FILE_NAME} so that an
@@ -71,12 +70,7 @@ final class AuditTotalsFile {
     }
     JsonNode root = read.get();
     try {
-      for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
-        String name = it.next();
-        if (!FIELDS.contains(name)) {
-          throw new IllegalArgumentException("expected only the fields " + new TreeSet<>(FIELDS) + " but found " + name);
-        }
-      }
+      StateFiles.requireOnlyFields(root, FIELDS, "");
       if (!FORMAT.equals(root.path("format").asText(null))) {
         throw new IllegalArgumentException("expected format \"" + FORMAT + "\" but found " + root.path("format"));
       }
