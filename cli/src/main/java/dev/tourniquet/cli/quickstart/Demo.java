@@ -220,8 +220,10 @@ final class Demo implements AutoCloseable {
   /** Step 2: publish M1, and follow it to the agent, the dashboard and the request. */
   void protect() throws QuickstartException, IOException {
     Instant scheduled = agent.agent().status().nextCheck();
-    long published = System.nanoTime();
     publisher.publishResource("M1.json");
+    // From the moment the new timestamp is in place, as the fleet benchmark measures: signing is the
+    // publisher's own work (seconds on a loaded machine), not the time the fleet takes to act.
+    long published = System.nanoTime();
     say.event("publisher: signed and published M1.1, Microsoft's URL Rewrite rule for CVE-2022-41040, unchanged");
     say.more("(tourniquet feed add M1.json, feed sign --role targets, feed publish)");
 
