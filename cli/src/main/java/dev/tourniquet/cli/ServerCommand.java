@@ -67,6 +67,16 @@ final class ServerCommand extends Verb {
           + " session cookie Secure.")
   boolean behindHttpsProxy;
 
+  @Option(names = "--session-lifetime", paramLabel = "DURATION",
+      description = "A dashboard session ends this long after logging in, however much it is used: 2m to 30d, such"
+          + " as 8h (the default), 90m or PT8H.")
+  String sessionLifetime;
+
+  @Option(names = "--session-idle", paramLabel = "DURATION",
+      description = "A dashboard session also ends once unused this long: 2m up to the lifetime (default 30m, or the"
+          + " lifetime if that is shorter).")
+  String sessionIdle;
+
   @ArgGroup(exclusive = true, multiplicity = "0..1")
   KeystorePassword keystorePassword;
 
@@ -104,6 +114,8 @@ final class ServerCommand extends Verb {
     if (behindHttpsProxy) {
       settings.behindHttpsProxy();
     }
+    Sessions sessions = sessions(sessionLifetime, sessionIdle);
+    settings.sessions(sessions.lifetime(), sessions.idle());
     FleetServer server;
     try {
       server = FleetServer.start(settings.build());
@@ -136,6 +148,45 @@ final class ServerCommand extends Verb {
     }
     List<String> lines = Files.readAllLines(keystorePassword.file, StandardCharsets.UTF_8);
     return lines.isEmpty() ? "" : lines.get(0);
+  }
+
+  /** How long a dashboard session lasts, and how long it may go unused. */
+  record Sessions(Duration lifetime, Duration idle) {}
+
+  // The ranges FleetServer.Settings.Builder.sessions accepts; checked here too so that the message names the
+  // option and the value as typed.
+  private static final Duration SESSION_MIN = Duration.ofMinutes(2);
+  private static final Duration SESSION_MAX = Duration.ofDays(30);
+  private static final Duration DEFAULT_IDLE = Duration.ofMinutes(30);
+
+  /**
+   * The session times from {@code --session-lifetime} and {@code --session-idle}, either null when not given.
+   * Without {@code --session-idle} a session ends after 30 minutes unused, or at its end if it lives less.
+   */
+  static Sessions sessions(String lifetimeText, String idleText) throws Invalid {
+    Duration lifetime = lifetimeText == null ? Duration.ofHours(8) : sessionTime("--session-lifetime", lifetimeText,
+        SESSION_MAX, "30d", "8h, 90m or PT8H");
+    String lifetimeShown = lifetimeText == null ? "8h" : lifetimeText;
+    Duration idle = idleText == null ? (DEFAULT_IDLE.compareTo(lifetime) > 0 ? lifetime : DEFAULT_IDLE)
+        : sessionTime("--session-idle", idleText, lifetime, "the session lifetime (" + lifetimeShown + ")",
+            "30m or PT30M");
+    return new Sessions(lifetime, idle);
+  }
+
+  private static Duration sessionTime(String option, String text, Duration max, String maxShown, String examples)
+      throws Invalid {
+    Duration d = null;
+    try {
+      d = new FeedCommand.DurationConverter().convert(text);
+    } catch (RuntimeException e) {
+      // reported below, with the range
+    }
+    // Whole seconds: the database keeps a session's times in seconds.
+    if (d == null || d.getNano() != 0 || d.compareTo(SESSION_MIN) < 0 || d.compareTo(max) > 0) {
+      throw new Invalid(option + ": expected a duration of whole seconds from 2m to " + maxShown + " (such as "
+          + examples + ") but found \"" + text + "\"");
+    }
+    return d;
   }
 
   /** {@code HOST:PORT}, with IPv6 hosts in brackets. */
