@@ -224,6 +224,58 @@ class ServerCommandTest {
   }
 
   @Test
+  void auditPagesBackWithBeforeAndNamesTheCommandForTheNextPageUntilTheOldest() throws Exception {
+    URI uri = startServer(publishedFeed());
+    Path token = dir.resolve("data/admin.token");
+    for (int i = 0; i < 3; i++) { // with the first admin's creation and the feed's discovery, five entries
+      assertThat(run(new StringWriter(), new StringWriter(), "server", "enrolment-token", "--server", uri.toString(),
+          "--token-file", token.toString())).isZero();
+    }
+
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    assertThat(run(out, err, "server", "audit", "--limit", "3", "--server", uri.toString(), "--token-file",
+        token.toString())).as(err.toString()).isZero();
+    List<String> first = out.toString().lines().toList();
+    assertThat(first).hasSize(4);
+    assertThat(first.get(0)).startsWith("ID  ");
+    long oldestShown = Long.parseLong(first.get(3).split(" +")[0]);
+    String hint = "tourniquet server audit --server " + uri + " --token-file " + token + " --limit 3 --before "
+        + oldestShown;
+    assertThat(err.toString()).isEqualTo("older entries: " + hint + System.lineSeparator());
+
+    out = new StringWriter();
+    err = new StringWriter();
+    assertThat(run(out, err, hint.substring("tourniquet ".length()).split(" "))).as(err.toString()).isZero();
+    List<String> second = out.toString().lines().skip(1).toList();
+    assertThat(second).as(out.toString()).isNotEmpty().allSatisfy(row -> assertThat(Long.parseLong(row.split(" +")[0]))
+        .isLessThan(oldestShown));
+    assertThat(second.get(second.size() - 1)).startsWith("1 ").contains("user.create");
+    assertThat(err.toString()).as("the oldest page names no next one").isEmpty();
+  }
+
+  @Test
+  void nextPageCommandQuotesWhatAShellWouldSplit() {
+    assertThat(ServerCommand.Audit.shellWord("/var/lib/tq/admin.token")).isEqualTo("/var/lib/tq/admin.token");
+    assertThat(ServerCommand.Audit.shellWord("/home/olga/my token")).isEqualTo("'/home/olga/my token'");
+    assertThat(ServerCommand.Audit.shellWord("olga's;rm")).isEqualTo("'olga'\\''s;rm'");
+  }
+
+  @Test
+  void auditBeforeOrLimitOutOfRangeIsRefusedBeforeAnythingIsSent() {
+    for (String[] c : new String[][] {{"--before", "0"}, {"--before", "-3"}, {"--before", "12a"},
+        {"--before", "9223372036854775808"}, {"--limit", "0"}, {"--limit", "1001"}}) {
+      StringWriter err = new StringWriter();
+      assertThat(run(new StringWriter(), err, "server", "audit", c[0], c[1], "--server", "http://127.0.0.1:1/"))
+          .as(String.join(" ", c)).isEqualTo(Main.INVALID);
+      assertThat(err.toString()).as(String.join(" ", c)).contains(c[0].equals("--before")
+          ? "--before: expected an audit entry's id (a whole number from 1 to 9223372036854775807, as the ID column"
+              + " shows) but found \"" + c[1] + "\""
+          : "--limit: expected a whole number from 1 to 1000 but found " + c[1]);
+    }
+  }
+
+  @Test
   void sessionLifetimeAndIdleFromTheCommandLineAreTheDashboardsSessions() throws Exception {
     URI uri = startServer(publishedFeed(), "--session-lifetime", "10m", "--session-idle", "3m");
     String token = Files.readString(dir.resolve("data/admin.token")).trim();
