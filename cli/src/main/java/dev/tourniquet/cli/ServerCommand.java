@@ -8,6 +8,7 @@ import dev.tourniquet.server.FleetServer;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +19,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -67,6 +70,16 @@ final class ServerCommand extends Verb {
           + " session cookie Secure.")
   boolean behindHttpsProxy;
 
+  @Option(names = "--session-lifetime", paramLabel = "DURATION",
+      description = "A dashboard session ends this long after logging in, however much it is used: 2m to 30d, such"
+          + " as 8h (the default), 90m or PT8H.")
+  String sessionLifetime;
+
+  @Option(names = "--session-idle", paramLabel = "DURATION",
+      description = "A dashboard session also ends once unused this long: 2m up to the lifetime (default 30m, or the"
+          + " lifetime if that is shorter).")
+  String sessionIdle;
+
   @ArgGroup(exclusive = true, multiplicity = "0..1")
   KeystorePassword keystorePassword;
 
@@ -104,6 +117,8 @@ final class ServerCommand extends Verb {
     if (behindHttpsProxy) {
       settings.behindHttpsProxy();
     }
+    Sessions sessions = sessions(sessionLifetime, sessionIdle);
+    settings.sessions(sessions.lifetime(), sessions.idle());
     FleetServer server;
     try {
       server = FleetServer.start(settings.build());
@@ -136,6 +151,45 @@ final class ServerCommand extends Verb {
     }
     List<String> lines = Files.readAllLines(keystorePassword.file, StandardCharsets.UTF_8);
     return lines.isEmpty() ? "" : lines.get(0);
+  }
+
+  /** How long a dashboard session lasts, and how long it may go unused. */
+  record Sessions(Duration lifetime, Duration idle) {}
+
+  // The ranges FleetServer.Settings.Builder.sessions accepts; checked here too so that the message names the
+  // option and the value as typed.
+  private static final Duration SESSION_MIN = Duration.ofMinutes(2);
+  private static final Duration SESSION_MAX = Duration.ofDays(30);
+  private static final Duration DEFAULT_IDLE = Duration.ofMinutes(30);
+
+  /**
+   * The session times from {@code --session-lifetime} and {@code --session-idle}, either null when not given.
+   * Without {@code --session-idle} a session ends after 30 minutes unused, or at its end if it lives less.
+   */
+  static Sessions sessions(String lifetimeText, String idleText) throws Invalid {
+    Duration lifetime = lifetimeText == null ? Duration.ofHours(8) : sessionTime("--session-lifetime", lifetimeText,
+        SESSION_MAX, "30d", "8h, 90m or PT8H");
+    String lifetimeShown = lifetimeText == null ? "8h" : lifetimeText;
+    Duration idle = idleText == null ? (DEFAULT_IDLE.compareTo(lifetime) > 0 ? lifetime : DEFAULT_IDLE)
+        : sessionTime("--session-idle", idleText, lifetime, "the session lifetime (" + lifetimeShown + ")",
+            "30m or PT30M");
+    return new Sessions(lifetime, idle);
+  }
+
+  private static Duration sessionTime(String option, String text, Duration max, String maxShown, String examples)
+      throws Invalid {
+    Duration d = null;
+    try {
+      d = new FeedCommand.DurationConverter().convert(text);
+    } catch (RuntimeException e) {
+      // reported below, with the range
+    }
+    // Whole seconds: the database keeps a session's times in seconds.
+    if (d == null || d.getNano() != 0 || d.compareTo(SESSION_MIN) < 0 || d.compareTo(max) > 0) {
+      throw new Invalid(option + ": expected a duration of whole seconds from 2m to " + maxShown + " (such as "
+          + examples + ") but found \"" + text + "\"");
+    }
+    return d;
   }
 
   /** {@code HOST:PORT}, with IPv6 hosts in brackets. */
@@ -192,7 +246,14 @@ final class ServerCommand extends Verb {
     @Mixin
     Target target;
 
+    /** The admin API's answer: its JSON and the response's headers. */
+    record Answer(JsonNode json, HttpHeaders headers) {}
+
     JsonNode call(String method, String path, Object body) throws Exception {
+      return exchange(method, path, body).json();
+    }
+
+    Answer exchange(String method, String path, Object body) throws Exception {
       String scheme = target.server.getScheme() == null ? "" : target.server.getScheme().toLowerCase(Locale.ROOT);
       if (!scheme.equals("http") && !scheme.equals("https")) {
         throw new Invalid("--server: expected an http or https URL but found " + target.server);
@@ -222,7 +283,7 @@ final class ServerCommand extends Verb {
         }
         throw new Failed(error + " (HTTP " + response.statusCode() + ")");
       }
-      return answer;
+      return new Answer(answer, response.headers());
     }
 
     /** The admin path of the organisation, or of one server with {@code --on}. */
@@ -397,19 +458,78 @@ final class ServerCommand extends Verb {
     }
   }
 
-  @Command(name = "audit", mixinStandardHelpOptions = true, description = "The newest entries of the audit log.")
+  @Command(name = "audit", mixinStandardHelpOptions = true,
+      description = "The audit log, newest first: the newest entries, or with --before ID those older than entry ID.")
   static final class Audit extends ApiVerb {
-    @Option(names = "--limit", paramLabel = "N", defaultValue = "50", description = "How many (default ${DEFAULT-VALUE}).")
+    /** The next page as the admin API names it: {@code Link: </api/v1/admin/audit?limit=N&before=ID>; rel="next"}. */
+    private static final Pattern NEXT = Pattern.compile("<[^>]*[?&]before=([1-9][0-9]{0,18})(?:&[^>]*)?>\\s*;\\s*rel=\"?next\"?");
+
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "50", description = "How many, 1 to 1000 (default ${DEFAULT-VALUE}).")
     int limit;
+
+    @Option(names = "--before", paramLabel = "ID",
+        description = "Only the entries older than entry ID (the ID column; the line after a page names the next).")
+    String before;
 
     @Override
     void run() throws Exception {
-      List<List<String>> rows = new ArrayList<>();
-      for (JsonNode e : call("GET", "api/v1/admin/audit?limit=" + limit, null)) {
-        rows.add(List.of(e.path("at").asText(), e.path("actor").asText(), e.path("action").asText(),
-            e.path("target").asText(), e.path("detail").asText()));
+      if (limit < 1 || limit > 1000) {
+        throw new Invalid("--limit: expected a whole number from 1 to 1000 but found " + limit);
       }
-      TextTable.print(out(), List.of("AT", "ACTOR", "ACTION", "TARGET", "DETAIL"), rows);
+      String query = "limit=" + limit;
+      if (before != null) {
+        query += "&before=" + entryId(before);
+      }
+      Answer answer = exchange("GET", "api/v1/admin/audit?" + query, null);
+      List<List<String>> rows = new ArrayList<>();
+      for (JsonNode e : answer.json()) {
+        rows.add(List.of(e.path("id").asText(), e.path("at").asText(), e.path("actor").asText(),
+            e.path("action").asText(), e.path("target").asText(), e.path("detail").asText()));
+      }
+      TextTable.print(out(), List.of("ID", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL"), rows);
+      // On standard error, so that the table alone goes where standard output is sent.
+      Optional<String> next = nextBefore(answer.headers());
+      if (next.isPresent()) {
+        List<String> command = new ArrayList<>(List.of("tourniquet", "server", "audit", "--server",
+            target.server.toString()));
+        if (target.tokenFile != null) {
+          command.addAll(List.of("--token-file", target.tokenFile.toString()));
+        }
+        command.addAll(List.of("--limit", Integer.toString(limit), "--before", next.get()));
+        err().println("older entries: " + String.join(" ", command.stream().map(Audit::shellWord).toList()));
+      }
+    }
+
+    /** An entry id as the admin API takes it, checked here so that the message names the option. */
+    static String entryId(String text) throws Invalid {
+      if (text.matches("[1-9][0-9]{0,18}")) {
+        try {
+          return Long.toString(Long.parseLong(text));
+        } catch (NumberFormatException e) {
+          // above Long.MAX_VALUE: reported below
+        }
+      }
+      throw new Invalid("--before: expected an audit entry's id (a whole number from 1 to " + Long.MAX_VALUE
+          + ", as the ID column shows) but found \"" + text + "\"");
+    }
+
+    /** Where the next (older) page starts, when the server says there is one. */
+    static Optional<String> nextBefore(HttpHeaders headers) {
+      for (String link : headers.allValues("Link")) {
+        Matcher m = NEXT.matcher(link);
+        if (m.find()) {
+          return Optional.of(m.group(1));
+        }
+      }
+      return Optional.empty();
+    }
+
+    /** A word as a POSIX shell reads it back: as it is when it is plain, else in single quotes. */
+    static String shellWord(String word) {
+      if (word.matches("[A-Za-z0-9_./:=@%+,-]+")) {
+        return word;
+      }
+      return "'" + word.replace("'", "'\\''") + "'";
     }
   }
 }

@@ -223,6 +223,119 @@ class ServerCommandTest {
     assertThat(Files.exists(dir.resolve("admin.token"))).isFalse();
   }
 
+  @Test
+  void auditPagesBackWithBeforeAndNamesTheCommandForTheNextPageUntilTheOldest() throws Exception {
+    URI uri = startServer(publishedFeed());
+    Path token = dir.resolve("data/admin.token");
+    for (int i = 0; i < 3; i++) { // with the first admin's creation and the feed's discovery, five entries
+      assertThat(run(new StringWriter(), new StringWriter(), "server", "enrolment-token", "--server", uri.toString(),
+          "--token-file", token.toString())).isZero();
+    }
+
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    assertThat(run(out, err, "server", "audit", "--limit", "3", "--server", uri.toString(), "--token-file",
+        token.toString())).as(err.toString()).isZero();
+    List<String> first = out.toString().lines().toList();
+    assertThat(first).hasSize(4);
+    assertThat(first.get(0)).startsWith("ID  ");
+    long oldestShown = Long.parseLong(first.get(3).split(" +")[0]);
+    String hint = "tourniquet server audit --server " + uri + " --token-file " + token + " --limit 3 --before "
+        + oldestShown;
+    assertThat(err.toString()).isEqualTo("older entries: " + hint + System.lineSeparator());
+
+    out = new StringWriter();
+    err = new StringWriter();
+    assertThat(run(out, err, hint.substring("tourniquet ".length()).split(" "))).as(err.toString()).isZero();
+    List<String> second = out.toString().lines().skip(1).toList();
+    assertThat(second).as(out.toString()).isNotEmpty().allSatisfy(row -> assertThat(Long.parseLong(row.split(" +")[0]))
+        .isLessThan(oldestShown));
+    assertThat(second.get(second.size() - 1)).startsWith("1 ").contains("user.create");
+    assertThat(err.toString()).as("the oldest page names no next one").isEmpty();
+  }
+
+  @Test
+  void nextPageCommandQuotesWhatAShellWouldSplit() {
+    assertThat(ServerCommand.Audit.shellWord("/var/lib/tq/admin.token")).isEqualTo("/var/lib/tq/admin.token");
+    assertThat(ServerCommand.Audit.shellWord("/home/olga/my token")).isEqualTo("'/home/olga/my token'");
+    assertThat(ServerCommand.Audit.shellWord("olga's;rm")).isEqualTo("'olga'\\''s;rm'");
+  }
+
+  @Test
+  void auditBeforeOrLimitOutOfRangeIsRefusedBeforeAnythingIsSent() {
+    for (String[] c : new String[][] {{"--before", "0"}, {"--before", "-3"}, {"--before", "12a"},
+        {"--before", "9223372036854775808"}, {"--limit", "0"}, {"--limit", "1001"}}) {
+      StringWriter err = new StringWriter();
+      assertThat(run(new StringWriter(), err, "server", "audit", c[0], c[1], "--server", "http://127.0.0.1:1/"))
+          .as(String.join(" ", c)).isEqualTo(Main.INVALID);
+      assertThat(err.toString()).as(String.join(" ", c)).contains(c[0].equals("--before")
+          ? "--before: expected an audit entry's id (a whole number from 1 to 9223372036854775807, as the ID column"
+              + " shows) but found \"" + c[1] + "\""
+          : "--limit: expected a whole number from 1 to 1000 but found " + c[1]);
+    }
+  }
+
+  @Test
+  void sessionLifetimeAndIdleFromTheCommandLineAreTheDashboardsSessions() throws Exception {
+    URI uri = startServer(publishedFeed(), "--session-lifetime", "10m", "--session-idle", "3m");
+    String token = Files.readString(dir.resolve("data/admin.token")).trim();
+    HttpClient http = HttpClient.newHttpClient();
+
+    HttpResponse<String> login = http.send(HttpRequest.newBuilder(uri.resolve("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("token=" + token)).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> ended = http.send(HttpRequest.newBuilder(uri.resolve("/dashboard/live")).build(),
+        HttpResponse.BodyHandlers.ofString());
+
+    assertThat(login.headers().firstValue("Set-Cookie")).hasValueSatisfying(c -> assertThat(c.split("; "))
+        .contains("Max-Age=600"));
+    assertThat(ended.statusCode()).isEqualTo(401);
+    assertThat(ended.body()).contains("not used for PT3M, or older than PT10M");
+  }
+
+  @Test
+  void sessionIdleTimeDefaultsToThirtyMinutesOrTheLifetimeWhenThatIsShorter() throws Exception {
+    assertThat(ServerCommand.sessions(null, null)).isEqualTo(
+        new ServerCommand.Sessions(Duration.ofHours(8), Duration.ofMinutes(30)));
+    assertThat(ServerCommand.sessions("12h", null)).isEqualTo(
+        new ServerCommand.Sessions(Duration.ofHours(12), Duration.ofMinutes(30)));
+    assertThat(ServerCommand.sessions("10m", null)).isEqualTo(
+        new ServerCommand.Sessions(Duration.ofMinutes(10), Duration.ofMinutes(10)));
+    assertThat(ServerCommand.sessions("PT2M", "2m")).isEqualTo(
+        new ServerCommand.Sessions(Duration.ofMinutes(2), Duration.ofMinutes(2)));
+    assertThat(ServerCommand.sessions("30d", "30d")).isEqualTo(
+        new ServerCommand.Sessions(Duration.ofDays(30), Duration.ofDays(30)));
+  }
+
+  @Test
+  void sessionTimesOutOfRangeAreRefusedNamingTheOptionTheValueAndTheRange() throws Exception {
+    String[][] cases = {
+        {"--session-lifetime", "31d", "--session-lifetime: expected a duration of whole seconds from 2m to 30d"
+            + " (such as 8h, 90m or PT8H) but found \"31d\""},
+        {"--session-lifetime", "1m", "--session-lifetime: expected a duration of whole seconds from 2m to 30d"
+            + " (such as 8h, 90m or PT8H) but found \"1m\""},
+        {"--session-lifetime", "PT10M0.5S", "but found \"PT10M0.5S\""},
+        {"--session-lifetime", "soon", "--session-lifetime: expected a duration of whole seconds from 2m to 30d"
+            + " (such as 8h, 90m or PT8H) but found \"soon\""},
+        {"--session-idle", "1m", "--session-idle: expected a duration of whole seconds from 2m to the session"
+            + " lifetime (8h) (such as 30m or PT30M) but found \"1m\""},
+        {"--session-idle", "9h", "--session-idle: expected a duration of whole seconds from 2m to the session"
+            + " lifetime (8h) (such as 30m or PT30M) but found \"9h\""},
+        {"--session-idle", "-5m", "but found \"-5m\""}};
+    for (String[] c : cases) {
+      StringWriter err = new StringWriter();
+      assertThat(run(new StringWriter(), err, "server", "--data", dir.resolve("data").toString(), "--listen",
+          "127.0.0.1:0", c[0], c[1])).as(c[0] + " " + c[1]).isEqualTo(Main.INVALID);
+      assertThat(err.toString()).as(c[0] + " " + c[1]).contains(c[2]);
+    }
+    StringWriter err = new StringWriter();
+    assertThat(run(new StringWriter(), err, "server", "--data", dir.resolve("data").toString(), "--listen",
+        "127.0.0.1:0", "--session-lifetime", "1h", "--session-idle", "2h")).isEqualTo(Main.INVALID);
+    assertThat(err.toString()).contains("--session-idle: expected a duration of whole seconds from 2m to the session"
+        + " lifetime (1h) (such as 30m or PT30M) but found \"2h\"");
+    assertThat(Files.exists(dir.resolve("data"))).as("nothing started").isFalse();
+  }
+
   /** Every row has a value starting exactly under each heading (the first line), as a person reads it. */
   private static void assertColumnsLineUp(List<String> table, String... headings) {
     for (String heading : headings) {

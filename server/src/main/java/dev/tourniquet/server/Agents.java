@@ -11,6 +11,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -20,6 +21,13 @@ import java.util.TreeMap;
  * authentication of agents by credential, and the reports they send. An agent is known by its server
  * name, unique in the fleet; its credential is the only thing that identifies it on the wire, so one
  * agent can never read or write another's rows.
+ *
+ * <p>Server names are compared ignoring case: {@code web1} and {@code WEB1} would be two rows an operator
+ * takes for one server, with a policy set on one silently missing the other. Enrolment refuses a name that
+ * equals an enrolled one ignoring case, and the unique {@code server_name_key} (the name in lower case)
+ * refuses it too when two enrolments check at once. An admin's name for a server finds it in any case.
+ * Names that differ only in case can exist only from before (schema V4 kept them): each is then found by
+ * its exact name, and the first enrolled holds the key.
  */
 final class Agents {
   /** The statuses an agent may report for a mitigation (the agent's {@code Status} labels). */
@@ -86,16 +94,68 @@ final class Agents {
     if (consumed != 1) {
       throw HttpException.unauthorized(invalid);
     }
-    if (byServer(c, server).isPresent()) {
-      throw HttpException.conflict("server %s is already enrolled; an admin must remove it first"
-          + " (DELETE /api/v1/admin/servers/%s) before it can enrol again", server, server);
+    List<Agent> same = sameName(c, server);
+    if (!same.isEmpty()) {
+      throw alreadyEnrolled(server, same);
     }
     String credential = Secrets.newSecret(Secrets.AGENT);
-    Database.update(c, "INSERT INTO agents (agent_id, server_name, credential_hash, labels, ring, mitigations_enabled,"
-            + " enrolled_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        agentId, server, Secrets.hash(credential), labelsJson(labels), Database.nullable(labels.get("ring")), true, now,
-        now);
+    Database.update(c, "INSERT INTO agents (agent_id, server_name, server_name_key, credential_hash, labels, ring,"
+            + " mitigations_enabled, enrolled_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        agentId, server, nameKey(server), Secrets.hash(credential), labelsJson(labels),
+        Database.nullable(labels.get("ring")), true, now, now);
     return new Enrolled(agentId, credential);
+  }
+
+  /** The refusal of an enrolment under a name that {@code same} (enrolled servers) already have, ignoring case. */
+  static HttpException alreadyEnrolled(String server, List<Agent> same) {
+    List<String> names = same.stream().map(Agent::server).toList();
+    if (names.contains(server)) {
+      return HttpException.conflict("server %s is already enrolled; an admin must remove it first"
+          + " (DELETE /api/v1/admin/servers/%s) before it can enrol again", server, server);
+    }
+    if (names.size() == 1) {
+      return HttpException.conflict("server %s is already enrolled as %s (server names are compared ignoring case);"
+          + " an admin must remove %s first (DELETE /api/v1/admin/servers/%s) before %s can enrol", server,
+          names.get(0), names.get(0), names.get(0), server);
+    }
+    return HttpException.conflict("server %s is already enrolled as %s (server names are compared ignoring case);"
+        + " an admin must remove each of them first (DELETE /api/v1/admin/servers/NAME) before %s can enrol", server,
+        and(names), server);
+  }
+
+  /** The key that makes server names unique ignoring case ({@code agents.server_name_key}). */
+  static String nameKey(String server) {
+    return server.toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * The enrolled servers whose name equals {@code server} ignoring case, first enrolled first: none or one,
+   * or several enrolled before names were compared ignoring case.
+   */
+  static List<Agent> sameName(Connection c, String server) throws SQLException {
+    // LOWER rather than server_name_key: the servers kept from before V4 have no key.
+    return Database.query(c, "SELECT " + AGENT_COLUMNS + " FROM agents WHERE LOWER(server_name) = ?"
+        + " ORDER BY enrolled_at, agent_id", Agents::agent, nameKey(server));
+  }
+
+  /**
+   * Names enrolled before names were compared ignoring case that differ only in case, in groups, each first
+   * enrolled first.
+   */
+  static List<List<String>> namesDifferingOnlyInCase(Connection c) throws SQLException {
+    Map<String, List<String>> groups = new LinkedHashMap<>();
+    for (String name : Database.query(c, "SELECT server_name FROM agents WHERE LOWER(server_name) IN"
+        + " (SELECT LOWER(server_name) FROM agents WHERE server_name_key IS NULL) ORDER BY enrolled_at, agent_id",
+        rs -> rs.getString(1))) {
+      groups.computeIfAbsent(nameKey(name), k -> new java.util.ArrayList<>()).add(name);
+    }
+    return groups.values().stream().filter(g -> g.size() > 1).map(List::copyOf).toList();
+  }
+
+  /** "a", "a and b", "a, b and c". */
+  static String and(List<String> names) {
+    int n = names.size();
+    return n <= 1 ? String.join("", names) : String.join(", ", names.subList(0, n - 1)) + " and " + names.get(n - 1);
   }
 
   static Optional<Agent> byCredential(Connection c, String credential) throws SQLException {
@@ -106,12 +166,29 @@ final class Agents {
         Secrets.hash(credential));
   }
 
-  static Optional<Agent> byServer(Connection c, String server) throws SQLException {
-    return Database.queryOne(c, "SELECT " + AGENT_COLUMNS + " FROM agents WHERE server_name = ?", Agents::agent, server);
-  }
-
+  /**
+   * The server an admin names, in any case: the one of that exact name, else the one whose name equals it
+   * ignoring case.
+   *
+   * @throws HttpException 404 if none, 409 if several (enrolled before names were compared ignoring case)
+   *     match and none exactly
+   */
   static Agent requireServer(Connection c, String server) throws SQLException, HttpException {
-    return byServer(c, server).orElseThrow(() -> HttpException.notFound("no enrolled server named %s", server));
+    List<Agent> same = sameName(c, server);
+    for (Agent a : same) {
+      if (a.server().equals(server)) {
+        return a;
+      }
+    }
+    if (same.isEmpty()) {
+      throw HttpException.notFound("no enrolled server named %s", server);
+    }
+    if (same.size() > 1) {
+      throw HttpException.conflict("server name %s matches %s, which differ only in case (enrolled before server"
+          + " names were compared ignoring case); expected the exact name of one of them", server,
+          and(same.stream().map(Agent::server).toList()));
+    }
+    return same.get(0);
   }
 
   static Optional<Agent> byId(Connection c, String agentId) throws SQLException {
@@ -190,8 +267,18 @@ final class Agents {
         Database.nullable(labels.get("ring")), agentId);
   }
 
-  static void delete(Connection c, String agentId) throws SQLException {
-    Database.update(c, "DELETE FROM agents WHERE agent_id = ?", agentId);
+  static void delete(Connection c, Agent agent) throws SQLException {
+    Database.update(c, "DELETE FROM agents WHERE agent_id = ?", agent.agentId());
+    // Of names kept from before V4 that differ only in case, the first enrolled holds the key. When it goes,
+    // the next takes the key, so that the unique index guards the name again against a concurrent enrolment.
+    String key = nameKey(agent.server());
+    if (Database.query(c, "SELECT agent_id FROM agents WHERE server_name_key = ?", rs -> rs.getString(1), key)
+        .isEmpty()) {
+      List<Agent> rest = sameName(c, agent.server());
+      if (!rest.isEmpty()) {
+        Database.update(c, "UPDATE agents SET server_name_key = ? WHERE agent_id = ?", key, rest.get(0).agentId());
+      }
+    }
   }
 
   private static String labelsJson(Map<String, String> labels) {

@@ -52,90 +52,102 @@ final class Fleet {
     bus.publish(Bus.Notice.policy(agentId));
   }
 
-  private Optional<String> agentOf(java.sql.Connection c, Optional<String> server) throws SQLException, HttpException {
-    return server.isEmpty() ? Optional.empty() : Optional.of(Agents.requireServer(c, server.get()).agentId());
+  /** The server named, in any case ({@link Agents#requireServer}), or empty for the organisation. */
+  private static Optional<Agents.Agent> agentOf(java.sql.Connection c, Optional<String> server)
+      throws SQLException, HttpException {
+    return server.isEmpty() ? Optional.empty() : Optional.of(Agents.requireServer(c, server.get()));
   }
 
-  private static String scope(Optional<String> server) {
-    return server.map(s -> "server " + s).orElse("organisation");
+  /** What a change applied to, by the server's name as enrolled, not as the admin typed it. */
+  private static String scope(Optional<Agents.Agent> agent) {
+    return agent.map(a -> "server " + a.server()).orElse("organisation");
   }
+
+  private static Optional<String> id(Optional<Agents.Agent> agent) {
+    return agent.map(Agents.Agent::agentId);
+  }
+
+  /** Which agent a policy change was for (empty: the organisation), its scope in words, and whether it changed. */
+  private record Change(Optional<String> agentId, String scope, boolean changed) {}
 
   // Policy changes (operator).
 
   String block(Users.Principal actor, Optional<String> server, String id) throws SQLException, HttpException {
     Instant now = now();
-    var result = db.transaction(c -> {
-      Optional<String> agent = agentOf(c, server);
-      boolean changed = Policies.block(c, agent, id);
+    Change result = db.transaction(c -> {
+      Optional<Agents.Agent> agent = agentOf(c, server);
+      boolean changed = Policies.block(c, id(agent), id);
       if (changed) {
-        AuditLog.append(c, now, actor.name(), "block", scope(server) + ": " + id, "blocked " + id);
+        AuditLog.append(c, now, actor.name(), "block", scope(agent) + ": " + id, "blocked " + id);
       }
-      return Map.entry(agent, changed);
+      return new Change(id(agent), scope(agent), changed);
     });
-    if (result.getValue()) {
-      policyChanged(result.getKey());
+    if (result.changed()) {
+      policyChanged(result.agentId());
     }
-    return result.getValue() ? "blocked " + id + " (" + scope(server) + ")" : id + " was already blocked (" + scope(server) + ")";
+    return result.changed() ? "blocked " + id + " (" + result.scope() + ")"
+        : id + " was already blocked (" + result.scope() + ")";
   }
 
   String unblock(Users.Principal actor, Optional<String> server, String id) throws SQLException, HttpException {
     Instant now = now();
-    var result = db.transaction(c -> {
-      Optional<String> agent = agentOf(c, server);
-      boolean changed = Policies.unblock(c, agent, id);
+    Change result = db.transaction(c -> {
+      Optional<Agents.Agent> agent = agentOf(c, server);
+      boolean changed = Policies.unblock(c, id(agent), id);
       if (changed) {
-        AuditLog.append(c, now, actor.name(), "unblock", scope(server) + ": " + id, "unblocked " + id);
+        AuditLog.append(c, now, actor.name(), "unblock", scope(agent) + ": " + id, "unblocked " + id);
       }
-      return Map.entry(agent, changed);
+      return new Change(id(agent), scope(agent), changed);
     });
-    if (result.getValue()) {
-      policyChanged(result.getKey());
+    if (result.changed()) {
+      policyChanged(result.agentId());
     }
-    return result.getValue() ? "unblocked " + id + " (" + scope(server) + ")" : id + " was not blocked (" + scope(server) + ")";
+    return result.changed() ? "unblocked " + id + " (" + result.scope() + ")"
+        : id + " was not blocked (" + result.scope() + ")";
   }
 
   String setEnabled(Users.Principal actor, Optional<String> server, boolean enabled) throws SQLException, HttpException {
     Instant now = now();
-    Optional<String> agent = db.transaction(c -> {
-      Optional<String> a = agentOf(c, server);
+    Change result = db.transaction(c -> {
+      Optional<Agents.Agent> a = agentOf(c, server);
       if (a.isEmpty()) {
         Policies.setOrgEnabled(c, enabled);
       } else {
-        Agents.setEnabled(c, a.get(), enabled);
+        Agents.setEnabled(c, a.get().agentId(), enabled);
       }
-      AuditLog.append(c, now, actor.name(), enabled ? "enable" : "disable", scope(server),
+      AuditLog.append(c, now, actor.name(), enabled ? "enable" : "disable", scope(a),
           "mitigationsEnabled = " + enabled);
-      return a;
+      return new Change(id(a), scope(a), true);
     });
-    policyChanged(agent);
-    return "mitigations " + (enabled ? "enabled" : "disabled: detected only") + " (" + scope(server) + ")";
+    policyChanged(result.agentId());
+    return "mitigations " + (enabled ? "enabled" : "disabled: detected only") + " (" + result.scope() + ")";
   }
 
   String setMode(Users.Principal actor, Optional<String> server, String id, Optional<String> mode)
       throws SQLException, HttpException {
     Instant now = now();
-    Optional<String> agent = db.transaction(c -> {
-      Optional<String> a = agentOf(c, server);
-      Policies.setMode(c, a, id, mode);
-      AuditLog.append(c, now, actor.name(), "mode", scope(server) + ": " + id,
+    Change result = db.transaction(c -> {
+      Optional<Agents.Agent> a = agentOf(c, server);
+      Policies.setMode(c, id(a), id, mode);
+      AuditLog.append(c, now, actor.name(), "mode", scope(a) + ": " + id,
           mode.map(m -> "mode of " + id + " = " + m).orElse("mode override of " + id + " cleared"));
-      return a;
+      return new Change(id(a), scope(a), true);
     });
-    policyChanged(agent);
-    return mode.map(m -> id + " in " + m + " mode").orElse(id + ": publisher's mode") + " (" + scope(server) + ")";
+    policyChanged(result.agentId());
+    return mode.map(m -> id + " in " + m + " mode").orElse(id + ": publisher's mode") + " (" + result.scope() + ")";
   }
 
   String setLabels(Users.Principal actor, String server, Map<String, String> labels) throws SQLException, HttpException {
     Instant now = now();
-    String agent = db.transaction(c -> {
+    Agents.Agent agent = db.transaction(c -> {
       Agents.Agent a = Agents.requireServer(c, server);
       Agents.setLabels(c, a.agentId(), labels);
-      AuditLog.append(c, now, actor.name(), "labels", "server " + server, "labels " + a.labels() + " -> "
+      AuditLog.append(c, now, actor.name(), "labels", "server " + a.server(), "labels " + a.labels() + " -> "
           + new TreeMap<>(labels));
-      return a.agentId();
+      return a;
     });
-    policyChanged(Optional.of(agent));
-    return "labels of " + server + " set";
+    policyChanged(Optional.of(agent.agentId()));
+    return "labels of " + agent.server() + " set";
   }
 
   String setRollout(Users.Principal actor, boolean enabled, Optional<Duration> autoReleaseAfter)
@@ -213,15 +225,15 @@ final class Fleet {
 
   String removeServer(Users.Principal actor, String server) throws SQLException, HttpException {
     Instant now = now();
-    String agent = db.transaction(c -> {
+    Agents.Agent agent = db.transaction(c -> {
       Agents.Agent a = Agents.requireServer(c, server);
-      Agents.delete(c, a.agentId());
-      AuditLog.append(c, now, actor.name(), "server.remove", "server " + server,
+      Agents.delete(c, a);
+      AuditLog.append(c, now, actor.name(), "server.remove", "server " + a.server(),
           "removed; its credential no longer works, it may enrol again with a new token");
-      return a.agentId();
+      return a;
     });
-    policyChanged(Optional.of(agent));
-    return "removed " + server;
+    policyChanged(Optional.of(agent.agentId()));
+    return "removed " + agent.server();
   }
 
   String issueEnrolmentToken(Users.Principal actor, Duration ttl, String note) throws SQLException, HttpException {
@@ -273,12 +285,25 @@ final class Fleet {
 
   Agents.Enrolled enrol(String token, String server, Map<String, String> labels) throws SQLException, HttpException {
     Instant now = now();
-    return db.transaction(c -> {
-      Agents.Enrolled e = Agents.enrol(c, token, server, labels, now);
-      AuditLog.append(c, now, "agent:" + server, "enrol", "server " + server, "enrolled with labels "
-          + new TreeMap<>(labels));
-      return e;
-    });
+    try {
+      return db.transaction(c -> {
+        Agents.Enrolled e = Agents.enrol(c, token, server, labels, now);
+        AuditLog.append(c, now, "agent:" + server, "enrol", "server " + server, "enrolled with labels "
+            + new TreeMap<>(labels));
+        return e;
+      });
+    } catch (SQLException e) {
+      // Another enrolment of the name, in this case or another, committed between this one's check and its
+      // insert (a concurrent request, here or on another server process): the database refused the second.
+      // Refused as the check would have refused it; the rollback left the token unused.
+      if (Database.isUniqueViolation(e)) {
+        List<Agents.Agent> same = db.read(c -> Agents.sameName(c, server));
+        if (!same.isEmpty()) {
+          throw Agents.alreadyEnrolled(server, same);
+        }
+      }
+      throw e;
+    }
   }
 
   Optional<Agents.Agent> agentByCredential(String credential) throws SQLException, HttpException {

@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -110,6 +111,11 @@ public final class FleetServer implements AutoCloseable {
     try {
       bus = db.postgres() ? new PostgresBus(db) : new Bus.Local();
       bootstrapAdmin(db, settings);
+      for (List<String> names : db.read(Agents::namesDifferingOnlyInCase)) {
+        LOG.warn("servers {} differ only in case (enrolled before server names were compared ignoring case): an"
+            + " operator will take them for one server, and each is found only by its exact name; remove all but one"
+            + " (DELETE /api/v1/admin/servers/NAME)", Agents.and(names));
+      }
       Fleet fleet = new Fleet(db, settings.clock, bus, feeds, settings.staleAfter);
       pushWorker = Executors.newSingleThreadExecutor(daemon("tourniquet-push"));
       EventStreams streams = new EventStreams(settings.maxStreamsPerAgent, settings.maxStreams, pushWorker);

@@ -103,6 +103,28 @@ abstract class AdminContract extends ContractBase {
   }
 
   @Test
+  void serverNamesInAdminPathsAreFoundIgnoringCaseAndAnswersNameTheServerAsEnrolled() throws Exception {
+    String credential = fleet.enrol("web-01", "{}");
+
+    HttpResponse<String> block = fleet.post("/api/v1/admin/servers/WEB-01/block", fleet.adminToken, "{\"id\":\"M1\"}");
+    HttpResponse<String> labels = fleet.post("/api/v1/admin/servers/Web-01/labels", fleet.adminToken,
+        "{\"labels\":{\"site\":\"paris\"}}");
+
+    assertThat(block.statusCode()).as(block.body()).isEqualTo(200);
+    assertThat(Fixture.json(block).get("result").asText()).isEqualTo("blocked M1 (server web-01)");
+    assertThat(Fixture.json(labels).get("result").asText()).isEqualTo("labels of web-01 set");
+    assertThat(fleet.policy(credential).get("blocked").toString()).isEqualTo("[\"M1\"]");
+    JsonNode audit = fleet.adminGet("/api/v1/admin/audit?limit=2");
+    assertThat(audit.findValuesAsText("target")).containsExactly("server web-01", "server web-01: M1");
+    JsonNode server = fleet.adminGet("/api/v1/admin/servers/wEB-01");
+    assertThat(server.get("server").asText()).isEqualTo("web-01");
+    assertThat(server.get("labels").toString()).isEqualTo("{\"site\":\"paris\"}");
+    HttpResponse<String> removed = fleet.delete("/api/v1/admin/servers/WEB-01", fleet.adminToken);
+    assertThat(Fixture.json(removed).get("result").asText()).isEqualTo("removed web-01");
+    assertThat(fleet.adminGet("/api/v1/admin/servers")).isEmpty();
+  }
+
+  @Test
   void newUserTokenRevokesTheOldOne() throws Exception {
     String old = fleet.user("olga", "operator");
 

@@ -6,12 +6,19 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tourniquet.feed.tuf.Fetchers;
 import dev.tourniquet.feed.tuf.TrustedFeed;
 import dev.tourniquet.feed.tuf.TufClient;
+import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -211,6 +218,84 @@ abstract class AgentContract extends ContractBase {
     assertThat(clash.statusCode()).isEqualTo(409);
     assertThat(clash.body()).contains("server web-01 is already enrolled");
     assertThat(other.statusCode()).isEqualTo(201);
+  }
+
+  @Test
+  void enrolmentOfANameDifferingOnlyInCaseFromAnEnrolledOneIsRefusedNamingItAndLeavesTheTokenUsable()
+      throws Exception {
+    fleet.enrol("web-01", "{}");
+    String token = fleet.enrolmentToken();
+
+    HttpResponse<String> clash = fleet.post("/api/v1/enrol", null, enrolBody(token, "WEB-01"));
+    HttpResponse<String> other = fleet.post("/api/v1/enrol", null, enrolBody(token, "web-02"));
+
+    assertThat(clash.statusCode()).isEqualTo(409);
+    assertThat(Fixture.json(clash).get("error").asText()).isEqualTo("server WEB-01 is already enrolled as web-01"
+        + " (server names are compared ignoring case); an admin must remove web-01 first"
+        + " (DELETE /api/v1/admin/servers/web-01) before WEB-01 can enrol");
+    assertThat(other.statusCode()).isEqualTo(201);
+    assertThat(fleet.adminGet("/api/v1/admin/servers").findValuesAsText("server"))
+        .containsExactlyInAnyOrder("web-01", "web-02");
+  }
+
+  @Test
+  void twoEnrolmentsAtOnceOfNamesDifferingOnlyInCaseEnrolOneAndRefuseTheOtherNamingIt() throws Exception {
+    String first = fleet.enrolmentToken();
+    String second = fleet.enrolmentToken();
+    CompletableFuture<HttpResponse<String>> other = new CompletableFuture<>();
+
+    fleet.server.database().transaction(c -> {
+      // An enrolment of web-01 (through this server, or another process on the same database) stopped before
+      // its commit: WEB-01's check cannot see it yet, so only the database can refuse the second name.
+      Agents.enrol(c, first, "web-01", Map.of(), fleet.clock.instant());
+      CompletableFuture.runAsync(() -> {
+        try {
+          other.complete(fleet.post("/api/v1/enrol", null, enrolBody(second, "WEB-01")));
+        } catch (IOException | InterruptedException | RuntimeException e) {
+          other.completeExceptionally(e);
+        }
+      });
+      awaitDoneOrInsertingAfter(c, other);
+      return null;
+    });
+
+    HttpResponse<String> r = other.get(20, TimeUnit.SECONDS);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(409);
+    assertThat(Fixture.json(r).get("error").asText()).startsWith("server WEB-01 is already enrolled as web-01 ");
+    assertThat(fleet.adminGet("/api/v1/admin/servers").findValuesAsText("server")).containsExactly("web-01");
+    assertThat(fleet.post("/api/v1/enrol", null, enrolBody(second, "web-02")).statusCode())
+        .as("the refused enrolment's token is still unused").isEqualTo(201);
+  }
+
+  /**
+   * Returns once the request is answered, or has passed its check and is inserting its agent: on PostgreSQL,
+   * waiting on a lock {@code holder}'s transaction holds; on H2, which does not show who blocks whom,
+   * executing its insert.
+   */
+  private void awaitDoneOrInsertingAfter(java.sql.Connection holder, CompletableFuture<?> request)
+      throws SQLException {
+    String waiting = fleet.server.database().postgres()
+        ? "SELECT COUNT(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        : "SELECT COUNT(*) FROM INFORMATION_SCHEMA.SESSIONS WHERE SESSION_ID <> SESSION_ID()"
+            + " AND EXECUTING_STATEMENT LIKE 'INSERT INTO agents %'";
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (System.nanoTime() < deadline) {
+      if (Database.query(holder, waiting, rs -> rs.getLong(1)).get(0) > 0) {
+        return;
+      }
+      try {
+        request.get(20, TimeUnit.MILLISECONDS);
+        return;
+      } catch (TimeoutException e) {
+        // neither yet
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (ExecutionException e) {
+        return;
+      }
+    }
+    throw new AssertionError("the second enrolment neither finished nor reached its insert within 20 s");
   }
 
   static Stream<Arguments> badEnrolments() {

@@ -1,0 +1,126 @@
+package dev.tourniquet.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A database from before server names were compared ignoring case (schema version 3) that already holds
+ * web1 and WEB1: the upgrade keeps both, and refuses any further spelling of the name.
+ */
+abstract class ServerNameUpgradeContract {
+  private static final Instant ENROLLED = Instant.parse("2026-01-05T10:00:00Z");
+
+  @TempDir
+  Path dir;
+  Fixture fleet;
+  final ListAppender<ILoggingEvent> log = new ListAppender<>();
+
+  abstract Backend backend();
+
+  @BeforeEach
+  void upgradeADatabaseHoldingTwoNamesThatDifferOnlyInCase() throws Exception {
+    Backend backend = backend();
+    String url = backend.jdbcUrl().orElse("jdbc:h2:file:" + dir.resolve("data").toAbsolutePath().resolve("fleet"));
+    try {
+      Flyway.configure(getClass().getClassLoader()).dataSource(url, null, null).locations("classpath:db/fleet")
+          .table("tourniquet_schema_history").target("3").load().migrate();
+      try (Connection c = DriverManager.getConnection(url)) {
+        enrolledBefore(c, "web1", ENROLLED);
+        enrolledBefore(c, "WEB1", ENROLLED.plus(Duration.ofDays(1)));
+        enrolledBefore(c, "web2", ENROLLED.plus(Duration.ofDays(2)));
+      }
+      log.start();
+      ((Logger) LoggerFactory.getLogger(FleetServer.class)).addAppender(log);
+      fleet = new Fixture(dir, backend);
+    } catch (Exception | Error e) {
+      backend.close();
+      throw e;
+    }
+  }
+
+  private static void enrolledBefore(Connection c, String server, Instant at) throws SQLException {
+    Database.update(c, "INSERT INTO agents (agent_id, server_name, credential_hash, labels, mitigations_enabled,"
+        + " enrolled_at, last_seen) VALUES (?, ?, ?, '{}', TRUE, ?, ?)", "id-" + server, server,
+        Secrets.hash(Secrets.newSecret(Secrets.AGENT)), at, at);
+  }
+
+  @AfterEach
+  void stop() {
+    ((Logger) LoggerFactory.getLogger(FleetServer.class)).detachAppender(log);
+    if (fleet != null) {
+      fleet.close();
+    }
+  }
+
+  @Test
+  void upgradeKeepsBothServersAndWarnsThatTheirNamesDifferOnlyInCase() throws Exception {
+    assertThat(fleet.adminGet("/api/v1/admin/servers").findValuesAsText("server"))
+        .containsExactlyInAnyOrder("web1", "WEB1", "web2");
+    assertThat(log.list).filteredOn(e -> e.getLevel() == Level.WARN).map(ILoggingEvent::getFormattedMessage)
+        .containsExactly("servers web1 and WEB1 differ only in case (enrolled before server names were compared"
+            + " ignoring case): an operator will take them for one server, and each is found only by its exact name;"
+            + " remove all but one (DELETE /api/v1/admin/servers/NAME)");
+  }
+
+  @Test
+  void enrolmentOfAnySpellingOfTheNameIsRefusedNamingTheServersEnrolled() throws Exception {
+    HttpResponse<String> other = fleet.post("/api/v1/enrol", null, AgentContract.enrolBody(fleet.enrolmentToken(),
+        "Web1"));
+    HttpResponse<String> same = fleet.post("/api/v1/enrol", null, AgentContract.enrolBody(fleet.enrolmentToken(),
+        "WEB1"));
+
+    assertThat(other.statusCode()).isEqualTo(409);
+    assertThat(Fixture.json(other).get("error").asText()).isEqualTo("server Web1 is already enrolled as web1 and WEB1"
+        + " (server names are compared ignoring case); an admin must remove each of them first"
+        + " (DELETE /api/v1/admin/servers/NAME) before Web1 can enrol");
+    assertThat(same.statusCode()).isEqualTo(409);
+    assertThat(Fixture.json(same).get("error").asText()).startsWith("server WEB1 is already enrolled;");
+  }
+
+  @Test
+  void eachIsFoundByItsExactNameAndAnotherSpellingIsRefusedAsAmbiguous() throws Exception {
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web1").get("server").asText()).isEqualTo("web1");
+    assertThat(fleet.adminGet("/api/v1/admin/servers/WEB1").get("server").asText()).isEqualTo("WEB1");
+
+    HttpResponse<String> read = fleet.get("/api/v1/admin/servers/wEB1", fleet.adminToken);
+    HttpResponse<String> block = fleet.post("/api/v1/admin/servers/Web1/block", fleet.adminToken, "{\"id\":\"M1\"}");
+
+    assertThat(read.statusCode()).isEqualTo(409);
+    assertThat(Fixture.json(read).get("error").asText()).isEqualTo("server name wEB1 matches web1 and WEB1, which"
+        + " differ only in case (enrolled before server names were compared ignoring case); expected the exact name"
+        + " of one of them");
+    assertThat(block.statusCode()).isEqualTo(409);
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web1").get("blocked")).isEmpty();
+    assertThat(fleet.adminGet("/api/v1/admin/servers/WEB1").get("blocked")).isEmpty();
+  }
+
+  @Test
+  void removingTheFirstEnrolledLeavesTheOtherHoldingTheNameAgainstAnyOtherSpelling() throws Exception {
+    assertThat(fleet.delete("/api/v1/admin/servers/web1", fleet.adminToken).statusCode()).isEqualTo(200);
+
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web1").get("server").asText()).isEqualTo("WEB1");
+    // What a concurrent enrolment on another server process would write after its check found nothing.
+    assertThatThrownBy(() -> fleet.server.database().transaction(c -> Database.update(c, "INSERT INTO agents"
+        + " (agent_id, server_name, server_name_key, credential_hash, labels, mitigations_enabled, enrolled_at)"
+        + " VALUES ('id-x', 'wEb1', 'web1', 'x', '{}', TRUE, ?)", Instant.now())))
+        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(Database.isUniqueViolation(e)).isTrue());
+  }
+}
