@@ -408,7 +408,7 @@ class AgentLoopTest {
     fx.feed.put(Mitigations.m1(3)).publish();
     agent = fx.open();
     agent.check();
-    fx.feed.putGoingBack(Mitigations.m1(2)).publish();
+    fx.feed.publishGoingBack(Mitigations.m1(2));
 
     AgentStatus status = agent.check();
 
@@ -427,7 +427,7 @@ class AgentLoopTest {
     fx.feed.withdraw("M1").publish();
     agent.check();
     agent.close();
-    fx.feed.putGoingBack(Mitigations.m1(1)).publish();
+    fx.feed.publishGoingBack(Mitigations.m1(1));
     agent = fx.open();
 
     MitigationStatus back = AgentFixture.row(agent.check(), "M1");

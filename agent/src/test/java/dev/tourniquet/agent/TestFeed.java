@@ -52,25 +52,58 @@ final class TestFeed {
   }
 
   /**
-   * Stages a revision that goes back (below one the feed published, or a withdrawn mitigation back at or below its
-   * last revision), which {@link FeedRepository} refuses to stage: here it is written into the staged targets
-   * metadata directly, as a publisher's own tool or a hand edit would, for the agent to refuse on its own.
+   * Publishes a revision that goes back (below one the feed published, or a withdrawn mitigation back at or below its
+   * last revision), as a publisher's own tool would. {@link FeedRepository} refuses to stage, sign or publish it, so
+   * the next targets, snapshot and timestamp versions are written into the published directory here, each signed
+   * with its role's key ({@link FeedRepository#signFile}), for the agent to refuse on its own.
    */
-  TestFeed putGoingBack(Mitigation m) throws Exception {
+  TestFeed publishGoingBack(Mitigation m) throws Exception {
     String name = FeedRepository.mitigationTarget(m.id());
     byte[] bytes = MitigationWriter.write(m);
-    repo.renew(Role.TARGETS); // the next targets version, staged to be edited
-    Path staged = repo.stagedFile(Role.TARGETS);
+    Path dir = published();
     ObjectMapper json = new ObjectMapper();
-    ObjectNode envelope = (ObjectNode) json.readTree(staged.toFile());
-    ObjectNode entry = ((ObjectNode) envelope.get("signed")).withObjectProperty("targets").putObject(name);
-    entry.put("length", bytes.length);
-    entry.putObject("hashes").put("sha256", HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)));
-    Path content = staged.resolveSibling("targets").resolve(name);
+    ObjectNode timestampFile = (ObjectNode) json.readTree(dir.resolve("timestamp.json").toFile());
+    ObjectNode timestampSigned = (ObjectNode) timestampFile.get("signed");
+    long snapshotVersion = timestampSigned.path("meta").path("snapshot.json").path("version").asLong();
+    ObjectNode snapshotFile = (ObjectNode) json.readTree(dir.resolve(snapshotVersion + ".snapshot.json").toFile());
+    ObjectNode snapshotSigned = (ObjectNode) snapshotFile.get("signed");
+    long targetsVersion = snapshotSigned.path("meta").path("targets.json").path("version").asLong();
+    ObjectNode targetsFile = (ObjectNode) json.readTree(dir.resolve(targetsVersion + ".targets.json").toFile());
+    ObjectNode targetsSigned = (ObjectNode) targetsFile.get("signed");
+
+    String sha256 = sha256(bytes);
+    Path content = dir.resolve("targets/mitigations/" + sha256 + "." + m.id() + ".json");
     Files.createDirectories(content.getParent());
     Files.write(content, bytes);
-    Files.write(staged, json.writeValueAsBytes(envelope));
+    targetsSigned.put("version", targetsVersion + 1);
+    ObjectNode entry = targetsSigned.withObjectProperty("targets").putObject(name);
+    entry.put("length", bytes.length);
+    entry.putObject("hashes").put("sha256", sha256);
+    byte[] newTargets = writeSigned(json, dir.resolve((targetsVersion + 1) + ".targets.json"), targetsFile, targets);
+    snapshotSigned.put("version", snapshotVersion + 1);
+    metaEntry(snapshotSigned.withObjectProperty("meta").putObject("targets.json"), targetsVersion + 1, newTargets);
+    byte[] newSnapshot = writeSigned(json, dir.resolve((snapshotVersion + 1) + ".snapshot.json"), snapshotFile, snapshot);
+    timestampSigned.put("version", timestampSigned.path("version").asLong() + 1);
+    metaEntry(timestampSigned.withObjectProperty("meta").putObject("snapshot.json"), snapshotVersion + 1, newSnapshot);
+    writeSigned(json, dir.resolve("timestamp.json"), timestampFile, timestamp);
     return this;
+  }
+
+  private static byte[] writeSigned(ObjectMapper json, Path file, ObjectNode envelope, SigningKey key) throws Exception {
+    envelope.putArray("signatures");
+    Files.write(file, json.writeValueAsBytes(envelope));
+    FeedRepository.signFile(file, key);
+    return Files.readAllBytes(file);
+  }
+
+  private static void metaEntry(ObjectNode entry, long version, byte[] file) throws Exception {
+    entry.put("version", version);
+    entry.put("length", file.length);
+    entry.putObject("hashes").put("sha256", sha256(file));
+  }
+
+  private static String sha256(byte[] bytes) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
   }
 
   TestFeed withdraw(String id) throws Exception {

@@ -7,8 +7,10 @@ import dev.tourniquet.feed.mitigation.Mitigation;
 import dev.tourniquet.feed.mitigation.MitigationException;
 import dev.tourniquet.feed.mitigation.MitigationParser;
 import dev.tourniquet.feed.tuf.BundleFetcher;
+import dev.tourniquet.feed.tuf.ExpiredMitigationException;
 import dev.tourniquet.feed.tuf.FeedRepository;
 import dev.tourniquet.feed.tuf.FeedVerificationException;
+import dev.tourniquet.feed.tuf.IdCaseConflictException;
 import dev.tourniquet.feed.tuf.KeyNotAuthorisedException;
 import dev.tourniquet.feed.tuf.Fetcher;
 import dev.tourniquet.feed.tuf.Fetchers;
@@ -302,14 +304,12 @@ final class FeedCommand {
     @Override
     void run() throws Exception {
       FeedRepository repository = open();
-      Map<String, TargetFile> existing = repository.targets();
-      // One list of problems per file, so that the revisions the repository refuses go under their file.
+      // One list of problems per file, so that what the repository refuses goes under its file.
       List<List<String>> problemsOf = new ArrayList<>();
       Map<String, Integer> fileOfTarget = new LinkedHashMap<>();
       Map<String, byte[]> staged = new LinkedHashMap<>();
       List<String> notes = new ArrayList<>();
       Map<String, String> idsInThisRun = new LinkedHashMap<>();
-      Instant now = Instant.now();
       for (Path file : files) {
         String name = file.getFileName().toString();
         List<String> problems = new ArrayList<>();
@@ -319,24 +319,15 @@ final class FeedCommand {
           continue;
         }
         Mitigation m = document.mitigation();
-        if (m.isExpiredAt(now)) {
-          problems.add(name + ": expires: expected an instant after now (" + now + ") but found " + m.expires().get());
-        }
         String lower = m.id().toLowerCase(Locale.ROOT);
         String earlier = idsInThisRun.putIfAbsent(lower, name);
         if (earlier != null) {
           problems.add(name + ": id: expected a mitigation once per run but found \"" + m.id() + "\" in " + earlier + " too");
           continue;
         }
-        for (String target : existing.keySet()) {
-          String otherId = mitigationId(target);
-          if (otherId != null && otherId.equalsIgnoreCase(m.id()) && !otherId.equals(m.id())) {
-            problems.add(name + ": id: expected an id that differs from every other in the feed, ignoring case, but found \""
-                + m.id() + "\" where the feed has \"" + otherId + "\"");
-          }
-        }
-        // What the document does to the feed, for the publisher to read back. Whether its revision may be staged
-        // is the repository's rule (FeedRepository.addTargets), checked below for every document at once.
+        // What the document does to the feed, for the publisher to read back. Whether it may be staged (its expiry,
+        // an id that differs from another only in case, its revision) is the repository's rule
+        // (FeedRepository.addTargets), checked below for every document at once.
         Optional<Mitigation> published = feedRevision(name, m, repository.readPublishedTarget(m.targetName()));
         Optional<Mitigation> current = feedRevision(name, m, repository.readTarget(m.targetName()));
         int last = repository.lastPublishedRevision(m.id()).orElse(0);
@@ -361,10 +352,25 @@ final class FeedCommand {
         if (problemsOf.stream().allMatch(List::isEmpty)) {
           repository.addTargets(staged);
         }
-      } catch (RevisionRollbackException e) {
-        for (RevisionRollbackException.Refusal refusal : e.refusals()) {
-          int file = fileOfTarget.get(refusal.target());
-          problemsOf.get(file).add(files.get(file).getFileName() + ": revision: " + refusal.problem());
+      } catch (IdCaseConflictException | ExpiredMitigationException | RevisionRollbackException e) {
+        // One exception per rule broken, the others suppressed by the first: listed under each file in the order
+        // expiry, id, revision, whichever the repository threw first.
+        List<Throwable> refused = new ArrayList<>(List.of(e));
+        refused.addAll(List.of(e.getSuppressed()));
+        for (Throwable t : refused) {
+          if (t instanceof ExpiredMitigationException x) {
+            x.refusals().forEach(r -> addUnder(problemsOf, fileOfTarget, r.target(), "expires", r.problem()));
+          }
+        }
+        for (Throwable t : refused) {
+          if (t instanceof IdCaseConflictException x) {
+            x.refusals().forEach(r -> addUnder(problemsOf, fileOfTarget, r.target(), "id", r.problem()));
+          }
+        }
+        for (Throwable t : refused) {
+          if (t instanceof RevisionRollbackException x) {
+            x.refusals().forEach(r -> addUnder(problemsOf, fileOfTarget, r.target(), "revision", r.problem()));
+          }
         }
       }
       List<String> problems = problemsOf.stream().flatMap(List::stream).collect(Collectors.toCollection(ArrayList::new));
@@ -375,6 +381,13 @@ final class FeedCommand {
       }
       notes.forEach(out()::println);
       out().println("next: sign targets (feed sign --role targets --key KEY), then publish");
+    }
+
+    /** Adds a problem the repository found with a target under the file it was read from. */
+    private void addUnder(List<List<String>> problemsOf, Map<String, Integer> fileOfTarget, String target, String field,
+        String problem) {
+      int file = fileOfTarget.get(target);
+      problemsOf.get(file).add(files.get(file).getFileName() + ": " + field + ": " + problem);
     }
   }
 
@@ -491,14 +504,16 @@ final class FeedCommand {
           s.version(), s.valid(), s.threshold(), s.role().typeName(), s.keysOf(), s.complete() ? "" : " (needs more)");
       complete &= s.complete();
     }
-    // A staged version another copy's publish overtook can never be published, however well signed.
+    // A staged version another copy's publish overtook, or staged targets edited to break the repository's rules,
+    // can never be published, however well signed.
     List<String> stale = status.stream().filter(s -> only == null || s.role() == only)
         .flatMap(s -> s.unpublishable().map(why -> "staged " + s.role().fileName() + ": " + why).stream())
         .distinct().toList();
     stale.forEach(out::println);
     if (only == null) {
-      out.println(status.isEmpty() ? "staged: nothing" : !stale.isEmpty() ? "not ready to publish: discard the stale"
-          + " staged metadata (above)" : complete ? "ready to publish" : "not ready to publish: sign with more keys");
+      out.println(status.isEmpty() ? "staged: nothing" : !stale.isEmpty() ? "not ready to publish: the staged metadata"
+          + " above can never be published as it is" : complete ? "ready to publish" : "not ready to publish: sign with"
+          + " more keys");
     }
     complete &= stale.isEmpty();
     return complete;
@@ -511,8 +526,9 @@ final class FeedCommand {
           "--role ROLE signs in the repository; --file COPY signs on another machine (a copy of staged/root.json or"
               + " staged/targets.json, signed in place; bring it back and feed merge it).",
           "With --file, what is signed is printed first: read it before you trust it.",
-          "--role refuses staged metadata that another copy's publish overtook (discard it); --file cannot tell, so run"
-              + " feed status before carrying a copy to a signer."})
+          "--role refuses staged metadata that another copy's publish overtook (discard it), or staged targets that"
+              + " take a revision back; --file cannot tell, so run feed status before carrying a copy to a signer"
+              + " (feed merge refuses a copy that went stale on the way, naming its version)."})
   static final class Sign extends RepositoryVerb {
     @Option(names = "--role", converter = RoleConverter.class, paramLabel = "ROLE", description = "root or targets.")
     Role role;
@@ -587,7 +603,8 @@ final class FeedCommand {
 
   @Command(name = "merge", mixinStandardHelpOptions = true,
       description = {"Merge the signatures of copies signed elsewhere (feed sign --file) into the staged metadata.",
-          "Refuses staged metadata that another copy's publish overtook (discard it), a copy of other content, a"
+          "Refuses staged metadata that another copy's publish overtook (discard it), staged targets that take a"
+              + " revision back, a copy of other content or of a version published or discarded since it was taken, a"
               + " signature by a key the role does not list, or one that does not verify."})
   static final class Merge extends RepositoryVerb {
     @Parameters(paramLabel = "COPY", arity = "1..*", description = "Signed copies of staged/root.json or staged/targets.json.")
@@ -639,6 +656,8 @@ final class FeedCommand {
       description = {"Publish the feed to DIR/published, verified first exactly as an agent would.",
           "Checks that staged root and targets meet their thresholds, signs new snapshot and timestamp metadata,"
               + " verifies the complete feed, and only then writes it (timestamp last).",
+          "Refuses staged targets edited (by hand or another tool) to take a revision back, forget a withdrawn one or"
+              + " list an id that differs from another only in case.",
           "With nothing staged, re-signs snapshot and timestamp. Serve DIR/published as it is."})
   static final class Publish extends RepositoryVerb {
     @Option(names = "--snapshot-key", required = true, paramLabel = "KEY", description = "A snapshot private key file (repeatable).")

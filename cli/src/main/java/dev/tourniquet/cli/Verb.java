@@ -46,6 +46,12 @@ abstract class Verb implements Callable<Integer> {
       return Main.INVALID;
     } catch (PublisherException | FeedVerificationException e) {
       err().println("tourniquet: " + e.getMessage());
+      // The repository reports every rule staged targets break: the first thrown, the others suppressed by it.
+      for (Throwable other : e.getSuppressed()) {
+        if (other instanceof PublisherException) {
+          err().println("tourniquet: " + other.getMessage());
+        }
+      }
       return 1;
     } finally {
       out().flush();

@@ -675,6 +675,181 @@ class FeedCommandTest {
   }
 
   @Test
+  void addRefusesAnIdThatDiffersOnlyInCaseFromAWithdrawnOne() throws IOException {
+    publishM1();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    signTargetsAndPublish();
+    Path lower = tmp.resolve("m1-lower.json");
+    Files.writeString(lower, Files.readString(revisedM1(2)).replace("\"id\": \"M1\"", "\"id\": \"m1\""));
+
+    Result r = run("feed", "add", "--repo", repoArg(), lower.toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).isEqualTo("m1-lower.json: id: expected an id that differs from every other in the feed, ignoring"
+        + " case, but found \"m1\" where the feed had \"M1\" (withdrawn at M1.1)\n" + NOTHING_STAGED + "\n");
+  }
+
+  @Test
+  void addReportsEveryRuleTheRepositoryHoldsToUnderItsFileInOneRun() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), EXAMPLES.resolve("TQ-2021-0001.json").toString());
+    Path oldAndExpired = tmp.resolve("old-expired.json");
+    Files.writeString(oldAndExpired, Files.readString(EXAMPLES.resolve("M1.json"))
+        .replace("\"revision\": 1,", "\"revision\": 1, \"expires\": \"2020-01-01T00:00:00Z\","));
+    Path lower = tmp.resolve("tq-lower.json");
+    Files.writeString(lower, Files.readString(EXAMPLES.resolve("TQ-2021-0001.json"))
+        .replace("\"id\": \"TQ-2021-0001\"", "\"id\": \"tq-2021-0001\""));
+
+    Result r = run("feed", "add", "--repo", repoArg(), oldAndExpired.toString(), lower.toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.errLines()).hasSize(4);
+    assertThat(r.errLines().get(0)).startsWith("old-expired.json: expires: expected an instant after now (")
+        .endsWith(") but found 2020-01-01T00:00:00Z");
+    assertThat(r.errLines().subList(1, 4)).containsExactly(
+        "old-expired.json: revision: expected a revision above 1 (the feed publishes M1.1) but found 1",
+        "tq-lower.json: id: expected an id that differs from every other in the feed, ignoring case, but found"
+            + " \"tq-2021-0001\" where the feed has \"TQ-2021-0001\"",
+        "nothing staged: the 2 documents are added together or not at all; mend the problems above and add again");
+  }
+
+  /**
+   * Edits the staged targets metadata as a hand or another tool would, bypassing every check of feed add: lists
+   * {@code name} with {@code content}, or with {@code content} null forgets the withdrawn revision of {@code name}.
+   */
+  private void editStagedTargets(String name, byte[] content) throws Exception {
+    Path staged = repo().resolve("staged/targets.json");
+    if (!Files.exists(staged)) {
+      ok("feed", "renew", "--repo", repoArg(), "--role", "targets");
+    }
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode signed =
+        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(staged.toFile()).get("signed");
+    com.fasterxml.jackson.databind.node.ObjectNode envelope = json.createObjectNode();
+    envelope.putArray("signatures");
+    envelope.set("signed", signed);
+    if (content == null) {
+      signed.withObjectProperty("x-tourniquet-withdrawn").remove(name);
+    } else {
+      com.fasterxml.jackson.databind.node.ObjectNode entry = signed.withObjectProperty("targets").putObject(name);
+      entry.put("length", content.length);
+      entry.putObject("hashes").put("sha256", java.util.HexFormat.of().formatHex(
+          java.security.MessageDigest.getInstance("SHA-256").digest(content)));
+      Path file = repo().resolve("staged/targets").resolve(name);
+      Files.createDirectories(file.getParent());
+      Files.write(file, content);
+    }
+    json.writerWithDefaultPrettyPrinter().writeValue(staged.toFile(), envelope);
+  }
+
+  @Test
+  void publishRefusesStagedTargetsEditedByHandToTakeARevisionBackAndSaysHowToMendThem() throws Exception {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    signTargetsAndPublish();
+    editStagedTargets("mitigations/M1.json", Files.readAllBytes(EXAMPLES.resolve("M1.json")));
+    String staged = repo().resolve("staged/targets.json").toString();
+
+    Result signed = run("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
+    ok("feed", "sign", "--file", staged, "--key", key("targets.key").toString()); // a copy cannot tell
+    Result status = ok("feed", "status", "--repo", repoArg());
+    Result published = publish();
+
+    String why = "tourniquet: mitigations/M1.json: revision: expected a revision above 3 (the feed publishes M1.3) but"
+        + " found 1; the staged targets.json takes it back (edited by hand or by another tool?) and can never be"
+        + " published: add each mitigation again with a revision as expected (feed add), or discard the staged"
+        + " targets (feed discard --role targets)\n";
+    assertThat(signed.code()).isEqualTo(1);
+    assertThat(signed.err()).isEqualTo(why);
+    assertThat(status.out()).contains("\nstaged targets.json: mitigations/M1.json: revision: expected a revision above 3")
+        .endsWith("\nnot ready to publish: the staged metadata above can never be published as it is\n");
+    assertThat(published.code()).isEqualTo(1);
+    assertThat(published.err()).isEqualTo(why);
+    assertThat(verify(published().toString()).out()).contains("targets version 2").containsPattern("M1\\.3 +mitigations");
+
+    ok("feed", "add", "--repo", repoArg(), revisedM1(4).toString());
+    signTargetsAndPublish();
+    assertThat(verify(published().toString()).out()).containsPattern("M1\\.4 +mitigations");
+  }
+
+  @Test
+  void publishRefusesStagedTargetsEditedByHandToListAnIdThatDiffersOnlyInCase() throws Exception {
+    publishM1();
+    editStagedTargets("mitigations/m1.json", Files.readString(EXAMPLES.resolve("M1.json"))
+        .replace("\"id\": \"M1\"", "\"id\": \"m1\"").getBytes(StandardCharsets.UTF_8));
+    ok("feed", "sign", "--file", repo().resolve("staged/targets.json").toString(), "--key", key("targets.key").toString());
+
+    Result published = publish();
+
+    assertThat(published.code()).isEqualTo(1);
+    assertThat(published.err()).isEqualTo("tourniquet: mitigations/m1.json: id: expected an id that differs from every"
+        + " other in the feed, ignoring case, but found \"m1\" where the feed has \"M1\"; the staged targets.json lists"
+        + " it (edited by hand or by another tool?) and can never be published: withdraw it (feed remove m1) or"
+        + " discard the staged targets (feed discard --role targets)\n");
+    ok("feed", "remove", "--repo", repoArg(), "m1");
+    signTargetsAndPublish();
+  }
+
+  @Test
+  void publishNamesEveryRuleTheEditedStagedTargetsBreakOnALineOfItsOwn() throws Exception {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(2).toString());
+    signTargetsAndPublish();
+    editStagedTargets("mitigations/M1.json", Files.readAllBytes(EXAMPLES.resolve("M1.json")));
+    editStagedTargets("mitigations/m1.json", Files.readString(EXAMPLES.resolve("M1.json"))
+        .replace("\"id\": \"M1\"", "\"id\": \"m1\"").getBytes(StandardCharsets.UTF_8));
+    ok("feed", "sign", "--file", repo().resolve("staged/targets.json").toString(), "--key", key("targets.key").toString());
+
+    Result published = publish();
+
+    assertThat(published.code()).isEqualTo(1);
+    assertThat(published.errLines()).hasSize(2);
+    assertThat(published.errLines().get(0)).startsWith("tourniquet: mitigations/m1.json: id: expected an id that differs");
+    assertThat(published.errLines().get(1)).startsWith("tourniquet: mitigations/M1.json: revision: expected a revision"
+        + " above 2 (the feed publishes M1.2) but found 1; ");
+  }
+
+  @Test
+  void publishRefusesStagedTargetsEditedByHandToForgetAWithdrawnRevision() throws Exception {
+    publishM1();
+    ok("feed", "remove", "--repo", repoArg(), "M1");
+    editStagedTargets("M1", null);
+    ok("feed", "sign", "--file", repo().resolve("staged/targets.json").toString(), "--key", key("targets.key").toString());
+
+    Result published = publish();
+
+    assertThat(published.code()).isEqualTo(1);
+    assertThat(published.err()).isEqualTo("tourniquet: staged targets.json: x-tourniquet-withdrawn.M1: expected a"
+        + " revision of at least 1 (the feed publishes M1.1, which this version withdraws) but found none; the staged"
+        + " targets.json forgets a revision agents may have applied (edited by hand or by another tool?) and can never"
+        + " be published: discard it (feed discard --role targets) and stage the changes again\n");
+  }
+
+  @Test
+  void mergeOfASignedCopyOfAVersionPublishedSinceSaysWhichVersionsAndWhatNext() throws IOException {
+    publishM1();
+    ok("feed", "add", "--repo", repoArg(), revisedM1(2).toString());
+    Path late = machine(2).resolve("targets.json"); // on its way to a targets key holder, signed too late
+    Files.copy(repo().resolve("staged/targets.json"), late);
+    ok("feed", "sign", "--file", late.toString(), "--key", key("targets.key").toString());
+    signTargetsAndPublish();
+
+    Result nothingStaged = run("feed", "merge", "--repo", repoArg(), late.toString());
+    ok("feed", "add", "--repo", repoArg(), revisedM1(3).toString());
+    Result otherVersion = run("feed", "merge", "--repo", repoArg(), late.toString());
+
+    assertThat(nothingStaged.code()).isEqualTo(1);
+    assertThat(nothingStaged.err()).isEqualTo("tourniquet: staged targets.json: expected staged metadata to merge " + late
+        + " into but found none; the copy is of targets version 2 and the feed publishes targets version 2: it was"
+        + " published or discarded since the copy was taken, and nothing is left to merge it into\n");
+    assertThat(otherVersion.code()).isEqualTo(1);
+    assertThat(otherVersion.err()).startsWith("tourniquet: " + late + ": expected the same signed content (sha256 ")
+        .endsWith("; the copy is of targets version 2 and the staged targets.json of version 3 (the feed publishes"
+            + " targets version 2): the copy was taken before a publish or a discard and can never be published: copy"
+            + " the staged targets.json again, sign that copy and merge it\n");
+  }
+
+  @Test
   void addingEveryExampleAtOnceStagesOneTargetsVersionThatPublishes() throws IOException {
     publishM1();
     List<String> args = new ArrayList<>(List.of("feed", "add", "--repo", repoArg()));

@@ -30,6 +30,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
@@ -381,11 +382,14 @@ public final class FeedRepository {
   /**
    * Adds a target, or revises it if one of that name exists, in a new staged targets version. Any
    * signatures on the staged targets metadata are dropped: they signed other content. A mitigation's revision
-   * never goes back (see {@link #addTargets}).
+   * never goes back, an expired one is not signed, and its id may not differ from another only in case (see
+   * {@link #addTargets}).
    *
    * @param name the target path, e.g. from {@link #mitigationTarget(String)}
    * @param content the file's bytes
    * @throws IllegalArgumentException if the name is not a safe relative path
+   * @throws IdCaseConflictException if the mitigation's id differs from one of the feed only in case
+   * @throws ExpiredMitigationException if the content is a mitigation document that has expired
    * @throws RevisionRollbackException if the content is a mitigation document whose revision goes back
    * @throws RepositoryStateException if the repository has no targets metadata to start from, or the staged
    *     targets metadata was overtaken by another copy's publish
@@ -407,8 +411,21 @@ public final class FeedRepository {
    * mitigation an agent applies (agents refuse it as invalid) and is staged as given: validating documents is
    * {@code MitigationParser}'s job, which {@code feed add} runs first.
    *
+   * <p>Two more rules hold for every caller. A mitigation document whose {@code expires} (read alone, as the
+   * revision is) is not after the repository clock's now is refused: agents would only skip it, so it is an old
+   * document added by mistake. And a target {@code mitigations/<id>.json} whose id differs only in case from
+   * another id of the feed (listed, published, withdrawn, or added alongside) is refused whatever its content: on a
+   * file system that ignores case the two would be one file.
+   *
+   * <p>When the targets break more than one rule, the exception of the first rule broken, in the order id, expiry,
+   * revision, is thrown, and the others are attached to it as {@linkplain Throwable#getSuppressed() suppressed}
+   * exceptions: every problem of a batch can be reported at once.
+   *
    * @param contents the files' bytes by target path
    * @throws IllegalArgumentException if a name is not a safe relative path
+   * @throws IdCaseConflictException if a mitigation's id differs from another of the feed only in case; it lists
+   *     every one
+   * @throws ExpiredMitigationException if a mitigation document has expired; it lists every one
    * @throws RevisionRollbackException if the revision of a mitigation document goes back; it lists every one
    * @throws RepositoryStateException if the repository has no targets metadata to start from, the staged targets
    *     metadata was overtaken by another copy's publish, or the published or staged content of a mitigation to
@@ -433,7 +450,9 @@ public final class FeedRepository {
    *
    * @param contents the files' bytes by target path
    * @throws IllegalArgumentException if a name is not a safe relative path
-   * @throws RevisionRollbackException if the revision of a mitigation document goes back; it lists every one
+   * @throws IdCaseConflictException as {@link #addTargets} would
+   * @throws ExpiredMitigationException as {@link #addTargets} would
+   * @throws RevisionRollbackException as {@link #addTargets} would
    * @throws RepositoryStateException as {@link #addTargets} would
    * @throws IOException if files cannot be read
    */
@@ -448,23 +467,119 @@ public final class FeedRepository {
     contents.keySet().forEach(FeedRepository::requireSafeName);
     // A staged version another copy's publish overtook is refused first: no revision compares with it.
     ObjectNode envelope = stageTargets();
-    List<RevisionRollbackException.Refusal> refusals = revisionRefusals(contents);
-    if (!refusals.isEmpty()) {
-      throw new RevisionRollbackException(refusals);
+    if (contents.keySet().stream().noneMatch(name -> mitigationIdOf(name) != null)) {
+      return envelope;
     }
+    Published current = load(); // read once for all the documents: a batch may hold thousands
+    Optional<Metadata> stagedTargets = readStaged(Role.TARGETS);
+    Map<String, Integer> withdrawn = withdrawnMemory(current, stagedTargets);
+    Map<String, String> otherIds = new TreeMap<>();
+    for (Optional<Metadata> listing : List.of(stagedTargets, current.targets)) {
+      listing.ifPresent(t -> t.targets().keySet().forEach(name -> feedHas(otherIds, name)));
+    }
+    withdrawn.forEach((id, revision) -> otherIds.putIfAbsent(id, feedHad(id, revision)));
+    contents.keySet().forEach(name -> {
+      String id = mitigationIdOf(name);
+      if (id != null) {
+        otherIds.putIfAbsent(id, "the same addition has \"" + id + "\"");
+      }
+    });
+    List<PublisherException> refused = new ArrayList<>();
+    List<IdCaseConflictException.Refusal> ids = idCaseRefusals(new TreeSet<>(contents.keySet()), otherIds);
+    if (!ids.isEmpty()) {
+      refused.add(new IdCaseConflictException(ids, "nothing staged: give each mitigation an id of its own, or the"
+          + " feed's spelling of it, and add again"));
+    }
+    List<ExpiredMitigationException.Refusal> expired = expiredRefusals(contents);
+    if (!expired.isEmpty()) {
+      refused.add(new ExpiredMitigationException(expired));
+    }
+    List<RevisionRollbackException.Refusal> revisions = revisionRefusals(contents, current, stagedTargets, withdrawn);
+    if (!revisions.isEmpty()) {
+      refused.add(new RevisionRollbackException(revisions));
+    }
+    throwFirst(refused);
     return envelope;
+  }
+
+  /**
+   * Throws the first refusal with the others attached as suppressed exceptions, so that a caller can report every
+   * problem at once; does nothing when there is none.
+   */
+  private static void throwFirst(List<PublisherException> refused) throws PublisherException {
+    if (refused.isEmpty()) {
+      return;
+    }
+    PublisherException first = refused.get(0);
+    refused.subList(1, refused.size()).forEach(first::addSuppressed);
+    throw first;
+  }
+
+  /** Records the id of a listed target as one the feed has. */
+  private static void feedHas(Map<String, String> otherIds, String name) {
+    String id = mitigationIdOf(name);
+    if (id != null) {
+      otherIds.put(id, "the feed has \"" + id + "\"");
+    }
+  }
+
+  private static String feedHad(String id, int revision) {
+    return "the feed had \"" + id + "\" (withdrawn at " + id + "." + revision + ")";
+  }
+
+  /**
+   * One refusal per target named {@code mitigations/<id>.json} and other id that differs from its id only in case.
+   * A feed holds each mitigation as a file named after its id; on a file system that ignores case (an agent's cache
+   * on Windows or macOS, a mirror, an unpacked bundle) {@code M1.json} and {@code m1.json} are one file, and one of
+   * the two mitigations would silently replace the other. Withdrawn ids count too: ids are never freed.
+   *
+   * @param names the targets to check, in order
+   * @param otherIds every other id of the feed, with where it is ({@code the feed has "M1"})
+   */
+  private static List<IdCaseConflictException.Refusal> idCaseRefusals(Collection<String> names,
+      Map<String, String> otherIds) {
+    List<IdCaseConflictException.Refusal> refusals = new ArrayList<>();
+    for (String name : names) {
+      String id = mitigationIdOf(name);
+      if (id == null) {
+        continue;
+      }
+      otherIds.forEach((other, where) -> {
+        if (!other.equals(id) && other.equalsIgnoreCase(id)) {
+          refusals.add(new IdCaseConflictException.Refusal(name, id, other, "expected an id that differs from every"
+              + " other in the feed, ignoring case, but found \"" + id + "\" where " + where));
+        }
+      });
+    }
+    return refusals;
+  }
+
+  /**
+   * One refusal per mitigation document that has expired at the clock's now: agents skip such a mitigation (and
+   * remove it where they applied it), so signing it would cut off nothing. Its {@code expires} is read alone, as its
+   * revision is; a document without a readable one is staged as given.
+   */
+  private List<ExpiredMitigationException.Refusal> expiredRefusals(Map<String, byte[]> contents) {
+    Instant now = clock.instant();
+    List<ExpiredMitigationException.Refusal> refusals = new ArrayList<>();
+    for (Map.Entry<String, byte[]> entry : new TreeMap<>(contents).entrySet()) {
+      if (mitigationIdOf(entry.getKey()) == null) {
+        continue;
+      }
+      expiresOf(entry.getValue()).filter(expires -> !now.isBefore(expires)).ifPresent(expires -> refusals.add(
+          new ExpiredMitigationException.Refusal(entry.getKey(), expires, now,
+              "expected an instant after now (" + now + ") but found " + expires)));
+    }
+    return refusals;
   }
 
   /**
    * The publisher's revision rule (see {@link #addTargets}): one refusal per mitigation document whose revision
    * goes back, in target order.
    */
-  private List<RevisionRollbackException.Refusal> revisionRefusals(Map<String, byte[]> contents)
-      throws PublisherException, IOException {
+  private List<RevisionRollbackException.Refusal> revisionRefusals(Map<String, byte[]> contents, Published current,
+      Optional<Metadata> stagedTargets, Map<String, Integer> withdrawn) throws PublisherException, IOException {
     List<RevisionRollbackException.Refusal> refusals = new ArrayList<>();
-    Published current = null;
-    Optional<Metadata> stagedTargets = Optional.empty();
-    Map<String, Integer> withdrawn = Map.of();
     for (Map.Entry<String, byte[]> entry : new TreeMap<>(contents).entrySet()) {
       String name = entry.getKey();
       String id = mitigationIdOf(name);
@@ -472,23 +587,12 @@ public final class FeedRepository {
       if (found.isEmpty()) {
         continue;
       }
-      if (current == null) { // read once for all the documents: a batch may hold thousands
-        current = load();
-        stagedTargets = readStaged(Role.TARGETS);
-        withdrawn = withdrawnMemory(current, stagedTargets);
-      }
       int revision = found.getAsInt();
       Optional<byte[]> publishedDocument = readPublishedTarget(current, name);
-      OptionalInt published = revisionOf(publishedDocument);
-      int last = Math.max(published.orElse(0), withdrawn.getOrDefault(id, 0));
-      if (revision <= last) {
-        String lastId = id + "." + last;
-        String why = publishedDocument.isEmpty() ? "the feed published " + lastId + " before " + id + " was withdrawn"
-            : published.isEmpty() ? "the feed published " + lastId + " before"
-            : published.getAsInt() == last ? "the feed publishes " + lastId
-            : "the feed published " + lastId + " before, and publishes " + id + "." + published.getAsInt() + " now";
-        refusals.add(new RevisionRollbackException.Refusal(name, revision, last + 1,
-            "expected a revision above " + last + " (" + why + ") but found " + revision));
+      Optional<RevisionRollbackException.Refusal> rollback = rollback(name, id, revision, publishedDocument.isPresent(),
+          revisionOf(publishedDocument), withdrawn);
+      if (rollback.isPresent()) {
+        refusals.add(rollback.get());
         continue;
       }
       // A revision staged since the last publish was never seen by an agent: it may be replaced by one of the same
@@ -503,6 +607,28 @@ public final class FeedRepository {
       }
     }
     return refusals;
+  }
+
+  /**
+   * The refusal of a revision that is not above the highest the feed published of its id, if it is not.
+   *
+   * @param listed whether the published targets list the mitigation
+   * @param published the revision of the published document, if readable
+   * @param withdrawn the remembered revisions of withdrawn mitigations
+   */
+  private static Optional<RevisionRollbackException.Refusal> rollback(String name, String id, int revision,
+      boolean listed, OptionalInt published, Map<String, Integer> withdrawn) {
+    int last = Math.max(published.orElse(0), withdrawn.getOrDefault(id, 0));
+    if (revision > last) {
+      return Optional.empty();
+    }
+    String lastId = id + "." + last;
+    String why = !listed ? "the feed published " + lastId + " before " + id + " was withdrawn"
+        : published.isEmpty() ? "the feed published " + lastId + " before"
+        : published.getAsInt() == last ? "the feed publishes " + lastId
+        : "the feed published " + lastId + " before, and publishes " + id + "." + published.getAsInt() + " now";
+    return Optional.of(new RevisionRollbackException.Refusal(name, revision, last + 1,
+        "expected a revision above " + last + " (" + why + ") but found " + revision));
   }
 
   /**
@@ -720,6 +846,19 @@ public final class FeedRepository {
   }
 
   /**
+   * The {@code expires} of a mitigation document, read alone as {@link #revisionOf} reads the revision (and as
+   * {@code MitigationParser} reads it: ISO-8601, with Z or an offset); empty when there is none to read.
+   */
+  private static Optional<Instant> expiresOf(byte[] document) {
+    try {
+      JsonNode expires = Json.parseObject("mitigation", document).get("expires");
+      return expires != null && expires.isTextual() ? Optional.of(Instant.parse(expires.textValue())) : Optional.empty();
+    } catch (MalformedMetadataException | DateTimeParseException e) {
+      return Optional.empty();
+    }
+  }
+
+  /**
    * The version and expiry of one role's published metadata.
    *
    * @param role the role
@@ -828,7 +967,11 @@ public final class FeedRepository {
    * @param key the key
    * @throws KeyNotAuthorisedException if no relevant root lists the key for the role
    * @throws RepositoryStateException if nothing is staged for the role, or the staged version can never be
-   *     published: another copy of the repository published since it was staged ({@link #discard} it)
+   *     published: another copy of the repository published since it was staged ({@link #discard} it), or staged
+   *     targets metadata forgets a withdrawn revision
+   * @throws IdCaseConflictException if staged targets metadata (edited by hand or another tool) newly lists an id
+   *     that differs from another of the feed only in case
+   * @throws RevisionRollbackException if staged targets metadata takes a published revision back
    * @throws IOException if files cannot be read or written
    */
   public void sign(Role role, SigningKey key) throws PublisherException, IOException {
@@ -836,7 +979,11 @@ public final class FeedRepository {
       requireOffline(role);
       Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
       // A signature on a version that can never be published is an offline key holder's ceremony wasted.
-      requireNext(current, published(load(), role), role);
+      Published published = load();
+      requireNext(current, published(published, role), role);
+      if (role == Role.TARGETS) {
+        throwFirst(stagedTargetsRefusals(published, current));
+      }
       requireAuthorised(role, key.keyId());
       Envelopes.putSignature(current.tree, key.keyId(), key.signHex(current.canonicalSigned));
       writeStaged(role, current.tree);
@@ -877,29 +1024,44 @@ public final class FeedRepository {
    *
    * @param role {@code ROOT} or {@code TARGETS}
    * @param otherCopy the other copy
-   * @throws SignedContentMismatchException if the copy signs different content
+   * @throws SignedContentMismatchException if the copy signs different content, e.g. it is of a version published
+   *     or discarded since it was taken
    * @throws KeyNotAuthorisedException if the copy carries a signature by a key the role does not list
-   * @throws RepositoryStateException if nothing is staged, the staged version can never be published (another
-   *     copy of the repository published since it was staged: {@link #discard} it), the copy is not metadata of the
-   *     role, or one of its signatures does not verify
+   * @throws RepositoryStateException if nothing is staged (the copy's version was published or discarded since it
+   *     was taken), the staged version can never be published (another copy of the repository published since it
+   *     was staged: {@link #discard} it; or staged targets forget a withdrawn revision), the copy is not metadata of
+   *     the role, or one of its signatures does not verify
+   * @throws IdCaseConflictException if staged targets metadata newly lists an id that differs from another of the
+   *     feed only in case
+   * @throws RevisionRollbackException if staged targets metadata takes a published revision back
    * @throws IOException if files cannot be read or written
    */
   public void merge(Role role, Path otherCopy) throws PublisherException, IOException {
     try (Exclusive held = exclusive()) {
       requireOffline(role);
-      Metadata current = readStaged(role).orElseThrow(() -> nothingStaged(role));
-      // Checked before the copy: whatever it signs, its signatures would go on a version that cannot be published.
-      requireNext(current, published(load(), role), role);
-      Metadata other;
-      try {
-        other = Metadata.parse(otherCopy.toString(), Files.readAllBytes(otherCopy), role);
-      } catch (MalformedMetadataException e) {
-        throw new RepositoryStateException(otherCopy.toString(), e.problem());
+      Published published = load();
+      Optional<Metadata> staged = readStaged(role);
+      if (staged.isEmpty()) {
+        throw nothingToMergeInto(role, otherCopy, published(published, role));
       }
+      Metadata current = staged.get();
+      // Checked before the copy: whatever it signs, its signatures would go on a version that cannot be published.
+      requireNext(current, published(published, role), role);
+      if (role == Role.TARGETS) {
+        throwFirst(stagedTargetsRefusals(published, current));
+      }
+      Metadata other = readCopy(role, otherCopy);
       if (!java.util.Arrays.equals(current.canonicalSigned, other.canonicalSigned)) {
-        throw new SignedContentMismatchException(otherCopy.toString(), role.fileName(),
-            Hashes.hex(Hashes.SHA256, current.canonicalSigned),
-            Hashes.hex(Hashes.SHA256, other.canonicalSigned));
+        String expected = Hashes.hex(Hashes.SHA256, current.canonicalSigned);
+        String found = Hashes.hex(Hashes.SHA256, other.canonicalSigned);
+        if (other.version == current.version) {
+          throw new SignedContentMismatchException(otherCopy.toString(), role.fileName(), expected, found);
+        }
+        // feed sign --file has no repository to tell a stale copy by: here is where it is told.
+        throw new SignedContentMismatchException(otherCopy.toString(), role.fileName(), expected, found,
+            "the copy is of " + role.typeName() + " version " + other.version + " and the staged " + role.fileName()
+                + " of version " + current.version + " (" + publishes(role, published(published, role))
+                + "): the copy was taken before a publish or a discard and can never be published");
       }
       Map<String, KeyInfo> keys = authorisedKeys(role);
       for (Sig sig : other.signatures) {
@@ -915,6 +1077,33 @@ public final class FeedRepository {
       }
       writeStaged(role, current.tree);
     }
+  }
+
+  private static Metadata readCopy(Role role, Path copy) throws PublisherException, IOException {
+    try {
+      return Metadata.parse(copy.toString(), Files.readAllBytes(copy), role);
+    } catch (MalformedMetadataException e) {
+      throw new RepositoryStateException(copy.toString(), e.problem());
+    }
+  }
+
+  private static String publishes(Role role, Optional<Metadata> published) {
+    return published.map(p -> "the feed publishes " + role.typeName() + " version " + p.version)
+        .orElse("the feed publishes nothing yet");
+  }
+
+  /**
+   * Nothing is staged to merge a copy into: the version it signs was published or discarded since the copy was
+   * taken (a signer's late copy, or one signed after another copy of the repository published). Say so, with the
+   * versions, rather than that there is nothing to sign.
+   */
+  private static RepositoryStateException nothingToMergeInto(Role role, Path copy, Optional<Metadata> published)
+      throws PublisherException, IOException {
+    Metadata other = readCopy(role, copy);
+    return new RepositoryStateException("staged " + role.fileName(), "expected staged metadata to merge " + copy
+        + " into but found none; the copy is of " + role.typeName() + " version " + other.version + " and "
+        + publishes(role, published) + ": it was published or discarded since the copy"
+        + " was taken, and nothing is left to merge it into");
   }
 
   /**
@@ -939,10 +1128,24 @@ public final class FeedRepository {
     Optional<Metadata> stagedTargets = readStaged(Role.TARGETS);
     if (stagedTargets.isPresent()) {
       Metadata root = stagedRoot.or(() -> current.root).orElseThrow(() -> notInitialised());
+      Optional<String> unpublishable = notNext(stagedTargets.get(), current.targets, Role.TARGETS);
+      if (unpublishable.isEmpty()) {
+        try {
+          unpublishable = why(stagedTargetsRefusals(current, stagedTargets.get()));
+        } catch (RepositoryStateException e) { // e.g. a staged target's content is gone: publish would refuse it too
+          unpublishable = Optional.of(e.getMessage());
+        }
+      }
       result.add(status(stagedTargets.get(), root, stagedRoot.isPresent() ? "the new root" : "the published root",
-          Role.TARGETS, notNext(stagedTargets.get(), current.targets, Role.TARGETS)));
+          Role.TARGETS, unpublishable));
     }
     return result;
+  }
+
+  /** Every refusal's message, one after the other. */
+  private static Optional<String> why(List<PublisherException> refused) {
+    return refused.isEmpty() ? Optional.empty()
+        : Optional.of(refused.stream().map(Throwable::getMessage).collect(java.util.stream.Collectors.joining("; ")));
   }
 
   private static SigningStatus status(Metadata m, Metadata root, String description, Role role,
@@ -960,8 +1163,11 @@ public final class FeedRepository {
    * @param timestampKeys keys of the timestamp role, at least its threshold
    * @return the feed as an agent now sees it
    * @throws KeyNotAuthorisedException if a snapshot or timestamp key is not listed for its role
-   * @throws RepositoryStateException if staged metadata is out of date, under-signed, or a target's content
-   *     is missing
+   * @throws RepositoryStateException if staged metadata is out of date, under-signed, forgets a withdrawn
+   *     revision, or a target's content is missing
+   * @throws IdCaseConflictException if staged targets newly list an id that differs from another of the feed
+   *     only in case (staged by hand or by another tool: {@link #addTargets} refuses it)
+   * @throws RevisionRollbackException if staged targets take a published revision back (likewise)
    * @throws FeedVerificationException if the feed would not verify (nothing is written then)
    * @throws IOException if files cannot be read or written
    */
@@ -992,6 +1198,8 @@ public final class FeedRepository {
       if (stagedTargets.isPresent()) {
         targets = stagedTargets.get();
         requireNext(targets, current.targets, Role.TARGETS);
+        // Before the signatures: signing more would not help.
+        throwFirst(stagedTargetsRefusals(current, targets));
         requireComplete(targets, Optional.of(root), Role.TARGETS);
         files.put(targets.version + ".targets.json", Json.write(targets.tree));
       } else {
@@ -1306,6 +1514,102 @@ public final class FeedRepository {
     Optional<String> problem = notNext(staged, published, role);
     if (problem.isPresent()) {
       throw new RepositoryStateException("staged " + role.fileName(), problem.get());
+    }
+  }
+
+  /**
+   * The rules {@link #addTargets} holds to, checked again on staged targets metadata against the published feed,
+   * for what reached it another way: a hand edit of {@code staged/targets.json}, another tool, a file carried from
+   * elsewhere. Agents refuse a revision that goes back on their own, but only those that applied the higher one;
+   * the publisher refuses first, before an offline key signs it and before any agent sees it. Only what changes is
+   * checked (a target the published feed lists with the same content passed when it was published), so a feed
+   * older than a rule still publishes. Empty when the staged targets may be published.
+   */
+  private List<PublisherException> stagedTargetsRefusals(Published current, Metadata staged)
+      throws PublisherException, IOException {
+    Map<String, TargetFile> published = current.targets.map(Metadata::targets).orElse(Map.of());
+    Map<String, Integer> publishedMemory = current.targets.isPresent() ? withdrawn(current.targets.get()) : Map.of();
+    // Without the field, the staged metadata is older than the memory; the next one staged reads it from history.
+    Map<String, Integer> stagedMemory = staged.tree.path("signed").has(WITHDRAWN) ? withdrawn(staged) : null;
+    Map<String, TargetFile> listed = staged.targets();
+    List<PublisherException> refused = new ArrayList<>();
+
+    Map<String, String> otherIds = new TreeMap<>();
+    listed.keySet().forEach(name -> feedHas(otherIds, name));
+    published.keySet().forEach(name -> feedHas(otherIds, name));
+    publishedMemory.forEach((id, revision) -> otherIds.putIfAbsent(id, feedHad(id, revision)));
+    if (stagedMemory != null) {
+      stagedMemory.forEach((id, revision) -> otherIds.putIfAbsent(id, feedHad(id, revision)));
+    }
+    TreeSet<String> added = new TreeSet<>(listed.keySet());
+    added.removeAll(published.keySet());
+    List<IdCaseConflictException.Refusal> ids = idCaseRefusals(added, otherIds);
+    if (!ids.isEmpty()) {
+      String remove = ids.stream().map(IdCaseConflictException.Refusal::id).distinct()
+          .collect(java.util.stream.Collectors.joining(" "));
+      refused.add(new IdCaseConflictException(ids, "the staged targets.json lists it (edited by hand or by another"
+          + " tool?) and can never be published: withdraw it (feed remove " + remove + ") or discard the staged"
+          + " targets (feed discard --role targets)"));
+    }
+
+    List<String> forgotten = new ArrayList<>();
+    if (stagedMemory != null) {
+      publishedMemory.forEach((id, revision) -> {
+        if (stagedMemory.getOrDefault(id, 0) < revision) {
+          forgotten.add(WITHDRAWN + "." + id + ": expected a revision of at least " + revision + " ("
+              + (published.containsKey(MITIGATIONS + id + ".json") ? "the published targets remember " + id + "." + revision
+                  : "the feed published " + id + "." + revision + " before " + id + " was withdrawn")
+              + ") but found " + Optional.ofNullable(stagedMemory.get(id)).map(String::valueOf).orElse("none"));
+        }
+      });
+      for (String name : published.keySet()) {
+        String id = mitigationIdOf(name);
+        if (id == null || listed.containsKey(name)) {
+          continue;
+        }
+        OptionalInt revision = publishedRevision(current, name);
+        if (revision.isPresent() && stagedMemory.getOrDefault(id, 0) < revision.getAsInt()) {
+          forgotten.add(WITHDRAWN + "." + id + ": expected a revision of at least " + revision.getAsInt() + " (the feed"
+              + " publishes " + id + "." + revision.getAsInt() + ", which this version withdraws) but found "
+              + Optional.ofNullable(stagedMemory.get(id)).map(String::valueOf).orElse("none"));
+        }
+      }
+    }
+    if (!forgotten.isEmpty()) {
+      refused.add(new RepositoryStateException("staged targets.json", String.join("; ", forgotten) + "; the staged"
+          + " targets.json forgets a revision agents may have applied (edited by hand or by another tool?) and can"
+          + " never be published: discard it (feed discard --role targets) and stage the changes again"));
+    }
+
+    List<RevisionRollbackException.Refusal> revisions = new ArrayList<>();
+    for (TargetFile target : listed.values()) {
+      String id = mitigationIdOf(target.name());
+      if (id == null || target.equals(published.get(target.name()))) {
+        continue;
+      }
+      OptionalInt revision = revisionOf(Optional.of(targetContent(target)));
+      if (revision.isPresent()) {
+        rollback(target.name(), id, revision.getAsInt(), published.containsKey(target.name()),
+            publishedRevision(current, target.name()), publishedMemory).ifPresent(revisions::add);
+      }
+    }
+    if (!revisions.isEmpty()) {
+      refused.add(new RevisionRollbackException(revisions, "the staged targets.json takes it back (edited by hand or"
+          + " by another tool?) and can never be published: add each mitigation again with a revision as expected"
+          + " (feed add), or discard the staged targets (feed discard --role targets)"));
+    }
+    return refused;
+  }
+
+  /**
+   * The revision of a published mitigation, or empty if it is not listed or cannot be read: a damaged published
+   * file must not stop what replaces or withdraws it (it may be why), as {@link #removeTarget} allows.
+   */
+  private OptionalInt publishedRevision(Published current, String name) throws PublisherException, IOException {
+    try {
+      return revisionOf(readPublishedTarget(current, name));
+    } catch (RepositoryStateException e) {
+      return OptionalInt.empty();
     }
   }
 

@@ -6,7 +6,8 @@ package dev.tourniquet.feed.tuf;
  */
 public abstract sealed class PublisherException extends Exception
     permits RepositoryStateException, KeyNotAuthorisedException, SignedContentMismatchException,
-        RevisionRollbackException, KeyFileException, WrongPassphraseException, InsecureKeyFileException {
+        RevisionRollbackException, ExpiredMitigationException, IdCaseConflictException, KeyFileException,
+        WrongPassphraseException, InsecureKeyFileException {
   private static final long serialVersionUID = 1L;
 
   PublisherException(String message) {

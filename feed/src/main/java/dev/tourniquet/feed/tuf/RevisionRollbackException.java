@@ -8,7 +8,8 @@ import java.util.stream.Collectors;
  * Staging would take a mitigation's revision back. Agents may have applied any revision of a mitigation that
  * the feed ever published, withdrawn since or not, and never go back to a lower one: a document must go above
  * the highest published revision of its id, and may replace one staged since (never published, so never applied)
- * only with one of at least the same revision. Nothing was staged; {@link #refusals()} lists every document refused.
+ * only with one of at least the same revision. Nothing was staged (or, for staged targets metadata that takes a
+ * revision back, nothing was signed, merged or published); {@link #refusals()} lists every document refused.
  */
 public final class RevisionRollbackException extends PublisherException {
   private static final long serialVersionUID = 1L;
@@ -29,8 +30,13 @@ public final class RevisionRollbackException extends PublisherException {
   private final List<Refusal> refusals;
 
   RevisionRollbackException(List<Refusal> refusals) {
+    this(refusals, "nothing staged: raise each revision as expected and add again");
+  }
+
+  /** With what the refusal means for the operation and the way out, e.g. for staged targets edited by hand. */
+  RevisionRollbackException(List<Refusal> refusals, String consequence) {
     super(refusals.stream().map(r -> r.target() + ": revision: " + r.problem()).collect(Collectors.joining("; "))
-        + "; nothing staged: raise each revision as expected and add again");
+        + "; " + consequence);
     this.refusals = List.copyOf(refusals);
   }
 

@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -322,6 +324,214 @@ class FeedRepositoryTest {
     repo.repo.addTarget("mitigations/M1.json", noRevision);
 
     assertThat(repo.repo.readTarget("mitigations/M1.json").orElseThrow()).isEqualTo(noRevision);
+  }
+
+  // Expired documents and ids that differ only in case: refused by the repository too, for every caller.
+
+  private static byte[] mitigation(String id, int revision, String expires) {
+    return ("{\"id\":\"" + id + "\",\"revision\":" + revision + ",\"title\":\"test mitigation " + id
+        + "\",\"expires\":\"" + expires + "\"}\n").getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void anExpiredMitigationIsRefusedAndNothingIsStaged() throws Exception {
+    Map<String, byte[]> contents = Map.of(
+        "mitigations/M3.json", mitigation("M3", 1, "2026-03-01T11:00:00Z"),
+        "mitigations/M4.json", mitigation("M4", 1, "2026-03-01T14:00:00+02:00"), // now, written with an offset
+        "mitigations/M5.json", mitigation("M5", 1, "2026-03-01T12:00:01Z"));
+
+    assertThatThrownBy(() -> repo.repo.addTargets(contents))
+        .isInstanceOfSatisfying(ExpiredMitigationException.class, e -> assertThat(e.refusals()).containsExactly(
+            new ExpiredMitigationException.Refusal("mitigations/M3.json", Instant.parse("2026-03-01T11:00:00Z"),
+                TestRepository.START, "expected an instant after now (2026-03-01T12:00:00Z) but found 2026-03-01T11:00:00Z"),
+            new ExpiredMitigationException.Refusal("mitigations/M4.json", TestRepository.START, TestRepository.START,
+                "expected an instant after now (2026-03-01T12:00:00Z) but found 2026-03-01T12:00:00Z")))
+        .hasMessageStartingWith("mitigations/M3.json: expires: expected an instant after now (2026-03-01T12:00:00Z) but"
+            + " found 2026-03-01T11:00:00Z; mitigations/M4.json: expires: ");
+    assertThatThrownBy(() -> repo.repo.checkTargets(contents)).isInstanceOf(ExpiredMitigationException.class);
+    assertThat(repo.repo.stagedFile(Role.TARGETS)).doesNotExist();
+
+    repo.repo.addTarget("mitigations/M5.json", contents.get("mitigations/M5.json"));
+    assertThat(repo.repo.targets()).containsKey("mitigations/M5.json");
+  }
+
+  @Test
+  void anIdThatDiffersFromOneInTheFeedOnlyInCaseIsRefusedAndNothingIsStaged() throws Exception {
+    String problem = "expected an id that differs from every other in the feed, ignoring case, but found \"m1\" where"
+        + " the feed has \"M1\"";
+
+    assertThatThrownBy(() -> repo.repo.addTarget("mitigations/m1.json", TestRepository.mitigation("m1", 1)))
+        .isInstanceOfSatisfying(IdCaseConflictException.class, e -> assertThat(e.refusals()).containsExactly(
+            new IdCaseConflictException.Refusal("mitigations/m1.json", "m1", "M1", problem)))
+        .hasMessageStartingWith("mitigations/m1.json: id: " + problem + "; ");
+    assertThatThrownBy(() -> repo.repo.checkTargets(Map.of("mitigations/m1.json", TestRepository.mitigation("m1", 1))))
+        .isInstanceOf(IdCaseConflictException.class);
+    assertThat(repo.repo.stagedFile(Role.TARGETS)).doesNotExist();
+  }
+
+  @Test
+  void anIdThatDiffersOnlyInCaseFromAWithdrawnOneIsRefusedToo() throws Exception {
+    repo.publishRevision(3);
+    repo.repo.removeTarget("mitigations/M1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    assertThatThrownBy(() -> repo.repo.addTarget("mitigations/m1.json", TestRepository.mitigation("m1", 4)))
+        .isInstanceOf(IdCaseConflictException.class)
+        .hasMessageContaining("but found \"m1\" where the feed had \"M1\" (withdrawn at M1.3)");
+  }
+
+  @Test
+  void twoIdsOfOneAdditionThatDifferOnlyInCaseAreBothRefused() {
+    assertThatThrownBy(() -> repo.repo.addTargets(Map.of("mitigations/M3.json", TestRepository.mitigation("M3", 1),
+        "mitigations/m3.json", TestRepository.mitigation("m3", 1))))
+        .isInstanceOfSatisfying(IdCaseConflictException.class, e -> assertThat(e.refusals())
+            .extracting(IdCaseConflictException.Refusal::problem).containsExactly(
+                "expected an id that differs from every other in the feed, ignoring case, but found \"M3\" where the"
+                    + " same addition has \"m3\"",
+                "expected an id that differs from every other in the feed, ignoring case, but found \"m3\" where the"
+                    + " same addition has \"M3\""));
+  }
+
+  @Test
+  void documentsThatBreakSeveralRulesAreRefusedTogetherEachRuleByItsOwnException() {
+    Map<String, byte[]> contents = Map.of(
+        "mitigations/M1.json", TestRepository.mitigation("M1", 1),
+        "mitigations/m2.json", TestRepository.mitigation("m2", 1),
+        "mitigations/M3.json", mitigation("M3", 1, "2020-01-01T00:00:00Z"));
+
+    // The first rule broken is thrown, the others ride along as suppressed exceptions, so that a caller can report
+    // every problem of a batch at once (feed add does).
+    assertThatThrownBy(() -> repo.repo.checkTargets(contents)).isInstanceOfSatisfying(IdCaseConflictException.class,
+        e -> {
+          assertThat(e.refusals()).extracting(IdCaseConflictException.Refusal::target).containsExactly("mitigations/m2.json");
+          assertThat(e.getSuppressed()).hasSize(2);
+          assertThat(e.getSuppressed()[0]).isInstanceOfSatisfying(ExpiredMitigationException.class,
+              x -> assertThat(x.refusals()).extracting(ExpiredMitigationException.Refusal::target)
+                  .containsExactly("mitigations/M3.json"));
+          assertThat(e.getSuppressed()[1]).isInstanceOfSatisfying(RevisionRollbackException.class,
+              x -> assertThat(x.refusals()).extracting(RevisionRollbackException.Refusal::target)
+                  .containsExactly("mitigations/M1.json"));
+        });
+  }
+
+  // Staged targets edited by hand or by another tool: checked again before they are signed, merged or published.
+
+  /** Edits the staged targets metadata as a hand or another tool would, and signs it as sign --file does. */
+  private void editStagedTargets(java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> edit)
+      throws Exception {
+    if (!Files.exists(repo.repo.stagedFile(Role.TARGETS))) {
+      repo.repo.renew(Role.TARGETS);
+    }
+    Path staged = repo.repo.stagedFile(Role.TARGETS);
+    com.fasterxml.jackson.databind.node.ObjectNode tree = Json.parseObject("staged", Files.readAllBytes(staged));
+    edit.accept((com.fasterxml.jackson.databind.node.ObjectNode) tree.get("signed"));
+    Files.write(staged, Json.writePretty(tree));
+    FeedRepository.signFile(staged, repo.targetsKey);
+  }
+
+  /** Lists a target in the staged targets metadata, its content beside it, bypassing every check. */
+  private void stageByHand(String name, byte[] content) throws Exception {
+    Path file = repo.repo.stagedFile(Role.TARGETS).resolveSibling("targets").resolve(name);
+    editStagedTargets(signed -> signed.withObjectProperty("targets").set(name, Envelopes.targetEntry(content)));
+    Files.createDirectories(file.getParent());
+    Files.write(file, content);
+  }
+
+  @Test
+  void stagedTargetsEditedToTakeARevisionBackAreNeitherSignedMergedNorPublished() throws Exception {
+    repo.publishRevision(3);
+    stageByHand("mitigations/M1.json", TestRepository.mitigation("M1", 1));
+    Path copy = temp.resolve("signer/targets.json");
+    Files.createDirectories(copy.getParent());
+    Files.copy(repo.repo.stagedFile(Role.TARGETS), copy);
+    StoreSnapshot before = StoreSnapshot.of(repo.published());
+    String why = "mitigations/M1.json: revision: expected a revision above 3 (the feed publishes M1.3) but found 1; ";
+
+    assertThatThrownBy(() -> repo.repo.sign(Role.TARGETS, repo.targetsKey))
+        .isInstanceOf(RevisionRollbackException.class).hasMessageStartingWith(why);
+    assertThatThrownBy(() -> repo.repo.merge(Role.TARGETS, copy))
+        .isInstanceOf(RevisionRollbackException.class).hasMessageStartingWith(why);
+    assertThatThrownBy(repo::publish).isInstanceOfSatisfying(RevisionRollbackException.class,
+            e -> assertThat(e.refusals()).containsExactly(new RevisionRollbackException.Refusal("mitigations/M1.json", 1,
+                4, "expected a revision above 3 (the feed publishes M1.3) but found 1")))
+        .hasMessageStartingWith(why)
+        .hasMessageContaining("feed add")
+        .hasMessageContaining("feed discard --role targets");
+    assertThat(StoreSnapshot.of(repo.published())).isEqualTo(before);
+    assertThat(repo.repo.status()).singleElement().satisfies(st -> assertThat(st.unpublishable())
+        .hasValueSatisfying(reason -> assertThat(reason).startsWith(why)));
+
+    // The way out the message gives: add the mitigation again above the published revision.
+    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 4));
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+    TufClient agent = agent("agent");
+    agent.refresh();
+    assertThat(agent.download("mitigations/M1.json")).isEqualTo(TestRepository.mitigation("M1", 4));
+  }
+
+  @Test
+  void stagedTargetsEditedToListAnIdThatDiffersOnlyInCaseAreNeitherSignedNorPublished() throws Exception {
+    stageByHand("mitigations/m1.json", TestRepository.mitigation("m1", 1));
+    StoreSnapshot before = StoreSnapshot.of(repo.published());
+    String why = "mitigations/m1.json: id: expected an id that differs from every other in the feed, ignoring case, but"
+        + " found \"m1\" where the feed has \"M1\"; ";
+
+    assertThatThrownBy(() -> repo.repo.sign(Role.TARGETS, repo.targetsKey))
+        .isInstanceOf(IdCaseConflictException.class).hasMessageStartingWith(why);
+    assertThatThrownBy(repo::publish).isInstanceOf(IdCaseConflictException.class).hasMessageStartingWith(why)
+        .hasMessageContaining("feed remove m1");
+    assertThat(StoreSnapshot.of(repo.published())).isEqualTo(before);
+
+    repo.repo.removeTarget("mitigations/m1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    assertThat(repo.publish().targets()).containsOnlyKeys("mitigations/M1.json", "mitigations/M2.json");
+  }
+
+  @Test
+  void stagedTargetsEditedToForgetAWithdrawnRevisionAreNeitherSignedNorPublished() throws Exception {
+    repo.publishRevision(3);
+    repo.repo.removeTarget("mitigations/M1.json");
+    editStagedTargets(signed -> signed.withObjectProperty(FeedRepository.WITHDRAWN).remove("M1"));
+
+    assertThatThrownBy(() -> repo.repo.sign(Role.TARGETS, repo.targetsKey))
+        .isInstanceOf(RepositoryStateException.class)
+        .hasMessageStartingWith("staged targets.json: " + FeedRepository.WITHDRAWN + ".M1: expected a revision of at"
+            + " least 3 (the feed publishes M1.3, which this version withdraws) but found none");
+    assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
+        .hasMessageContaining("feed discard --role targets");
+
+    // Withdrawn and published as it should be; the next version forgets it.
+    repo.repo.discard(Role.TARGETS);
+    repo.repo.removeTarget("mitigations/M1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+    editStagedTargets(signed -> signed.withObjectProperty(FeedRepository.WITHDRAWN).put("M1", 2));
+
+    assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
+        .hasMessageStartingWith("staged targets.json: " + FeedRepository.WITHDRAWN + ".M1: expected a revision of at"
+            + " least 3 (the feed published M1.3 before M1 was withdrawn) but found 2");
+  }
+
+  @Test
+  void mergingASignedCopyOfAVersionPublishedSinceSaysSo() throws Exception {
+    repo.repo.addTarget("mitigations/M3.json", TestRepository.mitigation("M3", 1));
+    Path copy = temp.resolve("signer/targets.json"); // on its way to a targets key holder, who signs it late
+    Files.createDirectories(copy.getParent());
+    Files.copy(repo.repo.stagedFile(Role.TARGETS), copy);
+    FeedRepository.signFile(copy, repo.targetsKey);
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+
+    assertThatThrownBy(() -> repo.repo.merge(Role.TARGETS, copy)).isInstanceOf(RepositoryStateException.class)
+        .hasMessageStartingWith("staged targets.json: expected staged metadata to merge " + copy + " into but found"
+            + " none; the copy is of targets version 2 and the feed publishes targets version 2");
+    repo.repo.addTarget("mitigations/M4.json", TestRepository.mitigation("M4", 1));
+    assertThatThrownBy(() -> repo.repo.merge(Role.TARGETS, copy)).isInstanceOf(SignedContentMismatchException.class)
+        .hasMessageContaining("; the copy is of targets version 2 and the staged targets.json of version 3 (the feed"
+            + " publishes targets version 2): ")
+        .hasMessageEndingWith("copy the staged targets.json again, sign that copy and merge it");
   }
 
   @Test
