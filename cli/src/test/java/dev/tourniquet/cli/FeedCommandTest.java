@@ -666,7 +666,7 @@ class FeedCommandTest {
     initialise();
     Path expired = tmp.resolve("expired.json");
     Files.writeString(expired, Files.readString(EXAMPLES.resolve("TQ-2026-0001.json"))
-        .replace("\"expires\": \"2027-06-01T00:00:00Z\"", "\"expires\": \"2020-01-01T00:00:00Z\""));
+        .replace("\"expires\": \"2036-06-01T00:00:00Z\"", "\"expires\": \"2020-01-01T00:00:00Z\""));
 
     Result r = run("feed", "add", "--repo", repoArg(), expired.toString());
 

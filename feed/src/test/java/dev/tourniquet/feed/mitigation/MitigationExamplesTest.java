@@ -102,9 +102,9 @@ class MitigationExamplesTest {
 
     assertThat(m.actions()).singleElement().isInstanceOfSatisfying(Action.ResponseRules.class,
         r -> assertThat(r.rules()).isEqualTo(fixture));
-    assertThat(m.expires()).hasValueSatisfying(e -> assertThat(e).hasToString("2027-06-01T00:00:00Z"));
-    assertThat(m.isExpiredAt(java.time.Instant.parse("2027-05-31T23:59:59Z"))).isFalse();
-    assertThat(m.isExpiredAt(java.time.Instant.parse("2027-06-01T00:00:00Z"))).isTrue();
+    assertThat(m.expires()).hasValueSatisfying(e -> assertThat(e).hasToString("2036-06-01T00:00:00Z"));
+    assertThat(m.isExpiredAt(java.time.Instant.parse("2036-05-31T23:59:59Z"))).isFalse();
+    assertThat(m.isExpiredAt(java.time.Instant.parse("2036-06-01T00:00:00Z"))).isTrue();
   }
 
   @Test
