@@ -173,7 +173,7 @@ final class AdminApi {
         }
         JsonBodies.Obj o = body.jsonOrEmpty("enrolment token").only(Set.of("ttl", "note"));
         Duration ttl = duration(o, "enrolment token", "ttl", MAX_TOKEN_TTL).orElse(Duration.ofHours(24));
-        String note = o.optText("note", 500).orElse("");
+        String note = o.optPlainText("note", 500).orElse("");
         String token = fleet.issueEnrolmentToken(user, ttl, note);
         return Reply.json(201, Views.obj("token", token, "expiresAt", fleet.now().plus(ttl).toString()));
       }

@@ -20,9 +20,10 @@ import org.eclipse.jetty.util.Fields;
 
 /**
  * The dashboard: server-rendered HTML with a little JavaScript. Log in with a user token (form → an
- * HttpOnly, SameSite=Strict session cookie that holds a separate random secret); every action is a POST
- * form carrying the session's CSRF token. Operators see action buttons (block, unblock, enable, disable,
- * approve a rollout); viewers see the same page without them. Every value shown is HTML-escaped, and the
+ * HttpOnly, SameSite=Strict session cookie that holds a separate random secret); the login form carries the
+ * token of a cookie set with the login page, and every action is a POST form carrying the session's CSRF
+ * token. Operators see action buttons (block, unblock, enable, disable, approve a rollout); viewers see the
+ * same page without them. Every value shown is HTML-escaped, and the
  * Content-Security-Policy allows only this server's own script and style sheet, and the script's requests
  * to this server alone.
  *
@@ -33,7 +34,13 @@ import org.eclipse.jetty.util.Fields;
  */
 final class Dashboard {
   static final String COOKIE = "tq_session";
+  /** The login page's cookie, whose value the login form carries too (login CSRF). */
+  static final String LOGIN_COOKIE = "tq_login";
+  /** How long a login page's form can be sent. */
+  private static final int LOGIN_FORM_MINUTES = 60;
   private static final int MAX_FORM_BYTES = 8 * 1024;
+  /** The ids a server reports that no hosted feed lists, named one by one in its row before "and N more". */
+  static final int UNKNOWN_SHOWN = 20;
   /** The audit entries on one page of the dashboard. */
   static final int AUDIT_PAGE = 50;
   // connect-src: the refresh fetches /dashboard/live; default-src 'none' refused it.
@@ -72,14 +79,18 @@ final class Dashboard {
       }
       case "login" -> {
         if (method.equals("GET")) {
-          return page(200, loginPage(""));
+          return loginPage(200, "", loginToken(request));
         }
         requireMethod(method, "POST");
         Map<String, String> form = form(request);
+        Optional<String> refused = loginRefusal(request, form);
+        if (refused.isPresent()) {
+          return loginPage(403, refused.get(), loginToken(request));
+        }
         String token = form.getOrDefault("token", "").trim();
         Optional<Users.Principal> user = fleet.db().read(c -> Users.byToken(c, token));
         if (user.isEmpty()) {
-          return page(401, loginPage("That token is not the token of a user of this server."));
+          return loginPage(401, "That token is not the token of a user of this server.", loginToken(request));
         }
         String session = fleet.db().transaction(c -> Users.openSession(c, user.get(), fleet.now(), sessionTtl,
             sessionIdle));
@@ -189,10 +200,55 @@ final class Dashboard {
   }
 
   private Optional<String> sessionCookie(Request request) {
+    return cookie(request, COOKIE);
+  }
+
+  private static Optional<String> cookie(Request request, String name) {
     for (HttpCookie c : Request.getCookies(request)) {
-      if (c.getName().equals(COOKIE)) {
+      if (c.getName().equals(name)) {
         return Optional.of(c.getValue());
       }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The login form's token: the one in the browser's login cookie if it is one of ours, so that two tabs on
+   * the login page both work, else a new one.
+   */
+  private static String loginToken(Request request) {
+    return cookie(request, LOGIN_COOKIE).filter(v -> Secrets.looksLike(Secrets.LOGIN, v))
+        .orElseGet(() -> Secrets.newSecret(Secrets.LOGIN));
+  }
+
+  /**
+   * Why a login form is refused, if it is. Login CSRF: another site's page can post this form with the
+   * attacker's user token, and the victim's browser would then hold the attacker's session, see the
+   * attacker's dashboard as its own, and act in the attacker's name. The form must carry the token of the
+   * login cookie set with the page (double submit): another site can neither read the page nor, the cookie
+   * being SameSite=Strict, send the cookie. A site on the same host (another port, a sibling subdomain) can
+   * set a cookie whose value it knows, so a browser's word that the form came from another site (Fetch
+   * Metadata) refuses it too; browsers that do not send the header still need the token.
+   */
+  private static Optional<String> loginRefusal(Request request, Map<String, String> form) {
+    String site = request.getHeaders().get("Sec-Fetch-Site");
+    // "none": the user's own navigation (a bookmark, the address bar), which no other site can cause.
+    if (site != null && !site.equals("same-origin") && !site.equals("none")) {
+      return Optional.of("login: expected a form sent from this server's own login page (Sec-Fetch-Site: same-origin)"
+          + " but found Sec-Fetch-Site: " + JsonBodies.abbreviate(site) + ". Another site's page may have sent it;"
+          + " nobody was logged in. To log in, use the form below.");
+    }
+    Optional<String> cookie = cookie(request, LOGIN_COOKIE);
+    if (cookie.isEmpty() || !Secrets.looksLike(Secrets.LOGIN, cookie.get())) {
+      return Optional.of("login: expected the login cookie of this server's login page but found "
+          + (cookie.isEmpty() ? "none" : "one this server did not set") + " (the page was open for longer than "
+          + LOGIN_FORM_MINUTES + " minutes, or the browser refuses cookies). Nobody was logged in; the form below"
+          + " is new.");
+    }
+    if (!Secrets.same(form.get("csrf"), cookie.get())) {
+      return Optional.of("login: expected the form of the login page this browser opened, but its token is not the"
+          + " login cookie's (a form from another page, or from an older login page). Nobody was logged in; use the"
+          + " form below.");
     }
     return Optional.empty();
   }
@@ -245,6 +301,12 @@ final class Dashboard {
   private String cookie(String value, long maxAge) {
     return COOKIE + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + maxAge
         + (secureCookie ? "; Secure" : "");
+  }
+
+  /** The login page's cookie: sent back only to the login form, and Secure exactly when the session's is. */
+  private String loginCookie(String token) {
+    return LOGIN_COOKIE + "=" + token + "; Path=/login; HttpOnly; SameSite=Strict; Max-Age="
+        + LOGIN_FORM_MINUTES * 60 + (secureCookie ? "; Secure" : "");
   }
 
   private static Map<String, String> form(Request request) throws HttpException, IOException {
@@ -320,13 +382,22 @@ final class Dashboard {
 
   // Rendering.
 
+  /**
+   * HTML-escapes text for an element or an attribute value, and shows what would act on the page instead of
+   * appearing on it: every control character but tab and line breaks, and every invisible format character
+   * (a direction override or isolate, a zero-width space), becomes its escape, a backslash, u and the code
+   * point in hex ({@link JsonBodies#visible}). A reason, a product name or a label that an agent sends could
+   * otherwise make a row read as another ("Trojan Source"). Names and labels are refused with such
+   * characters where they come in; this also covers what was stored before, and agents' free text.
+   */
   static String esc(String s) {
     if (s == null) {
       return "";
     }
-    StringBuilder b = new StringBuilder(s.length() + 16);
-    for (int i = 0; i < s.length(); i++) {
-      char ch = s.charAt(i);
+    String text = JsonBodies.visible(s, false);
+    StringBuilder b = new StringBuilder(text.length() + 16);
+    for (int i = 0; i < text.length(); i++) {
+      char ch = text.charAt(i);
       switch (ch) {
         case '&' -> b.append("&amp;");
         case '<' -> b.append("&lt;");
@@ -346,14 +417,17 @@ final class Dashboard {
         + "</head>";
   }
 
-  private static String loginPage(String error) {
-    return head("Tourniquet fleet: log in") + "<body class=\"login\"><main><h1>Tourniquet fleet</h1>"
+  /** The login page, with the error of the last attempt if any, and a form that carries the login cookie's token. */
+  private Reply loginPage(int status, String error, String loginToken) {
+    String html = head("Tourniquet fleet: log in") + "<body class=\"login\"><main><h1>Tourniquet fleet</h1>"
         + (error.isEmpty() ? "" : "<p class=\"error\" id=\"login-error\">" + esc(error) + "</p>")
-        + "<form method=\"post\" action=\"/login\"><label for=\"token\">User token</label>"
+        + "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"csrf\" value=\"" + esc(loginToken)
+        + "\"><label for=\"token\">User token</label>"
         + "<input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\" required>"
         + "<button type=\"submit\" id=\"login\">Log in</button></form>"
         + "<p class=\"hint\">The first admin token is in <code>&lt;dataDir&gt;/admin.token</code>.</p>"
         + "</main></body></html>";
+    return page(status, html).with("Set-Cookie", loginCookie(loginToken));
   }
 
   private String form(Users.Session s, String action, String label, String css, Map<String, String> fields,
@@ -373,7 +447,7 @@ final class Dashboard {
   private String dashboardPage(Users.Session s, long auditBefore) throws SQLException, HttpException {
     Fleet.Overview o = fleet.overview(AUDIT_PAGE, auditBefore);
     boolean operator = s.principal().role().allows(Role.OPERATOR);
-    List<String> ids = Fleet.sortedIds(o);
+    java.util.SortedSet<String> ids = Fleet.columnIds(o);
     StringBuilder b = new StringBuilder(head("Tourniquet fleet"));
     // The script refreshes the page every data-refresh-ms; #refresh-status says when it last did.
     b.append("<body data-refresh-ms=\"").append(refreshEvery.toMillis()).append("\"><header><h1>Tourniquet fleet</h1>")
@@ -408,12 +482,22 @@ final class Dashboard {
     int attention = 0;
     for (Agents.Agent a : agents) {
       List<Agents.MitigationReport> rows = reports.getOrDefault(a.agentId(), List.of());
+      List<Agents.MitigationReport> unknownFailed = new ArrayList<>();
       for (Agents.MitigationReport m : rows) {
-        if (m.status().equals("Failed")) {
+        if (m.status().equals("Failed") && !ids.contains(m.id())) {
+          unknownFailed.add(m);
+        } else if (m.status().equals("Failed")) {
           attention++;
           b.append("<li class=\"failed\">").append(esc(a.server())).append(": ").append(esc(m.id())).append('.')
               .append(m.revision()).append(" Failed: ").append(esc(m.reason())).append("</li>");
         }
+      }
+      // Failures of ids no hosted feed lists: one line per server, however many the agent reports.
+      if (!unknownFailed.isEmpty()) {
+        attention++;
+        b.append("<li class=\"failed\">").append(esc(a.server())).append(": ")
+            .append(esc(listed(unknownFailed, m -> m.id() + "." + m.revision())))
+            .append(" Failed (listed in no hosted feed)</li>");
       }
       if (a.feedHealth().isPresent() && !a.feedHealth().get().equals("ok")) {
         attention++;
@@ -450,7 +534,8 @@ final class Dashboard {
       }
       b.append("</th>");
     }
-    b.append("<th>Server policy</th></tr></thead><tbody>");
+    b.append("<th title=\"Mitigations a server reports that no hosted feed lists\">Unknown</th><th>Server policy</th></tr>"
+        + "</thead><tbody>");
     for (Agents.Agent a : agents) {
       List<Agents.MitigationReport> rows = reports.getOrDefault(a.agentId(), List.of());
       boolean stale = fleet.stale(a);
@@ -461,8 +546,16 @@ final class Dashboard {
           .orElse("never")).append(stale ? " <span class=\"tag stale\">stale</span>" : "").append("</td><td class=\"product\">")
           .append(esc(a.productVersion().orElse(a.dataCollection().orElse(true) ? "" : "data collection off")))
           .append("</td>");
+      Map<String, Agents.MitigationReport> byId = new HashMap<>();
+      List<Agents.MitigationReport> unknown = new ArrayList<>();
+      for (Agents.MitigationReport m : rows) {
+        byId.put(m.id(), m);
+        if (!ids.contains(m.id())) {
+          unknown.add(m);
+        }
+      }
       for (String id : ids) {
-        Optional<Agents.MitigationReport> m = rows.stream().filter(r -> r.id().equals(id)).findFirst();
+        Optional<Agents.MitigationReport> m = Optional.ofNullable(byId.get(id));
         if (m.isEmpty()) {
           b.append("<td class=\"cell none\"></td>");
         } else {
@@ -473,7 +566,16 @@ final class Dashboard {
               .append("</td>");
         }
       }
-      b.append("<td class=\"policy\">").append(a.mitigationsEnabled() ? "enabled" : "<span class=\"tag off\">disabled</span>");
+      b.append("<td class=\"unknown\">");
+      if (!unknown.isEmpty()) {
+        long failed = unknown.stream().filter(m -> m.status().equals("Failed")).count();
+        b.append("<span class=\"tag unknown").append(failed > 0 ? " st-Failed" : "").append("\" title=\"")
+            .append(esc("Reported by this server, listed in no hosted feed: " + listed(unknown,
+                m -> m.id() + "." + m.revision() + " " + m.status()))).append("\">").append(unknown.size())
+            .append(" unknown").append(failed > 0 ? " (" + failed + " Failed)" : "").append("</span>");
+      }
+      b.append("</td><td class=\"policy\">").append(a.mitigationsEnabled() ? "enabled"
+          : "<span class=\"tag off\">disabled</span>");
       if (operator) {
         b.append(' ').append(a.mitigationsEnabled()
             ? form(s, "disable", "Disable", "small danger", Map.of("server", a.server()),
@@ -493,7 +595,7 @@ final class Dashboard {
       b.append("</td></tr>");
     }
     if (agents.isEmpty()) {
-      b.append("<tr><td colspan=\"").append(5 + ids.size()).append("\">No server has enrolled yet.</td></tr>");
+      b.append("<tr><td colspan=\"").append(6 + ids.size()).append("\">No server has enrolled yet.</td></tr>");
     }
     b.append("</tbody></table><p class=\"legend\">");
     for (String st : Agents.STATUSES) {
@@ -547,6 +649,17 @@ final class Dashboard {
     }
     b.append("</p></section></main></body></html>");
     return b.toString();
+  }
+
+  /**
+   * The first {@link #UNKNOWN_SHOWN} reports as text, then how many more: an agent may report 2,000 ids no
+   * hosted feed lists.
+   */
+  private static String listed(List<Agents.MitigationReport> reports,
+      java.util.function.Function<Agents.MitigationReport, String> text) {
+    List<String> shown = reports.stream().limit(UNKNOWN_SHOWN).map(text).toList();
+    return String.join(", ", shown) + (reports.size() > shown.size() ? " and " + (reports.size() - shown.size())
+        + " more" : "");
   }
 
   /** Mode overrides as "M1 audit, M2 enforce". */

@@ -422,11 +422,19 @@ final class Fleet {
     return out;
   }
 
-  static List<String> sortedIds(Overview o) {
+  /**
+   * The mitigations the dashboard gives a column, sorted: those the hosted feeds list, and those the
+   * organisation's policy names (blocked or with a mode, for the organisation or one server). Not the ids
+   * only agents report: one agent, buggy or compromised, may report 2,000, and each would have been a column
+   * on every viewer's page. The dashboard counts those in the reporting server's row instead.
+   */
+  static java.util.SortedSet<String> columnIds(Overview o) {
     java.util.TreeSet<String> ids = new java.util.TreeSet<>();
-    o.reports().values().forEach(rows -> rows.forEach(m -> ids.add(m.id())));
     o.rollouts().forEach(r -> ids.add(r.id()));
     ids.addAll(o.orgBlocks());
-    return new ArrayList<>(ids);
+    ids.addAll(o.orgModes().keySet());
+    o.serverBlocks().values().forEach(ids::addAll);
+    o.serverModes().values().forEach(modes -> ids.addAll(modes.keySet()));
+    return ids;
   }
 }

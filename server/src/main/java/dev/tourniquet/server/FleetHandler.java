@@ -83,7 +83,10 @@ final class FleetHandler extends Handler.Abstract {
       if (!e.allowed().isEmpty()) {
         reply = reply.with("Allow", String.join(", ", e.allowed()));
       }
-      if (e.status() == 401) {
+      // The challenge is the API's: the dashboard's pages and its refresh authenticate with the session cookie,
+      // and its script reads the 401 itself.
+      String path = request.getHttpURI().getPath();
+      if (e.status() == 401 && path != null && path.startsWith("/api/")) {
         reply = reply.with("WWW-Authenticate", "Bearer realm=\"tourniquet\"");
       }
     } catch (SQLException e) {

@@ -98,8 +98,47 @@ final class JsonBodies {
     return node.getNodeType().name().toLowerCase(Locale.ROOT) + " " + abbreviate(node.toString());
   }
 
+  /**
+   * A value as an error message shows it: in quotes, abbreviated, and with every {@linkplain #invisible
+   * invisible} character written as its escape, so the message names it instead of acting on the text around
+   * it (a direction override in a refused name made the message itself read differently than it was).
+   */
   static String quote(String s) {
-    return "\"" + abbreviate(s).replace("\"", "\\\"") + "\"";
+    return "\"" + visible(abbreviate(s), true).replace("\"", "\\\"") + "\"";
+  }
+
+  /**
+   * Whether a character acts on the text around it instead of showing: a control character (C0, DEL, C1)
+   * or an invisible format character (Unicode category Cf: direction marks, embeddings, overrides and
+   * isolates, the Arabic letter mark, zero-width spaces and joiners). Such characters can make a name or a
+   * reason read as something else ("Trojan Source", CVE-2021-42574), or two names look the same.
+   */
+  static boolean invisible(int codePoint) {
+    int type = Character.getType(codePoint);
+    return type == Character.CONTROL || type == Character.FORMAT;
+  }
+
+  /**
+   * The text with every {@linkplain #invisible invisible} character replaced by a visible escape: a
+   * backslash, {@code u} and four hex digits (in braces beyond U+FFFF). Tabs and line breaks are kept when
+   * {@code escapeLineBreaks} is false: they show as what they are.
+   */
+  static String visible(String s, boolean escapeLineBreaks) {
+    StringBuilder out = null;
+    for (int i = 0; i < s.length(); ) {
+      int cp = s.codePointAt(i);
+      boolean escape = invisible(cp) && (escapeLineBreaks || (cp != '\t' && cp != '\n' && cp != '\r'));
+      if (escape && out == null) {
+        out = new StringBuilder(s.length() + 16).append(s, 0, i);
+      }
+      if (escape) {
+        out.append(cp <= 0xFFFF ? String.format(Locale.ROOT, "\\u%04X", cp) : String.format(Locale.ROOT, "\\u{%X}", cp));
+      } else if (out != null) {
+        out.appendCodePoint(cp);
+      }
+      i += Character.charCount(cp);
+    }
+    return out == null ? s : out.toString();
   }
 
   static String abbreviate(String s) {
@@ -181,6 +220,38 @@ final class JsonBodies {
       return Optional.of(v.asText());
     }
 
+    /**
+     * Like {@link #optText}, for text people read as a name (labels, notes): also refuses C1 controls and
+     * invisible format characters, naming the first one found. Agents' free text (reasons, versions, feed
+     * errors) is taken as it comes and shown with such characters escaped.
+     */
+    Optional<String> optPlainText(String name, int maxLength) throws HttpException {
+      JsonNode v = node.get(name);
+      if (v == null || v.isNull()) {
+        return Optional.empty();
+      }
+      return Optional.of(plainText(name, v, maxLength));
+    }
+
+    private String plainText(String name, JsonNode v, int maxLength) throws HttpException {
+      String expected = "a string of at most " + maxLength + " characters without control or invisible formatting"
+          + " characters";
+      if (!v.isTextual() || v.asText().length() > maxLength) {
+        throw error(name, expected, v);
+      }
+      String text = v.asText();
+      for (int i = 0; i < text.length(); ) {
+        int cp = text.codePointAt(i);
+        if (invisible(cp)) {
+          String charName = Character.getName(cp);
+          throw HttpException.badRequest("%s: field \"%s\": expected %s but found U+%04X%s at character %d", what,
+              field(name), expected, cp, charName == null ? "" : " " + charName, text.codePointCount(0, i) + 1);
+        }
+        i += Character.charCount(cp);
+      }
+      return text;
+    }
+
     /** Like {@link #optText} but line breaks and tabs are allowed: error messages from agents. */
     Optional<String> optMessage(String name, int maxLength) throws HttpException {
       JsonNode v = node.get(name);
@@ -235,7 +306,10 @@ final class JsonBodies {
       return Optional.of(t);
     }
 
-    /** An object of string values, keys and values checked, at most {@code max} entries. */
+    /**
+     * An object of string values, at most {@code max} entries: keys match the pattern, values are
+     * {@linkplain #optPlainText plain text}.
+     */
     Map<String, String> stringMap(String name, Pattern keyPattern, String keyDescription, int maxValue, int max)
         throws HttpException {
       JsonNode v = node.get(name);
@@ -253,11 +327,7 @@ final class JsonBodies {
           throw HttpException.badRequest("%s: field \"%s\": expected keys that are %s but found %s", what, field(name),
               keyDescription, quote(e.getKey()));
         }
-        JsonNode value = e.getValue();
-        if (!value.isTextual() || value.asText().length() > maxValue || hasControl(value.asText())) {
-          throw error(name + "." + e.getKey(), "a string of at most " + maxValue + " characters", value);
-        }
-        out.put(e.getKey(), value.asText());
+        out.put(e.getKey(), plainText(name + "." + e.getKey(), e.getValue(), maxValue));
       }
       return out;
     }

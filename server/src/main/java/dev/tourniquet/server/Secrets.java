@@ -10,7 +10,8 @@ import java.util.HexFormat;
 /**
  * Random secrets and their stored form. Every secret is 256 random bits, base64url, behind a short prefix
  * that says what it is ({@code tqe_} enrolment token, {@code tqa_} agent credential, {@code tqu_} user
- * token, {@code tqs_} dashboard session) so that a leaked one is recognised by secret scanners and in logs.
+ * token, {@code tqs_} dashboard session, {@code tqc_} its CSRF token, {@code tql_} a login form's token) so
+ * that a leaked one is recognised by secret scanners and in logs.
  * Only the SHA-256 of a secret is stored: for a uniformly random 256-bit value a fast hash is enough, a
  * slow password hash would add nothing.
  */
@@ -20,6 +21,7 @@ final class Secrets {
   static final String USER = "tqu_";
   static final String SESSION = "tqs_";
   static final String CSRF = "tqc_";
+  static final String LOGIN = "tql_";
 
   private static final SecureRandom RANDOM = new SecureRandom();
 

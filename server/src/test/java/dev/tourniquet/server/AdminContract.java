@@ -230,6 +230,14 @@ abstract class AdminContract extends ContractBase {
         Arguments.of("POST", "/api/v1/admin/enrolment-tokens", "{\"ttl\":\"P365D\"}", 400, "from PT1S to P30D"),
         Arguments.of("POST", "/api/v1/admin/enrolment-tokens", "{\"ttl\":\"PT0.5S\"}", 400, "whole seconds from PT1S"),
         Arguments.of("GET", "/api/v1/admin/audit?limit=0", null, 400, "query parameter limit"),
+        Arguments.of("POST", "/api/v1/admin/servers/web-01/labels", "{\"labels\":{\"ring\":\"\\u2066canary\"}}", 400,
+            "labels: field \"labels.ring\": expected a string of at most 200 characters without control or invisible"
+                + " formatting characters but found U+2066 LEFT-TO-RIGHT ISOLATE at character 1"),
+        Arguments.of("POST", "/api/v1/admin/servers/web-01/labels", "{\"labels\":{\"ring\":\"canary\\u009b\"}}", 400,
+            "found U+009B CONTROL SEQUENCE INTRODUCER at character 7"),
+        Arguments.of("POST", "/api/v1/admin/enrolment-tokens", "{\"note\":\"web farm \\u200fB\"}", 400,
+            "enrolment token: field \"note\": expected a string of at most 500 characters without control or invisible"
+                + " formatting characters but found U+200F RIGHT-TO-LEFT MARK at character 10"),
         // A body without the labels, or with null, used to clear every label, the ring with them.
         Arguments.of("POST", "/api/v1/admin/servers/web-01/labels", "{}", 400,
             "labels: field \"labels\": expected an object of at most 32 string values ({} removes every label)"

@@ -309,6 +309,19 @@ abstract class AgentContract extends ContractBase {
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"Ring\":\"x\"}}", 400, "expected keys"),
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"ring\":7}}", 400, "labels.ring"),
         Arguments.of("{\"token\":\"tqe_wrong\",\"server\":\"web-01\"}", 401, "enrolment token"),
+        // Names and labels are shown to operators: a direction override or an invisible character could make
+        // one read as another ("Trojan Source"). Refused with the code point, as JSON escapes or as they are.
+        Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-\u202E10\"}", 400,
+            "field \"server\": expected a server name (letters, digits, '.', '_', '-'; at most 253) but found the string"
+                + " \"web-\\u202E10\""),
+        Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"ring\":\"canary\\u202e\"}}", 400,
+            "enrolment: field \"labels.ring\": expected a string of at most 200 characters without control or invisible"
+                + " formatting characters but found U+202E RIGHT-TO-LEFT OVERRIDE at character 7"),
+        Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"site\":\"par\u0085is\"}}", 400,
+            "field \"labels.site\": expected a string of at most 200 characters without control or invisible formatting"
+                + " characters but found U+0085 NEXT LINE (NEL) at character 4"),
+        Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"ring\":\"cana\\u200bry\"}}", 400,
+            "found U+200B ZERO WIDTH SPACE at character 5"),
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"x\":\"" + "a".repeat(20_000) + "\"}}",
             413, "at most 16384 bytes"));
   }

@@ -1,9 +1,14 @@
 package dev.tourniquet.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,8 +21,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
+import org.openqa.selenium.NoAlertPresentException;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.TimeoutException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -305,11 +312,9 @@ class DashboardBrowserTest {
 
   /** Logs in as the first admin with a plain HTTP client; returns the Set-Cookie header of the session. */
   private String logInOverHttp() throws Exception {
-    HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
-        HttpResponse.BodyHandlers.ofString());
-    return login.headers().firstValue("Set-Cookie").orElseThrow();
+    HttpResponse<String> login = Fixture.logIn(fleet.http, fleet.server.uri(), fleet.adminToken);
+    return login.headers().allValues("Set-Cookie").stream().filter(c -> c.startsWith(Dashboard.COOKIE + "=")).findFirst()
+        .orElseThrow();
   }
 
   @Test
@@ -468,6 +473,118 @@ class DashboardBrowserTest {
     assertThat(body().getAttribute("data-refresh")).isEqualTo("ended");
     notice.findElement(By.tagName("a")).click();
     wait.until(ExpectedConditions.presenceOfElementLocated(By.id("token")));
+  }
+
+  /**
+   * Serves one hostile page at {@code /}: a form that posts to the fleet server's login with the attacker's
+   * token, after setting any cookies given (a site on the same host can set cookies the fleet server gets).
+   */
+  private static HttpServer hostilePage(String action, String fields, String... setCookies) throws Exception {
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", exchange -> {
+      byte[] page = ("<!DOCTYPE html><html><body><form method=\"post\" action=\"" + action + "\">" + fields
+          + "<button id=\"go\">Win a prize</button></form></body></html>").getBytes(StandardCharsets.UTF_8);
+      for (String c : setCookies) {
+        exchange.getResponseHeaders().add("Set-Cookie", c);
+      }
+      exchange.getResponseHeaders().add("Content-Type", "text/html; charset=utf-8");
+      exchange.sendResponseHeaders(200, page.length);
+      exchange.getResponseBody().write(page);
+      exchange.close();
+    });
+    server.start();
+    return server;
+  }
+
+  @Test
+  void anotherSitesFormCannotLogTheBrowserInAsSomeoneElse() throws Exception {
+    // Login CSRF: the victim would work on the attacker's dashboard session, trusting what it shows, and the
+    // attacker would see in the audit log what the victim did there.
+    String mallory = fleet.user("mallory", "viewer");
+    String login = fleet.uri("/login").toString();
+    String known = Secrets.newSecret(Secrets.LOGIN);
+    // From another site (localhost is not 127.0.0.1), and from another port of the same host, which can set a
+    // login cookie it knows for 127.0.0.1.
+    HttpServer crossSite = hostilePage(login, "<input type=\"hidden\" name=\"token\" value=\"" + mallory + "\">");
+    HttpServer sameSite = hostilePage(login, "<input type=\"hidden\" name=\"token\" value=\"" + mallory + "\">"
+        + "<input type=\"hidden\" name=\"csrf\" value=\"" + known + "\">", Dashboard.LOGIN_COOKIE + "=" + known
+        + "; Path=/login");
+    try {
+      for (String page : List.of("http://localhost:" + crossSite.getAddress().getPort() + "/",
+          "http://127.0.0.1:" + sameSite.getAddress().getPort() + "/")) {
+        browser.get(page);
+        wait.until(ExpectedConditions.elementToBeClickable(By.id("go"))).click();
+        // The fleet server's answer: a login page or a dashboard (the hostile page has neither id).
+        wait.until(d -> !d.findElements(By.id("token")).isEmpty() || !d.findElements(By.id("who")).isEmpty());
+        screenshot(page.contains("localhost") ? "login-csrf-cross-site" : "login-csrf-same-site");
+        List<String> said = browser.findElements(By.id("login-error")).stream().map(WebElement::getText).toList();
+
+        // The victim opens the dashboard: the login page, not mallory's dashboard.
+        browser.get(fleet.uri("/dashboard").toString());
+        wait.until(d -> !d.findElements(By.id("token")).isEmpty() || !d.findElements(By.id("who")).isEmpty());
+        assertThat(browser.findElements(By.id("who"))).as("logged in by %s as", page).extracting(WebElement::getText)
+            .isEmpty();
+        assertThat(browser.manage().getCookieNamed(Dashboard.COOKIE)).as(page).isNull();
+        assertThat(said).as(page).singleElement().asString().startsWith("login: expected");
+      }
+    } finally {
+      crossSite.stop(0);
+      sameSite.stop(0);
+    }
+    // The victim's own login still works, from the page the refusal left open.
+    logIn(fleet.adminToken);
+    assertThat(wait.until(ExpectedConditions.presenceOfElementLocated(By.id("who"))).getText()).isEqualTo("admin (admin)");
+  }
+
+  @Test
+  void theLoginFormWorksAfterItsCookieIsGoneOnceThePageIsReloaded() throws Exception {
+    browser.get(fleet.uri("/login").toString());
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("token")));
+    browser.manage().deleteAllCookies(); // the login page was left open longer than its cookie lives
+    browser.findElement(By.id("token")).sendKeys(fleet.adminToken);
+    browser.findElement(By.id("login")).click();
+
+    assertThat(wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-error"))).getText())
+        .contains("expected the login cookie of this server's login page but found none");
+    screenshot("login-expired");
+    // The refusal is a login page with a new form.
+    browser.findElement(By.id("token")).sendKeys(fleet.adminToken);
+    browser.findElement(By.id("login")).click();
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+  }
+
+  /** The open dialog's text, or null when none is open. */
+  private String alertText() {
+    try {
+      return browser.switchTo().alert().getText();
+    } catch (NoAlertPresentException e) {
+      return null;
+    }
+  }
+
+  @Test
+  @Tag(LIVE)
+  void aConfirmationStaysOpenWhileRefreshesComeDueAndItsActionIsDoneOnceAccepted() throws Exception {
+    logIn(fleet.user("olga", "operator"));
+    wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("th.mitigation[data-id='M2'] button")));
+    wait.until(ExpectedConditions.textMatches(By.id("refresh-status"), java.util.regex.Pattern.compile("^Updated ")));
+    // A change the next refresh would bring: the matrix the button is in would be replaced.
+    report(web2, "web-02", "[{\"id\":\"M1\",\"revision\":1,\"kind\":\"request-rules\",\"status\":\"Applied\","
+        + "\"reason\":\"ok\"}]");
+
+    browser.findElement(By.cssSelector("th.mitigation[data-id='M2'] button")).click();
+    String question = wait.until(ExpectedConditions.alertIsPresent()).getText();
+    assertThat(question).startsWith("Block M2 in the whole organisation?");
+    // Three refresh periods pass with the dialog open: window.confirm holds the page's script, so no refresh
+    // runs under it, and one under way when the button was pressed is thrown away.
+    assertThatThrownBy(() -> new WebDriverWait(browser, Duration.ofSeconds(3)).until(d -> !question.equals(alertText())))
+        .as("the dialog was lost or changed").isInstanceOf(TimeoutException.class);
+    assertThat(fleet.adminGet("/api/v1/admin/policy").get("blocked")).as("nothing done before the answer").isEmpty();
+
+    browser.switchTo().alert().accept();
+    wait.until(ExpectedConditions.textToBe(By.id("org-blocked"), "M2"));
+    assertThat(fleet.adminGet("/api/v1/admin/policy").get("blocked").toString()).isEqualTo("[\"M2\"]");
+    assertThat(live(By.cssSelector("tr.server[data-server='web-02']"), "class")).doesNotContain("has-failure");
   }
 
   @Test

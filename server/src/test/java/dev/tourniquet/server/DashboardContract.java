@@ -3,6 +3,7 @@ package dev.tourniquet.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -27,13 +28,7 @@ abstract class DashboardContract extends ContractBase {
   }
 
   private static String logIn(Fixture fleet) throws Exception {
-    HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
-        HttpResponse.BodyHandlers.ofString());
-    assertThat(login.statusCode()).as(login.body()).isEqualTo(303);
-    String setCookie = login.headers().firstValue("Set-Cookie").orElseThrow();
-    return setCookie.substring(0, setCookie.indexOf(';'));
+    return fleet.session(fleet.adminToken);
   }
 
   private HttpResponse<String> page(String cookie, String path) throws Exception {
@@ -157,6 +152,198 @@ abstract class DashboardContract extends ContractBase {
     }
     fleet.clock.advance(Duration.ofMinutes(20));
     assertLoggedOut(page(cookie, "/dashboard"));
+  }
+
+  // Login CSRF: a hostile page's form could log the victim's browser in as the attacker, whose dashboard the
+  // victim would then trust (and whose session would see what the victim does there).
+
+  private HttpResponse<String> postLogin(String cookie, String body, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(fleet.uri("/login")).header("Accept", "text/html")
+        .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString(body));
+    if (cookie != null) {
+      b.header("Cookie", cookie);
+    }
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return fleet.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static void assertNoSession(HttpResponse<String> r) {
+    assertThat(r.headers().allValues("Set-Cookie")).as("cookies set").noneMatch(c -> c.startsWith(Dashboard.COOKIE + "="));
+  }
+
+  @Test
+  void loginWithoutTheLoginPagesTokenIsRefusedWithAPageThatCarriesANewForm() throws Exception {
+    HttpResponse<String> refused = postLogin(null, "token=" + fleet.adminToken);
+
+    assertThat(refused.statusCode()).isEqualTo(403);
+    assertNoSession(refused);
+    assertThat(refused.headers().firstValue("Content-Type")).hasValue("text/html; charset=utf-8");
+    assertThat(refused.body()).contains("id=\"login-error\"").contains("login: expected the login cookie of this"
+        + " server&#39;s login page but found none");
+    // The refusal is itself a login page with a new form: logging in from it works.
+    HttpResponse<String> again = Fixture.LoginForm.of(refused).send(fleet.http, fleet.server.uri(), fleet.adminToken);
+    assertThat(again.statusCode()).as(again.body()).isEqualTo(303);
+  }
+
+  @Test
+  void loginWhoseFormFieldIsNotItsCookiesTokenIsRefused() throws Exception {
+    Fixture.LoginForm mine = Fixture.loginForm(fleet.http, fleet.server.uri());
+    Fixture.LoginForm attackers = Fixture.loginForm(fleet.http, fleet.server.uri());
+    assertThat(mine.csrf()).isNotEqualTo(attackers.csrf()).startsWith(Secrets.LOGIN);
+
+    for (String body : List.of("csrf=" + attackers.csrf(), "csrf=", "csrf=tql_forged", "")) {
+      HttpResponse<String> r = postLogin(mine.cookie(), body + (body.isEmpty() ? "" : "&") + "token=" + fleet.adminToken);
+      assertThat(r.statusCode()).as(body).isEqualTo(403);
+      assertNoSession(r);
+      assertThat(r.body()).as(body).contains("login: expected the form of the login page this browser opened");
+      // The browser keeps its token: the refusal's form is one it can send.
+      assertThat(Fixture.LoginForm.of(r)).as(body).isEqualTo(mine);
+    }
+    assertThat(fleet.server.database().read(c -> Database.queryOne(c, "SELECT COUNT(*) FROM dashboard_sessions",
+        rs -> rs.getLong(1))).orElseThrow()).isZero();
+  }
+
+  @Test
+  void loginSentFromAnotherSiteIsRefusedEvenWithTheRightTokens() throws Exception {
+    // A site that shares the host (another port, a sibling subdomain) can set the login cookie to a value it
+    // knows; the browser says where the form came from.
+    Fixture.LoginForm form = Fixture.loginForm(fleet.http, fleet.server.uri());
+    String body = "csrf=" + form.csrf() + "&token=" + fleet.adminToken;
+    for (String site : List.of("cross-site", "same-site")) {
+      HttpResponse<String> r = postLogin(form.cookie(), body, "Sec-Fetch-Site", site);
+      assertThat(r.statusCode()).as(site).isEqualTo(403);
+      assertNoSession(r);
+      assertThat(r.body()).contains("login: expected a form sent from this server&#39;s own login page (Sec-Fetch-Site:"
+          + " same-origin) but found Sec-Fetch-Site: " + site);
+    }
+    assertThat(postLogin(form.cookie(), body, "Sec-Fetch-Site", "same-origin").statusCode()).isEqualTo(303);
+  }
+
+  @Test
+  void theLoginPagesCookieIsHttpOnlyStrictShortLivedAndKeptOnReload() throws Exception {
+    HttpResponse<String> first = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    String setCookie = first.headers().firstValue("Set-Cookie").orElseThrow();
+    assertThat(setCookie).matches(Dashboard.LOGIN_COOKIE + "=tql_[A-Za-z0-9_-]{43}; Path=/login; HttpOnly;"
+        + " SameSite=Strict; Max-Age=3600");
+    Fixture.LoginForm form = Fixture.LoginForm.of(first);
+    assertThat(form.cookie()).isEqualTo(Dashboard.LOGIN_COOKIE + "=" + form.csrf());
+
+    // Two tabs on the login page: the second keeps the first's token, so both forms work.
+    HttpResponse<String> reload = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login")).header("Cookie",
+        form.cookie()).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(Fixture.LoginForm.of(reload)).isEqualTo(form);
+    // A cookie that is not one of ours is replaced.
+    HttpResponse<String> odd = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login")).header("Cookie",
+        Dashboard.LOGIN_COOKIE + "=x").build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(Fixture.LoginForm.of(odd).csrf()).startsWith(Secrets.LOGIN).isNotEqualTo(form.csrf());
+  }
+
+  @Test
+  void theRefreshsUnauthorisedAnswerCarriesNoBearerChallenge() throws Exception {
+    // The dashboard's refresh is the page's script with a session cookie, not an API client with a token.
+    HttpResponse<String> live = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/live"))
+        .header("Accept", "text/html").build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(live.statusCode()).isEqualTo(401);
+    assertThat(live.headers().firstValue("WWW-Authenticate")).isEmpty();
+    assertThat(Fixture.json(live).get("error").asText()).contains("session has ended");
+    HttpResponse<String> action = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
+        .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("csrf=x"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(action.statusCode()).isEqualTo(401);
+    assertThat(action.headers().firstValue("WWW-Authenticate")).isEmpty();
+    // The API keeps its challenge.
+    assertThat(fleet.get("/api/v1/admin/whoami", null).headers().firstValue("WWW-Authenticate"))
+        .hasValue("Bearer realm=\"tourniquet\"");
+  }
+
+  // The matrix's columns.
+
+  private static final Pattern COLUMN = Pattern.compile("<th class=\"mitigation\" data-id=\"([^\"]+)\">");
+
+  private static List<String> columns(String page) {
+    List<String> out = new ArrayList<>();
+    Matcher m = COLUMN.matcher(page);
+    while (m.find()) {
+      out.add(m.group(1));
+    }
+    return out;
+  }
+
+  private static String row(String page, String server) {
+    int at = page.indexOf("<tr class=\"server");
+    int start = page.indexOf("data-server=\"" + server + "\"", at);
+    return page.substring(start, page.indexOf("</tr>", start));
+  }
+
+  @Test
+  void idsOnlyAnAgentReportsAreCountedInItsRowAndMakeNoColumn() throws Exception {
+    // One agent (buggy or compromised) may report 2,000 ids: each was a column on every viewer's page.
+    String credential = fleet.enrol("web-01", "{}");
+    fleet.enrol("web-02", "{}");
+    fleet.adminPost("/api/v1/admin/servers/web-02/block", "{\"id\":\"LOCAL-7\"}");
+    fleet.adminPost("/api/v1/admin/org/mode", "{\"id\":\"VENDOR-3\",\"mode\":\"audit\"}");
+    StringBuilder rows = new StringBuilder("[{\"id\":\"M1\",\"revision\":1,\"kind\":\"request-rules\",\"status\":"
+        + "\"Applied\",\"reason\":\"ok\"},{\"id\":\"LOCAL-7\",\"revision\":2,\"status\":\"Blocked\",\"reason\":\"blocked\"}");
+    for (int i = 1; i <= 1998; i++) {
+      rows.append(",{\"id\":\"X-").append(String.format("%04d", i)).append("\",\"revision\":1,\"status\":\"")
+          .append(i <= 3 ? "Failed" : "Applied").append("\",\"reason\":\"odd\"}");
+    }
+    HttpResponse<String> report = fleet.post("/api/v1/agent/report", credential, "{\"server\":\"web-01\","
+        + "\"agentVersion\":\"0.1.0\",\"feedHealth\":\"ok\",\"dataCollection\":true,\"mitigations\":" + rows + "]}");
+    assertThat(report.statusCode()).as(report.body()).isEqualTo(204);
+
+    String page = page(logIn(), "/dashboard").body();
+
+    // The hosted feed's ids, and those the organisation's policy names.
+    assertThat(columns(page)).containsExactly("LOCAL-7", "M1", "M2", "VENDOR-3");
+    String web01 = row(page, "web-01");
+    assertThat(web01).contains(">1998 unknown (3 Failed)<")
+        .contains("title=\"Reported by this server, listed in no hosted feed: X-0001.1 Failed, X-0002.1 Failed,"
+            + " X-0003.1 Failed, X-0004.1 Applied,")
+        .contains("X-0020.1 Applied and 1978 more\"").doesNotContain("X-0021");
+    assertThat(row(page, "web-02")).contains("<td class=\"unknown\"></td>");
+    String attention = page.substring(page.indexOf("<section id=\"attention\">"), page.indexOf("<section id=\"matrix-section\">"));
+    assertThat(attention).contains("<li class=\"failed\">web-01: X-0001.1, X-0002.1, X-0003.1 Failed (listed in no"
+        + " hosted feed)</li>");
+    assertThat(page.length()).as("the page's size").isLessThan(40_000);
+    // The admin API keeps everything the agent reported.
+    assertThat(fleet.adminGet("/api/v1/admin/servers/web-01").get("mitigations")).hasSize(2000);
+  }
+
+  // Characters that make a row read differently than it is ("Trojan Source"): shown, never applied.
+
+  /** The first control (but tab and line breaks) or invisible format character in the text, or -1. */
+  private static int firstInvisible(String text) {
+    return text.codePoints().filter(cp -> (Character.getType(cp) == Character.CONTROL && cp != '\t' && cp != '\n'
+        && cp != '\r') || Character.getType(cp) == Character.FORMAT).findFirst().orElse(-1);
+  }
+
+  @Test
+  void directionOverridesAndControlsFromAgentsAreShownAsEscapes() throws Exception {
+    String credential = fleet.enrol("web-01", "{}");
+    String rlo = "\u202E";
+    HttpResponse<String> report = fleet.post("/api/v1/agent/report", credential, "{\"server\":\"web-01\","
+        + "\"agentVersion\":\"0.1.0\",\"productVersion\":\"15.2\\u200f.1\",\"feedHealth\":\"timeout\\u0085\\u2066at"
+        + " mirror\",\"dataCollection\":true,\"mitigations\":[{\"id\":\"M1\",\"revision\":1,\"status\":\"Failed\","
+        + "\"reason\":\"probe " + rlo + "exe.gnp\"}]}");
+    assertThat(report.statusCode()).as(report.body()).isEqualTo(204);
+    // A label stored before labels were checked.
+    fleet.server.database().transaction(c -> Database.update(c, "UPDATE agents SET ring = ? WHERE server_name = ?",
+        "cana\u200Bry\u202E", "web-01"));
+
+    String page = page(logIn(), "/dashboard").body();
+
+    assertThat(firstInvisible(page)).as("an invisible character on the page, as a code point").isEqualTo(-1);
+    assertThat(page).contains("title=\"probe \\u202Eexe.gnp\"").contains("web-01: M1.1 Failed: probe \\u202Eexe.gnp")
+        .contains("web-01: feed: timeout\\u0085\\u2066at mirror").contains(">15.2\\u200F.1<")
+        .contains("<td>cana\\u200Bry\\u202E</td>");
+    // The admin API gives the values as they are.
+    JsonNode server = fleet.adminGet("/api/v1/admin/servers/web-01");
+    assertThat(server.get("mitigations").get(0).get("reason").asText()).isEqualTo("probe " + rlo + "exe.gnp");
+    assertThat(server.get("productVersion").asText()).isEqualTo("15.2\u200F.1");
   }
 
   @Test

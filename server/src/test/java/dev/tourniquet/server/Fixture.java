@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -15,6 +16,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.function.UnaryOperator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A running fleet server for one test: a temp data directory, a published feed named {@code default},
@@ -100,6 +103,50 @@ final class Fixture implements AutoCloseable {
 
   static JsonNode json(HttpResponse<String> response) throws IOException {
     return JsonBodies.MAPPER.readTree(response.body());
+  }
+
+  /** The login page's form: the login cookie it set ({@code tq_login=…}) and the form's own copy of it. */
+  record LoginForm(String cookie, String csrf) {
+    private static final Pattern FIELD = Pattern.compile("<input type=\"hidden\" name=\"csrf\" value=\"([^\"]*)\">");
+
+    /** Reads the form from a page that carries one: the login page, or a refused login's page. */
+    static LoginForm of(HttpResponse<String> page) {
+      String setCookie = page.headers().allValues("Set-Cookie").stream().filter(c -> c.startsWith(Dashboard.LOGIN_COOKIE
+          + "=")).findFirst().orElseThrow(() -> new AssertionError("no login cookie in " + page.headers().map()));
+      Matcher field = FIELD.matcher(page.body());
+      assertThat(field.find()).as("the login form's csrf field in %s", page.body()).isTrue();
+      return new LoginForm(setCookie.substring(0, setCookie.indexOf(';')), field.group(1));
+    }
+
+    /** Sends this form with a user token, as the browser that holds the cookie does. */
+    HttpResponse<String> send(HttpClient http, URI server, String token) throws IOException, InterruptedException {
+      return http.send(HttpRequest.newBuilder(server.resolve("/login")).timeout(TIMEOUT).header("Cookie", cookie)
+          .header("Content-Type", "application/x-www-form-urlencoded").header("Accept", "text/html")
+          .POST(HttpRequest.BodyPublishers.ofString("csrf=" + URLEncoder.encode(csrf, StandardCharsets.UTF_8)
+              + "&token=" + URLEncoder.encode(token, StandardCharsets.UTF_8))).build(), HttpResponse.BodyHandlers.ofString());
+    }
+  }
+
+  /** Opens the login page as a browser does. */
+  static LoginForm loginForm(HttpClient http, URI server) throws IOException, InterruptedException {
+    HttpResponse<String> page = http.send(HttpRequest.newBuilder(server.resolve("/login")).timeout(TIMEOUT)
+        .header("Accept", "text/html").build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(page.statusCode()).as(page.body()).isEqualTo(200);
+    return LoginForm.of(page);
+  }
+
+  /** Logs in to the dashboard as a browser does: the login page, then its form. Returns the form's answer. */
+  static HttpResponse<String> logIn(HttpClient http, URI server, String token) throws IOException, InterruptedException {
+    return loginForm(http, server).send(http, server, token);
+  }
+
+  /** Logs in to the dashboard with a user token; returns the session cookie to send back ({@code tq_session=…}). */
+  String session(String token) throws Exception {
+    HttpResponse<String> login = logIn(http, server.uri(), token);
+    assertThat(login.statusCode()).as(login.body()).isEqualTo(303);
+    String setCookie = login.headers().allValues("Set-Cookie").stream().filter(c -> c.startsWith(Dashboard.COOKIE + "="))
+        .findFirst().orElseThrow();
+    return setCookie.substring(0, setCookie.indexOf(';'));
   }
 
   /** Issues an enrolment token as the first admin. */

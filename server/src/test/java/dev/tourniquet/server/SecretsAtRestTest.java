@@ -30,12 +30,8 @@ class SecretsAtRestTest {
       String credential = Fixture.json(enrolled).get("credential").asText();
       String unused = fleet.enrolmentToken();
       String user = fleet.user("olga", "operator");
-      HttpResponse<String> login = fleet.http.send(java.net.http.HttpRequest.newBuilder(fleet.uri("/login"))
-          .header("Content-Type", "application/x-www-form-urlencoded")
-          .POST(java.net.http.HttpRequest.BodyPublishers.ofString("token=" + user)).build(),
-          HttpResponse.BodyHandlers.ofString());
-      String cookie = login.headers().firstValue("Set-Cookie").orElseThrow();
-      String session = cookie.substring(cookie.indexOf('=') + 1, cookie.indexOf(';'));
+      String cookie = fleet.session(user);
+      String session = cookie.substring(cookie.indexOf('=') + 1);
       assertThat(fleet.policy(credential).get("blocked")).isEmpty();
 
       List<String> stored = new ArrayList<>();

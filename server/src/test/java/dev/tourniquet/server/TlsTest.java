@@ -48,14 +48,12 @@ class TlsTest {
 
       HttpResponse<String> policy = trusting.send(HttpRequest.newBuilder(fleet.uri("/api/v1/admin/whoami"))
           .header("Authorization", "Bearer " + fleet.adminToken).build(), HttpResponse.BodyHandlers.ofString());
-      HttpResponse<String> login = trusting.send(HttpRequest.newBuilder(fleet.uri("/login"))
-          .header("Content-Type", "application/x-www-form-urlencoded")
-          .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
-          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> login = Fixture.logIn(trusting, fleet.server.uri(), fleet.adminToken);
 
       assertThat(policy.statusCode()).isEqualTo(200);
       assertThat(login.headers().firstValue("Set-Cookie")).hasValueSatisfying(c -> assertThat(c)
           .contains("HttpOnly").contains("SameSite=Strict").contains("Secure"));
+      assertThat(loginCookie(trusting, fleet)).contains("HttpOnly").contains("SameSite=Strict").endsWith("; Secure");
       try {
         fleet.http.send(HttpRequest.newBuilder(fleet.uri("/healthz")).build(), HttpResponse.BodyHandlers.ofString());
         throw new AssertionError("a client that does not trust the certificate must fail the handshake");
@@ -70,6 +68,7 @@ class TlsTest {
     try (Fixture fleet = new Fixture(dir, Backend.h2(), b -> b.behindHttpsProxy())) {
       assertThat(fleet.server.uri().getScheme()).isEqualTo("http");
       assertThat(logInOverHttp(fleet)).contains("HttpOnly").contains("SameSite=Strict").contains("; Secure");
+      assertThat(loginCookie(fleet.http, fleet)).contains("HttpOnly").contains("SameSite=Strict").endsWith("; Secure");
     }
   }
 
@@ -78,15 +77,20 @@ class TlsTest {
     // A browser would never send a Secure cookie back over the plain connection, so login would loop.
     try (Fixture fleet = new Fixture(dir, Backend.h2())) {
       assertThat(logInOverHttp(fleet)).contains("HttpOnly").doesNotContain("Secure");
+      assertThat(loginCookie(fleet.http, fleet)).contains("HttpOnly").doesNotContain("Secure");
     }
   }
 
   private static String logInOverHttp(Fixture fleet) throws Exception {
-    HttpResponse<String> login = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString("token=" + fleet.adminToken)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> login = Fixture.logIn(fleet.http, fleet.server.uri(), fleet.adminToken);
     assertThat(login.statusCode()).isEqualTo(303);
     return login.headers().firstValue("Set-Cookie").orElseThrow();
+  }
+
+  /** The login page's cookie, which carries the login form's CSRF token: marked Secure exactly as the session's. */
+  private static String loginCookie(HttpClient http, Fixture fleet) throws Exception {
+    HttpResponse<String> page = http.send(HttpRequest.newBuilder(fleet.uri("/login")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    return page.headers().firstValue("Set-Cookie").orElseThrow();
   }
 }

@@ -270,15 +270,28 @@ class QuickstartCommandTest {
 
   /** Logs in to the dashboard with the token, as a person does, and returns the page. */
   private String dashboard(URI server, String token) throws Exception {
-    HttpResponse<String> login = http.send(HttpRequest.newBuilder(server.resolve("/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString("token=" + URLEncoder.encode(token, StandardCharsets.UTF_8))).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> login = logIn(http, server, token);
     assertThat(login.statusCode()).as(login.body()).isEqualTo(303);
     String cookie = login.headers().firstValue("Set-Cookie").orElseThrow().split(";", 2)[0];
     HttpResponse<String> page = http.send(HttpRequest.newBuilder(server.resolve("/dashboard")).header("Cookie", cookie)
         .build(), HttpResponse.BodyHandlers.ofString());
     assertThat(page.statusCode()).isEqualTo(200);
     return page.body();
+  }
+
+  /**
+   * Logs in to the dashboard as a browser does: the login page sets a cookie whose token its form carries too
+   * (login CSRF), then the form is sent with the user token.
+   */
+  private static HttpResponse<String> logIn(HttpClient http, URI server, String token) throws Exception {
+    HttpResponse<String> page = http.send(HttpRequest.newBuilder(server.resolve("/login")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    String cookie = page.headers().firstValue("Set-Cookie").orElseThrow().split(";", 2)[0];
+    Matcher csrf = Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"").matcher(page.body());
+    assertThat(csrf.find()).as(page.body()).isTrue();
+    return http.send(HttpRequest.newBuilder(server.resolve("/login")).header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("csrf=" + csrf.group(1) + "&token="
+            + URLEncoder.encode(token, StandardCharsets.UTF_8))).build(), HttpResponse.BodyHandlers.ofString());
   }
 }
