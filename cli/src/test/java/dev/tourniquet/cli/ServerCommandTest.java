@@ -279,9 +279,7 @@ class ServerCommandTest {
     String token = Files.readString(dir.resolve("data/admin.token")).trim();
     HttpClient http = HttpClient.newHttpClient();
 
-    HttpResponse<String> login = http.send(HttpRequest.newBuilder(uri.resolve("/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString("token=" + token)).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> login = logIn(http, uri, token);
     HttpResponse<String> ended = http.send(HttpRequest.newBuilder(uri.resolve("/dashboard/live")).build(),
         HttpResponse.BodyHandlers.ofString());
 

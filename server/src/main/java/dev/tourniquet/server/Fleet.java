@@ -422,11 +422,19 @@ final class Fleet {
     return out;
   }
 
+  /** The most columns the ids agents report can take when no hosted feed lists a mitigation. */
+  static final int REPORTED_COLUMNS = 30;
+
   /**
    * The mitigations the dashboard gives a column, sorted: those the hosted feeds list, and those the
    * organisation's policy names (blocked or with a mode, for the organisation or one server). Not the ids
    * only agents report: one agent, buggy or compromised, may report 2,000, and each would have been a column
    * on every viewer's page. The dashboard counts those in the reporting server's row instead.
+   *
+   * <p>When no hosted feed lists any mitigation (the agents read a feed served elsewhere), what agents report
+   * is all there is to name columns by: then the {@value #REPORTED_COLUMNS} ids reported by the most servers
+   * are columns too, so that a mitigation the fleet applies has one and a single agent still cannot widen the
+   * page beyond that.
    */
   static java.util.SortedSet<String> columnIds(Overview o) {
     java.util.TreeSet<String> ids = new java.util.TreeSet<>();
@@ -435,6 +443,14 @@ final class Fleet {
     ids.addAll(o.orgModes().keySet());
     o.serverBlocks().values().forEach(ids::addAll);
     o.serverModes().values().forEach(modes -> ids.addAll(modes.keySet()));
+    if (o.rollouts().isEmpty()) {
+      Map<String, Integer> servers = new java.util.HashMap<>();
+      o.reports().values().forEach(rows -> rows.stream().map(Agents.MitigationReport::id).distinct()
+          .forEach(id -> servers.merge(id, 1, Integer::sum)));
+      servers.entrySet().stream()
+          .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+          .limit(REPORTED_COLUMNS).forEach(e -> ids.add(e.getKey()));
+    }
     return ids;
   }
 }

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -311,6 +312,37 @@ abstract class DashboardContract extends ContractBase {
     assertThat(page.length()).as("the page's size").isLessThan(40_000);
     // The admin API keeps everything the agent reported.
     assertThat(fleet.adminGet("/api/v1/admin/servers/web-01").get("mitigations")).hasSize(2000);
+  }
+
+  @Test
+  void withNoHostedMitigationTheIdsTheMostServersReportAreColumnsUpToALimit() throws Exception {
+    // Agents that read a feed served elsewhere: what they report is all there is to name columns by.
+    try (Fixture other = new Fixture(dir.resolve("other"), backend(), Map.of(), b -> b)) {
+      for (String server : List.of("web-01", "web-02")) {
+        String credential = other.enrol(server, "{}");
+        StringBuilder rows = new StringBuilder("[{\"id\":\"M1\",\"revision\":1,\"status\":\"Applied\",\"reason\":\"ok\"}");
+        // web-01 also reports 40 ids nobody else does.
+        for (int i = 1; server.equals("web-01") && i <= 40; i++) {
+          rows.append(",{\"id\":\"X-").append(String.format("%02d", i)).append("\",\"revision\":1,\"status\":")
+              .append("\"Applied\",\"reason\":\"odd\"}");
+        }
+        HttpResponse<String> report = other.post("/api/v1/agent/report", credential, "{\"server\":\"" + server
+            + "\",\"agentVersion\":\"0.1.0\",\"feedHealth\":\"ok\",\"dataCollection\":true,\"mitigations\":" + rows
+            + "]}");
+        assertThat(report.statusCode()).as(report.body()).isEqualTo(204);
+      }
+
+      String page = page(other, logIn(other), "/dashboard").body();
+
+      // M1, reported by both, and the first 29 of web-01's own in id order: 30 in all; the other 11 are Unknown.
+      List<String> expected = new java.util.ArrayList<>(List.of("M1"));
+      for (int i = 1; i <= Fleet.REPORTED_COLUMNS - 1; i++) {
+        expected.add(String.format("X-%02d", i));
+      }
+      assertThat(columns(page)).containsExactlyElementsOf(expected);
+      assertThat(row(page, "web-01")).contains(">11 unknown<");
+      assertThat(row(page, "web-02")).contains("<td class=\"unknown\"></td>");
+    }
   }
 
   // Characters that make a row read differently than it is ("Trojan Source"): shown, never applied.

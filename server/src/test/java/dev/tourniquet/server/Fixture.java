@@ -39,9 +39,15 @@ final class Fixture implements AutoCloseable {
   }
 
   Fixture(Path dir, Backend backend, UnaryOperator<FleetServer.Settings.Builder> settings) throws Exception {
+    this(dir, backend, Map.of("M1", 1, "M2", 1), settings);
+  }
+
+  /** A fixture whose hosted feed publishes these revisions (none: a feed that lists no mitigation). */
+  Fixture(Path dir, Backend backend, Map<String, Integer> published, UnaryOperator<FleetServer.Settings.Builder> settings)
+      throws Exception {
     this.dir = dir;
     this.backend = backend;
-    this.feed = new TestFeed(dir.resolve("repo")).publish(Map.of("M1", 1, "M2", 1));
+    this.feed = new TestFeed(dir.resolve("repo")).publish(published);
     FleetServer.Settings.Builder b = FleetServer.Settings.builder(dir.resolve("data"))
         .listen("127.0.0.1", 0)
         .feed("default", feed.published())
