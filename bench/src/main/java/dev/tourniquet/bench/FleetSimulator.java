@@ -577,12 +577,18 @@ public final class FleetSimulator {
       return n;
     }
 
-    /** Milliseconds from t0 for each agent, sorted; Long.MAX_VALUE for none or for one before t0. */
+    /**
+     * Milliseconds from t0 for each agent, sorted; Long.MAX_VALUE for none. One noted before t0 counts as 0:
+     * the server's directory watch can see the new timestamp, and push its hint, before {@code publish()} has
+     * returned (it syncs the directory and clears the staged files after the file is in place), and the probe is
+     * armed only just before the publish, so nothing earlier is noted. Counting those as missing made "first hint
+     * p99" read "none" in runs where every agent had its hint.
+     */
     long[] latencies(AtomicLongArray at, long t0) {
       long[] out = new long[at.length()];
       for (int i = 0; i < out.length; i++) {
         long t = at.get(i);
-        out[i] = t == 0 || t - t0 < 0 ? Long.MAX_VALUE : (t - t0) / 1_000_000;
+        out[i] = t == 0 ? Long.MAX_VALUE : Math.max(0, t - t0) / 1_000_000;
       }
       Arrays.sort(out);
       return out;
