@@ -151,6 +151,7 @@ public final class Agent implements AgentControl, Closeable {
     private AdminServer.Timeouts adminTimeouts = AdminServer.Timeouts.DEFAULT;
     private HttpClient feedHttp;
     private Duration probeRecheck = PROBE_RECHECK;
+    private Duration probeSettle = HealthProbe.SETTLE;
 
     private Builder(AgentConfig config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -250,6 +251,12 @@ public final class Agent implements AgentControl, Closeable {
       return this;
     }
 
+    /** The wait between two attempts of a health probe (tests whose probes fail on purpose: shorter). */
+    Builder probeSettle(Duration value) {
+      this.probeSettle = Objects.requireNonNull(value, "probeSettle");
+      return this;
+    }
+
     /** How often the running agent looks again, between checks, whether a change owed a probe is live. */
     Builder probeRecheck(Duration value) {
       this.probeRecheck = Objects.requireNonNull(value, "probeRecheck");
@@ -280,7 +287,7 @@ public final class Agent implements AgentControl, Closeable {
           throw new IllegalStateException("the " + t.type() + " factory named its target \"" + enforcer.target()
               + "\" but expected \"" + t.name() + "\"");
         }
-        targets.add(new Target(enforcer, t.probe().map(p -> new HealthProbe(p.url(), p.status(), p.timeout(), p.attempts(), HealthProbe.SETTLE))));
+        targets.add(new Target(enforcer, t.probe().map(p -> new HealthProbe(p.url(), p.status(), p.timeout(), p.attempts(), probeSettle))));
       }
       return new Agent(this, targets);
     }
