@@ -70,6 +70,25 @@ final class AdminServer {
   static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
   /** The least time a request gets once a thread takes it up, however long it waited in the queue. */
   static final Duration QUEUED_GRACE = Duration.ofSeconds(1);
+
+  /**
+   * The two deadlines of {@link Workers}: {@link #DEFAULT} in the agent; tests give shorter ones so that they
+   * wait for a cut-off in a second, not five.
+   *
+   * @param request how long a client has to send its request, and then to take its answer
+   * @param queuedGrace the least time a request gets once a thread takes it up
+   */
+  record Timeouts(Duration request, Duration queuedGrace) {
+    static final Timeouts DEFAULT = new Timeouts(REQUEST_TIMEOUT, QUEUED_GRACE);
+
+    Timeouts {
+      if (request.isNegative() || request.isZero() || queuedGrace.isNegative() || queuedGrace.isZero()) {
+        throw new IllegalArgumentException("admin API timeouts: expected positive durations but found request "
+            + request + " and queued grace " + queuedGrace);
+      }
+    }
+  }
+
   /**
    * The threads. The agent does one thing at a time (its work lock), so more threads are waiters; these let
    * a status be asked while checks wait, and dilute stalled clients until they are cut off.
@@ -100,7 +119,7 @@ final class AdminServer {
    * @throws IOException if the state directory cannot be written or the port cannot be listened on (the
    *     message names the port)
    */
-  static AdminServer start(Agent agent, Path stateDir, int port) throws IOException {
+  static AdminServer start(Agent agent, Path stateDir, int port, Timeouts timeouts) throws IOException {
     // In this order (see the class comment): no port file, a new token, listen, the port file.
     deletePortFile(stateDir);
     byte[] token = ("Bearer " + newToken(stateDir)).getBytes(StandardCharsets.US_ASCII);
@@ -114,7 +133,7 @@ final class AdminServer {
               + " no other program holds: set admin.port: 0 (the default) to let the system choose a free one, which"
               + " the tourniquet command finds in " + stateDir.resolve(PORT_FILE), e);
     }
-    Workers workers = new Workers();
+    Workers workers = new Workers(timeouts);
     AdminServer admin = new AdminServer(server, workers, token, agent, stateDir);
     server.createContext("/", admin::handle);
     server.setExecutor(workers);
@@ -301,16 +320,19 @@ final class AdminServer {
    * <p>What this bounds: a fixed number of stalled clients delays an answer by at most about
    * {@link AdminServer#REQUEST_TIMEOUT}, plus {@link AdminServer#QUEUED_GRACE} for every {@link AdminServer#THREADS} of them beyond the first
    * {@link AdminServer#THREADS}. A client that keeps opening new connections faster than they time out still delays it.
+   * (Both deadlines are those of the {@link Timeouts} given, the constants named here in the agent.)
    */
   private static final class Workers implements Executor {
     private static final long TICK_MILLIS = 100;
     private static final ThreadLocal<Task> CURRENT = new ThreadLocal<>();
 
+    private final Timeouts timeouts;
     private final ThreadPoolExecutor pool;
     private final ScheduledExecutorService watchdog;
     private final Set<Task> running = ConcurrentHashMap.newKeySet();
 
-    Workers() {
+    Workers(Timeouts timeouts) {
+      this.timeouts = timeouts;
       pool = new ThreadPoolExecutor(THREADS, THREADS, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
           daemon("tourniquet-admin"));
       pool.allowCoreThreadTimeOut(true); // an agent nobody talks to keeps no idle threads
@@ -326,9 +348,9 @@ final class AdminServer {
     }
 
     private void run(Runnable exchange, long handedOver) {
-      long deadline = handedOver + REQUEST_TIMEOUT.toNanos();
-      long earliest = System.nanoTime() + QUEUED_GRACE.toNanos();
-      Task task = new Task(Thread.currentThread(), deadline - earliest < 0 ? earliest : deadline);
+      long deadline = handedOver + timeouts.request().toNanos();
+      long earliest = System.nanoTime() + timeouts.queuedGrace().toNanos();
+      Task task = new Task(Thread.currentThread(), deadline - earliest < 0 ? earliest : deadline, timeouts.request());
       CURRENT.set(task);
       running.add(task);
       try {
@@ -346,7 +368,7 @@ final class AdminServer {
         for (Task task : running) {
           if (task.cutOffIfLate(now)) {
             LOG.warn("admin API: closed a connection whose client took over {} s to send its request or to take its"
-                + " answer", REQUEST_TIMEOUT.toSeconds());
+                + " answer", timeouts.request().toSeconds());
           }
         }
       } catch (RuntimeException e) {
@@ -372,7 +394,7 @@ final class AdminServer {
       try {
         return work.run();
       } finally {
-        task.endWork(System.nanoTime() + REQUEST_TIMEOUT.toNanos());
+        task.endWork(System.nanoTime() + task.request.toNanos());
       }
     }
 
@@ -403,14 +425,16 @@ final class AdminServer {
     /** One exchange on one thread; the watchdog and that thread agree under its lock on when to interrupt. */
     private static final class Task {
       private final Thread thread;
+      private final Duration request; // how long the client has to send its request, and to take its answer
       private long deadline; // System.nanoTime(), while not working
       private boolean working;
       private boolean cutOff;
       private boolean finished;
 
-      Task(Thread thread, long deadline) {
+      Task(Thread thread, long deadline, Duration request) {
         this.thread = thread;
         this.deadline = deadline;
+        this.request = request;
       }
 
       synchronized boolean cutOffIfLate(long now) {
@@ -425,7 +449,7 @@ final class AdminServer {
       synchronized void startWork() throws InterruptedIOException {
         if (cutOff) {
           throw new InterruptedIOException(String.format(Locale.ROOT,
-              "expected the request within %d s but the client was slower: its connection is closed", REQUEST_TIMEOUT.toSeconds()));
+              "expected the request within %d s but the client was slower: its connection is closed", request.toSeconds()));
         }
         working = true;
       }

@@ -77,6 +77,7 @@ public final class Agent implements AgentControl, Closeable {
   private final Converger converger;
   private final FeedReader feedReader;
   private final boolean adminApi;
+  private final AdminServer.Timeouts adminTimeouts;
   /** Between checks, how often a health probe owed to a change not yet confirmed live is looked at again. */
   private final Duration probeRecheck;
 
@@ -122,6 +123,7 @@ public final class Agent implements AgentControl, Closeable {
     this.feedReader = new FeedReader(config.feed(), config.proxy(), Optional.ofNullable(b.feedHttp),
         config.stateDir().resolve("tuf"), clock);
     this.adminApi = b.adminApi;
+    this.adminTimeouts = b.adminTimeouts;
     this.probeRecheck = b.probeRecheck;
     this.nextCheck = clock.instant();
   }
@@ -146,8 +148,10 @@ public final class Agent implements AgentControl, Closeable {
     private Map<String, TargetFactory> factories = TargetFactories.builtIn();
     private Converger.Hook hook = Converger.Hook.NONE;
     private boolean adminApi = true;
+    private AdminServer.Timeouts adminTimeouts = AdminServer.Timeouts.DEFAULT;
     private HttpClient feedHttp;
     private Duration probeRecheck = PROBE_RECHECK;
+    private Duration probeSettle = HealthProbe.SETTLE;
 
     private Builder(AgentConfig config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -241,6 +245,18 @@ public final class Agent implements AgentControl, Closeable {
       return this;
     }
 
+    /** How long the admin API gives a client to send its request and to take its answer (tests: shorter). */
+    Builder adminTimeouts(AdminServer.Timeouts value) {
+      this.adminTimeouts = Objects.requireNonNull(value, "adminTimeouts");
+      return this;
+    }
+
+    /** The wait between two attempts of a health probe (tests whose probes fail on purpose: shorter). */
+    Builder probeSettle(Duration value) {
+      this.probeSettle = Objects.requireNonNull(value, "probeSettle");
+      return this;
+    }
+
     /** How often the running agent looks again, between checks, whether a change owed a probe is live. */
     Builder probeRecheck(Duration value) {
       this.probeRecheck = Objects.requireNonNull(value, "probeRecheck");
@@ -271,7 +287,7 @@ public final class Agent implements AgentControl, Closeable {
           throw new IllegalStateException("the " + t.type() + " factory named its target \"" + enforcer.target()
               + "\" but expected \"" + t.name() + "\"");
         }
-        targets.add(new Target(enforcer, t.probe().map(p -> new HealthProbe(p.url(), p.status(), p.timeout(), p.attempts(), HealthProbe.SETTLE))));
+        targets.add(new Target(enforcer, t.probe().map(p -> new HealthProbe(p.url(), p.status(), p.timeout(), p.attempts(), probeSettle))));
       }
       return new Agent(this, targets);
     }
@@ -288,7 +304,7 @@ public final class Agent implements AgentControl, Closeable {
   public void start() throws IOException {
     open();
     if (adminApi) {
-      admin = AdminServer.start(this, config.stateDir(), config.adminPort());
+      admin = AdminServer.start(this, config.stateDir(), config.adminPort(), adminTimeouts);
     } else {
       // An earlier run's port, which someone else may hold now: no client must send a token there.
       AdminServer.deletePortFile(config.stateDir());

@@ -39,6 +39,12 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /** The local admin API of a running agent, over real HTTP on 127.0.0.1. */
 class AdminApiTest {
+  /**
+   * Deadlines for the tests of slow clients, which wait for a cut-off: a second instead of the agent's five,
+   * and a grace shorter than that (so a test can tell the two apart).
+   */
+  static final AdminServer.Timeouts FAST = new AdminServer.Timeouts(Duration.ofSeconds(1), Duration.ofMillis(250));
+
   @TempDir
   Path dir;
 
@@ -315,6 +321,7 @@ class AdminApiTest {
 
   @Test
   void clientsThatStallMidRequestDoNotKeepAnAuthenticatedRequestFromBeingAnswered() throws Exception {
+    restartWith(FAST);
     String token = token();
     // More stalled clients than the API has threads, without a token or with one: a request line cut short,
     // headers without their end, a body shorter than its Content-Length (answered 401 without reading it, so
@@ -335,7 +342,8 @@ class AdminApiTest {
       AgentStatus status = AdminClient.forStateDirectory(fx.stateDir, Duration.ofSeconds(40)).status();
 
       assertThat(status.server()).isEqualTo("mail01");
-      // A bound for correctness, not speed: without the cut-off the client's own 40 s timeout ran out.
+      // A bound for correctness, not speed: without the cut-off the client's own 40 s timeout ran out. (About
+      // the request timeout and two graces here: 24 stalled clients on 8 threads.)
       assertThat(Duration.ofNanos(System.nanoTime() - start)).as("time to answer")
           .isLessThan(Duration.ofSeconds(30));
     } finally {
@@ -347,20 +355,27 @@ class AdminApiTest {
 
   @Test
   void aClientThatStallsMidRequestIsDisconnectedAfterTheRequestTimeout() throws Exception {
+    restartWith(FAST);
     try (Socket s = stall("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")) {
-      s.setSoTimeout((int) AdminServer.REQUEST_TIMEOUT.plusSeconds(10).toMillis());
+      s.setSoTimeout((int) FAST.request().plusSeconds(30).toMillis()); // only if the server never closes it
       long start = System.nanoTime();
 
       assertThat(readUntilClosed(s)).as("what the server answered").isEmpty();
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(AdminServer.REQUEST_TIMEOUT.minusMillis(500));
+      // Not before the request timeout (the deadline counts from when the server took the connection, a moment
+      // after the start measured here), and so not at the grace either.
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(FAST.request().minusMillis(200));
     }
   }
 
   @Test
   void aClientThatSendsItsRequestSlowlyButWithinTheTimeoutIsAnswered() throws Exception {
+    AdminServer.Timeouts timeouts = new AdminServer.Timeouts(Duration.ofSeconds(3), Duration.ofMillis(250));
+    restartWith(timeouts);
     try (Socket s = stall("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")) {
       s.setSoTimeout(30_000);
-      Thread.sleep(1000);
+      // The slowness is what is tested, so a real pause: twice the grace (a deadline at the grace would cut the
+      // client off), and 2.5 s short of the request timeout.
+      Thread.sleep(timeouts.queuedGrace().multipliedBy(2).toMillis());
       s.getOutputStream().write(("Authorization: Bearer " + token() + "\r\nConnection: close\r\n\r\n")
           .getBytes(StandardCharsets.US_ASCII));
 
@@ -372,10 +387,11 @@ class AdminApiTest {
   void anOperationThatTakesLongerThanTheRequestTimeoutIsAnsweredNotCutOff() throws Exception {
     agent.close();
     AtomicBoolean slow = new AtomicBoolean();
-    start(Agent.builder(fx.load()).hook((point, target, appliedId) -> {
+    start(Agent.builder(fx.load()).adminTimeouts(FAST).hook((point, target, appliedId) -> {
       if (slow.getAndSet(false)) {
         try {
-          Thread.sleep(AdminServer.REQUEST_TIMEOUT.plusSeconds(1).toMillis());
+          // The operation's length is what is tested: past the deadline by five of the watchdog's 100 ms ticks.
+          Thread.sleep(FAST.request().plusMillis(500).toMillis());
         } catch (InterruptedException e) {
           throw new IllegalStateException("the operation was interrupted", e);
         }
@@ -410,6 +426,12 @@ class AdminApiTest {
       // Connection reset: closed with our unread request in its buffer.
     }
     return received.toString(StandardCharsets.ISO_8859_1);
+  }
+
+  /** Stops the agent and starts it again with an admin API whose deadlines are {@code timeouts}. */
+  private void restartWith(AdminServer.Timeouts timeouts) throws Exception {
+    agent.close();
+    start(Agent.builder(fx.load()).adminTimeouts(timeouts));
   }
 
   /** Stops the agent and starts it again on the same state directory. */

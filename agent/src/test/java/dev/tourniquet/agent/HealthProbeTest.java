@@ -334,7 +334,7 @@ class HealthProbeTest {
     agent.close();
     AgentFixture.Reports reports = new AgentFixture.Reports();
     agent = Agent.builder(fx.load()).clock(fx.clock).random(() -> 0.5).adminApi(false)
-        .probeRecheck(Duration.ofMillis(100)).reporter(reports).build();
+        .probeRecheck(Duration.ofMillis(100)).probeSettle(AgentFixture.PROBE_SETTLE).reporter(reports).build();
     agent.start();
     return reports;
   }

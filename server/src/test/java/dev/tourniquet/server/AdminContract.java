@@ -5,9 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -160,7 +165,7 @@ abstract class AdminContract extends ContractBase {
           other.completeExceptionally(e);
         }
       });
-      pause(Duration.ofMillis(500));
+      awaitAnotherSessionWaitingFor(c);
       return null;
     });
 
@@ -170,11 +175,25 @@ abstract class AdminContract extends ContractBase {
     assertThat(fleet.adminGet("/api/v1/admin/users").findValuesAsText("name")).containsExactly("admin");
   }
 
-  private static void pause(Duration d) {
-    try {
-      Thread.sleep(d.toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+  /**
+   * Waits, at most 10 s, until another session waits for a lock that {@code c}'s transaction holds: the other
+   * request has then counted the admins (a plain read, which no lock stops) and stands at its lock of them.
+   */
+  private void awaitAnotherSessionWaitingFor(Connection c) throws SQLException {
+    String query = fleet.server.database().postgres()
+        ? "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        : "SELECT COUNT(*) FROM INFORMATION_SCHEMA.SESSIONS WHERE BLOCKER_ID = SESSION_ID()";
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (true) {
+      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(query)) {
+        rs.next();
+        if (rs.getLong(1) > 0) {
+          return;
+        }
+      }
+      assertThat(System.nanoTime() - deadline).as("time left for the other request to wait for this transaction's lock")
+          .isNegative();
+      LockSupport.parkNanos(5_000_000);
     }
   }
 

@@ -15,9 +15,7 @@ import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -884,16 +882,21 @@ class FeedRepositoryTest {
     try {
       BufferedReader said = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
       assertThat(said.readLine()).isEqualTo("locked true");
-      CompletableFuture<TrustedFeed> refresh = CompletableFuture.supplyAsync(() -> {
+      CompletableFuture<TrustedFeed> refresh = new CompletableFuture<>();
+      Thread publisher = new Thread(() -> {
         try {
-          return repo.repo.refreshTimestamp(List.of(repo.timestampKey));
-        } catch (Exception e) {
-          throw new CompletionException(e);
+          refresh.complete(repo.repo.refreshTimestamp(List.of(repo.timestampKey)));
+        } catch (Exception | Error e) {
+          refresh.completeExceptionally(e);
         }
-      });
+      }, "publisher");
+      publisher.setDaemon(true);
+      publisher.start();
 
-      // Without the lock this takes a few milliseconds; with it, it must still be waiting.
-      assertThatThrownBy(() -> refresh.get(2, TimeUnit.SECONDS)).isInstanceOf(TimeoutException.class);
+      // Seen waiting in the file lock's system call, where only the other process's lock can hold it (without
+      // the lock the refresh is done in a few milliseconds), and still not done.
+      awaitWaitingForTheFileLock(publisher, refresh);
+      assertThat(refresh).isNotDone();
       holder.getOutputStream().close();
 
       assertThat(refresh.get(60, TimeUnit.SECONDS).timestampVersion()).isEqualTo(2);
@@ -901,5 +904,28 @@ class FeedRepositoryTest {
       holder.destroy();
       holder.waitFor(30, TimeUnit.SECONDS);
     }
+  }
+
+  /**
+   * Waits, at most 60 s, until {@code thread} is inside the native call of {@link java.nio.channels.FileChannel#lock()}
+   * that {@code FeedRepository.exclusive} makes; fails at once if {@code work} ends first.
+   */
+  private static void awaitWaitingForTheFileLock(Thread thread, CompletableFuture<?> work) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (true) {
+      StackTraceElement[] stack = thread.getStackTrace();
+      if (stack.length > 0 && stack[0].isNativeMethod() && calls(stack, "sun.nio.ch.FileChannelImpl", "lock")
+          && calls(stack, FeedRepository.class.getName(), "exclusive")) {
+        return;
+      }
+      assertThat(work).as("the refresh, which should wait for the other process's lock").isNotDone();
+      assertThat(System.nanoTime() - deadline).as("time left to see the refresh wait for the lock; its stack: %s",
+          List.of(stack)).isNegative();
+      java.util.concurrent.locks.LockSupport.parkNanos(5_000_000);
+    }
+  }
+
+  private static boolean calls(StackTraceElement[] stack, String className, String method) {
+    return List.of(stack).stream().anyMatch(f -> f.getClassName().equals(className) && f.getMethodName().equals(method));
   }
 }

@@ -230,7 +230,9 @@ class HttpFetcherTest {
     HttpServer server = serving(exchange -> {
       try (exchange; OutputStream out = exchange.getResponseBody()) {
         exchange.sendResponseHeaders(200, 0);
-        // A byte every 100 ms, 300 at most (30 s): the client's deadline is 1 s.
+        // A byte every 100 ms, 300 at most (30 s): the client's deadline is 1 s. A real delay, since the slowness
+        // is what is tested: each byte comes well within any wait for the next, so only the deadline on the whole
+        // download ends it. 1 s is the shortest deadline the message names (it counts whole seconds).
         while (sent.get() < 300) {
           out.write(' ');
           out.flush();

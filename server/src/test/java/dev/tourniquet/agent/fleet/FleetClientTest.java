@@ -396,7 +396,9 @@ class FleetClientTest {
   void answerSentAByteAtATimeIsGivenUpAtTheDeadlineInsteadOfHoldingTheCheck() throws Exception {
     java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
     com.sun.net.httpserver.HttpServer hostile = hostile((path, out) -> {
-      while (sent.get() < 300) { // 30 s at most; the client's deadline is 1 s
+      // A real delay, since the slowness is what is tested: a byte every 100 ms keeps the answer alive, so only
+      // the client's deadline on the whole answer (1 s, the least its message names in whole seconds) ends it.
+      while (sent.get() < 300) { // 30 s at most
         out.write('{');
         out.flush();
         sent.incrementAndGet();

@@ -17,10 +17,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,22 +32,26 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The service enforcer against a real supervisord: a private one per test, run in the foreground as a
  * child of the test, its socket and logs in a temporary directory, with three programs ({@code sleep}
  * processes): {@code web} (autostart), {@code idle} (not started), and the group {@code pool} of two.
- * Every command goes through the real {@code supervisorctl}; a recording wrapper keeps the argv so the
- * tests can tell which commands a converge issued. Each test shuts supervisord down with a bounded wait
- * and checks that no process it started is left.
+ * Every command of the agent goes through the real {@code supervisorctl}; a recording wrapper keeps the argv
+ * so the tests can tell which commands a converge issued. What an administrator does behind the agent's back
+ * goes through supervisorctl too; the tests' own looks at what runs, and the shutdown, go straight to
+ * supervisord's XML-RPC interface ({@link SupervisorRpc}), since a supervisorctl costs a Python start and the
+ * tests look dozens of times. Each test shuts supervisord down with a bounded wait and checks that no process
+ * it started is left.
  */
 class SupervisordIntegrationTest {
   private static final Path SUPERVISORD_BIN = Path.of("/usr/bin/supervisord");
   private static final Path SUPERVISORCTL_BIN = Path.of("/usr/bin/supervisorctl");
   private static final Duration DEADLINE = Duration.ofSeconds(30);
-  private static final Pattern PID = Pattern.compile("^(\\S+)\\s+RUNNING\\s+pid (\\d+),", Pattern.MULTILINE);
   /** The socket's password; '%' checks the escaping in the private file written for serverUrl. */
   private static final String PASSWORD = "s3cret%42";
 
   @TempDir Path dir;
   Path config;
   Process supervisord;
-  final Set<Long> pidsSeen = new HashSet<>();
+  SupervisorRpc rpc;
+  /** Handles, not pids: a handle knows its process's start time, so a pid reused since is never killed. */
+  final Set<ProcessHandle> processesSeen = new HashSet<>();
   final List<List<String>> issued = new ArrayList<>();
   ServiceEnforcer enforcer;
 
@@ -92,10 +96,11 @@ class SupervisordIntegrationTest {
         numprocs=2
         startsecs=0
         """);
+    rpc = new SupervisorRpc(dir.resolve("supervisor.sock"), "agent", PASSWORD, DEADLINE);
     supervisord = new ProcessBuilder(SUPERVISORD_BIN.toString(), "-c", config.toString())
         .redirectErrorStream(true).redirectOutput(dir.resolve("supervisord.out").toFile()).start();
-    String status = awaitStatus(s -> s.contains("web") && countRunning(s) == 3);
-    assertThat(countRunning(status)).isEqualTo(3);
+    Map<String, Proc> processes = awaitProcesses(p -> p.containsKey("web") && running(p) == 3);
+    assertThat(running(processes)).as("running: %s", processes).isEqualTo(3);
     enforcer = new ServiceEnforcer("programs", manager(Map.of("configFile", config.toString())), dir.resolve("state"));
   }
 
@@ -105,18 +110,23 @@ class SupervisordIntegrationTest {
       return;
     }
     try {
-      ctl("shutdown");
+      try {
+        processes(); // their pids, for the check below
+        rpc.shutdown();
+      } catch (IOException notAnswering) {
+        // stopped by force below
+      }
       if (!supervisord.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS)) {
         supervisord.descendants().forEach(ProcessHandle::destroyForcibly);
         supervisord.destroyForcibly().waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS);
       }
     } finally {
       // Nothing this test started may outlive it.
-      for (long pid : pidsSeen) {
-        ProcessHandle.of(pid).ifPresent(p -> {
+      for (ProcessHandle p : processesSeen) {
+        if (p.isAlive()) {
           p.destroyForcibly();
           p.onExit().orTimeout(DEADLINE.toSeconds(), TimeUnit.SECONDS).join();
-        });
+        }
       }
     }
     assertThat(supervisord.isAlive()).isFalse();
@@ -131,44 +141,69 @@ class SupervisordIntegrationTest {
     return ServiceManagers.create("supervisord", options, recording, Duration.ofMillis(100));
   }
 
-  /** Runs supervisorctl behind the agent's back (not recorded) and returns its output. */
+  /** Runs supervisorctl behind the agent's back (not recorded), as an administrator would, and returns its output. */
   String ctl(String... args) throws IOException {
     List<String> argv = new ArrayList<>(List.of(SUPERVISORCTL_BIN.toString(), "-c", config.toString()));
     argv.addAll(List.of(args));
-    String out = new ProcessCommandRunner().run(argv, DEADLINE).stdout();
-    Matcher m = PID.matcher(out);
-    while (m.find()) {
-      pidsSeen.add(Long.parseLong(m.group(2)));
-    }
-    return out;
+    return new ProcessCommandRunner().run(argv, DEADLINE).stdout();
   }
 
-  String awaitStatus(java.util.function.Predicate<String> ready) throws Exception {
+  /** A process as supervisord reports it; pid 0 when it does not run. */
+  record Proc(String state, long pid) {}
+
+  /** Every process supervisord knows, by the name supervisorctl gives it ({@code web}, {@code pool:pool_00}). */
+  Map<String, Proc> processes() throws IOException {
+    Map<String, Proc> processes = new TreeMap<>();
+    for (Map<String, Object> info : rpc.allProcessInfo()) {
+      String name = (String) info.get("name");
+      String group = (String) info.get("group");
+      long pid = ((Integer) info.get("pid")).longValue();
+      if (pid != 0) {
+        ProcessHandle.of(pid).ifPresent(processesSeen::add);
+      }
+      processes.put(group.equals(name) ? name : group + ":" + name, new Proc((String) info.get("statename"), pid));
+    }
+    return processes;
+  }
+
+  /** Asks supervisord until {@code ready} holds (a socket not there yet counts as not ready), at most {@link #DEADLINE}. */
+  Map<String, Proc> awaitProcesses(java.util.function.Predicate<Map<String, Proc>> ready) throws Exception {
     long deadline = System.nanoTime() + DEADLINE.toNanos();
-    String status = "";
+    Map<String, Proc> processes = Map.of();
+    IOException last = null;
     while (System.nanoTime() - deadline < 0) {
       assertThat(supervisord.isAlive()).as("supervisord is running (see %s)", dir.resolve("supervisord.out")).isTrue();
-      status = ctl("status");
-      if (ready.test(status)) {
-        return status;
+      try {
+        processes = processes();
+        if (ready.test(processes)) {
+          return processes;
+        }
+      } catch (IOException e) {
+        last = e; // starting: no socket yet
       }
-      Thread.sleep(50);
+      LockSupport.parkNanos(20_000_000);
     }
-    return status;
+    throw new AssertionError("expected supervisord's processes to be ready within " + DEADLINE + " but found "
+        + processes, last);
   }
 
-  static long countRunning(String status) {
-    return status.lines().filter(l -> l.contains(" RUNNING ")).count();
+  static long running(Map<String, Proc> processes) {
+    return processes.values().stream().filter(p -> p.state().equals("RUNNING")).count();
+  }
+
+  long running() throws IOException {
+    return running(processes());
   }
 
   String state(String name) throws IOException {
-    String line = ctl("status", name).strip();
-    return line.split("\\s+")[1];
+    Map<String, Proc> processes = processes();
+    assertThat(processes).as("supervisord's processes").containsKey(name);
+    return processes.get(name).state();
   }
 
   Optional<Long> pid(String name) throws IOException {
-    Matcher m = PID.matcher(ctl("status", name));
-    return m.find() ? Optional.of(Long.parseLong(m.group(2))) : Optional.empty();
+    Proc p = processes().get(name);
+    return p == null || !p.state().equals("RUNNING") ? Optional.empty() : Optional.of(p.pid());
   }
 
   List<String> status(String name) {
@@ -210,7 +245,7 @@ class SupervisordIntegrationTest {
     List<ActiveMitigation> active = List.of(M5, enforce("M6", disable("idle", SUPERVISORD)),
         enforce("M7", disable("pool:", SUPERVISORD)), enforce("M8", disable("web", SUPERVISORD)));
     enforcer.converge(active);
-    assertThat(countRunning(ctl("status"))).isZero();
+    assertThat(running()).isZero();
     issued.clear();
 
     enforcer.converge(active);
@@ -218,7 +253,7 @@ class SupervisordIntegrationTest {
     // The status that resolves a name also reports each process's state; a group's one status covers its
     // processes, and two mitigations writing one name share its status.
     assertThat(issued).containsExactlyInAnyOrder(status("web"), status("idle"), status("pool:"));
-    assertThat(countRunning(ctl("status"))).isZero();
+    assertThat(running()).isZero();
   }
 
   @Test
@@ -312,7 +347,7 @@ class SupervisordIntegrationTest {
     Files.writeString(config, Files.readString(config).replaceAll("(?s)\\[program:web\\].*?(?=\\[program:idle\\])", ""));
     ctl("reread");
     ctl("update");
-    awaitStatus(s -> !s.contains("web"));
+    awaitProcesses(p -> !p.containsKey("web"));
 
     ActiveMitigation idle = enforce("M6", disable("idle", SUPERVISORD));
     enforcer.converge(List.of(web, idle)); // before: "disable-service web: expected a service … but found none"
