@@ -10,7 +10,6 @@ import dev.tourniquet.feed.tuf.SigningKey;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -102,7 +101,7 @@ class ServerCommandTest {
     assertThat(Files.readString(dir.resolve("server.log"))).contains("first admin token is in")
         .doesNotContain(Files.readString(token).trim());
 
-    HttpResponse<String> login = logIn(http, uri, Files.readString(token).trim());
+    HttpResponse<String> login = DashboardLogin.logIn(http, uri, Files.readString(token).trim());
     assertThat(login.headers().firstValue("Set-Cookie")).as("--behind-https-proxy")
         .hasValueSatisfying(c -> assertThat(c).contains("; Secure"));
 
@@ -279,7 +278,7 @@ class ServerCommandTest {
     String token = Files.readString(dir.resolve("data/admin.token")).trim();
     HttpClient http = HttpClient.newHttpClient();
 
-    HttpResponse<String> login = logIn(http, uri, token);
+    HttpResponse<String> login = DashboardLogin.logIn(http, uri, token);
     HttpResponse<String> ended = http.send(HttpRequest.newBuilder(uri.resolve("/dashboard/live")).build(),
         HttpResponse.BodyHandlers.ofString());
 
@@ -342,21 +341,5 @@ class ServerCommandTest {
         assertThat(line.charAt(column)).isNotEqualTo(' ');
       });
     }
-  }
-
-  /**
-   * Logs in to the dashboard as a browser does: the login page sets a cookie whose token its form carries too
-   * (login CSRF), then the form is sent with the user token.
-   */
-  private static HttpResponse<String> logIn(HttpClient http, URI server, String token) throws Exception {
-    HttpResponse<String> page = http.send(HttpRequest.newBuilder(server.resolve("/login")).build(),
-        HttpResponse.BodyHandlers.ofString());
-    String cookie = page.headers().firstValue("Set-Cookie").orElseThrow().split(";", 2)[0];
-    Matcher csrf = Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"").matcher(page.body());
-    assertThat(csrf.find()).as(page.body()).isTrue();
-    return http.send(HttpRequest.newBuilder(server.resolve("/login")).header("Cookie", cookie)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString("csrf=" + csrf.group(1) + "&token="
-            + URLEncoder.encode(token, StandardCharsets.UTF_8))).build(), HttpResponse.BodyHandlers.ofString());
   }
 }

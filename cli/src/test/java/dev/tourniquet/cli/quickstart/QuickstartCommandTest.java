@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tourniquet.cli.DashboardLogin;
 import dev.tourniquet.cli.Main;
 import dev.tourniquet.feed.mitigation.Action;
 import dev.tourniquet.feed.mitigation.Mitigation;
@@ -21,7 +22,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -270,28 +270,12 @@ class QuickstartCommandTest {
 
   /** Logs in to the dashboard with the token, as a person does, and returns the page. */
   private String dashboard(URI server, String token) throws Exception {
-    HttpResponse<String> login = logIn(http, server, token);
+    HttpResponse<String> login = DashboardLogin.logIn(http, server, token);
     assertThat(login.statusCode()).as(login.body()).isEqualTo(303);
     String cookie = login.headers().firstValue("Set-Cookie").orElseThrow().split(";", 2)[0];
     HttpResponse<String> page = http.send(HttpRequest.newBuilder(server.resolve("/dashboard")).header("Cookie", cookie)
         .build(), HttpResponse.BodyHandlers.ofString());
     assertThat(page.statusCode()).isEqualTo(200);
     return page.body();
-  }
-
-  /**
-   * Logs in to the dashboard as a browser does: the login page sets a cookie whose token its form carries too
-   * (login CSRF), then the form is sent with the user token.
-   */
-  private static HttpResponse<String> logIn(HttpClient http, URI server, String token) throws Exception {
-    HttpResponse<String> page = http.send(HttpRequest.newBuilder(server.resolve("/login")).build(),
-        HttpResponse.BodyHandlers.ofString());
-    String cookie = page.headers().firstValue("Set-Cookie").orElseThrow().split(";", 2)[0];
-    Matcher csrf = Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"").matcher(page.body());
-    assertThat(csrf.find()).as(page.body()).isTrue();
-    return http.send(HttpRequest.newBuilder(server.resolve("/login")).header("Cookie", cookie)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(HttpRequest.BodyPublishers.ofString("csrf=" + csrf.group(1) + "&token="
-            + URLEncoder.encode(token, StandardCharsets.UTF_8))).build(), HttpResponse.BodyHandlers.ofString());
   }
 }

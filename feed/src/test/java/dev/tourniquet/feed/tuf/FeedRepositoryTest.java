@@ -72,10 +72,7 @@ class FeedRepositoryTest {
 
   @Test
   void withdrawnMitigationLeavesItsLastPublishedRevisionInTheSignedTargets() throws Exception {
-    repo.publishRevision(3);
-    repo.repo.removeTarget("mitigations/M1.json");
-    repo.repo.sign(Role.TARGETS, repo.targetsKey);
-    repo.publish();
+    publishM1ThenWithdrawIt(3);
 
     TrustedFeed feed = agent("agent").refresh();
     ObjectNodeView signed = signedTargets(feed.targetsVersion());
@@ -88,10 +85,7 @@ class FeedRepositoryTest {
 
   @Test
   void theMemoryOfAWithdrawnRevisionIsCarriedIntoEveryLaterTargetsVersion() throws Exception {
-    repo.publishRevision(3);
-    repo.repo.removeTarget("mitigations/M1.json");
-    repo.repo.sign(Role.TARGETS, repo.targetsKey);
-    repo.publish();
+    publishM1ThenWithdrawIt(3);
     repo.repo.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
     repo.repo.sign(Role.TARGETS, repo.targetsKey);
     repo.publish();
@@ -257,10 +251,7 @@ class FeedRepositoryTest {
 
   @Test
   void aWithdrawnMitigationComesBackOnlyAboveTheLastRevisionPublished() throws Exception {
-    repo.publishRevision(3);
-    repo.repo.removeTarget("mitigations/M1.json");
-    repo.repo.sign(Role.TARGETS, repo.targetsKey);
-    repo.publish();
+    publishM1ThenWithdrawIt(3);
 
     assertThatThrownBy(() -> repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 3)))
         .isInstanceOf(RevisionRollbackException.class)
@@ -369,10 +360,7 @@ class FeedRepositoryTest {
 
   @Test
   void anIdThatDiffersOnlyInCaseFromAWithdrawnOneIsRefusedToo() throws Exception {
-    repo.publishRevision(3);
-    repo.repo.removeTarget("mitigations/M1.json");
-    repo.repo.sign(Role.TARGETS, repo.targetsKey);
-    repo.publish();
+    publishM1ThenWithdrawIt(3);
 
     assertThatThrownBy(() -> repo.repo.addTarget("mitigations/m1.json", TestRepository.mitigation("m1", 4)))
         .isInstanceOf(IdCaseConflictException.class)
@@ -927,5 +915,13 @@ class FeedRepositoryTest {
 
   private static boolean calls(StackTraceElement[] stack, String className, String method) {
     return List.of(stack).stream().anyMatch(f -> f.getClassName().equals(className) && f.getMethodName().equals(method));
+  }
+
+  /** Publishes M1 at this revision, then a targets version that withdraws it. */
+  private void publishM1ThenWithdrawIt(int revision) throws Exception {
+    repo.publishRevision(revision);
+    repo.repo.removeTarget("mitigations/M1.json");
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
   }
 }
