@@ -36,6 +36,14 @@ final class Dashboard {
   static final String COOKIE = "tq_session";
   /** The login page's cookie, whose value the login form carries too (login CSRF). */
   static final String LOGIN_COOKIE = "tq_login";
+  /**
+   * Before the cookies' names when they are Secure (TLS, or behind an HTTPS proxy). A browser takes a
+   * {@code __Host-} cookie only from a secure origin, for Path=/ and this host alone (no Domain), so a sibling
+   * subdomain or a plain-HTTP page cannot plant one: without it, such a page could set the session cookie to
+   * the attacker's own session (login CSRF by cookie tossing). Plain HTTP (the quickstart on loopback) cannot
+   * have the prefix: browsers refuse it there.
+   */
+  static final String HOST_PREFIX = "__Host-";
   /** How long a login page's form can be sent. */
   private static final int LOGIN_FORM_MINUTES = 60;
   private static final int MAX_FORM_BYTES = 8 * 1024;
@@ -200,7 +208,12 @@ final class Dashboard {
   }
 
   private Optional<String> sessionCookie(Request request) {
-    return cookie(request, COOKIE);
+    return cookie(request, cookieName(COOKIE));
+  }
+
+  /** A cookie's name as this server sets it: with {@link #HOST_PREFIX} when its cookies are Secure. */
+  private String cookieName(String name) {
+    return secureCookie ? HOST_PREFIX + name : name;
   }
 
   private static Optional<String> cookie(Request request, String name) {
@@ -216,8 +229,8 @@ final class Dashboard {
    * The login form's token: the one in the browser's login cookie if it is one of ours, so that two tabs on
    * the login page both work, else a new one.
    */
-  private static String loginToken(Request request) {
-    return cookie(request, LOGIN_COOKIE).filter(v -> Secrets.looksLike(Secrets.LOGIN, v))
+  private String loginToken(Request request) {
+    return cookie(request, cookieName(LOGIN_COOKIE)).filter(v -> Secrets.looksLike(Secrets.LOGIN, v))
         .orElseGet(() -> Secrets.newSecret(Secrets.LOGIN));
   }
 
@@ -230,7 +243,7 @@ final class Dashboard {
    * set a cookie whose value it knows, so a browser's word that the form came from another site (Fetch
    * Metadata) refuses it too; browsers that do not send the header still need the token.
    */
-  private static Optional<String> loginRefusal(Request request, Map<String, String> form) {
+  private Optional<String> loginRefusal(Request request, Map<String, String> form) {
     String site = request.getHeaders().get("Sec-Fetch-Site");
     // "none": the user's own navigation (a bookmark, the address bar), which no other site can cause.
     if (site != null && !site.equals("same-origin") && !site.equals("none")) {
@@ -238,7 +251,7 @@ final class Dashboard {
           + " but found Sec-Fetch-Site: " + JsonBodies.abbreviate(site) + ". Another site's page may have sent it;"
           + " nobody was logged in. To log in, use the form below.");
     }
-    Optional<String> cookie = cookie(request, LOGIN_COOKIE);
+    Optional<String> cookie = cookie(request, cookieName(LOGIN_COOKIE));
     if (cookie.isEmpty() || !Secrets.looksLike(Secrets.LOGIN, cookie.get())) {
       return Optional.of("login: expected the login cookie of this server's login page but found "
           + (cookie.isEmpty() ? "none" : "one this server did not set") + " (the page was open for longer than "
@@ -299,14 +312,17 @@ final class Dashboard {
   }
 
   private String cookie(String value, long maxAge) {
-    return COOKIE + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + maxAge
+    return cookieName(COOKIE) + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + maxAge
         + (secureCookie ? "; Secure" : "");
   }
 
-  /** The login page's cookie: sent back only to the login form, and Secure exactly when the session's is. */
+  /**
+   * The login page's cookie: Secure exactly when the session's is. Sent back only to the login form over
+   * plain HTTP; a {@code __Host-} cookie must have Path=/.
+   */
   private String loginCookie(String token) {
-    return LOGIN_COOKIE + "=" + token + "; Path=/login; HttpOnly; SameSite=Strict; Max-Age="
-        + LOGIN_FORM_MINUTES * 60 + (secureCookie ? "; Secure" : "");
+    return cookieName(LOGIN_COOKIE) + "=" + token + (secureCookie ? "; Path=/" : "; Path=/login")
+        + "; HttpOnly; SameSite=Strict; Max-Age=" + LOGIN_FORM_MINUTES * 60 + (secureCookie ? "; Secure" : "");
   }
 
   private static Map<String, String> form(Request request) throws HttpException, IOException {

@@ -117,8 +117,8 @@ final class Fixture implements AutoCloseable {
 
     /** Reads the form from a page that carries one: the login page, or a refused login's page. */
     static LoginForm of(HttpResponse<String> page) {
-      String setCookie = page.headers().allValues("Set-Cookie").stream().filter(c -> c.startsWith(Dashboard.LOGIN_COOKIE
-          + "=")).findFirst().orElseThrow(() -> new AssertionError("no login cookie in " + page.headers().map()));
+      String setCookie = page.headers().allValues("Set-Cookie").stream().filter(c -> named(c, Dashboard.LOGIN_COOKIE))
+          .findFirst().orElseThrow(() -> new AssertionError("no login cookie in " + page.headers().map()));
       Matcher field = FIELD.matcher(page.body());
       assertThat(field.find()).as("the login form's csrf field in %s", page.body()).isTrue();
       return new LoginForm(setCookie.substring(0, setCookie.indexOf(';')), field.group(1));
@@ -146,11 +146,21 @@ final class Fixture implements AutoCloseable {
     return loginForm(http, server).send(http, server, token);
   }
 
+  /** Whether a Set-Cookie sets the dashboard's cookie of this name, plain or {@code __Host-} (Secure cookies). */
+  static boolean named(String setCookie, String name) {
+    return setCookie.startsWith(name + "=") || setCookie.startsWith(Dashboard.HOST_PREFIX + name + "=");
+  }
+
   /** Logs in to the dashboard with a user token; returns the session cookie to send back ({@code tq_session=…}). */
   String session(String token) throws Exception {
-    HttpResponse<String> login = logIn(http, server.uri(), token);
+    return session(http, token);
+  }
+
+  /** As {@link #session(String)}, through this client (one that trusts the server's certificate, say). */
+  String session(HttpClient client, String token) throws Exception {
+    HttpResponse<String> login = logIn(client, server.uri(), token);
     assertThat(login.statusCode()).as(login.body()).isEqualTo(303);
-    String setCookie = login.headers().allValues("Set-Cookie").stream().filter(c -> c.startsWith(Dashboard.COOKIE + "="))
+    String setCookie = login.headers().allValues("Set-Cookie").stream().filter(c -> named(c, Dashboard.COOKIE))
         .findFirst().orElseThrow();
     return setCookie.substring(0, setCookie.indexOf(';'));
   }

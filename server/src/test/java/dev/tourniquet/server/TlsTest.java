@@ -52,8 +52,19 @@ class TlsTest {
 
       assertThat(policy.statusCode()).isEqualTo(200);
       assertThat(login.headers().firstValue("Set-Cookie")).hasValueSatisfying(c -> assertThat(c)
-          .contains("HttpOnly").contains("SameSite=Strict").contains("Secure"));
-      assertThat(loginCookie(trusting, fleet)).contains("HttpOnly").contains("SameSite=Strict").endsWith("; Secure");
+          .startsWith("__Host-tq_session=").contains("; Path=/;").contains("HttpOnly").contains("SameSite=Strict")
+          .contains("Secure").doesNotContain("Domain"));
+      assertThat(loginCookie(trusting, fleet)).startsWith("__Host-tq_login=").contains("; Path=/;").contains("HttpOnly")
+          .contains("SameSite=Strict").endsWith("; Secure").doesNotContain("Domain");
+      // The session works with the prefixed cookie, and one without the prefix (planted over plain HTTP, or
+      // from before) is not taken.
+      String session = fleet.session(trusting, fleet.adminToken);
+      assertThat(session).startsWith("__Host-tq_session=");
+      assertThat(trusting.send(HttpRequest.newBuilder(fleet.uri("/dashboard")).header("Cookie", session).build(),
+          HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+      HttpResponse<String> unprefixed = trusting.send(HttpRequest.newBuilder(fleet.uri("/dashboard"))
+          .header("Cookie", session.substring("__Host-".length())).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(unprefixed.statusCode()).isNotEqualTo(200);
       try {
         fleet.http.send(HttpRequest.newBuilder(fleet.uri("/healthz")).build(), HttpResponse.BodyHandlers.ofString());
         throw new AssertionError("a client that does not trust the certificate must fail the handshake");
@@ -67,8 +78,10 @@ class TlsTest {
   void behindAnHttpsProxyThePlainHttpServerMarksTheSessionCookieSecure() throws Exception {
     try (Fixture fleet = new Fixture(dir, Backend.h2(), b -> b.behindHttpsProxy())) {
       assertThat(fleet.server.uri().getScheme()).isEqualTo("http");
-      assertThat(logInOverHttp(fleet)).contains("HttpOnly").contains("SameSite=Strict").contains("; Secure");
-      assertThat(loginCookie(fleet.http, fleet)).contains("HttpOnly").contains("SameSite=Strict").endsWith("; Secure");
+      assertThat(logInOverHttp(fleet)).startsWith("__Host-tq_session=").contains("HttpOnly").contains("SameSite=Strict")
+          .contains("; Secure");
+      assertThat(loginCookie(fleet.http, fleet)).startsWith("__Host-tq_login=").contains("; Path=/;")
+          .contains("HttpOnly").contains("SameSite=Strict").endsWith("; Secure");
     }
   }
 
@@ -76,8 +89,9 @@ class TlsTest {
   void withoutTlsOrAProxyTheSessionCookieIsNotMarkedSecure() throws Exception {
     // A browser would never send a Secure cookie back over the plain connection, so login would loop.
     try (Fixture fleet = new Fixture(dir, Backend.h2())) {
-      assertThat(logInOverHttp(fleet)).contains("HttpOnly").doesNotContain("Secure");
-      assertThat(loginCookie(fleet.http, fleet)).contains("HttpOnly").doesNotContain("Secure");
+      // Nor prefixed: browsers refuse a __Host- cookie that is not Secure.
+      assertThat(logInOverHttp(fleet)).startsWith("tq_session=").contains("HttpOnly").doesNotContain("Secure");
+      assertThat(loginCookie(fleet.http, fleet)).startsWith("tq_login=").contains("HttpOnly").doesNotContain("Secure");
     }
   }
 
