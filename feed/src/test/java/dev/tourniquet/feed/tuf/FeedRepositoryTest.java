@@ -256,13 +256,7 @@ class FeedRepositoryTest {
     assertThatThrownBy(() -> repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 3)))
         .isInstanceOf(RevisionRollbackException.class)
         .hasMessageContaining("expected a revision above 3 (the feed published M1.3 before M1 was withdrawn) but found 3");
-    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 4));
-    repo.repo.sign(Role.TARGETS, repo.targetsKey);
-    repo.publish();
-
-    TufClient agent = agent("agent");
-    agent.refresh();
-    assertThat(agent.download("mitigations/M1.json")).isEqualTo(TestRepository.mitigation("M1", 4));
+    publishM1AndSeeAnAgentDownloadIt(4);
   }
 
   @Test
@@ -449,12 +443,7 @@ class FeedRepositoryTest {
         .hasValueSatisfying(reason -> assertThat(reason).startsWith(why)));
 
     // The way out the message gives: add the mitigation again above the published revision.
-    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 4));
-    repo.repo.sign(Role.TARGETS, repo.targetsKey);
-    repo.publish();
-    TufClient agent = agent("agent");
-    agent.refresh();
-    assertThat(agent.download("mitigations/M1.json")).isEqualTo(TestRepository.mitigation("M1", 4));
+    publishM1AndSeeAnAgentDownloadIt(4);
   }
 
   @Test
@@ -923,5 +912,15 @@ class FeedRepositoryTest {
     repo.repo.removeTarget("mitigations/M1.json");
     repo.repo.sign(Role.TARGETS, repo.targetsKey);
     repo.publish();
+  }
+
+  /** Adds M1 at this revision, signs and publishes it, and checks that an agent downloads exactly that. */
+  private void publishM1AndSeeAnAgentDownloadIt(int revision) throws Exception {
+    repo.repo.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", revision));
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+    TufClient agent = agent("agent");
+    agent.refresh();
+    assertThat(agent.download("mitigations/M1.json")).isEqualTo(TestRepository.mitigation("M1", revision));
   }
 }
