@@ -35,6 +35,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -1145,7 +1146,7 @@ public final class FeedRepository {
   /** Every refusal's message, one after the other. */
   private static Optional<String> why(List<PublisherException> refused) {
     return refused.isEmpty() ? Optional.empty()
-        : Optional.of(refused.stream().map(Throwable::getMessage).collect(java.util.stream.Collectors.joining("; ")));
+        : Optional.of(refused.stream().map(Throwable::getMessage).collect(Collectors.joining("; ")));
   }
 
   private static SigningStatus status(Metadata m, Metadata root, String description, Role role,
@@ -1546,7 +1547,7 @@ public final class FeedRepository {
     List<IdCaseConflictException.Refusal> ids = idCaseRefusals(added, otherIds);
     if (!ids.isEmpty()) {
       String remove = ids.stream().map(IdCaseConflictException.Refusal::id).distinct()
-          .collect(java.util.stream.Collectors.joining(" "));
+          .collect(Collectors.joining(" "));
       refused.add(new IdCaseConflictException(ids, "the staged targets.json lists it (edited by hand or by another"
           + " tool?) and can never be published: withdraw it (feed remove " + remove + ") or discard the staged"
           + " targets (feed discard --role targets)"));
