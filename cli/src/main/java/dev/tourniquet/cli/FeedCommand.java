@@ -471,7 +471,9 @@ final class FeedCommand {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = "Show the published versions and expiries, and how far staged root and targets metadata are signed.")
+      description = {"Show the published versions and expiries, and how far staged root and targets metadata are signed.",
+          "Staged metadata that sign and publish would refuse (overtaken by another copy's publish, or staged targets"
+              + " that break a rule of feed add, e.g. list a mitigation that has expired since) is named, with why."})
   static final class Status extends RepositoryVerb {
     @Override
     void run() throws Exception {
@@ -527,7 +529,8 @@ final class FeedCommand {
               + " staged/targets.json, signed in place; bring it back and feed merge it).",
           "With --file, what is signed is printed first: read it before you trust it.",
           "--role refuses staged metadata that another copy's publish overtook (discard it), or staged targets that"
-              + " take a revision back; --file cannot tell, so run feed status before carrying a copy to a signer"
+              + " take a revision back or list a mitigation that has expired since it was added or published; --file"
+              + " cannot tell, so run feed status before carrying a copy to a signer"
               + " (feed merge refuses a copy that went stale on the way, naming its version)."})
   static final class Sign extends RepositoryVerb {
     @Option(names = "--role", converter = RoleConverter.class, paramLabel = "ROLE", description = "root or targets.")
@@ -604,8 +607,9 @@ final class FeedCommand {
   @Command(name = "merge", mixinStandardHelpOptions = true,
       description = {"Merge the signatures of copies signed elsewhere (feed sign --file) into the staged metadata.",
           "Refuses staged metadata that another copy's publish overtook (discard it), staged targets that take a"
-              + " revision back, a copy of other content or of a version published or discarded since it was taken, a"
-              + " signature by a key the role does not list, or one that does not verify."})
+              + " revision back or list a mitigation that has expired, a copy of other content or of a version"
+              + " published or discarded since it was taken, a signature by a key the role does not list, or one that"
+              + " does not verify."})
   static final class Merge extends RepositoryVerb {
     @Parameters(paramLabel = "COPY", arity = "1..*", description = "Signed copies of staged/root.json or staged/targets.json.")
     List<Path> copies;
@@ -657,7 +661,8 @@ final class FeedCommand {
           "Checks that staged root and targets meet their thresholds, signs new snapshot and timestamp metadata,"
               + " verifies the complete feed, and only then writes it (timestamp last).",
           "Refuses staged targets edited (by hand or another tool) to take a revision back, forget a withdrawn one or"
-              + " list an id that differs from another only in case.",
+              + " list an id that differs from another only in case, and staged targets that list a mitigation that has"
+              + " expired since it was added or published (withdraw it, or add a revision with a later expires).",
           "With nothing staged, re-signs snapshot and timestamp. Serve DIR/published as it is."})
   static final class Publish extends RepositoryVerb {
     @Option(names = "--snapshot-key", required = true, paramLabel = "KEY", description = "A snapshot private key file (repeatable).")

@@ -826,6 +826,40 @@ class FeedCommandTest {
   }
 
   @Test
+  void signStatusAndPublishRefuseStagedTargetsListingAMitigationThatExpiredAfterItWasAdded() throws Exception {
+    publishM1();
+    // Added two days ago, when it had a day to run: feed add took it then (the repository's clock is the system's).
+    java.time.Instant now = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    java.time.Instant yesterday = now.minus(java.time.Duration.ofDays(1));
+    byte[] document = Files.readString(EXAMPLES.resolve("TQ-2026-0001.json"))
+        .replace("\"expires\": \"2036-06-01T00:00:00Z\"", "\"expires\": \"" + yesterday + "\"")
+        .getBytes(StandardCharsets.UTF_8);
+    dev.tourniquet.feed.tuf.FeedRepository.open(repo(), java.time.Clock.fixed(now.minus(java.time.Duration.ofDays(2)),
+        java.time.ZoneOffset.UTC)).addTarget("mitigations/TQ-2026-0001.json", document);
+
+    Result signed = run("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
+    Result status = ok("feed", "status", "--repo", repoArg());
+    Result published = publish();
+
+    String refused = "mitigations/TQ-2026-0001.json: expires: expected an instant after now (";
+    String why = ") but found " + yesterday + " (TQ-2026-0001.1 was staged since the last publish and expired before"
+        + " it was published); the staged targets.json lists it, but agents skip an expired mitigation (and remove it"
+        + " where they applied it), so it can never be published: withdraw it (feed remove TQ-2026-0001) or add a"
+        + " revision of it with a later expires (feed add)\n";
+    assertThat(signed.code()).isEqualTo(1);
+    assertThat(signed.err()).startsWith("tourniquet: " + refused).endsWith(why);
+    assertThat(status.out()).contains("\nstaged targets.json: " + refused).contains(why)
+        .endsWith("\nnot ready to publish: the staged metadata above can never be published as it is\n");
+    assertThat(published.code()).isEqualTo(1);
+    assertThat(published.err()).startsWith("tourniquet: " + refused).endsWith(why);
+    assertThat(verify(published().toString()).out()).contains("targets version 1").doesNotContain("TQ-2026-0001");
+
+    ok("feed", "remove", "--repo", repoArg(), "TQ-2026-0001");
+    signTargetsAndPublish();
+    assertThat(verify(published().toString()).out()).contains("targets version 2").doesNotContain("TQ-2026-0001");
+  }
+
+  @Test
   void mergeOfASignedCopyOfAVersionPublishedSinceSaysWhichVersionsAndWhatNext() throws IOException {
     publishM1();
     ok("feed", "add", "--repo", repoArg(), revisedM1(2).toString());

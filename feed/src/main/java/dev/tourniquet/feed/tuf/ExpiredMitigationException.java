@@ -6,10 +6,11 @@ import java.util.List;
 import java.util.stream.Collectors;
 
 /**
- * Staging would sign a mitigation that has already expired. Agents skip an expired mitigation and remove it where
- * they applied it, so signing one cuts off nothing; it is almost always an old document added by mistake, or a
- * copy whose {@code expires} was never moved forward. Nothing was staged; {@link #refusals()} lists every document
- * refused.
+ * A mitigation that has expired would be signed. Agents skip an expired mitigation and remove it where they applied
+ * it, so signing one cuts off nothing: when it is being added, it is almost always an old document added by mistake,
+ * or a copy whose {@code expires} was never moved forward, and nothing was staged; when staged targets metadata lists
+ * it (it expired after it was added, or after it was published), nothing was signed, merged or published.
+ * {@link #refusals()} lists every document refused.
  */
 public final class ExpiredMitigationException extends PublisherException {
   private static final long serialVersionUID = 1L;
@@ -21,7 +22,8 @@ public final class ExpiredMitigationException extends PublisherException {
    * @param expires when the document says it stops applying
    * @param now the instant it was checked at
    * @param problem what was expected, e.g. {@code expected an instant after now (2026-03-01T12:00:00Z) but found
-   *     2020-01-01T00:00:00Z}
+   *     2020-01-01T00:00:00Z}, and for a document that staged targets list, which revision it is and whether the feed
+   *     publishes it, e.g. {@code (the feed publishes M3.1, which agents have skipped since it expired)}
    */
   public record Refusal(String target, Instant expires, Instant now, String problem) implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -30,8 +32,13 @@ public final class ExpiredMitigationException extends PublisherException {
   private final List<Refusal> refusals;
 
   ExpiredMitigationException(List<Refusal> refusals) {
+    this(refusals, "nothing staged: give each an expiry in the future (or none) and add again");
+  }
+
+  /** With what the refusal means for the operation and the way out, e.g. for staged targets that list it. */
+  ExpiredMitigationException(List<Refusal> refusals, String consequence) {
     super(refusals.stream().map(r -> r.target() + ": expires: " + r.problem()).collect(Collectors.joining("; "))
-        + "; nothing staged: give each an expiry in the future (or none) and add again");
+        + "; " + consequence);
     this.refusals = List.copyOf(refusals);
   }
 

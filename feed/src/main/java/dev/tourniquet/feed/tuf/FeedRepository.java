@@ -163,8 +163,10 @@ public final class FeedRepository {
    * @param keysOf which root lists the keys counted, e.g. {@code "the published root (version 1)"}
    * @param valid valid signatures by distinct keys of that root's role
    * @param threshold signatures required
-   * @param unpublishable why the staged version can never be published, if so: it is not the version after the
-   *     published one (another copy of the repository published since it was staged), and must be discarded
+   * @param unpublishable why the staged version can never be published as it is, if so: it is not the version after
+   *     the published one (another copy of the repository published since it was staged), and must be discarded; or
+   *     staged targets break a rule that {@link #sign} checks, e.g. list a mitigation that has expired since it was
+   *     added or published, and the message says how to mend them
    */
   public record SigningStatus(Role role, long version, String keysOf, int valid, int threshold,
       Optional<String> unpublishable) {
@@ -973,6 +975,8 @@ public final class FeedRepository {
    * @throws IdCaseConflictException if staged targets metadata (edited by hand or another tool) newly lists an id
    *     that differs from another of the feed only in case
    * @throws RevisionRollbackException if staged targets metadata takes a published revision back
+   * @throws ExpiredMitigationException if staged targets metadata lists a mitigation whose {@code expires} has come,
+   *     staged since the last publish or published
    * @throws IOException if files cannot be read or written
    */
   public void sign(Role role, SigningKey key) throws PublisherException, IOException {
@@ -1035,6 +1039,7 @@ public final class FeedRepository {
    * @throws IdCaseConflictException if staged targets metadata newly lists an id that differs from another of the
    *     feed only in case
    * @throws RevisionRollbackException if staged targets metadata takes a published revision back
+   * @throws ExpiredMitigationException if staged targets metadata lists a mitigation whose {@code expires} has come
    * @throws IOException if files cannot be read or written
    */
   public void merge(Role role, Path otherCopy) throws PublisherException, IOException {
@@ -1169,6 +1174,10 @@ public final class FeedRepository {
    * @throws IdCaseConflictException if staged targets newly list an id that differs from another of the feed
    *     only in case (staged by hand or by another tool: {@link #addTargets} refuses it)
    * @throws RevisionRollbackException if staged targets take a published revision back (likewise)
+   * @throws ExpiredMitigationException if staged targets list a mitigation whose {@code expires} has come, staged since
+   *     the last publish or published: no targets version that lists it is signed. With no targets staged, an expired
+   *     mitigation the published targets list does not stop the snapshot and timestamp from being signed again:
+   *     refusing would freeze the whole feed for agents
    * @throws FeedVerificationException if the feed would not verify (nothing is written then)
    * @throws IOException if files cannot be read or written
    */
@@ -1524,7 +1533,8 @@ public final class FeedRepository {
    * elsewhere. Agents refuse a revision that goes back on their own, but only those that applied the higher one;
    * the publisher refuses first, before an offline key signs it and before any agent sees it. Only what changes is
    * checked (a target the published feed lists with the same content passed when it was published), so a feed
-   * older than a rule still publishes. Empty when the staged targets may be published.
+   * older than a rule still publishes. Expiry is the exception: time alone breaks it ({@link #listedExpiredRefusals}).
+   * Empty when the staged targets may be published.
    */
   private List<PublisherException> stagedTargetsRefusals(Published current, Metadata staged)
       throws PublisherException, IOException {
@@ -1551,6 +1561,14 @@ public final class FeedRepository {
       refused.add(new IdCaseConflictException(ids, "the staged targets.json lists it (edited by hand or by another"
           + " tool?) and can never be published: withdraw it (feed remove " + remove + ") or discard the staged"
           + " targets (feed discard --role targets)"));
+    }
+
+    List<ExpiredMitigationException.Refusal> expired = listedExpiredRefusals(listed, published);
+    if (!expired.isEmpty()) {
+      String remove = expired.stream().map(r -> mitigationIdOf(r.target())).distinct().collect(Collectors.joining(" "));
+      refused.add(new ExpiredMitigationException(expired, "the staged targets.json lists it, but agents skip an expired"
+          + " mitigation (and remove it where they applied it), so it can never be published: withdraw it (feed remove "
+          + remove + ") or add a revision of it with a later expires (feed add)"));
     }
 
     List<String> forgotten = new ArrayList<>();
@@ -1600,6 +1618,44 @@ public final class FeedRepository {
           + " (feed add), or discard the staged targets (feed discard --role targets)"));
     }
     return refused;
+  }
+
+  /**
+   * The expiry rule of {@link #addTargets} again, for every mitigation the staged targets list, at the clock's now:
+   * time has passed since each was checked. A document added on Monday that expires on Tuesday must not be signed or
+   * published on Wednesday, and neither may a targets version that carries on a published one that has expired: the
+   * feed, signed anew, would tell whoever reads it that a mitigation is out that no agent applies. Unlike the other
+   * rules, this one is not met once and for all, so what the published feed lists unchanged is checked too. A
+   * document whose content or {@code expires} cannot be read is left to the checks that read it.
+   */
+  private List<ExpiredMitigationException.Refusal> listedExpiredRefusals(Map<String, TargetFile> listed,
+      Map<String, TargetFile> published) throws IOException {
+    Instant now = clock.instant();
+    List<ExpiredMitigationException.Refusal> refusals = new ArrayList<>();
+    for (TargetFile target : listed.values()) {
+      String id = mitigationIdOf(target.name());
+      if (id == null) {
+        continue;
+      }
+      byte[] content;
+      try {
+        content = targetContent(target);
+      } catch (PublisherException e) {
+        continue;
+      }
+      Optional<Instant> expires = expiresOf(content).filter(e -> !now.isBefore(e));
+      if (expires.isEmpty()) {
+        continue;
+      }
+      OptionalInt revision = revisionOf(Optional.of(content));
+      String applied = revision.isPresent() ? id + "." + revision.getAsInt() : id;
+      String which = target.equals(published.get(target.name()))
+          ? "the feed publishes " + applied + ", which agents have skipped since it expired"
+          : applied + " was staged since the last publish and expired before it was published";
+      refusals.add(new ExpiredMitigationException.Refusal(target.name(), expires.get(), now,
+          "expected an instant after now (" + now + ") but found " + expires.get() + " (" + which + ")"));
+    }
+    return refusals;
   }
 
   /**
