@@ -971,7 +971,7 @@ public final class FeedRepository {
    * @throws KeyNotAuthorisedException if no relevant root lists the key for the role
    * @throws RepositoryStateException if nothing is staged for the role, or the staged version can never be
    *     published: another copy of the repository published since it was staged ({@link #discard} it), or staged
-   *     targets metadata forgets a withdrawn revision
+   *     targets metadata forgets a withdrawn revision (or the whole memory of them, which the published targets carry)
    * @throws IdCaseConflictException if staged targets metadata (edited by hand or another tool) newly lists an id
    *     that differs from another of the feed only in case
    * @throws RevisionRollbackException if staged targets metadata takes a published revision back
@@ -1034,8 +1034,8 @@ public final class FeedRepository {
    * @throws KeyNotAuthorisedException if the copy carries a signature by a key the role does not list
    * @throws RepositoryStateException if nothing is staged (the copy's version was published or discarded since it
    *     was taken), the staged version can never be published (another copy of the repository published since it
-   *     was staged: {@link #discard} it; or staged targets forget a withdrawn revision), the copy is not metadata of
-   *     the role, or one of its signatures does not verify
+   *     was staged: {@link #discard} it; or staged targets forget a withdrawn revision, or the whole memory of them),
+   *     the copy is not metadata of the role, or one of its signatures does not verify
    * @throws IdCaseConflictException if staged targets metadata newly lists an id that differs from another of the
    *     feed only in case
    * @throws RevisionRollbackException if staged targets metadata takes a published revision back
@@ -1170,7 +1170,7 @@ public final class FeedRepository {
    * @return the feed as an agent now sees it
    * @throws KeyNotAuthorisedException if a snapshot or timestamp key is not listed for its role
    * @throws RepositoryStateException if staged metadata is out of date, under-signed, forgets a withdrawn
-   *     revision, or a target's content is missing
+   *     revision (or the whole memory of them), or a target's content is missing
    * @throws IdCaseConflictException if staged targets newly list an id that differs from another of the feed
    *     only in case (staged by hand or by another tool: {@link #addTargets} refuses it)
    * @throws RevisionRollbackException if staged targets take a published revision back (likewise)
@@ -1540,7 +1540,10 @@ public final class FeedRepository {
       throws PublisherException, IOException {
     Map<String, TargetFile> published = current.targets.map(Metadata::targets).orElse(Map.of());
     Map<String, Integer> publishedMemory = current.targets.isPresent() ? withdrawn(current.targets.get()) : Map.of();
-    // Without the field, the staged metadata is older than the memory; the next one staged reads it from history.
+    // Without the field, the staged metadata is older than the memory (the next one staged reads it from history), or
+    // edited to drop it. While the published metadata lacks it too, both memories are the published history, read
+    // from the same files (withdrawn): comparing them could never find a revision forgotten, so they are not compared.
+    // Once a published version carries it, one without it is refused below.
     Map<String, Integer> stagedMemory = staged.tree.path("signed").has(WITHDRAWN) ? withdrawn(staged) : null;
     Map<String, TargetFile> listed = staged.targets();
     List<PublisherException> refused = new ArrayList<>();
@@ -1569,6 +1572,19 @@ public final class FeedRepository {
       refused.add(new ExpiredMitigationException(expired, "the staged targets.json lists it, but agents skip an expired"
           + " mitigation (and remove it where they applied it), so it can never be published: withdraw it (feed remove "
           + remove + ") or add a revision of it with a later expires (feed add)"));
+    }
+
+    Optional<Metadata> remembering = current.targets.filter(t -> t.tree.path("signed").has(WITHDRAWN));
+    if (stagedMemory == null && remembering.isPresent()) {
+      // Out of the signed feed, the revisions would rest on old files of published/, which may be deleted, and a
+      // copy of the repository would not carry them.
+      String remembered = publishedMemory.entrySet().stream().map(e -> e.getKey() + "." + e.getValue())
+          .collect(Collectors.joining(", "));
+      refused.add(new RepositoryStateException("staged targets.json", WITHDRAWN + ": expected the memory of withdrawn"
+          + " revisions that the published targets version " + remembering.get().version + " carries ("
+          + (remembered.isEmpty() ? "no revision yet" : remembered) + ") but found none; the staged targets.json drops"
+          + " it (edited by hand or by another tool?) and can never be published: discard it (feed discard --role"
+          + " targets) and stage the changes again"));
     }
 
     List<String> forgotten = new ArrayList<>();

@@ -104,23 +104,37 @@ class FeedRepositoryTest {
 
   @Test
   void aRepositoryOlderThanTheMemoryReadsWithdrawnRevisionsFromItsPublishedHistory() throws Exception {
-    repo.publishRevision(3);
-    // As an earlier version withdrew M1: no memory in the targets metadata it signed.
-    repo.repo.removeTarget("mitigations/M1.json");
-    Path staged = repo.repo.stagedFile(Role.TARGETS);
+    // Published by a version older than the memory: no targets version it signed carries one.
+    FeedRepository old = FeedRepository.init(temp.resolve("old"), repo.keySets(), FeedRepository.Validity.defaults(),
+        repo.clock);
+    old.sign(Role.ROOT, repo.rootKeys.get(0));
+    old.sign(Role.ROOT, repo.rootKeys.get(1));
+    old.addTargets(Map.of("mitigations/M1.json", TestRepository.mitigation("M1", 1),
+        "mitigations/M2.json", TestRepository.mitigation("M2", 1)));
+    publishAsAVersionOlderThanTheMemory(old);
+    old.addTarget("mitigations/M1.json", TestRepository.mitigation("M1", 3));
+    publishAsAVersionOlderThanTheMemory(old);
+    old.removeTarget("mitigations/M1.json");
+    publishAsAVersionOlderThanTheMemory(old);
+    assertThat(Json.parseObject("targets", Files.readAllBytes(old.publishedDirectory().resolve("3.targets.json")))
+        .get("signed").has(FeedRepository.WITHDRAWN)).isFalse();
+
+    OptionalInt fromHistory = old.lastPublishedRevision("M1");
+    old.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
+
+    assertThat(fromHistory).isEqualTo(OptionalInt.of(3));
+    assertThat(Json.parseObject("staged", Files.readAllBytes(old.stagedFile(Role.TARGETS))).get("signed")
+        .get(FeedRepository.WITHDRAWN)).hasToString("{\"M1\":3,\"M2\":1}");
+  }
+
+  /** Signs and publishes the staged targets without the memory of withdrawn revisions, as an older version did. */
+  private void publishAsAVersionOlderThanTheMemory(FeedRepository old) throws Exception {
+    Path staged = old.stagedFile(Role.TARGETS);
     com.fasterxml.jackson.databind.node.ObjectNode tree = Json.parseObject("staged", Files.readAllBytes(staged));
     ((com.fasterxml.jackson.databind.node.ObjectNode) tree.get("signed")).remove(FeedRepository.WITHDRAWN);
     Files.write(staged, Json.writePretty(tree));
-    repo.repo.sign(Role.TARGETS, repo.targetsKey);
-    repo.publish();
-    assertThat(signedTargets(3).withdrawn()).isNull();
-
-    OptionalInt fromHistory = repo.repo.lastPublishedRevision("M1");
-    repo.repo.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
-
-    assertThat(fromHistory).isEqualTo(OptionalInt.of(3));
-    assertThat(Json.parseObject("staged", Files.readAllBytes(staged)).get("signed").get(FeedRepository.WITHDRAWN))
-        .hasToString("{\"M1\":3,\"M2\":1}");
+    old.sign(Role.TARGETS, repo.targetsKey);
+    old.publish(List.of(repo.snapshotKey), List.of(repo.timestampKey));
   }
 
   @Test
@@ -487,6 +501,31 @@ class FeedRepositoryTest {
     assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class)
         .hasMessageStartingWith("staged targets.json: " + FeedRepository.WITHDRAWN + ".M1: expected a revision of at"
             + " least 3 (the feed published M1.3 before M1 was withdrawn) but found 2");
+  }
+
+  @Test
+  void stagedTargetsEditedToDropTheMemoryOfWithdrawnRevisionsAreNeitherSignedNorPublished() throws Exception {
+    publishM1ThenWithdrawIt(3);
+    repo.repo.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
+    // Without the field at all, the staged targets look older than the memory; the published ones carry it.
+    editStagedTargets(signed -> signed.remove(FeedRepository.WITHDRAWN));
+    StoreSnapshot before = StoreSnapshot.of(repo.published());
+    String why = "staged targets.json: " + FeedRepository.WITHDRAWN + ": expected the memory of withdrawn revisions"
+        + " that the published targets version 3 carries (M1.3) but found none; the staged targets.json drops it"
+        + " (edited by hand or by another tool?) and can never be published: discard it (feed discard --role targets)"
+        + " and stage the changes again";
+
+    assertThatThrownBy(() -> repo.repo.sign(Role.TARGETS, repo.targetsKey))
+        .isInstanceOf(RepositoryStateException.class).hasMessage(why);
+    assertThatThrownBy(repo::publish).isInstanceOf(RepositoryStateException.class).hasMessage(why);
+    assertThat(repo.repo.status()).singleElement().satisfies(st -> assertThat(st.unpublishable()).hasValue(why));
+    assertThat(StoreSnapshot.of(repo.published())).isEqualTo(before);
+
+    repo.repo.discard(Role.TARGETS);
+    repo.repo.addTarget("mitigations/M2.json", TestRepository.mitigation("M2", 2));
+    repo.repo.sign(Role.TARGETS, repo.targetsKey);
+    repo.publish();
+    assertThat(signedTargets(4).withdrawn()).isEqualTo("{\"M1\":3}");
   }
 
   @Test

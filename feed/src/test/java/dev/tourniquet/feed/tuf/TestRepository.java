@@ -40,18 +40,23 @@ final class TestRepository {
 
   TestRepository(Path dir, FeedRepository.Validity validity) throws Exception {
     this.dir = dir;
-    Map<Role, FeedRepository.KeySet> keys = new EnumMap<>(Role.class);
-    keys.put(Role.ROOT, new FeedRepository.KeySet(rootKeys.stream().map(SigningKey::verificationKey).toList(), 2));
-    keys.put(Role.TARGETS, new FeedRepository.KeySet(List.of(targetsKey.verificationKey()), 1));
-    keys.put(Role.SNAPSHOT, new FeedRepository.KeySet(List.of(snapshotKey.verificationKey()), 1));
-    keys.put(Role.TIMESTAMP, new FeedRepository.KeySet(List.of(timestampKey.verificationKey()), 1));
-    repo = FeedRepository.init(dir.resolve("repo"), keys, validity, clock);
+    repo = FeedRepository.init(dir.resolve("repo"), keySets(), validity, clock);
     repo.sign(Role.ROOT, rootKeys.get(0));
     repo.sign(Role.ROOT, rootKeys.get(1));
     repo.addTarget("mitigations/M1.json", mitigation("M1", 1));
     repo.addTarget("mitigations/M2.json", mitigation("M2", 1));
     repo.sign(Role.TARGETS, targetsKey);
     publish();
+  }
+
+  /** The key set of each role, as this repository was initialised with; another repository may share them. */
+  Map<Role, FeedRepository.KeySet> keySets() {
+    Map<Role, FeedRepository.KeySet> keys = new EnumMap<>(Role.class);
+    keys.put(Role.ROOT, new FeedRepository.KeySet(rootKeys.stream().map(SigningKey::verificationKey).toList(), 2));
+    keys.put(Role.TARGETS, new FeedRepository.KeySet(List.of(targetsKey.verificationKey()), 1));
+    keys.put(Role.SNAPSHOT, new FeedRepository.KeySet(List.of(snapshotKey.verificationKey()), 1));
+    keys.put(Role.TIMESTAMP, new FeedRepository.KeySet(List.of(timestampKey.verificationKey()), 1));
+    return keys;
   }
 
   static byte[] mitigation(String id, int revision) {
