@@ -529,7 +529,7 @@ final class FeedCommand {
               + " staged/targets.json, signed in place; bring it back and feed merge it).",
           "With --file, what is signed is printed first: read it before you trust it.",
           "--role refuses staged metadata that another copy's publish overtook (discard it), or staged targets that"
-              + " take a revision back or list a mitigation that has expired since it was added or published; --file"
+              + " take a revision back or list a mitigation that has expired since it was added; --file"
               + " cannot tell, so run feed status before carrying a copy to a signer"
               + " (feed merge refuses a copy that went stale on the way, naming its version)."})
   static final class Sign extends RepositoryVerb {
@@ -607,7 +607,7 @@ final class FeedCommand {
   @Command(name = "merge", mixinStandardHelpOptions = true,
       description = {"Merge the signatures of copies signed elsewhere (feed sign --file) into the staged metadata.",
           "Refuses staged metadata that another copy's publish overtook (discard it), staged targets that take a"
-              + " revision back or list a mitigation that has expired, a copy of other content or of a version"
+              + " revision back or list a mitigation that has expired since it was added, a copy of other content or of a version"
               + " published or discarded since it was taken, a signature by a key the role does not list, or one that"
               + " does not verify."})
   static final class Merge extends RepositoryVerb {
@@ -662,7 +662,7 @@ final class FeedCommand {
               + " verifies the complete feed, and only then writes it (timestamp last).",
           "Refuses staged targets edited (by hand or another tool) to take a revision back, forget a withdrawn one or"
               + " list an id that differs from another only in case, and staged targets that list a mitigation that has"
-              + " expired since it was added or published (withdraw it, or add a revision with a later expires).",
+              + " expired since it was added (withdraw it, or add a revision with a later expires).",
           "With nothing staged, re-signs snapshot and timestamp. Serve DIR/published as it is."})
   static final class Publish extends RepositoryVerb {
     @Option(names = "--snapshot-key", required = true, paramLabel = "KEY", description = "A snapshot private key file (repeatable).")

@@ -166,7 +166,7 @@ public final class FeedRepository {
    * @param unpublishable why the staged version can never be published as it is, if so: it is not the version after
    *     the published one (another copy of the repository published since it was staged), and must be discarded; or
    *     staged targets break a rule that {@link #sign} checks, e.g. list a mitigation that has expired since it was
-   *     added or published, and the message says how to mend them
+   *     added, and the message says how to mend them
    */
   public record SigningStatus(Role role, long version, String keysOf, int valid, int threshold,
       Optional<String> unpublishable) {
@@ -975,8 +975,8 @@ public final class FeedRepository {
    * @throws IdCaseConflictException if staged targets metadata (edited by hand or another tool) newly lists an id
    *     that differs from another of the feed only in case
    * @throws RevisionRollbackException if staged targets metadata takes a published revision back
-   * @throws ExpiredMitigationException if staged targets metadata lists a mitigation whose {@code expires} has come,
-   *     staged since the last publish or published
+   * @throws ExpiredMitigationException if staged targets metadata lists a mitigation, staged since the last publish,
+   *     whose {@code expires} has come (one the published feed lists unchanged is not refused: agents skip it already)
    * @throws IOException if files cannot be read or written
    */
   public void sign(Role role, SigningKey key) throws PublisherException, IOException {
@@ -1174,10 +1174,9 @@ public final class FeedRepository {
    * @throws IdCaseConflictException if staged targets newly list an id that differs from another of the feed
    *     only in case (staged by hand or by another tool: {@link #addTargets} refuses it)
    * @throws RevisionRollbackException if staged targets take a published revision back (likewise)
-   * @throws ExpiredMitigationException if staged targets list a mitigation whose {@code expires} has come, staged since
-   *     the last publish or published: no targets version that lists it is signed. With no targets staged, an expired
-   *     mitigation the published targets list does not stop the snapshot and timestamp from being signed again:
-   *     refusing would freeze the whole feed for agents
+   * @throws ExpiredMitigationException if staged targets list a mitigation, staged since the last publish, whose
+   *     {@code expires} has come: no targets version that lists it is signed. One the published feed lists unchanged
+   *     stops nothing (agents skip it already); withdraw it when convenient
    * @throws FeedVerificationException if the feed would not verify (nothing is written then)
    * @throws IOException if files cannot be read or written
    */
@@ -1533,7 +1532,8 @@ public final class FeedRepository {
    * elsewhere. Agents refuse a revision that goes back on their own, but only those that applied the higher one;
    * the publisher refuses first, before an offline key signs it and before any agent sees it. Only what changes is
    * checked (a target the published feed lists with the same content passed when it was published), so a feed
-   * older than a rule still publishes. Expiry is the exception: time alone breaks it ({@link #listedExpiredRefusals}).
+   * older than a rule still publishes. Expiry is checked again for what changes: time alone breaks it
+   * ({@link #listedExpiredRefusals}).
    * Empty when the staged targets may be published.
    */
   private List<PublisherException> stagedTargetsRefusals(Published current, Metadata staged)
@@ -1637,12 +1637,14 @@ public final class FeedRepository {
   }
 
   /**
-   * The expiry rule of {@link #addTargets} again, for every mitigation the staged targets list, at the clock's now:
-   * time has passed since each was checked. A document added on Monday that expires on Tuesday must not be signed or
-   * published on Wednesday, and neither may a targets version that carries on a published one that has expired: the
-   * feed, signed anew, would tell whoever reads it that a mitigation is out that no agent applies. Unlike the other
-   * rules, this one is not met once and for all, so what the published feed lists unchanged is checked too. A
-   * document whose content or {@code expires} cannot be read is left to the checks that read it.
+   * The expiry rule of {@link #addTargets} again, at the clock's now, for every mitigation document the staged
+   * targets list with other content than the published feed: time has passed since each was added. A document
+   * added on Monday that expires on Tuesday must not be signed or published on Wednesday: the security team would
+   * believe a mitigation is out that no agent applies. A document the published feed lists unchanged is left alone
+   * even once it has expired: agents already skip it (and removed it where they had applied it), so listing it again
+   * changes nothing on any server, and refusing it would hold back whatever else the targets version carries, an
+   * emergency mitigation or a renewal of the targets metadata, until someone withdraws it. A document whose content
+   * or {@code expires} cannot be read is left to the checks that read it.
    */
   private List<ExpiredMitigationException.Refusal> listedExpiredRefusals(Map<String, TargetFile> listed,
       Map<String, TargetFile> published) throws IOException {
@@ -1650,7 +1652,7 @@ public final class FeedRepository {
     List<ExpiredMitigationException.Refusal> refusals = new ArrayList<>();
     for (TargetFile target : listed.values()) {
       String id = mitigationIdOf(target.name());
-      if (id == null) {
+      if (id == null || target.equals(published.get(target.name()))) {
         continue;
       }
       byte[] content;
@@ -1665,11 +1667,9 @@ public final class FeedRepository {
       }
       OptionalInt revision = revisionOf(Optional.of(content));
       String applied = revision.isPresent() ? id + "." + revision.getAsInt() : id;
-      String which = target.equals(published.get(target.name()))
-          ? "the feed publishes " + applied + ", which agents have skipped since it expired"
-          : applied + " was staged since the last publish and expired before it was published";
       refusals.add(new ExpiredMitigationException.Refusal(target.name(), expires.get(), now,
-          "expected an instant after now (" + now + ") but found " + expires.get() + " (" + which + ")"));
+          "expected an instant after now (" + now + ") but found " + expires.get() + " (" + applied
+          + " was staged since the last publish and expired before it was published)"));
     }
     return refusals;
   }
