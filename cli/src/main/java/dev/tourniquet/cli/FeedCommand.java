@@ -443,12 +443,15 @@ final class FeedCommand {
   }
 
   @Command(name = "list", mixinStandardHelpOptions = true,
-      description = "List the feed's mitigations as they will be after the next publish: applied id, severity, mode, product, title.")
+      description = {"List the feed's mitigations as they will be after the next publish: applied id, severity, mode,"
+          + " product, title.", "One that has expired is marked: agents skip it; withdraw it (feed remove ID) or add a"
+          + " revision with a later expires."})
   static final class ListTargets extends RepositoryVerb {
     @Override
     void run() throws Exception {
       FeedRepository repository = open();
       Map<String, TargetFile> targets = repository.targets();
+      Instant now = Instant.now();
       if (targets.isEmpty()) {
         out().println("no mitigations");
         return;
@@ -461,8 +464,11 @@ final class FeedCommand {
         }
         try {
           Mitigation m = MitigationParser.parse(content);
-          out().printf(Locale.ROOT, "%-16s %-8s %-7s %s  %s%n", m.appliedId(), m.severity().jsonName(), m.mode().jsonName(),
-              m.applicability().product(), m.title());
+          // Published once, it holds no targets version back (feed publish signs it again unchanged): said here instead.
+          String expired = m.isExpiredAt(now) ? "  (EXPIRED at " + m.expires().orElseThrow() + ": agents skip it; feed remove "
+              + m.id() + ", or add a revision with a later expires)" : "";
+          out().printf(Locale.ROOT, "%-16s %-8s %-7s %s  %s%s%n", m.appliedId(), m.severity().jsonName(), m.mode().jsonName(),
+              m.applicability().product(), m.title(), expired);
         } catch (MitigationException e) {
           out().println(name + "  (invalid: " + e.problems().get(0) + ")");
         }

@@ -2,6 +2,9 @@ package dev.tourniquet.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tourniquet.feed.tuf.FeedRepository;
+import dev.tourniquet.feed.tuf.KeyFiles;
+import dev.tourniquet.feed.tuf.Role;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -9,6 +12,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -829,13 +837,13 @@ class FeedCommandTest {
   void signStatusAndPublishRefuseStagedTargetsListingAMitigationThatExpiredAfterItWasAdded() throws Exception {
     publishM1();
     // Added two days ago, when it had a day to run: feed add took it then (the repository's clock is the system's).
-    java.time.Instant now = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
-    java.time.Instant yesterday = now.minus(java.time.Duration.ofDays(1));
+    Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+    Instant yesterday = now.minus(Duration.ofDays(1));
     byte[] document = Files.readString(EXAMPLES.resolve("TQ-2026-0001.json"))
         .replace("\"expires\": \"2036-06-01T00:00:00Z\"", "\"expires\": \"" + yesterday + "\"")
         .getBytes(StandardCharsets.UTF_8);
-    dev.tourniquet.feed.tuf.FeedRepository.open(repo(), java.time.Clock.fixed(now.minus(java.time.Duration.ofDays(2)),
-        java.time.ZoneOffset.UTC)).addTarget("mitigations/TQ-2026-0001.json", document);
+    FeedRepository.open(repo(), Clock.fixed(now.minus(Duration.ofDays(2)),
+        ZoneOffset.UTC)).addTarget("mitigations/TQ-2026-0001.json", document);
 
     Result signed = run("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
     Result status = ok("feed", "status", "--repo", repoArg());
@@ -857,6 +865,35 @@ class FeedCommandTest {
     ok("feed", "remove", "--repo", repoArg(), "TQ-2026-0001");
     signTargetsAndPublish();
     assertThat(verify(published().toString()).out()).contains("targets version 2").doesNotContain("TQ-2026-0001");
+  }
+
+  @Test
+  void aPublishedMitigationThatExpiredSinceIsMarkedByListAndHoldsBackNoPublish() throws Exception {
+    publishM1();
+    // Published two days ago, when it had a day to run (the cli's clock is the system's, so the library publishes).
+    Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+    Instant yesterday = now.minus(Duration.ofDays(1));
+    byte[] document = Files.readString(EXAMPLES.resolve("TQ-2026-0001.json"))
+        .replace("\"expires\": \"2036-06-01T00:00:00Z\"", "\"expires\": \"" + yesterday + "\"")
+        .getBytes(StandardCharsets.UTF_8);
+    FeedRepository then = FeedRepository.open(repo(),
+        Clock.fixed(now.minus(Duration.ofDays(2)), ZoneOffset.UTC));
+    then.addTarget("mitigations/TQ-2026-0001.json", document);
+    then.sign(Role.TARGETS, KeyFiles.readPrivateKey(key("targets.key"), null));
+    then.publish(List.of(KeyFiles.readPrivateKey(key("snapshot.key"), null)),
+        List.of(KeyFiles.readPrivateKey(key("timestamp.key"), null)));
+
+    assertThat(ok("feed", "list", "--repo", repoArg()).out().lines()).satisfiesExactly(
+        m1 -> assertThat(m1).startsWith("M1.1 ").doesNotContain("EXPIRED"),
+        tq -> assertThat(tq).startsWith("TQ-2026-0001.1 ").endsWith("  (EXPIRED at " + yesterday + ": agents skip it;"
+            + " feed remove TQ-2026-0001, or add a revision with a later expires)"));
+
+    // The next emergency does not wait for it.
+    ok("feed", "add", "--repo", repoArg(), revisedM1(2).toString());
+    assertThat(ok("feed", "status", "--repo", repoArg()).out()).doesNotContain("TQ-2026-0001")
+        .endsWith("\nnot ready to publish: sign with more keys\n"); // and nothing else keeps it back
+    signTargetsAndPublish();
+    assertThat(verify(published().toString()).out()).contains("M1.2").contains("TQ-2026-0001");
   }
 
   @Test
