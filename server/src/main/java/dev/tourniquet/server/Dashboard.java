@@ -207,6 +207,16 @@ final class Dashboard {
     }
   }
 
+  /**
+   * The challenge of the dashboard's 401s: the Cookie scheme of draft-broyer-http-cookie-auth, which names the
+   * form that logs in and the cookie it sets. A browser knows no such scheme, so it shows the page that came
+   * with the 401 (the login page, the refused action's page) and the refresh's script reads the status; a
+   * Bearer challenge said that a token would do, and the dashboard takes none.
+   */
+  String challenge() {
+    return "Cookie realm=\"tourniquet\", form-action=\"/login\", cookie-name=" + cookieName(COOKIE);
+  }
+
   private Optional<String> sessionCookie(Request request) {
     return cookie(request, cookieName(COOKIE));
   }

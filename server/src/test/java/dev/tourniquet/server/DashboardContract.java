@@ -242,22 +242,46 @@ abstract class DashboardContract extends ContractBase {
     assertThat(Fixture.LoginForm.of(odd).csrf()).startsWith(Secrets.LOGIN).isNotEqualTo(form.csrf());
   }
 
+  /** The challenge of every 401 of the dashboard over plain HTTP: log in with the form, get the session cookie. */
+  private static final String COOKIE_CHALLENGE = "Cookie realm=\"tourniquet\", form-action=\"/login\","
+      + " cookie-name=tq_session";
+
   @Test
-  void theRefreshsUnauthorisedAnswerCarriesNoBearerChallenge() throws Exception {
-    // The dashboard's refresh is the page's script with a session cookie, not an API client with a token.
+  void theDashboardsUnauthorisedAnswersChallengeToLogInWithTheFormNotWithABearerToken() throws Exception {
+    // RFC 9110 15.5.2: a 401 must carry a challenge. The dashboard's is the login form and its session cookie
+    // (the Cookie scheme of draft-broyer-http-cookie-auth); the page's script and forms take no token.
     HttpResponse<String> live = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/live"))
         .header("Accept", "text/html").build(), HttpResponse.BodyHandlers.ofString());
     assertThat(live.statusCode()).isEqualTo(401);
-    assertThat(live.headers().firstValue("WWW-Authenticate")).isEmpty();
+    assertThat(live.headers().allValues("WWW-Authenticate")).containsExactly(COOKIE_CHALLENGE);
     assertThat(Fixture.json(live).get("error").asText()).contains("session has ended");
-    HttpResponse<String> action = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
-        .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("csrf=x"))
-        .build(), HttpResponse.BodyHandlers.ofString());
-    assertThat(action.statusCode()).isEqualTo(401);
-    assertThat(action.headers().firstValue("WWW-Authenticate")).isEmpty();
-    // The API keeps its challenge.
-    assertThat(fleet.get("/api/v1/admin/whoami", null).headers().firstValue("WWW-Authenticate"))
-        .hasValue("Bearer realm=\"tourniquet\"");
+    for (String accept : List.of("application/json", "text/html")) {
+      HttpResponse<String> action = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
+          .header("Content-Type", "application/x-www-form-urlencoded").header("Accept", accept)
+          .POST(HttpRequest.BodyPublishers.ofString("csrf=x")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(action.statusCode()).as(accept).isEqualTo(401);
+      assertThat(action.headers().allValues("WWW-Authenticate")).as(accept).containsExactly(COOKIE_CHALLENGE);
+    }
+    HttpResponse<String> wrongToken = Fixture.logIn(fleet.http, fleet.server.uri(), "tqu_" + "A".repeat(43));
+    assertThat(wrongToken.statusCode()).isEqualTo(401);
+    assertThat(wrongToken.headers().allValues("WWW-Authenticate")).containsExactly(COOKIE_CHALLENGE);
+    assertThat(wrongToken.body()).contains("not the token of a user");
+    // The API keeps its own.
+    assertThat(fleet.get("/api/v1/admin/whoami", null).headers().allValues("WWW-Authenticate"))
+        .containsExactly("Bearer realm=\"tourniquet\"");
+  }
+
+  @Test
+  void theChallengeFollowsThePathAsRoutedNotAsWrittenInTheRequest() throws Exception {
+    // %61 is "a": the server routes /%61pi/v1/admin/whoami to the admin API, and the answer must say so.
+    for (String[] target : new String[][] {{"/%61pi/v1/admin/whoami", "Bearer realm=\"tourniquet\""},
+        {"/api/v1/%61gent/policy", "Bearer realm=\"tourniquet\""}, {"/%64ashboard/live", COOKIE_CHALLENGE},
+        {"/dashboard/liv%65", COOKIE_CHALLENGE}}) {
+      RawHttp.Answer a = RawHttp.get(fleet.server.uri(), target[0]);
+      assertThat(a.status()).as(target[0]).isEqualTo(401);
+      assertThat(a.text().lines().filter(l -> l.regionMatches(true, 0, "WWW-Authenticate:", 0, 17))
+          .map(l -> l.substring(17).trim()).toList()).as(target[0]).containsExactly(target[1]);
+    }
   }
 
   // The matrix's columns.
