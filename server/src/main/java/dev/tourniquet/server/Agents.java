@@ -58,6 +58,27 @@ final class Agents {
   private static final String AGENT_COLUMNS = "agent_id, server_name, labels, ring, mitigations_enabled, enrolled_at,"
       + " last_seen, data_collection, reported_at, agent_version, product_version, last_check, next_check, feed_health";
 
+  /**
+   * The servers whose name in lower case is the parameter (given twice): the rows {@code LOWER(server_name) = ?}
+   * finds, read through the unique index on {@code server_name_key} instead of a scan of the table. Every key is
+   * its row's name in lower case (V4 wrote {@code LOWER(server_name)}; enrolment and {@link #delete} write
+   * {@link #nameKey}, which agrees with it on the ASCII names a server may have). The rows without a key, names
+   * kept from before V4 that differ only in case from an older one and that no enrolment adds, are read from
+   * the same index under NULL and compared. A UNION ALL rather than an OR of the two conditions: H2 scans the
+   * whole table for the OR.
+   */
+  static final String SAME_NAME = "SELECT " + AGENT_COLUMNS + " FROM agents WHERE server_name_key = ?"
+      + " UNION ALL SELECT " + AGENT_COLUMNS + " FROM agents WHERE server_name_key IS NULL AND LOWER(server_name) = ?"
+      + " ORDER BY enrolled_at, agent_id";
+  /**
+   * The servers without a key, and those whose key is the lower-case name of one of them, each group's first
+   * enrolled first: by the index on the key too, for the reason {@link #SAME_NAME} gives.
+   */
+  static final String NAMES_DIFFERING_ONLY_IN_CASE = "SELECT server_name, enrolled_at, agent_id FROM agents"
+      + " WHERE server_name_key IS NULL UNION ALL SELECT server_name, enrolled_at, agent_id FROM agents"
+      + " WHERE server_name_key IN (SELECT LOWER(server_name) FROM agents WHERE server_name_key IS NULL)"
+      + " ORDER BY enrolled_at, agent_id";
+
   private Agents() {}
 
   static String issueEnrolmentToken(Connection c, String createdBy, Instant now, Duration ttl, String note)
@@ -133,9 +154,8 @@ final class Agents {
    * or several enrolled before names were compared ignoring case.
    */
   static List<Agent> sameName(Connection c, String server) throws SQLException {
-    // LOWER rather than server_name_key: the servers kept from before V4 have no key.
-    return Database.query(c, "SELECT " + AGENT_COLUMNS + " FROM agents WHERE LOWER(server_name) = ?"
-        + " ORDER BY enrolled_at, agent_id", Agents::agent, nameKey(server));
+    String key = nameKey(server);
+    return Database.query(c, SAME_NAME, Agents::agent, key, key);
   }
 
   /**
@@ -144,9 +164,7 @@ final class Agents {
    */
   static List<List<String>> namesDifferingOnlyInCase(Connection c) throws SQLException {
     Map<String, List<String>> groups = new LinkedHashMap<>();
-    for (String name : Database.query(c, "SELECT server_name FROM agents WHERE LOWER(server_name) IN"
-        + " (SELECT LOWER(server_name) FROM agents WHERE server_name_key IS NULL) ORDER BY enrolled_at, agent_id",
-        rs -> rs.getString(1))) {
+    for (String name : Database.query(c, NAMES_DIFFERING_ONLY_IN_CASE, rs -> rs.getString(1))) {
       groups.computeIfAbsent(nameKey(name), k -> new java.util.ArrayList<>()).add(name);
     }
     return groups.values().stream().filter(g -> g.size() > 1).map(List::copyOf).toList();

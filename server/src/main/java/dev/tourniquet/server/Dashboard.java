@@ -47,7 +47,7 @@ final class Dashboard {
   /** How long a login page's form can be sent. */
   private static final int LOGIN_FORM_MINUTES = 60;
   private static final int MAX_FORM_BYTES = 8 * 1024;
-  /** The ids a server reports that no hosted feed lists, named one by one in its row before "and N more". */
+  /** The ids a server reports that have no column, named one by one in its row before "and N more". */
   static final int UNKNOWN_SHOWN = 20;
   /** The audit entries on one page of the dashboard. */
   static final int AUDIT_PAGE = 50;
@@ -205,6 +205,16 @@ final class Dashboard {
       default -> throw HttpException.badRequest("dashboard: field \"action\": expected block, unblock, approve, enable"
           + " or disable but found %s", JsonBodies.quote(action));
     }
+  }
+
+  /**
+   * The challenge of the dashboard's 401s: the Cookie scheme of draft-broyer-http-cookie-auth, which names the
+   * form that logs in and the cookie it sets. A browser knows no such scheme, so it shows the page that came
+   * with the 401 (the login page, the refused action's page) and the refresh's script reads the status; a
+   * Bearer challenge said that a token would do, and the dashboard takes none.
+   */
+  String challenge() {
+    return "Cookie realm=\"tourniquet\", form-action=\"/login\", cookie-name=" + cookieName(COOKIE);
   }
 
   private Optional<String> sessionCookie(Request request) {
@@ -463,7 +473,9 @@ final class Dashboard {
   private String dashboardPage(Users.Session s, long auditBefore) throws SQLException, HttpException {
     Fleet.Overview o = fleet.overview(AUDIT_PAGE, auditBefore);
     boolean operator = s.principal().role().allows(Role.OPERATOR);
-    java.util.SortedSet<String> ids = Fleet.columnIds(o);
+    Fleet.Columns columns = Fleet.columns(o);
+    List<String> ids = columns.ids();
+    java.util.Set<String> hasColumn = new java.util.HashSet<>(ids);
     StringBuilder b = new StringBuilder(head("Tourniquet fleet"));
     // The script refreshes the page every data-refresh-ms; #refresh-status says when it last did.
     b.append("<body data-refresh-ms=\"").append(refreshEvery.toMillis()).append("\"><header><h1>Tourniquet fleet</h1>")
@@ -500,7 +512,7 @@ final class Dashboard {
       List<Agents.MitigationReport> rows = reports.getOrDefault(a.agentId(), List.of());
       List<Agents.MitigationReport> unknownFailed = new ArrayList<>();
       for (Agents.MitigationReport m : rows) {
-        if (m.status().equals("Failed") && !ids.contains(m.id())) {
+        if (m.status().equals("Failed") && !hasColumn.contains(m.id())) {
           unknownFailed.add(m);
         } else if (m.status().equals("Failed")) {
           attention++;
@@ -508,7 +520,7 @@ final class Dashboard {
               .append(m.revision()).append(" Failed: ").append(esc(m.reason())).append("</li>");
         }
       }
-      // Failures of ids no hosted feed lists: one line per server, however many the agent reports.
+      // Failures of ids without a column: one line per server, however many the agent reports.
       if (!unknownFailed.isEmpty()) {
         attention++;
         b.append("<li class=\"failed\">").append(esc(a.server())).append(": ")
@@ -535,10 +547,18 @@ final class Dashboard {
     // Matrix.
     b.append("<section id=\"matrix-section\"><h2>Servers × mitigations</h2>")
         .append("<input type=\"search\" id=\"filter\" placeholder=\"Filter servers\" aria-label=\"Filter servers\">")
-        .append("<table id=\"matrix\"><thead><tr><th>Server</th><th>Ring</th><th>Last seen</th><th>Product</th>");
+        .append("<div class=\"matrix-scroll\"><table id=\"matrix\"><thead><tr><th>Server</th><th>Ring</th>"
+            + "<th>Last seen</th><th>Product</th>");
     for (String id : ids) {
       boolean blocked = o.orgBlocks().contains(id);
-      b.append("<th class=\"mitigation\" data-id=\"").append(esc(id)).append("\">").append(esc(id));
+      Integer reportedBy = columns.reportedBy().get(id);
+      if (reportedBy == null) {
+        b.append("<th class=\"mitigation\" data-id=\"").append(esc(id)).append("\">");
+      } else {
+        b.append("<th class=\"mitigation reported\" data-id=\"").append(esc(id)).append("\" title=\"Listed in no hosted"
+            + " feed; reported by ").append(reportedBy).append(reportedBy == 1 ? " server\">" : " servers\">");
+      }
+      b.append(esc(id));
       if (blocked) {
         b.append(" <span class=\"tag blocked\">blocked</span>");
       }
@@ -550,7 +570,8 @@ final class Dashboard {
       }
       b.append("</th>");
     }
-    b.append("<th title=\"Mitigations a server reports that no hosted feed lists\">Unknown</th><th>Server policy</th></tr>"
+    b.append("<th title=\"Mitigations a server reports that have no column: listed in no hosted feed, and not among the "
+        + Fleet.REPORTED_COLUMNS + " reported by the most servers\">Unknown</th><th>Server policy</th></tr>"
         + "</thead><tbody>");
     for (Agents.Agent a : agents) {
       List<Agents.MitigationReport> rows = reports.getOrDefault(a.agentId(), List.of());
@@ -566,7 +587,7 @@ final class Dashboard {
       List<Agents.MitigationReport> unknown = new ArrayList<>();
       for (Agents.MitigationReport m : rows) {
         byId.put(m.id(), m);
-        if (!ids.contains(m.id())) {
+        if (!hasColumn.contains(m.id())) {
           unknown.add(m);
         }
       }
@@ -613,7 +634,7 @@ final class Dashboard {
     if (agents.isEmpty()) {
       b.append("<tr><td colspan=\"").append(6 + ids.size()).append("\">No server has enrolled yet.</td></tr>");
     }
-    b.append("</tbody></table><p class=\"legend\">");
+    b.append("</tbody></table></div><p class=\"legend\">");
     for (String st : Agents.STATUSES) {
       b.append("<span class=\"cell st-").append(st).append("\">").append(st).append("</span> ");
     }

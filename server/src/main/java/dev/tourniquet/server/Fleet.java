@@ -422,35 +422,45 @@ final class Fleet {
     return out;
   }
 
-  /** The most columns the ids agents report can take when no hosted feed lists a mitigation. */
+  /** The most columns that ids only agents report can take, however many they report. */
   static final int REPORTED_COLUMNS = 30;
 
   /**
-   * The mitigations the dashboard gives a column, sorted: those the hosted feeds list, and those the
-   * organisation's policy names (blocked or with a mode, for the organisation or one server). Not the ids
-   * only agents report: one agent, buggy or compromised, may report 2,000, and each would have been a column
-   * on every viewer's page. The dashboard counts those in the reporting server's row instead.
+   * The matrix's columns, in order.
    *
-   * <p>When no hosted feed lists any mitigation (the agents read a feed served elsewhere), what agents report
-   * is all there is to name columns by: then the {@value #REPORTED_COLUMNS} ids reported by the most servers
-   * are columns too, so that a mitigation the fleet applies has one and a single agent still cannot widen the
-   * page beyond that.
+   * @param ids first those the hosted feeds list and those the organisation's policy names (blocked or with a
+   *     mode, for the organisation or one server), sorted; then, sorted, at most {@value #REPORTED_COLUMNS} of
+   *     the ids only agents report: those the most servers report, the lower id first among equals
+   * @param reportedBy for each column of the second kind, how many servers report it
    */
-  static java.util.SortedSet<String> columnIds(Overview o) {
-    java.util.TreeSet<String> ids = new java.util.TreeSet<>();
-    o.rollouts().forEach(r -> ids.add(r.id()));
-    ids.addAll(o.orgBlocks());
-    ids.addAll(o.orgModes().keySet());
-    o.serverBlocks().values().forEach(ids::addAll);
-    o.serverModes().values().forEach(modes -> ids.addAll(modes.keySet()));
-    if (o.rollouts().isEmpty()) {
-      Map<String, Integer> servers = new java.util.HashMap<>();
-      o.reports().values().forEach(rows -> rows.stream().map(Agents.MitigationReport::id).distinct()
-          .forEach(id -> servers.merge(id, 1, Integer::sum)));
-      servers.entrySet().stream()
-          .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
-          .limit(REPORTED_COLUMNS).forEach(e -> ids.add(e.getKey()));
-    }
-    return ids;
+  record Columns(List<String> ids, Map<String, Integer> reportedBy) {}
+
+  /**
+   * The mitigations the dashboard gives a column. Those of the hosted feeds and the policy's always; of the
+   * ids only agents report, those reported by the most servers, up to {@value #REPORTED_COLUMNS}. Agents that
+   * read a feed served elsewhere, as well as the hosted ones or instead, report its mitigations, and only they
+   * can name them: without a column, a mitigation the fleet applies would be only a count in each server's
+   * Unknown cell. The limit is there because one agent, buggy or compromised, may report 2,000 ids, and each
+   * would have been a column on every viewer's page; ranked by the servers that report them, a feed that many
+   * servers read comes before what one agent invents. The rest are counted in the reporting server's row. The
+   * hosted and policy ids come first, so that a column keeps its place whatever agents report.
+   */
+  static Columns columns(Overview o) {
+    java.util.TreeSet<String> known = new java.util.TreeSet<>();
+    o.rollouts().forEach(r -> known.add(r.id()));
+    known.addAll(o.orgBlocks());
+    known.addAll(o.orgModes().keySet());
+    o.serverBlocks().values().forEach(known::addAll);
+    o.serverModes().values().forEach(modes -> known.addAll(modes.keySet()));
+    Map<String, Integer> servers = new java.util.HashMap<>();
+    o.reports().values().forEach(rows -> rows.stream().map(Agents.MitigationReport::id).distinct()
+        .filter(id -> !known.contains(id)).forEach(id -> servers.merge(id, 1, Integer::sum)));
+    Map<String, Integer> reportedBy = new TreeMap<>();
+    servers.entrySet().stream()
+        .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+        .limit(REPORTED_COLUMNS).forEach(e -> reportedBy.put(e.getKey(), e.getValue()));
+    List<String> ids = new ArrayList<>(known);
+    ids.addAll(reportedBy.keySet());
+    return new Columns(List.copyOf(ids), java.util.Collections.unmodifiableMap(reportedBy));
   }
 }

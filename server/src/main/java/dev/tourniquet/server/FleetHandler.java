@@ -59,6 +59,8 @@ final class FleetHandler extends Handler.Abstract {
   public boolean handle(Request request, Response response, Callback callback) {
     String method = request.getMethod();
     Reply reply;
+    // The path as routed, once decoded: what the answer is about, and so which challenge a 401 carries.
+    List<String> path = List.of();
     try {
       String raw = request.getHttpURI().getPath();
       if (raw == null || !raw.startsWith("/")) {
@@ -68,7 +70,7 @@ final class FleetHandler extends Handler.Abstract {
         serveFeedFile(request, response, callback, raw.substring("/feeds/".length()));
         return true;
       }
-      List<String> path = decodedSegments(raw);
+      path = decodedSegments(raw);
       if (path.equals(List.of("api", "v1", "agent", "events"))) {
         requireMethod(method, "GET");
         Agents.Agent agent = authenticateAgent(request);
@@ -83,12 +85,6 @@ final class FleetHandler extends Handler.Abstract {
       if (!e.allowed().isEmpty()) {
         reply = reply.with("Allow", String.join(", ", e.allowed()));
       }
-      // The challenge is the API's: the dashboard's pages and its refresh authenticate with the session cookie,
-      // and its script reads the 401 itself.
-      String path = request.getHttpURI().getPath();
-      if (e.status() == 401 && path != null && path.startsWith("/api/")) {
-        reply = reply.with("WWW-Authenticate", "Bearer realm=\"tourniquet\"");
-      }
     } catch (SQLException e) {
       if (Database.isUniqueViolation(e)) {
         reply = Reply.error(409, "a concurrent change to the same record won; retry");
@@ -100,8 +96,20 @@ final class FleetHandler extends Handler.Abstract {
       LOG.error("internal error on {} {}", method, request.getHttpURI().getPath(), e);
       reply = Reply.error(500, "internal error; the change was not made (see the server log)");
     }
+    if (reply.status() == 401) {
+      reply = reply.with("WWW-Authenticate", challenge(path));
+    }
     send(request, response, callback, reply);
     return true;
+  }
+
+  /**
+   * The challenge a 401 must carry (RFC 9110 15.5.2) for a path as routed: the API takes a bearer token (an
+   * agent's credential, a user's token); everything else is the dashboard, whose pages, forms and refresh take
+   * the session cookie that its login form sets.
+   */
+  private String challenge(List<String> path) {
+    return !path.isEmpty() && path.get(0).equals("api") ? "Bearer realm=\"tourniquet\"" : dashboard.challenge();
   }
 
   private Reply route(String method, List<String> path, Request request)

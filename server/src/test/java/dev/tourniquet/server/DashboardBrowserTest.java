@@ -212,6 +212,49 @@ class DashboardBrowserTest {
   }
 
   @Test
+  void columnsOfAFeedServedElsewhereFollowTheHostedOnesAndKeepThePageWithinTheWindow() throws Exception {
+    // web-01 and web-02 also read a vendor's feed served elsewhere (V-1, V-2); web-01 reports 40 ids of its own
+    // too, which sort before everything: 30 columns in all come after the hosted M1, M2, M3.
+    StringBuilder rows = new StringBuilder("[{\"id\":\"M1\",\"revision\":1,\"status\":\"Applied\",\"reason\":\"ok\"},"
+        + "{\"id\":\"V-1\",\"revision\":2,\"status\":\"Applied\",\"reason\":\"ok\"},{\"id\":\"V-2\",\"revision\":1,"
+        + "\"status\":\"Failed\",\"reason\":\"nginx -t failed\"}");
+    report(web2, "web-02", rows + "]");
+    for (int i = 1; i <= 40; i++) {
+      rows.append(",{\"id\":\"A-").append(String.format("%02d", i)).append("\",\"revision\":1,\"status\":\"Applied\","
+          + "\"reason\":\"odd\"}");
+    }
+    report(web1, "web-01", rows + "]");
+    logIn(fleet.user("olga", "operator"));
+    WebElement matrix = wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+    screenshot("reported-columns");
+
+    List<WebElement> headers = matrix.findElements(By.cssSelector("th.mitigation"));
+    assertThat(headers).hasSize(3 + Fleet.REPORTED_COLUMNS);
+    assertThat(headers.subList(0, 3)).extracting(h -> h.getAttribute("data-id")).containsExactly("M1", "M2", "M3");
+    assertThat(headers.get(3).getAttribute("data-id")).isEqualTo("A-01");
+    WebElement vendor = matrix.findElement(By.cssSelector("th.mitigation[data-id='V-2']"));
+    assertThat(vendor.getAttribute("title")).isEqualTo("Listed in no hosted feed; reported by 2 servers");
+    long viewport = (Long) browser.executeScript("return document.documentElement.clientWidth");
+    assertThat((Long) browser.executeScript("return document.documentElement.scrollWidth")).as("page width")
+        .isLessThanOrEqualTo(viewport);
+    assertThat(headers.get(2).getLocation().getX()).as("the hosted columns are on screen").isLessThan((int) viewport);
+    // Not squeezed to a letter a line: a column's Block button is one line, as the header's Log out is.
+    assertThat(headers.get(3).findElement(By.tagName("button")).getSize().getHeight()).as("a Block button's height")
+        .isLessThanOrEqualTo(browser.findElement(By.id("logout")).getSize().getHeight());
+
+    // Scrolled to the end, the matrix shows the last columns beside the server names, which stay in view.
+    WebElement row = matrix.findElement(By.cssSelector("tr.server[data-server='web-01']"));
+    int serverX = row.findElement(By.tagName("th")).getLocation().getX();
+    browser.executeScript("document.querySelector('.matrix-scroll').scrollLeft = 1e6");
+    screenshot("reported-columns-scrolled");
+    assertThat(row.findElement(By.tagName("th")).getLocation().getX()).as("the server column").isEqualTo(serverX);
+    WebElement unknown = row.findElement(By.cssSelector("td.unknown"));
+    assertThat(unknown.getText()).isEqualTo("12 unknown");
+    assertThat(unknown.getLocation().getX() + unknown.getSize().getWidth()).as("the Unknown cell is on screen")
+        .isLessThanOrEqualTo((int) viewport);
+  }
+
+  @Test
   void everyActionAsksForConfirmationAndApprovalNamesTheCanaryFailures() throws Exception {
     fleet.adminPost("/api/v1/admin/org/block", "{\"id\":\"M1\"}");
     fleet.adminPost("/api/v1/admin/org/disable", "");

@@ -242,27 +242,51 @@ abstract class DashboardContract extends ContractBase {
     assertThat(Fixture.LoginForm.of(odd).csrf()).startsWith(Secrets.LOGIN).isNotEqualTo(form.csrf());
   }
 
+  /** The challenge of every 401 of the dashboard over plain HTTP: log in with the form, get the session cookie. */
+  private static final String COOKIE_CHALLENGE = "Cookie realm=\"tourniquet\", form-action=\"/login\","
+      + " cookie-name=tq_session";
+
   @Test
-  void theRefreshsUnauthorisedAnswerCarriesNoBearerChallenge() throws Exception {
-    // The dashboard's refresh is the page's script with a session cookie, not an API client with a token.
+  void theDashboardsUnauthorisedAnswersChallengeToLogInWithTheFormNotWithABearerToken() throws Exception {
+    // RFC 9110 15.5.2: a 401 must carry a challenge. The dashboard's is the login form and its session cookie
+    // (the Cookie scheme of draft-broyer-http-cookie-auth); the page's script and forms take no token.
     HttpResponse<String> live = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/live"))
         .header("Accept", "text/html").build(), HttpResponse.BodyHandlers.ofString());
     assertThat(live.statusCode()).isEqualTo(401);
-    assertThat(live.headers().firstValue("WWW-Authenticate")).isEmpty();
+    assertThat(live.headers().allValues("WWW-Authenticate")).containsExactly(COOKIE_CHALLENGE);
     assertThat(Fixture.json(live).get("error").asText()).contains("session has ended");
-    HttpResponse<String> action = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
-        .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("csrf=x"))
-        .build(), HttpResponse.BodyHandlers.ofString());
-    assertThat(action.statusCode()).isEqualTo(401);
-    assertThat(action.headers().firstValue("WWW-Authenticate")).isEmpty();
-    // The API keeps its challenge.
-    assertThat(fleet.get("/api/v1/admin/whoami", null).headers().firstValue("WWW-Authenticate"))
-        .hasValue("Bearer realm=\"tourniquet\"");
+    for (String accept : List.of("application/json", "text/html")) {
+      HttpResponse<String> action = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/action"))
+          .header("Content-Type", "application/x-www-form-urlencoded").header("Accept", accept)
+          .POST(HttpRequest.BodyPublishers.ofString("csrf=x")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(action.statusCode()).as(accept).isEqualTo(401);
+      assertThat(action.headers().allValues("WWW-Authenticate")).as(accept).containsExactly(COOKIE_CHALLENGE);
+    }
+    HttpResponse<String> wrongToken = Fixture.logIn(fleet.http, fleet.server.uri(), "tqu_" + "A".repeat(43));
+    assertThat(wrongToken.statusCode()).isEqualTo(401);
+    assertThat(wrongToken.headers().allValues("WWW-Authenticate")).containsExactly(COOKIE_CHALLENGE);
+    assertThat(wrongToken.body()).contains("not the token of a user");
+    // The API keeps its own.
+    assertThat(fleet.get("/api/v1/admin/whoami", null).headers().allValues("WWW-Authenticate"))
+        .containsExactly("Bearer realm=\"tourniquet\"");
+  }
+
+  @Test
+  void theChallengeFollowsThePathAsRoutedNotAsWrittenInTheRequest() throws Exception {
+    // %61 is "a": the server routes /%61pi/v1/admin/whoami to the admin API, and the answer must say so.
+    for (String[] target : new String[][] {{"/%61pi/v1/admin/whoami", "Bearer realm=\"tourniquet\""},
+        {"/api/v1/%61gent/policy", "Bearer realm=\"tourniquet\""}, {"/%64ashboard/live", COOKIE_CHALLENGE},
+        {"/dashboard/liv%65", COOKIE_CHALLENGE}}) {
+      RawHttp.Answer a = RawHttp.get(fleet.server.uri(), target[0]);
+      assertThat(a.status()).as(target[0]).isEqualTo(401);
+      assertThat(a.text().lines().filter(l -> l.regionMatches(true, 0, "WWW-Authenticate:", 0, 17))
+          .map(l -> l.substring(17).trim()).toList()).as(target[0]).containsExactly(target[1]);
+    }
   }
 
   // The matrix's columns.
 
-  private static final Pattern COLUMN = Pattern.compile("<th class=\"mitigation\" data-id=\"([^\"]+)\">");
+  private static final Pattern COLUMN = Pattern.compile("<th class=\"mitigation(?: reported)?\" data-id=\"([^\"]+)\"");
 
   private static List<String> columns(String page) {
     List<String> out = new ArrayList<>();
@@ -280,7 +304,8 @@ abstract class DashboardContract extends ContractBase {
   }
 
   @Test
-  void idsOnlyAnAgentReportsAreCountedInItsRowAndMakeNoColumn() throws Exception {
+  void idsOnlyOneAgentReportsTakeAtMostTheReportedColumnsAfterTheHostedOnesAndTheRestAreCountedInItsRow()
+      throws Exception {
     // One agent (buggy or compromised) may report 2,000 ids: each was a column on every viewer's page.
     String credential = fleet.enrol("web-01", "{}");
     fleet.enrol("web-02", "{}");
@@ -290,7 +315,7 @@ abstract class DashboardContract extends ContractBase {
         + "\"Applied\",\"reason\":\"ok\"},{\"id\":\"LOCAL-7\",\"revision\":2,\"status\":\"Blocked\",\"reason\":\"blocked\"}");
     for (int i = 1; i <= 1998; i++) {
       rows.append(",{\"id\":\"X-").append(String.format("%04d", i)).append("\",\"revision\":1,\"status\":\"")
-          .append(i <= 3 ? "Failed" : "Applied").append("\",\"reason\":\"odd\"}");
+          .append(i > 1995 ? "Failed" : "Applied").append("\",\"reason\":\"odd\"}");
     }
     HttpResponse<String> report = fleet.post("/api/v1/agent/report", credential, "{\"server\":\"web-01\","
         + "\"agentVersion\":\"0.1.0\",\"feedHealth\":\"ok\",\"dataCollection\":true,\"mitigations\":" + rows + "]}");
@@ -298,20 +323,64 @@ abstract class DashboardContract extends ContractBase {
 
     String page = page(logIn(), "/dashboard").body();
 
-    // The hosted feed's ids, and those the organisation's policy names.
-    assertThat(columns(page)).containsExactly("LOCAL-7", "M1", "M2", "VENDOR-3");
+    // The hosted feed's ids and those the organisation's policy names, then the first of web-01's own in id
+    // order (each reported by one server), up to the limit.
+    List<String> expected = new ArrayList<>(List.of("LOCAL-7", "M1", "M2", "VENDOR-3"));
+    for (int i = 1; i <= Fleet.REPORTED_COLUMNS; i++) {
+      expected.add(String.format("X-%04d", i));
+    }
+    assertThat(columns(page)).containsExactlyElementsOf(expected);
+    assertThat(page).contains("<th class=\"mitigation reported\" data-id=\"X-0001\" title=\"Listed in no hosted feed;"
+        + " reported by 1 server\">");
     String web01 = row(page, "web-01");
-    assertThat(web01).contains(">1998 unknown (3 Failed)<")
-        .contains("title=\"Reported by this server, listed in no hosted feed: X-0001.1 Failed, X-0002.1 Failed,"
-            + " X-0003.1 Failed, X-0004.1 Applied,")
-        .contains("X-0020.1 Applied and 1978 more\"").doesNotContain("X-0021");
+    assertThat(web01).contains(">1968 unknown (3 Failed)<")
+        .contains("title=\"Reported by this server, listed in no hosted feed: X-0031.1 Applied, X-0032.1 Applied,")
+        .contains("X-0050.1 Applied and 1948 more\"").doesNotContain("X-0051");
     assertThat(row(page, "web-02")).contains("<td class=\"unknown\"></td>");
     String attention = page.substring(page.indexOf("<section id=\"attention\">"), page.indexOf("<section id=\"matrix-section\">"));
-    assertThat(attention).contains("<li class=\"failed\">web-01: X-0001.1, X-0002.1, X-0003.1 Failed (listed in no"
+    assertThat(attention).contains("<li class=\"failed\">web-01: X-1996.1, X-1997.1, X-1998.1 Failed (listed in no"
         + " hosted feed)</li>");
     assertThat(page.length()).as("the page's size").isLessThan(40_000);
     // The admin API keeps everything the agent reported.
     assertThat(fleet.adminGet("/api/v1/admin/servers/web-01").get("mitigations")).hasSize(2000);
+  }
+
+  @Test
+  void agentsThatAlsoReadAFeedServedElsewhereHaveItsMitigationsAsColumnsAfterTheHostedOnes() throws Exception {
+    // web-01..03 read the hosted feed (M1, M2) and a vendor's feed served elsewhere (B-1, B-2); web-01 also
+    // reports 40 ids nobody else does, which sort before the vendor's.
+    for (String server : List.of("web-01", "web-02", "web-03")) {
+      String credential = fleet.enrol(server, "{}");
+      StringBuilder rows = new StringBuilder("[{\"id\":\"M1\",\"revision\":1,\"status\":\"Applied\",\"reason\":"
+          + "\"ok\"},{\"id\":\"B-1\",\"revision\":4,\"status\":\"Applied\",\"reason\":\"ok\"},{\"id\":\"B-2\","
+          + "\"revision\":1,\"status\":\"Failed\",\"reason\":\"nginx -t failed\"}");
+      for (int i = 1; server.equals("web-01") && i <= 40; i++) {
+        rows.append(",{\"id\":\"A-").append(String.format("%02d", i)).append("\",\"revision\":1,\"status\":")
+            .append("\"Applied\",\"reason\":\"odd\"}");
+      }
+      HttpResponse<String> report = fleet.post("/api/v1/agent/report", credential, "{\"server\":\"" + server
+          + "\",\"agentVersion\":\"0.1.0\",\"feedHealth\":\"ok\",\"dataCollection\":true,\"mitigations\":" + rows
+          + "]}");
+      assertThat(report.statusCode()).as(report.body()).isEqualTo(204);
+    }
+
+    String page = page(logIn(), "/dashboard").body();
+
+    // The hosted ids first; then the 30 reported by the most servers, in id order: the vendor's two, reported
+    // by three servers, and 28 of web-01's. Its other 12 are Unknown.
+    List<String> expected = new ArrayList<>(List.of("M1", "M2"));
+    for (int i = 1; i <= Fleet.REPORTED_COLUMNS - 2; i++) {
+      expected.add(String.format("A-%02d", i));
+    }
+    expected.addAll(List.of("B-1", "B-2"));
+    assertThat(columns(page)).containsExactlyElementsOf(expected);
+    assertThat(page).contains("<th class=\"mitigation reported\" data-id=\"B-2\" title=\"Listed in no hosted feed;"
+        + " reported by 3 servers\">").contains("<th class=\"mitigation\" data-id=\"M2\">");
+    assertThat(row(page, "web-02")).contains("<td class=\"cell st-Failed\" title=\"nginx -t failed\">Failed"
+        + " <small>B-2.1</small></td>").contains("<td class=\"unknown\"></td>");
+    assertThat(row(page, "web-01")).contains(">12 unknown<");
+    String attention = page.substring(page.indexOf("<section id=\"attention\">"), page.indexOf("<section id=\"matrix-section\">"));
+    assertThat(attention).contains("<li class=\"failed\">web-03: B-2.1 Failed: nginx -t failed</li>");
   }
 
   @Test

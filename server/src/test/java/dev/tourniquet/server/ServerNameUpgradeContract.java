@@ -14,6 +14,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -122,5 +123,28 @@ abstract class ServerNameUpgradeContract {
         + " (agent_id, server_name, server_name_key, credential_hash, labels, mitigations_enabled, enrolled_at)"
         + " VALUES ('id-x', 'wEb1', 'web1', 'x', '{}', TRUE, ?)", Instant.now())))
         .isInstanceOfSatisfying(SQLException.class, e -> assertThat(Database.isUniqueViolation(e)).isTrue());
+  }
+
+  @Test
+  void lookupsByNameUseTheIndexOfTheLowerCasedNameEvenWithServersThatHaveNoKey() throws Exception {
+    Database db = fleet.server.database();
+    List<String> plans = db.transaction(c -> {
+      if (db.postgres()) {
+        // PostgreSQL may scan a table of three rows whatever its indexes. With sequential scans priced out it
+        // still scans when no index can answer the query, and only then.
+        Database.update(c, "SET LOCAL enable_seqscan = off");
+      }
+      return List.of(plan(c, Agents.SAME_NAME, "web1", "web1"), plan(c, Agents.NAMES_DIFFERING_ONLY_IN_CASE));
+    });
+
+    for (String plan : plans) {
+      assertThat(plan).containsIgnoringCase("agents_server_name_key_unique")
+          .doesNotContainIgnoringCase("Seq Scan").doesNotContainIgnoringCase("tableScan");
+    }
+  }
+
+  /** The query plan as the database explains it: PostgreSQL's lines or H2's SQL with its index comments. */
+  private static String plan(Connection c, String sql, Object... args) throws SQLException {
+    return String.join("\n", Database.query(c, "EXPLAIN " + sql, rs -> rs.getString(1), args));
   }
 }

@@ -86,6 +86,17 @@ class TlsTest {
   }
 
   @Test
+  void withSecureCookiesTheDashboardsChallengeNamesThePrefixedSessionCookie() throws Exception {
+    try (Fixture fleet = new Fixture(dir, Backend.h2(), b -> b.behindHttpsProxy())) {
+      HttpResponse<String> live = fleet.http.send(HttpRequest.newBuilder(fleet.uri("/dashboard/live")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(live.statusCode()).isEqualTo(401);
+      assertThat(live.headers().allValues("WWW-Authenticate")).containsExactly("Cookie realm=\"tourniquet\","
+          + " form-action=\"/login\", cookie-name=__Host-tq_session");
+    }
+  }
+
+  @Test
   void withoutTlsOrAProxyTheSessionCookieIsNotMarkedSecure() throws Exception {
     // A browser would never send a Secure cookie back over the plain connection, so login would loop.
     try (Fixture fleet = new Fixture(dir, Backend.h2())) {
