@@ -35,6 +35,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
@@ -464,9 +465,7 @@ final class FeedCommand {
         }
         try {
           Mitigation m = MitigationParser.parse(content);
-          // Published once, it holds no targets version back (feed publish signs it again unchanged): said here instead.
-          String expired = m.isExpiredAt(now) ? "  (EXPIRED at " + m.expires().orElseThrow() + ": agents skip it; feed remove "
-              + m.id() + ", or add a revision with a later expires)" : "";
+          String expired = m.isExpiredAt(now) ? "  (" + expiredNote(m) + ")" : "";
           out().printf(Locale.ROOT, "%-16s %-8s %-7s %s  %s%s%n", m.appliedId(), m.severity().jsonName(), m.mode().jsonName(),
               m.applicability().product(), m.title(), expired);
         } catch (MitigationException e) {
@@ -476,8 +475,18 @@ final class FeedCommand {
     }
   }
 
+  /**
+   * What {@code list} and {@code status} say of a mitigation that has expired. Published once, it holds no targets
+   * version back (publish signs it again unchanged, since agents skip it already), so these two say it instead.
+   */
+  static String expiredNote(Mitigation m) {
+    return "EXPIRED at " + m.expires().orElseThrow() + ": agents skip it; feed remove " + m.id()
+        + ", or add a revision with a later expires";
+  }
+
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = {"Show the published versions and expiries, and how far staged root and targets metadata are signed.",
+      description = {"Show the published versions and expiries, published mitigations that have expired, and how far"
+          + " staged root and targets metadata are signed.",
           "Staged metadata that sign and publish would refuse (overtaken by another copy's publish, or staged targets"
               + " that break a rule of feed add, e.g. list a mitigation that has expired since) is named, with why."})
   static final class Status extends RepositoryVerb {
@@ -494,8 +503,30 @@ final class FeedCommand {
           out().printf(Locale.ROOT, "published %-9s version %d, expires %s%s%n", r.role().typeName(), r.version(),
               r.expires(), r.expires().isAfter(now) ? "" : " (EXPIRED)");
         }
+        printExpiredMitigations(repository, now);
       }
       printSigningStatus(repository, null, out());
+    }
+
+    /**
+     * Names each mitigation the published feed lists that has expired and that the next publish would list unchanged
+     * (one staged since is refused by sign and publish, and the signing status below says so).
+     */
+    private void printExpiredMitigations(FeedRepository repository, Instant now) throws Exception {
+      for (String name : repository.targets().keySet()) {
+        Optional<byte[]> published = mitigationId(name) == null ? Optional.empty() : repository.readPublishedTarget(name);
+        if (published.isEmpty() || !Arrays.equals(published.get(), repository.readTarget(name).orElseThrow())) {
+          continue;
+        }
+        try {
+          Mitigation m = MitigationParser.parse(published.get());
+          if (m.isExpiredAt(now)) {
+            out().println("published " + m.appliedId() + ": " + expiredNote(m));
+          }
+        } catch (MitigationException e) {
+          // Validated when it was added, so by an earlier version's rules: feed list names the problem.
+        }
+      }
     }
   }
 

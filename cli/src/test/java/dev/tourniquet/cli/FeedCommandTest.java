@@ -868,7 +868,7 @@ class FeedCommandTest {
   }
 
   @Test
-  void aPublishedMitigationThatExpiredSinceIsMarkedByListAndHoldsBackNoPublish() throws Exception {
+  void aPublishedMitigationThatExpiredSinceIsMarkedByListAndStatusAndHoldsBackNoPublish() throws Exception {
     publishM1();
     // Published two days ago, when it had a day to run (the cli's clock is the system's, so the library publishes).
     Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
@@ -888,10 +888,15 @@ class FeedCommandTest {
         tq -> assertThat(tq).startsWith("TQ-2026-0001.1 ").endsWith("  (EXPIRED at " + yesterday + ": agents skip it;"
             + " feed remove TQ-2026-0001, or add a revision with a later expires)"));
 
+    String note = "published TQ-2026-0001.1: EXPIRED at " + yesterday + ": agents skip it; feed remove TQ-2026-0001,"
+        + " or add a revision with a later expires\n";
+    assertThat(ok("feed", "status", "--repo", repoArg()).out()).contains(note).endsWith(note + "staged: nothing\n");
+
     // The next emergency does not wait for it.
     ok("feed", "add", "--repo", repoArg(), revisedM1(2).toString());
-    assertThat(ok("feed", "status", "--repo", repoArg()).out()).doesNotContain("TQ-2026-0001")
-        .endsWith("\nnot ready to publish: sign with more keys\n"); // and nothing else keeps it back
+    String status = ok("feed", "status", "--repo", repoArg()).out();
+    assertThat(status.lines().filter(l -> l.contains("TQ-2026-0001"))).containsExactly(note.strip());
+    assertThat(status).endsWith("\nnot ready to publish: sign with more keys\n"); // and nothing else keeps it back
     signTargetsAndPublish();
     assertThat(verify(published().toString()).out()).contains("M1.2").contains("TQ-2026-0001");
   }
