@@ -833,17 +833,25 @@ class FeedCommandTest {
         + " be published: discard it (feed discard --role targets) and stage the changes again\n");
   }
 
+  /** The example TQ-2026-0001 (which expires in 2036) expiring at {@code expires}. */
+  private static byte[] exampleExpiring(Instant expires) throws IOException {
+    return Files.readString(EXAMPLES.resolve("TQ-2026-0001.json"))
+        .replace("\"expires\": \"2036-06-01T00:00:00Z\"", "\"expires\": \"" + expires + "\"")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** The repository opened by the library on a clock two days before {@code now}, which the cli cannot do. */
+  private FeedRepository twoDaysBefore(Instant now) throws Exception {
+    return FeedRepository.open(repo(), Clock.fixed(now.minus(Duration.ofDays(2)), ZoneOffset.UTC));
+  }
+
   @Test
   void signStatusAndPublishRefuseStagedTargetsListingAMitigationThatExpiredAfterItWasAdded() throws Exception {
     publishM1();
     // Added two days ago, when it had a day to run: feed add took it then (the repository's clock is the system's).
     Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
     Instant yesterday = now.minus(Duration.ofDays(1));
-    byte[] document = Files.readString(EXAMPLES.resolve("TQ-2026-0001.json"))
-        .replace("\"expires\": \"2036-06-01T00:00:00Z\"", "\"expires\": \"" + yesterday + "\"")
-        .getBytes(StandardCharsets.UTF_8);
-    FeedRepository.open(repo(), Clock.fixed(now.minus(Duration.ofDays(2)),
-        ZoneOffset.UTC)).addTarget("mitigations/TQ-2026-0001.json", document);
+    twoDaysBefore(now).addTarget("mitigations/TQ-2026-0001.json", exampleExpiring(yesterday));
 
     Result signed = run("feed", "sign", "--repo", repoArg(), "--role", "targets", "--key", key("targets.key").toString());
     Result status = ok("feed", "status", "--repo", repoArg());
@@ -873,12 +881,8 @@ class FeedCommandTest {
     // Published two days ago, when it had a day to run (the cli's clock is the system's, so the library publishes).
     Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
     Instant yesterday = now.minus(Duration.ofDays(1));
-    byte[] document = Files.readString(EXAMPLES.resolve("TQ-2026-0001.json"))
-        .replace("\"expires\": \"2036-06-01T00:00:00Z\"", "\"expires\": \"" + yesterday + "\"")
-        .getBytes(StandardCharsets.UTF_8);
-    FeedRepository then = FeedRepository.open(repo(),
-        Clock.fixed(now.minus(Duration.ofDays(2)), ZoneOffset.UTC));
-    then.addTarget("mitigations/TQ-2026-0001.json", document);
+    FeedRepository then = twoDaysBefore(now);
+    then.addTarget("mitigations/TQ-2026-0001.json", exampleExpiring(yesterday));
     then.sign(Role.TARGETS, KeyFiles.readPrivateKey(key("targets.key"), null));
     then.publish(List.of(KeyFiles.readPrivateKey(key("snapshot.key"), null)),
         List.of(KeyFiles.readPrivateKey(key("timestamp.key"), null)));
