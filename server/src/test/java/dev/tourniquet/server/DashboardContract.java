@@ -317,9 +317,7 @@ abstract class DashboardContract extends ContractBase {
       rows.append(",{\"id\":\"X-").append(String.format("%04d", i)).append("\",\"revision\":1,\"status\":\"")
           .append(i > 1995 ? "Failed" : "Applied").append("\",\"reason\":\"odd\"}");
     }
-    HttpResponse<String> report = fleet.post("/api/v1/agent/report", credential, "{\"server\":\"web-01\","
-        + "\"agentVersion\":\"0.1.0\",\"feedHealth\":\"ok\",\"dataCollection\":true,\"mitigations\":" + rows + "]}");
-    assertThat(report.statusCode()).as(report.body()).isEqualTo(204);
+    report(fleet, credential, "web-01", rows.append("]"));
 
     String page = page(logIn(), "/dashboard").body();
 
@@ -358,10 +356,7 @@ abstract class DashboardContract extends ContractBase {
         rows.append(",{\"id\":\"A-").append(String.format("%02d", i)).append("\",\"revision\":1,\"status\":")
             .append("\"Applied\",\"reason\":\"odd\"}");
       }
-      HttpResponse<String> report = fleet.post("/api/v1/agent/report", credential, "{\"server\":\"" + server
-          + "\",\"agentVersion\":\"0.1.0\",\"feedHealth\":\"ok\",\"dataCollection\":true,\"mitigations\":" + rows
-          + "]}");
-      assertThat(report.statusCode()).as(report.body()).isEqualTo(204);
+      report(fleet, credential, server, rows.append("]"));
     }
 
     String page = page(logIn(), "/dashboard").body();
@@ -395,10 +390,7 @@ abstract class DashboardContract extends ContractBase {
           rows.append(",{\"id\":\"X-").append(String.format("%02d", i)).append("\",\"revision\":1,\"status\":")
               .append("\"Applied\",\"reason\":\"odd\"}");
         }
-        HttpResponse<String> report = other.post("/api/v1/agent/report", credential, "{\"server\":\"" + server
-            + "\",\"agentVersion\":\"0.1.0\",\"feedHealth\":\"ok\",\"dataCollection\":true,\"mitigations\":" + rows
-            + "]}");
-        assertThat(report.statusCode()).as(report.body()).isEqualTo(204);
+        report(other, credential, server, rows.append("]"));
       }
 
       String page = page(other, logIn(other), "/dashboard").body();
@@ -412,6 +404,14 @@ abstract class DashboardContract extends ContractBase {
       assertThat(row(page, "web-01")).contains(">11 unknown<");
       assertThat(row(page, "web-02")).contains("<td class=\"unknown\"></td>");
     }
+  }
+
+  /** Sends an agent's report with these mitigation rows (a JSON array) and a healthy feed; expects it taken. */
+  private static void report(Fixture f, String credential, String server, CharSequence rows) throws Exception {
+    HttpResponse<String> report = f.post("/api/v1/agent/report", credential, "{\"server\":\"" + server
+        + "\",\"agentVersion\":\"0.1.0\",\"feedHealth\":\"ok\",\"dataCollection\":true,\"mitigations\":" + rows
+        + "}");
+    assertThat(report.statusCode()).as(report.body()).isEqualTo(204);
   }
 
   // Characters that make a row read differently than it is ("Trojan Source"): shown, never applied.
