@@ -112,19 +112,23 @@ final class Agents {
   /**
    * Exchanges a one-time token for a new agent credential. The token is consumed in the same transaction
    * as the agent is created: a refused enrolment (a server name already enrolled) leaves it usable.
+   *
+   * @throws HttpException 403 for a token that is wrong, used or expired; 409 for a name already enrolled
    */
   static Enrolled enrol(Connection c, String token, String server, Map<String, String> labels, Instant now)
       throws SQLException, HttpException {
+    // 403, not 401: the token is in the body, and HTTP authentication cannot stand in for it, so a 401 could
+    // carry no challenge that fits (RFC 9110 15.5.2 requires one); the request is understood and refused.
     String invalid = "enrolment token: expected a valid, unused, unexpired token from an administrator"
         + " (tourniquet server enrolment-token, or POST /api/v1/admin/enrolment-tokens)";
     if (!Secrets.looksLike(Secrets.ENROLMENT, token)) {
-      throw HttpException.unauthorized(invalid);
+      throw HttpException.forbidden("%s", invalid);
     }
     String agentId = Secrets.newId();
     int consumed = Database.update(c, "UPDATE enrolment_tokens SET used_at = ?, used_by_agent = ?"
         + " WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?", now, agentId, Secrets.hash(token), now);
     if (consumed != 1) {
-      throw HttpException.unauthorized(invalid);
+      throw HttpException.forbidden("%s", invalid);
     }
     List<Agent> same = sameName(c, server);
     if (!same.isEmpty()) {

@@ -225,8 +225,13 @@ abstract class AgentContract extends ContractBase {
     HttpResponse<String> second = fleet.post("/api/v1/enrol", null, enrolBody(token, "web-02"));
 
     assertThat(first.statusCode()).isEqualTo(201);
-    assertThat(second.statusCode()).isEqualTo(401);
-    assertThat(second.body()).contains("unused, unexpired token");
+    // 403, not 401: the token travels in the body, and no Authorization header would be accepted instead, so
+    // there is no challenge to answer (RFC 9110 15.5.2 requires one with every 401).
+    assertThat(second.statusCode()).isEqualTo(403);
+    assertThat(second.headers().firstValue("WWW-Authenticate")).isEmpty();
+    assertThat(Fixture.json(second).get("error").asText()).isEqualTo("enrolment token: expected a valid, unused,"
+        + " unexpired token from an administrator (tourniquet server enrolment-token, or POST"
+        + " /api/v1/admin/enrolment-tokens)");
     assertThat(fleet.adminGet("/api/v1/admin/servers")).hasSize(1);
   }
 
@@ -237,7 +242,8 @@ abstract class AgentContract extends ContractBase {
 
     HttpResponse<String> r = fleet.post("/api/v1/enrol", null, enrolBody(token, "web-01"));
 
-    assertThat(r.statusCode()).isEqualTo(401);
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.headers().firstValue("WWW-Authenticate")).isEmpty();
     assertThat(fleet.adminGet("/api/v1/admin/servers")).isEmpty();
   }
 
@@ -342,7 +348,9 @@ abstract class AgentContract extends ContractBase {
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"server\":\"web-02\"}", 400, "Duplicate field"),
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"Ring\":\"x\"}}", 400, "expected keys"),
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"ring\":7}}", 400, "labels.ring"),
-        Arguments.of("{\"token\":\"tqe_wrong\",\"server\":\"web-01\"}", 401, "enrolment token"),
+        Arguments.of("{\"token\":\"tqe_wrong\",\"server\":\"web-01\"}", 403, "enrolment token"),
+        Arguments.of("{\"token\":\"tqe_" + "A".repeat(43) + "\",\"server\":\"web-01\"}", 403,
+            "enrolment token: expected a valid, unused, unexpired token"),
         // Names and labels are shown to operators: a direction override or an invisible character could make
         // one read as another ("Trojan Source"). Refused with the code point, as JSON escapes or as they are.
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-\u202E10\"}", 400,
@@ -369,6 +377,7 @@ abstract class AgentContract extends ContractBase {
 
     assertThat(r.statusCode()).isEqualTo(status);
     assertThat(Fixture.json(r).get("error").asText()).contains(message);
+    assertThat(r.headers().firstValue("WWW-Authenticate")).as("no challenge: enrolment takes no Authorization").isEmpty();
     assertThat(fleet.adminGet("/api/v1/admin/servers")).isEmpty();
     assertThat(fleet.post("/api/v1/enrol", null, enrolBody(token, "web-09")).statusCode())
         .as("the token is still unused").isEqualTo(201);
