@@ -71,6 +71,17 @@ final class Agents {
       + " UNION ALL SELECT " + AGENT_COLUMNS + " FROM agents WHERE server_name_key IS NULL AND LOWER(server_name) = ?"
       + " ORDER BY enrolled_at, agent_id";
   /**
+   * Locks, until the transaction ends, the rows {@link #SAME_NAME} reads (the lower-case name given twice), in
+   * the order of their ids: every removal takes the rows of a group in that one order, so that two removals
+   * wait for each other instead of deadlocking. {@code FOR UPDATE} cannot follow a UNION, so the UNION picks
+   * the ids by the index on the key and the outer query locks the rows. A row whose key a concurrent removal
+   * set (it became the holder) still matches when PostgreSQL reads it again after waiting; a row removed
+   * meanwhile is not returned.
+   */
+  static final String LOCK_SAME_NAME = "SELECT agent_id FROM agents WHERE agent_id IN (SELECT agent_id FROM agents"
+      + " WHERE server_name_key = ? UNION ALL SELECT agent_id FROM agents WHERE server_name_key IS NULL"
+      + " AND LOWER(server_name) = ?) ORDER BY agent_id FOR UPDATE";
+  /**
    * The servers without a key, and those whose key is the lower-case name of one of them, each group's first
    * enrolled first: by the index on the key too, for the reason {@link #SAME_NAME} gives.
    */
@@ -101,19 +112,23 @@ final class Agents {
   /**
    * Exchanges a one-time token for a new agent credential. The token is consumed in the same transaction
    * as the agent is created: a refused enrolment (a server name already enrolled) leaves it usable.
+   *
+   * @throws HttpException 403 for a token that is wrong, used or expired; 409 for a name already enrolled
    */
   static Enrolled enrol(Connection c, String token, String server, Map<String, String> labels, Instant now)
       throws SQLException, HttpException {
+    // 403, not 401: the token is in the body, and HTTP authentication cannot stand in for it, so a 401 could
+    // carry no challenge that fits (RFC 9110 15.5.2 requires one); the request is understood and refused.
     String invalid = "enrolment token: expected a valid, unused, unexpired token from an administrator"
         + " (tourniquet server enrolment-token, or POST /api/v1/admin/enrolment-tokens)";
     if (!Secrets.looksLike(Secrets.ENROLMENT, token)) {
-      throw HttpException.unauthorized(invalid);
+      throw HttpException.forbidden("%s", invalid);
     }
     String agentId = Secrets.newId();
     int consumed = Database.update(c, "UPDATE enrolment_tokens SET used_at = ?, used_by_agent = ?"
         + " WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?", now, agentId, Secrets.hash(token), now);
     if (consumed != 1) {
-      throw HttpException.unauthorized(invalid);
+      throw HttpException.forbidden("%s", invalid);
     }
     List<Agent> same = sameName(c, server);
     if (!same.isEmpty()) {
@@ -285,11 +300,30 @@ final class Agents {
         Database.nullable(labels.get("ring")), agentId);
   }
 
-  static void delete(Connection c, Agent agent) throws SQLException {
-    Database.update(c, "DELETE FROM agents WHERE agent_id = ?", agent.agentId());
-    // Of names kept from before V4 that differ only in case, the first enrolled holds the key. When it goes,
-    // the next takes the key, so that the unique index guards the name again against a concurrent enrolment.
+  /**
+   * Removes a server found by {@link #requireServer}, its policy and reports with it. When it held the key of
+   * its name, the next of the names that differ from it only in case takes the key, so that the unique index
+   * guards the name again against a concurrent enrolment.
+   *
+   * <p>First the rows of every server of that name, ignoring case, are locked ({@link #LOCK_SAME_NAME}), and
+   * only then is it decided who holds the key. Without the lock two removals at once (two admins, or two server
+   * processes on one database) each decided from what the other had not committed yet: one removing the holder
+   * handed the key to the twin the other was removing, and the third twin was left without it. With it, the
+   * second removal waits for the first to commit and then sees the group as the first left it. A removal that
+   * finds its server gone once it holds the lock (two admins removed the same one) changes nothing.
+   *
+   * @throws HttpException 404 if another request removed the server after {@code agent} was read
+   */
+  static void delete(Connection c, Agent agent) throws SQLException, HttpException {
     String key = nameKey(agent.server());
+    List<String> group = Database.query(c, LOCK_SAME_NAME, rs -> rs.getString(1), key, key);
+    if (!group.contains(agent.agentId())) {
+      throw HttpException.notFound("no enrolled server named %s: another request removed it while this one waited;"
+          + " nothing was removed", agent.server());
+    }
+    Database.update(c, "DELETE FROM agents WHERE agent_id = ?", agent.agentId());
+    // Of names kept from before V4 that differ only in case, the first enrolled holds the key. A group left
+    // without a holder (by a removal before the lock above existed) gets one back here too.
     if (Database.query(c, "SELECT agent_id FROM agents WHERE server_name_key = ?", rs -> rs.getString(1), key)
         .isEmpty()) {
       List<Agent> rest = sameName(c, agent.server());

@@ -66,11 +66,13 @@ final class FleetHandler extends Handler.Abstract {
       if (raw == null || !raw.startsWith("/")) {
         throw HttpException.badRequest("expected an absolute path");
       }
-      if (raw.startsWith("/feeds/")) {
-        serveFeedFile(request, response, callback, raw.substring("/feeds/".length()));
+      path = decodedSegments(raw);
+      // Feed files are routed on the decoded path like everything else (RFC 3986 6.2.2.2: /%66eeds/ is /feeds/).
+      // The path is decoded here once and never again: the feed checks the decoded names it is given.
+      if (path.get(0).equals("feeds")) {
+        serveFeedFile(request, response, callback, path.subList(1, path.size()), raw.endsWith("/"));
         return true;
       }
-      path = decodedSegments(raw);
       if (path.equals(List.of("api", "v1", "agent", "events"))) {
         requireMethod(method, "GET");
         Agents.Agent agent = authenticateAgent(request);
@@ -236,25 +238,34 @@ final class FleetHandler extends Handler.Abstract {
 
   // Feed files.
 
-  private void serveFeedFile(Request request, Response response, Callback callback, String rest)
-      throws HttpException, IOException {
+  /**
+   * Serves a file of a hosted feed.
+   *
+   * @param rest the decoded segments after {@code feeds}: the feed's name, then the file's path in the feed
+   * @param trailingSlash whether the path ended with {@code /}: a directory, which is never listed
+   */
+  private void serveFeedFile(Request request, Response response, Callback callback, List<String> rest,
+      boolean trailingSlash) throws HttpException, IOException {
     String method = request.getMethod();
     if (!method.equals("GET") && !method.equals("HEAD")) {
       throw HttpException.methodNotAllowed(method, "GET", "HEAD");
     }
-    int slash = rest.indexOf('/');
-    String name = slash < 0 ? rest : rest.substring(0, slash);
+    String name = rest.isEmpty() ? "" : rest.get(0);
     HostedFeed feed = feeds.get(name);
     if (feed == null) {
       throw HttpException.notFound("no hosted feed named %s", JsonBodies.quote(name));
     }
-    if (slash < 0) {
+    if (rest.size() == 1) {
       throw HttpException.notFound("feeds have no listing; expected /feeds/%s/<file>", name);
     }
     if (request.getHttpURI().getQuery() != null) {
       throw HttpException.badRequest("feed files take no query string");
     }
-    String path = rest.substring(slash + 1);
+    List<String> path = rest.subList(1, rest.size());
+    if (trailingSlash) {
+      throw HttpException.notFound("feeds have no directory listings: %s", JsonBodies.quote(String.join("/", path)
+          + "/"));
+    }
     HostedFeed.File file = feed.read(path, false);
     boolean notModified = notModified(request, file);
     if (!notModified && method.equals("GET") && file.content() == null) {

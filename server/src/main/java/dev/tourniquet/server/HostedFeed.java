@@ -85,16 +85,18 @@ final class HostedFeed {
   }
 
   /**
-   * Reads a file by its raw (percent-encoded) path below the feed, from the cache while the file's identity
-   * is unchanged. The path is checked on every call, before the cache is consulted.
+   * Reads a file by its path below the feed, from the cache while the file's identity is unchanged. The path
+   * is checked on every call, before the cache is consulted.
    *
+   * @param path the file's path, already percent-decoded once (by the router, as every path is), segment by
+   *     segment; it is never decoded again, so {@code %2e%2e} here is a file of that name, not {@code ..}
    * @param withContent false when the validators are enough for now: the content is then null for a file
    *     too large for the cache to keep
    * @throws HttpException 400 for an ambiguous or unsafe path, 404 for a missing file, a directory, or a
    *     file outside the root
    */
-  File read(String rawPath, boolean withContent) throws HttpException, IOException {
-    List<String> segments = segments(rawPath);
+  File read(List<String> path, boolean withContent) throws HttpException, IOException {
+    List<String> segments = checked(path);
     Path candidate = realRoot.resolve(realRoot.getFileSystem().getPath(segments.get(0),
         segments.subList(1, segments.size()).toArray(String[]::new)));
     Path real;
@@ -142,31 +144,26 @@ final class HostedFeed {
     return file;
   }
 
-  /** Splits and decodes a raw path, refusing anything that is not a plain relative file name. */
-  static List<String> segments(String rawPath) throws HttpException {
-    if (rawPath.isEmpty()) {
+  /** Checks a decoded path, refusing anything that is not a plain relative file name. */
+  static List<String> checked(List<String> path) throws HttpException {
+    if (path.isEmpty()) {
       throw HttpException.notFound("expected a file path after the feed name");
     }
-    if (rawPath.endsWith("/")) {
-      throw HttpException.notFound("feeds have no directory listings: %s", JsonBodies.quote(rawPath));
-    }
-    List<String> out = new ArrayList<>();
-    for (String raw : rawPath.split("/", -1)) {
-      String s = percentDecode(raw);
+    String whole = String.join("/", path);
+    for (String s : path) {
       if (s.isEmpty() || s.equals(".") || s.equals("..")) {
         throw HttpException.badRequest("feed path %s: expected file names separated by '/' but found an empty, '.'"
-            + " or '..' segment", JsonBodies.quote(rawPath));
+            + " or '..' segment", JsonBodies.quote(whole));
       }
       if (s.indexOf('/') >= 0 || s.indexOf('\\') >= 0 || JsonBodies.hasControl(s) || s.indexOf(':') >= 0) {
-        throw HttpException.badRequest("feed path %s: expected plain file names but found %s", JsonBodies.quote(rawPath),
+        throw HttpException.badRequest("feed path %s: expected plain file names but found %s", JsonBodies.quote(whole),
             JsonBodies.quote(s));
       }
       if (s.startsWith(".")) {
         throw HttpException.notFound("feeds serve no hidden files: %s", JsonBodies.quote(s));
       }
-      out.add(s);
     }
-    return out;
+    return List.copyOf(path);
   }
 
   /** Strict percent-decoding (UTF-8); a malformed escape is an error, never passed through. */

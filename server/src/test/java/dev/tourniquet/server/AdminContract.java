@@ -5,14 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.http.HttpResponse;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
-import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -165,7 +159,7 @@ abstract class AdminContract extends ContractBase {
           other.completeExceptionally(e);
         }
       });
-      awaitAnotherSessionWaitingFor(c);
+      fleet.awaitAnotherSessionWaitingFor(c);
       return null;
     });
 
@@ -175,26 +169,36 @@ abstract class AdminContract extends ContractBase {
     assertThat(fleet.adminGet("/api/v1/admin/users").findValuesAsText("name")).containsExactly("admin");
   }
 
-  /**
-   * Waits, at most 10 s, until another session waits for a lock that {@code c}'s transaction holds: the other
-   * request has then counted the admins (a plain read, which no lock stops) and stands at its lock of them.
-   */
-  private void awaitAnotherSessionWaitingFor(Connection c) throws SQLException {
-    String query = fleet.server.database().postgres()
-        ? "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-        : "SELECT COUNT(*) FROM INFORMATION_SCHEMA.SESSIONS WHERE BLOCKER_ID = SESSION_ID()";
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (true) {
-      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(query)) {
-        rs.next();
-        if (rs.getLong(1) > 0) {
-          return;
+  @Test
+  void twoAdminsRemovingTheSameServerAtOnceRemoveItOnceAndTheSecondIsToldItWasGone() throws Exception {
+    fleet.enrol("web-01", "{}");
+    fleet.enrol("web-02", "{}");
+    CompletableFuture<HttpResponse<String>> other = new CompletableFuture<>();
+
+    fleet.server.database().transaction(c -> {
+      // DELETE servers/web-01, stopped before its commit. Meanwhile a second admin's DELETE servers/web-01 has
+      // found the server (a plain read) and must wait, then learn that it is gone.
+      Agents.delete(c, Agents.requireServer(c, "web-01"));
+      AuditLog.append(c, fleet.clock.instant(), "admin", "server.remove", "server web-01", "removed");
+      CompletableFuture.runAsync(() -> {
+        try {
+          other.complete(fleet.delete("/api/v1/admin/servers/web-01", fleet.adminToken));
+        } catch (IOException | InterruptedException | RuntimeException e) {
+          other.completeExceptionally(e);
         }
-      }
-      assertThat(System.nanoTime() - deadline).as("time left for the other request to wait for this transaction's lock")
-          .isNegative();
-      LockSupport.parkNanos(5_000_000);
-    }
+      });
+      fleet.awaitAnotherSessionWaitingFor(c);
+      return null;
+    });
+
+    HttpResponse<String> r = other.get(10, TimeUnit.SECONDS);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(404);
+    assertThat(Fixture.json(r).get("error").asText())
+        .isEqualTo("no enrolled server named web-01: another request removed it while this one waited; nothing was"
+            + " removed");
+    assertThat(fleet.adminGet("/api/v1/admin/servers").findValuesAsText("server")).containsExactly("web-02");
+    assertThat(fleet.adminGet("/api/v1/admin/audit?limit=1000").findValuesAsText("action"))
+        .containsOnlyOnce("server.remove");
   }
 
   @Test

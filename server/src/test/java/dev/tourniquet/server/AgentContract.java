@@ -92,6 +92,23 @@ abstract class AgentContract extends ContractBase {
   }
 
   @ParameterizedTest
+  @ValueSource(strings = {"/%66eeds/default/timestamp.json", "/%66%65%65%64%73/default/timestamp.json",
+      "/feeds/%64efault/timestamp.json", "/feeds/default/timestamp%2Ejson", "/feeds/default/%74imestamp.json"})
+  void feedPathsAreRoutedOnceDecodedAsEveryOtherPathIs(String path) throws Exception {
+    HttpResponse<String> plain = fleet.get("/feeds/default/timestamp.json", null);
+
+    HttpResponse<String> encoded = fleet.get(path, null);
+    HttpResponse<String> post = fleet.post(path, null, "{}");
+
+    assertThat(encoded.statusCode()).as(encoded.body()).isEqualTo(200);
+    assertThat(encoded.body()).isEqualTo(plain.body());
+    assertThat(encoded.headers().firstValue("ETag")).isEqualTo(plain.headers().firstValue("ETag"));
+    assertThat(encoded.headers().firstValue("Cache-Control")).hasValue("no-cache");
+    assertThat(post.statusCode()).isEqualTo(405);
+    assertThat(post.headers().firstValue("Allow")).hasValue("GET, HEAD");
+  }
+
+  @ParameterizedTest
   @ValueSource(strings = {"/feeds/default/", "/feeds/default/targets", "/feeds/default/targets/", "/feeds/default",
       "/feeds/", "/feeds/nosuchfeed/timestamp.json", "/feeds/default/.lock", "/feeds/default/missing.json"})
   void directoriesHiddenAndMissingFilesAreNotFoundAndNeverListed(String path) throws Exception {
@@ -112,7 +129,19 @@ abstract class AgentContract extends ContractBase {
         Arguments.of("/feeds/default//timestamp.json"),
         Arguments.of("/feeds/default/timestamp.json%00"),
         Arguments.of("/feeds/default/%zz"),
-        Arguments.of("/feeds/default/timestamp.json?x=1"));
+        Arguments.of("/feeds/default/timestamp.json?x=1"),
+        // The same, with the route encoded: it is decoded once, then refused alike.
+        Arguments.of("/%66eeds/default/../../data/admin.token"),
+        Arguments.of("/%66eeds/default/%2e%2e/%2e%2e/data/admin.token"),
+        Arguments.of("/%66eeds/default/..%2f..%2fdata%2fadmin.token"),
+        Arguments.of("/%66eeds/%2e%2e/data/admin.token"),
+        Arguments.of("/%66eeds%2fdefault/timestamp.json"),
+        Arguments.of("/%66eeds/default/timestamp.json%00"),
+        Arguments.of("/%66eeds/default/%2elock"),
+        // Decoded twice, %252e%252e would be "..". Jetty refuses an encoded '%' before the server routes it
+        // (HostedFeedTest checks that the feed does not decode again what the router decoded).
+        Arguments.of("/feeds/default/%252e%252e/%252e%252e/data/admin.token"),
+        Arguments.of("/%66eeds/default/%252e%252e%252f%252e%252e%252fdata%252fadmin.token"));
   }
 
   @ParameterizedTest
@@ -133,9 +162,14 @@ abstract class AgentContract extends ContractBase {
     RawHttp.Answer file = RawHttp.get(fleet.server.uri(), "/feeds/default/escape.json");
     RawHttp.Answer viaDir = RawHttp.get(fleet.server.uri(), "/feeds/default/escape-dir/secret.txt");
 
+    RawHttp.Answer encoded = RawHttp.get(fleet.server.uri(), "/%66eeds/default/escape.json");
+    RawHttp.Answer encodedViaDir = RawHttp.get(fleet.server.uri(), "/%66eeds/%64efault/escape-dir/secret%2etxt");
+
     assertThat(file.status()).isEqualTo(404);
     assertThat(viaDir.status()).isEqualTo(404);
-    assertThat(file.text() + viaDir.text()).doesNotContain("not for agents");
+    assertThat(encoded.status()).isEqualTo(404);
+    assertThat(encodedViaDir.status()).isEqualTo(404);
+    assertThat(file.text() + viaDir.text() + encoded.text() + encodedViaDir.text()).doesNotContain("not for agents");
   }
 
   @Test
@@ -191,8 +225,13 @@ abstract class AgentContract extends ContractBase {
     HttpResponse<String> second = fleet.post("/api/v1/enrol", null, enrolBody(token, "web-02"));
 
     assertThat(first.statusCode()).isEqualTo(201);
-    assertThat(second.statusCode()).isEqualTo(401);
-    assertThat(second.body()).contains("unused, unexpired token");
+    // 403, not 401: the token travels in the body, and no Authorization header would be accepted instead, so
+    // there is no challenge to answer (RFC 9110 15.5.2 requires one with every 401).
+    assertThat(second.statusCode()).isEqualTo(403);
+    assertThat(second.headers().firstValue("WWW-Authenticate")).isEmpty();
+    assertThat(Fixture.json(second).get("error").asText()).isEqualTo("enrolment token: expected a valid, unused,"
+        + " unexpired token from an administrator (tourniquet server enrolment-token, or POST"
+        + " /api/v1/admin/enrolment-tokens)");
     assertThat(fleet.adminGet("/api/v1/admin/servers")).hasSize(1);
   }
 
@@ -203,7 +242,8 @@ abstract class AgentContract extends ContractBase {
 
     HttpResponse<String> r = fleet.post("/api/v1/enrol", null, enrolBody(token, "web-01"));
 
-    assertThat(r.statusCode()).isEqualTo(401);
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.headers().firstValue("WWW-Authenticate")).isEmpty();
     assertThat(fleet.adminGet("/api/v1/admin/servers")).isEmpty();
   }
 
@@ -308,7 +348,9 @@ abstract class AgentContract extends ContractBase {
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"server\":\"web-02\"}", 400, "Duplicate field"),
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"Ring\":\"x\"}}", 400, "expected keys"),
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-01\",\"labels\":{\"ring\":7}}", 400, "labels.ring"),
-        Arguments.of("{\"token\":\"tqe_wrong\",\"server\":\"web-01\"}", 401, "enrolment token"),
+        Arguments.of("{\"token\":\"tqe_wrong\",\"server\":\"web-01\"}", 403, "enrolment token"),
+        Arguments.of("{\"token\":\"tqe_" + "A".repeat(43) + "\",\"server\":\"web-01\"}", 403,
+            "enrolment token: expected a valid, unused, unexpired token"),
         // Names and labels are shown to operators: a direction override or an invisible character could make
         // one read as another ("Trojan Source"). Refused with the code point, as JSON escapes or as they are.
         Arguments.of("{\"token\":\"TOKEN\",\"server\":\"web-\u202E10\"}", 400,
@@ -335,6 +377,7 @@ abstract class AgentContract extends ContractBase {
 
     assertThat(r.statusCode()).isEqualTo(status);
     assertThat(Fixture.json(r).get("error").asText()).contains(message);
+    assertThat(r.headers().firstValue("WWW-Authenticate")).as("no challenge: enrolment takes no Authorization").isEmpty();
     assertThat(fleet.adminGet("/api/v1/admin/servers")).isEmpty();
     assertThat(fleet.post("/api/v1/enrol", null, enrolBody(token, "web-09")).statusCode())
         .as("the token is still unused").isEqualTo(201);

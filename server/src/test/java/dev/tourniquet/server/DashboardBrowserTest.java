@@ -160,6 +160,30 @@ class DashboardBrowserTest {
   }
 
   @Test
+  void serverNamesLineUpWhetherTheirRowHasAFailureIsStaleOrNeither() throws Exception {
+    logIn(fleet.adminToken);
+    WebElement matrix = wait.until(ExpectedConditions.presenceOfElementLocated(By.id("matrix")));
+
+    // A failing or stale row's name has a coloured edge before it; a row with neither had no edge, and its
+    // name sat 4 px to the left of the others'. Where each name's text starts, in CSS pixels:
+    List<WebElement> names = matrix.findElements(By.cssSelector("tbody tr.server > th"));
+    assertThat(names).extracting(WebElement::getText).containsExactly("web-02", "web-03", "web-01");
+    double heading = textLeft(matrix.findElement(By.cssSelector("thead th:first-child")));
+
+    assertThat(names).extracting(this::textLeft).as("where web-02 (failed), web-03 (stale), web-01 (neither) start")
+        .containsOnly(heading);
+    assertThat(names.get(2).getCssValue("border-left-width")).isEqualTo("4px");
+    assertThat(names.get(2).getCssValue("border-left-color")).isEqualTo("rgba(0, 0, 0, 0)");
+  }
+
+  /** The left edge of an element's text as laid out, in CSS pixels from the window's left. */
+  private double textLeft(WebElement element) {
+    return ((Number) browser.executeScript("const range = document.createRange();"
+        + " range.selectNodeContents(arguments[0].firstChild); return range.getBoundingClientRect().left;", element))
+        .doubleValue();
+  }
+
+  @Test
   void operatorApprovesACanaryRolloutAndBlocksAMitigationFromTheDashboard() throws Exception {
     logIn(fleet.user("olga", "operator"));
     WebElement rollout = wait.until(ExpectedConditions.presenceOfElementLocated(

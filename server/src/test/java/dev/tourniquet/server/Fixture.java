@@ -12,9 +12,14 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -105,6 +110,29 @@ final class Fixture implements AutoCloseable {
   HttpResponse<String> delete(String path, String bearer) throws IOException, InterruptedException {
     return http.send(HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT).header("Authorization", "Bearer " + bearer)
         .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /**
+   * Waits, at most 10 s, until another session waits for a lock that {@code c}'s transaction holds, as the
+   * database itself reports it: a request sent meanwhile has then reached that lock, and stands there until
+   * {@code c}'s transaction ends. A test holds its transaction open at the critical point of a race this way.
+   */
+  void awaitAnotherSessionWaitingFor(Connection c) throws SQLException {
+    String query = server.database().postgres()
+        ? "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        : "SELECT COUNT(*) FROM INFORMATION_SCHEMA.SESSIONS WHERE BLOCKER_ID = SESSION_ID()";
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (true) {
+      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(query)) {
+        rs.next();
+        if (rs.getLong(1) > 0) {
+          return;
+        }
+      }
+      assertThat(System.nanoTime() - deadline).as("time left for the other request to wait for this transaction's lock")
+          .isNegative();
+      LockSupport.parkNanos(5_000_000);
+    }
   }
 
   static JsonNode json(HttpResponse<String> response) throws IOException {

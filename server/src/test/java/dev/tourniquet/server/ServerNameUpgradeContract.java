@@ -7,6 +7,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -14,7 +15,11 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -126,6 +131,89 @@ abstract class ServerNameUpgradeContract {
   }
 
   @Test
+  void removingTheHolderWhileAnotherTwinIsRemovedHandsTheKeyToTheTwinThatStays() throws Exception {
+    thirdTwin();
+    CompletableFuture<HttpResponse<String>> holder = new CompletableFuture<>();
+
+    fleet.server.database().transaction(c -> {
+      // DELETE servers/WEB1 (not the holder), stopped before its commit. Meanwhile DELETE servers/web1 removes
+      // the holder: the key must go to Web1, not to WEB1, which is being removed.
+      Agents.delete(c, Agents.requireServer(c, "WEB1"));
+      CompletableFuture.runAsync(() -> {
+        try {
+          holder.complete(fleet.delete("/api/v1/admin/servers/web1", fleet.adminToken));
+        } catch (IOException | InterruptedException | RuntimeException e) {
+          holder.completeExceptionally(e);
+        }
+      });
+      fleet.awaitAnotherSessionWaitingFor(c);
+      return null;
+    });
+
+    HttpResponse<String> r = holder.get(10, TimeUnit.SECONDS);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(Fixture.json(r).get("result").asText()).isEqualTo("removed web1");
+    assertThat(fleet.adminGet("/api/v1/admin/servers").findValuesAsText("server"))
+        .containsExactlyInAnyOrder("Web1", "web2");
+    assertThat(keys()).containsEntry("Web1", "web1");
+    assertThatThrownBy(() -> enrolledConcurrently("wEb1"))
+        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(Database.isUniqueViolation(e)).isTrue());
+  }
+
+  @Test
+  void removingATwinWhileTheHolderIsRemovedLeavesTheThirdHoldingTheKey() throws Exception {
+    thirdTwin();
+    CompletableFuture<HttpResponse<String>> twin = new CompletableFuture<>();
+
+    fleet.server.database().transaction(c -> {
+      // DELETE servers/web1 (the holder), stopped before its commit, having handed the key to WEB1. Meanwhile
+      // DELETE servers/WEB1 must wait, then find that it now removes the holder, and hand the key on to Web1.
+      Agents.delete(c, Agents.requireServer(c, "web1"));
+      CompletableFuture.runAsync(() -> {
+        try {
+          twin.complete(fleet.delete("/api/v1/admin/servers/WEB1", fleet.adminToken));
+        } catch (IOException | InterruptedException | RuntimeException e) {
+          twin.completeExceptionally(e);
+        }
+      });
+      fleet.awaitAnotherSessionWaitingFor(c);
+      return null;
+    });
+
+    HttpResponse<String> r = twin.get(10, TimeUnit.SECONDS);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(Fixture.json(r).get("result").asText()).isEqualTo("removed WEB1");
+    assertThat(fleet.adminGet("/api/v1/admin/servers").findValuesAsText("server"))
+        .containsExactlyInAnyOrder("Web1", "web2");
+    assertThat(keys()).containsEntry("Web1", "web1");
+    assertThatThrownBy(() -> enrolledConcurrently("wEb1"))
+        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(Database.isUniqueViolation(e)).isTrue());
+  }
+
+  /** A third name of the group, Web1, enrolled after web1 and WEB1 and before the upgrade: it has no key. */
+  private void thirdTwin() throws Exception {
+    fleet.server.database().transaction(c -> {
+      enrolledBefore(c, "Web1", ENROLLED.plus(Duration.ofDays(3)));
+      return null;
+    });
+  }
+
+  /** Each server's name and its key ({@code null} for none). */
+  private Map<String, String> keys() throws Exception {
+    Map<String, String> keys = new HashMap<>();
+    fleet.server.database().read(c -> Database.query(c, "SELECT server_name, server_name_key FROM agents",
+        rs -> keys.put(rs.getString(1), rs.getString(2))));
+    return keys;
+  }
+
+  /** What an enrolment on another server process writes after its check found no server of that name. */
+  private void enrolledConcurrently(String server) throws Exception {
+    fleet.server.database().transaction(c -> Database.update(c, "INSERT INTO agents (agent_id, server_name,"
+        + " server_name_key, credential_hash, labels, mitigations_enabled, enrolled_at) VALUES ('id-x', ?, ?, 'x', '{}',"
+        + " TRUE, ?)", server, Agents.nameKey(server), Instant.now()));
+  }
+
+  @Test
   void lookupsByNameUseTheIndexOfTheLowerCasedNameEvenWithServersThatHaveNoKey() throws Exception {
     Database db = fleet.server.database();
     List<String> plans = db.transaction(c -> {
@@ -134,7 +222,8 @@ abstract class ServerNameUpgradeContract {
         // still scans when no index can answer the query, and only then.
         Database.update(c, "SET LOCAL enable_seqscan = off");
       }
-      return List.of(plan(c, Agents.SAME_NAME, "web1", "web1"), plan(c, Agents.NAMES_DIFFERING_ONLY_IN_CASE));
+      return List.of(plan(c, Agents.SAME_NAME, "web1", "web1"), plan(c, Agents.NAMES_DIFFERING_ONLY_IN_CASE),
+          plan(c, Agents.LOCK_SAME_NAME, "web1", "web1"));
     });
 
     for (String plan : plans) {

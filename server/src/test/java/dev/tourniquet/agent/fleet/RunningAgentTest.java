@@ -346,7 +346,7 @@ class RunningAgentTest {
 
     assertThatThrownBy(this::startAgent).isInstanceOf(EnrolmentException.class)
         .hasMessageContaining("fleet.enrolmentTokenFile " + tokenFile)
-        .hasMessageContaining("expected HTTP 201 but found 401")
+        .hasMessageContaining("expected HTTP 201 but found 403")
         .hasMessageContaining("expected a valid, unused, unexpired token")
         .hasMessageContaining("no credential was written")
         .hasMessageNotContaining("not-a-token");
@@ -367,7 +367,8 @@ class RunningAgentTest {
         .replace("stateDir: ../state", "stateDir: ../state2"));
 
     assertThatThrownBy(this::startAgent).isInstanceOf(EnrolmentException.class)
-        .hasMessageContaining("enrolling web-02").hasMessageContaining("found 401");
+        .hasMessageContaining("enrolling web-02").hasMessageContaining("found 403")
+        .hasMessageContaining("expected a valid, unused, unexpired token");
     assertThat(dir.resolve("state2/fleet.credential")).doesNotExist();
   }
 
