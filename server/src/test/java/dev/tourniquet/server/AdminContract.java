@@ -3,7 +3,6 @@ package dev.tourniquet.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -145,22 +144,12 @@ abstract class AdminContract extends ContractBase {
   @Test
   void twoAdminsDeletingEachOtherAtOnceLeaveOneOfThem() throws Exception {
     fleet.user("bea", "admin");
-    CompletableFuture<HttpResponse<String>> other = new CompletableFuture<>();
-
-    fleet.server.database().transaction(c -> {
+    CompletableFuture<HttpResponse<String>> other = fleet.server.database().transaction(c -> {
       // DELETE users/bea, stopped before its commit: the admins locked and bea deleted. Meanwhile bea's
       // request deletes admin; it must wait, then find admin the last one (counting, it found two).
       assertThat(Users.lockAdmins(c)).containsExactlyInAnyOrder("admin", "bea");
       Users.delete(c, "bea");
-      CompletableFuture.runAsync(() -> {
-        try {
-          other.complete(fleet.delete("/api/v1/admin/users/admin", fleet.adminToken));
-        } catch (IOException | InterruptedException | RuntimeException e) {
-          other.completeExceptionally(e);
-        }
-      });
-      fleet.awaitAnotherSessionWaitingFor(c);
-      return null;
+      return fleet.deleteBlockedBy(c, "/api/v1/admin/users/admin");
     });
 
     HttpResponse<String> r = other.get(10, TimeUnit.SECONDS);
@@ -173,22 +162,12 @@ abstract class AdminContract extends ContractBase {
   void twoAdminsRemovingTheSameServerAtOnceRemoveItOnceAndTheSecondIsToldItWasGone() throws Exception {
     fleet.enrol("web-01", "{}");
     fleet.enrol("web-02", "{}");
-    CompletableFuture<HttpResponse<String>> other = new CompletableFuture<>();
-
-    fleet.server.database().transaction(c -> {
+    CompletableFuture<HttpResponse<String>> other = fleet.server.database().transaction(c -> {
       // DELETE servers/web-01, stopped before its commit. Meanwhile a second admin's DELETE servers/web-01 has
       // found the server (a plain read) and must wait, then learn that it is gone.
       Agents.delete(c, Agents.requireServer(c, "web-01"));
       AuditLog.append(c, fleet.clock.instant(), "admin", "server.remove", "server web-01", "removed");
-      CompletableFuture.runAsync(() -> {
-        try {
-          other.complete(fleet.delete("/api/v1/admin/servers/web-01", fleet.adminToken));
-        } catch (IOException | InterruptedException | RuntimeException e) {
-          other.completeExceptionally(e);
-        }
-      });
-      fleet.awaitAnotherSessionWaitingFor(c);
-      return null;
+      return fleet.deleteBlockedBy(c, "/api/v1/admin/servers/web-01");
     });
 
     HttpResponse<String> r = other.get(10, TimeUnit.SECONDS);

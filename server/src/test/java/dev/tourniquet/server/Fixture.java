@@ -19,6 +19,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
@@ -133,6 +134,24 @@ final class Fixture implements AutoCloseable {
           .isNegative();
       LockSupport.parkNanos(5_000_000);
     }
+  }
+
+  /**
+   * Sends {@code DELETE path} as the admin on another thread while {@code c}'s transaction is open, and returns
+   * once that request waits for a lock the transaction holds ({@link #awaitAnotherSessionWaitingFor}). Its answer
+   * completes after the transaction ends: the second half of a race, held at the first half's critical point.
+   */
+  CompletableFuture<HttpResponse<String>> deleteBlockedBy(Connection c, String path) throws SQLException {
+    CompletableFuture<HttpResponse<String>> answer = new CompletableFuture<>();
+    CompletableFuture.runAsync(() -> {
+      try {
+        answer.complete(delete(path, adminToken));
+      } catch (IOException | InterruptedException | RuntimeException e) {
+        answer.completeExceptionally(e);
+      }
+    });
+    awaitAnotherSessionWaitingFor(c);
+    return answer;
   }
 
   static JsonNode json(HttpResponse<String> response) throws IOException {

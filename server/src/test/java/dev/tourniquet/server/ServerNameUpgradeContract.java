@@ -7,7 +7,6 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -133,21 +132,11 @@ abstract class ServerNameUpgradeContract {
   @Test
   void removingTheHolderWhileAnotherTwinIsRemovedHandsTheKeyToTheTwinThatStays() throws Exception {
     thirdTwin();
-    CompletableFuture<HttpResponse<String>> holder = new CompletableFuture<>();
-
-    fleet.server.database().transaction(c -> {
+    CompletableFuture<HttpResponse<String>> holder = fleet.server.database().transaction(c -> {
       // DELETE servers/WEB1 (not the holder), stopped before its commit. Meanwhile DELETE servers/web1 removes
       // the holder: the key must go to Web1, not to WEB1, which is being removed.
       Agents.delete(c, Agents.requireServer(c, "WEB1"));
-      CompletableFuture.runAsync(() -> {
-        try {
-          holder.complete(fleet.delete("/api/v1/admin/servers/web1", fleet.adminToken));
-        } catch (IOException | InterruptedException | RuntimeException e) {
-          holder.completeExceptionally(e);
-        }
-      });
-      fleet.awaitAnotherSessionWaitingFor(c);
-      return null;
+      return fleet.deleteBlockedBy(c, "/api/v1/admin/servers/web1");
     });
 
     HttpResponse<String> r = holder.get(10, TimeUnit.SECONDS);
@@ -163,21 +152,11 @@ abstract class ServerNameUpgradeContract {
   @Test
   void removingATwinWhileTheHolderIsRemovedLeavesTheThirdHoldingTheKey() throws Exception {
     thirdTwin();
-    CompletableFuture<HttpResponse<String>> twin = new CompletableFuture<>();
-
-    fleet.server.database().transaction(c -> {
+    CompletableFuture<HttpResponse<String>> twin = fleet.server.database().transaction(c -> {
       // DELETE servers/web1 (the holder), stopped before its commit, having handed the key to WEB1. Meanwhile
       // DELETE servers/WEB1 must wait, then find that it now removes the holder, and hand the key on to Web1.
       Agents.delete(c, Agents.requireServer(c, "web1"));
-      CompletableFuture.runAsync(() -> {
-        try {
-          twin.complete(fleet.delete("/api/v1/admin/servers/WEB1", fleet.adminToken));
-        } catch (IOException | InterruptedException | RuntimeException e) {
-          twin.completeExceptionally(e);
-        }
-      });
-      fleet.awaitAnotherSessionWaitingFor(c);
-      return null;
+      return fleet.deleteBlockedBy(c, "/api/v1/admin/servers/WEB1");
     });
 
     HttpResponse<String> r = twin.get(10, TimeUnit.SECONDS);
