@@ -175,7 +175,8 @@ final class Agents {
 
   /**
    * Names enrolled before names were compared ignoring case that differ only in case, in groups, each first
-   * enrolled first.
+   * enrolled first. A server without a key that is the only one of its name is in no group: it differs from no
+   * other, and V5 gave each such server the key.
    */
   static List<List<String>> namesDifferingOnlyInCase(Connection c) throws SQLException {
     Map<String, List<String>> groups = new LinkedHashMap<>();
@@ -322,8 +323,9 @@ final class Agents {
           + " nothing was removed", agent.server());
     }
     Database.update(c, "DELETE FROM agents WHERE agent_id = ?", agent.agentId());
-    // Of names kept from before V4 that differ only in case, the first enrolled holds the key. A group left
-    // without a holder (by a removal before the lock above existed) gets one back here too.
+    // Of names kept from before V4 that differ only in case, the first enrolled holds the key. V5 gave it back to
+    // each group that removals before the lock above existed had left without a holder; a group still without
+    // one (such a removal by an older server process on the same database) gets it back here too.
     if (Database.query(c, "SELECT agent_id FROM agents WHERE server_name_key = ?", rs -> rs.getString(1), key)
         .isEmpty()) {
       List<Agent> rest = sameName(c, agent.server());

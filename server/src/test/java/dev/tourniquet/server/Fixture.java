@@ -18,12 +18,14 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.flywaydb.core.Flyway;
 
 /**
  * A running fleet server for one test: a temp data directory, a published feed named {@code default},
@@ -62,6 +64,18 @@ final class Fixture implements AutoCloseable {
     backend.jdbcUrl().ifPresent(b::database);
     this.server = FleetServer.start(settings.apply(b).build());
     this.adminToken = Files.readString(server.adminTokenFile()).trim();
+  }
+
+  /**
+   * Creates the database a fixture on {@code backend} in {@code dir} will use (H2 in its data directory, or the
+   * backend's PostgreSQL schema) at an older schema version, as a server of that version left it, and returns
+   * its URL: a test adds the rows of that time, then starts the fixture, which upgrades it.
+   */
+  static String databaseAt(String version, Path dir, Backend backend) {
+    String url = backend.jdbcUrl().orElse("jdbc:h2:file:" + dir.resolve("data").toAbsolutePath().resolve("fleet"));
+    Flyway.configure(Fixture.class.getClassLoader()).dataSource(url, null, null).locations("classpath:db/fleet")
+        .table("tourniquet_schema_history").target(version).load().migrate();
+    return url;
   }
 
   /** Opens this agent's event stream ({@code GET /api/v1/agent/events}). */
@@ -152,6 +166,24 @@ final class Fixture implements AutoCloseable {
     });
     awaitAnotherSessionWaitingFor(c);
     return answer;
+  }
+
+  /** Each enrolled server's name and its key, {@code agents.server_name_key} ({@code null} for none). */
+  Map<String, String> nameKeys() throws Exception {
+    Map<String, String> keys = new HashMap<>();
+    server.database().read(c -> Database.query(c, "SELECT server_name, server_name_key FROM agents",
+        rs -> keys.put(rs.getString(1), rs.getString(2))));
+    return keys;
+  }
+
+  /**
+   * Writes what an enrolment of {@code name} on another server process writes after its check found no server of
+   * that name: the row with its key, which only the unique index on the key can refuse.
+   */
+  void enrolledConcurrently(String name) throws Exception {
+    server.database().transaction(c -> Database.update(c, "INSERT INTO agents (agent_id, server_name,"
+        + " server_name_key, credential_hash, labels, mitigations_enabled, enrolled_at) VALUES ('id-x', ?, ?, 'x', '{}',"
+        + " TRUE, ?)", name, Agents.nameKey(name), Instant.now()));
   }
 
   static JsonNode json(HttpResponse<String> response) throws IOException {

@@ -14,12 +14,9 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -43,10 +40,8 @@ abstract class ServerNameUpgradeContract {
   @BeforeEach
   void upgradeADatabaseHoldingTwoNamesThatDifferOnlyInCase() throws Exception {
     Backend backend = backend();
-    String url = backend.jdbcUrl().orElse("jdbc:h2:file:" + dir.resolve("data").toAbsolutePath().resolve("fleet"));
     try {
-      Flyway.configure(getClass().getClassLoader()).dataSource(url, null, null).locations("classpath:db/fleet")
-          .table("tourniquet_schema_history").target("3").load().migrate();
+      String url = Fixture.databaseAt("3", dir, backend);
       try (Connection c = DriverManager.getConnection(url)) {
         enrolledBefore(c, "web1", ENROLLED);
         enrolledBefore(c, "WEB1", ENROLLED.plus(Duration.ofDays(1)));
@@ -122,10 +117,7 @@ abstract class ServerNameUpgradeContract {
     assertThat(fleet.delete("/api/v1/admin/servers/web1", fleet.adminToken).statusCode()).isEqualTo(200);
 
     assertThat(fleet.adminGet("/api/v1/admin/servers/web1").get("server").asText()).isEqualTo("WEB1");
-    // What a concurrent enrolment on another server process would write after its check found nothing.
-    assertThatThrownBy(() -> fleet.server.database().transaction(c -> Database.update(c, "INSERT INTO agents"
-        + " (agent_id, server_name, server_name_key, credential_hash, labels, mitigations_enabled, enrolled_at)"
-        + " VALUES ('id-x', 'wEb1', 'web1', 'x', '{}', TRUE, ?)", Instant.now())))
+    assertThatThrownBy(() -> fleet.enrolledConcurrently("wEb1"))
         .isInstanceOfSatisfying(SQLException.class, e -> assertThat(Database.isUniqueViolation(e)).isTrue());
   }
 
@@ -144,8 +136,8 @@ abstract class ServerNameUpgradeContract {
     assertThat(Fixture.json(r).get("result").asText()).isEqualTo("removed web1");
     assertThat(fleet.adminGet("/api/v1/admin/servers").findValuesAsText("server"))
         .containsExactlyInAnyOrder("Web1", "web2");
-    assertThat(keys()).containsEntry("Web1", "web1");
-    assertThatThrownBy(() -> enrolledConcurrently("wEb1"))
+    assertThat(fleet.nameKeys()).containsEntry("Web1", "web1");
+    assertThatThrownBy(() -> fleet.enrolledConcurrently("wEb1"))
         .isInstanceOfSatisfying(SQLException.class, e -> assertThat(Database.isUniqueViolation(e)).isTrue());
   }
 
@@ -164,8 +156,8 @@ abstract class ServerNameUpgradeContract {
     assertThat(Fixture.json(r).get("result").asText()).isEqualTo("removed WEB1");
     assertThat(fleet.adminGet("/api/v1/admin/servers").findValuesAsText("server"))
         .containsExactlyInAnyOrder("Web1", "web2");
-    assertThat(keys()).containsEntry("Web1", "web1");
-    assertThatThrownBy(() -> enrolledConcurrently("wEb1"))
+    assertThat(fleet.nameKeys()).containsEntry("Web1", "web1");
+    assertThatThrownBy(() -> fleet.enrolledConcurrently("wEb1"))
         .isInstanceOfSatisfying(SQLException.class, e -> assertThat(Database.isUniqueViolation(e)).isTrue());
   }
 
@@ -175,21 +167,6 @@ abstract class ServerNameUpgradeContract {
       enrolledBefore(c, "Web1", ENROLLED.plus(Duration.ofDays(3)));
       return null;
     });
-  }
-
-  /** Each server's name and its key ({@code null} for none). */
-  private Map<String, String> keys() throws Exception {
-    Map<String, String> keys = new HashMap<>();
-    fleet.server.database().read(c -> Database.query(c, "SELECT server_name, server_name_key FROM agents",
-        rs -> keys.put(rs.getString(1), rs.getString(2))));
-    return keys;
-  }
-
-  /** What an enrolment on another server process writes after its check found no server of that name. */
-  private void enrolledConcurrently(String server) throws Exception {
-    fleet.server.database().transaction(c -> Database.update(c, "INSERT INTO agents (agent_id, server_name,"
-        + " server_name_key, credential_hash, labels, mitigations_enabled, enrolled_at) VALUES ('id-x', ?, ?, 'x', '{}',"
-        + " TRUE, ?)", server, Agents.nameKey(server), Instant.now()));
   }
 
   @Test
