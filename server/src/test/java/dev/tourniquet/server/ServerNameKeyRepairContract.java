@@ -5,20 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * A database at schema version 4 in which two removals at once, before {@link Agents#delete} locked the rows of
@@ -32,37 +24,23 @@ import org.slf4j.LoggerFactory;
  * first enrolled); {@code APP1}, left alone without the key by the same race in a group of three; and a
  * healthy pair, {@code db1} holding the key and {@code DB1} without.
  */
-abstract class ServerNameKeyRepairContract {
+abstract class ServerNameKeyRepairContract extends UpgradeContract {
   private static final Instant ENROLLED = Instant.parse("2026-01-05T10:00:00Z");
 
-  @TempDir
-  Path dir;
-  Fixture fleet;
-  final ListAppender<ILoggingEvent> log = new ListAppender<>();
+  @Override
+  String olderVersion() {
+    return "4";
+  }
 
-  abstract Backend backend();
-
-  @BeforeEach
-  void upgradeADatabaseHoldingNamesWhoseKeyHolderIsGone() throws Exception {
-    Backend backend = backend();
-    try {
-      String url = Fixture.databaseAt("4", dir, backend);
-      try (Connection c = DriverManager.getConnection(url)) {
-        enrolledBefore(c, "id-db1", "db1", "db1", 0);
-        enrolledBefore(c, "id-web2", "web2", "web2", 0);
-        enrolledBefore(c, "id-DB1", "DB1", null, 1);
-        enrolledBefore(c, "id-1", "wEB1", null, 4);
-        enrolledBefore(c, "id-3", "WEB1", null, 2);
-        enrolledBefore(c, "id-2", "Web1", null, 2);
-        enrolledBefore(c, "id-APP1", "APP1", null, 3);
-      }
-      log.start();
-      ((Logger) LoggerFactory.getLogger(FleetServer.class)).addAppender(log);
-      fleet = new Fixture(dir, backend);
-    } catch (Exception | Error e) {
-      backend.close();
-      throw e;
-    }
+  @Override
+  void rowsBefore(Connection c) throws SQLException {
+    enrolledBefore(c, "id-db1", "db1", "db1", 0);
+    enrolledBefore(c, "id-web2", "web2", "web2", 0);
+    enrolledBefore(c, "id-DB1", "DB1", null, 1);
+    enrolledBefore(c, "id-1", "wEB1", null, 4);
+    enrolledBefore(c, "id-3", "WEB1", null, 2);
+    enrolledBefore(c, "id-2", "Web1", null, 2);
+    enrolledBefore(c, "id-APP1", "APP1", null, 3);
   }
 
   /** A server as schema version 4 holds it: with its key, or with none ({@code null}). */
@@ -72,14 +50,6 @@ abstract class ServerNameKeyRepairContract {
     Database.update(c, "INSERT INTO agents (agent_id, server_name, server_name_key, credential_hash, labels,"
         + " mitigations_enabled, enrolled_at, last_seen) VALUES (?, ?, ?, ?, '{}', TRUE, ?, ?)", agentId, server,
         Database.nullable(key), Secrets.hash(Secrets.newSecret(Secrets.AGENT)), at, at);
-  }
-
-  @AfterEach
-  void stop() {
-    ((Logger) LoggerFactory.getLogger(FleetServer.class)).detachAppender(log);
-    if (fleet != null) {
-      fleet.close();
-    }
   }
 
   @Test

@@ -4,70 +4,40 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * A database from before server names were compared ignoring case (schema version 3) that already holds
  * web1 and WEB1: the upgrade keeps both, and refuses any further spelling of the name.
  */
-abstract class ServerNameUpgradeContract {
+abstract class ServerNameUpgradeContract extends UpgradeContract {
   private static final Instant ENROLLED = Instant.parse("2026-01-05T10:00:00Z");
 
-  @TempDir
-  Path dir;
-  Fixture fleet;
-  final ListAppender<ILoggingEvent> log = new ListAppender<>();
+  @Override
+  String olderVersion() {
+    return "3";
+  }
 
-  abstract Backend backend();
-
-  @BeforeEach
-  void upgradeADatabaseHoldingTwoNamesThatDifferOnlyInCase() throws Exception {
-    Backend backend = backend();
-    try {
-      String url = Fixture.databaseAt("3", dir, backend);
-      try (Connection c = DriverManager.getConnection(url)) {
-        enrolledBefore(c, "web1", ENROLLED);
-        enrolledBefore(c, "WEB1", ENROLLED.plus(Duration.ofDays(1)));
-        enrolledBefore(c, "web2", ENROLLED.plus(Duration.ofDays(2)));
-      }
-      log.start();
-      ((Logger) LoggerFactory.getLogger(FleetServer.class)).addAppender(log);
-      fleet = new Fixture(dir, backend);
-    } catch (Exception | Error e) {
-      backend.close();
-      throw e;
-    }
+  @Override
+  void rowsBefore(Connection c) throws SQLException {
+    enrolledBefore(c, "web1", ENROLLED);
+    enrolledBefore(c, "WEB1", ENROLLED.plus(Duration.ofDays(1)));
+    enrolledBefore(c, "web2", ENROLLED.plus(Duration.ofDays(2)));
   }
 
   private static void enrolledBefore(Connection c, String server, Instant at) throws SQLException {
     Database.update(c, "INSERT INTO agents (agent_id, server_name, credential_hash, labels, mitigations_enabled,"
         + " enrolled_at, last_seen) VALUES (?, ?, ?, '{}', TRUE, ?, ?)", "id-" + server, server,
         Secrets.hash(Secrets.newSecret(Secrets.AGENT)), at, at);
-  }
-
-  @AfterEach
-  void stop() {
-    ((Logger) LoggerFactory.getLogger(FleetServer.class)).detachAppender(log);
-    if (fleet != null) {
-      fleet.close();
-    }
   }
 
   @Test
