@@ -28,7 +28,8 @@ import javax.crypto.spec.SecretKeySpec;
  *
  * <ul>
  *   <li><b>Unencrypted:</b> PEM {@code -----BEGIN PRIVATE KEY-----} holding the PKCS#8 v2 (RFC 5958) DER
- *       of the Ed25519 key, which includes the public key; OpenSSL reads it.
+ *       of the Ed25519 key, which includes the public key; OpenSSL reads it from 3.5 on (3.0 to 3.4
+ *       read only PKCS#8 v1 and refuse it).
  *   <li><b>Encrypted with a passphrase:</b> a JSON object
  *       <pre>{@code
  * {"format": "tourniquet-encrypted-private-key/1",
