@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tourniquet.rules.Problem;
 import dev.tourniquet.rules.RuleJson;
@@ -130,6 +131,11 @@ public final class MitigationParser {
     String where = e.getLocation() == null ? ""
         : String.format(Locale.ROOT, " at line %d, column %d", e.getLocation().getLineNr(),
             e.getLocation().getColumnNr());
+    if (e instanceof MismatchedInputException && message.startsWith("Trailing token")) {
+      // Jackson words this in its own terms (the bound type, the feature's name); a publisher needs
+      // only where the second value starts.
+      return fail("document", "expected nothing after the JSON object but found more content" + where);
+    }
     return fail("document", "expected JSON but found a syntax error" + where + ": " + message);
   }
 
