@@ -269,7 +269,8 @@ final class FeedCommand {
   }
 
   @Command(name = "check", mixinStandardHelpOptions = true,
-      description = {"Validate mitigation documents without a repository (the same checks feed add and agents run).",
+      description = {"Validate mitigation documents without a repository (the same checks feed add and agents run,"
+          + " an expiry already past included).",
           "Exit 0 and one summary line per file when all are valid; exit 2 and one line per problem when not."})
   static final class Check extends Verb {
     @Parameters(paramLabel = "FILE", arity = "1..*", description = "Mitigation documents (tourniquet-mitigation/1 JSON).")
@@ -279,10 +280,19 @@ final class FeedCommand {
     void run() throws Exception {
       List<String> problems = new ArrayList<>();
       List<String> valid = new ArrayList<>();
+      Instant now = Instant.now();
       for (Path file : files) {
         Document document = readMitigation(file, problems);
-        if (document != null) {
-          valid.add(file.getFileName() + ": valid: " + summary(document.mitigation()));
+        if (document == null) {
+          continue;
+        }
+        Mitigation m = document.mitigation();
+        if (m.isExpiredAt(now)) {
+          // feed add would refuse it (and agents skip it) in these words: an author is not told it is fine first.
+          problems.add(file.getFileName() + ": expires: expected an instant after now (" + now + ") but found "
+              + m.expires().orElseThrow());
+        } else {
+          valid.add(file.getFileName() + ": valid: " + summary(m));
         }
       }
       valid.forEach(out()::println);

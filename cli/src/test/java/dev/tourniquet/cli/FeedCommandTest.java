@@ -976,6 +976,20 @@ class FeedCommandTest {
     assertThat(invalid.out().lines()).hasSize(7).first().asString().startsWith("bad.json: id: expected 1 to 64 letters");
   }
 
+  @Test
+  void checkRefusesADocumentThatHasExpiredAsFeedAddWould() throws IOException {
+    Path expired = tmp.resolve("expired.json");
+    Files.write(expired, exampleExpiring(Instant.parse("2020-01-01T00:00:00Z")));
+
+    Result r = run("feed", "check", expired.toString(), EXAMPLES.resolve("M1.json").toString());
+
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.out().lines()).satisfiesExactly(
+        m1 -> assertThat(m1).startsWith("M1.json: valid: M1.1 "),
+        tq -> assertThat(tq).startsWith("expired.json: expires: expected an instant after now (")
+            .endsWith(") but found 2020-01-01T00:00:00Z"));
+  }
+
   // ---------------------------------------------------------------------------------- other verbs
 
   @Test
