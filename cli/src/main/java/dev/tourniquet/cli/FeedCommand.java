@@ -221,6 +221,12 @@ final class FeedCommand {
     }
 
     private static FeedRepository.KeySet keySet(String option, List<Path> files, int threshold) throws IOException {
+      if (threshold < 1 || threshold > files.size()) {
+        // Named after the option that set it (--root-threshold), not the keys it is checked against.
+        String thresholdOption = option.replace("-key", "-threshold");
+        throw new IllegalArgumentException(thresholdOption + ": expected 1 to " + files.size() + " (the number of "
+            + option + " files given) but found " + threshold);
+      }
       List<VerificationKey> keys = new ArrayList<>();
       for (Path file : files) {
         keys.add(VerificationKey.read(file));

@@ -1177,7 +1177,8 @@ class FeedCommandTest {
         "--snapshot-key", pub, "--timestamp-key", pub);
 
     assertThat(r.code()).isEqualTo(2);
-    assertThat(r.err()).isEqualTo("tourniquet: --root-key: threshold: expected 1 to 1 but found 2\n");
+    assertThat(r.err()).isEqualTo("tourniquet: --root-threshold: expected 1 to 1 (the number of --root-key files given)"
+        + " but found 2\n");
     assertThat(repo()).doesNotExist();
   }
 
