@@ -213,7 +213,8 @@ class ServerCommandTest {
     assertThat(err.toString()).contains("--feed: expected NAME=DIR");
     assertThat(run(out, err, "server", "--data", dir.toString(), "--listen", "127.0.0.1:0", "--feed",
         "default=" + dir.resolve("nothing"))).isEqualTo(1);
-    assertThat(err.toString()).contains(dir.resolve("nothing").toString());
+    assertThat(err.toString()).contains("no such file: " + dir.resolve("nothing")
+        + " (feed default: expected a directory to serve)");
     assertThat(run(out, err, "server", "--data", dir.toString(), "--listen", "127.0.0.1:0", "--db",
         "jdbc:mysql://db/fleet")).isEqualTo(1);
     assertThat(err.toString()).contains("expected jdbc:h2:… or jdbc:postgresql:…");
