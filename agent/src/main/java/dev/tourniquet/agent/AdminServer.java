@@ -1,7 +1,10 @@
 package dev.tourniquet.agent;
 
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -17,6 +20,7 @@ import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.Iterator;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -96,6 +100,14 @@ final class AdminServer {
   static final int THREADS = 8;
   private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * Bodies are read strictly, like the fleet server's: a body that says more than one id is refused rather
+   * than read as whichever id the parser kept ({@code {"id":"M2","id":"M1"}}, or a second object after the
+   * first), and so is a field the API does not take, which an operator may have meant to narrow the change.
+   */
+  private static final ObjectReader BODY = JSON.reader()
+      .with(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final HttpServer server;
@@ -266,7 +278,7 @@ final class AdminServer {
   private static String id(byte[] body) {
     JsonNode node;
     try {
-      node = JSON.readTree(body);
+      node = BODY.readTree(body);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalArgumentException("expected a JSON body {\"id\": \"M1\"} but it does not parse: " + e.getOriginalMessage());
     } catch (IOException e) {
@@ -274,6 +286,13 @@ final class AdminServer {
     }
     if (node == null || !node.path("id").isTextual()) {
       throw new IllegalArgumentException("expected a JSON body {\"id\": \"M1\"} but found " + (node == null ? "nothing" : node));
+    }
+    for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!name.equals("id")) {
+        throw new IllegalArgumentException("expected a JSON body {\"id\": \"M1\"} but found the unknown field "
+            + JSON.valueToTree(name) + "; expected only id");
+      }
     }
     return node.get("id").asText();
   }

@@ -294,6 +294,29 @@ class AdminApiTest {
     assertThat(fx.enforced()).containsExactly("M1.1");
   }
 
+  /**
+   * Bodies that name an id but say more than the API takes: a block sent as {@code {"id":"M1","target":"app"}}
+   * must not block M1 on every target, nor one with two ids block whichever the parser kept.
+   */
+  static Stream<Arguments> ambiguousBodies() {
+    return Stream.of(
+        Arguments.of("{\"id\":\"M1\",\"target\":\"app\"}", "unknown field \\\"target\\\"; expected only id"),
+        Arguments.of("{\"id\":\"M2\",\"id\":\"M1\"}", "Duplicate field 'id'"),
+        Arguments.of("{\"id\":\"M1\"} {\"id\":\"M2\"}", "does not parse: Trailing token"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("ambiguousBodies")
+  void aBodyWithAnUnknownFieldATwiceGivenIdOrTrailingContentIsRefusedWith400AndChangesNothing(String body,
+      String expected) throws Exception {
+    HttpResponse<String> r = send("POST", "/v1/block", "Bearer " + token(), body);
+
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).startsWith("{\"error\":\"expected a JSON body").contains(expected);
+    assertThat(fx.enforced()).containsExactly("M1.1");
+    assertThat(client.status().mitigations()).extracting(MitigationStatus::status).containsExactly(Status.APPLIED);
+  }
+
   @Test
   void clientSaysWhatTheAgentAnswered() {
     assertThatThrownBy(() -> client.post("block", "bad id"))

@@ -75,7 +75,8 @@ public final class Main {
   /** A failure in words, without a stack trace: what failed and on which file. */
   static String describe(Exception ex) {
     if (ex instanceof java.nio.file.NoSuchFileException e) {
-      return "no such file: " + e.getFile();
+      // The reason, when the thrower gave one, says which setting named the file.
+      return "no such file: " + e.getFile() + (e.getReason() == null ? "" : " (" + e.getReason() + ")");
     }
     if (ex instanceof java.nio.file.AccessDeniedException e) {
       return "permission denied: " + e.getFile();

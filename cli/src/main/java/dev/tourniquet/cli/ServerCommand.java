@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tourniquet.feed.tuf.Fetchers;
 import dev.tourniquet.server.FleetServer;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpHeaders;
@@ -124,6 +125,13 @@ final class ServerCommand extends Verb {
       server = FleetServer.start(settings.build());
     } catch (IllegalStateException e) {
       throw new Failed(e.getMessage());
+    } catch (IOException e) {
+      // Jetty says only "Failed to bind to /127.0.0.1:8420"; name the option and what to do instead.
+      if (e.getCause() instanceof BindException bind) {
+        throw new Failed("--listen " + listen + ": cannot listen on " + listen + ": " + bind.getMessage()
+            + "; expected an address and port no other program holds (port 0 takes any free port)");
+      }
+      throw e;
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

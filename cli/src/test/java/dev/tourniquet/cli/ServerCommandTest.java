@@ -9,6 +9,8 @@ import dev.tourniquet.feed.tuf.Role;
 import dev.tourniquet.feed.tuf.SigningKey;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -213,11 +215,27 @@ class ServerCommandTest {
     assertThat(err.toString()).contains("--feed: expected NAME=DIR");
     assertThat(run(out, err, "server", "--data", dir.toString(), "--listen", "127.0.0.1:0", "--feed",
         "default=" + dir.resolve("nothing"))).isEqualTo(1);
-    assertThat(err.toString()).contains(dir.resolve("nothing").toString());
+    assertThat(err.toString()).contains("no such file: " + dir.resolve("nothing")
+        + " (feed default: expected a directory to serve)");
     assertThat(run(out, err, "server", "--data", dir.toString(), "--listen", "127.0.0.1:0", "--db",
         "jdbc:mysql://db/fleet")).isEqualTo(1);
     assertThat(err.toString()).contains("expected jdbc:h2:… or jdbc:postgresql:…");
     assertThat(Files.exists(dir.resolve("admin.token"))).isFalse();
+  }
+
+  @Test
+  void aListenAddressAnotherProgramHoldsIsRefusedNamingTheOptionAndTheAddress() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      String address = "127.0.0.1:" + taken.getLocalPort();
+      StringWriter err = new StringWriter();
+
+      int code = run(new StringWriter(), err, "server", "--data", dir.resolve("data").toString(), "--listen", address,
+          "--feed", "default=" + publishedFeed());
+
+      assertThat(code).isEqualTo(1);
+      assertThat(err.toString()).startsWith("tourniquet: --listen " + address + ": cannot listen on " + address + ": ")
+          .contains("expected an address and port no other program holds (port 0 takes any free port)");
+    }
   }
 
   @Test
