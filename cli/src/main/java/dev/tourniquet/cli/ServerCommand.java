@@ -50,7 +50,8 @@ final class ServerCommand extends Verb {
   Path data;
 
   @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8420",
-      description = "Address to listen on, default ${DEFAULT-VALUE}. Anything but loopback needs --tls-keystore.")
+      description = "Address to listen on, default ${DEFAULT-VALUE}. Anything but loopback should have --tls-keystore"
+          + " (a warning is logged without it) or a TLS proxy in front.")
   String listen;
 
   @Option(names = "--feed", paramLabel = "NAME=DIR",
