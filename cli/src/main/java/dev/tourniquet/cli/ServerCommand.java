@@ -423,10 +423,11 @@ final class ServerCommand extends Verb {
     @Override
     void run() throws Exception {
       ObjectNode body = JSON.createObjectNode().put("id", id);
-      if (mode.equals("default")) {
-        body.putNull("mode");
-      } else {
-        body.put("mode", mode);
+      switch (mode) {
+        case "default" -> body.putNull("mode");
+        case "enforce", "audit" -> body.put("mode", mode);
+        // Checked here, in this command's words: the server's message names its JSON null, not "default".
+        default -> throw new Invalid("MODE: expected enforce, audit or default but found \"" + mode + "\"");
       }
       printResult(call("POST", scope(on) + "mode", body));
     }

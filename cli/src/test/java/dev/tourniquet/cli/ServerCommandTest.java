@@ -183,6 +183,11 @@ class ServerCommandTest {
           "--on: expected a server name (letters, digits, '.', '_', '-'; at most 253) but found \"../org\"",
           "ID: expected a mitigation id (letters, digits, '.', '_', '-'; at most 128) but found \"../../org/disable\"");
     }
+    // A mode is checked here too, in the command's words ("default", where the server's JSON says null).
+    err = new StringWriter();
+    assertThat(run(new StringWriter(), err, "server", "mode", "M1", "loud", "--server", uri.toString(), "--token-file",
+        token.toString())).isEqualTo(Main.INVALID);
+    assertThat(err.toString()).contains("MODE: expected enforce, audit or default but found \"loud\"");
     out = new StringWriter();
     assertThat(run(out, err, "server", "audit", "--server", uri.toString(), "--token-file", token.toString())).isZero();
     assertThat(out.toString()).doesNotContain("block").doesNotContain("disable").doesNotContain("mode");
