@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.Iterator;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -31,6 +32,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,13 +78,15 @@ final class AdminServer {
   static final Duration QUEUED_GRACE = Duration.ofSeconds(1);
 
   /**
-   * The two deadlines of {@link Workers}: {@link #DEFAULT} in the agent; tests give shorter ones so that they
-   * wait for a cut-off in a second, not five.
+   * The two deadlines of {@link Workers} and the clock they are measured on: {@link #DEFAULT} in the agent; tests
+   * give shorter ones so that they wait for a cut-off in a second, not five, and a clock of their own where what
+   * is tested is a client or an operation that outlasts a deadline, so that nobody sleeps through it.
    *
    * @param request how long a client has to send its request, and then to take its answer
    * @param queuedGrace the least time a request gets once a thread takes it up
+   * @param ticker nanoseconds, as {@link System#nanoTime()} gives them
    */
-  record Timeouts(Duration request, Duration queuedGrace) {
+  record Timeouts(Duration request, Duration queuedGrace, LongSupplier ticker) {
     static final Timeouts DEFAULT = new Timeouts(REQUEST_TIMEOUT, QUEUED_GRACE);
 
     Timeouts {
@@ -90,6 +94,12 @@ final class AdminServer {
         throw new IllegalArgumentException("admin API timeouts: expected positive durations but found request "
             + request + " and queued grace " + queuedGrace);
       }
+      Objects.requireNonNull(ticker, "ticker");
+    }
+
+    /** On the system's clock. */
+    Timeouts(Duration request, Duration queuedGrace) {
+      this(request, queuedGrace, System::nanoTime);
     }
   }
 
@@ -362,14 +372,14 @@ final class AdminServer {
     /** Called by the HttpServer's dispatcher when a request starts to arrive; never blocks it. */
     @Override
     public void execute(Runnable exchange) {
-      long handedOver = System.nanoTime();
+      long handedOver = timeouts.ticker().getAsLong();
       pool.execute(() -> run(exchange, handedOver));
     }
 
     private void run(Runnable exchange, long handedOver) {
       long deadline = handedOver + timeouts.request().toNanos();
-      long earliest = System.nanoTime() + timeouts.queuedGrace().toNanos();
-      Task task = new Task(Thread.currentThread(), deadline - earliest < 0 ? earliest : deadline, timeouts.request());
+      long earliest = timeouts.ticker().getAsLong() + timeouts.queuedGrace().toNanos();
+      Task task = new Task(Thread.currentThread(), deadline - earliest < 0 ? earliest : deadline, timeouts);
       CURRENT.set(task);
       running.add(task);
       try {
@@ -383,7 +393,7 @@ final class AdminServer {
 
     private void cutOffLate() {
       try {
-        long now = System.nanoTime();
+        long now = timeouts.ticker().getAsLong();
         for (Task task : running) {
           if (task.cutOffIfLate(now)) {
             LOG.warn("admin API: closed a connection whose client took over {} s to send its request or to take its"
@@ -413,7 +423,7 @@ final class AdminServer {
       try {
         return work.run();
       } finally {
-        task.endWork(System.nanoTime() + task.request.toNanos());
+        task.endWork();
       }
     }
 
@@ -444,16 +454,16 @@ final class AdminServer {
     /** One exchange on one thread; the watchdog and that thread agree under its lock on when to interrupt. */
     private static final class Task {
       private final Thread thread;
-      private final Duration request; // how long the client has to send its request, and to take its answer
-      private long deadline; // System.nanoTime(), while not working
+      private final Timeouts timeouts;
+      private long deadline; // on the ticker of the Timeouts, while not working
       private boolean working;
       private boolean cutOff;
       private boolean finished;
 
-      Task(Thread thread, long deadline, Duration request) {
+      Task(Thread thread, long deadline, Timeouts timeouts) {
         this.thread = thread;
         this.deadline = deadline;
-        this.request = request;
+        this.timeouts = timeouts;
       }
 
       synchronized boolean cutOffIfLate(long now) {
@@ -468,14 +478,16 @@ final class AdminServer {
       synchronized void startWork() throws InterruptedIOException {
         if (cutOff) {
           throw new InterruptedIOException(String.format(Locale.ROOT,
-              "expected the request within %d s but the client was slower: its connection is closed", request.toSeconds()));
+              "expected the request within %d s but the client was slower: its connection is closed",
+              timeouts.request().toSeconds()));
         }
         working = true;
       }
 
-      synchronized void endWork(long answerBy) {
+      /** The work is done: the client has the request timeout from now to take the answer. */
+      synchronized void endWork() {
         working = false;
-        deadline = answerBy;
+        deadline = timeouts.ticker().getAsLong() + timeouts.request().toNanos();
       }
 
       synchronized boolean wasCutOff() {

@@ -392,13 +392,16 @@ class AdminApiTest {
 
   @Test
   void aClientThatSendsItsRequestSlowlyButWithinTheTimeoutIsAnswered() throws Exception {
-    AdminServer.Timeouts timeouts = new AdminServer.Timeouts(Duration.ofSeconds(3), Duration.ofMillis(250));
+    ManualTicker ticker = new ManualTicker();
+    AdminServer.Timeouts timeouts = new AdminServer.Timeouts(Duration.ofSeconds(3), Duration.ofMillis(250), ticker);
     restartWith(timeouts);
+    long before = ticker.workerReads();
     try (Socket s = stall("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")) {
       s.setSoTimeout(30_000);
-      // The slowness is what is tested, so a real pause: twice the grace (a deadline at the grace would cut the
-      // client off), and 2.5 s short of the request timeout.
-      Thread.sleep(timeouts.queuedGrace().multipliedBy(2).toMillis());
+      // The client is slow on the workers' clock: twice the grace (a deadline at the grace would cut it off),
+      // and 2.5 s short of the request timeout, with the watchdog looking at that time before the rest comes.
+      ticker.awaitAnExchangeTakenUp(before);
+      ticker.advanceAndAwaitTheWatchdog(timeouts.queuedGrace().multipliedBy(2));
       s.getOutputStream().write(("Authorization: Bearer " + token() + "\r\nConnection: close\r\n\r\n")
           .getBytes(StandardCharsets.US_ASCII));
 
@@ -410,11 +413,13 @@ class AdminApiTest {
   void anOperationThatTakesLongerThanTheRequestTimeoutIsAnsweredNotCutOff() throws Exception {
     agent.close();
     AtomicBoolean slow = new AtomicBoolean();
-    start(Agent.builder(fx.load()).adminTimeouts(FAST).hook((point, target, appliedId) -> {
+    ManualTicker ticker = new ManualTicker();
+    start(Agent.builder(fx.load()).adminTimeouts(new AdminServer.Timeouts(FAST.request(), FAST.queuedGrace(), ticker))
+        .hook((point, target, appliedId) -> {
       if (slow.getAndSet(false)) {
         try {
-          // The operation's length is what is tested: past the deadline by five of the watchdog's 100 ms ticks.
-          Thread.sleep(FAST.request().plusMillis(500).toMillis());
+          // The operation outlasts the request timeout on the workers' clock, and the watchdog sees it do so.
+          ticker.advanceAndAwaitTheWatchdog(FAST.request().plusSeconds(1));
         } catch (InterruptedException e) {
           throw new IllegalStateException("the operation was interrupted", e);
         }
